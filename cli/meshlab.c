@@ -1,0 +1,67 @@
+/* meshlab: one executable, subcommands in kubectl/istioctl style.
+ *
+ * The command table below is the whole CLI; each entry's run function lives in cmd_<name>.c.
+ * Contracts that outside checks rely on (names, flags, outputs, exit codes) are pinned in
+ * ../shared/CLI.md.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+#define MESHLAB_VERSION "0.1.0"
+
+static const struct command commands[] = {
+    {"proxy", "run a one-hop HTTP reverse proxy (benchmarks, tests, any HTTP app)", cmd_proxy, cmd_proxy_help},
+    {"demo", "start an origin and a proxy in front of it, and show a request going through", cmd_demo, cmd_demo_help},
+    {"version", "print meshlab's version", cmd_version, NULL},
+};
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "meshlab: a service-mesh teaching lab (sidecar proxies, Istio YAML, lessons)\n\n"
+          "Usage: meshlab COMMAND [flags]\n\nCommands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f, "  %-10s %s\n", "help", "show this help, or a command's: meshlab help COMMAND");
+  fprintf(f, "\nRun 'meshlab COMMAND --help' for a command's flags.\n");
+}
+
+int cmd_version(int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  printf("meshlab %s\n", MESHLAB_VERSION);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  const char *name = argv[1];
+  if (strcmp(name, "help") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+    if (argc > 2) {
+      for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i].name, argv[2]) == 0 && commands[i].help) {
+          commands[i].help(stdout);
+          return 0;
+        }
+    }
+    usage(stdout);
+    return 0;
+  }
+  if (strcmp(name, "--version") == 0) return cmd_version(argc, argv);
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+    if (strcmp(commands[i].name, name) != 0) continue;
+    for (int a = 2; a < argc; a++)
+      if ((strcmp(argv[a], "--help") == 0 || strcmp(argv[a], "-h") == 0) && commands[i].help) {
+        commands[i].help(stdout);
+        return 0;
+      }
+    return commands[i].run(argc - 1, argv + 1);
+  }
+  fprintf(stderr, "meshlab: unknown command \"%s\"\n\n", name);
+  usage(stderr);
+  return 2;
+}

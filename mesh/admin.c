@@ -1,0 +1,152 @@
+/* Admin endpoints: see admin.h. Output shapes follow Envoy's admin documentation
+ * (docs/root/operations/admin.rst). */
+#include "mesh/admin.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "mesh/flags.h"
+
+#define MESHLAB_VERSION "0.1.0"
+
+static int64_t now_ms(void) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void reply_buf(struct server_request *r, int status, const char *type, struct buf *b) {
+  server_respond(r, status, type, b->data ? b->data : "", b->len, NULL);
+  buf_free(b);
+}
+
+static void clusters(struct admin *a, struct buf *out) {
+  struct proxy *px = a->px;
+  for (size_t t = 0; t < px->ntables; t++) {
+    for (size_t c = 0; c < px->tables[t]->nclusters; c++) {
+      const struct cluster *cl = &px->tables[t]->clusters[c];
+      /* Envoy prints the circuit-breaker thresholds first; the resilience work fills real
+       * limits, until then they are Envoy's "unlimited" as Istio configures by default. */
+      buf_appendf(out, "%s::default_priority::max_connections::4294967295\n", cl->name);
+      buf_appendf(out, "%s::default_priority::max_pending_requests::4294967295\n", cl->name);
+      buf_appendf(out, "%s::default_priority::max_requests::4294967295\n", cl->name);
+      buf_appendf(out, "%s::default_priority::max_retries::4294967295\n", cl->name);
+      buf_appendf(out, "%s::added_via_api::false\n", cl->name);
+      for (size_t e = 0; e < cl->nendpoints; e++) {
+        const struct upstream *up = &cl->endpoints[e];
+        const struct upstream_stats *s = &up->stats;
+        const char *h = up->addr.text;
+        buf_appendf(out, "%s::%s::cx_active::%llu\n", cl->name, h, (unsigned long long)s->cx_active);
+        buf_appendf(out, "%s::%s::cx_connect_fail::%llu\n", cl->name, h, (unsigned long long)s->cx_connect_fail);
+        buf_appendf(out, "%s::%s::cx_total::%llu\n", cl->name, h, (unsigned long long)s->cx_total);
+        buf_appendf(out, "%s::%s::cx_idle::%llu\n", cl->name, h, (unsigned long long)s->cx_idle);
+        buf_appendf(out, "%s::%s::rq_active::%llu\n", cl->name, h, (unsigned long long)s->rq_active);
+        buf_appendf(out, "%s::%s::rq_error::%llu\n", cl->name, h, (unsigned long long)s->rq_error);
+        buf_appendf(out, "%s::%s::rq_success::%llu\n", cl->name, h, (unsigned long long)s->rq_success);
+        buf_appendf(out, "%s::%s::rq_timeout::%llu\n", cl->name, h, (unsigned long long)s->rq_timeout);
+        buf_appendf(out, "%s::%s::rq_total::%llu\n", cl->name, h, (unsigned long long)s->rq_total);
+        buf_appendf(out, "%s::%s::health_flags::healthy\n", cl->name, h);
+        buf_appendf(out, "%s::%s::weight::1\n", cl->name, h);
+        buf_appendf(out, "%s::%s::success_rate::-1\n", cl->name, h);
+      }
+    }
+  }
+}
+
+static void stats_text(struct admin *a, struct buf *out) {
+  const struct proxy_stats *s = &a->px->stats;
+  buf_appendf(out, "http.downstream_cx_active: %llu\n", (unsigned long long)s->downstream_cx_active);
+  buf_appendf(out, "http.downstream_cx_protocol_error: %llu\n", (unsigned long long)s->downstream_cx_protocol_error);
+  buf_appendf(out, "http.downstream_cx_total: %llu\n", (unsigned long long)s->downstream_cx_total);
+  buf_appendf(out, "http.downstream_rq_active: %llu\n", (unsigned long long)s->downstream_rq_active);
+  buf_appendf(out, "http.downstream_rq_header_timeout: %llu\n", (unsigned long long)s->downstream_rq_timeout);
+  buf_appendf(out, "http.downstream_rq_total: %llu\n", (unsigned long long)s->downstream_rq_total);
+  for (size_t i = 0; i < s->nby_code; i++) {
+    char flags[64];
+    flags_format(s->by_code[i].flags, flags, sizeof flags);
+    buf_appendf(out, "meshlab.requests.%d.%s: %llu\n", s->by_code[i].code, flags, (unsigned long long)s->by_code[i].n);
+  }
+  buf_appendf(out, "http.downstream_rq_time: P50(%.1f) P90(%.1f) P99(%.1f) P100(%.1f)\n",
+              histogram_quantile(&s->duration, 0.5), histogram_quantile(&s->duration, 0.9),
+              histogram_quantile(&s->duration, 0.99), histogram_quantile(&s->duration, 1.0));
+}
+
+static int is(struct slice s, const char *lit) {
+  return s.n == strlen(lit) && memcmp(s.p, lit, s.n) == 0;
+}
+
+static void on_admin_request(struct server_request *r) {
+  struct admin *a = r->user;
+  struct buf out = {0};
+  int post = slice_eq_str_nocase(r->head->method, "POST");
+  const char *state = a->px->draining ? "DRAINING" : "LIVE";
+  if (is(r->path, "/ready")) {
+    buf_appendf(&out, "%s\n", state);
+    reply_buf(r, a->px->draining ? 503 : 200, "text/plain", &out);
+  } else if (is(r->path, "/server_info")) {
+    int64_t up = (now_ms() - a->started_ms) / 1000;
+    buf_appendf(&out,
+                "{\"version\":\"meshlab/%s\",\"state\":\"%s\",\"uptime_current_epoch\":\"%llds\","
+                "\"uptime_all_epochs\":\"%llds\",\"command_line_options\":{\"command\":\"%s\"},\"node\":{}}\n",
+                MESHLAB_VERSION, state, (long long)up, (long long)up, a->command_line ? a->command_line : "");
+    reply_buf(r, 200, "application/json", &out);
+  } else if (is(r->path, "/stats/prometheus")) {
+    stats_write_prometheus(&out, &a->px->stats, a->px->tables, a->px->ntables);
+    reply_buf(r, 200, "text/plain; version=0.0.4; charset=utf-8", &out);
+  } else if (is(r->path, "/stats")) {
+    if (r->query.n && slice_eq_str_nocase(r->query, "format=prometheus")) {
+      stats_write_prometheus(&out, &a->px->stats, a->px->tables, a->px->ntables);
+    } else {
+      stats_text(a, &out);
+    }
+    reply_buf(r, 200, "text/plain", &out);
+  } else if (is(r->path, "/clusters")) {
+    clusters(a, &out);
+    reply_buf(r, 200, "text/plain", &out);
+  } else if (is(r->path, "/config_dump")) {
+    buf_append_str(&out, a->config_json ? a->config_json : "{}");
+    buf_append(&out, "\n", 1);
+    reply_buf(r, 200, "application/json", &out);
+  } else if (is(r->path, "/quitquitquit")) {
+    if (!post) {
+      buf_append_str(&out, "This endpoint requires POST.\n");
+      reply_buf(r, 400, "text/plain", &out);
+      return;
+    }
+    buf_append_str(&out, "OK\n");
+    reply_buf(r, 200, "text/plain", &out);
+    if (a->on_quit) a->on_quit(a);
+  } else if (is(r->path, "/help") || is(r->path, "/")) {
+    buf_append_str(&out,
+                   "admin commands are:\n"
+                   "  /clusters: upstream cluster status\n"
+                   "  /config_dump: dump current configuration\n"
+                   "  /help: print out list of admin commands\n"
+                   "  /quitquitquit (POST): exit the server\n"
+                   "  /ready: print server state, return 200 if LIVE, otherwise return 503\n"
+                   "  /server_info: print server version/status information\n"
+                   "  /stats: print server stats\n"
+                   "  /stats/prometheus: print server stats in prometheus format\n");
+    reply_buf(r, 200, "text/plain", &out);
+  } else {
+    buf_append_str(&out, "invalid path; see /help\n");
+    reply_buf(r, 404, "text/plain", &out);
+  }
+}
+
+int admin_start(struct admin *a, struct proxy *px, const struct conn_addr *addr, const char *config_json,
+                const char *command_line) {
+  a->px = px;
+  a->config_json = config_json ? strdup(config_json) : NULL;
+  a->command_line = command_line ? strdup(command_line) : NULL;
+  a->started_ms = now_ms();
+  return server_listen(&a->srv, &px->env, addr, on_admin_request, a);
+}
+
+void admin_close(struct admin *a, void (*on_closed)(struct http_server *srv)) {
+  free(a->config_json);
+  free(a->command_line);
+  a->config_json = a->command_line = NULL;
+  server_close(&a->srv, on_closed);
+}

@@ -1,0 +1,122 @@
+/* Connections: the one layer that touches sockets.
+ *
+ * A `struct conn` is a TCP or unix-socket stream carrying either plaintext or (once the TLS
+ * module lands) TLS; everything above it reads and writes plaintext bytes and never asks which.
+ * It owns the libuv handle, tries writes immediately (uv_try_write) and queues only what the
+ * kernel did not take, counts queued bytes so callers can apply backpressure, and buffers writes
+ * made while a client connection is still connecting.
+ *
+ * Lifetime follows libuv's rule: the owner frees the struct only in or after its close callback.
+ * All connections of one loop share one read buffer (`struct conn_env`): bytes handed to the read
+ * callback are valid only during that call, so readers consume or copy them before returning.
+ */
+#ifndef MESH_CONN_H
+#define MESH_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "mesh/buf.h"
+
+struct conn;
+
+/* Bytes arrived (status 0, data/len valid for this call only), or the stream ended (status
+ * UV_EOF) or failed (status < 0, data NULL). */
+typedef void (*conn_read_cb)(struct conn *c, int status, const char *data, size_t len);
+/* A client connection finished connecting (status 0) or failed (status < 0). */
+typedef void (*conn_connect_cb)(struct conn *c, int status);
+/* The write queue fell back under the low-water mark after being over the high-water mark. */
+typedef void (*conn_drain_cb)(struct conn *c);
+/* The handle is closed; the owner may free the struct now. */
+typedef void (*conn_close_cb)(struct conn *c);
+
+/* Shared by every connection of one event loop. */
+struct conn_env {
+  uv_loop_t *loop;
+  char *read_buf;
+  size_t read_buf_size;
+  size_t write_high; /* queue size above which conn_write_blocked() says stop */
+  size_t write_low;  /* drain callback fires when the queue falls to this */
+};
+
+/* Sets up an environment for loop with a read buffer of read_buf_size bytes; returns 0 or
+ * -ENOMEM. */
+int conn_env_init(struct conn_env *env, uv_loop_t *loop, size_t read_buf_size);
+void conn_env_free(struct conn_env *env);
+
+enum conn_security { CONN_PLAIN, CONN_TLS };
+enum conn_kind { CONN_TCP, CONN_PIPE };
+
+/* An endpoint to connect to or listen on: "HOST:PORT", "[V6]:PORT" or "unix:/path". */
+struct conn_addr {
+  enum conn_kind kind;
+  struct sockaddr_storage sa; /* CONN_TCP */
+  char path[108];             /* CONN_PIPE */
+  char text[128];             /* as the user wrote it, normalised: "127.0.0.1:8080" */
+};
+
+/* Parses "HOST:PORT" (numeric IPv4/IPv6 or "localhost") or "unix:/path"; returns 0 or
+ * -EINVAL. */
+int conn_addr_parse(struct conn_addr *out, const char *text);
+/* Formats a socket address as "HOST:PORT" into out (n bytes). */
+void conn_addr_format(const struct sockaddr *sa, char *out, size_t n);
+
+struct conn {
+  union {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } h;
+  struct conn_env *env;
+  enum conn_kind kind;
+  enum conn_security security;
+  void *data; /* the owner's */
+  conn_read_cb on_read;
+  conn_connect_cb on_connect;
+  conn_drain_cb on_drain;
+  conn_close_cb on_close;
+  uv_connect_t connect_req;
+  uv_shutdown_t shutdown_req;
+  struct buf pending; /* written before the connection was up */
+  size_t queued;      /* bytes handed to libuv and not yet written */
+  unsigned connecting : 1, reading : 1, closing : 1, blocked : 1, shutting : 1;
+};
+
+/* Initialises c as the server side of a connection accepted from `server` (a listening
+ * handle of kind `kind`); returns 0 or a negative libuv error. Either way the handle exists:
+ * the owner ends it with conn_close and frees c in on_close. */
+int conn_accept(struct conn *c, struct conn_env *env, uv_stream_t *server, enum conn_kind kind);
+/* Starts connecting to addr; on_connect fires later with the result (never after an error
+ * return). Writes made before it completes are buffered. Returns 0 or a negative libuv error;
+ * either way the owner ends c with conn_close and frees it in on_close. */
+int conn_connect(struct conn *c, struct conn_env *env, const struct conn_addr *addr,
+                 conn_connect_cb on_connect);
+
+/* Starts delivering bytes to on_read; idempotent. */
+int conn_read_start(struct conn *c);
+/* Stops delivering bytes (backpressure); idempotent. */
+void conn_read_stop(struct conn *c);
+
+/* Writes n bytes (copied when they cannot be written at once). Returns 0 or a negative
+ * error (the connection is then unusable; close it). */
+int conn_write(struct conn *c, const char *p, size_t n);
+/* Writes several slices in order, as one write where possible. */
+int conn_writev(struct conn *c, const struct slice *parts, size_t nparts);
+/* Nonzero while the queue is above the high-water mark: stop feeding this connection until
+ * on_drain fires. */
+int conn_write_blocked(const struct conn *c);
+
+/* Closes the connection at once (queued writes are dropped); on_close fires when done. */
+void conn_close(struct conn *c);
+/* Closes after queued writes reach the kernel (a graceful end of a response). */
+void conn_close_after_write(struct conn *c);
+
+/* The peer's address as "HOST:PORT" (or "unix" for pipes) into out. */
+void conn_peer_name(const struct conn *c, char *out, size_t n);
+/* The local address as "HOST:PORT" into out. */
+void conn_local_name(const struct conn *c, char *out, size_t n);
+
+#endif

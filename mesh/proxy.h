@@ -1,0 +1,99 @@
+/* The HTTP/1.1 proxy engine: listeners, downstream sessions and request exchanges.
+ *
+ * Request path: a listener accepts a downstream connection (a session); the session's parser
+ * yields a request head; the listener's route table picks a cluster and the cluster an
+ * endpoint; the exchange takes a pooled upstream connection (or opens one), writes the
+ * re-serialised head and streams the body, then streams the response back, re-framed. One
+ * exchange runs at a time per session: pipelined requests wait, parsed in order, so answers
+ * leave in order. Local replies (no route, connect failure, timeout, malformed input) carry
+ * Envoy's status, body and response flag.
+ *
+ * Backpressure both ways: when one side's write queue passes its high-water mark the proxy
+ * stops reading the other side until the queue drains, so a 10 MB body never sits in memory.
+ */
+#ifndef MESH_PROXY_H
+#define MESH_PROXY_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "mesh/accesslog.h"
+#include "mesh/conn.h"
+#include "mesh/http.h"
+#include "mesh/rand.h"
+#include "mesh/route.h"
+#include "mesh/stats.h"
+
+/* Limits and timeouts; every one configurable (flags and static config). 0 disables a timeout. */
+struct proxy_limits {
+  size_t max_head_bytes;         /* 431 above (Envoy max_request_headers_kb: 60 KiB) */
+  size_t max_headers;            /* 431 above (Envoy: 100) */
+  uint64_t max_request_body;     /* 413 above; 0 = unlimited (bodies stream) */
+  uint64_t header_timeout_ms;    /* first byte to end of head; 408 after */
+  uint64_t idle_timeout_ms;      /* keep-alive connection with no request */
+  uint64_t connect_timeout_ms;   /* upstream connect; 503 UF after (Istio default 10 s) */
+  uint64_t request_timeout_ms;   /* route timeout; 504 UT after; 0 = off as in Istio */
+  uint64_t drain_timeout_ms;     /* SIGTERM: in-flight requests get this long */
+};
+
+/* Fills l with meshlab's defaults. */
+void proxy_limits_default(struct proxy_limits *l);
+
+struct proxy;
+struct session;
+
+struct proxy_listener {
+  union {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } h;
+  enum conn_kind kind;
+  struct proxy *px;
+  const struct route_table *routes; /* borrowed */
+  char name[32];                    /* "proxy", "inbound", "outbound" */
+  char address[128];                /* the bound address, port resolved */
+  struct proxy_listener *next;
+};
+
+typedef void (*proxy_closed_cb)(struct proxy *px);
+
+struct proxy {
+  uv_loop_t *loop;
+  struct conn_env env;
+  struct proxy_limits limits;
+  struct http_limits req_limits, resp_limits;
+  struct http_parser_cbs req_cbs, resp_cbs;
+  struct rng rng;
+  struct proxy_stats stats;
+  struct accesslog *log;            /* borrowed; NULL = no access log */
+  struct proxy_listener *listeners; /* owned */
+  struct session *sessions;         /* owned, doubly linked */
+  uint64_t live_handles;            /* open handles: listeners, sessions, upstream conns */
+  uv_prepare_t flush;               /* writes batched access-log lines once per loop turn */
+  uv_timer_t drain_timer;
+  int final_handles;                /* flush and drain_timer, while closing */
+  unsigned draining : 1, closing : 1;
+  proxy_closed_cb on_closed;
+  const struct route_table **tables; /* every table in use, for stats and admin */
+  size_t ntables;
+};
+
+/* Sets up a proxy on loop with the given limits (copied). Returns 0 or a negative error. */
+int proxy_init(struct proxy *px, uv_loop_t *loop, const struct proxy_limits *limits);
+
+/* Listens on addr (port 0 picks a free one) and routes with `routes` (borrowed; must outlive
+ * the proxy). Returns 0 and the listener in *out (owned by px), or a negative libuv error. */
+int proxy_listen(struct proxy *px, const struct conn_addr *addr, const struct route_table *routes,
+                 const char *name, struct proxy_listener **out);
+
+/* Graceful stop (SIGTERM): closes listeners, lets in-flight requests finish for up to
+ * limits.drain_timeout_ms, closes idle and finished connections, then everything; on_closed
+ * fires once every handle is closed. */
+void proxy_shutdown(struct proxy *px, proxy_closed_cb on_closed);
+
+/* Frees what proxy_init allocated; call after on_closed. */
+void proxy_free(struct proxy *px);
+
+#endif

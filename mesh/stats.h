@@ -1,0 +1,61 @@
+/* The proxy's counters and latency histogram, and their Prometheus rendering.
+ *
+ * Counting is plain integer adds on the request path; rendering happens only when someone
+ * scrapes /stats/prometheus, as Envoy does ("metrics flushed on scrape, not on a timer").
+ * Names follow Envoy's Prometheus output (envoy_http_downstream_*, envoy_cluster_upstream_*)
+ * so a learner's PromQL carries over; requests by code and response flag, which Envoy only
+ * has through Istio's istio_requests_total, are meshlab_requests_total here until the
+ * telemetry work adds Istio's own metrics with their labels.
+ */
+#ifndef MESH_STATS_H
+#define MESH_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mesh/buf.h"
+
+struct route_table;
+
+/* Envoy's default histogram bucket bounds, in milliseconds. */
+#define STATS_NBUCKETS 19
+extern const double stats_bucket_bounds[STATS_NBUCKETS];
+
+struct histogram {
+  uint64_t buckets[STATS_NBUCKETS]; /* non-cumulative counts per bound; overflow only in count */
+  uint64_t count;
+  double sum;
+};
+
+/* Adds one observation (milliseconds). */
+void histogram_record(struct histogram *h, double ms);
+/* Estimates quantile q in [0, 1] by linear interpolation inside the bucket; 0 when empty. */
+double histogram_quantile(const struct histogram *h, double q);
+
+struct code_flags_count {
+  int code;
+  uint32_t flags;
+  uint64_t n;
+};
+
+#define STATS_MAX_CODE_FLAGS 64
+
+struct proxy_stats {
+  uint64_t downstream_cx_total, downstream_cx_active;
+  uint64_t downstream_rq_total, downstream_rq_active;
+  uint64_t downstream_cx_protocol_error; /* heads refused by the strictness layer */
+  uint64_t downstream_rq_timeout;        /* header-read timeouts */
+  struct code_flags_count by_code[STATS_MAX_CODE_FLAGS];
+  size_t nby_code;
+  struct histogram duration;
+};
+
+/* Counts one finished request: its response code (0 = none sent), flags and duration. */
+void stats_record_request(struct proxy_stats *s, int code, uint32_t flags, double ms);
+
+/* Appends the Prometheus text exposition (format 0.0.4) of s and of every cluster in the
+ * given route tables. Returns 0 or -ENOMEM. */
+int stats_write_prometheus(struct buf *out, const struct proxy_stats *s, const struct route_table *const *tables,
+                           size_t ntables);
+
+#endif
