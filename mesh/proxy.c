@@ -486,6 +486,9 @@ static int on_req_head(void *owner, struct http_head *h) {
   struct http_forward fw = {0};
   fw.target = ex->path;
   if (h->target.n && h->target.p[0] != '/') fw.host = ex->authority; /* absolute-form: RFC 9112 3.2.2 */
+  /* An HTTP/1.0 request may come without Host; HTTP/1.1 upstream requires one, so name the
+   * upstream the way nginx's default `proxy_set_header Host $proxy_host` does. */
+  if (!ex->authority.n) fw.host = slice_from(ex->up->addr.text);
   fw.client_ip = s->client_ip;
   fw.proto = SLICE_LIT("http");
   fw.request_id = add_rid;
@@ -935,6 +938,15 @@ void proxy_shutdown(struct proxy *px, proxy_closed_cb on_closed) {
   }
   uv_ref((uv_handle_t *)&px->flush);
   proxy_try_finish(px);
+}
+
+size_t proxy_buffered_bytes(const struct proxy *px) {
+  size_t n = 0;
+  for (const struct session *s = px->sessions; s; s = s->next) {
+    n += s->conn.queued + s->pipelined.len + s->ex.body_copy.len;
+    if (s->ex.uc) n += s->ex.uc->conn.queued;
+  }
+  return n;
 }
 
 void proxy_free(struct proxy *px) {

@@ -93,6 +93,10 @@ int proxy_listen(struct proxy *px, const struct conn_addr *addr, const struct ro
  * fires once every handle is closed. */
 void proxy_shutdown(struct proxy *px, proxy_closed_cb on_closed);
 
+/* Bytes the proxy holds right now in write queues, held pipelined requests and kept request
+ * bodies, over all sessions: what backpressure keeps bounded. */
+size_t proxy_buffered_bytes(const struct proxy *px);
+
 /* Frees what proxy_init allocated; call after on_closed. */
 void proxy_free(struct proxy *px);
 

@@ -1,0 +1,116 @@
+/* The in-process proxy fixture: see fixture.h. */
+#include "support/fixture.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void on_sample(uv_timer_t *t) {
+  struct fixture *f = t->data;
+  size_t n = proxy_buffered_bytes(&f->px);
+  if (n > f->max_buffered) f->max_buffered = n;
+}
+
+static void on_proxy_closed(struct proxy *px) { (void)px; }
+
+static void on_async(uv_async_t *a) {
+  struct fixture *f = a->data;
+  uv_mutex_lock(&f->mu);
+  while (f->done_calls < f->calls) {
+    void (*fn)(struct fixture *, void *) = f->fn;
+    void *arg = f->arg;
+    uv_mutex_unlock(&f->mu);
+    fn(f, arg);
+    uv_mutex_lock(&f->mu);
+    f->done_calls++;
+    uv_cond_broadcast(&f->cond);
+  }
+  uv_mutex_unlock(&f->mu);
+}
+
+static void loop_main(void *arg) {
+  struct fixture *f = arg;
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+}
+
+int fixture_start(struct fixture *f, const struct proxy_limits *limits, int upstream_port, const char *log_path) {
+  memset(f, 0, sizeof *f);
+  uv_loop_init(&f->loop);
+  uv_mutex_init(&f->mu);
+  uv_cond_init(&f->cond);
+  uv_async_init(&f->loop, &f->async, on_async);
+  f->async.data = f;
+  uv_timer_init(&f->loop, &f->sampler);
+  f->sampler.data = f;
+  uv_timer_start(&f->sampler, on_sample, 2, 2);
+  if (origin_start(&f->origin, &f->loop) != 0) return -1;
+  struct proxy_limits l;
+  if (limits) l = *limits;
+  else proxy_limits_default(&l);
+  l.drain_timeout_ms = l.drain_timeout_ms ? l.drain_timeout_ms : 2000;
+  if (proxy_init(&f->px, &f->loop, &l) != 0) return -1;
+  if (log_path) {
+    f->log.out = fopen(log_path, "w");
+    f->log.format = ACCESSLOG_ENVOY;
+    f->px.log = &f->log;
+  }
+  char addr[64];
+  snprintf(addr, sizeof addr, "127.0.0.1:%d", upstream_port > 0 ? upstream_port : f->origin.port);
+  struct conn_addr up, listen;
+  conn_addr_parse(&up, addr);
+  conn_addr_parse(&listen, "127.0.0.1:0");
+  struct cluster *c = route_add_cluster(&f->routes, "origin", 1);
+  const char *any[] = {"*"};
+  if (!c || route_add_endpoint(c, &f->px.env, &up, &f->px.live_handles, 1) != 0 ||
+      route_add_vhost(&f->routes, any, 1, c) != 0)
+    return -1;
+  struct proxy_listener *pl;
+  if (proxy_listen(&f->px, &listen, &f->routes, "proxy", &pl) != 0) return -1;
+  const char *colon = strrchr(pl->address, ':');
+  f->port = atoi(colon + 1);
+  uv_thread_create(&f->thread, loop_main, f);
+  return 0;
+}
+
+void fixture_call(struct fixture *f, void (*fn)(struct fixture *f, void *arg), void *arg) {
+  uv_mutex_lock(&f->mu);
+  f->fn = fn;
+  f->arg = arg;
+  int want = ++f->calls;
+  uv_async_send(&f->async);
+  while (f->done_calls < want) uv_cond_wait(&f->cond, &f->mu);
+  uv_mutex_unlock(&f->mu);
+}
+
+static void do_stop(struct fixture *f, void *arg) {
+  (void)arg;
+  uv_close((uv_handle_t *)&f->sampler, NULL);
+  origin_close(&f->origin);
+  proxy_shutdown(&f->px, on_proxy_closed);
+}
+
+static void do_close_async(struct fixture *f, void *arg) {
+  (void)arg;
+  uv_close((uv_handle_t *)&f->async, NULL);
+}
+
+int fixture_stop(struct fixture *f) {
+  fixture_call(f, do_stop, NULL);
+  /* The async handle goes last: it is how this thread talks to the loop. */
+  uv_mutex_lock(&f->mu);
+  f->fn = do_close_async;
+  f->arg = NULL;
+  f->calls++;
+  uv_async_send(&f->async);
+  uv_mutex_unlock(&f->mu);
+  uv_thread_join(&f->thread);
+  proxy_free(&f->px);
+  route_table_free(&f->routes);
+  accesslog_free(&f->log);
+  if (f->log.out) fclose(f->log.out);
+  f->loop_close_rc = uv_loop_close(&f->loop);
+  if (f->loop_close_rc != 0) uv_print_all_handles(&f->loop, stderr);
+  uv_mutex_destroy(&f->mu);
+  uv_cond_destroy(&f->cond);
+  return f->loop_close_rc;
+}
