@@ -12,8 +12,8 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "mesh/admin.h"
-#include "mesh/proxy.h"
 #include "mesh/server.h"
+#include "mesh/sidecar.h"
 
 void cmd_proxy_help(FILE *out) {
   fprintf(out,
@@ -48,27 +48,23 @@ void cmd_demo_help(FILE *out) {
 
 struct run {
   uv_loop_t loop;
-  struct proxy px;
-  struct admin admin;
-  struct route_table routes;
-  struct accesslog log;
+  struct sidecar sc;
   uv_signal_t sigint, sigterm;
-  int have_admin;
   int stopping;
-  struct http_server origin; /* demo only */
+  struct conn_env origin_env; /* demo only */
+  struct http_server origin;
   int have_origin;
 };
 
-static void on_proxy_closed(struct proxy *px) { (void)px; }
+static void on_stopped(struct sidecar *sc) { (void)sc; }
 
 static void stop(struct run *r) {
   if (r->stopping) return;
   r->stopping = 1;
   uv_close((uv_handle_t *)&r->sigint, NULL);
   uv_close((uv_handle_t *)&r->sigterm, NULL);
-  if (r->have_admin) admin_close(&r->admin, NULL);
   if (r->have_origin) server_close(&r->origin, NULL);
-  proxy_shutdown(&r->px, on_proxy_closed);
+  sidecar_stop(&r->sc, on_stopped);
 }
 
 static void on_signal(uv_signal_t *s, int signum) {
@@ -77,139 +73,6 @@ static void on_signal(uv_signal_t *s, int signum) {
 }
 
 static void on_quit(struct admin *a) { stop(a->data); }
-
-struct proxy_opts {
-  const char *listen, *upstream, *admin, *access_log, *access_log_format;
-  struct proxy_limits limits;
-};
-
-static int parse_opts(int argc, char **argv, struct proxy_opts *o) {
-  proxy_limits_default(&o->limits);
-  for (int i = 1; i < argc; i++) {
-    const char *v;
-    int rc;
-    uint64_t n;
-    if ((rc = args_flag(argc, argv, &i, "listen", NULL, &v))) {
-      if (rc < 0) return 2;
-      o->listen = v;
-    } else if ((rc = args_flag(argc, argv, &i, "upstream", NULL, &v))) {
-      if (rc < 0) return 2;
-      o->upstream = v;
-    } else if ((rc = args_flag(argc, argv, &i, "admin", NULL, &v))) {
-      if (rc < 0) return 2;
-      o->admin = v;
-    } else if ((rc = args_flag(argc, argv, &i, "access-log", NULL, &v))) {
-      if (rc < 0) return 2;
-      o->access_log = v;
-    } else if ((rc = args_flag(argc, argv, &i, "access-log-format", NULL, &v))) {
-      if (rc < 0) return 2;
-      o->access_log_format = v;
-    } else {
-      static const struct {
-        const char *flag;
-        size_t offset;
-        int is_size;
-      } num[] = {
-          {"connect-timeout", offsetof(struct proxy_limits, connect_timeout_ms), 0},
-          {"request-timeout", offsetof(struct proxy_limits, request_timeout_ms), 0},
-          {"header-timeout", offsetof(struct proxy_limits, header_timeout_ms), 0},
-          {"idle-timeout", offsetof(struct proxy_limits, idle_timeout_ms), 0},
-          {"drain-timeout", offsetof(struct proxy_limits, drain_timeout_ms), 0},
-          {"max-header-bytes", offsetof(struct proxy_limits, max_head_bytes), 1},
-          {"max-body-bytes", offsetof(struct proxy_limits, max_request_body), 1},
-      };
-      int matched = 0;
-      for (size_t k = 0; k < sizeof num / sizeof num[0] && !matched; k++) {
-        if (!(rc = args_flag(argc, argv, &i, num[k].flag, NULL, &v))) continue;
-        if (rc < 0) return 2;
-        matched = 1;
-        if (num[k].is_size ? args_size(v, &n) : args_duration_ms(v, &n))
-          return args_usage_error(argv[0], "--%s: \"%s\" is not a %s", num[k].flag, v,
-                                  num[k].is_size ? "size (65536, 64KiB, 1MiB)" : "duration with a unit (500ms, 2s, 1m)");
-        char *field = (char *)&o->limits + num[k].offset;
-        if (num[k].is_size && num[k].offset == offsetof(struct proxy_limits, max_head_bytes)) *(size_t *)field = (size_t)n;
-        else *(uint64_t *)field = n;
-      }
-      if (!matched) return args_usage_error(argv[0], "unknown flag \"%s\"", argv[i]);
-    }
-  }
-  return 0;
-}
-
-/* Builds the proxy, its listener and admin on r->loop; prints the ready lines. */
-static int run_setup(struct run *r, const struct proxy_opts *o, const char *cmd, const char *command_line) {
-  struct conn_addr listen_addr, upstream_addr, admin_addr;
-  if (conn_addr_parse(&listen_addr, o->listen) != 0)
-    return args_usage_error(cmd, "--listen \"%s\" is not HOST:PORT or unix:/path", o->listen);
-  if (conn_addr_parse(&upstream_addr, o->upstream) != 0)
-    return args_usage_error(cmd, "--upstream \"%s\" is not HOST:PORT or unix:/path", o->upstream);
-  if (o->admin && conn_addr_parse(&admin_addr, o->admin) != 0)
-    return args_usage_error(cmd, "--admin \"%s\" is not HOST:PORT", o->admin);
-  if (o->access_log_format && accesslog_format_parse(o->access_log_format, &r->log.format) != 0)
-    return args_usage_error(cmd, "--access-log-format \"%s\": use envoy, istio or json", o->access_log_format);
-  if (o->access_log) {
-    r->log.out = strcmp(o->access_log, "-") == 0 ? stdout : fopen(o->access_log, "a");
-    if (!r->log.out) {
-      fprintf(stderr, "meshlab %s: cannot open access log %s: %s\n", cmd, o->access_log, strerror(errno));
-      return 1;
-    }
-  }
-  int rc = proxy_init(&r->px, &r->loop, &o->limits);
-  if (rc != 0) return 1;
-  if (r->log.out) r->px.log = &r->log;
-  struct cluster *c = route_add_cluster(&r->routes, upstream_addr.text, 1);
-  const char *any[] = {"*"};
-  if (!c || route_add_endpoint(c, &r->px.env, &upstream_addr, &r->px.live_handles, 1) != 0 ||
-      route_add_vhost(&r->routes, any, 1, c) != 0)
-    return 1;
-  struct proxy_listener *l;
-  rc = proxy_listen(&r->px, &listen_addr, &r->routes, "proxy", &l);
-  if (rc != 0) {
-    fprintf(stderr, "meshlab %s: cannot listen on %s: %s\n", cmd, o->listen, uv_strerror(rc));
-    return 1;
-  }
-  printf("listening on %s\n", l->address);
-  if (o->admin) {
-    char config[512];
-    snprintf(config, sizeof config,
-             "{\"configs\":[{\"@type\":\"meshlab.proxy\",\"listener\":\"%s\",\"upstream\":\"%s\","
-             "\"connect_timeout_ms\":%llu,\"request_timeout_ms\":%llu,\"header_timeout_ms\":%llu,"
-             "\"idle_timeout_ms\":%llu}]}",
-             l->address, upstream_addr.text, (unsigned long long)o->limits.connect_timeout_ms,
-             (unsigned long long)o->limits.request_timeout_ms, (unsigned long long)o->limits.header_timeout_ms,
-             (unsigned long long)o->limits.idle_timeout_ms);
-    rc = admin_start(&r->admin, &r->px, &admin_addr, config, command_line);
-    r->have_admin = 1;
-    r->admin.on_quit = on_quit;
-    r->admin.data = r;
-    if (rc != 0) {
-      fprintf(stderr, "meshlab %s: cannot listen on admin %s: %s\n", cmd, o->admin, uv_strerror(rc));
-      return 1;
-    }
-    printf("admin on %s\n", r->admin.srv.address);
-  }
-  fflush(stdout);
-  uv_signal_init(&r->loop, &r->sigint);
-  uv_signal_init(&r->loop, &r->sigterm);
-  r->sigint.data = r->sigterm.data = r;
-  uv_signal_start(&r->sigint, on_signal, SIGINT);
-  uv_signal_start(&r->sigterm, on_signal, SIGTERM);
-  return 0;
-}
-
-static int run_loop(struct run *r) {
-  uv_run(&r->loop, UV_RUN_DEFAULT);
-  proxy_free(&r->px);
-  route_table_free(&r->routes);
-  accesslog_free(&r->log);
-  if (r->log.out && r->log.out != stdout) fclose(r->log.out);
-  int rc = uv_loop_close(&r->loop);
-  if (rc != 0) {
-    fprintf(stderr, "meshlab: event loop closed with handles open (%s)\n", uv_strerror(rc));
-    return 1;
-  }
-  return 0;
-}
 
 static void join_args(int argc, char **argv, char *out, size_t n) {
   size_t len = 0;
@@ -221,30 +84,166 @@ static void join_args(int argc, char **argv, char *out, size_t n) {
   }
 }
 
+/* Starts the sidecar described by b, prints its ready lines (proxy_lines: the `meshlab proxy`
+ * contract's "listening on" form), runs until a signal or /quitquitquit, and returns the exit
+ * code: 0 after a clean drain. */
+static int run_sidecar(struct run *r, const struct bootstrap *b, const char *cmd, const char *command_line,
+                       int proxy_lines) {
+  char err[512] = "";
+  uv_signal_init(&r->loop, &r->sigint);
+  uv_signal_init(&r->loop, &r->sigterm);
+  r->sigint.data = r->sigterm.data = r;
+  int rc = sidecar_start(&r->sc, &r->loop, b, command_line, err, sizeof err);
+  if (rc != 0) {
+    fprintf(stderr, "meshlab %s: %s\n", cmd, err);
+    stop(r);
+  } else {
+    r->sc.admin.on_quit = on_quit;
+    r->sc.admin.data = r;
+    if (proxy_lines) {
+      printf("listening on %s\n", r->sc.inbound[0]->address);
+    } else {
+      for (size_t i = 0; i < r->sc.ninbound; i++) printf("inbound on %s\n", r->sc.inbound[i]->address);
+      if (r->sc.outbound) printf("outbound on %s\n", r->sc.outbound->address);
+    }
+    if (r->sc.has_admin) printf("admin on %s\n", r->sc.admin.srv.address);
+    fflush(stdout);
+    uv_signal_start(&r->sigint, on_signal, SIGINT);
+    uv_signal_start(&r->sigterm, on_signal, SIGTERM);
+  }
+  uv_run(&r->loop, UV_RUN_DEFAULT);
+  sidecar_free(&r->sc);
+  int closed = uv_loop_close(&r->loop);
+  if (closed != 0) {
+    fprintf(stderr, "meshlab %s: event loop closed with handles open (%s)\n", cmd, uv_strerror(closed));
+    return 1;
+  }
+  return rc ? 1 : 0;
+}
+
+struct proxy_opts {
+  const char *listen, *upstream, *admin, *access_log, *access_log_format;
+  struct proxy_limits limits;
+};
+
+static int parse_opts(int argc, char **argv, struct proxy_opts *o) {
+  proxy_limits_default(&o->limits);
+  for (int i = 1; i < argc; i++) {
+    static const struct {
+      const char *flag;
+      size_t offset;
+    } strs[] = {
+        {"listen", offsetof(struct proxy_opts, listen)},
+        {"upstream", offsetof(struct proxy_opts, upstream)},
+        {"admin", offsetof(struct proxy_opts, admin)},
+        {"access-log", offsetof(struct proxy_opts, access_log)},
+        {"access-log-format", offsetof(struct proxy_opts, access_log_format)},
+    };
+    static const struct {
+      const char *flag;
+      size_t offset;
+      int is_size;
+    } num[] = {
+        {"connect-timeout", offsetof(struct proxy_limits, connect_timeout_ms), 0},
+        {"request-timeout", offsetof(struct proxy_limits, request_timeout_ms), 0},
+        {"header-timeout", offsetof(struct proxy_limits, header_timeout_ms), 0},
+        {"idle-timeout", offsetof(struct proxy_limits, idle_timeout_ms), 0},
+        {"drain-timeout", offsetof(struct proxy_limits, drain_timeout_ms), 0},
+        {"max-header-bytes", offsetof(struct proxy_limits, max_head_bytes), 1},
+        {"max-body-bytes", offsetof(struct proxy_limits, max_request_body), 1},
+    };
+    const char *v;
+    int rc, matched = 0;
+    for (size_t k = 0; k < sizeof strs / sizeof strs[0] && !matched; k++) {
+      if (!(rc = args_flag(argc, argv, &i, strs[k].flag, NULL, &v))) continue;
+      if (rc < 0) return 2;
+      matched = 1;
+      *(const char **)((char *)o + strs[k].offset) = v;
+    }
+    for (size_t k = 0; k < sizeof num / sizeof num[0] && !matched; k++) {
+      if (!(rc = args_flag(argc, argv, &i, num[k].flag, NULL, &v))) continue;
+      if (rc < 0) return 2;
+      matched = 1;
+      uint64_t n;
+      if (num[k].is_size ? args_size(v, &n) : args_duration_ms(v, &n))
+        return args_usage_error(argv[0], "--%s: \"%s\" is not a %s", num[k].flag, v,
+                                num[k].is_size ? "size (65536, 64KiB, 1MiB)" : "duration with a unit (500ms, 2s, 1m)");
+      char *field = (char *)&o->limits + num[k].offset;
+      if (num[k].offset == offsetof(struct proxy_limits, max_head_bytes)) *(size_t *)field = (size_t)n;
+      else *(uint64_t *)field = n;
+    }
+    if (!matched) return args_usage_error(argv[0], "unknown flag \"%s\"", argv[i]);
+  }
+  return 0;
+}
+
 int cmd_proxy(int argc, char **argv) {
   struct proxy_opts o = {0};
   int rc = parse_opts(argc, argv, &o);
   if (rc != 0) return rc;
   if (!o.listen || !o.upstream) return args_usage_error(argv[0], "--listen and --upstream are required");
+  static const char *const names[] = {"--listen", "--upstream", "--admin"};
+  const char *values[] = {o.listen, o.upstream, o.admin};
+  for (int k = 0; k < 3; k++) {
+    struct conn_addr a;
+    if (values[k] && conn_addr_parse(&a, values[k]) != 0)
+      return args_usage_error(argv[0], "%s \"%s\" is not HOST:PORT (numeric IP or localhost) or unix:/path", names[k],
+                              values[k]);
+  }
+  struct bootstrap b;
+  char err[512];
+  if (bootstrap_for_proxy(&b, o.listen, o.upstream, o.admin, &o.limits, o.access_log, o.access_log_format, err,
+                          sizeof err) != 0) {
+    bootstrap_free(&b);
+    return args_usage_error(argv[0], "%s", err);
+  }
   signal(SIGPIPE, SIG_IGN);
   struct run *r = calloc(1, sizeof *r);
   if (!r) return 1;
   uv_loop_init(&r->loop);
   char command_line[1024];
   join_args(argc, argv, command_line, sizeof command_line);
-  rc = run_setup(r, &o, argv[0], command_line);
-  if (rc != 0) {
-    /* Close what was opened so the loop ends cleanly, then report the setup error. */
-    if (!r->stopping) {
-      uv_signal_init(&r->loop, &r->sigint);
-      uv_signal_init(&r->loop, &r->sigterm);
-      stop(r);
-    }
-    run_loop(r);
-    free(r);
-    return rc;
+  rc = run_sidecar(r, &b, argv[0], command_line, 1);
+  bootstrap_free(&b);
+  free(r);
+  return rc;
+}
+
+void cmd_sidecar_help(FILE *out) {
+  fprintf(out,
+          "Usage: meshlab sidecar --config FILE\n\n"
+          "Runs a sidecar from a static bootstrap (JSON): inbound listeners on the workload's\n"
+          "service ports in front of its app, an outbound listener the app uses as http_proxy,\n"
+          "and an admin listener. The lab writes these files; see docs/sidecar.md for the\n"
+          "format. Prints 'inbound on', 'outbound on' and 'admin on' lines once ready;\n"
+          "SIGINT/SIGTERM drain and exit 0.\n");
+}
+
+int cmd_sidecar(int argc, char **argv) {
+  const char *config = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *v;
+    int rc = args_flag(argc, argv, &i, "config", "-c", &v);
+    if (rc < 0) return 2;
+    if (rc == 0) return args_usage_error(argv[0], "unknown flag \"%s\"", argv[i]);
+    config = v;
   }
-  rc = run_loop(r);
+  if (!config) return args_usage_error(argv[0], "--config FILE is required");
+  struct bootstrap b;
+  char err[512];
+  if (bootstrap_load(&b, config, err, sizeof err) != 0) {
+    fprintf(stderr, "meshlab sidecar: %s\n", err);
+    bootstrap_free(&b);
+    return 1;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  struct run *r = calloc(1, sizeof *r);
+  if (!r) return 1;
+  uv_loop_init(&r->loop);
+  char command_line[1024];
+  join_args(argc, argv, command_line, sizeof command_line);
+  int rc = run_sidecar(r, &b, argv[0], command_line, 0);
+  bootstrap_free(&b);
   free(r);
   return rc;
 }
@@ -285,39 +284,35 @@ int cmd_demo(int argc, char **argv) {
   struct run *r = calloc(1, sizeof *r);
   if (!r) return 1;
   uv_loop_init(&r->loop);
-  struct conn_env env;
-  conn_env_init(&env, &r->loop, 16384);
+  conn_env_init(&r->origin_env, &r->loop, 16384);
   struct conn_addr origin_addr;
   conn_addr_parse(&origin_addr, "127.0.0.1:0");
-  int rc = server_listen(&r->origin, &env, &origin_addr, on_origin_request, NULL);
+  int rc = server_listen(&r->origin, &r->origin_env, &origin_addr, on_origin_request, NULL);
   r->have_origin = 1;
-  struct proxy_opts o = {0};
-  proxy_limits_default(&o.limits);
-  o.listen = listen;
-  o.upstream = r->origin.address;
-  o.access_log = "-";
-  o.access_log_format = "envoy";
-  printf("meshlab demo: an origin on %s, and meshlab's proxy in front of it.\n", r->origin.address);
-  if (rc == 0) rc = run_setup(r, &o, argv[0], "meshlab demo");
+  struct proxy_limits limits;
+  proxy_limits_default(&limits);
+  struct bootstrap b;
+  char err[512] = "";
+  if (rc == 0) rc = bootstrap_for_proxy(&b, listen, r->origin.address, NULL, &limits, "-", "envoy", err, sizeof err);
+  else snprintf(err, sizeof err, "cannot start the demo origin: %s", uv_strerror(rc));
   if (rc != 0) {
-    if (!r->stopping) {
-      if (!r->sigint.loop) {
-        uv_signal_init(&r->loop, &r->sigint);
-        uv_signal_init(&r->loop, &r->sigterm);
-      }
-      stop(r);
-    }
-    run_loop(r);
-    conn_env_free(&env);
+    fprintf(stderr, "meshlab demo: %s\n", err);
+    server_close(&r->origin, NULL);
+    uv_run(&r->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&r->loop);
+    conn_env_free(&r->origin_env);
     free(r);
-    return rc ? rc : 1;
+    return 1;
   }
-  printf("\nTry it:\n  curl -v http://%s/hello\n\nThe access log below shows each request in Envoy's format"
-         " (code, response flags, bytes, duration, request id). Ctrl-C stops.\n\n",
-         r->px.listeners->address);
+  printf("meshlab demo: an origin on %s, and meshlab's proxy in front of it.\n"
+         "Try: curl -v http://%s/hello   (Ctrl-C stops)\n"
+         "The access log below shows each request in Envoy's format: code, response flags, bytes,\n"
+         "duration, request id. The origin's reply shows the headers the proxy added and removed.\n\n",
+         r->origin.address, listen);
   fflush(stdout);
-  rc = run_loop(r);
-  conn_env_free(&env);
+  rc = run_sidecar(r, &b, argv[0], "meshlab demo", 1);
+  bootstrap_free(&b);
+  conn_env_free(&r->origin_env);
   free(r);
   return rc;
 }
