@@ -209,7 +209,7 @@ int http_parser_execute(struct http_parser *p, const char *data, size_t n, size_
   while (off < n) {
     if (p->phase == PHASE_DEAD) return HTTP_PARSE_ERROR;
     if (p->phase == PHASE_HEAD) {
-      size_t used;
+      size_t used = 0;
       int complete;
       int rc = take_head(p, data + off, n - off, &used, &complete);
       off += used;
@@ -233,7 +233,7 @@ int http_parser_execute(struct http_parser *p, const char *data, size_t n, size_
       if (rc != HTTP_PARSE_OK) return rc;
       continue;
     }
-    size_t used;
+    size_t used = 0;
     int rc = run_llhttp(p, data + off, n - off, &used);
     off += used;
     *consumed = off;
