@@ -1,6 +1,8 @@
 /* Flag and value parsing for the CLI: see args.h. */
 #include "cli/args.h"
 
+#include "mesh/resource.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,18 +10,10 @@
 #include <string.h>
 
 int args_duration_ms(const char *s, uint64_t *ms) {
-  char *end;
-  if (!s || !*s) return -EINVAL;
-  double v = strtod(s, &end);
-  if (end == s || v < 0) return -EINVAL;
-  double scale;
-  if (strcmp(end, "ms") == 0) scale = 1;
-  else if (strcmp(end, "s") == 0) scale = 1000;
-  else if (strcmp(end, "m") == 0) scale = 60000;
-  else if (strcmp(end, "h") == 0) scale = 3600000;
-  else if (*end == '\0' && v == 0) scale = 0;
-  else return -EINVAL;
-  *ms = (uint64_t)(v * scale + 0.5);
+  /* One duration grammar everywhere: flags read like Istio's YAML fields ("500ms", "2s"). */
+  int64_t v;
+  if (!s || resource_duration_parse(s, &v) != 0) return -EINVAL;
+  *ms = (uint64_t)v;
   return 0;
 }
 

@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Parses a duration with a unit ("500ms", "2s", "1.5s", "1m", "1h") or "0"; returns 0 and
- * milliseconds in *ms, or -EINVAL. */
+/* Parses a duration as Istio's YAML does ("500ms", "2s", "1.5s", "1m30s", "1h", or "0");
+ * returns 0 and milliseconds in *ms, or -EINVAL. */
 int args_duration_ms(const char *s, uint64_t *ms);
 /* Parses a byte size ("65536", "64KiB", "1MiB", "10MB"); returns 0 or -EINVAL. */
 int args_size(const char *s, uint64_t *bytes);

@@ -1,0 +1,1577 @@
+/* Tests for the resource layer (mesh/resource*.c): Istio's own Bookinfo and sample manifests
+ * from ../shared/conformance must parse; a table of broken inputs must fail with the exact
+ * file:line:col, field path and message; defaults, namespaces, the writers (round trip) and
+ * the cross-resource analyzer. */
+#include "mesh/resource.h"
+
+#include <errno.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "support/test.h"
+
+/* ---- helpers ----------------------------------------------------------------------------------- */
+
+static void print_diags(const struct diag_list *d) {
+  for (size_t i = 0; i < d->len; i++) {
+    char buf[1024];
+    diag_format(&d->items[i], buf, sizeof buf);
+    fprintf(stderr, "  # %s\n", buf);
+  }
+}
+
+/* Parses text that must be valid; returns the number of resources appended to out. */
+static int parse_ok_into(const char *text, const char *file,
+                         const struct resource_parse_options *opts, struct resource_list *out,
+                         struct diag_list *d) {
+  size_t before = out->len;
+  int rc = resource_parse(text, strlen(text), file, opts, out, d);
+  if (rc != 0) {
+    test_fail(__FILE__, __LINE__, "%s: resource_parse returned %d", file, rc);
+    print_diags(d);
+    return -1;
+  }
+  return (int)(out->len - before);
+}
+
+/* Parses a one-object document that must be valid; returns it owned (or NULL). */
+static struct resource *parse_one(const char *text, const struct resource_parse_options *opts) {
+  struct resource_list list;
+  struct diag_list d;
+  resource_list_init(&list);
+  diag_list_init(&d);
+  struct resource *r = NULL;
+  if (parse_ok_into(text, "t.yaml", opts, &list, &d) == 1) {
+    r = list.items[0];
+    list.len = 0;
+  } else if (list.len != 1) {
+    test_fail(__FILE__, __LINE__, "expected one resource, got %zu", list.len);
+  }
+  resource_list_free(&list);
+  diag_list_free(&d);
+  return r;
+}
+
+static char *conformance_file(const char *rel, size_t *len) {
+  const char *dir = test_require_conformance();
+  if (dir == NULL)
+    return NULL;
+  char path[1024];
+  snprintf(path, sizeof path, "%s/istio/%s", dir, rel);
+  char *text = test_read_file(path, len);
+  if (text == NULL)
+    test_fail(__FILE__, __LINE__, "cannot read %s", path);
+  return text;
+}
+
+static int parse_conformance(const char *rel, struct resource_list *out, struct diag_list *d) {
+  size_t len;
+  char *text = conformance_file(rel, &len);
+  if (text == NULL)
+    return -1;
+  int n = parse_ok_into(text, rel, NULL, out, d);
+  free(text);
+  return n;
+}
+
+static const struct resource *find(const struct resource_list *l, enum resource_kind kind,
+                                   const char *name) {
+  for (size_t i = 0; i < l->len; i++)
+    if (l->items[i]->kind == kind && strcmp(l->items[i]->meta.name, name) == 0)
+      return l->items[i];
+  return NULL;
+}
+
+static size_t count_kind(const struct resource_list *l, enum resource_kind kind) {
+  size_t n = 0;
+  for (size_t i = 0; i < l->len; i++)
+    n += l->items[i]->kind == kind;
+  return n;
+}
+
+#define VS_HEAD                                                                                  \
+  "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: reviews\n"      \
+  "spec:\n  hosts: [reviews]\n  http:\n"
+#define DR_HEAD                                                                                  \
+  "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: reviews\n"     \
+  "spec:\n  host: reviews\n"
+#define ROUTE "    route:\n    - destination: {host: reviews}\n"
+
+/* ---- conformance: Istio's own files --------------------------------------------------------- */
+
+static const char *const NETWORKING[] = {
+    "bookinfo-gateway.yaml", "certmanager-gateway.yaml", "destination-rule-all-mtls.yaml",
+    "destination-rule-all.yaml", "destination-rule-reviews.yaml", "egress-rule-google-apis.yaml",
+    "fault-injection-details-v1.yaml", "virtual-service-all-v1.yaml",
+    "virtual-service-details-v2.yaml", "virtual-service-ratings-db.yaml",
+    "virtual-service-ratings-mysql-vm.yaml", "virtual-service-ratings-mysql.yaml",
+    "virtual-service-ratings-test-abort.yaml", "virtual-service-ratings-test-delay.yaml",
+    "virtual-service-reviews-50-v3.yaml", "virtual-service-reviews-80-20.yaml",
+    "virtual-service-reviews-90-10.yaml", "virtual-service-reviews-jason-v2-v3.yaml",
+    "virtual-service-reviews-test-v2.yaml", "virtual-service-reviews-v2-v3.yaml",
+    "virtual-service-reviews-v3.yaml"};
+
+static void test_bookinfo_networking_all_parse(void) {
+  const char *dir = test_require_conformance();
+  if (dir == NULL)
+    return;
+  /* Every file of the folder, including any added later, must parse. */
+  char path[1024];
+  snprintf(path, sizeof path, "%s/istio/bookinfo-networking", dir);
+  DIR *dh = opendir(path);
+  ASSERT(dh != NULL);
+  size_t files = 0;
+  struct dirent *e;
+  while ((e = readdir(dh)) != NULL) {
+    size_t n = strlen(e->d_name);
+    if (n < 5 || strcmp(e->d_name + n - 5, ".yaml") != 0)
+      continue;
+    char rel[512];
+    snprintf(rel, sizeof rel, "bookinfo-networking/%s", e->d_name);
+    struct resource_list list;
+    struct diag_list d;
+    resource_list_init(&list);
+    diag_list_init(&d);
+    int got = parse_conformance(rel, &list, &d);
+    if (got < 1)
+      test_fail(__FILE__, __LINE__, "%s: %d resources", rel, got);
+    EXPECT_INT_EQ(diag_count(&d, DIAG_ERROR), 0);
+    for (size_t i = 0; i < list.len; i++) {
+      EXPECT(resource_kind_is_istio(list.items[i]->kind));
+      if (!list.items[i]->meta.ns_written) /* certmanager-gateway.yaml names istio-system */
+        EXPECT_STR_EQ(list.items[i]->meta.ns, "default");
+    }
+    resource_list_free(&list);
+    diag_list_free(&d);
+    files++;
+  }
+  closedir(dh);
+  EXPECT_INT_EQ(files, sizeof NETWORKING / sizeof NETWORKING[0]);
+}
+
+static void test_bookinfo_networking_content(void) {
+  struct resource_list l;
+  struct diag_list d;
+  resource_list_init(&l);
+  diag_list_init(&d);
+  if (parse_conformance("bookinfo-networking/virtual-service-reviews-80-20.yaml", &l, &d) != 1)
+    goto out;
+  const struct resource_virtual_service *vs = &l.items[0]->spec.virtual_service;
+  ASSERT_INT_EQ(vs->hosts_len, 1);
+  EXPECT_STR_EQ(vs->hosts[0].written, "reviews");
+  EXPECT_STR_EQ(vs->hosts[0].fqdn, "reviews.default.svc.cluster.local");
+  ASSERT_INT_EQ(vs->http_len, 1);
+  ASSERT_INT_EQ(vs->http[0].route_len, 2);
+  EXPECT_INT_EQ(vs->http[0].route[0].weight.value, 80);
+  EXPECT_INT_EQ(vs->http[0].route[1].weight.value, 20);
+  EXPECT_STR_EQ(vs->http[0].route[1].destination.subset, "v2");
+  EXPECT_INT_EQ(vs->http[0].route[1].destination.subset_pos.line, 16);
+  /* Defaults the user did not write: mesh retry policy, no timeout. */
+  EXPECT_INT_EQ(vs->http[0].retries.attempts.value, 2);
+  EXPECT(!vs->http[0].retries.attempts.set);
+  EXPECT(!vs->http[0].timeout.set);
+
+  if (parse_conformance("bookinfo-networking/virtual-service-ratings-test-delay.yaml", &l, &d) != 1)
+    goto out;
+  vs = &l.items[1]->spec.virtual_service;
+  ASSERT_INT_EQ(vs->http_len, 2);
+  ASSERT_INT_EQ(vs->http[0].match_len, 1);
+  ASSERT_INT_EQ(vs->http[0].match[0].headers_len, 1);
+  EXPECT_STR_EQ(vs->http[0].match[0].headers[0].name, "end-user");
+  EXPECT_INT_EQ(vs->http[0].match[0].headers[0].match.type, RESOURCE_MATCH_EXACT);
+  EXPECT_STR_EQ(vs->http[0].match[0].headers[0].match.value, "jason");
+  EXPECT(vs->http[0].fault.delay.present);
+  EXPECT_INT_EQ(vs->http[0].fault.delay.fixed_delay.ms, 7000);
+  EXPECT(vs->http[0].fault.delay.percentage.value == 100.0);
+
+  if (parse_conformance("bookinfo-networking/bookinfo-gateway.yaml", &l, &d) != 2)
+    goto out;
+  const struct resource *gw = find(&l, RESOURCE_GATEWAY, "bookinfo-gateway");
+  ASSERT(gw != NULL);
+  ASSERT_INT_EQ(gw->spec.gateway.servers_len, 1);
+  EXPECT_INT_EQ(gw->spec.gateway.servers[0].port.number, 8080);
+  EXPECT_STR_EQ(gw->spec.gateway.servers[0].port.protocol, "HTTP");
+  EXPECT_STR_EQ(gw->spec.gateway.servers[0].hosts.items[0], "*");
+  EXPECT_STR_EQ(resource_map_get(&gw->spec.gateway.selector, "istio"), "ingressgateway");
+  const struct resource *bvs = find(&l, RESOURCE_VIRTUAL_SERVICE, "bookinfo");
+  ASSERT(bvs != NULL);
+  EXPECT_STR_EQ(bvs->spec.virtual_service.hosts[0].fqdn, "*");
+  EXPECT_INT_EQ(bvs->spec.virtual_service.http[0].match_len, 5);
+  EXPECT_INT_EQ(bvs->spec.virtual_service.http[0].match[1].uri.type, RESOURCE_MATCH_PREFIX);
+  EXPECT_INT_EQ(bvs->spec.virtual_service.http[0].route[0].destination.port, 9080);
+
+  if (parse_conformance("bookinfo-networking/egress-rule-google-apis.yaml", &l, &d) != 3)
+    goto out;
+  const struct resource *se = find(&l, RESOURCE_SERVICE_ENTRY, "googleapis");
+  ASSERT(se != NULL);
+  EXPECT_INT_EQ(se->spec.service_entry.resolution, RESOURCE_RESOLUTION_DNS);
+  EXPECT_INT_EQ(se->spec.service_entry.ports_len, 2);
+  EXPECT_STR_EQ(se->spec.service_entry.hosts[0].fqdn, "www.googleapis.com");
+  const struct resource *dr = find(&l, RESOURCE_DESTINATION_RULE, "originate-tls-for-googleapis");
+  ASSERT(dr != NULL);
+  EXPECT_INT_EQ(dr->spec.destination_rule.traffic_policy.load_balancer.simple,
+                RESOURCE_LB_ROUND_ROBIN);
+  ASSERT_INT_EQ(dr->spec.destination_rule.traffic_policy.port_level_len, 1);
+  EXPECT_INT_EQ(dr->spec.destination_rule.traffic_policy.port_level[0].port, 443);
+  EXPECT_INT_EQ(dr->spec.destination_rule.traffic_policy.port_level[0].tls.mode,
+                RESOURCE_TLS_SIMPLE);
+out:
+  resource_list_free(&l);
+  diag_list_free(&d);
+}
+
+static void test_bookinfo_platform(void) {
+  struct resource_list l;
+  struct diag_list d;
+  resource_list_init(&l);
+  diag_list_init(&d);
+  if (parse_conformance("bookinfo-platform/bookinfo.yaml", &l, &d) < 0)
+    goto out;
+  EXPECT_INT_EQ(count_kind(&l, RESOURCE_SERVICE), 4);
+  EXPECT_INT_EQ(count_kind(&l, RESOURCE_SERVICE_ACCOUNT), 4);
+  EXPECT_INT_EQ(count_kind(&l, RESOURCE_DEPLOYMENT), 6);
+  EXPECT_INT_EQ(diag_count(&d, DIAG_ERROR), 0);
+  static const struct {
+    const char *name, *app, *version, *sa;
+  } deps[] = {{"details-v1", "details", "v1", "bookinfo-details"},
+              {"ratings-v1", "ratings", "v1", "bookinfo-ratings"},
+              {"reviews-v1", "reviews", "v1", "bookinfo-reviews"},
+              {"reviews-v2", "reviews", "v2", "bookinfo-reviews"},
+              {"reviews-v3", "reviews", "v3", "bookinfo-reviews"},
+              {"productpage-v1", "productpage", "v1", "bookinfo-productpage"}};
+  for (size_t i = 0; i < sizeof deps / sizeof deps[0]; i++) {
+    const struct resource *r = find(&l, RESOURCE_DEPLOYMENT, deps[i].name);
+    if (r == NULL) {
+      test_fail(__FILE__, __LINE__, "no deployment %s", deps[i].name);
+      continue;
+    }
+    const struct resource_deployment *dep = &r->spec.deployment;
+    EXPECT_INT_EQ(dep->replicas.value, 1);
+    EXPECT(dep->replicas.set);
+    EXPECT_STR_EQ(resource_map_get(&dep->labels, "app"), deps[i].app);
+    EXPECT_STR_EQ(resource_map_get(&dep->labels, "version"), deps[i].version);
+    EXPECT_STR_EQ(dep->service_account_name, deps[i].sa);
+    ASSERT_INT_EQ(dep->containers_len, 1);
+    ASSERT_INT_EQ(dep->containers[0].ports_len, 1);
+    EXPECT_INT_EQ(dep->containers[0].ports[0].container_port, 9080);
+    EXPECT_STR_CONTAINS(dep->containers[0].image, "examples-bookinfo-");
+    /* imagePullPolicy is accepted and noted as ignored, with its line. */
+    const struct diag *pull = NULL;
+    for (size_t k = 0; k < r->notes.len; k++)
+      if (strcmp(r->notes.items[k].path, "spec.template.spec.containers[0].imagePullPolicy") == 0)
+        pull = &r->notes.items[k];
+    ASSERT(pull != NULL);
+    EXPECT_INT_EQ(pull->severity, DIAG_NOTE);
+    EXPECT_INT_EQ(pull->col, 9);
+    EXPECT_INT_GE(pull->line, r->pos.line + 20);
+    EXPECT_STR_CONTAINS(pull->message, "ignored");
+  }
+  const struct resource *rv2 = find(&l, RESOURCE_DEPLOYMENT, "reviews-v2");
+  ASSERT(rv2 != NULL);
+  ASSERT_INT_EQ(rv2->spec.deployment.containers[0].env_len, 1);
+  EXPECT_STR_EQ(rv2->spec.deployment.containers[0].env[0].name, "LOG_DIR");
+  EXPECT_STR_EQ(rv2->spec.deployment.containers[0].env[0].value, "/tmp/logs");
+  bool volumes_noted = false;
+  for (size_t i = 0; i < rv2->notes.len; i++)
+    volumes_noted = volumes_noted || strcmp(rv2->notes.items[i].path, "spec.template.spec.volumes") == 0;
+  EXPECT(volumes_noted);
+  const struct resource *pp = find(&l, RESOURCE_DEPLOYMENT, "productpage-v1");
+  ASSERT(pp != NULL);
+  EXPECT_STR_EQ(resource_map_get(&pp->spec.deployment.pod_annotations, "prometheus.io/port"),
+                "9080");
+  const struct resource *svc = find(&l, RESOURCE_SERVICE, "reviews");
+  ASSERT(svc != NULL);
+  ASSERT_INT_EQ(svc->spec.service.ports_len, 1);
+  EXPECT_INT_EQ(svc->spec.service.ports[0].port, 9080);
+  EXPECT_STR_EQ(svc->spec.service.ports[0].name, "http");
+  EXPECT_STR_EQ(svc->spec.service.ports[0].protocol, "TCP");
+  EXPECT_STR_EQ(resource_map_get(&svc->spec.service.selector, "app"), "reviews");
+  EXPECT_STR_EQ(resource_map_get(&svc->meta.labels, "service"), "reviews");
+  EXPECT(find(&l, RESOURCE_SERVICE_ACCOUNT, "bookinfo-productpage") != NULL);
+
+  size_t before = l.len;
+  if (parse_conformance("bookinfo-platform/bookinfo-versions.yaml", &l, &d) < 0)
+    goto out;
+  EXPECT_INT_EQ(l.len - before, 6);
+  const struct resource *v2 = find(&l, RESOURCE_SERVICE, "reviews-v2");
+  ASSERT(v2 != NULL);
+  EXPECT_STR_EQ(resource_map_get(&v2->spec.service.selector, "version"), "v2");
+out:
+  resource_list_free(&l);
+  diag_list_free(&d);
+}
+
+static void test_samples_httpbin_and_clients(void) {
+  struct resource_list l;
+  struct diag_list d;
+  resource_list_init(&l);
+  diag_list_init(&d);
+  if (parse_conformance("samples-httpbin/httpbin.yaml", &l, &d) != 3)
+    goto out;
+  const struct resource *svc = find(&l, RESOURCE_SERVICE, "httpbin");
+  ASSERT(svc != NULL);
+  EXPECT_INT_EQ(svc->spec.service.ports[0].port, 8000);
+  EXPECT_INT_EQ(svc->spec.service.ports[0].target_port, 8080);
+  const struct resource *dep = find(&l, RESOURCE_DEPLOYMENT, "httpbin");
+  ASSERT(dep != NULL);
+  EXPECT_STR_EQ(resource_map_get(&dep->spec.deployment.labels, "version"), "v1");
+  EXPECT_STR_EQ(dep->spec.deployment.service_account_name, "httpbin");
+  EXPECT_STR_EQ(dep->spec.deployment.containers[0].image, "docker.io/mccutchen/go-httpbin:v2.15.0");
+  EXPECT_INT_EQ(dep->spec.deployment.containers[0].ports[0].container_port, 8080);
+  EXPECT(find(&l, RESOURCE_SERVICE_ACCOUNT, "httpbin") != NULL);
+
+  static const char *const clients[] = {"samples-clients/curl.yaml", "samples-clients/sleep.yaml",
+                                        "samples-clients/fortio-deploy.yaml"};
+  for (size_t i = 0; i < 3; i++)
+    if (parse_conformance(clients[i], &l, &d) < 2)
+      goto out;
+  const struct resource *curl = find(&l, RESOURCE_DEPLOYMENT, "curl");
+  ASSERT(curl != NULL);
+  EXPECT_STR_EQ(curl->spec.deployment.service_account_name, "curl");
+  ASSERT_INT_EQ(curl->spec.deployment.containers[0].command.len, 2);
+  EXPECT_STR_EQ(curl->spec.deployment.containers[0].command.items[1], "infinity");
+  EXPECT_STR_EQ(resource_map_get(&curl->spec.deployment.labels, "app"), "curl");
+  EXPECT(find(&l, RESOURCE_DEPLOYMENT, "sleep") != NULL);
+  const struct resource *fortio = find(&l, RESOURCE_DEPLOYMENT, "fortio-deploy");
+  ASSERT(fortio != NULL);
+  EXPECT_STR_EQ(fortio->spec.deployment.service_account_name, "default");
+  EXPECT(!fortio->spec.deployment.service_account_set);
+  EXPECT_STR_EQ(resource_map_get(&fortio->spec.deployment.labels, "app"), "fortio");
+  ASSERT_INT_EQ(fortio->spec.deployment.containers[0].ports_len, 2);
+  EXPECT_STR_EQ(fortio->spec.deployment.containers[0].ports[1].name, "grpc-ping");
+  EXPECT_STR_CONTAINS(resource_map_get(&fortio->spec.deployment.pod_annotations,
+                                       "proxy.istio.io/config"), "inclusionPrefixes");
+  EXPECT_INT_EQ(diag_count(&d, DIAG_ERROR), 0);
+out:
+  resource_list_free(&l);
+  diag_list_free(&d);
+}
+
+/* ---- inputs that must fail -------------------------------------------------------------------- */
+
+static const struct {
+  const char *name;
+  const char *yaml;
+  int line, col;
+  const char *path;
+  const char *message;
+} FAILURES[] = {
+    {"unknown field", VS_HEAD "  - route:\n    - destination:\n        host: reviews\n"
+                              "    timeoutt: 1s\n",
+     11, 5, "spec.http[0].timeoutt", "unknown field 'timeoutt'; did you mean 'timeout'?"},
+    {"typo destinaton", VS_HEAD "  - route:\n    - destinaton:\n        host: reviews\n", 9, 7,
+     "spec.http[0].route[0].destinaton", "did you mean 'destination'?"},
+    {"unknown top-level", "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspecs: {}\n", 4,
+     1, "specs", "did you mean 'spec'?"},
+    {"unknown field no suggestion", DR_HEAD "  trafficPolicy:\n    bogus: 1\n", 8, 5,
+     "spec.trafficPolicy.bogus", "expected one of: loadBalancer, connectionPool"},
+    {"consecutiveErrors", DR_HEAD "  trafficPolicy:\n    outlierDetection:\n"
+                                  "      consecutiveErrors: 5\n",
+     9, 7, "spec.trafficPolicy.outlierDetection.consecutiveErrors", "use consecutive5xxErrors"},
+    {"fault percent", VS_HEAD "  - fault:\n      delay:\n        percent: 50\n"
+                              "        fixedDelay: 7s\n" ROUTE,
+     10, 9, "spec.http[0].fault.delay.percent", "use percentage.value"},
+    {"abort percent", VS_HEAD "  - fault:\n      abort:\n        httpStatus: 503\n"
+                              "        percent: 10\n" ROUTE,
+     11, 9, "spec.http[0].fault.abort.percent", "use percentage.value"},
+    {"duration without unit", VS_HEAD "  - timeout: 5\n" ROUTE, 8, 14, "spec.http[0].timeout",
+     "'5' is not a duration: the unit is missing; write 5s (seconds) or 5ms"},
+    {"bad duration", VS_HEAD "  - timeout: 5x\n" ROUTE, 8, 14, "spec.http[0].timeout",
+     "'5x' is not a valid duration"},
+    {"duration zero", VS_HEAD "  - timeout: 0s\n" ROUTE, 8, 14, "spec.http[0].timeout",
+     "at least 1ms"},
+    {"sub-ms duration", VS_HEAD "  - timeout: 1500us\n" ROUTE, 8, 14, "spec.http[0].timeout",
+     "whole milliseconds"},
+    {"bad enum", DR_HEAD "  trafficPolicy:\n    loadBalancer:\n      simple: FASTEST\n", 9, 15,
+     "spec.trafficPolicy.loadBalancer.simple",
+     "invalid value 'FASTEST'; expected one of: UNSPECIFIED, LEAST_REQUEST, ROUND_ROBIN, "
+     "RANDOM, PASSTHROUGH, LEAST_CONN"},
+    {"quoted number", VS_HEAD "  - route:\n    - destination: {host: reviews, subset: v1}\n"
+                              "      weight: \"50\"\n"
+                              "    - destination: {host: reviews, subset: v2}\n      weight: 50\n",
+     10, 15, "spec.http[0].route[0].weight", "got the string \"50\"; remove the quotes"},
+    {"string for list", "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n"
+                        "  name: r\nspec:\n  hosts: reviews\n  http: []\n",
+     6, 10, "spec.hosts", "expected a list"},
+    {"number for string", DR_HEAD "  subsets:\n  - name: v1\n    labels:\n      version: 1\n", 10,
+     16, "spec.subsets[0].labels.version", "expected a string, got the number 1; quote it: \"1\""},
+    {"bool for number", DR_HEAD "  trafficPolicy:\n    connectionPool:\n      tcp:\n"
+                                "        maxConnections: yes\n",
+     10, 25, "spec.trafficPolicy.connectionPool.tcp.maxConnections", "expected an integer"},
+    {"missing name", "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n"
+                     "  namespace: default\nspec:\n  servers: []\n",
+     4, 3, "metadata.name", "missing required field 'name'"},
+    {"missing metadata", "apiVersion: v1\nkind: ServiceAccount\n", 1, 1, "metadata",
+     "missing required field 'metadata'"},
+    {"bad name", "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: Reviews_SA\n", 4, 9,
+     "metadata.name", "not a valid name"},
+    {"duplicate key", DR_HEAD "  host: ratings\n", 7, 3, "", "duplicate key 'host' (first at line 6"},
+    {"MeshPolicy", "apiVersion: authentication.istio.io/v1alpha1\nkind: MeshPolicy\nmetadata:\n"
+                   "  name: default\nspec:\n  peers:\n  - mtls: {}\n",
+     2, 7, "kind", "use PeerAuthentication"},
+    {"Policy", "apiVersion: authentication.istio.io/v1alpha1\nkind: Policy\nmetadata:\n"
+               "  name: default\nspec:\n  peers:\n  - mtls: {}\n",
+     2, 7, "kind", "use PeerAuthentication"},
+    {"unsupported when key", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+                             "metadata:\n  name: deny\nspec:\n  action: DENY\n  rules:\n"
+                             "  - when:\n    - key: request.auth.claim[groups]\n"
+                             "      values: [admin]\n",
+     9, 12, "spec.rules[0].when[0].key", "not a condition key Istio supports"},
+    {"when header without name", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+                                 "metadata:\n  name: a\nspec:\n  rules:\n  - when:\n"
+                                 "    - key: request.headers[]\n      values: [x]\n",
+     8, 12, "spec.rules[0].when[0].key", "request.headers[NAME]"},
+    {"tab indentation", VS_HEAD "  - route:\n\t- destination: {host: reviews}\n", 9, 1, "",
+     "indentation must use spaces, not tabs"},
+    {"malformed yaml", "metadata:\n  name: a\n    bad: indent\n", 3, 8, "",
+     "mapping values are not allowed"},
+    {"percentage range", VS_HEAD "  - fault:\n      abort:\n        httpStatus: 503\n"
+                                 "        percentage: {value: 150}\n" ROUTE,
+     11, 29, "spec.http[0].fault.abort.percentage.value",
+     "percentage 150 is out of range; expected 0 to 100"},
+    {"percentage scalar", VS_HEAD "  - fault:\n      abort:\n        httpStatus: 503\n"
+                                  "        percentage: 50\n" ROUTE,
+     11, 21, "spec.http[0].fault.abort.percentage", "write percentage: {value: 50}"},
+    {"weights zero", VS_HEAD "  - route:\n    - destination: {host: reviews, subset: v1}\n"
+                             "      weight: 0\n    - destination: {host: reviews, subset: v2}\n"
+                             "      weight: 0\n",
+     9, 5, "spec.http[0].route", "add up to 0"},
+    {"negative weight", VS_HEAD "  - route:\n    - destination: {host: reviews}\n      weight: -5\n",
+     10, 15, "spec.http[0].route[0].weight", "out of range"},
+    {"later field", VS_HEAD "  - corsPolicy: {}\n" ROUTE, 8, 5, "spec.http[0].corsPolicy",
+     "not supported by meshlab yet"},
+    {"later match field", VS_HEAD "  - match:\n    - sourceNamespace: foo\n" ROUTE, 9, 7,
+     "spec.http[0].match[0].sourceNamespace", "not supported by meshlab yet"},
+    {"renamed header op", VS_HEAD "  - appendHeaders: {x: y}\n" ROUTE, 8, 5,
+     "spec.http[0].appendHeaders", "use headers.request.add"},
+    {"missing hosts", "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n"
+                      "  name: r\nspec:\n  http:\n  - route:\n    - destination: {host: r}\n",
+     6, 3, "spec.hosts", "missing required field 'hosts'"},
+    {"missing destination host", VS_HEAD "  - route:\n    - destination: {subset: v1}\n", 9, 20,
+     "spec.http[0].route[0].destination.host", "missing required field 'host'"},
+    {"missing DR host", "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n"
+                        "  name: r\nspec:\n  subsets:\n  - name: v1\n",
+     6, 3, "spec.host", "missing required field 'host'"},
+    {"route and redirect", VS_HEAD "  - redirect: {uri: /x}\n" ROUTE, 8, 5, "spec.http[0]",
+     "only one of route, redirect or directResponse"},
+    {"no action", VS_HEAD "  - name: nothing\n", 8, 5, "spec.http[0]", "needs a route"},
+    {"bad mtls mode", "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n"
+                      "  name: default\nspec:\n  mtls:\n    mode: STRICTT\n",
+     7, 11, "spec.mtls.mode", "expected one of: UNSET, DISABLE, PERMISSIVE, STRICT"},
+    {"portLevelMtls without selector", "apiVersion: security.istio.io/v1\n"
+                                       "kind: PeerAuthentication\nmetadata:\n  name: p\nspec:\n"
+                                       "  portLevelMtls:\n    8080: {mode: DISABLE}\n",
+     7, 5, "spec.portLevelMtls", "needs a selector"},
+    {"wrong apiVersion", "apiVersion: networking.istio.io/v2\nkind: Gateway\nmetadata:\n"
+                         "  name: g\nspec:\n  servers:\n  - port: {number: 80, name: http, "
+                         "protocol: HTTP}\n    hosts: ['*']\n",
+     1, 13, "apiVersion", "use networking.istio.io/v1"},
+    {"security in networking group", "apiVersion: networking.istio.io/v1\n"
+                                     "kind: PeerAuthentication\nmetadata:\n  name: p\n",
+     1, 13, "apiVersion", "use security.istio.io/v1"},
+    {"unknown kind", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n", 2, 7, "kind",
+     "unknown kind 'ConfigMap'"},
+    {"later kind", "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata:\n  name: x\n",
+     2, 7, "kind", "not supported by meshlab yet"},
+    {"other EnvoyFilter", "apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\n"
+                          "metadata:\n  name: lua\nspec:\n  configPatches:\n"
+                          "  - applyTo: HTTP_FILTER\n    patch:\n      operation: INSERT_BEFORE\n"
+                          "      value:\n        name: envoy.filters.http.lua\n",
+     11, 15, "spec.configPatches[0].patch.value.name",
+     "meshlab accepts only the local rate limit EnvoyFilter"},
+    {"EnvoyFilter cluster patch", "apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\n"
+                                  "metadata:\n  name: c\nspec:\n  configPatches:\n"
+                                  "  - applyTo: CLUSTER\n",
+     7, 14, "spec.configPatches[0].applyTo", "not supported by meshlab yet"},
+    {"jwt without issuer", "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n"
+                           "metadata:\n  name: jwt\nspec:\n  jwtRules:\n"
+                           "  - jwksUri: https://example.com/jwks.json\n",
+     7, 5, "spec.jwtRules[0].issuer", "missing required field 'issuer'"},
+    {"jwt bad inline jwks", "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n"
+                            "metadata:\n  name: jwt\nspec:\n  jwtRules:\n"
+                            "  - issuer: me\n    jwks: '{\"nokeys\": 1}'\n",
+     8, 11, "spec.jwtRules[0].jwks", "no \"keys\" array"},
+    {"jwks_uri old name", "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n"
+                          "metadata:\n  name: jwt\nspec:\n  jwtRules:\n"
+                          "  - issuer: me\n    jwks_uri: https://x/jwks\n",
+     8, 5, "spec.jwtRules[0].jwks_uri", "use jwksUri"},
+    {"custom action", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n"
+                      "  name: ext\nspec:\n  action: CUSTOM\n",
+     6, 11, "spec.action", "CUSTOM is a valid Istio value but is not supported by meshlab yet"},
+    {"bad ipBlock", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n"
+                    "  name: ip\nspec:\n  rules:\n  - from:\n    - source:\n"
+                    "        ipBlocks: [10.0.0.0/33]\n",
+     9, 20, "spec.rules[0].from[0].source.ipBlocks[0]", "not an IP address or CIDR"},
+    {"empty source", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n"
+                     "  name: e\nspec:\n  rules:\n  - from:\n    - source: {}\n",
+     8, 15, "spec.rules[0].from[0].source", "source is empty"},
+    {"selector mismatch", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\nspec:\n"
+                          "  selector:\n    matchLabels: {app: x}\n  template:\n    metadata:\n"
+                          "      labels: {app: y}\n    spec:\n      containers:\n"
+                          "      - name: x\n        image: x\n",
+     7, 5, "spec.selector", "does not match the template labels"},
+    {"replicas word", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\nspec:\n"
+                      "  replicas: two\n  template:\n    spec:\n      containers:\n"
+                      "      - name: x\n        image: x\n",
+     6, 13, "spec.replicas", "expected an integer, got the string 'two'"},
+    {"bad retryOn", VS_HEAD "  - retries:\n      attempts: 3\n      retryOn: 5xx,gateway-eror\n" ROUTE,
+     10, 16, "spec.http[0].retries.retryOn", "'gateway-eror' is not a retry condition"},
+    {"max ejection", DR_HEAD "  trafficPolicy:\n    outlierDetection:\n"
+                             "      maxEjectionPercent: 150\n",
+     9, 27, "spec.trafficPolicy.outlierDetection.maxEjectionPercent", "out of range"},
+    {"duplicate subset", DR_HEAD "  subsets:\n  - name: v1\n  - name: v1\n", 9, 11,
+     "spec.subsets[1].name", "subset 'v1' is already defined at line 8"},
+    {"empty trafficPolicy", DR_HEAD "  trafficPolicy: {}\n", 7, 18, "spec.trafficPolicy",
+     "trafficPolicy is empty"},
+    {"simple and hash", DR_HEAD "  trafficPolicy:\n    loadBalancer:\n      simple: RANDOM\n"
+                                "      consistentHash: {useSourceIp: true}\n",
+     10, 23, "spec.trafficPolicy.loadBalancer.consistentHash", "only one of simple or consistentHash"},
+    {"mutual tls later", DR_HEAD "  trafficPolicy:\n    tls: {mode: MUTUAL}\n", 8, 17,
+     "spec.trafficPolicy.tls.mode", "MUTUAL is a valid Istio value but is not supported"},
+    {"https without tls", "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n"
+                          "  name: g\nspec:\n  servers:\n  - port: {number: 443, name: https, "
+                          "protocol: HTTPS}\n    hosts: ['*']\n",
+     7, 5, "spec.servers[0]", "needs tls.mode (SIMPLE)"},
+    {"bad protocol", "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n"
+                     "  name: g\nspec:\n  servers:\n  - port: {number: 80, name: http, "
+                     "protocol: HTTP3}\n    hosts: ['*']\n",
+     7, 46, "spec.servers[0].port.protocol", "invalid protocol 'HTTP3'"},
+    {"serviceentry star", "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n"
+                          "  name: s\nspec:\n  hosts: ['*']\n",
+     6, 11, "spec.hosts[0]", "cannot use the host \"*\""},
+    {"static endpoint hostname", "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+                                 "metadata:\n  name: s\nspec:\n  hosts: [db.example.com]\n"
+                                 "  resolution: STATIC\n  endpoints:\n  - address: db.internal\n",
+     9, 14, "spec.endpoints[0].address", "resolution STATIC needs IP addresses"},
+    {"grpc status", VS_HEAD "  - fault:\n      abort:\n        grpcStatus: UNAVAIL\n" ROUTE, 10,
+     21, "spec.http[0].fault.abort.grpcStatus", "expected one of: OK, CANCELLED"},
+    {"service account with spec", "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: a\n"
+                                  "spec: {}\n",
+     5, 1, "spec", "unknown field 'spec'"},
+    {"generateName", "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  generateName: a-\n", 4,
+     3, "metadata.generateName", "not supported by meshlab yet; set metadata.name"},
+    {"kube typo still missing", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\n"
+                                "spec:\n  template:\n    spec:\n      containers:\n"
+                                "      - name: x\n        imagee: x\n",
+     9, 9, "spec.template.spec.containers[0].image", "missing required field 'image'"},
+    {"service ports unnamed", "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\nspec:\n"
+                              "  ports:\n  - port: 80\n  - port: 81\n",
+     7, 5, "spec.ports[0]", "must name each one"},
+};
+
+static void test_failures(void) {
+  for (size_t i = 0; i < sizeof FAILURES / sizeof FAILURES[0]; i++) {
+    struct resource_list l;
+    struct diag_list d;
+    resource_list_init(&l);
+    diag_list_init(&d);
+    int rc = resource_parse(FAILURES[i].yaml, strlen(FAILURES[i].yaml), "bad.yaml", NULL, &l, &d);
+    bool found = false;
+    for (size_t k = 0; k < d.len && !found; k++) {
+      const struct diag *e = &d.items[k];
+      found = e->severity == DIAG_ERROR && e->line == FAILURES[i].line &&
+              e->col == FAILURES[i].col && strcmp(e->path, FAILURES[i].path) == 0 &&
+              strstr(e->message, FAILURES[i].message) != NULL && strcmp(e->file, "bad.yaml") == 0;
+    }
+    if (rc != -EINVAL || l.len != 0 || !found) {
+      test_fail(__FILE__, __LINE__, "case '%s': rc %d, %zu resources; want bad.yaml:%d:%d %s: %s",
+                FAILURES[i].name, rc, l.len, FAILURES[i].line, FAILURES[i].col, FAILURES[i].path,
+                FAILURES[i].message);
+      print_diags(&d);
+    }
+    resource_list_free(&l);
+    diag_list_free(&d);
+  }
+}
+
+static void test_every_error_reported(void) {
+  const char *yaml = VS_HEAD "  - timeout: 5\n    route:\n"
+                             "    - destination: {host: reviews, subset: v1}\n"
+                             "      weight: \"50\"\n"
+                             "    - destinaton: {host: reviews}\n"
+                             "---\n" DR_HEAD "  trafficPolicy:\n    outlierDetection:\n"
+                             "      consecutiveErrors: 5\n";
+  struct resource_list l;
+  struct diag_list d;
+  resource_list_init(&l);
+  diag_list_init(&d);
+  EXPECT_INT_EQ(resource_parse(yaml, strlen(yaml), "multi.yaml", NULL, &l, &d), -EINVAL);
+  EXPECT_INT_EQ(l.len, 0);
+  /* timeout, weight, destinaton (+ its missing destination), consecutiveErrors */
+  EXPECT_INT_GE(diag_count(&d, DIAG_ERROR), 5);
+  bool second_doc = false;
+  for (size_t i = 0; i < d.len; i++)
+    second_doc = second_doc || (d.items[i].line == 22 && strstr(d.items[i].path, "consecutiveErrors"));
+  EXPECT(second_doc);
+  resource_list_free(&l);
+  diag_list_free(&d);
+}
+
+static void test_all_or_nothing(void) {
+  const char *yaml = DR_HEAD "---\n" VS_HEAD "  - timeout: 5\n" ROUTE;
+  struct resource_list l;
+  struct diag_list d;
+  resource_list_init(&l);
+  diag_list_init(&d);
+  struct resource *keep = parse_one(DR_HEAD, NULL);
+  ASSERT(keep != NULL);
+  EXPECT_INT_EQ(resource_list_push(&l, keep), 0);
+  EXPECT_INT_EQ(resource_parse(yaml, strlen(yaml), "x.yaml", NULL, &l, &d), -EINVAL);
+  EXPECT_INT_EQ(l.len, 1); /* the valid DestinationRule of the bad apply was not added */
+  EXPECT_INT_EQ(l.items[0], keep);
+  resource_list_free(&l);
+  diag_list_free(&d);
+}
+
+/* ---- defaults, namespaces, helpers --------------------------------------------------------------- */
+
+static void test_defaults(void) {
+  struct resource *r = parse_one(DR_HEAD "  trafficPolicy:\n    outlierDetection:\n"
+                                         "      consecutive5xxErrors: 3\n"
+                                         "    connectionPool:\n      http:\n"
+                                         "        maxRequestsPerConnection: 1\n",
+                                 NULL);
+  ASSERT(r != NULL);
+  const struct resource_traffic_policy *tp = &r->spec.destination_rule.traffic_policy;
+  const struct resource_outlier_detection *od = &tp->outlier_detection;
+  EXPECT(od->present);
+  EXPECT_INT_EQ(od->consecutive_5xx_errors.value, 3);
+  EXPECT(od->consecutive_5xx_errors.set);
+  EXPECT_INT_EQ(od->interval.ms, 10000);
+  EXPECT(!od->interval.set);
+  EXPECT_INT_EQ(od->base_ejection_time.ms, 30000);
+  EXPECT_INT_EQ(od->max_ejection_percent.value, 10);
+  EXPECT_INT_EQ(od->min_health_percent.value, 0);
+  EXPECT(!od->max_ejection_percent.set);
+  EXPECT_INT_EQ(tp->connection_pool.tcp.connect_timeout.ms, 10000);
+  EXPECT(!tp->connection_pool.tcp.connect_timeout.set);
+  EXPECT_INT_EQ(tp->connection_pool.tcp.max_connections.value, UINT32_MAX);
+  EXPECT_INT_EQ(tp->connection_pool.http.http1_max_pending_requests.value, UINT32_MAX);
+  EXPECT_INT_EQ(tp->connection_pool.http.max_requests_per_connection.value, 1);
+  EXPECT_INT_EQ(tp->load_balancer.simple, RESOURCE_LB_LEAST_REQUEST);
+  EXPECT(!tp->load_balancer.present);
+  /* writers omit what the user did not write */
+  char *yaml = NULL;
+  ASSERT_INT_EQ(resource_to_yaml(r, &yaml), 0);
+  EXPECT_STR_CONTAINS(yaml, "consecutive5xxErrors: 3");
+  EXPECT(strstr(yaml, "interval") == NULL);
+  EXPECT(strstr(yaml, "connectTimeout") == NULL);
+  EXPECT(strstr(yaml, "maxEjectionPercent") == NULL);
+  free(yaml);
+  resource_free(r);
+
+  /* No DestinationRule policy at all: defaults are still readable, nothing is present. */
+  r = parse_one(DR_HEAD, NULL);
+  ASSERT(r != NULL);
+  tp = &r->spec.destination_rule.traffic_policy;
+  EXPECT(!tp->present);
+  EXPECT(!tp->outlier_detection.present);
+  EXPECT_INT_EQ(tp->outlier_detection.consecutive_5xx_errors.value, 5);
+  EXPECT_INT_EQ(tp->connection_pool.tcp.connect_timeout.ms, 10000);
+  resource_free(r);
+
+  r = parse_one(VS_HEAD "  - retries:\n      perTryTimeout: 2s\n" ROUTE, NULL);
+  ASSERT(r != NULL);
+  const struct resource_http_route *h = &r->spec.virtual_service.http[0];
+  EXPECT(h->retries.present);
+  EXPECT_INT_EQ(h->retries.attempts.value, 2);
+  EXPECT(!h->retries.attempts.set);
+  EXPECT_INT_EQ(h->retries.per_try_timeout.ms, 2000);
+  EXPECT_STR_EQ(h->retries.retry_on, RESOURCE_DEFAULT_RETRY_ON);
+  EXPECT(!h->retries.retry_on_set);
+  EXPECT_INT_EQ(h->route[0].weight.value, 100); /* a lone destination gets everything */
+  EXPECT(!h->fault.present);
+  EXPECT(!h->mirror_present);
+  resource_free(r);
+
+  /* fault percentage omitted: no request is faulted (Istio API comment). */
+  r = parse_one(VS_HEAD "  - fault:\n      abort: {httpStatus: 503}\n" ROUTE, NULL);
+  ASSERT(r != NULL);
+  EXPECT_INT_EQ(r->spec.virtual_service.http[0].fault.abort.http_status, 503);
+  EXPECT(!r->spec.virtual_service.http[0].fault.abort.percentage.set);
+  EXPECT(r->spec.virtual_service.http[0].fault.abort.percentage.value == 0);
+  resource_free(r);
+}
+
+static void test_namespaces(void) {
+  /* no -n: "default" */
+  struct resource *r = parse_one(VS_HEAD "  - route:\n    - destination: {host: ratings}\n", NULL);
+  ASSERT(r != NULL);
+  EXPECT_STR_EQ(r->meta.ns, "default");
+  EXPECT(!r->meta.ns_written);
+  EXPECT_STR_EQ(r->spec.virtual_service.hosts[0].fqdn, "reviews.default.svc.cluster.local");
+  EXPECT_STR_EQ(r->spec.virtual_service.http[0].route[0].destination.host.fqdn,
+                "ratings.default.svc.cluster.local");
+  EXPECT_STR_EQ(r->spec.virtual_service.http[0].route[0].destination.host.written, "ratings");
+  resource_free(r);
+
+  /* -n bookinfo: short hosts resolve there */
+  struct resource_parse_options opts = {.ns = "bookinfo", .ns_enforced = true};
+  r = parse_one(DR_HEAD, &opts);
+  ASSERT(r != NULL);
+  EXPECT_STR_EQ(r->meta.ns, "bookinfo");
+  EXPECT_STR_EQ(r->spec.destination_rule.host.fqdn, "reviews.bookinfo.svc.cluster.local");
+  resource_free(r);
+
+  /* explicit namespace is kept (and used for hosts) when -n is not enforced */
+  const char *explicit_ns = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+                            "metadata:\n  name: reviews\n  namespace: prod\nspec:\n"
+                            "  host: reviews\n";
+  struct resource_parse_options loose = {.ns = "other", .ns_enforced = false};
+  r = parse_one(explicit_ns, &loose);
+  ASSERT(r != NULL);
+  EXPECT_STR_EQ(r->meta.ns, "prod");
+  EXPECT(r->meta.ns_written);
+  EXPECT_STR_EQ(r->spec.destination_rule.host.fqdn, "reviews.prod.svc.cluster.local");
+  resource_free(r);
+
+  /* kubectl's rule: -n other with an object naming prod is refused */
+  struct resource_list l;
+  struct diag_list d;
+  resource_list_init(&l);
+  diag_list_init(&d);
+  struct resource_parse_options strict = {.ns = "other", .ns_enforced = true};
+  EXPECT_INT_EQ(resource_parse(explicit_ns, strlen(explicit_ns), "ns.yaml", &strict, &l, &d),
+                -EINVAL);
+  ASSERT_INT_EQ(d.len, 1);
+  EXPECT_INT_EQ(d.items[0].line, 5);
+  EXPECT_STR_EQ(d.items[0].path, "metadata.namespace");
+  EXPECT_STR_CONTAINS(d.items[0].message, "does not match -n other");
+  resource_list_free(&l);
+  diag_list_free(&d);
+
+  /* FQDN and wildcard hosts are kept as written */
+  static const struct {
+    const char *host, *ns, *want;
+  } hosts[] = {{"reviews", "default", "reviews.default.svc.cluster.local"},
+               {"reviews", "prod", "reviews.prod.svc.cluster.local"},
+               {"reviews.prod.svc.cluster.local", "default", "reviews.prod.svc.cluster.local"},
+               {"reviews.prod", "default", "reviews.prod"},
+               {"*", "default", "*"},
+               {"*.example.com", "default", "*.example.com"},
+               {"www.googleapis.com", "x", "www.googleapis.com"}};
+  for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
+    char *f = resource_host_fqdn(hosts[i].host, hosts[i].ns);
+    EXPECT_STR_EQ(f, hosts[i].want);
+    free(f);
+  }
+}
+
+static void test_durations(void) {
+  static const struct {
+    const char *text;
+    int rc;
+    int64_t ms;
+  } cases[] = {{"1s", 0, 1000},      {"0.5s", 0, 500},   {"100ms", 0, 100},   {"1h", 0, 3600000},
+               {"30m", 0, 1800000},  {"1m30s", 0, 90000}, {"7s", 0, 7000},    {"2.5m", 0, 150000},
+               {"1000us", 0, 1},     {"0", 0, 0},         {"0s", 0, 0},       {"5", -EINVAL, 0},
+               {"s", -EINVAL, 0},    {"1x", -EINVAL, 0},  {"", -EINVAL, 0},   {"-1s", -EINVAL, 0},
+               {"1.5ms", -EINVAL, 0}, {"1s ", -EINVAL, 0}, {"1 s", -EINVAL, 0}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int64_t ms = -1;
+    int rc = resource_duration_parse(cases[i].text, &ms);
+    if (rc != cases[i].rc || (rc == 0 && ms != cases[i].ms))
+      test_fail(__FILE__, __LINE__, "'%s': rc %d ms %lld, want rc %d ms %lld", cases[i].text, rc,
+                (long long)ms, cases[i].rc, (long long)cases[i].ms);
+  }
+  static const struct {
+    int64_t ms;
+    const char *want;
+  } fmt[] = {{500, "500ms"}, {7000, "7s"}, {90000, "90s"}, {120000, "2m"}, {3600000, "1h"},
+             {1500, "1500ms"}};
+  for (size_t i = 0; i < sizeof fmt / sizeof fmt[0]; i++) {
+    char buf[32];
+    resource_duration_format(fmt[i].ms, buf, sizeof buf);
+    EXPECT_STR_EQ(buf, fmt[i].want);
+  }
+}
+
+static void test_kind_names(void) {
+  static const struct {
+    const char *name;
+    enum resource_kind kind;
+  } cases[] = {{"VirtualService", RESOURCE_VIRTUAL_SERVICE},
+               {"virtualservices", RESOURCE_VIRTUAL_SERVICE},
+               {"vs", RESOURCE_VIRTUAL_SERVICE},
+               {"dr", RESOURCE_DESTINATION_RULE},
+               {"gw", RESOURCE_GATEWAY},
+               {"serviceentry", RESOURCE_SERVICE_ENTRY},
+               {"pa", RESOURCE_PEER_AUTHENTICATION},
+               {"requestauthentications", RESOURCE_REQUEST_AUTHENTICATION},
+               {"AuthorizationPolicy", RESOURCE_AUTHORIZATION_POLICY},
+               {"svc", RESOURCE_SERVICE},
+               {"sa", RESOURCE_SERVICE_ACCOUNT},
+               {"deploy", RESOURCE_DEPLOYMENT},
+               {"deployment.apps", RESOURCE_DEPLOYMENT}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    enum resource_kind k = RESOURCE_GATEWAY;
+    EXPECT_INT_EQ(resource_kind_parse(cases[i].name, &k), 0);
+    EXPECT_INT_EQ(k, cases[i].kind);
+  }
+  enum resource_kind k;
+  EXPECT_INT_EQ(resource_kind_parse("configmap", &k), -ENOENT);
+  EXPECT_STR_EQ(resource_kind_resource_name(RESOURCE_VIRTUAL_SERVICE),
+                "virtualservice.networking.istio.io");
+  EXPECT_STR_EQ(resource_kind_api_version(RESOURCE_PEER_AUTHENTICATION), "security.istio.io/v1");
+  EXPECT_STR_EQ(resource_kind_api_version(RESOURCE_DEPLOYMENT), "apps/v1");
+  EXPECT(!resource_kind_is_istio(RESOURCE_SERVICE));
+}
+
+/* ---- richer valid inputs -------------------------------------------------------------------------- */
+
+/* Every supported VirtualService / DestinationRule field at once (also the round-trip input). */
+static const char RICH_NETWORKING[] =
+    "apiVersion: networking.istio.io/v1alpha3\n"
+    "kind: VirtualService\n"
+    "metadata:\n"
+    "  name: reviews\n"
+    "  namespace: shop\n"
+    "  labels: {team: books}\n"
+    "spec:\n"
+    "  hosts: [reviews, reviews.example.com]\n"
+    "  gateways: [mesh, shop-gateway]\n"
+    "  http:\n"
+    "  - name: jason\n"
+    "    match:\n"
+    "    - name: by-user\n"
+    "      headers:\n"
+    "        end-user: {exact: jason}\n"
+    "        x-canary: {}\n"
+    "      uri: {prefix: /reviews}\n"
+    "      method: {regex: 'GET|HEAD'}\n"
+    "      queryParams: {debug: {exact: 'true'}}\n"
+    "      withoutHeaders: {x-skip: {prefix: 'y'}}\n"
+    "      ignoreUriCase: true\n"
+    "      port: 9080\n"
+    "      sourceLabels: {app: productpage, version: v1}\n"
+    "      gateways: [mesh]\n"
+    "      authority: {exact: 'reviews:9080'}\n"
+    "      scheme: {exact: http}\n"
+    "    route:\n"
+    "    - destination: {host: reviews, subset: v2, port: {number: 9080}}\n"
+    "      weight: 75\n"
+    "      headers:\n"
+    "        request: {set: {x-version: v2}}\n"
+    "    - destination: {host: reviews, subset: v3}\n"
+    "      weight: 25\n"
+    "    timeout: 0.5s\n"
+    "    retries: {attempts: 3, perTryTimeout: 2s, retryOn: 'gateway-error,503', "
+    "retryRemoteLocalities: false}\n"
+    "    fault:\n"
+    "      delay: {fixedDelay: 7s, percentage: {value: 12.5}}\n"
+    "      abort: {httpStatus: 503, percentage: {value: 100}}\n"
+    "    mirror: {host: reviews, subset: v3}\n"
+    "    mirrorPercentage: {value: 10}\n"
+    "    headers:\n"
+    "      request:\n"
+    "        add: {x-a: '1'}\n"
+    "        remove: [x-b]\n"
+    "      response:\n"
+    "        set: {x-c: c}\n"
+    "    rewrite: {uri: /v2/reviews, authority: reviews-v2}\n"
+    "  - match: [{uri: {exact: /old}}]\n"
+    "    redirect: {uri: /new, authority: other, port: 8080, scheme: https, redirectCode: 302}\n"
+    "  - match: [{uri: {exact: /teapot}}]\n"
+    "    directResponse: {status: 418, body: {string: \"I'm a teapot\"}}\n"
+    "  - route:\n"
+    "    - destination: {host: reviews, subset: v1}\n"
+    "    fault:\n"
+    "      abort: {grpcStatus: UNAVAILABLE, percentage: {value: 1}}\n"
+    "  tcp:\n"
+    "  - match: [{port: 27017, sourceLabels: {app: x}, destinationSubnets: [10.0.0.0/8]}]\n"
+    "    route:\n"
+    "    - destination: {host: mongo, port: {number: 27017}}\n"
+    "---\n"
+    "apiVersion: networking.istio.io/v1beta1\n"
+    "kind: DestinationRule\n"
+    "metadata:\n"
+    "  name: reviews\n"
+    "  namespace: shop\n"
+    "spec:\n"
+    "  host: reviews\n"
+    "  trafficPolicy:\n"
+    "    loadBalancer:\n"
+    "      consistentHash:\n"
+    "        httpCookie: {name: user, path: /, ttl: 0s}\n"
+    "        ringHash: {minimumRingSize: 2048}\n"
+    "    connectionPool:\n"
+    "      tcp: {maxConnections: 1, connectTimeout: 30ms}\n"
+    "      http: {http1MaxPendingRequests: 1, http2MaxRequests: 10, maxRequestsPerConnection: 1, "
+    "maxRetries: 3}\n"
+    "    outlierDetection:\n"
+    "      consecutive5xxErrors: 1\n"
+    "      consecutiveGatewayErrors: 0\n"
+    "      consecutiveLocalOriginFailures: 2\n"
+    "      splitExternalLocalOriginErrors: true\n"
+    "      interval: 1s\n"
+    "      baseEjectionTime: 3m\n"
+    "      maxEjectionPercent: 100\n"
+    "      minHealthPercent: 0\n"
+    "    tls: {mode: ISTIO_MUTUAL, sni: reviews.shop, subjectAltNames: [spiffe://x]}\n"
+    "    portLevelSettings:\n"
+    "    - port: {number: 9080}\n"
+    "      loadBalancer: {simple: ROUND_ROBIN}\n"
+    "      connectionPool: {http: {http1MaxPendingRequests: 5}}\n"
+    "  subsets:\n"
+    "  - name: v1\n"
+    "    labels: {version: v1}\n"
+    "    trafficPolicy:\n"
+    "      loadBalancer: {simple: RANDOM}\n"
+    "  - name: v2\n"
+    "    labels: {version: v2}\n"
+    "  - name: v3\n"
+    "    labels: {version: v3}\n"
+    "    trafficPolicy:\n"
+    "      loadBalancer:\n"
+    "        consistentHash: {httpHeaderName: x-user, maglev: {tableSize: 65537}}\n"
+    "---\n"
+    "apiVersion: networking.istio.io/v1\n"
+    "kind: Gateway\n"
+    "metadata: {name: shop-gateway, namespace: shop}\n"
+    "spec:\n"
+    "  selector: {istio: ingressgateway}\n"
+    "  servers:\n"
+    "  - port: {number: 80, name: http, protocol: HTTP}\n"
+    "    hosts: ['*']\n"
+    "    tls: {httpsRedirect: true}\n"
+    "  - port: {number: 443, name: https, protocol: HTTPS}\n"
+    "    hosts: [shop/reviews.example.com]\n"
+    "    tls: {mode: SIMPLE, credentialName: reviews-cert}\n"
+    "    name: https\n"
+    "---\n"
+    "apiVersion: networking.istio.io/v1\n"
+    "kind: ServiceEntry\n"
+    "metadata: {name: external-db, namespace: shop}\n"
+    "spec:\n"
+    "  hosts: [db.example.com]\n"
+    "  location: MESH_EXTERNAL\n"
+    "  resolution: STATIC\n"
+    "  ports:\n"
+    "  - {number: 5432, name: tcp-pg, protocol: TCP, targetPort: 15432}\n"
+    "  endpoints:\n"
+    "  - address: 127.0.0.5\n"
+    "    ports: {tcp-pg: 25432}\n"
+    "    labels: {region: lab}\n"
+    "    weight: 3\n"
+    "    locality: lab/zone1\n";
+
+static const char RICH_SECURITY[] =
+    "apiVersion: security.istio.io/v1beta1\n"
+    "kind: PeerAuthentication\n"
+    "metadata: {name: default, namespace: istio-system}\n"
+    "spec:\n"
+    "  mtls: {mode: STRICT}\n"
+    "---\n"
+    "apiVersion: security.istio.io/v1\n"
+    "kind: PeerAuthentication\n"
+    "metadata: {name: reviews}\n"
+    "spec:\n"
+    "  selector: {matchLabels: {app: reviews}}\n"
+    "  mtls: {mode: PERMISSIVE}\n"
+    "  portLevelMtls:\n"
+    "    9080: {mode: DISABLE}\n"
+    "---\n"
+    "apiVersion: security.istio.io/v1\n"
+    "kind: RequestAuthentication\n"
+    "metadata: {name: jwt}\n"
+    "spec:\n"
+    "  selector: {matchLabels: {app: httpbin}}\n"
+    "  jwtRules:\n"
+    "  - issuer: testing@secure.istio.io\n"
+    "    jwksUri: https://raw.githubusercontent.com/istio/istio/master/security/tools/jwt/samples/jwks.json\n"
+    "    audiences: [httpbin]\n"
+    "    fromHeaders: [{name: x-jwt, prefix: 'Bearer '}]\n"
+    "    fromParams: [token]\n"
+    "    fromCookies: [session]\n"
+    "    outputPayloadToHeader: x-jwt-payload\n"
+    "    outputClaimToHeaders: [{header: x-sub, claim: sub}]\n"
+    "    forwardOriginalToken: true\n"
+    "    timeout: 3s\n"
+    "---\n"
+    "apiVersion: security.istio.io/v1\n"
+    "kind: AuthorizationPolicy\n"
+    "metadata:\n"
+    "  name: require-jwt\n"
+    "  annotations: {istio.io/dry-run: 'true'}\n"
+    "spec:\n"
+    "  selector: {matchLabels: {app: httpbin}}\n"
+    "  action: ALLOW\n"
+    "  rules:\n"
+    "  - from:\n"
+    "    - source:\n"
+    "        requestPrincipals: [testing@secure.istio.io/testing@secure.istio.io]\n"
+    "        principals: [cluster.local/ns/default/sa/curl]\n"
+    "        namespaces: [default]\n"
+    "        notIpBlocks: [10.1.0.0/16]\n"
+    "        remoteIpBlocks: ['2001:db8::/32']\n"
+    "    to:\n"
+    "    - operation:\n"
+    "        methods: [GET]\n"
+    "        paths: [/headers, '/status/*']\n"
+    "        ports: ['8080']\n"
+    "        notHosts: [evil.example.com]\n"
+    "    when:\n"
+    "    - key: request.auth.claims[groups]\n"
+    "      values: [group1]\n"
+    "    - key: request.headers[x-token]\n"
+    "      notValues: [bad]\n"
+    "    - key: destination.port\n"
+    "      values: ['8080']\n"
+    "    - key: request.auth.claims[nested][key]\n"
+    "      values: [v]\n"
+    "    - key: source.ip\n"
+    "      values: [10.0.0.1, 10.0.0.0/24]\n"
+    "    - key: connection.sni\n"
+    "      values: ['*.example.com']\n"
+    "    - key: experimental.envoy.filters.network.mysql_proxy[db.table]\n"
+    "      values: ['[update]']\n"
+    "  - {}\n"
+    "---\n"
+    "apiVersion: security.istio.io/v1\n"
+    "kind: AuthorizationPolicy\n"
+    "metadata: {name: deny-serviceaccounts}\n"
+    "spec:\n"
+    "  action: DENY\n"
+    "  rules:\n"
+    "  - from:\n"
+    "    - source: {serviceAccounts: [default/curl], notServiceAccounts: [default/sleep]}\n"
+    "---\n"
+    "apiVersion: security.istio.io/v1\n"
+    "kind: AuthorizationPolicy\n"
+    "metadata: {name: allow-nothing}\n"
+    "spec: {}\n";
+
+static void test_rich_model(void) {
+  struct resource_list l;
+  struct diag_list d;
+  resource_list_init(&l);
+  diag_list_init(&d);
+  if (parse_ok_into(RICH_NETWORKING, "rich.yaml", NULL, &l, &d) != 4)
+    goto out;
+  const struct resource_virtual_service *vs = &l.items[0]->spec.virtual_service;
+  EXPECT_STR_EQ(l.items[0]->api_version, "networking.istio.io/v1alpha3");
+  EXPECT_STR_EQ(vs->hosts[0].fqdn, "reviews.shop.svc.cluster.local");
+  EXPECT_STR_EQ(vs->hosts[1].fqdn, "reviews.example.com");
+  ASSERT_INT_EQ(vs->http_len, 4);
+  const struct resource_http_route *h = &vs->http[0];
+  EXPECT_STR_EQ(h->name, "jason");
+  ASSERT_INT_EQ(h->match[0].headers_len, 2);
+  EXPECT_INT_EQ(h->match[0].headers[1].match.type, RESOURCE_MATCH_NONE);
+  EXPECT_INT_EQ(h->match[0].method.type, RESOURCE_MATCH_REGEX);
+  EXPECT_STR_EQ(h->match[0].query_params[0].match.value, "true");
+  EXPECT_INT_EQ(h->match[0].port, 9080);
+  EXPECT(h->match[0].ignore_uri_case.value);
+  EXPECT_STR_EQ(resource_map_get(&h->match[0].source_labels, "version"), "v1");
+  EXPECT_INT_EQ(h->timeout.ms, 500);
+  EXPECT_INT_EQ(h->retries.attempts.value, 3);
+  EXPECT_STR_EQ(h->retries.retry_on, "gateway-error,503");
+  EXPECT(h->fault.delay.percentage.value == 12.5);
+  EXPECT(h->mirror_present);
+  EXPECT(h->mirror_percentage.value == 10);
+  EXPECT_STR_EQ(resource_map_get(&h->route[0].headers.request.set, "x-version"), "v2");
+  EXPECT_STR_EQ(h->headers.request.remove.items[0], "x-b");
+  EXPECT_STR_EQ(h->rewrite.uri, "/v2/reviews");
+  EXPECT_INT_EQ(vs->http[1].redirect.redirect_code.value, 302);
+  EXPECT_INT_EQ(vs->http[2].direct_response.status, 418);
+  EXPECT_STR_EQ(vs->http[2].direct_response.body, "I'm a teapot");
+  EXPECT_STR_EQ(vs->http[3].fault.abort.grpc_status, "UNAVAILABLE");
+  ASSERT_INT_EQ(vs->tcp_len, 1);
+  EXPECT_INT_EQ(vs->tcp[0].match[0].port, 27017);
+  EXPECT_INT_EQ(vs->tcp[0].route[0].destination.port, 27017);
+
+  const struct resource_destination_rule *dr = &l.items[1]->spec.destination_rule;
+  const struct resource_traffic_policy *tp = &dr->traffic_policy;
+  EXPECT_INT_EQ(tp->load_balancer.consistent_hash.key, RESOURCE_HASH_COOKIE);
+  EXPECT_STR_EQ(tp->load_balancer.consistent_hash.name, "user");
+  EXPECT(tp->load_balancer.consistent_hash.cookie_ttl.set);
+  EXPECT_INT_EQ(tp->load_balancer.consistent_hash.cookie_ttl.ms, 0);
+  EXPECT_INT_EQ(tp->load_balancer.consistent_hash.ring_size.value, 2048);
+  EXPECT_INT_EQ(tp->connection_pool.tcp.connect_timeout.ms, 30);
+  EXPECT_INT_EQ(tp->outlier_detection.base_ejection_time.ms, 180000);
+  EXPECT_INT_EQ(tp->outlier_detection.max_ejection_percent.value, 100);
+  EXPECT_INT_EQ(tp->tls.mode, RESOURCE_TLS_ISTIO_MUTUAL);
+  EXPECT_INT_EQ(tp->port_level[0].load_balancer.simple, RESOURCE_LB_ROUND_ROBIN);
+  EXPECT_INT_EQ(tp->port_level[0].connection_pool.http.http1_max_pending_requests.value, 5);
+  ASSERT_INT_EQ(dr->subsets_len, 3);
+  EXPECT_INT_EQ(dr->subsets[0].traffic_policy.load_balancer.simple, RESOURCE_LB_RANDOM);
+  EXPECT(!dr->subsets[1].traffic_policy.present);
+  EXPECT(dr->subsets[2].traffic_policy.load_balancer.consistent_hash.maglev);
+
+  const struct resource_gateway *gw = &l.items[2]->spec.gateway;
+  ASSERT_INT_EQ(gw->servers_len, 2);
+  EXPECT(gw->servers[0].tls.https_redirect.value);
+  EXPECT_STR_EQ(gw->servers[1].tls.credential_name, "reviews-cert");
+  const struct resource_service_entry *se = &l.items[3]->spec.service_entry;
+  EXPECT_INT_EQ(se->resolution, RESOURCE_RESOLUTION_STATIC);
+  EXPECT_INT_EQ(se->endpoints[0].ports[0].number, 25432);
+  EXPECT_INT_EQ(se->ports[0].target_port, 15432);
+
+  size_t base = l.len;
+  if (parse_ok_into(RICH_SECURITY, "sec.yaml", NULL, &l, &d) != 6)
+    goto out;
+  const struct resource_peer_authentication *pa = &l.items[base]->spec.peer_authentication;
+  EXPECT_INT_EQ(pa->mode, RESOURCE_MTLS_STRICT);
+  EXPECT(!pa->has_selector);
+  EXPECT_STR_EQ(l.items[base]->meta.ns, "istio-system");
+  pa = &l.items[base + 1]->spec.peer_authentication;
+  EXPECT_INT_EQ(pa->port_level[0].port, 9080);
+  EXPECT_INT_EQ(pa->port_level[0].mode, RESOURCE_MTLS_DISABLE);
+  const struct resource_request_authentication *ra = &l.items[base + 2]->spec.request_authentication;
+  EXPECT_STR_EQ(ra->jwt_rules[0].issuer, "testing@secure.istio.io");
+  EXPECT_STR_EQ(ra->jwt_rules[0].from_headers[0].prefix, "Bearer ");
+  EXPECT(ra->jwt_rules[0].forward_original_token.value);
+  EXPECT_INT_EQ(ra->jwt_rules[0].timeout.ms, 3000);
+  const struct resource_authorization_policy *ap = &l.items[base + 3]->spec.authorization_policy;
+  EXPECT(ap->dry_run);
+  ASSERT_INT_EQ(ap->rules_len, 2);
+  EXPECT_INT_EQ(ap->rules[0].when_len, 7);
+  EXPECT_INT_EQ(ap->rules[1].from_len + ap->rules[1].to_len + ap->rules[1].when_len, 0);
+  EXPECT_STR_EQ(ap->rules[0].to[0].paths.items[1], "/status/*");
+  EXPECT_INT_EQ(l.items[base + 4]->spec.authorization_policy.action, RESOURCE_AUTHZ_DENY);
+  const struct resource_authorization_policy *none = &l.items[base + 5]->spec.authorization_policy;
+  EXPECT_INT_EQ(none->rules_len, 0);
+  EXPECT_INT_EQ(none->action, RESOURCE_AUTHZ_ALLOW);
+  EXPECT_INT_EQ(diag_count(&d, DIAG_ERROR), 0);
+out:
+  resource_list_free(&l);
+  diag_list_free(&d);
+}
+
+static void test_jwks_inline_from_conformance(void) {
+  size_t len;
+  char *jwks = conformance_file("jwt-samples/jwks.json", &len);
+  if (jwks == NULL)
+    return;
+  /* embed as a literal block, as Istio's docs do */
+  size_t cap = len * 2 + 512;
+  char *yaml = malloc(cap);
+  ASSERT(yaml != NULL);
+  int n = snprintf(yaml, cap, "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n"
+                              "metadata: {name: jwt-example, namespace: foo}\nspec:\n"
+                              "  selector: {matchLabels: {app: httpbin}}\n  jwtRules:\n"
+                              "  - issuer: testing@secure.istio.io\n    jwks: |\n      ");
+  for (size_t i = 0; i < len && (size_t)n + 8 < cap; i++) {
+    yaml[n++] = jwks[i];
+    if (jwks[i] == '\n' && i + 1 < len)
+      n += snprintf(yaml + n, cap - (size_t)n, "      ");
+  }
+  yaml[n] = '\0';
+  struct resource *r = parse_one(yaml, NULL);
+  if (r) {
+    EXPECT_STR_CONTAINS(r->spec.request_authentication.jwt_rules[0].jwks, "\"keys\"");
+    char *out = NULL;
+    EXPECT_INT_EQ(resource_to_yaml(r, &out), 0);
+    struct resource *again = out ? parse_one(out, NULL) : NULL;
+    EXPECT(again != NULL);
+    if (again)
+      EXPECT_STR_EQ(again->spec.request_authentication.jwt_rules[0].jwks,
+                    r->spec.request_authentication.jwt_rules[0].jwks);
+    resource_free(again);
+    free(out);
+  }
+  resource_free(r);
+  free(yaml);
+  free(jwks);
+}
+
+/* The local rate limit of Istio's rate-limiting task (TypedStruct form plus per-route patch). */
+static const char RATE_LIMIT[] =
+    "apiVersion: networking.istio.io/v1alpha3\n"
+    "kind: EnvoyFilter\n"
+    "metadata:\n"
+    "  name: filter-local-ratelimit-svc\n"
+    "  namespace: istio-system\n"
+    "spec:\n"
+    "  workloadSelector:\n"
+    "    labels:\n"
+    "      app: productpage\n"
+    "  configPatches:\n"
+    "    - applyTo: HTTP_FILTER\n"
+    "      match:\n"
+    "        context: SIDECAR_INBOUND\n"
+    "        listener:\n"
+    "          filterChain:\n"
+    "            filter:\n"
+    "              name: \"envoy.filters.network.http_connection_manager\"\n"
+    "      patch:\n"
+    "        operation: INSERT_BEFORE\n"
+    "        value:\n"
+    "          name: envoy.filters.http.local_ratelimit\n"
+    "          typed_config:\n"
+    "            \"@type\": type.googleapis.com/udpa.type.v1.TypedStruct\n"
+    "            type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit\n"
+    "            value:\n"
+    "              stat_prefix: http_local_rate_limiter\n"
+    "              token_bucket:\n"
+    "                max_tokens: 4\n"
+    "                tokens_per_fill: 4\n"
+    "                fill_interval: 60s\n"
+    "              filter_enabled:\n"
+    "                runtime_key: local_rate_limit_enabled\n"
+    "                default_value:\n"
+    "                  numerator: 100\n"
+    "                  denominator: HUNDRED\n"
+    "              filter_enforced:\n"
+    "                runtime_key: local_rate_limit_enforced\n"
+    "                default_value:\n"
+    "                  numerator: 100\n"
+    "                  denominator: HUNDRED\n"
+    "              response_headers_to_add:\n"
+    "                - append: false\n"
+    "                  header:\n"
+    "                    key: x-local-rate-limit\n"
+    "                    value: 'true'\n";
+
+static const char RATE_LIMIT_ROUTE[] =
+    "apiVersion: networking.istio.io/v1alpha3\n"
+    "kind: EnvoyFilter\n"
+    "metadata: {name: filter-local-ratelimit-route}\n"
+    "spec:\n"
+    "  workloadSelector: {labels: {app: productpage}}\n"
+    "  configPatches:\n"
+    "    - applyTo: HTTP_FILTER\n"
+    "      match:\n"
+    "        context: SIDECAR_INBOUND\n"
+    "        listener: {filterChain: {filter: {name: envoy.filters.network.http_connection_manager}}}\n"
+    "      patch:\n"
+    "        operation: INSERT_BEFORE\n"
+    "        value:\n"
+    "          name: envoy.filters.http.local_ratelimit\n"
+    "          typed_config:\n"
+    "            \"@type\": type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit\n"
+    "            stat_prefix: http_local_rate_limiter\n"
+    "    - applyTo: HTTP_ROUTE\n"
+    "      match:\n"
+    "        context: SIDECAR_INBOUND\n"
+    "        routeConfiguration:\n"
+    "          vhost:\n"
+    "            name: \"inbound|http|9080\"\n"
+    "            route: {action: ANY}\n"
+    "      patch:\n"
+    "        operation: MERGE\n"
+    "        value:\n"
+    "          typed_per_filter_config:\n"
+    "            envoy.filters.http.local_ratelimit:\n"
+    "              \"@type\": type.googleapis.com/udpa.type.v1.TypedStruct\n"
+    "              type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit\n"
+    "              value:\n"
+    "                stat_prefix: http_local_rate_limiter\n"
+    "                token_bucket: {max_tokens: 10, fill_interval: 1m}\n"
+    "                filter_enabled: {runtime_key: e, default_value: {numerator: 50, denominator: HUNDRED}}\n";
+
+static void test_envoy_filter_rate_limit(void) {
+  struct resource *r = parse_one(RATE_LIMIT, NULL);
+  ASSERT(r != NULL);
+  const struct resource_envoy_filter *ef = &r->spec.envoy_filter;
+  EXPECT_STR_EQ(resource_map_get(&ef->workload_selector, "app"), "productpage");
+  ASSERT_INT_EQ(ef->limits_len, 1);
+  EXPECT_INT_EQ(ef->limits[0].context, RESOURCE_CONTEXT_SIDECAR_INBOUND);
+  EXPECT_INT_EQ(ef->limits[0].max_tokens, 4);
+  EXPECT_INT_EQ(ef->limits[0].tokens_per_fill, 4);
+  EXPECT_INT_EQ(ef->limits[0].fill_interval_ms, 60000);
+  EXPECT(ef->limits[0].enabled_percent == 100);
+  EXPECT(ef->limits[0].enforced_percent == 100);
+  EXPECT_STR_EQ(resource_map_get(&ef->limits[0].response_headers, "x-local-rate-limit"), "true");
+  char *yaml = NULL;
+  ASSERT_INT_EQ(resource_to_yaml(r, &yaml), 0);
+  EXPECT_STR_CONTAINS(yaml, "apiVersion: networking.istio.io/v1alpha3\n");
+  EXPECT_STR_CONTAINS(yaml, "\"@type\": type.googleapis.com/udpa.type.v1.TypedStruct");
+  struct resource *again = parse_one(yaml, NULL);
+  EXPECT(again != NULL);
+  resource_free(again);
+  free(yaml);
+  resource_free(r);
+
+  r = parse_one(RATE_LIMIT_ROUTE, NULL);
+  ASSERT(r != NULL);
+  ef = &r->spec.envoy_filter;
+  ASSERT_INT_EQ(ef->limits_len, 2);
+  EXPECT(!ef->limits[0].per_route);
+  EXPECT_INT_EQ(ef->limits[0].max_tokens, 0);
+  EXPECT(ef->limits[1].per_route);
+  EXPECT_INT_EQ(ef->limits[1].max_tokens, 10);
+  EXPECT_INT_EQ(ef->limits[1].tokens_per_fill, 1);
+  EXPECT_INT_EQ(ef->limits[1].fill_interval_ms, 60000);
+  EXPECT(ef->limits[1].enabled_percent == 50);
+  resource_free(r);
+}
+
+static void test_warnings_and_notes(void) {
+  struct resource_list l;
+  struct diag_list d;
+  resource_list_init(&l);
+  diag_list_init(&d);
+  const char *yaml = DR_HEAD "  trafficPolicy:\n    loadBalancer: {simple: LEAST_CONN}\n"
+                             "    outlierDetection: {consecutive5xxErrors: 3, "
+                             "consecutiveGatewayErrors: 5}\n"
+                             "status: {}\n"
+                             "---\n" VS_HEAD "  - match:\n    - headers:\n        End-User: {exact: a}\n" ROUTE
+                             "---\n" DR_HEAD;
+  if (parse_ok_into(yaml, "w.yaml", NULL, &l, &d) == 3) {
+    EXPECT_INT_EQ(diag_count(&d, DIAG_WARNING), 4);
+    EXPECT_STR_CONTAINS(d.items[0].message, "LEAST_CONN is deprecated");
+    EXPECT_STR_CONTAINS(d.items[1].message, "has no effect");
+    EXPECT_STR_CONTAINS(d.items[2].message, "lowercase");
+    EXPECT_STR_CONTAINS(d.items[3].message, "defined again");
+    /* status is server-written: noted on the resource, not an error */
+    EXPECT_INT_EQ(l.items[0]->notes.len, 1);
+    EXPECT_STR_EQ(l.items[0]->notes.items[0].path, "status");
+  }
+  resource_list_free(&l);
+  diag_list_free(&d);
+}
+
+/* ---- writers ------------------------------------------------------------------------------------ */
+
+/* parse -> YAML -> parse must give the same model (compared through JSON, which holds every
+ * field the user set), and YAML -> parse -> YAML must be stable. */
+static void check_round_trip(const char *name, const char *text) {
+  struct resource_list a, b;
+  struct diag_list d;
+  resource_list_init(&a);
+  resource_list_init(&b);
+  diag_list_init(&d);
+  char *yaml = NULL, *yaml2 = NULL;
+  if (parse_ok_into(text, name, NULL, &a, &d) < 1)
+    goto out;
+  ASSERT_INT_EQ(resource_list_to_yaml(a.items, a.len, &yaml), 0);
+  if (parse_ok_into(yaml, "exported.yaml", NULL, &b, &d) != (int)a.len) {
+    fprintf(stderr, "%s", yaml);
+    goto out;
+  }
+  for (size_t i = 0; i < a.len; i++) {
+    char *ja = NULL, *jb = NULL;
+    EXPECT_INT_EQ(resource_to_json(a.items[i], 0, &ja), 0);
+    EXPECT_INT_EQ(resource_to_json(b.items[i], 0, &jb), 0);
+    if (ja && jb && strcmp(ja, jb) != 0)
+      test_fail(__FILE__, __LINE__, "%s[%zu]: round trip differs:\n%s\n%s", name, i, ja, jb);
+    free(ja);
+    free(jb);
+  }
+  ASSERT_INT_EQ(resource_list_to_yaml(b.items, b.len, &yaml2), 0);
+  EXPECT_STR_EQ(yaml, yaml2);
+out:
+  free(yaml);
+  free(yaml2);
+  resource_list_free(&a);
+  resource_list_free(&b);
+  diag_list_free(&d);
+}
+
+static void test_round_trip(void) {
+  check_round_trip("rich networking", RICH_NETWORKING);
+  check_round_trip("rich security", RICH_SECURITY);
+  check_round_trip("rate limit", RATE_LIMIT);
+  check_round_trip("rate limit route", RATE_LIMIT_ROUTE);
+  static const char *const conformance[] = {
+      "bookinfo-platform/bookinfo.yaml", "samples-httpbin/httpbin.yaml",
+      "samples-clients/fortio-deploy.yaml", "samples-clients/curl.yaml"};
+  for (size_t i = 0; i < sizeof NETWORKING / sizeof NETWORKING[0] + 4; i++) {
+    char rel[256];
+    if (i < sizeof NETWORKING / sizeof NETWORKING[0])
+      snprintf(rel, sizeof rel, "bookinfo-networking/%s", NETWORKING[i]);
+    else
+      snprintf(rel, sizeof rel, "%s", conformance[i - sizeof NETWORKING / sizeof NETWORKING[0]]);
+    size_t len;
+    char *text = conformance_file(rel, &len);
+    if (text == NULL)
+      return;
+    check_round_trip(rel, text);
+    free(text);
+  }
+}
+
+static void test_yaml_output_shape(void) {
+  struct resource_list l;
+  struct diag_list d;
+  resource_list_init(&l);
+  diag_list_init(&d);
+  char *yaml = NULL, *json = NULL;
+  if (parse_conformance("bookinfo-networking/bookinfo-gateway.yaml", &l, &d) != 2)
+    goto out;
+  ASSERT_INT_EQ(resource_list_to_yaml(l.items, l.len, &yaml), 0);
+  EXPECT_STR_EQ(yaml,
+                "apiVersion: networking.istio.io/v1\n"
+                "kind: Gateway\n"
+                "metadata:\n"
+                "  name: bookinfo-gateway\n"
+                "  namespace: default\n"
+                "spec:\n"
+                "  selector:\n"
+                "    istio: ingressgateway\n"
+                "  servers:\n"
+                "  - port:\n"
+                "      number: 8080\n"
+                "      name: http\n"
+                "      protocol: HTTP\n"
+                "    hosts:\n"
+                "    - \"*\"\n"
+                "---\n"
+                "apiVersion: networking.istio.io/v1\n"
+                "kind: VirtualService\n"
+                "metadata:\n"
+                "  name: bookinfo\n"
+                "  namespace: default\n"
+                "spec:\n"
+                "  hosts:\n"
+                "  - \"*\"\n"
+                "  gateways:\n"
+                "  - bookinfo-gateway\n"
+                "  http:\n"
+                "  - match:\n"
+                "    - uri:\n"
+                "        exact: /productpage\n"
+                "    - uri:\n"
+                "        prefix: /static\n"
+                "    - uri:\n"
+                "        exact: /login\n"
+                "    - uri:\n"
+                "        exact: /logout\n"
+                "    - uri:\n"
+                "        prefix: /api/v1/products\n"
+                "    route:\n"
+                "    - destination:\n"
+                "        host: productpage\n"
+                "        port:\n"
+                "          number: 9080\n");
+  ASSERT_INT_EQ(resource_to_json(l.items[0], 0, &json), 0);
+  EXPECT_STR_EQ(json, "{\"apiVersion\":\"networking.istio.io/v1\",\"kind\":\"Gateway\","
+                      "\"metadata\":{\"name\":\"bookinfo-gateway\",\"namespace\":\"default\"},"
+                      "\"spec\":{\"selector\":{\"istio\":\"ingressgateway\"},\"servers\":[{"
+                      "\"port\":{\"number\":8080,\"name\":\"http\",\"protocol\":\"HTTP\"},"
+                      "\"hosts\":[\"*\"]}]}}");
+  /* strings that would read back as numbers or booleans are quoted */
+  struct resource *r = parse_one("apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n"
+                                 "  labels: {version: '1', enabled: 'true', empty: ''}\n"
+                                 "spec:\n  ports: [{port: 80, targetPort: http}]\n",
+                                 NULL);
+  ASSERT(r != NULL);
+  free(yaml);
+  ASSERT_INT_EQ(resource_to_yaml(r, &yaml), 0);
+  EXPECT_STR_CONTAINS(yaml, "version: \"1\"\n");
+  EXPECT_STR_CONTAINS(yaml, "enabled: \"true\"\n");
+  EXPECT_STR_CONTAINS(yaml, "empty: \"\"\n");
+  EXPECT_STR_CONTAINS(yaml, "targetPort: http\n");
+  resource_free(r);
+out:
+  free(yaml);
+  free(json);
+  resource_list_free(&l);
+  diag_list_free(&d);
+}
+
+/* ---- cross-resource analysis -------------------------------------------------------------------- */
+
+static void test_analyze(void) {
+  struct resource_list l;
+  struct diag_list d, w;
+  resource_list_init(&l);
+  diag_list_init(&d);
+  diag_list_init(&w);
+  /* topology + every route to v1 + subsets: clean */
+  if (parse_conformance("bookinfo-platform/bookinfo.yaml", &l, &d) < 0 ||
+      parse_conformance("bookinfo-networking/virtual-service-all-v1.yaml", &l, &d) != 4)
+    goto out;
+  /* without any DestinationRule: each route to v1 is flagged */
+  EXPECT_INT_EQ(resource_analyze(l.items, l.len, &w), 4);
+  EXPECT_STR_CONTAINS(w.items[0].message, "503 NC");
+  EXPECT_STR_EQ(w.items[0].path, "spec.http[0].route[0].destination.subset");
+  EXPECT_STR_EQ(w.items[0].file, "bookinfo-networking/virtual-service-all-v1.yaml");
+  EXPECT_INT_EQ(w.items[0].line, 12);
+  EXPECT_INT_EQ(w.items[0].col, 17);
+  diag_list_free(&w);
+  if (parse_conformance("bookinfo-networking/destination-rule-all.yaml", &l, &d) != 4)
+    goto out;
+  EXPECT_INT_EQ(resource_analyze(l.items, l.len, &w), 0);
+  print_diags(&w);
+  diag_list_free(&w);
+  /* reviews v3 exists, but a made-up subset does not */
+  if (parse_ok_into(VS_HEAD "  - route:\n    - destination: {host: reviews, subset: v9}\n",
+                    "v9.yaml", NULL, &l, &d) != 1)
+    goto out;
+  EXPECT_INT_EQ(resource_analyze(l.items, l.len, &w), 1);
+  EXPECT_STR_CONTAINS(w.items[0].message, "defines subset 'v9'");
+  EXPECT_INT_EQ(w.items[0].line, 9);
+  diag_list_free(&w);
+  /* gateway that does not exist, unknown host */
+  if (parse_ok_into("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n"
+                    "  name: ext\nspec:\n  hosts: ['*']\n  gateways: [missing-gateway, mesh]\n"
+                    "  http:\n  - route:\n    - destination: {host: nowhere}\n",
+                    "gw.yaml", NULL, &l, &d) != 1)
+    goto out;
+  EXPECT_INT_EQ(resource_analyze(l.items, l.len, &w), 3); /* v9 again, gateway, host */
+  bool gw = false, host = false;
+  for (size_t i = 0; i < w.len; i++) {
+    if (strstr(w.items[i].message, "gateway 'missing-gateway' does not exist")) {
+      gw = true;
+      EXPECT_STR_EQ(w.items[i].path, "spec.gateways[0]");
+      EXPECT_INT_EQ(w.items[i].line, 7);
+      EXPECT_INT_EQ(w.items[i].col, 14);
+    }
+    if (strstr(w.items[i].message, "'nowhere' (nowhere.default.svc.cluster.local) is not a known")) {
+      host = true;
+      EXPECT_STR_EQ(w.items[i].path, "spec.http[0].route[0].destination.host");
+    }
+    EXPECT_INT_EQ(w.items[i].severity, DIAG_WARNING);
+  }
+  EXPECT(gw);
+  EXPECT(host);
+  diag_list_free(&w);
+  /* Bookinfo's MySQL ratings: the subset is defined but nothing runs there */
+  resource_list_free(&l);
+  if (parse_conformance("bookinfo-platform/bookinfo.yaml", &l, &d) < 0 ||
+      parse_conformance("bookinfo-networking/destination-rule-all.yaml", &l, &d) != 4 ||
+      parse_conformance("bookinfo-networking/virtual-service-ratings-mysql.yaml", &l, &d) != 2)
+    goto out;
+  EXPECT_INT_EQ(resource_analyze(l.items, l.len, &w), 1);
+  if (w.len == 1) {
+    EXPECT_STR_CONTAINS(w.items[0].message, "subset 'v2-mysql' of host "
+                                            "'ratings.default.svc.cluster.local' selects no workload");
+    EXPECT_STR_CONTAINS(w.items[0].message, "version=v2-mysql");
+    EXPECT_STR_CONTAINS(w.items[0].message, "503 UH");
+  }
+  diag_list_free(&w);
+  /* Istio's own gateway + VS pair analyzes clean once the gateway is there */
+  resource_list_free(&l);
+  if (parse_conformance("bookinfo-platform/bookinfo.yaml", &l, &d) < 0 ||
+      parse_conformance("bookinfo-networking/bookinfo-gateway.yaml", &l, &d) != 2 ||
+      parse_conformance("bookinfo-networking/egress-rule-google-apis.yaml", &l, &d) != 3)
+    goto out;
+  EXPECT_INT_EQ(resource_analyze(l.items, l.len, &w), 0);
+  print_diags(&w);
+out:
+  resource_list_free(&l);
+  diag_list_free(&d);
+  diag_list_free(&w);
+}
+
+static void test_free_null(void) {
+  resource_free(NULL);
+  resource_list_free(NULL);
+  struct resource_list l;
+  resource_list_init(&l);
+  resource_list_free(&l);
+  struct diag_list d;
+  diag_list_init(&d);
+  struct resource_list out;
+  resource_list_init(&out);
+  EXPECT_INT_EQ(resource_parse("", 0, "empty.yaml", NULL, &out, &d), 0);
+  EXPECT_INT_EQ(out.len, 0);
+  EXPECT_INT_EQ(resource_parse("---\n---\n", 8, "empty.yaml", NULL, &out, &d), 0);
+  EXPECT_INT_EQ(out.len, 0);
+  EXPECT_INT_EQ(resource_parse("- a\n", 4, "list.yaml", NULL, &out, &d), -EINVAL);
+  EXPECT_STR_CONTAINS(d.items[0].message, "expected a mapping");
+  diag_list_free(&d);
+  resource_list_free(&out);
+}
+
+TEST_CASES(TEST(test_bookinfo_networking_all_parse), TEST(test_bookinfo_networking_content),
+           TEST(test_bookinfo_platform), TEST(test_samples_httpbin_and_clients),
+           TEST(test_failures), TEST(test_every_error_reported), TEST(test_all_or_nothing),
+           TEST(test_defaults), TEST(test_namespaces), TEST(test_durations),
+           TEST(test_kind_names), TEST(test_rich_model), TEST(test_jwks_inline_from_conformance),
+           TEST(test_envoy_filter_rate_limit), TEST(test_warnings_and_notes),
+           TEST(test_round_trip), TEST(test_yaml_output_shape), TEST(test_analyze),
+           TEST(test_free_null))
