@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "mesh/supervisor.h"
 
 #define MESHLAB_VERSION "0.1.0"
 
@@ -37,6 +38,8 @@ int cmd_version(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  /* A lab child (app, sidecar) dies with its supervisor. */
+  supervisor_child_init();
   if (argc < 2) {
     usage(stderr);
     return 2;
