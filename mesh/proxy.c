@@ -191,9 +191,17 @@ static void local_reply(struct session *s, int status, uint32_t flags, const cha
   int minor = ex->req ? ex->req->minor : 1;
   /* If the request body is still arriving, it is read and dropped so the connection can carry
    * the next request; unless the client asked to close. */
+  /* meshlab tells the caller which flag its request got (Envoy only logs it), so the load
+   * generator and lessons can count UO, UF, NR... as they happen; Envoy's own
+   * x-envoy-overloaded stays for UO. */
+  char extra[256];
+  char flags_text[64];
+  flags_format(ex->flags, flags_text, sizeof flags_text);
+  snprintf(extra, sizeof extra, "%s%s%s%s", ex->flags ? "x-meshlab-response-flags: " : "", ex->flags ? flags_text : "",
+           ex->flags ? "\r\n" : "", extra_headers ? extra_headers : "");
   struct buf *out = &ex->scratch;
   buf_reset(out);
-  http_head_write_local_reply(out, status, body, extra_headers, minor, ex->close_after);
+  http_head_write_local_reply(out, status, body, extra, minor, ex->close_after);
   ex->bytes_out += body ? strlen(body) : 0;
   write_down(s, out->data, out->len);
   if (ex->req_done) exchange_finish(s);

@@ -341,6 +341,9 @@ static void refused_upstream_is_503_uf(void) {
   get(&c, "/size/3", &r);
   EXPECT_INT_EQ(r.status, 503);
   EXPECT_STR_CONTAINS(buf_cstr(&r.body), "upstream connect error or disconnect/reset before headers");
+  char flags[32] = "";
+  client_header(&r, "x-meshlab-response-flags", flags, sizeof flags);
+  EXPECT_STR_EQ(flags, "UF");
   client_response_free(&r);
   client_close(&c);
   struct counts n;
