@@ -231,9 +231,10 @@ static int flush_pending(struct conn *c) {
 int conn_writev(struct conn *c, const struct slice *parts, size_t nparts) {
   if (c->closing) return UV_ECANCELED;
   size_t total = 0;
-  if (c->connecting) {
+  if (c->connecting || c->cork) {
+    struct buf *into = c->connecting ? &c->pending : &c->corked;
     for (size_t i = 0; i < nparts; i++) {
-      if (buf_append(&c->pending, parts[i].p, parts[i].n) != 0) return -ENOMEM;
+      if (buf_append(into, parts[i].p, parts[i].n) != 0) return -ENOMEM;
       total += parts[i].n;
     }
     c->queued += total;
@@ -257,9 +258,29 @@ int conn_write(struct conn *c, const char *p, size_t n) {
 
 int conn_write_blocked(const struct conn *c) { return c->blocked; }
 
+void conn_cork(struct conn *c) { c->cork = 1; }
+
+int conn_uncork(struct conn *c) {
+  if (!c->cork) return 0;
+  c->cork = 0;
+  if (c->corked.len == 0 || c->closing) {
+    buf_reset(&c->corked);
+    return 0;
+  }
+  /* Corked bytes were counted as queued; they now go out for real. */
+  c->queued -= c->corked.len;
+  uv_buf_t b = uv_buf_init(c->corked.data, (unsigned)c->corked.len);
+  int rc = write_now(c, &b, 1, c->corked.len);
+  /* Keep the buffer's memory for the next turn unless it grew large. */
+  if (c->corked.cap > 64 * 1024) buf_free(&c->corked);
+  else buf_reset(&c->corked);
+  return rc;
+}
+
 static void on_handle_closed(uv_handle_t *h) {
   struct conn *c = h->data;
   buf_free(&c->pending);
+  buf_free(&c->corked);
   if (c->on_close) c->on_close(c);
 }
 
@@ -280,6 +301,7 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
 
 void conn_close_after_write(struct conn *c) {
   if (c->closing) return;
+  conn_uncork(c);
   if (c->connecting || c->queued == 0) {
     conn_close(c);
     return;

@@ -81,8 +81,9 @@ struct conn {
   uv_connect_t connect_req;
   uv_shutdown_t shutdown_req;
   struct buf pending; /* written before the connection was up */
+  struct buf corked;  /* written while corked, sent at conn_uncork */
   size_t queued;      /* bytes handed to libuv and not yet written */
-  unsigned connecting : 1, reading : 1, closing : 1, blocked : 1, shutting : 1;
+  unsigned connecting : 1, reading : 1, closing : 1, blocked : 1, shutting : 1, cork : 1;
 };
 
 /* Initialises c as the server side of a connection accepted from `server` (a listening
@@ -105,6 +106,12 @@ void conn_read_stop(struct conn *c);
 int conn_write(struct conn *c, const char *p, size_t n);
 /* Writes several slices in order, as one write where possible. */
 int conn_writev(struct conn *c, const struct slice *parts, size_t nparts);
+/* Corking: writes made between conn_cork and conn_uncork leave in one system call at
+ * conn_uncork (a response head and its body, written by separate parser callbacks, become one
+ * write). Corked bytes count towards the write queue for backpressure. */
+void conn_cork(struct conn *c);
+/* Sends what was written while corked; returns 0 or a negative error (close the connection). */
+int conn_uncork(struct conn *c);
 /* Nonzero while the queue is above the high-water mark: stop feeding this connection until
  * on_drain fires. */
 int conn_write_blocked(const struct conn *c);

@@ -260,10 +260,20 @@ static void on_up_connect(struct conn *c, int status) {
   arm_exchange(s);
 }
 
+static void up_read(struct session *s, struct upstream_conn *uc, int status, const char *data, size_t len);
+
+/* Everything written to the client while handling one upstream read (a response head, its
+ * body, the last chunk) leaves in one write. */
 static void on_up_read(struct conn *c, int status, const char *data, size_t len) {
   struct upstream_conn *uc = (struct upstream_conn *)c;
   struct session *s = uc->owner;
   if (!s) return;
+  conn_cork(&s->conn);
+  up_read(s, uc, status, data, len);
+  if (conn_uncork(&s->conn) != 0) session_close(s);
+}
+
+static void up_read(struct session *s, struct upstream_conn *uc, int status, const char *data, size_t len) {
   struct exchange *ex = &s->ex;
   int rc;
   size_t used = 0;
