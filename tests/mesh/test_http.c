@@ -6,6 +6,7 @@
 #include "mesh/http.h"
 #include "mesh/http_head.h"
 #include "mesh/http_strict.h"
+#include "mesh/rand.h"
 #include "support/test.h"
 
 /* A parser harness recording what the callbacks saw. */
@@ -285,7 +286,27 @@ static void formats_flags_like_envoy(void) {
   EXPECT_INT_EQ(flag_parse("XX", 2), 0);
 }
 
-TEST_CASES(TEST(parses_simple_request), TEST(parses_byte_by_byte), TEST(stops_after_each_message),
+static void request_ids_are_uuid_v4(void) {
+  struct rng r;
+  rng_seed(&r, 42);
+  char a[37], b[37];
+  rng_uuid(&r, a);
+  rng_uuid(&r, b);
+  EXPECT_INT_EQ(strlen(a), 36);
+  EXPECT(strcmp(a, b) != 0);
+  EXPECT(a[8] == '-' && a[13] == '-' && a[18] == '-' && a[23] == '-');
+  EXPECT(a[14] == '4');                      /* version */
+  EXPECT(strchr("89ab", a[19]) != NULL);     /* variant */
+  for (int i = 0; i < 36; i++) EXPECT(a[i] == '-' || strchr("0123456789abcdef", a[i]));
+  /* The same seed gives the same ids (runs repeat with --seed). */
+  struct rng r2;
+  rng_seed(&r2, 42);
+  char c[37];
+  rng_uuid(&r2, c);
+  EXPECT_STR_EQ(a, c);
+}
+
+TEST_CASES(TEST(request_ids_are_uuid_v4), TEST(parses_simple_request), TEST(parses_byte_by_byte), TEST(stops_after_each_message),
            TEST(refuses_malformed_requests), TEST(enforces_head_limit), TEST(enforces_body_limit),
            TEST(parses_responses), TEST(removes_hop_by_hop_and_adds_forwarding), TEST(rewrites_absolute_form),
            TEST(writes_response_framing), TEST(formats_flags_like_envoy))
