@@ -15,6 +15,8 @@ int cmd_proxy(int argc, char **argv);
 void cmd_proxy_help(FILE *out);
 int cmd_sidecar(int argc, char **argv);
 void cmd_sidecar_help(FILE *out);
+int cmd_load(int argc, char **argv);
+void cmd_load_help(FILE *out);
 int cmd_demo(int argc, char **argv);
 void cmd_demo_help(FILE *out);
 int cmd_version(int argc, char **argv);

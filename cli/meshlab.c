@@ -16,6 +16,8 @@ static const struct command commands[] = {
     {"proxy", "run a one-hop HTTP reverse proxy (benchmarks, tests, any HTTP app)", cmd_proxy, cmd_proxy_help},
     {"sidecar", "run a sidecar (inbound, outbound and admin listeners) from a bootstrap file", cmd_sidecar,
      cmd_sidecar_help},
+    {"load", "send HTTP load at a fixed rate (or max rate) and report latency, codes and flags", cmd_load,
+     cmd_load_help},
     {"demo", "start an origin and a proxy in front of it, and show a request going through", cmd_demo, cmd_demo_help},
     {"version", "print meshlab's version", cmd_version, NULL},
 };
