@@ -1,0 +1,814 @@
+/* compile: resources + registry -> one proxy_config per sidecar or gateway (see compile.h).
+ *
+ * The rules reproduced here are istiod's (pilot's route and cluster builders):
+ *  - a VirtualService applies to sidecars when its `gateways` is empty or lists `mesh`, and to
+ *    a gateway when it lists that Gateway (`name` in the VirtualService's namespace, or
+ *    `ns/name`); a match block with its own `gateways` applies only to those, and a rule whose
+ *    every block was filtered out is dropped (pilot's translateRoute returns nil);
+ *  - at a sidecar, the first VirtualService (store order, standing in for creation time) that
+ *    names a host wins; an exact host wins over a wildcard one. At a gateway the routes of every
+ *    VirtualService for the same host are appended, as pilot merges gateway vhosts;
+ *  - the DestinationRule for a host is looked up in the client's namespace, then the service's,
+ *    then the root namespace, exact host before the longest matching wildcard;
+ *  - subset policy overrides service policy whole-object by whole-object (loadBalancer,
+ *    connectionPool, outlierDetection, tls), portLevelSettings override per port
+ *    (MergeTrafficPolicy);
+ *  - a destination to a subset no DestinationRule defines still names its cluster
+ *    (`outbound|9080|v9|reviews...`), which does not exist: Envoy answers 503 NC.
+ */
+#include "mesh/compile.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- arena helpers -------------------------------------------------------------------------- */
+
+struct cctx {
+  struct proxy_config *cfg;
+  const struct compile_input *in;
+  const char *root_ns;
+  const char *client_ns;
+  struct diag_list *diags;
+  bool oom;
+};
+
+static void *zalloc(struct cctx *c, size_t n) {
+  void *p = arena_alloc(&c->cfg->arena, n ? n : 1);
+  if (!p) {
+    c->oom = true;
+    return NULL;
+  }
+  memset(p, 0, n ? n : 1);
+  return p;
+}
+
+static char *dup(struct cctx *c, const char *s) {
+  if (!s) return NULL;
+  char *p = arena_strndup(&c->cfg->arena, s, strlen(s));
+  if (!p) c->oom = true;
+  return p;
+}
+
+static char *dupf(struct cctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *dupf(struct cctx *c, const char *fmt, ...) {
+  char tmp[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  return dup(c, tmp);
+}
+
+/* Grows an arena array by one zeroed element; returns it. Old copies stay in the arena (at most
+ * as much again as the final array), which is the price of never freeing piecemeal. */
+static void *push(struct cctx *c, void **items, size_t *len, size_t *cap, size_t size) {
+  if (*len == *cap) {
+    size_t n = *cap ? *cap * 2 : 4;
+    void *p = zalloc(c, n * size);
+    if (!p) return NULL;
+    if (*len) memcpy(p, *items, *len * size);
+    *items = p;
+    *cap = n;
+  }
+  void *e = (char *)*items + (*len)++ * size;
+  memset(e, 0, size);
+  return e;
+}
+
+static void map_copy(struct cctx *c, struct resource_map *dst, const struct resource_map *src) {
+  *dst = (struct resource_map){0};
+  if (!src || !src->len) return;
+  dst->items = zalloc(c, src->len * sizeof *dst->items);
+  if (!dst->items) return;
+  for (size_t i = 0; i < src->len; i++) {
+    dst->items[i].key = dup(c, src->items[i].key);
+    dst->items[i].value = dup(c, src->items[i].value);
+  }
+  dst->len = src->len;
+}
+
+static void strings_copy(struct cctx *c, struct resource_strings *dst, const struct resource_strings *src) {
+  *dst = (struct resource_strings){0};
+  if (!src->len) return;
+  dst->items = zalloc(c, src->len * sizeof *dst->items);
+  if (!dst->items) return;
+  for (size_t i = 0; i < src->len; i++) dst->items[i] = dup(c, src->items[i]);
+  dst->len = src->len;
+}
+
+static void headers_copy(struct cctx *c, struct resource_headers *dst, const struct resource_headers *src) {
+  dst->present = src->present;
+  map_copy(c, &dst->request.set, &src->request.set);
+  map_copy(c, &dst->request.add, &src->request.add);
+  strings_copy(c, &dst->request.remove, &src->request.remove);
+  map_copy(c, &dst->response.set, &src->response.set);
+  map_copy(c, &dst->response.add, &src->response.add);
+  strings_copy(c, &dst->response.remove, &src->response.remove);
+}
+
+/* ---- DestinationRules and policies ---------------------------------------------------------- */
+
+/* Does a DestinationRule / VirtualService host (FQDN or "*.suffix" or "*") cover name? */
+static bool host_covers(const char *pattern, const char *name) {
+  if (strcmp(pattern, "*") == 0) return true;
+  if (pattern[0] == '*' && pattern[1] == '.') {
+    size_t pl = strlen(pattern) - 1, nl = strlen(name); /* ".suffix" */
+    return nl > pl && strcasecmp(name + nl - pl, pattern + 1) == 0;
+  }
+  return strcasecmp(pattern, name) == 0;
+}
+
+static const struct resource *find_dr_in(const struct cctx *c, const char *ns, const char *fqdn) {
+  const struct resource *best = NULL;
+  size_t best_len = 0;
+  for (size_t i = 0; i < c->in->len; i++) {
+    const struct resource *r = c->in->items[i];
+    if (r->kind != RESOURCE_DESTINATION_RULE || strcmp(r->meta.ns, ns) != 0) continue;
+    const char *h = r->spec.destination_rule.host.fqdn;
+    if (!host_covers(h, fqdn)) continue;
+    if (h[0] != '*') return r; /* exact */
+    if (!best || strlen(h) > best_len) {
+      best = r;
+      best_len = strlen(h);
+    }
+  }
+  return best;
+}
+
+/* Client namespace, then service namespace, then root namespace. */
+static const struct resource *find_dr(const struct cctx *c, const char *svc_ns, const char *fqdn) {
+  const char *order[3] = {c->client_ns, svc_ns, c->root_ns};
+  for (int i = 0; i < 3; i++) {
+    if (!order[i]) continue;
+    const struct resource *r = find_dr_in(c, order[i], fqdn);
+    if (r) return r;
+  }
+  return NULL;
+}
+
+/* Istio merges the DestinationRules for one host in one namespace (MergeDestinationRule):
+ * subsets are combined, the first definition of a name winning, and the first rule's top-level
+ * trafficPolicy applies. `dr` is the first (what find_dr returns); the others follow it. */
+static bool same_dr_group(const struct resource *a, const struct resource *b) {
+  return b->kind == RESOURCE_DESTINATION_RULE && strcmp(a->meta.ns, b->meta.ns) == 0 &&
+         strcmp(a->spec.destination_rule.host.fqdn, b->spec.destination_rule.host.fqdn) == 0;
+}
+
+static const struct resource_subset *find_subset(const struct cctx *c, const struct resource *dr, const char *name) {
+  if (!dr) return NULL;
+  for (size_t i = 0; i < c->in->len; i++) {
+    const struct resource *r = c->in->items[i];
+    if (!same_dr_group(dr, r)) continue;
+    for (size_t k = 0; k < r->spec.destination_rule.subsets_len; k++)
+      if (strcmp(r->spec.destination_rule.subsets[k].name, name) == 0) return &r->spec.destination_rule.subsets[k];
+  }
+  return NULL;
+}
+
+static void policy_defaults(struct xds_policy *p) {
+  memset(p, 0, sizeof *p);
+  p->load_balancer.simple = RESOURCE_LB_LEAST_REQUEST;
+  struct resource_connection_pool *cp = &p->connection_pool;
+  cp->tcp.max_connections.value = UINT32_MAX;
+  cp->tcp.connect_timeout.ms = 10000;
+  cp->http.http1_max_pending_requests.value = UINT32_MAX;
+  cp->http.http2_max_requests.value = UINT32_MAX;
+  cp->http.max_retries.value = UINT32_MAX;
+  struct resource_outlier_detection *od = &p->outlier_detection;
+  od->consecutive_5xx_errors.value = 5;
+  od->consecutive_local_origin_failures.value = 5;
+  od->interval.ms = 10000;
+  od->base_ejection_time.ms = 30000;
+  od->max_ejection_percent.value = 10;
+}
+
+static void lb_copy(struct cctx *c, struct resource_load_balancer *dst, const struct resource_load_balancer *src) {
+  *dst = *src;
+  if (!dst->simple_set && !dst->hash_present) dst->simple = RESOURCE_LB_LEAST_REQUEST;
+  if (dst->simple == RESOURCE_LB_UNSPECIFIED || dst->simple == RESOURCE_LB_LEAST_CONN)
+    dst->simple = RESOURCE_LB_LEAST_REQUEST; /* Istio maps both to LEAST_REQUEST */
+  dst->consistent_hash.name = dup(c, src->consistent_hash.name);
+  dst->consistent_hash.cookie_path = dup(c, src->consistent_hash.cookie_path);
+}
+
+static void tls_copy(struct cctx *c, struct resource_client_tls *dst, const struct resource_client_tls *src) {
+  *dst = *src;
+  dst->sni = dup(c, src->sni);
+  strings_copy(c, &dst->subject_alt_names, &src->subject_alt_names);
+}
+
+/* Whole-object overrides, as Istio's MergeTrafficPolicy. */
+static void apply_parts(struct cctx *c, struct xds_policy *p, const struct resource_load_balancer *lb,
+                        const struct resource_connection_pool *cp, const struct resource_outlier_detection *od,
+                        const struct resource_client_tls *tls) {
+  if (lb->present) lb_copy(c, &p->load_balancer, lb);
+  if (cp->present) p->connection_pool = *cp;
+  if (od->present) p->outlier_detection = *od;
+  if (tls->present) tls_copy(c, &p->tls, tls);
+}
+
+static void apply_policy(struct cctx *c, struct xds_policy *p, const struct resource_traffic_policy *tp,
+                         uint32_t port) {
+  if (!tp->present) return;
+  apply_parts(c, p, &tp->load_balancer, &tp->connection_pool, &tp->outlier_detection, &tp->tls);
+  for (size_t i = 0; i < tp->port_level_len; i++)
+    if (tp->port_level[i].port == port) {
+      const struct resource_port_policy *pl = &tp->port_level[i];
+      apply_parts(c, p, &pl->load_balancer, &pl->connection_pool, &pl->outlier_detection, &pl->tls);
+    }
+}
+
+static void resolve_policy(struct cctx *c, struct xds_policy *p, const struct resource *dr,
+                           const struct resource_subset *subset, uint32_t port) {
+  policy_defaults(p);
+  if (!dr) return;
+  /* Merged rules: the first with a top-level trafficPolicy provides it (MergeDestinationRule). */
+  for (size_t i = 0; !dr->spec.destination_rule.traffic_policy.present && i < c->in->len; i++)
+    if (same_dr_group(dr, c->in->items[i]) && c->in->items[i]->spec.destination_rule.traffic_policy.present)
+      dr = c->in->items[i];
+  apply_policy(c, p, &dr->spec.destination_rule.traffic_policy, port);
+  if (subset) apply_policy(c, p, &subset->traffic_policy, port);
+  p->source = subset ? dupf(c, "DestinationRule %s/%s (subset %s)", dr->meta.ns, dr->meta.name, subset->name)
+                     : dupf(c, "DestinationRule %s/%s", dr->meta.ns, dr->meta.name);
+}
+
+/* ---- clusters ------------------------------------------------------------------------------- */
+
+struct builder {
+  struct cctx c;
+  size_t clusters_cap, rcs_cap;
+};
+
+static struct xds_cluster *add_cluster(struct builder *b) {
+  struct proxy_config *cfg = b->c.cfg;
+  return push(&b->c, (void **)&cfg->clusters, &cfg->clusters_len, &b->clusters_cap, sizeof *cfg->clusters);
+}
+
+static int add_endpoints(struct builder *b, struct xds_cluster *cl, const struct registry_service *svc, uint32_t port,
+                         const struct resource_map *labels) {
+  struct registry_endpoint *eps;
+  size_t n;
+  if (registry_endpoints(b->c.in->registry, svc, port, labels, &eps, &n) != 0) return -ENOMEM;
+  cl->endpoints = zalloc(&b->c, n * sizeof *cl->endpoints);
+  if (cl->endpoints) {
+    for (size_t i = 0; i < n; i++) {
+      struct xds_endpoint *e = &cl->endpoints[i];
+      e->address = dup(&b->c, eps[i].address);
+      e->port = eps[i].port;
+      e->healthy = eps[i].healthy;
+      e->workload = eps[i].workload ? dup(&b->c, eps[i].workload->name) : NULL;
+      e->replica = eps[i].replica ? dup(&b->c, eps[i].replica->name) : NULL;
+      map_copy(&b->c, &e->labels, eps[i].labels);
+    }
+    cl->endpoints_len = n;
+  }
+  free(eps);
+  return b->c.oom ? -ENOMEM : 0;
+}
+
+static int add_outbound_cluster(struct builder *b, const struct registry_service *s, uint32_t port,
+                                const struct resource *dr, const struct resource_subset *sub) {
+  struct xds_cluster *cl = add_cluster(b);
+  if (!cl) return -ENOMEM;
+  cl->name = dupf(&b->c, "outbound|%u|%s|%s", (unsigned)port, sub ? sub->name : "", s->fqdn);
+  cl->direction = XDS_OUTBOUND;
+  cl->service = dup(&b->c, s->fqdn);
+  cl->port = port;
+  cl->subset = sub ? dup(&b->c, sub->name) : NULL;
+  cl->external = s->origin == REGISTRY_SERVICE_ENTRY && s->location == RESOURCE_MESH_EXTERNAL;
+  resolve_policy(&b->c, &cl->policy, dr, sub, port);
+  return add_endpoints(b, cl, s, port, sub ? &sub->labels : NULL);
+}
+
+static int build_outbound_clusters(struct builder *b) {
+  size_t n;
+  const struct registry_service *svcs = registry_services(b->c.in->registry, &n);
+  for (size_t i = 0; i < n; i++) {
+    const struct registry_service *s = &svcs[i];
+    const struct resource *dr = find_dr(&b->c, s->ns, s->fqdn);
+    for (size_t p = 0; p < s->ports_len; p++) {
+      uint32_t port = s->ports[p].port;
+      /* The subsetless cluster, then every subset of the merged rules for the host. */
+      if (add_outbound_cluster(b, s, port, dr, NULL)) return -ENOMEM;
+      for (size_t r = 0; dr && r < b->c.in->len; r++) {
+        const struct resource *d = b->c.in->items[r];
+        if (!same_dr_group(dr, d)) continue;
+        for (size_t k = 0; k < d->spec.destination_rule.subsets_len; k++) {
+          const struct resource_subset *sub = &d->spec.destination_rule.subsets[k];
+          if (find_subset(&b->c, dr, sub->name) != sub) continue; /* an earlier rule defines it */
+          if (add_outbound_cluster(b, s, port, dr, sub)) return -ENOMEM;
+        }
+      }
+    }
+  }
+  return b->c.oom ? -ENOMEM : 0;
+}
+
+/* ---- routes --------------------------------------------------------------------------------- */
+
+static int string_match(struct builder *b, struct xds_string_match *dst, const struct resource_string_match *src,
+                        bool present_if_none, bool icase, const char *what) {
+  switch (src->type) {
+  case RESOURCE_MATCH_NONE:
+    dst->kind = present_if_none ? XDS_MATCH_PRESENT : XDS_MATCH_ANY;
+    return 0;
+  case RESOURCE_MATCH_EXACT:
+    dst->kind = XDS_MATCH_EXACT;
+    break;
+  case RESOURCE_MATCH_PREFIX:
+    dst->kind = XDS_MATCH_PREFIX;
+    break;
+  case RESOURCE_MATCH_REGEX:
+    dst->kind = XDS_MATCH_REGEX;
+    break;
+  }
+  dst->value = dup(&b->c, src->value ? src->value : "");
+  if (dst->kind == XDS_MATCH_REGEX && dst->value) {
+    int rc = proxy_config_regex(b->c.cfg, dst, icase);
+    if (rc == -ENOMEM) return rc;
+    if (rc) {
+      /* POSIX ERE cannot read this RE2 pattern: the condition never matches, and we say so. */
+      if (b->c.diags)
+        diag_add(b->c.diags, DIAG_WARNING, NULL, 0, 0, what,
+                 "regex '%s' is not supported by meshlab's POSIX regex engine (RE2 features such as "
+                 "(?i), \\d or lazy quantifiers); this condition never matches",
+                 src->value);
+      dst->regex = NULL;
+    }
+  }
+  return 0;
+}
+
+static int named_matches(struct builder *b, struct xds_named_match **dst, size_t *dst_len,
+                         const struct resource_named_match *src, size_t n, const char *what) {
+  *dst = NULL;
+  *dst_len = 0;
+  if (!n) return 0;
+  *dst = zalloc(&b->c, n * sizeof **dst);
+  if (!*dst) return -ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    (*dst)[i].name = dup(&b->c, src[i].name);
+    int rc = string_match(b, &(*dst)[i].match, &src[i].match, true, false, what);
+    if (rc) return rc;
+  }
+  *dst_len = n;
+  return 0;
+}
+
+/* Does a match block (or VirtualService) `gateways` list name the proxy's context? ctx is
+ * "mesh" or "ns/name"; names without a slash resolve in the VirtualService's namespace. */
+static bool gateways_include(const struct resource_strings *gws, const char *vs_ns, const char *ctx) {
+  for (size_t i = 0; i < gws->len; i++) {
+    const char *g = gws->items[i];
+    if (strcmp(g, "mesh") == 0) {
+      if (strcmp(ctx, "mesh") == 0) return true;
+      continue;
+    }
+    char full[512];
+    if (strchr(g, '/')) snprintf(full, sizeof full, "%s", g);
+    else snprintf(full, sizeof full, "%s/%s", vs_ns, g);
+    if (strcmp(full, ctx) == 0) return true;
+  }
+  return false;
+}
+
+static bool vs_bound_to(const struct resource *vs, const char *ctx) {
+  const struct resource_strings *g = &vs->spec.virtual_service.gateways;
+  if (!g->len) return strcmp(ctx, "mesh") == 0;
+  return gateways_include(g, vs->meta.ns, ctx);
+}
+
+/* The destination's service port: written, the service's only port, or the vhost's port. */
+static void destination(struct builder *b, struct xds_destination *d, const struct resource_route_destination *rd,
+                        const struct resource_destination *src, uint32_t vhost_port) {
+  const char *fqdn = src->host.fqdn;
+  d->host = dup(&b->c, fqdn);
+  d->subset = dup(&b->c, src->subset);
+  d->weight = rd ? rd->weight.value : 0;
+  if (rd) headers_copy(&b->c, &d->headers, &rd->headers);
+  const struct registry_service *svc = registry_service_find(b->c.in->registry, fqdn);
+  uint32_t port = src->port;
+  if (!port && svc && svc->ports_len == 1) port = svc->ports[0].port;
+  if (!port && svc && registry_service_port(svc, vhost_port)) port = vhost_port;
+  d->port = port;
+  d->cluster_name = dupf(&b->c, "outbound|%u|%s|%s", (unsigned)port, src->subset ? src->subset : "", fqdn);
+  if (!svc) {
+    d->missing = dupf(&b->c, "no Service or ServiceEntry for host %s", fqdn);
+  } else if (!port) {
+    d->missing = dupf(&b->c, "%s has several ports and the destination names none", fqdn);
+  } else if (!registry_service_port(svc, port)) {
+    d->missing = dupf(&b->c, "%s has no port %u", fqdn, (unsigned)port);
+  } else if (src->subset) {
+    const struct resource *dr = find_dr(&b->c, svc->ns, svc->fqdn);
+    if (!dr)
+      d->missing = dupf(&b->c, "no DestinationRule for %s defines subset %s", fqdn, src->subset);
+    else if (!find_subset(&b->c, dr, src->subset))
+      d->missing = dupf(&b->c, "DestinationRule %s/%s for %s defines no subset %s", dr->meta.ns, dr->meta.name, fqdn,
+                        src->subset);
+  }
+}
+
+/* Translates http[rule] of vs for a vhost on vhost_port in context ctx ("mesh" or "ns/gw").
+ * Returns 1 when a route was appended, 0 when the rule does not apply here, -ENOMEM. */
+static int translate_rule(struct builder *b, struct xds_route **routes, size_t *len, size_t *cap,
+                          const struct resource *vs, size_t rule, uint32_t vhost_port, const char *ctx) {
+  const struct resource_http_route *h = &vs->spec.virtual_service.http[rule];
+  size_t keep = 0;
+  for (size_t m = 0; m < h->match_len; m++)
+    if (!h->match[m].gateways.len || gateways_include(&h->match[m].gateways, vs->meta.ns, ctx)) keep++;
+  if (h->match_len && !keep) return 0;
+  struct xds_route *rt = push(&b->c, (void **)routes, len, cap, sizeof **routes);
+  if (!rt) return -ENOMEM;
+  rt->name = dup(&b->c, h->name);
+  rt->vs_name = dup(&b->c, vs->meta.name);
+  rt->vs_ns = dup(&b->c, vs->meta.ns);
+  rt->rule = (int)rule;
+  if (keep) {
+    rt->match = zalloc(&b->c, keep * sizeof *rt->match);
+    if (!rt->match) return -ENOMEM;
+  }
+  char path[128];
+  for (size_t m = 0; m < h->match_len; m++) {
+    const struct resource_http_match *sm = &h->match[m];
+    if (sm->gateways.len && !gateways_include(&sm->gateways, vs->meta.ns, ctx)) continue;
+    struct xds_match *xm = &rt->match[rt->match_len++];
+    snprintf(path, sizeof path, "%s/%s: spec.http[%zu].match[%zu]", vs->meta.ns, vs->meta.name, rule, m);
+    xm->name = dup(&b->c, sm->name);
+    xm->ignore_uri_case = sm->ignore_uri_case.value;
+    int rc;
+    if ((rc = string_match(b, &xm->uri, &sm->uri, false, xm->ignore_uri_case, path)) ||
+        (rc = string_match(b, &xm->scheme, &sm->scheme, false, false, path)) ||
+        (rc = string_match(b, &xm->method, &sm->method, false, false, path)) ||
+        (rc = string_match(b, &xm->authority, &sm->authority, false, false, path)) ||
+        (rc = named_matches(b, &xm->headers, &xm->headers_len, sm->headers, sm->headers_len, path)) ||
+        (rc = named_matches(b, &xm->without_headers, &xm->without_headers_len, sm->without_headers,
+                            sm->without_headers_len, path)) ||
+        (rc = named_matches(b, &xm->query_params, &xm->query_params_len, sm->query_params, sm->query_params_len,
+                            path)))
+      return rc;
+    xm->port = sm->port;
+    map_copy(&b->c, &xm->source_labels, &sm->source_labels);
+  }
+  rt->action = h->redirect.present ? XDS_ACTION_REDIRECT
+               : h->direct_response.present ? XDS_ACTION_DIRECT_RESPONSE
+                                            : XDS_ACTION_ROUTE;
+  if (h->route_len) {
+    rt->destinations = zalloc(&b->c, h->route_len * sizeof *rt->destinations);
+    if (!rt->destinations) return -ENOMEM;
+    for (size_t d = 0; d < h->route_len; d++) {
+      destination(b, &rt->destinations[d], &h->route[d], &h->route[d].destination, vhost_port);
+      rt->total_weight += rt->destinations[d].weight;
+    }
+    rt->destinations_len = h->route_len;
+  }
+  rt->timeout = h->timeout;
+  rt->retries = h->retries;
+  rt->retries.retry_on = dup(&b->c, h->retries.retry_on);
+  rt->fault = h->fault;
+  rt->fault.abort.grpc_status = dup(&b->c, h->fault.abort.grpc_status);
+  rt->mirror_present = h->mirror_present;
+  if (h->mirror_present) destination(b, &rt->mirror, NULL, &h->mirror, vhost_port);
+  rt->mirror_percentage = h->mirror_percentage;
+  headers_copy(&b->c, &rt->headers, &h->headers);
+  rt->rewrite = (struct resource_rewrite){h->rewrite.present, dup(&b->c, h->rewrite.uri), dup(&b->c, h->rewrite.authority)};
+  rt->redirect = h->redirect;
+  rt->redirect.uri = dup(&b->c, h->redirect.uri);
+  rt->redirect.authority = dup(&b->c, h->redirect.authority);
+  rt->redirect.scheme = dup(&b->c, h->redirect.scheme);
+  rt->direct_response = h->direct_response;
+  rt->direct_response.body = dup(&b->c, h->direct_response.body);
+  return b->c.oom ? -ENOMEM : 1;
+}
+
+/* The default route when no VirtualService names the service: all of its endpoints. */
+static int default_route(struct builder *b, struct xds_vhost *vh, const struct registry_service *s, uint32_t port) {
+  vh->routes = zalloc(&b->c, sizeof *vh->routes);
+  if (!vh->routes) return -ENOMEM;
+  vh->routes_len = 1;
+  struct xds_route *rt = &vh->routes[0];
+  rt->name = dup(&b->c, "default");
+  rt->rule = -1;
+  rt->action = XDS_ACTION_ROUTE;
+  rt->destinations = zalloc(&b->c, sizeof *rt->destinations);
+  if (!rt->destinations) return -ENOMEM;
+  rt->destinations_len = 1;
+  struct xds_destination *d = &rt->destinations[0];
+  d->host = dup(&b->c, s->fqdn);
+  d->port = port;
+  d->weight = 100;
+  d->cluster_name = dupf(&b->c, "outbound|%u||%s", (unsigned)port, s->fqdn);
+  rt->total_weight = 100;
+  /* Istio's default retry policy applies to the default route too. */
+  rt->retries.attempts.value = 2;
+  rt->retries.retry_on = dup(&b->c, RESOURCE_DEFAULT_RETRY_ON);
+  return b->c.oom ? -ENOMEM : 0;
+}
+
+/* Istio's domains for a service port as seen from a proxy in client_ns. */
+static int sidecar_domains(struct builder *b, struct xds_vhost *vh, const struct registry_service *s, uint32_t port) {
+  const char *names[4];
+  size_t n = 0;
+  char short_name[256] = "", with_ns[300] = "", with_svc[310] = "";
+  names[n++] = s->fqdn;
+  const char *suffix = ".svc.cluster.local";
+  size_t fl = strlen(s->fqdn), sl = strlen(suffix);
+  if (s->origin == REGISTRY_KUBERNETES && fl > sl && strcasecmp(s->fqdn + fl - sl, suffix) == 0) {
+    snprintf(with_svc, sizeof with_svc, "%s.%s.svc", s->name, s->ns);
+    snprintf(with_ns, sizeof with_ns, "%s.%s", s->name, s->ns);
+    snprintf(short_name, sizeof short_name, "%s", s->name);
+    if (strcmp(s->ns, b->c.client_ns) == 0) names[n++] = short_name; /* only same namespace */
+    names[n++] = with_svc;
+    names[n++] = with_ns;
+  }
+  vh->domains = zalloc(&b->c, 2 * n * sizeof *vh->domains);
+  if (!vh->domains) return -ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    vh->domains[vh->domains_len++] = dup(&b->c, names[i]);
+    vh->domains[vh->domains_len++] = dupf(&b->c, "%s:%u", names[i], (unsigned)port);
+  }
+  return b->c.oom ? -ENOMEM : 0;
+}
+
+static struct xds_route_config *add_route_config(struct builder *b, const char *name, uint32_t port) {
+  struct proxy_config *cfg = b->c.cfg;
+  struct xds_route_config *rc =
+      push(&b->c, (void **)&cfg->route_configs, &cfg->route_configs_len, &b->rcs_cap, sizeof *cfg->route_configs);
+  if (rc) {
+    rc->name = dup(&b->c, name);
+    rc->port = port;
+  }
+  return rc;
+}
+
+/* The VirtualServices that give `fqdn` its routes at a sidecar: the first one (store order) with
+ * an exact host, else the first with the most specific wildcard host. */
+static const struct resource *sidecar_vs_for(struct builder *b, const char *fqdn) {
+  const struct resource *best = NULL;
+  size_t best_len = 0;
+  for (size_t i = 0; i < b->c.in->len; i++) {
+    const struct resource *r = b->c.in->items[i];
+    if (r->kind != RESOURCE_VIRTUAL_SERVICE || !vs_bound_to(r, "mesh")) continue;
+    for (size_t h = 0; h < r->spec.virtual_service.hosts_len; h++) {
+      const char *pat = r->spec.virtual_service.hosts[h].fqdn;
+      if (strcmp(pat, "*") == 0 || !host_covers(pat, fqdn)) continue;
+      if (pat[0] != '*') return r;
+      if (!best || strlen(pat) > best_len) {
+        best = r;
+        best_len = strlen(pat);
+      }
+    }
+  }
+  return best;
+}
+
+static int build_outbound_routes(struct builder *b) {
+  size_t n, vcap = 0;
+  const struct registry_service *svcs = registry_services(b->c.in->registry, &n);
+  struct xds_route_config *rc = add_route_config(b, "outbound", 0);
+  if (!rc) return -ENOMEM;
+  size_t rc_index = b->c.cfg->route_configs_len - 1;
+  for (size_t i = 0; i < n; i++) {
+    const struct registry_service *s = &svcs[i];
+    const struct resource *vs = sidecar_vs_for(b, s->fqdn);
+    for (size_t p = 0; p < s->ports_len; p++) {
+      rc = &b->c.cfg->route_configs[rc_index];
+      struct xds_vhost *vh = push(&b->c, (void **)&rc->vhosts, &rc->vhosts_len, &vcap, sizeof *rc->vhosts);
+      if (!vh) return -ENOMEM;
+      uint32_t port = s->ports[p].port;
+      vh->name = dupf(&b->c, "%s:%u", s->fqdn, (unsigned)port);
+      vh->port = port;
+      if (sidecar_domains(b, vh, s, port)) return -ENOMEM;
+      if (!vs) {
+        if (default_route(b, vh, s, port)) return -ENOMEM;
+        continue;
+      }
+      size_t rcap = 0;
+      for (size_t r = 0; r < vs->spec.virtual_service.http_len; r++)
+        if (translate_rule(b, &vh->routes, &vh->routes_len, &rcap, vs, r, port, "mesh") < 0) return -ENOMEM;
+    }
+  }
+  return b->c.oom ? -ENOMEM : 0;
+}
+
+/* ---- inbound -------------------------------------------------------------------------------- */
+
+static int build_inbound(struct builder *b, const struct registry_workload *w, const char *app_address) {
+  const struct registry_service **svcs;
+  size_t n;
+  if (registry_services_of(b->c.in->registry, w, &svcs, &n)) return -ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    const struct registry_service *s = svcs[i];
+    for (size_t p = 0; p < s->ports_len; p++) {
+      uint32_t target = registry_target_port(w, &s->ports[p]);
+      if (!target) continue;
+      char name[64];
+      snprintf(name, sizeof name, "inbound|%u", (unsigned)target);
+      if (proxy_config_route_config(b->c.cfg, name)) continue; /* two services, one target port */
+      struct xds_route_config *rc = add_route_config(b, name, target);
+      if (!rc) goto oom;
+      rc->vhosts = zalloc(&b->c, sizeof *rc->vhosts);
+      if (!rc->vhosts) goto oom;
+      rc->vhosts_len = 1;
+      struct xds_vhost *vh = &rc->vhosts[0];
+      vh->name = dupf(&b->c, "inbound|http|%u", (unsigned)target);
+      vh->domains = zalloc(&b->c, sizeof *vh->domains);
+      if (!vh->domains) goto oom;
+      vh->domains[0] = dup(&b->c, "*");
+      vh->domains_len = 1;
+      vh->routes = zalloc(&b->c, sizeof *vh->routes);
+      if (!vh->routes) goto oom;
+      vh->routes_len = 1;
+      struct xds_route *rt = &vh->routes[0];
+      rt->name = dup(&b->c, "default");
+      rt->rule = -1;
+      rt->destinations = zalloc(&b->c, sizeof *rt->destinations);
+      if (!rt->destinations) goto oom;
+      rt->destinations_len = 1;
+      rt->total_weight = 100;
+      struct xds_destination *d = &rt->destinations[0];
+      d->host = dup(&b->c, s->fqdn);
+      d->port = s->ports[p].port;
+      d->weight = 100;
+      d->cluster_name = dupf(&b->c, "inbound|%u||", (unsigned)target);
+
+      struct xds_cluster *cl = add_cluster(b);
+      if (!cl) goto oom;
+      cl->name = dup(&b->c, d->cluster_name);
+      cl->direction = XDS_INBOUND;
+      cl->port = target;
+      /* connectionPool applies on the server side too; load balancing, outlier detection and
+       * client TLS only on the client side (pilot's applyTrafficPolicy). */
+      const struct resource *dr = find_dr(&b->c, s->ns, s->fqdn);
+      resolve_policy(&b->c, &cl->policy, dr, NULL, s->ports[p].port);
+      struct xds_policy defaults;
+      policy_defaults(&defaults);
+      cl->policy.load_balancer = defaults.load_balancer;
+      cl->policy.outlier_detection = defaults.outlier_detection;
+      cl->policy.tls = defaults.tls;
+      cl->endpoints = zalloc(&b->c, sizeof *cl->endpoints);
+      if (!cl->endpoints) goto oom;
+      cl->endpoints_len = 1;
+      struct xds_endpoint *e = &cl->endpoints[0];
+      e->healthy = true;
+      e->workload = dup(&b->c, w->name);
+      const char *colon = app_address ? strrchr(app_address, ':') : NULL;
+      if (!app_address) {
+        e->address = dup(&b->c, "127.0.0.1");
+        e->port = target;
+      } else if (strncmp(app_address, "unix:", 5) == 0 || !colon) {
+        e->address = dup(&b->c, app_address);
+      } else {
+        e->address = arena_strndup(&b->c.cfg->arena, app_address, (size_t)(colon - app_address));
+        e->port = (uint32_t)strtoul(colon + 1, NULL, 10);
+      }
+    }
+  }
+  free(svcs);
+  return b->c.oom ? -ENOMEM : 0;
+oom:
+  free(svcs);
+  return -ENOMEM;
+}
+
+/* ---- gateways ------------------------------------------------------------------------------- */
+
+/* Does a Gateway server host ("*", "host", "ns/host", "./host", "*\/host") admit VirtualService
+ * host vs_host of namespace vs_ns? Returns the domain to serve (the more specific of the two),
+ * or NULL. */
+static const char *server_admits(const char *server_host, const char *gw_ns, const char *vs_ns, const char *vs_host) {
+  const char *slash = strchr(server_host, '/');
+  const char *host = server_host;
+  if (slash) {
+    size_t nl = (size_t)(slash - server_host);
+    bool ns_ok = (nl == 1 && server_host[0] == '*') || (nl == 1 && server_host[0] == '.' && strcmp(vs_ns, gw_ns) == 0) ||
+                 (strlen(vs_ns) == nl && strncmp(server_host, vs_ns, nl) == 0);
+    if (!ns_ok) return NULL;
+    host = slash + 1;
+  }
+  if (host_covers(host, vs_host)) return vs_host;
+  if (host_covers(vs_host, host)) return host;
+  return NULL;
+}
+
+static bool is_http_protocol(const char *p) {
+  return p && (strcasecmp(p, "HTTP") == 0 || strcasecmp(p, "HTTP2") == 0 || strcasecmp(p, "GRPC") == 0);
+}
+
+static int gateway_server(struct builder *b, const struct resource *gw, const struct resource_server *srv) {
+  char name[32], ctx[512];
+  snprintf(name, sizeof name, "http.%u", (unsigned)srv->port.number);
+  snprintf(ctx, sizeof ctx, "%s/%s", gw->meta.ns, gw->meta.name);
+  struct proxy_config *cfg = b->c.cfg;
+  size_t rci = cfg->route_configs_len;
+  for (size_t i = 0; i < cfg->route_configs_len; i++)
+    if (strcmp(cfg->route_configs[i].name, name) == 0) rci = i;
+  if (rci == cfg->route_configs_len && !add_route_config(b, name, srv->port.number)) return -ENOMEM;
+  for (size_t i = 0; i < b->c.in->len; i++) {
+    const struct resource *vs = b->c.in->items[i];
+    if (vs->kind != RESOURCE_VIRTUAL_SERVICE || !vs_bound_to(vs, ctx)) continue;
+    for (size_t h = 0; h < vs->spec.virtual_service.hosts_len; h++) {
+      const char *domain = NULL;
+      for (size_t sh = 0; sh < srv->hosts.len && !domain; sh++)
+        domain = server_admits(srv->hosts.items[sh], gw->meta.ns, vs->meta.ns, vs->spec.virtual_service.hosts[h].fqdn);
+      if (!domain) continue;
+      struct xds_route_config *rc = &cfg->route_configs[rci];
+      struct xds_vhost *vh = NULL;
+      for (size_t v = 0; v < rc->vhosts_len; v++)
+        if (strcasecmp(rc->vhosts[v].name, domain) == 0) vh = &rc->vhosts[v];
+      if (!vh) {
+        /* vhost arrays here grow by copying; capacity is the length (rare, small). */
+        size_t cap = rc->vhosts_len;
+        vh = push(&b->c, (void **)&rc->vhosts, &rc->vhosts_len, &cap, sizeof *rc->vhosts);
+        if (!vh) return -ENOMEM;
+        vh->name = dup(&b->c, domain);
+        vh->domains = zalloc(&b->c, 2 * sizeof *vh->domains);
+        if (!vh->domains) return -ENOMEM;
+        vh->domains[vh->domains_len++] = dup(&b->c, domain);
+        if (strcmp(domain, "*") != 0)
+          vh->domains[vh->domains_len++] = dupf(&b->c, "%s:%u", domain, (unsigned)srv->port.number);
+      }
+      /* Gateways append the routes of every VirtualService for the host (pilot merges them). */
+      size_t rcap = vh->routes_len;
+      for (size_t r = 0; r < vs->spec.virtual_service.http_len; r++)
+        if (translate_rule(b, &vh->routes, &vh->routes_len, &rcap, vs, r, 0, ctx) < 0) return -ENOMEM;
+    }
+  }
+  return b->c.oom ? -ENOMEM : 0;
+}
+
+/* ---- entry points --------------------------------------------------------------------------- */
+
+static int begin(struct builder *b, const struct compile_input *in, enum proxy_config_kind kind, const char *ns,
+                 const char *name, const struct resource_map *labels, struct diag_list *diags) {
+  memset(b, 0, sizeof *b);
+  b->c.cfg = calloc(1, sizeof *b->c.cfg);
+  if (!b->c.cfg) return -ENOMEM;
+  b->c.in = in;
+  b->c.root_ns = in->root_ns ? in->root_ns : "istio-system";
+  b->c.client_ns = ns;
+  b->c.diags = diags;
+  b->c.cfg->kind = kind;
+  b->c.cfg->node = dup(&b->c, name);
+  b->c.cfg->ns = dup(&b->c, ns);
+  map_copy(&b->c, &b->c.cfg->labels, labels);
+  return b->c.oom ? -ENOMEM : 0;
+}
+
+static int end(struct builder *b, struct compile_state *st, int rc, struct proxy_config **out) {
+  if (rc == 0 && b->c.oom) rc = -ENOMEM;
+  if (rc == 0) rc = proxy_config_finish(b->c.cfg);
+  if (rc != 0) {
+    proxy_config_free(b->c.cfg);
+    *out = NULL;
+    return rc;
+  }
+  b->c.cfg->version = ++st->version;
+  *out = b->c.cfg;
+  return 0;
+}
+
+int compile_sidecar(struct compile_state *st, const struct compile_input *in, const char *ns, const char *name,
+                    const char *app_address, struct proxy_config **out, struct diag_list *diags) {
+  *out = NULL;
+  const struct registry_workload *w = registry_workload_find(in->registry, ns, name);
+  if (!w) return -ENOENT;
+  struct builder b;
+  int rc = begin(&b, in, PROXY_CONFIG_SIDECAR, ns, name, &w->labels, diags);
+  if (rc == 0) rc = build_outbound_clusters(&b);
+  if (rc == 0) rc = build_outbound_routes(&b);
+  if (rc == 0) rc = build_inbound(&b, w, app_address);
+  if (!b.c.cfg) return -ENOMEM;
+  return end(&b, st, rc, out);
+}
+
+int compile_gateway(struct compile_state *st, const struct compile_input *in, const char *ns, const char *name,
+                    const struct resource_map *labels, struct proxy_config **out, struct diag_list *diags) {
+  *out = NULL;
+  struct builder b;
+  int rc = begin(&b, in, PROXY_CONFIG_GATEWAY, ns, name, labels, diags);
+  if (rc == 0) rc = build_outbound_clusters(&b);
+  for (size_t i = 0; rc == 0 && i < in->len; i++) {
+    const struct resource *gw = in->items[i];
+    if (gw->kind != RESOURCE_GATEWAY || !gw->spec.gateway.selector.len) continue;
+    if (!labels || !resource_map_matches(&gw->spec.gateway.selector, labels)) continue;
+    for (size_t s = 0; rc == 0 && s < gw->spec.gateway.servers_len; s++) {
+      const struct resource_server *srv = &gw->spec.gateway.servers[s];
+      if (!is_http_protocol(srv->port.protocol)) {
+        if (diags)
+          diag_add(diags, DIAG_WARNING, gw->file, srv->pos.line, srv->pos.col, "spec.servers",
+                   "Gateway %s/%s: %s server on port %u is not served yet (meshlab's ingress terminates plain "
+                   "HTTP only)",
+                   gw->meta.ns, gw->meta.name, srv->port.protocol ? srv->port.protocol : "?", (unsigned)srv->port.number);
+        continue;
+      }
+      rc = gateway_server(&b, gw, srv);
+    }
+  }
+  if (!b.c.cfg) return -ENOMEM;
+  return end(&b, st, rc, out);
+}

@@ -1,0 +1,286 @@
+/* compile: the control plane's compile step, from Istio resources plus the registry to one
+ * immutable routing config per proxy (what istiod sends Envoy over xDS, as one document).
+ *
+ * Where it sits: the lab keeps the resource store and the registry; on every change it calls
+ * compile_sidecar() for each workload (and compile_gateway() for the ingress), serialises the
+ * result with compile_to_json() and pushes it; the sidecar parses it with compile_from_json()
+ * and swaps it in whole. router.c answers "where does this request go" from it and lb.c picks
+ * the endpoint. Pure: no I/O, no clock; the version comes from the caller's counter.
+ *
+ * The pieces are named after Envoy's discovery services, prefixed xds_:
+ *
+ *   proxy_config
+ *   ├─ route_configs[]   (RDS) sidecar: "outbound" (the explicit-proxy listener, every reachable
+ *   │   │                service) and "inbound|PORT" (the workload's own ports → local app);
+ *   │   │                gateway: "http.PORT" per Gateway server port
+ *   │   └─ vhosts[]      one per service port (outbound) or per host (gateway): Istio's domains
+ *   │       └─ routes[]  VirtualService http[] rules in order (first match wins), or the default
+ *   │           │        route to every endpoint of the service
+ *   │           ├─ match[]        ORed blocks of ANDed conditions
+ *   │           └─ destinations[] weighted; each names its cluster (NULL: 503 NC)
+ *   └─ clusters[]        (CDS+EDS) "outbound|9080|v1|reviews.default.svc.cluster.local",
+ *                        "inbound|9080||": endpoints and the resolved DestinationRule policy
+ *
+ * Ownership: a proxy_config owns everything it points to (one arena plus compiled regexes) and
+ * never changes after it is built; free it with proxy_config_free(). Resilience data
+ * (retries, timeouts, faults, mirrors, header operations, connection pools, outlier detection,
+ * TLS) is carried in the resource structs' types (resource.h) with `.value` effective, so the
+ * resilience code reads the same fields it would read from the resource.
+ */
+#ifndef MESH_COMPILE_H
+#define MESH_COMPILE_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mesh/buf.h"
+#include "mesh/registry.h"
+#include "mesh/resource.h"
+
+/* ---- matches -------------------------------------------------------------------------------- */
+
+enum xds_match_kind {
+  XDS_MATCH_ANY,     /* the condition is not set */
+  XDS_MATCH_EXACT,
+  XDS_MATCH_PREFIX,
+  XDS_MATCH_REGEX,   /* POSIX ERE, anchored to the whole value (RE2 full match in Envoy) */
+  XDS_MATCH_PRESENT, /* headers / queryParams written as `{}` */
+};
+
+struct xds_string_match {
+  enum xds_match_kind kind;
+  char *value;      /* NULL for ANY and PRESENT */
+  regex_t *regex;   /* compiled when kind is REGEX */
+};
+
+struct xds_named_match { /* headers, withoutHeaders, queryParams entries */
+  char *name;            /* header names lowercase, as Istio requires */
+  struct xds_string_match match;
+};
+
+struct xds_match { /* one block of `match[]`: every set condition must hold */
+  char *name;
+  struct xds_string_match uri, scheme, method, authority;
+  bool ignore_uri_case; /* exact and prefix uri matches only (Istio's rule) */
+  struct xds_named_match *headers;
+  size_t headers_len;
+  struct xds_named_match *without_headers; /* matches when the header is absent or does not match */
+  size_t without_headers_len;
+  struct xds_named_match *query_params;
+  size_t query_params_len;
+  uint32_t port; /* 0 = any */
+  struct resource_map source_labels; /* the calling workload must carry all of these */
+};
+
+/* ---- routes --------------------------------------------------------------------------------- */
+
+struct xds_cluster;
+
+struct xds_destination {
+  char *host;    /* FQDN as resolved in the VirtualService's namespace */
+  char *subset;  /* NULL: every endpoint */
+  uint32_t port; /* resolved service port; 0 when it could not be resolved */
+  uint32_t weight;
+  struct resource_headers headers; /* route[].headers, carried */
+  const char *cluster_name;        /* Istio's name even when the cluster is missing */
+  const struct xds_cluster *cluster; /* NULL: no such cluster or subset: 503 NC */
+  char *missing;                   /* why cluster is NULL (for the "why" trace), else NULL */
+};
+
+enum xds_action { XDS_ACTION_ROUTE, XDS_ACTION_REDIRECT, XDS_ACTION_DIRECT_RESPONSE };
+
+struct xds_route {
+  char *name;   /* http[].name, or NULL */
+  char *vs_name, *vs_ns; /* the VirtualService it came from; NULL for a default route */
+  int rule;              /* index in the VirtualService's http[]; -1 for a default route */
+  struct xds_match *match; /* ORed; none = every request */
+  size_t match_len;
+  enum xds_action action;
+  struct xds_destination *destinations;
+  size_t destinations_len;
+  uint64_t total_weight; /* sum of weights; picks draw below it */
+  /* Carried for the resilience and header code (effective values in .value): */
+  struct resource_ms timeout;
+  struct resource_retries retries;
+  struct resource_fault fault;
+  bool mirror_present;
+  struct xds_destination mirror;
+  struct resource_pct mirror_percentage;
+  struct resource_headers headers;
+  struct resource_rewrite rewrite;
+  struct resource_redirect redirect;
+  struct resource_direct_response direct_response;
+};
+
+/* ---- virtual hosts and route configs -------------------------------------------------------- */
+
+struct xds_vhost {
+  char *name;     /* "reviews.default.svc.cluster.local:9080", "*", "inbound|http|9080" */
+  uint32_t port;  /* the service port this vhost serves; 0 = any port */
+  char **domains; /* Istio's set: short name (same namespace only), name.ns, name.ns.svc, FQDN,
+                     each with and without ":port"; gateways: the VirtualService hosts */
+  size_t domains_len;
+  struct xds_route *routes;
+  size_t routes_len;
+};
+
+/* One entry of a route config's host index: a lowercase domain without its port and the
+ * vhosts that list it, sorted by port (one per port of a multi-port service). */
+struct xds_domain_slot {
+  char *host; /* NULL: empty slot */
+  size_t host_len;
+  uint64_t hash;
+  const struct xds_vhost **vhosts;
+  size_t vhosts_len;
+};
+
+struct xds_route_config {
+  char *name;    /* "outbound", "inbound|9080", "http.8080" */
+  uint32_t port; /* the listener's port (inbound, gateway); 0 for outbound: from the authority */
+  struct xds_vhost *vhosts;
+  size_t vhosts_len;
+  /* Derived, not serialised: open-addressing hash from a lowercase domain without port to the
+   * vhosts that list it, so lookup cost does not grow with the number of services. */
+  struct xds_domain_slot *index;
+  size_t index_cap;
+};
+
+/* ---- clusters ------------------------------------------------------------------------------- */
+
+struct xds_endpoint {
+  char *address; /* "127.1.0.5" or a DNS name (ServiceEntry) or "unix:/path" (inbound app) */
+  uint32_t port; /* 0 for unix sockets */
+  bool healthy;
+  char *workload; /* "reviews-v2"; NULL outside the mesh */
+  char *replica;  /* "reviews-v2-0" */
+  struct resource_map labels;
+};
+
+/* A DestinationRule traffic policy resolved for one cluster: service level, then the port's
+ * portLevelSettings, then the subset's policy, then the subset's portLevelSettings, each
+ * replacing whole sub-objects (Istio's MergeTrafficPolicy). Absent parts hold Istio's defaults
+ * with present == false. */
+struct xds_policy {
+  char *source; /* "DestinationRule default/reviews (subset v2, port 9080)", or NULL: defaults */
+  struct resource_load_balancer load_balancer;
+  struct resource_connection_pool connection_pool;
+  struct resource_outlier_detection outlier_detection;
+  struct resource_client_tls tls;
+};
+
+enum xds_direction { XDS_OUTBOUND, XDS_INBOUND };
+
+struct xds_cluster {
+  char *name;    /* "outbound|9080|v2|reviews.default.svc.cluster.local", "inbound|9080||" */
+  enum xds_direction direction;
+  char *service; /* FQDN; NULL for inbound */
+  uint32_t port; /* service port */
+  char *subset;  /* NULL for subsetless */
+  bool external; /* a MESH_EXTERNAL ServiceEntry */
+  struct xds_policy policy;
+  struct xds_endpoint *endpoints;
+  size_t endpoints_len;
+};
+
+/* ---- the config (proxy_config.c) ------------------------------------------------------------ */
+
+enum proxy_config_kind { PROXY_CONFIG_SIDECAR, PROXY_CONFIG_GATEWAY };
+
+struct proxy_config {
+  uint64_t version;
+  enum proxy_config_kind kind;
+  char *node;  /* the workload (Deployment) name, or the gateway's name */
+  char *ns;
+  struct resource_map labels; /* the proxy's own labels: default source labels for matches */
+  struct xds_route_config *route_configs;
+  size_t route_configs_len;
+  struct xds_cluster *clusters; /* sorted by name */
+  size_t clusters_len;
+  /* internals */
+  struct arena arena;
+  regex_t **regexes; /* every compiled regex, freed with the config */
+  size_t regexes_len, regexes_cap;
+};
+
+/* Frees a config and everything it owns. proxy_config_free(NULL) is a no-op. */
+void proxy_config_free(struct proxy_config *cfg);
+/* The cluster called name (binary search), or NULL. Borrowed from cfg. */
+const struct xds_cluster *proxy_config_cluster(const struct proxy_config *cfg, const char *name);
+/* The route config called name ("outbound", "inbound|9080", "http.8080"), or NULL. */
+const struct xds_route_config *proxy_config_route_config(const struct proxy_config *cfg, const char *name);
+/* The route config of a listener: kind OUTBOUND gives "outbound"; INBOUND the inbound config for
+ * that port; gateways the server port's config. NULL when none. */
+const struct xds_route_config *proxy_config_listener(const struct proxy_config *cfg, enum xds_direction dir,
+                                                     uint32_t port);
+
+/* The index slot for host (case-insensitive, no port), or NULL. O(1) expected. Borrowed. */
+const struct xds_domain_slot *proxy_config_domain_find(const struct xds_route_config *rc, const char *host,
+                                                       size_t len);
+
+/* ---- compiling ------------------------------------------------------------------------------ */
+
+/* The lab's compile counter: every successful compile gets the next version. Zero-initialise. */
+struct compile_state {
+  uint64_t version;
+};
+
+struct compile_input {
+  struct resource *const *items; /* the resource store (borrowed) */
+  size_t len;
+  const struct registry *registry; /* borrowed; endpoints and topology */
+  const char *root_ns;             /* mesh root namespace; NULL = "istio-system" */
+};
+
+/* Compiles the config of the sidecar of workload `name` in `ns`:
+ *  - route config "outbound": a vhost per port of every Service and ServiceEntry host, routes
+ *    from the VirtualServices bound to `mesh` (gateways empty or listing "mesh") whose hosts
+ *    cover it (match blocks that name other gateways dropped, rules left with no block dropped,
+ *    Istio's rule), or a default route to every endpoint when no VirtualService does;
+ *  - a route config "inbound|TARGETPORT" per port of every Service selecting the workload, with
+ *    one vhost "*" routed to cluster "inbound|PORT||" whose endpoint is app_address
+ *    ("unix:/path" or "HOST:PORT"; NULL: the replica's own address at the target port);
+ *  - every cluster: subsetless and one per subset of the DestinationRule found for the host
+ *    (client namespace, then service namespace, then root namespace; exact host before the
+ *    longest wildcard), with endpoints from the registry and the merged policy.
+ * Borrows everything; on success returns 0 and *out (owned) with version = ++st->version.
+ * Problems that do not stop compiling (a regex POSIX cannot compile, a destination port that
+ * cannot be resolved) go to diags as warnings. Returns -ENOENT when the workload is unknown,
+ * -ENOMEM. */
+int compile_sidecar(struct compile_state *st, const struct compile_input *in, const char *ns, const char *name,
+                    const char *app_address, struct proxy_config **out, struct diag_list *diags);
+
+/* Compiles the config of a gateway proxy called `name` in `ns` carrying `labels` (e.g.
+ * istio: ingressgateway): every Gateway whose selector matches the labels contributes its
+ * HTTP servers (protocol HTTP, HTTP2 or GRPC; HTTPS/TLS servers are skipped with a warning
+ * until TLS termination exists); a route config "http.PORT" per server port holds a vhost per
+ * VirtualService host that the server's hosts admit (`*`, `host`, `ns/host`, `./host`, `*` + `/host`),
+ * with the routes of the VirtualServices that name that Gateway. Clusters as for sidecars.
+ * Same ownership and returns as compile_sidecar. */
+int compile_gateway(struct compile_state *st, const struct compile_input *in, const char *ns, const char *name,
+                    const struct resource_map *labels, struct proxy_config **out, struct diag_list *diags);
+
+/* ---- JSON (compile_json.c) ------------------------------------------------------------------ */
+
+/* Serialises cfg (indent 0: one compact line). Returns 0 and *out (owned: free()), or -ENOMEM.
+ * The shape is documented in docs/routing.md. */
+int compile_to_json(const struct proxy_config *cfg, int indent, char **out);
+/* Parses and validates what compile_to_json wrote, rebuilding the derived parts (regexes,
+ * cluster pointers, host index). Unknown fields are errors. On error returns -EINVAL and writes
+ * "NAME: PATH: what is wrong" (or "NAME:LINE:COL: ..." for JSON syntax) into err; -ENOMEM.
+ * Borrows text and name; on success *out is owned. */
+int compile_from_json(const char *text, size_t len, const char *name, struct proxy_config **out, char *err,
+                      size_t errlen);
+
+/* ---- building a config (proxy_config.c, for compile.c and compile_json.c) ---------------- */
+
+/* Builds the derived parts of a config whose plain data is complete: sorts clusters, links
+ * destinations to clusters by name, builds each route config's host index. Returns 0 or
+ * -ENOMEM. */
+int proxy_config_finish(struct proxy_config *cfg);
+/* Compiles a regex match into cfg (anchored, POSIX extended). Returns 0, -EINVAL when POSIX
+ * regcomp refuses it, or -ENOMEM. */
+int proxy_config_regex(struct proxy_config *cfg, struct xds_string_match *m, bool icase);
+
+#endif
