@@ -16,6 +16,15 @@
 
 /* ---- writing -------------------------------------------------------------------------------- */
 
+/* Paths only name a place in error messages: one longer than its buffer is cut, not an error. */
+static void path_fmt(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void path_fmt(char *out, size_t n, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(out, n, fmt, ap);
+  va_end(ap);
+}
+
 static json_t *w_str(const char *s) { return s ? json_string(s) : json_null(); }
 
 static void set_str(json_t *o, const char *k, const char *v) {
@@ -477,8 +486,7 @@ static void r_string_match(struct rd *r, json_t *o, const char *key, const char 
   m->kind = XDS_MATCH_ANY;
   if (!v) return;
   char p[512];
-  /* A path longer than the buffer is cut: it only names the place in error messages. */
-  if (snprintf(p, sizeof p, "%s.%s", path, key) >= (int)sizeof p) p[sizeof p - 1] = '\0';
+  path_fmt(p, sizeof p, "%s.%s", path, key);
   static const char *const keys[] = {"exact", "prefix", "regex", NULL};
   if (r_object(r, v, p, keys)) r_string_match_in(r, v, p, m, icase);
 }
@@ -495,7 +503,7 @@ static void r_named(struct rd *r, json_t *o, const char *key, const char *path, 
   static const char *const keys[] = {"name", "exact", "prefix", "regex", "present", NULL};
   for (size_t i = 0; i < n && !r->rc; i++) {
     char p[512];
-    snprintf(p, sizeof p, "%s.%s[%zu]", path, key, i);
+    path_fmt(p, sizeof p, "%s.%s[%zu]", path, key, i);
     json_t *e = json_array_get(arr, i);
     if (!r_object(r, e, p, keys)) return;
     (*out)[i].name = r_str(r, e, "name", p, true);
@@ -508,7 +516,7 @@ static void r_header_ops(struct rd *r, json_t *o, const char *key, const char *p
   json_t *v = json_object_get(o, key);
   if (!v) return;
   char p[512];
-  snprintf(p, sizeof p, "%s.%s", path, key);
+  path_fmt(p, sizeof p, "%s.%s", path, key);
   static const char *const keys[] = {"set", "add", "remove", NULL};
   if (!r_object(r, v, p, keys)) return;
   r_map(r, v, "set", p, &h->set);
@@ -520,7 +528,7 @@ static void r_headers(struct rd *r, json_t *o, const char *path, struct resource
   json_t *v = json_object_get(o, "headers");
   if (!v) return;
   char p[512];
-  snprintf(p, sizeof p, "%s.headers", path);
+  path_fmt(p, sizeof p, "%s.headers", path);
   static const char *const keys[] = {"request", "response", NULL};
   if (!r_object(r, v, p, keys)) return;
   h->present = true;
@@ -567,7 +575,7 @@ static void r_route(struct rd *r, json_t *o, const char *path, struct xds_route 
   rt->rule = -1;
   json_t *vs = json_object_get(o, "virtual_service");
   if (vs) {
-    snprintf(p, sizeof p, "%s.virtual_service", path);
+    path_fmt(p, sizeof p, "%s.virtual_service", path);
     static const char *const vkeys[] = {"name", "namespace", NULL};
     if (r_object(r, vs, p, vkeys)) {
       rt->vs_name = r_str(r, vs, "name", p, true);
@@ -579,7 +587,7 @@ static void r_route(struct rd *r, json_t *o, const char *path, struct xds_route 
   size_t n = r_array(r, o, "match", path, &arr);
   if (n && (rt->match = r_alloc(r, n * sizeof *rt->match)))
     for (size_t i = 0; i < n && !r->rc; i++) {
-      snprintf(p, sizeof p, "%s.match[%zu]", path, i);
+      path_fmt(p, sizeof p, "%s.match[%zu]", path, i);
       r_match(r, json_array_get(arr, i), p, &rt->match[rt->match_len++]);
     }
   const char *action = json_string_value(json_object_get(o, "action"));
@@ -591,7 +599,7 @@ static void r_route(struct rd *r, json_t *o, const char *path, struct xds_route 
   n = r_array(r, o, "route", path, &arr);
   if (n && (rt->destinations = r_alloc(r, n * sizeof *rt->destinations)))
     for (size_t i = 0; i < n && !r->rc; i++) {
-      snprintf(p, sizeof p, "%s.route[%zu]", path, i);
+      path_fmt(p, sizeof p, "%s.route[%zu]", path, i);
       r_destination(r, json_array_get(arr, i), p, &rt->destinations[rt->destinations_len]);
       rt->total_weight += rt->destinations[rt->destinations_len++].weight;
     }
@@ -599,7 +607,7 @@ static void r_route(struct rd *r, json_t *o, const char *path, struct xds_route 
   rt->timeout.set = rt->timeout.ms > 0;
   json_t *v = json_object_get(o, "retries");
   if (v) {
-    snprintf(p, sizeof p, "%s.retries", path);
+    path_fmt(p, sizeof p, "%s.retries", path);
     static const char *const k[] = {"attempts", "retry_on", "retry_remote_localities", "per_try_timeout_ms", NULL};
     if (r_object(r, v, p, k)) {
       rt->retries.attempts.value = r_u32(r, v, "attempts", p, 0);
@@ -609,7 +617,7 @@ static void r_route(struct rd *r, json_t *o, const char *path, struct xds_route 
     }
   }
   if ((v = json_object_get(o, "fault"))) {
-    snprintf(p, sizeof p, "%s.fault", path);
+    path_fmt(p, sizeof p, "%s.fault", path);
     static const char *const k[] = {"delay", "abort", NULL};
     if (r_object(r, v, p, k)) {
       rt->fault.present = true;
@@ -638,7 +646,7 @@ static void r_route(struct rd *r, json_t *o, const char *path, struct xds_route 
     }
   }
   if ((v = json_object_get(o, "mirror"))) {
-    snprintf(p, sizeof p, "%s.mirror", path);
+    path_fmt(p, sizeof p, "%s.mirror", path);
     static const char *const k[] = {"destination", "percentage", NULL};
     if (r_object(r, v, p, k)) {
       rt->mirror_present = true;
@@ -650,7 +658,7 @@ static void r_route(struct rd *r, json_t *o, const char *path, struct xds_route 
   }
   r_headers(r, o, path, &rt->headers);
   if ((v = json_object_get(o, "rewrite"))) {
-    snprintf(p, sizeof p, "%s.rewrite", path);
+    path_fmt(p, sizeof p, "%s.rewrite", path);
     static const char *const k[] = {"uri", "authority", NULL};
     if (r_object(r, v, p, k)) {
       rt->rewrite.present = true;
@@ -659,7 +667,7 @@ static void r_route(struct rd *r, json_t *o, const char *path, struct xds_route 
     }
   }
   if ((v = json_object_get(o, "redirect"))) {
-    snprintf(p, sizeof p, "%s.redirect", path);
+    path_fmt(p, sizeof p, "%s.redirect", path);
     static const char *const k[] = {"uri", "authority", "scheme", "port", "redirect_code", NULL};
     if (r_object(r, v, p, k)) {
       rt->redirect.present = true;
@@ -671,7 +679,7 @@ static void r_route(struct rd *r, json_t *o, const char *path, struct xds_route 
     }
   }
   if ((v = json_object_get(o, "direct_response"))) {
-    snprintf(p, sizeof p, "%s.direct_response", path);
+    path_fmt(p, sizeof p, "%s.direct_response", path);
     static const char *const k[] = {"status", "body", NULL};
     if (r_object(r, v, p, k)) {
       rt->direct_response.present = true;
@@ -699,7 +707,7 @@ static void r_lb(struct rd *r, json_t *o, const char *path, struct resource_load
   json_t *ch = json_object_get(o, "consistent_hash");
   if (!ch) return;
   char p[560];
-  snprintf(p, sizeof p, "%s.consistent_hash", path);
+  path_fmt(p, sizeof p, "%s.consistent_hash", path);
   static const char *const ck[] = {"http_header_name", "http_cookie", "use_source_ip", "http_query_parameter_name",
                                    "ring_hash", "maglev", NULL};
   if (!r_object(r, ch, p, ck)) return;
@@ -739,7 +747,7 @@ static void r_policy(struct rd *r, json_t *o, const char *path, struct xds_polic
   pol->load_balancer.simple = RESOURCE_LB_LEAST_REQUEST;
   json_t *v = json_object_get(o, "load_balancer");
   if (v) {
-    snprintf(p, sizeof p, "%s.load_balancer", path);
+    path_fmt(p, sizeof p, "%s.load_balancer", path);
     r_lb(r, v, p, &pol->load_balancer);
   }
   struct resource_connection_pool *cp = &pol->connection_pool;
@@ -747,7 +755,7 @@ static void r_policy(struct rd *r, json_t *o, const char *path, struct xds_polic
       cp->http.max_retries.value = UINT32_MAX;
   cp->tcp.connect_timeout.ms = 10000;
   if ((v = json_object_get(o, "connection_pool"))) {
-    snprintf(p, sizeof p, "%s.connection_pool", path);
+    path_fmt(p, sizeof p, "%s.connection_pool", path);
     static const char *const k[] = {"max_connections", "connect_timeout_ms", "http1_max_pending_requests",
                                     "http2_max_requests", "max_requests_per_connection", "max_retries", NULL};
     if (r_object(r, v, p, k)) {
@@ -765,7 +773,7 @@ static void r_policy(struct rd *r, json_t *o, const char *path, struct xds_polic
   od->base_ejection_time.ms = 30000;
   od->max_ejection_percent.value = 10;
   if ((v = json_object_get(o, "outlier_detection"))) {
-    snprintf(p, sizeof p, "%s.outlier_detection", path);
+    path_fmt(p, sizeof p, "%s.outlier_detection", path);
     static const char *const k[] = {"consecutive_5xx_errors", "consecutive_gateway_errors",
                                     "consecutive_local_origin_failures", "split_external_local_origin_errors",
                                     "interval_ms", "base_ejection_time_ms", "max_ejection_percent",
@@ -783,7 +791,7 @@ static void r_policy(struct rd *r, json_t *o, const char *path, struct xds_polic
     }
   }
   if ((v = json_object_get(o, "tls"))) {
-    snprintf(p, sizeof p, "%s.tls", path);
+    path_fmt(p, sizeof p, "%s.tls", path);
     static const char *const k[] = {"mode", "sni", "subject_alt_names", "insecure_skip_verify", NULL};
     if (r_object(r, v, p, k)) {
       pol->tls.present = true;
@@ -807,7 +815,7 @@ static void r_cluster(struct rd *r, json_t *o, const char *path, struct xds_clus
   c->subset = r_str(r, o, "subset", path, false);
   c->external = r_bool(r, o, "external", path);
   char p[560];
-  snprintf(p, sizeof p, "%s.policy", path);
+  path_fmt(p, sizeof p, "%s.policy", path);
   json_t *pol = json_object_get(o, "policy"), *empty = NULL;
   if (!pol) pol = empty = json_object(); /* absent: Istio's defaults */
   r_policy(r, pol, p, &c->policy);
@@ -816,7 +824,7 @@ static void r_cluster(struct rd *r, json_t *o, const char *path, struct xds_clus
   size_t n = r_array(r, o, "endpoints", path, &arr);
   if (n && (c->endpoints = r_alloc(r, n * sizeof *c->endpoints)))
     for (size_t i = 0; i < n && !r->rc; i++) {
-      snprintf(p, sizeof p, "%s.endpoints[%zu]", path, i);
+      path_fmt(p, sizeof p, "%s.endpoints[%zu]", path, i);
       json_t *e = json_array_get(arr, i);
       static const char *const ek[] = {"address", "port", "healthy", "workload", "replica", "labels", NULL};
       if (!r_object(r, e, p, ek)) return;
@@ -851,7 +859,7 @@ static void r_root(struct rd *r, json_t *root) {
   size_t n = r_array(r, root, "route_configs", "(top)", &arr);
   if (n && (cfg->route_configs = r_alloc(r, n * sizeof *cfg->route_configs)))
     for (size_t i = 0; i < n && !r->rc; i++) {
-      snprintf(p, sizeof p, "route_configs[%zu]", i);
+      path_fmt(p, sizeof p, "route_configs[%zu]", i);
       json_t *o = json_array_get(arr, i);
       static const char *const rk[] = {"name", "port", "virtual_hosts", NULL};
       if (!r_object(r, o, p, rk)) return;
@@ -887,7 +895,7 @@ static void r_root(struct rd *r, json_t *root) {
   n = r_array(r, root, "clusters", "(top)", &arr);
   if (n && (cfg->clusters = r_alloc(r, n * sizeof *cfg->clusters)))
     for (size_t i = 0; i < n && !r->rc; i++) {
-      snprintf(p, sizeof p, "clusters[%zu]", i);
+      path_fmt(p, sizeof p, "clusters[%zu]", i);
       r_cluster(r, json_array_get(arr, i), p, &cfg->clusters[cfg->clusters_len++]);
     }
 }
