@@ -23,33 +23,31 @@ static void reply_buf(struct server_request *r, int status, const char *type, st
 
 static void clusters(struct admin *a, struct buf *out) {
   struct proxy *px = a->px;
-  for (size_t t = 0; t < px->ntables; t++) {
-    for (size_t c = 0; c < px->tables[t]->nclusters; c++) {
-      const struct cluster *cl = &px->tables[t]->clusters[c];
-      /* Envoy prints the circuit-breaker thresholds first; the resilience work fills real
-       * limits, until then they are Envoy's "unlimited" as Istio configures by default. */
-      buf_appendf(out, "%s::default_priority::max_connections::4294967295\n", cl->name);
-      buf_appendf(out, "%s::default_priority::max_pending_requests::4294967295\n", cl->name);
-      buf_appendf(out, "%s::default_priority::max_requests::4294967295\n", cl->name);
-      buf_appendf(out, "%s::default_priority::max_retries::4294967295\n", cl->name);
-      buf_appendf(out, "%s::added_via_api::false\n", cl->name);
-      for (size_t e = 0; e < cl->nendpoints; e++) {
-        const struct upstream *up = &cl->endpoints[e];
-        const struct upstream_stats *s = &up->stats;
-        const char *h = up->addr.text;
-        buf_appendf(out, "%s::%s::cx_active::%llu\n", cl->name, h, (unsigned long long)s->cx_active);
-        buf_appendf(out, "%s::%s::cx_connect_fail::%llu\n", cl->name, h, (unsigned long long)s->cx_connect_fail);
-        buf_appendf(out, "%s::%s::cx_total::%llu\n", cl->name, h, (unsigned long long)s->cx_total);
-        buf_appendf(out, "%s::%s::cx_idle::%llu\n", cl->name, h, (unsigned long long)s->cx_idle);
-        buf_appendf(out, "%s::%s::rq_active::%llu\n", cl->name, h, (unsigned long long)s->rq_active);
-        buf_appendf(out, "%s::%s::rq_error::%llu\n", cl->name, h, (unsigned long long)s->rq_error);
-        buf_appendf(out, "%s::%s::rq_success::%llu\n", cl->name, h, (unsigned long long)s->rq_success);
-        buf_appendf(out, "%s::%s::rq_timeout::%llu\n", cl->name, h, (unsigned long long)s->rq_timeout);
-        buf_appendf(out, "%s::%s::rq_total::%llu\n", cl->name, h, (unsigned long long)s->rq_total);
-        buf_appendf(out, "%s::%s::health_flags::healthy\n", cl->name, h);
-        buf_appendf(out, "%s::%s::weight::1\n", cl->name, h);
-        buf_appendf(out, "%s::%s::success_rate::-1\n", cl->name, h);
-      }
+  for (size_t c = 0; c < px->clusters.len; c++) {
+    const struct cluster *cl = px->clusters.items[c];
+    /* Envoy prints the circuit-breaker thresholds first; the resilience work fills real
+     * limits, until then they are Envoy's "unlimited" as Istio configures by default. */
+    buf_appendf(out, "%s::default_priority::max_connections::4294967295\n", cl->name);
+    buf_appendf(out, "%s::default_priority::max_pending_requests::4294967295\n", cl->name);
+    buf_appendf(out, "%s::default_priority::max_requests::4294967295\n", cl->name);
+    buf_appendf(out, "%s::default_priority::max_retries::4294967295\n", cl->name);
+    buf_appendf(out, "%s::added_via_api::%s\n", cl->name, px->config && px->config->cfg->version > 1 ? "true" : "false");
+    for (size_t e = 0; e < cl->nhosts; e++) {
+      const struct upstream *up = cl->hosts[e];
+      const struct upstream_stats *s = &up->stats;
+      const char *h = up->addr.text;
+      buf_appendf(out, "%s::%s::cx_active::%llu\n", cl->name, h, (unsigned long long)s->cx_active);
+      buf_appendf(out, "%s::%s::cx_connect_fail::%llu\n", cl->name, h, (unsigned long long)s->cx_connect_fail);
+      buf_appendf(out, "%s::%s::cx_total::%llu\n", cl->name, h, (unsigned long long)s->cx_total);
+      buf_appendf(out, "%s::%s::cx_idle::%llu\n", cl->name, h, (unsigned long long)s->cx_idle);
+      buf_appendf(out, "%s::%s::rq_active::%llu\n", cl->name, h, (unsigned long long)s->rq_active);
+      buf_appendf(out, "%s::%s::rq_error::%llu\n", cl->name, h, (unsigned long long)s->rq_error);
+      buf_appendf(out, "%s::%s::rq_success::%llu\n", cl->name, h, (unsigned long long)s->rq_success);
+      buf_appendf(out, "%s::%s::rq_timeout::%llu\n", cl->name, h, (unsigned long long)s->rq_timeout);
+      buf_appendf(out, "%s::%s::rq_total::%llu\n", cl->name, h, (unsigned long long)s->rq_total);
+      buf_appendf(out, "%s::%s::health_flags::%s\n", cl->name, h, cl->lb_hosts[e].healthy ? "healthy" : "/failed_eds_health");
+      buf_appendf(out, "%s::%s::weight::1\n", cl->name, h);
+      buf_appendf(out, "%s::%s::success_rate::-1\n", cl->name, h);
     }
   }
 }
@@ -92,11 +90,11 @@ static void on_admin_request(struct server_request *r) {
                 MESHLAB_VERSION, state, (long long)up, (long long)up, a->command_line ? a->command_line : "");
     reply_buf(r, 200, "application/json", &out);
   } else if (is(r->path, "/stats/prometheus")) {
-    stats_write_prometheus(&out, &a->px->stats, a->px->tables, a->px->ntables);
+    stats_write_prometheus(&out, &a->px->stats, &a->px->clusters);
     reply_buf(r, 200, "text/plain; version=0.0.4; charset=utf-8", &out);
   } else if (is(r->path, "/stats")) {
     if (r->query.n && slice_eq_str_nocase(r->query, "format=prometheus")) {
-      stats_write_prometheus(&out, &a->px->stats, a->px->tables, a->px->ntables);
+      stats_write_prometheus(&out, &a->px->stats, &a->px->clusters);
     } else {
       stats_text(a, &out);
     }

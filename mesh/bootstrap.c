@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int listen_port(const struct conn_addr *a);
+
 struct ctx {
   const char *name;
   char *err;
@@ -167,6 +169,13 @@ int bootstrap_parse(struct bootstrap *b, const char *text, size_t len, const cha
       snprintf(path, sizeof path, "inbound.listen[%zu]", i);
       if ((rc = get_addr(&c, json_array_get(listen, i), path, &b->inbound[i])) != 0) goto out;
     }
+    for (size_t i = 0; i < b->ninbound; i++)
+      for (size_t k = 0; k < i; k++)
+        if (listen_port(&b->inbound[i]) == listen_port(&b->inbound[k])) {
+          rc = fail(&c, "inbound.listen", "port %d is listed twice (one listener per service port)",
+                    listen_port(&b->inbound[i]));
+          goto out;
+        }
     json_t *app = json_object_get(in, "app");
     if (!app) {
       rc = fail(&c, "inbound", "missing required field \"app\" (where the local app listens)");
@@ -283,6 +292,83 @@ int bootstrap_for_proxy(struct bootstrap *b, const char *listen, const char *ups
     return -ENOMEM;
   }
   int rc = bootstrap_parse(b, text, strlen(text), "flags", err, errlen);
+  free(text);
+  return rc;
+}
+
+static int listen_port(const struct conn_addr *a) {
+  const char *colon = strrchr(a->text, ':');
+  return a->kind == CONN_TCP && colon ? atoi(colon + 1) : 0;
+}
+
+/* One endpoint as the pushed config spells it: address and port apart, unix paths whole. */
+static json_t *endpoint_json(const struct conn_addr *a) {
+  if (a->kind == CONN_PIPE) return json_pack("{s:s,s:i,s:b}", "address", a->text, "port", 0, "healthy", 1);
+  char host[128];
+  snprintf(host, sizeof host, "%s", a->text);
+  char *colon = strrchr(host, ':');
+  int port = colon ? atoi(colon + 1) : 0;
+  if (colon) *colon = '\0';
+  const char *h = host;
+  if (host[0] == '[') {
+    h = host + 1;
+    char *end = strchr(host, ']');
+    if (end) *end = '\0';
+  }
+  return json_pack("{s:s,s:i,s:b}", "address", h, "port", port, "healthy", 1);
+}
+
+static json_t *route_to(const char *host, int port, const char *cluster) {
+  return json_pack("[{s:s,s:[{s:s,s:i,s:i,s:s}]}]", "action", "route", "route", "host", host, "port", port, "weight", 100,
+                   "cluster", cluster);
+}
+
+int bootstrap_routing(const struct bootstrap *b, struct proxy_config **out, char *err, size_t errlen) {
+  json_t *route_configs = json_array(), *clusters = json_array();
+  for (size_t i = 0; i < b->ninbound; i++) {
+    int port = listen_port(&b->inbound[i]);
+    char rc_name[64], cluster[64];
+    snprintf(rc_name, sizeof rc_name, "inbound|%d", port);
+    snprintf(cluster, sizeof cluster, "inbound|%d||", port);
+    json_t *vhost = json_pack("{s:s,s:i,s:[s],s:o}", "name", "inbound|http", "port", 0, "domains", "*", "routes",
+                              route_to("inbound", port, cluster));
+    json_array_append_new(route_configs, json_pack("{s:s,s:i,s:[o]}", "name", rc_name, "port", port, "virtual_hosts", vhost));
+    json_array_append_new(clusters, json_pack("{s:s,s:s,s:i,s:[o]}", "name", cluster, "direction", "inbound", "port",
+                                              port, "endpoints", endpoint_json(&b->app)));
+  }
+  if (b->has_outbound) {
+    json_t *vhosts = json_array();
+    for (size_t i = 0; i < b->nservices; i++) {
+      const struct bootstrap_service *s = &b->services[i];
+      char cluster[256], vname[256];
+      snprintf(cluster, sizeof cluster, "outbound|%d||%s", s->port, s->name);
+      snprintf(vname, sizeof vname, "%s:%d", s->name, s->port);
+      json_t *domains = json_array();
+      for (size_t h = 0; h < s->nhosts; h++) {
+        char with_port[256];
+        snprintf(with_port, sizeof with_port, "%s:%d", s->hosts[h], s->port);
+        json_array_append_new(domains, json_string(s->hosts[h]));
+        json_array_append_new(domains, json_string(with_port));
+      }
+      json_array_append_new(vhosts, json_pack("{s:s,s:i,s:o,s:o}", "name", vname, "port", s->port, "domains", domains,
+                                              "routes", route_to(s->name, s->port, cluster)));
+      json_t *eps = json_array();
+      for (size_t e = 0; e < s->nendpoints; e++) json_array_append_new(eps, endpoint_json(&s->endpoints[e]));
+      json_array_append_new(clusters, json_pack("{s:s,s:s,s:s,s:i,s:o}", "name", cluster, "direction", "outbound",
+                                                "service", s->name, "port", s->port, "endpoints", eps));
+    }
+    json_array_append_new(route_configs, json_pack("{s:s,s:i,s:o}", "name", "outbound", "port", 0, "virtual_hosts", vhosts));
+  }
+  json_t *root = json_pack("{s:i,s:s,s:{s:s,s:s},s:o,s:o}", "version", 1, "kind", "sidecar", "node", "name",
+                           b->workload ? b->workload : (b->node_id ? b->node_id : "proxy"), "namespace",
+                           b->ns ? b->ns : "default", "route_configs", route_configs, "clusters", clusters);
+  char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;
+  json_decref(root);
+  if (!text) {
+    snprintf(err, errlen, "out of memory");
+    return -ENOMEM;
+  }
+  int rc = compile_from_json(text, strlen(text), "bootstrap routing", out, err, errlen);
   free(text);
   return rc;
 }

@@ -31,6 +31,7 @@
 #include <stddef.h>
 
 #include "mesh/accesslog.h"
+#include "mesh/compile.h"
 #include "mesh/conn.h"
 #include "mesh/proxy.h"
 
@@ -73,6 +74,12 @@ int bootstrap_load(struct bootstrap *b, const char *path, char *err, size_t errl
 int bootstrap_for_proxy(struct bootstrap *b, const char *listen, const char *upstream, const char *admin,
                         const struct proxy_limits *limits, const char *log_path, const char *log_format, char *err,
                         size_t errlen);
+/* The routing a static bootstrap implies, as a pushed config would carry it (compile.h): per
+ * inbound port a route config "inbound|PORT" sending everything to cluster "inbound|PORT||"
+ * (the app); for outbound a virtual host per service (its hosts, with and without :port) to
+ * "outbound|PORT||NAME" with its endpoints. Version 1. On success returns 0 and *out (owned);
+ * on error -EINVAL/-ENOMEM with the reason in err. */
+int bootstrap_routing(const struct bootstrap *b, struct proxy_config **out, char *err, size_t errlen);
 void bootstrap_free(struct bootstrap *b);
 
 #endif

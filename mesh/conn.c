@@ -218,6 +218,15 @@ static int write_now(struct conn *c, const uv_buf_t *bufs, unsigned nbufs, size_
   return 0;
 }
 
+/* After bytes counted as queued (pending while connecting, corked) went out: if the kernel
+ * took them all at once, no write request will complete to lift the block, so lift it here. */
+static void check_drain(struct conn *c) {
+  if (c->blocked && c->queued <= c->env->write_low && !c->closing) {
+    c->blocked = 0;
+    if (c->on_drain) c->on_drain(c);
+  }
+}
+
 static int flush_pending(struct conn *c) {
   if (c->pending.len == 0) return 0;
   /* Pending bytes were counted as queued while connecting; they now go out for real. */
@@ -225,6 +234,7 @@ static int flush_pending(struct conn *c) {
   uv_buf_t b = uv_buf_init(c->pending.data, (unsigned)c->pending.len);
   int rc = write_now(c, &b, 1, c->pending.len);
   buf_free(&c->pending);
+  if (rc == 0) check_drain(c);
   return rc;
 }
 
@@ -274,6 +284,7 @@ int conn_uncork(struct conn *c) {
   /* Keep the buffer's memory for the next turn unless it grew large. */
   if (c->corked.cap > 64 * 1024) buf_free(&c->corked);
   else buf_reset(&c->corked);
+  if (rc == 0) check_drain(c);
   return rc;
 }
 

@@ -11,6 +11,7 @@
 
 #include "mesh/flags.h"
 #include "mesh/http_head.h"
+#include "mesh/router.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
@@ -23,8 +24,10 @@
 enum session_state { SESSION_IDLE, SESSION_HEAD, SESSION_ACTIVE, SESSION_CLOSING };
 
 struct exchange {
-  struct cluster *cluster;
-  struct upstream *up;
+  struct cluster *cluster;     /* referenced while the exchange runs (cluster_pick) */
+  struct upstream *up;         /* referenced likewise */
+  struct config_ref *config;   /* the config it was routed with, referenced */
+  const struct xds_route *route; /* the rule that matched, borrowed from config */
   struct upstream_conn *uc;
   struct http_head *req; /* borrowed from the request parser until the exchange ends */
   struct buf head_out;   /* the head sent upstream, kept for a re-send */
@@ -67,6 +70,7 @@ static void session_close(struct session *s);
 static void session_end(struct session *s, int graceful);
 static void exchange_finish(struct session *s);
 static void exchange_send(struct session *s);
+static void exchange_unroute(struct exchange *ex);
 static void proxy_try_finish(struct proxy *px);
 
 void proxy_limits_default(struct proxy_limits *l) {
@@ -151,7 +155,8 @@ static void record(struct session *s) {
   r.upstream_cluster = ex->cluster ? ex->cluster->name : NULL;
   r.downstream_local = s->local;
   r.downstream_remote = s->peer;
-  r.route_name = ex->cluster ? "default" : NULL;
+  r.route_name = ex->route ? (ex->route->name ? ex->route->name : ex->route->vs_name ? ex->route->vs_name : "default")
+                           : NULL;
   accesslog_record(px->log, &r);
 }
 
@@ -217,6 +222,7 @@ static void exchange_abort(struct session *s, uint32_t flags, const char *detail
   if (ex->active) {
     record(s);
     s->px->stats.downstream_rq_active--;
+    exchange_unroute(ex);
     ex->active = 0;
   }
   session_close(s);
@@ -446,6 +452,86 @@ static void exchange_send(struct session *s) {
 
 /* ---- downstream side ------------------------------------------------------------------- */
 
+static void config_unref(struct config_ref *r) {
+  if (r && --r->refs == 0) {
+    proxy_config_free(r->cfg);
+    free(r);
+  }
+}
+
+/* Releases what routing took for the exchange: its cluster and host, its config. */
+static void exchange_unroute(struct exchange *ex) {
+  if (ex->cluster || ex->up) cluster_release(ex->cluster, ex->up);
+  config_unref(ex->config);
+  ex->config = NULL;
+  ex->route = NULL;
+}
+
+/* Routes the request with the current config and picks a host: returns 1 with ex->cluster and
+ * ex->up set (and referenced), or 0 after answering locally (NR, NC, UH, a redirect or a direct
+ * response), as Envoy's router does. */
+static int route_request(struct session *s, struct http_head *h) {
+  struct proxy *px = s->px;
+  struct exchange *ex = &s->ex;
+  if (!px->config) {
+    local_reply(s, 404, FLAG_NR, NULL, "route_not_found", NULL);
+    return 0;
+  }
+  ex->config = px->config;
+  ex->config->refs++;
+  struct router_request rq = {0};
+  rq.direction = s->l->dir;
+  rq.authority = ex->authority;
+  rq.path = ex->path;
+  rq.method = h->method;
+  rq.head = h;
+  rq.port = s->l->port;
+  struct route_decision d;
+  enum router_verdict v = router_route(ex->config->cfg, &rq, &px->rng, &d);
+  ex->route = d.route;
+  switch (v) {
+    case ROUTER_NO_ROUTE:
+      local_reply(s, 404, FLAG_NR, NULL, "route_not_found", NULL);
+      return 0;
+    case ROUTER_NO_CLUSTER:
+      local_reply(s, 503, FLAG_NC, NULL, "cluster_not_found", NULL);
+      return 0;
+    case ROUTER_DIRECT_RESPONSE: {
+      const struct resource_direct_response *dr = &d.route->direct_response;
+      local_reply(s, (int)dr->status, 0, dr->body, "direct_response", NULL);
+      return 0;
+    }
+    case ROUTER_REDIRECT: {
+      const struct resource_redirect *rd = &d.route->redirect;
+      char location[512];
+      struct slice host = ex->authority;
+      snprintf(location, sizeof location, "location: %s://%.*s%s\r\n", rd->scheme ? rd->scheme : "http",
+               rd->authority ? (int)strlen(rd->authority) : (int)host.n, rd->authority ? rd->authority : host.p,
+               rd->uri ? rd->uri : "/");
+      local_reply(s, (int)rd->redirect_code.value, 0, NULL, "redirect", location);
+      return 0;
+    }
+    case ROUTER_ROUTE:
+      break;
+  }
+  struct cluster *c = cluster_manager_find(&px->clusters, d.cluster->name);
+  if (!c) {
+    local_reply(s, 503, FLAG_NC, NULL, "cluster_not_found", NULL);
+    return 0;
+  }
+  uint64_t hash;
+  const uint64_t *key = NULL;
+  if (d.cluster->policy.load_balancer.hash_present &&
+      lb_hash_request(&d.cluster->policy.load_balancer.consistent_hash, h, ex->path, s->client_ip, &hash))
+    key = &hash;
+  if (cluster_pick(c, key, &px->rng, &ex->up, NULL) != LB_PICKED) {
+    local_reply(s, 503, FLAG_UH, "no healthy upstream", "no_healthy_upstream", NULL);
+    return 0;
+  }
+  ex->cluster = c;
+  return 1;
+}
+
 static int on_req_head(void *owner, struct http_head *h) {
   struct session *s = owner;
   struct proxy *px = s->px;
@@ -456,6 +542,8 @@ static int on_req_head(void *owner, struct http_head *h) {
   memset(&ex->flags, 0, sizeof *ex - offsetof(struct exchange, flags));
   ex->cluster = NULL;
   ex->up = NULL;
+  ex->config = NULL;
+  ex->route = NULL;
   ex->uc = NULL;
   ex->req = h;
   ex->active = 1;
@@ -485,16 +573,7 @@ static int on_req_head(void *owner, struct http_head *h) {
     const struct slice *host = http_head_find(h, "host");
     if (host) ex->authority = *host;
   }
-  ex->cluster = route_match(s->l->routes, ex->authority);
-  if (!ex->cluster) {
-    local_reply(s, 404, FLAG_NR, NULL, "route_not_found", NULL);
-    return 0;
-  }
-  ex->up = cluster_pick(ex->cluster);
-  if (!ex->up) {
-    local_reply(s, 503, FLAG_UH, "no healthy upstream", "no_healthy_upstream", NULL);
-    return 0;
-  }
+  if (!route_request(s, h)) return 0;
   ex->up->stats.rq_total++;
   ex->up->stats.rq_active++;
   if (h->chunked) ex->req_framing = HTTP_FRAMING_CHUNKED;
@@ -581,6 +660,7 @@ static void exchange_finish(struct session *s) {
   record(s);
   px->stats.downstream_rq_active--;
   release_upstream(s, ex->up_keep_alive && ex->req_done && !ex->up_extra);
+  exchange_unroute(ex);
   ex->active = 0;
   ex->req = NULL;
   if (ex->body_copy.cap > RESEND_BODY_LIMIT) buf_free(&ex->body_copy);
@@ -634,6 +714,8 @@ static void session_feed(struct session *s, const char *p, size_t n) {
       memset(&ex->flags, 0, sizeof *ex - offsetof(struct exchange, flags));
       ex->cluster = NULL;
       ex->up = NULL;
+      ex->config = NULL;
+      ex->route = NULL;
       ex->req = NULL;
       ex->active = 1;
       ex->start_ns = uv_hrtime();
@@ -691,6 +773,8 @@ static void on_session_timer(uv_timer_t *t) {
       memset(&ex->flags, 0, sizeof *ex - offsetof(struct exchange, flags));
       ex->cluster = NULL;
       ex->up = NULL;
+      ex->config = NULL;
+      ex->route = NULL;
       ex->req = NULL;
       ex->active = 1;
       ex->req_done = 1;
@@ -762,6 +846,7 @@ static void session_end(struct session *s, int graceful) {
     release_upstream(s, 0);
     record(s);
     s->px->stats.downstream_rq_active--;
+    exchange_unroute(ex);
     ex->active = 0;
   }
   s->state = SESSION_CLOSING;
@@ -823,6 +908,7 @@ static void on_connection(uv_stream_t *server, int status) {
 static void on_flush(uv_prepare_t *h) {
   struct proxy *px = h->data;
   accesslog_flush(px->log);
+  if (px->clusters.nretired_hosts || px->clusters.retired) cluster_manager_collect(&px->clusters);
   if (px->draining) proxy_try_finish(px);
 }
 
@@ -837,6 +923,7 @@ int proxy_init(struct proxy *px, uv_loop_t *loop, const struct proxy_limits *lim
   px->req_cbs = (struct http_parser_cbs){on_req_head, on_req_body, on_req_complete};
   px->resp_cbs = (struct http_parser_cbs){on_resp_head, on_resp_body, on_resp_complete};
   rng_seed_os(&px->rng);
+  cluster_manager_init(&px->clusters, &px->env, &px->live_handles);
   uv_prepare_init(loop, &px->flush);
   px->flush.data = px;
   uv_prepare_start(&px->flush, on_flush);
@@ -847,12 +934,13 @@ int proxy_init(struct proxy *px, uv_loop_t *loop, const struct proxy_limits *lim
   return 0;
 }
 
-int proxy_listen(struct proxy *px, const struct conn_addr *addr, const struct route_table *routes,
+int proxy_listen(struct proxy *px, const struct conn_addr *addr, enum xds_direction dir, uint32_t port,
                  const char *name, struct proxy_listener **out) {
   struct proxy_listener *l = calloc(1, sizeof *l);
   if (!l) return -ENOMEM;
   l->px = px;
-  l->routes = routes;
+  l->dir = dir;
+  l->port = port;
   l->kind = addr->kind;
   snprintf(l->name, sizeof l->name, "%s", name);
   int rc;
@@ -880,17 +968,31 @@ int proxy_listen(struct proxy *px, const struct conn_addr *addr, const struct ro
   l->next = px->listeners;
   px->listeners = l;
   px->live_handles++;
-  int known = 0;
-  for (size_t i = 0; i < px->ntables; i++) known |= px->tables[i] == routes;
-  if (!known) {
-    const struct route_table **t = realloc(px->tables, (px->ntables + 1) * sizeof *t);
-    if (!t) return -ENOMEM;
-    px->tables = t;
-    px->tables[px->ntables++] = routes;
-  }
   if (out) *out = l;
   return 0;
 }
+
+int proxy_set_config(struct proxy *px, struct proxy_config *cfg) {
+  struct config_ref *r = calloc(1, sizeof *r);
+  if (!r) {
+    proxy_config_free(cfg);
+    return -ENOMEM;
+  }
+  r->cfg = cfg;
+  r->refs = 1;
+  int rc = cluster_manager_apply(&px->clusters, cfg);
+  if (rc != 0 && px->config) {
+    /* Put the clusters back as the config in force has them. */
+    cluster_manager_apply(&px->clusters, px->config->cfg);
+    config_unref(r);
+    return rc;
+  }
+  config_unref(px->config);
+  px->config = r;
+  return rc;
+}
+
+uint64_t proxy_config_version(const struct proxy *px) { return px->config ? px->config->cfg->version : 0; }
 
 static void on_listener_closed(uv_handle_t *h) {
   struct proxy_listener *l = h->data;
@@ -920,10 +1022,7 @@ static void on_final_close(uv_handle_t *h) {
 static void proxy_try_finish(struct proxy *px) {
   if (!px->draining || px->closing) return;
   if (px->sessions) return;
-  for (size_t t = 0; t < px->ntables; t++)
-    for (size_t c = 0; c < px->tables[t]->nclusters; c++)
-      for (size_t e = 0; e < px->tables[t]->clusters[c].nendpoints; e++)
-        upstream_close_idle(&px->tables[t]->clusters[c].endpoints[e]);
+  cluster_manager_close_idle(&px->clusters);
   if (px->live_handles > 0) return;
   px->closing = 1;
   px->final_handles = 2;
@@ -968,7 +1067,8 @@ size_t proxy_buffered_bytes(const struct proxy *px) {
 }
 
 void proxy_free(struct proxy *px) {
+  cluster_manager_free(&px->clusters);
+  config_unref(px->config);
+  px->config = NULL;
   conn_env_free(&px->env);
-  free(px->tables);
-  px->tables = NULL;
 }

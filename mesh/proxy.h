@@ -1,8 +1,8 @@
 /* The HTTP/1.1 proxy engine: listeners, downstream sessions and request exchanges.
  *
  * Request path: a listener accepts a downstream connection (a session); the session's parser
- * yields a request head; the listener's route table picks a cluster and the cluster an
- * endpoint; the exchange takes a pooled upstream connection (or opens one), writes the
+ * yields a request head; the router (router.c) matches it against the current pushed config
+ * (compile.h) and picks a cluster, the cluster manager (clusters.c) an endpoint; the exchange takes a pooled upstream connection (or opens one), writes the
  * re-serialised head and streams the body, then streams the response back, re-framed. One
  * exchange runs at a time per session: pipelined requests wait, parsed in order, so answers
  * leave in order. Local replies (no route, connect failure, timeout, malformed input) carry
@@ -21,7 +21,8 @@
 #include "mesh/conn.h"
 #include "mesh/http.h"
 #include "mesh/rand.h"
-#include "mesh/route.h"
+#include "mesh/clusters.h"
+#include "mesh/compile.h"
 #include "mesh/stats.h"
 
 /* Limits and timeouts; every one configurable (flags and static config). 0 disables a timeout. */
@@ -51,8 +52,10 @@ struct proxy_listener {
   } h;
   enum conn_kind kind;
   struct proxy *px;
-  const struct route_table *routes; /* borrowed */
-  char name[32];                    /* "proxy", "inbound", "outbound" */
+  enum xds_direction dir;           /* which side of the config it serves */
+  uint32_t port;                    /* the port the router matches with: the inbound port, the
+                                       Gateway server port; 0 for outbound (from the authority) */
+  char name[32];                    /* "inbound", "outbound", "gateway" */
   char address[128];                /* the bound address, port resolved */
   struct proxy_listener *next;
 };
@@ -76,17 +79,31 @@ struct proxy {
   int final_handles;                /* flush and drain_timer, while closing */
   unsigned draining : 1, closing : 1;
   proxy_closed_cb on_closed;
-  const struct route_table **tables; /* every table in use, for stats and admin */
-  size_t ntables;
+  struct cluster_manager clusters;   /* live clusters and their pools, kept across pushes */
+  struct config_ref *config;         /* the current pushed config (NULL: none yet) */
+};
+
+/* A pushed config shared by the proxy and the requests that started under it. */
+struct config_ref {
+  struct proxy_config *cfg; /* owned */
+  int refs;
 };
 
 /* Sets up a proxy on loop with the given limits (copied). Returns 0 or a negative error. */
 int proxy_init(struct proxy *px, uv_loop_t *loop, const struct proxy_limits *limits);
 
-/* Listens on addr (port 0 picks a free one) and routes with `routes` (borrowed; must outlive
- * the proxy). Returns 0 and the listener in *out (owned by px), or a negative libuv error. */
-int proxy_listen(struct proxy *px, const struct conn_addr *addr, const struct route_table *routes,
+/* Listens on addr (port 0 picks a free one); requests are routed with the current config's
+ * route config for `dir` and `port`. Returns 0 and the listener in *out (owned by px), or a
+ * negative libuv error. */
+int proxy_listen(struct proxy *px, const struct conn_addr *addr, enum xds_direction dir, uint32_t port,
                  const char *name, struct proxy_listener **out);
+
+/* Installs a new config (takes cfg): clusters are reconciled (pools of hosts that stay are
+ * kept), new requests route with it, requests in flight finish under the one they started
+ * with. Returns 0, or -ENOMEM with the previous config still in force (cfg is freed). */
+int proxy_set_config(struct proxy *px, struct proxy_config *cfg);
+/* The version of the current config, 0 when none. */
+uint64_t proxy_config_version(const struct proxy *px);
 
 /* Graceful stop (SIGTERM): closes listeners, lets in-flight requests finish for up to
  * limits.drain_timeout_ms, closes idle and finished connections, then everything; on_closed

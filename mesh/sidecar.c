@@ -34,37 +34,25 @@ int sidecar_start(struct sidecar *sc, uv_loop_t *loop, const struct bootstrap *b
     snprintf(err, errlen, "at most %d inbound ports", SIDECAR_MAX_INBOUND);
     return -EINVAL;
   }
-  const char *any[] = {"*"};
-  /* Inbound: per owned port, a table whose one cluster is the local app. */
+  struct proxy_config *cfg;
+  rc = bootstrap_routing(b, &cfg, err, errlen);
+  if (rc != 0) return rc;
+  rc = proxy_set_config(&sc->px, cfg);
+  if (rc != 0) {
+    snprintf(err, errlen, "cannot install the configuration: %s", uv_strerror(rc));
+    return rc;
+  }
   for (size_t i = 0; i < b->ninbound; i++) {
-    char name[64];
-    snprintf(name, sizeof name, "inbound|%d||", port_of(&b->inbound[i]));
-    struct route_table *t = &sc->inbound_routes[i];
-    struct cluster *c = route_add_cluster(t, name, 1);
-    if (!c || route_add_endpoint(c, &sc->px.env, &b->app, &sc->px.live_handles, 1) != 0 ||
-        route_add_vhost(t, any, 1, c) != 0)
-      return -ENOMEM;
-    rc = proxy_listen(&sc->px, &b->inbound[i], t, "inbound", &sc->inbound[i]);
+    rc = proxy_listen(&sc->px, &b->inbound[i], XDS_INBOUND, (uint32_t)port_of(&b->inbound[i]), "inbound",
+                      &sc->inbound[i]);
     if (rc != 0) {
       snprintf(err, errlen, "cannot listen on inbound %s: %s", b->inbound[i].text, uv_strerror(rc));
       return rc;
     }
     sc->ninbound++;
   }
-  /* Outbound: a virtual host per service, matched by the names a client may use. */
-  for (size_t i = 0; i < b->nservices; i++) {
-    const struct bootstrap_service *s = &b->services[i];
-    char name[200];
-    snprintf(name, sizeof name, "outbound|%d||%s", s->port, s->name);
-    struct cluster *c = route_add_cluster(&sc->outbound_routes, name, b->nservices);
-    if (!c) return -ENOMEM;
-    for (size_t e = 0; e < s->nendpoints; e++)
-      if (route_add_endpoint(c, &sc->px.env, &s->endpoints[e], &sc->px.live_handles, s->nendpoints) != 0)
-        return -ENOMEM;
-    if (route_add_vhost(&sc->outbound_routes, (const char *const *)s->hosts, s->nhosts, c) != 0) return -ENOMEM;
-  }
   if (b->has_outbound) {
-    rc = proxy_listen(&sc->px, &b->outbound, &sc->outbound_routes, "outbound", &sc->outbound);
+    rc = proxy_listen(&sc->px, &b->outbound, XDS_OUTBOUND, 0, "outbound", &sc->outbound);
     if (rc != 0) {
       snprintf(err, errlen, "cannot listen on outbound %s: %s", b->outbound.text, uv_strerror(rc));
       return rc;
@@ -106,8 +94,6 @@ void sidecar_stop(struct sidecar *sc, void (*on_stopped)(struct sidecar *sc)) {
 
 void sidecar_free(struct sidecar *sc) {
   if (sc->started) proxy_free(&sc->px);
-  for (size_t i = 0; i < SIDECAR_MAX_INBOUND; i++) route_table_free(&sc->inbound_routes[i]);
-  route_table_free(&sc->outbound_routes);
   accesslog_free(&sc->log);
   if (sc->log.out && sc->log.out != stdout) fclose(sc->log.out);
   sc->log.out = NULL;

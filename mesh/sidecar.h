@@ -23,8 +23,6 @@ struct sidecar {
   struct proxy px;
   struct admin admin;
   int has_admin;
-  struct route_table inbound_routes[SIDECAR_MAX_INBOUND]; /* one per owned port */
-  struct route_table outbound_routes;
   struct accesslog log;
   struct proxy_listener *inbound[SIDECAR_MAX_INBOUND];
   size_t ninbound;

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "mesh/flags.h"
-#include "mesh/route.h"
+#include "mesh/clusters.h"
 
 const double stats_bucket_bounds[STATS_NBUCKETS] = {0.5,    1,      5,      10,      25,      50,     100,
                                                      250,    500,    1000,   2500,    5000,    10000,  30000,
@@ -95,8 +95,7 @@ static const struct host_stat host_stats[] = {
     {"envoy_cluster_upstream_rq_timeout", "Upstream requests that timed out", "counter", offsetof(struct upstream_stats, rq_timeout)},
 };
 
-int stats_write_prometheus(struct buf *out, const struct proxy_stats *s, const struct route_table *const *tables,
-                           size_t ntables) {
+int stats_write_prometheus(struct buf *out, const struct proxy_stats *s, const struct cluster_manager *clusters) {
   TRY(counter(out, "envoy_http_downstream_cx_total", "Downstream connections accepted", s->downstream_cx_total));
   TRY(gauge(out, "envoy_http_downstream_cx_active", "Downstream connections open", s->downstream_cx_active));
   TRY(counter(out, "envoy_http_downstream_rq_total", "Downstream requests", s->downstream_rq_total));
@@ -131,19 +130,16 @@ int stats_write_prometheus(struct buf *out, const struct proxy_stats *s, const s
   for (size_t k = 0; k < sizeof host_stats / sizeof host_stats[0]; k++) {
     const struct host_stat *hs = &host_stats[k];
     TRY(buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", hs->name, hs->help, hs->name, hs->type));
-    for (size_t t = 0; t < ntables; t++) {
-      if (!tables[t]) continue;
-      for (size_t c = 0; c < tables[t]->nclusters; c++) {
-        const struct cluster *cl = &tables[t]->clusters[c];
-        for (size_t e = 0; e < cl->nendpoints; e++) {
-          const struct upstream *up = &cl->endpoints[e];
-          uint64_t v = *(const uint64_t *)((const char *)&up->stats + hs->offset);
-          TRY(buf_appendf(out, "%s{envoy_cluster_name=\"", hs->name));
-          TRY(label_value(out, cl->name));
-          TRY(buf_append_str(out, "\",upstream_host=\""));
-          TRY(label_value(out, up->addr.text));
-          TRY(buf_appendf(out, "\"} %llu\n", (unsigned long long)v));
-        }
+    for (size_t c = 0; c < clusters->len; c++) {
+      const struct cluster *cl = clusters->items[c];
+      for (size_t e = 0; e < cl->nhosts; e++) {
+        const struct upstream *up = cl->hosts[e];
+        uint64_t v = *(const uint64_t *)((const char *)&up->stats + hs->offset);
+        TRY(buf_appendf(out, "%s{envoy_cluster_name=\"", hs->name));
+        TRY(label_value(out, cl->name));
+        TRY(buf_append_str(out, "\",upstream_host=\""));
+        TRY(label_value(out, up->addr.text));
+        TRY(buf_appendf(out, "\"} %llu\n", (unsigned long long)v));
       }
     }
   }

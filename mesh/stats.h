@@ -15,7 +15,7 @@
 
 #include "mesh/buf.h"
 
-struct route_table;
+struct cluster_manager;
 
 /* Envoy's default histogram bucket bounds, in milliseconds. */
 #define STATS_NBUCKETS 19
@@ -53,9 +53,8 @@ struct proxy_stats {
 /* Counts one finished request: its response code (0 = none sent), flags and duration. */
 void stats_record_request(struct proxy_stats *s, int code, uint32_t flags, double ms);
 
-/* Appends the Prometheus text exposition (format 0.0.4) of s and of every cluster in the
- * given route tables. Returns 0 or -ENOMEM. */
-int stats_write_prometheus(struct buf *out, const struct proxy_stats *s, const struct route_table *const *tables,
-                           size_t ntables);
+/* Appends the Prometheus text exposition (format 0.0.4) of s and of every host of every live
+ * cluster. Returns 0 or -ENOMEM. */
+int stats_write_prometheus(struct buf *out, const struct proxy_stats *s, const struct cluster_manager *clusters);
 
 #endif

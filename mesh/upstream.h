@@ -31,6 +31,7 @@ struct upstream {
   struct upstream_conn *idle; /* pooled connections, most recently used first */
   struct upstream_stats stats;
   uint32_t max_idle;       /* pool size bound (connections beyond it are closed) */
+  int refs;                /* requests in flight that picked it (clusters.c) */
   uint64_t *live_handles;  /* borrowed counter the owner uses to know when all closed */
 };
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mesh/bootstrap.h"
 #include "mesh/flags.h"
 #include "support/client.h"
 #include "support/fixture.h"
@@ -24,8 +25,8 @@ static void read_counts(struct fixture *f, void *arg) {
   memset(c, 0, sizeof *c);
   c->origin_connections = f->origin.connections;
   c->origin_requests = f->origin.requests;
-  c->cx_total = f->routes.clusters[0].endpoints[0].stats.cx_total;
-  c->cx_idle = f->routes.clusters[0].endpoints[0].stats.cx_idle;
+  c->cx_total = f->px.clusters.items[0]->hosts[0]->stats.cx_total;
+  c->cx_idle = f->px.clusters.items[0]->hosts[0]->stats.cx_idle;
   c->protocol_errors = f->px.stats.downstream_cx_protocol_error;
   for (size_t i = 0; i < f->px.stats.nby_code; i++) {
     const struct code_flags_count *e = &f->px.stats.by_code[i];
@@ -447,7 +448,80 @@ static void drains_in_flight_requests_on_shutdown(void) {
   STOP(f);
 }
 
-TEST_CASES(TEST(keeps_alive_and_reuses_pooled_connections), TEST(answers_pipelined_requests_in_order),
+struct push {
+  int upstream_port;
+  int rc;
+  uint64_t version;
+};
+
+/* Runs on the loop thread: installs routing to upstream_port, as a push from the lab would. */
+static void push_config(struct fixture *f, void *arg) {
+  struct push *p = arg;
+  char addr[64], err[256];
+  snprintf(addr, sizeof addr, "127.0.0.1:%d", p->upstream_port);
+  struct proxy_limits l;
+  proxy_limits_default(&l);
+  struct bootstrap b;
+  struct proxy_config *cfg = NULL;
+  p->rc = bootstrap_for_proxy(&b, "127.0.0.1:0", addr, NULL, &l, NULL, NULL, err, sizeof err);
+  if (p->rc == 0) p->rc = bootstrap_routing(&b, &cfg, err, sizeof err);
+  bootstrap_free(&b);
+  if (p->rc != 0) return;
+  cfg->version = p->version;
+  p->rc = proxy_set_config(&f->px, cfg);
+}
+
+static void pushes_keep_pools_and_in_flight_requests(void) {
+  struct fixture f;
+  START(f, NULL);
+  struct client c, slow;
+  struct client_response r;
+  ASSERT_INT_EQ(client_open(&c, f.port), 0);
+  get(&c, "/size/10", &r);
+  EXPECT_INT_EQ(r.status, 200);
+  client_response_free(&r);
+  /* The same routing pushed again: the host and its pooled connection stay. */
+  struct push p = {f.origin.port, -1, 2};
+  fixture_call(&f, push_config, &p);
+  ASSERT_INT_EQ(p.rc, 0);
+  get(&c, "/size/10", &r);
+  EXPECT_INT_EQ(r.status, 200);
+  client_response_free(&r);
+  struct counts n;
+  fixture_call(&f, read_counts, &n);
+  EXPECT_INT_EQ(n.cx_total, 1);
+  EXPECT_INT_EQ(n.origin_connections, 1);
+  /* A request in flight when the routing moves to a dead endpoint still finishes under the
+   * config it started with; the next request follows the new one. */
+  struct fixture probe;
+  START(probe, NULL);
+  int dead_port = probe.origin.port;
+  STOP(probe);
+  ASSERT_INT_EQ(client_open(&slow, f.port), 0);
+  ASSERT_INT_EQ(client_send_str(&slow, "GET /delay/300 HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
+  usleep(50 * 1000);
+  struct push away = {dead_port, -1, 3};
+  fixture_call(&f, push_config, &away);
+  ASSERT_INT_EQ(away.rc, 0);
+  ASSERT_INT_EQ(client_read(&slow, &r), 0);
+  EXPECT_INT_EQ(r.status, 200);
+  EXPECT_STR_EQ(buf_cstr(&r.body), "delayed");
+  client_response_free(&r);
+  get(&c, "/size/10", &r);
+  EXPECT_INT_EQ(r.status, 503);
+  client_response_free(&r);
+  /* And back: the retired host was freed, a new one serves. */
+  struct push back = {f.origin.port, -1, 4};
+  fixture_call(&f, push_config, &back);
+  get(&c, "/size/10", &r);
+  EXPECT_INT_EQ(r.status, 200);
+  client_response_free(&r);
+  client_close(&c);
+  client_close(&slow);
+  STOP(f);
+}
+
+TEST_CASES(TEST(pushes_keep_pools_and_in_flight_requests), TEST(keeps_alive_and_reuses_pooled_connections), TEST(answers_pipelined_requests_in_order),
            TEST(rewrites_headers_as_a_proxy_must), TEST(streams_large_bodies_with_backpressure),
            TEST(upstream_dying_mid_response_cuts_the_client), TEST(malformed_upstream_response_is_502),
            TEST(refuses_smuggling_shapes_without_forwarding), TEST(slow_headers_time_out),

@@ -1,6 +1,8 @@
 /* The in-process proxy fixture: see fixture.h. */
 #include "support/fixture.h"
 
+#include "mesh/bootstrap.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,16 +58,25 @@ int fixture_start(struct fixture *f, const struct proxy_limits *limits, int upst
   }
   char addr[64];
   snprintf(addr, sizeof addr, "127.0.0.1:%d", upstream_port > 0 ? upstream_port : f->origin.port);
-  struct conn_addr up, listen;
-  conn_addr_parse(&up, addr);
-  conn_addr_parse(&listen, "127.0.0.1:0");
-  struct cluster *c = route_add_cluster(&f->routes, "origin", 1);
-  const char *any[] = {"*"};
-  if (!c || route_add_endpoint(c, &f->px.env, &up, &f->px.live_handles, 1) != 0 ||
-      route_add_vhost(&f->routes, any, 1, c) != 0)
+  /* The same path as `meshlab proxy`: a bootstrap with one inbound listener, its routing
+   * installed as a pushed config. */
+  struct bootstrap b;
+  char err[256];
+  if (bootstrap_for_proxy(&b, "127.0.0.1:0", addr, NULL, &l, NULL, NULL, err, sizeof err) != 0) {
+    fprintf(stderr, "fixture: %s\n", err);
+    bootstrap_free(&b);
     return -1;
+  }
+  struct proxy_config *cfg;
+  int rc = bootstrap_routing(&b, &cfg, err, sizeof err);
+  struct conn_addr listen = b.inbound[0];
+  bootstrap_free(&b);
+  if (rc != 0 || proxy_set_config(&f->px, cfg) != 0) {
+    fprintf(stderr, "fixture: %s\n", err);
+    return -1;
+  }
   struct proxy_listener *pl;
-  if (proxy_listen(&f->px, &listen, &f->routes, "proxy", &pl) != 0) return -1;
+  if (proxy_listen(&f->px, &listen, XDS_INBOUND, 0, "proxy", &pl) != 0) return -1;
   const char *colon = strrchr(pl->address, ':');
   f->port = atoi(colon + 1);
   uv_thread_create(&f->thread, loop_main, f);
@@ -105,7 +116,6 @@ int fixture_stop(struct fixture *f) {
   uv_mutex_unlock(&f->mu);
   uv_thread_join(&f->thread);
   proxy_free(&f->px);
-  route_table_free(&f->routes);
   accesslog_free(&f->log);
   if (f->log.out) fclose(f->log.out);
   f->loop_close_rc = uv_loop_close(&f->loop);

@@ -18,7 +18,6 @@ struct fixture {
   uv_cond_t cond;
   uv_timer_t sampler;
   struct proxy px;
-  struct route_table routes;
   struct origin origin;
   struct accesslog log;
   int port;           /* the proxy's listener */

@@ -1,0 +1,211 @@
+/* The cluster manager: see clusters.h. */
+#include "mesh/clusters.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cluster_manager_init(struct cluster_manager *cm, struct conn_env *env, uint64_t *live_handles) {
+  memset(cm, 0, sizeof *cm);
+  cm->env = env;
+  cm->live_handles = live_handles;
+}
+
+static int by_name(const void *a, const void *b) {
+  return strcmp((*(struct cluster *const *)a)->name, (*(struct cluster *const *)b)->name);
+}
+
+struct cluster *cluster_manager_find(const struct cluster_manager *cm, const char *name) {
+  size_t lo = 0, hi = cm->len;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    int c = strcmp(cm->items[mid]->name, name);
+    if (c == 0) return cm->items[mid];
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return NULL;
+}
+
+static int endpoint_addr(const struct xds_endpoint *e, struct conn_addr *out) {
+  char text[160];
+  if (strncmp(e->address, "unix:", 5) == 0 || e->port == 0) snprintf(text, sizeof text, "%s", e->address);
+  else if (strchr(e->address, ':')) snprintf(text, sizeof text, "[%s]:%u", e->address, e->port);
+  else snprintf(text, sizeof text, "%s:%u", e->address, e->port);
+  return conn_addr_parse(out, text);
+}
+
+static void retire_host(struct cluster_manager *cm, struct upstream *up) {
+  upstream_close_idle(up);
+  if (cm->nretired_hosts == cm->retired_cap) {
+    size_t cap = cm->retired_cap ? cm->retired_cap * 2 : 8;
+    struct upstream **p = realloc(cm->retired_hosts, cap * sizeof *p);
+    if (!p) return; /* kept by nobody: leaks one host rather than freeing it in use */
+    cm->retired_hosts = p;
+    cm->retired_cap = cap;
+  }
+  cm->retired_hosts[cm->nretired_hosts++] = up;
+}
+
+/* Sets c's hosts to the endpoints of x, keeping hosts whose address stays. */
+static int reconcile_hosts(struct cluster_manager *cm, struct cluster *c, const struct xds_cluster *x) {
+  struct upstream **hosts = calloc(x->endpoints_len ? x->endpoints_len : 1, sizeof *hosts);
+  struct lb_host *lb_hosts = calloc(x->endpoints_len ? x->endpoints_len : 1, sizeof *lb_hosts);
+  const char **keys = calloc(x->endpoints_len ? x->endpoints_len : 1, sizeof *keys);
+  if (!hosts || !lb_hosts || !keys) {
+    free(hosts);
+    free(lb_hosts);
+    free(keys);
+    return -ENOMEM;
+  }
+  size_t n = 0;
+  for (size_t i = 0; i < x->endpoints_len; i++) {
+    struct conn_addr addr;
+    if (endpoint_addr(&x->endpoints[i], &addr) != 0) continue; /* a DNS name: not reachable here */
+    struct upstream *up = NULL;
+    for (size_t k = 0; k < c->nhosts; k++) {
+      if (c->hosts[k] && strcmp(c->hosts[k]->addr.text, addr.text) == 0) {
+        up = c->hosts[k];
+        c->hosts[k] = NULL; /* taken over */
+        break;
+      }
+    }
+    if (!up) {
+      up = calloc(1, sizeof *up);
+      if (!up) break;
+      upstream_init(up, cm->env, &addr, cm->live_handles);
+    }
+    up->cluster = c;
+    hosts[n] = up;
+    lb_hosts[n].healthy = x->endpoints[i].healthy;
+    keys[n] = up->addr.text;
+    n++;
+  }
+  for (size_t k = 0; k < c->nhosts; k++)
+    if (c->hosts[k]) retire_host(cm, c->hosts[k]);
+  free(c->hosts);
+  free(c->lb_hosts);
+  lb_free(&c->lb);
+  c->hosts = hosts;
+  c->lb_hosts = lb_hosts;
+  c->nhosts = n;
+  int rc = lb_init(&c->lb, &x->policy.load_balancer, keys, n);
+  free(keys);
+  return rc;
+}
+
+static void cluster_free(struct cluster *c) {
+  lb_free(&c->lb);
+  free(c->hosts);
+  free(c->lb_hosts);
+  free(c->name);
+  free(c);
+}
+
+static void retire_cluster(struct cluster_manager *cm, struct cluster *c) {
+  for (size_t k = 0; k < c->nhosts; k++) retire_host(cm, c->hosts[k]);
+  c->nhosts = 0;
+  c->retired = 1;
+  c->next_retired = cm->retired;
+  cm->retired = c;
+}
+
+int cluster_manager_apply(struct cluster_manager *cm, const struct proxy_config *cfg) {
+  struct cluster **items = calloc(cfg->clusters_len ? cfg->clusters_len : 1, sizeof *items);
+  if (!items) return -ENOMEM;
+  size_t n = 0;
+  int rc = 0;
+  for (size_t i = 0; i < cfg->clusters_len; i++) {
+    const struct xds_cluster *x = &cfg->clusters[i];
+    struct cluster *c = cluster_manager_find(cm, x->name);
+    if (c) {
+      /* Taken over: mark it so the sweep below does not retire it. */
+      c->retired = 0;
+    } else {
+      c = calloc(1, sizeof *c);
+      if (!c || !(c->name = strdup(x->name))) {
+        free(c);
+        rc = -ENOMEM;
+        break;
+      }
+      c->cm = cm;
+    }
+    c->direction = x->direction;
+    if (reconcile_hosts(cm, c, x) != 0) rc = -ENOMEM;
+    items[n++] = c;
+  }
+  /* Old clusters not in the new set are retired. */
+  for (size_t i = 0; i < cm->len; i++) {
+    int kept = 0;
+    for (size_t k = 0; k < n && !kept; k++) kept = items[k] == cm->items[i];
+    if (!kept) retire_cluster(cm, cm->items[i]);
+  }
+  free(cm->items);
+  qsort(items, n, sizeof *items, by_name);
+  cm->items = items;
+  cm->len = n;
+  cluster_manager_collect(cm);
+  return rc;
+}
+
+enum lb_verdict cluster_pick(struct cluster *c, const uint64_t *hash, struct rng *rng, struct upstream **out,
+                             struct lb_pick *pick) {
+  struct lb_pick local;
+  if (!pick) pick = &local;
+  if (c->nhosts == 0) return LB_NO_HEALTHY;
+  for (size_t i = 0; i < c->nhosts; i++) c->lb_hosts[i].active_requests = (uint32_t)c->hosts[i]->stats.rq_active;
+  enum lb_verdict v = lb_pick(&c->lb, c->lb_hosts, hash, rng, pick);
+  if (v != LB_PICKED) return v;
+  *out = c->hosts[pick->index];
+  (*out)->refs++;
+  c->refs++;
+  return v;
+}
+
+void cluster_release(struct cluster *c, struct upstream *up) {
+  if (up) up->refs--;
+  if (c) c->refs--;
+}
+
+void cluster_manager_collect(struct cluster_manager *cm) {
+  size_t k = 0;
+  for (size_t i = 0; i < cm->nretired_hosts; i++) {
+    struct upstream *up = cm->retired_hosts[i];
+    if (up->refs == 0 && up->stats.cx_active == 0) free(up);
+    else cm->retired_hosts[k++] = up;
+  }
+  cm->nretired_hosts = k;
+  struct cluster **link = &cm->retired;
+  while (*link) {
+    struct cluster *c = *link;
+    if (c->refs == 0) {
+      *link = c->next_retired;
+      cluster_free(c);
+    } else {
+      link = &c->next_retired;
+    }
+  }
+}
+
+void cluster_manager_close_idle(struct cluster_manager *cm) {
+  for (size_t i = 0; i < cm->len; i++)
+    for (size_t k = 0; k < cm->items[i]->nhosts; k++) upstream_close_idle(cm->items[i]->hosts[k]);
+  for (size_t i = 0; i < cm->nretired_hosts; i++) upstream_close_idle(cm->retired_hosts[i]);
+}
+
+void cluster_manager_free(struct cluster_manager *cm) {
+  for (size_t i = 0; i < cm->len; i++) {
+    for (size_t k = 0; k < cm->items[i]->nhosts; k++) free(cm->items[i]->hosts[k]);
+    cluster_free(cm->items[i]);
+  }
+  free(cm->items);
+  for (size_t i = 0; i < cm->nretired_hosts; i++) free(cm->retired_hosts[i]);
+  free(cm->retired_hosts);
+  while (cm->retired) {
+    struct cluster *next = cm->retired->next_retired;
+    cluster_free(cm->retired);
+    cm->retired = next;
+  }
+  memset(cm, 0, sizeof *cm);
+}
