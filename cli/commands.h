@@ -13,12 +13,32 @@ struct command {
 
 int cmd_proxy(int argc, char **argv);
 void cmd_proxy_help(FILE *out);
-int cmd_sidecar(int argc, char **argv);
-void cmd_sidecar_help(FILE *out);
 int cmd_load(int argc, char **argv);
 void cmd_load_help(FILE *out);
+int cmd_sidecar(int argc, char **argv);
+void cmd_sidecar_help(FILE *out);
 int cmd_demo(int argc, char **argv);
 void cmd_demo_help(FILE *out);
+int cmd_app(int argc, char **argv);
+void cmd_app_help(FILE *out);
+int cmd_up(int argc, char **argv);
+void cmd_up_help(FILE *out);
+int cmd_down(int argc, char **argv);
+void cmd_down_help(FILE *out);
+int cmd_status(int argc, char **argv);
+void cmd_status_help(FILE *out);
+int cmd_proxy_status(int argc, char **argv);
+void cmd_proxy_status_help(FILE *out);
+int cmd_apply(int argc, char **argv);
+void cmd_apply_help(FILE *out);
+int cmd_get(int argc, char **argv);
+void cmd_get_help(FILE *out);
+int cmd_delete(int argc, char **argv);
+void cmd_delete_help(FILE *out);
+int cmd_analyze(int argc, char **argv);
+void cmd_analyze_help(FILE *out);
+int cmd_export(int argc, char **argv);
+void cmd_export_help(FILE *out);
 int cmd_version(int argc, char **argv);
 
 #endif

@@ -14,11 +14,26 @@
 
 static const struct command commands[] = {
     {"proxy", "run a one-hop HTTP reverse proxy (benchmarks, tests, any HTTP app)", cmd_proxy, cmd_proxy_help},
-    {"sidecar", "run a sidecar (inbound, outbound and admin listeners) from a bootstrap file", cmd_sidecar,
-     cmd_sidecar_help},
     {"load", "send HTTP load at a fixed rate (or max rate) and report latency, codes and flags", cmd_load,
      cmd_load_help},
+    {"sidecar", "run a sidecar (inbound, outbound and admin listeners) from a bootstrap file", cmd_sidecar,
+     cmd_sidecar_help},
     {"demo", "start an origin and a proxy in front of it, and show a request going through", cmd_demo, cmd_demo_help},
+    {"app", "run a sample application (productpage, details, reviews, ratings, httpbin, external)", cmd_app,
+     cmd_app_help},
+    {"up", "start a lab: control plane, Bookinfo (or -f manifests), sidecars, ingress gateway", cmd_up,
+     cmd_up_help},
+    {"down", "stop the lab and every process it started", cmd_down, cmd_down_help},
+    {"status", "replicas, addresses, app and sidecar state, restarts, config versions", cmd_status,
+     cmd_status_help},
+    {"apply", "apply Istio resources and Kubernetes manifests to the lab (-f FILE|DIR|-)", cmd_apply,
+     cmd_apply_help},
+    {"get", "list or print applied resources (kubectl get)", cmd_get, cmd_get_help},
+    {"delete", "remove resources (-f FILE, or KIND NAME)", cmd_delete, cmd_delete_help},
+    {"analyze", "istioctl-analyze-style warnings over everything applied", cmd_analyze, cmd_analyze_help},
+    {"export", "print every resource as Istio and Kubernetes YAML (export istio)", cmd_export, cmd_export_help},
+    {"proxy-status", "each sidecar's config version and sync state (istioctl proxy-status)", cmd_proxy_status,
+     cmd_proxy_status_help},
     {"version", "print meshlab's version", cmd_version, NULL},
 };
 
@@ -27,8 +42,8 @@ static void usage(FILE *f) {
           "meshlab: a service-mesh teaching lab (sidecar proxies, Istio YAML, lessons)\n\n"
           "Usage: meshlab COMMAND [flags]\n\nCommands:\n");
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-    fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-  fprintf(f, "  %-10s %s\n", "help", "show this help, or a command's: meshlab help COMMAND");
+    fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f, "  %-13s %s\n", "help", "show this help, or a command's: meshlab help COMMAND");
   fprintf(f, "\nRun 'meshlab COMMAND --help' for a command's flags.\n");
 }
 

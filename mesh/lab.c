@@ -1,0 +1,844 @@
+/* The lab process: lifecycle, replicas and config push. See lab.h for the whole picture.
+ *
+ * A replica is two children of the lab (supervisor.c restarts them with backoff, kubelet
+ * style): the app, which listens on a unix socket in the replica's folder where only its
+ * sidecar reaches it, and the sidecar, which owns the pod address (127.1.0.N) and takes its
+ * config from the lab's long poll (lab_api.c). Readiness follows Kubernetes' pod readiness
+ * plus Istio's sync state: an app is running once its socket exists, a sidecar is serving
+ * once it acknowledged the config version the lab holds for it.
+ */
+#include "mesh/lab.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mesh/labdir.h"
+
+#define GATEWAY_NAME "istio-ingressgateway"
+#define GATEWAY_NS "istio-system"
+/* Children get this long to exit after SIGTERM before SIGKILL (sidecars drain in-flight
+ * requests; the CLI's `down` waits longer than this). */
+#define LAB_STOP_GRACE_MS 3000
+/* Events that arrive together (a scale, a burst of exits) cost one recompile. */
+#define LAB_PUSH_DEBOUNCE_MS 5
+#define LAB_PROBE_MS 10
+
+static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
+
+void lab_event(struct lab *lab, const char *fmt, ...) {
+  double t = (double)(uv_hrtime() - lab->opt.t0_ns) / 1e9;
+  va_list ap;
+  va_start(ap, fmt);
+  printf("[%8.3f] ", t);
+  vprintf(fmt, ap);
+  printf("\n");
+  fflush(stdout);
+  va_end(ap);
+}
+
+void lab_output_free(struct lab_output *o) {
+  buf_free(&o->out);
+  buf_free(&o->err);
+}
+
+/* ---- pod addresses -------------------------------------------------------------------------- */
+
+/* Parses "A.B.C.D/LEN" into the first and last host address (host byte order). */
+static int parse_cidr(const char *cidr, uint32_t *first, uint32_t *last) {
+  char ip[64];
+  const char *slash = strchr(cidr, '/');
+  if (!slash || (size_t)(slash - cidr) >= sizeof ip) return -EINVAL;
+  memcpy(ip, cidr, (size_t)(slash - cidr));
+  ip[slash - cidr] = '\0';
+  char *end;
+  long len = strtol(slash + 1, &end, 10);
+  struct in_addr in;
+  if (*end || len < 8 || len > 30 || inet_pton(AF_INET, ip, &in) != 1) return -EINVAL;
+  uint32_t mask = len == 0 ? 0 : 0xffffffffu << (32 - len);
+  uint32_t net = ntohl(in.s_addr) & mask;
+  *first = net + 1;
+  *last = (net | ~mask) - 1;
+  return 0;
+}
+
+static void addr_text(uint32_t a, char *out, size_t n) {
+  struct in_addr o = {htonl(a)};
+  inet_ntop(AF_INET, &o, out, (socklen_t)n);
+}
+
+static uint32_t addr_value(const char *text) {
+  struct in_addr in;
+  return inet_pton(AF_INET, text, &in) == 1 ? ntohl(in.s_addr) : 0;
+}
+
+/* An ingress address with port 0 gets a free port now, so the gateway sidecar, `status` and
+ * the `ingress` file all name the same one (bind, read the port, release: the sidecar binds
+ * it a moment later). */
+static int resolve_port(uv_loop_t *loop, const char *in, char *out, size_t n) {
+  struct conn_addr a;
+  if (conn_addr_parse(&a, in) != 0 || a.kind != CONN_TCP) return -EINVAL;
+  const struct sockaddr_in *sin = (const struct sockaddr_in *)&a.sa;
+  if (a.sa.ss_family != AF_INET || sin->sin_port != 0) {
+    snprintf(out, n, "%s", a.text);
+    return 0;
+  }
+  uv_tcp_t t;
+  uv_tcp_init(loop, &t);
+  int rc = uv_tcp_bind(&t, (const struct sockaddr *)&a.sa, 0);
+  if (rc == 0) {
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    rc = uv_tcp_getsockname(&t, (struct sockaddr *)&ss, &len);
+    if (rc == 0) conn_addr_format((struct sockaddr *)&ss, out, n);
+  }
+  uv_close((uv_handle_t *)&t, NULL);
+  uv_run(loop, UV_RUN_NOWAIT);
+  return rc;
+}
+
+/* ---- replicas -------------------------------------------------------------------------------- */
+
+struct lab_replica *lab_replica_find(struct lab *lab, const char *ns, const char *name) {
+  for (struct lab_replica *r = lab->replicas; r; r = r->next)
+    if (strcmp(r->ns, ns) == 0 && strcmp(r->name, name) == 0) return r;
+  return NULL;
+}
+
+/* The built-in app an image maps to (../shared/CLI.md, issue 3): Istio's Bookinfo images,
+ * httpbin, and the lab's own `meshlab/<kind>`; fortio, curl and sleep are clients that run no
+ * app (their replicas are sidecars that `meshlab exec` and `meshlab load --from` go through).
+ * Sets *known to false for an image the lab does not know (it then runs no app either). */
+static const char *image_app(const char *image, bool *known, char *buf, size_t n) {
+  static const struct {
+    const char *needle, *kind;
+  } map[] = {
+      {"bookinfo-productpage", "productpage"}, {"bookinfo-details", "details"}, {"bookinfo-reviews", "reviews"},
+      {"bookinfo-ratings", "ratings"},         {"httpbin", "httpbin"},          {"fortio", NULL},
+      {"curl", NULL},                          {"sleep", NULL},
+  };
+  *known = true;
+  const char *own = strstr(image, "meshlab/");
+  if (own) {
+    snprintf(buf, n, "%s", own + 8);
+    buf[strcspn(buf, ":@")] = '\0';
+    return buf;
+  }
+  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+    if (strstr(image, map[i].needle)) return map[i].kind;
+  *known = false;
+  return NULL;
+}
+
+static const struct resource *find_object(const struct lab *lab, enum resource_kind kind, const char *ns,
+                                          const char *name) {
+  long i = lab_store_find(lab, kind, ns, name);
+  return i < 0 ? NULL : lab->objects[i].r;
+}
+
+/* The app of a workload: the first container whose image the lab runs. */
+static const char *workload_app(struct lab *lab, const char *ns, const char *workload, char *buf, size_t n) {
+  const struct resource *d = find_object(lab, RESOURCE_DEPLOYMENT, ns, workload);
+  if (!d) return NULL;
+  for (size_t i = 0; i < d->spec.deployment.containers_len; i++) {
+    const char *image = d->spec.deployment.containers[i].image;
+    bool known;
+    const char *kind = image ? image_app(image, &known, buf, n) : NULL;
+    if (kind) return kind;
+    if (image && !known)
+      lab_event(lab, "%s/%s: image %s is not one the lab runs; the replica gets a sidecar and no app", ns,
+                workload, image);
+  }
+  return NULL;
+}
+
+static void proc_set_argv(struct proc *p, char **argv) {
+  for (char **a = p->argv; a && *a; a++) free(*a);
+  free(p->argv);
+  size_t n = 0;
+  while (argv[n]) n++;
+  p->argv = calloc(n + 1, sizeof *p->argv);
+  for (size_t i = 0; p->argv && i < n; i++) p->argv[i] = strdup(argv[i]);
+}
+
+static bool argv_equal(char **a, char **b) {
+  size_t i = 0;
+  for (; a && b && a[i] && b[i]; i++)
+    if (strcmp(a[i], b[i]) != 0) return false;
+  return a && b && !a[i] && !b[i];
+}
+
+/* Builds the argv of a replica's processes into storage (strings in `text`). */
+struct argv_builder {
+  char *argv[40];
+  char text[8192];
+  size_t n, used;
+};
+
+static void arg(struct argv_builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void arg(struct argv_builder *b, const char *fmt, ...) {
+  if (b->n + 1 >= sizeof b->argv / sizeof b->argv[0] || b->used >= sizeof b->text) return;
+  va_list ap;
+  va_start(ap, fmt);
+  int w = vsnprintf(b->text + b->used, sizeof b->text - b->used, fmt, ap);
+  va_end(ap);
+  if (w < 0 || (size_t)w >= sizeof b->text - b->used) return;
+  b->argv[b->n++] = b->text + b->used;
+  b->argv[b->n] = NULL;
+  b->used += (size_t)w + 1;
+}
+
+static void app_argv(struct lab *lab, struct lab_replica *rep, const char *version, struct argv_builder *b) {
+  arg(b, "%s", lab->opt.self_exe);
+  arg(b, "app");
+  arg(b, "%s", rep->app_kind);
+  arg(b, "--listen");
+  arg(b, "unix:%s/app.sock", rep->dir);
+  arg(b, "--control");
+  arg(b, "unix:%s/control.sock", rep->dir);
+  arg(b, "--proxy");
+  arg(b, "%s:15001", rep->address);
+  arg(b, "--version");
+  arg(b, "%s", version);
+  arg(b, "--name");
+  arg(b, "%s", rep->name);
+  arg(b, "--namespace");
+  arg(b, "%s", rep->ns);
+  if (lab->opt.seeded) {
+    arg(b, "--seed");
+    arg(b, "%llu", (unsigned long long)lab->opt.seed);
+  }
+}
+
+static void sidecar_argv(struct lab *lab, struct lab_replica *rep, struct argv_builder *b) {
+  arg(b, "%s", lab->opt.self_exe);
+  arg(b, "sidecar");
+  arg(b, "--xds");
+  arg(b, "%s", lab->api_address);
+  arg(b, "--node");
+  arg(b, "%s/%s", rep->ns, rep->name);
+  arg(b, "--address");
+  arg(b, "%s", rep->address);
+  arg(b, "--admin");
+  arg(b, "%s:15000", rep->address);
+  arg(b, "--outbound");
+  arg(b, "%s:15001", rep->address);
+  arg(b, "--access-log");
+  arg(b, "%s/access.log", rep->dir);
+  arg(b, "--access-log-format");
+  arg(b, "istio");
+  if (rep->gateway) {
+    arg(b, "--gateway-port");
+    arg(b, "80=%s", lab->ingress);
+    arg(b, "--gateway-port");
+    arg(b, "443=%s", lab->ingress_tls);
+  }
+}
+
+static void unlink_sockets(struct lab_replica *rep) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/app.sock", rep->dir);
+  unlink(path);
+  snprintf(path, sizeof path, "%s/control.sock", rep->dir);
+  unlink(path);
+}
+
+static void probe_start(struct lab *lab);
+
+/* Starts (or restarts with new arguments) what a present replica should run. */
+static int replica_run(struct lab *lab, struct lab_replica *rep) {
+  char logp[4200];
+  struct argv_builder b = {0};
+  sidecar_argv(lab, rep, &b);
+  if (!rep->sidecar) {
+    char pname[96];
+    snprintf(pname, sizeof pname, "%s/sidecar", rep->name);
+    snprintf(logp, sizeof logp, "%s/sidecar.log", rep->dir);
+    rep->sidecar = supervisor_add(&lab->sup, pname, b.argv, logp);
+    if (!rep->sidecar) return -ENOMEM;
+    rep->sidecar->data = rep;
+  } else if (!argv_equal(rep->sidecar->argv, b.argv)) {
+    proc_set_argv(rep->sidecar, b.argv);
+    supervisor_signal(rep->sidecar, SIGTERM); /* restarts with the new arguments */
+  }
+  if (rep->app_kind) {
+    char version[64] = "v1";
+    const struct registry_workload *w = registry_workload_find(lab->reg, rep->ns, rep->workload);
+    const char *v = w ? resource_map_get(&w->labels, "version") : NULL;
+    if (v) snprintf(version, sizeof version, "%s", v);
+    struct argv_builder ab = {0};
+    app_argv(lab, rep, version, &ab);
+    if (!rep->app) {
+      char pname[96];
+      snprintf(pname, sizeof pname, "%s/app", rep->name);
+      snprintf(logp, sizeof logp, "%s/app.log", rep->dir);
+      rep->app = supervisor_add(&lab->sup, pname, ab.argv, logp);
+      if (!rep->app) return -ENOMEM;
+      rep->app->data = rep;
+    } else if (!argv_equal(rep->app->argv, ab.argv)) {
+      proc_set_argv(rep->app, ab.argv);
+      supervisor_signal(rep->app, SIGTERM);
+    }
+    if (!rep->app->want_running) {
+      unlink_sockets(rep);
+      supervisor_start(rep->app);
+      probe_start(lab);
+    }
+  } else if (rep->app && rep->app->want_running) {
+    supervisor_stop(rep->app);
+  }
+  if (!rep->sidecar->want_running) supervisor_start(rep->sidecar);
+  return 0;
+}
+
+static struct lab_replica *replica_new(struct lab *lab, const char *ns, const char *name, const char *workload,
+                                       const char *address) {
+  struct lab_replica *rep = calloc(1, sizeof *rep);
+  if (!rep) return NULL;
+  char dir[4200];
+  snprintf(dir, sizeof dir, "%s/replicas/%s", lab->opt.dir, name);
+  rep->lab = lab;
+  rep->name = xstrdup(name);
+  rep->ns = xstrdup(ns);
+  rep->workload = xstrdup(workload);
+  rep->address = xstrdup(address);
+  rep->dir = xstrdup(dir);
+  rep->healthy = true;
+  if (!rep->name || !rep->ns || !rep->workload || !rep->address || !rep->dir || labdir_make(dir) != 0) {
+    free(rep->name), free(rep->ns), free(rep->workload), free(rep->address), free(rep->dir);
+    free(rep);
+    return NULL;
+  }
+  /* Appended: status lists replicas in start order. */
+  struct lab_replica **tail = &lab->replicas;
+  while (*tail) tail = &(*tail)->next;
+  *tail = rep;
+  return rep;
+}
+
+/* Files other commands read: the sidecar's outbound listener (`meshlab load --from`,
+ * `meshlab exec`) and its admin address. */
+static void replica_write_files(struct lab_replica *rep) {
+  char text[96];
+  snprintf(text, sizeof text, "%s:15001\n", rep->address);
+  labdir_write(rep->dir, "outbound", text);
+  snprintf(text, sizeof text, "%s:15000\n", rep->address);
+  labdir_write(rep->dir, "admin", text);
+}
+
+static void replica_forget_config(struct lab_replica *rep) {
+  free(rep->config_json);
+  free(rep->config_key);
+  rep->config_json = rep->config_key = NULL;
+  rep->config_version = rep->sent_version = rep->acked_version = rep->nacked_version = 0;
+  rep->nack[0] = '\0';
+}
+
+/* Makes the lab's replicas match the registry: new ones get a folder and processes, ones the
+ * registry no longer has (scaled down, Deployment deleted) are stopped and hidden. */
+static int sync_replicas(struct lab *lab) {
+  for (struct lab_replica *r = lab->replicas; r; r = r->next)
+    if (!r->gateway) r->present = false;
+  size_t nw;
+  const struct registry_workload *ws = registry_workloads(lab->reg, &nw);
+  for (size_t i = 0; i < nw; i++) {
+    const struct registry_workload *w = &ws[i];
+    char kindbuf[64];
+    const char *kind = workload_app(lab, w->ns, w->name, kindbuf, sizeof kindbuf);
+    for (size_t k = 0; k < w->replicas_len; k++) {
+      const struct registry_replica *rr = &w->replicas[k];
+      struct lab_replica *rep = lab_replica_find(lab, w->ns, rr->name);
+      bool fresh = !rep;
+      if (!rep && !(rep = replica_new(lab, w->ns, rr->name, w->name, rr->address))) return -ENOMEM;
+      if (strcmp(rep->address, rr->address) != 0) {
+        free(rep->address);
+        rep->address = xstrdup(rr->address);
+      }
+      bool was_present = fresh ? false : (rep->sidecar && rep->sidecar->want_running);
+      rep->present = true;
+      if (!was_present) replica_forget_config(rep);
+      free(rep->app_kind);
+      rep->app_kind = xstrdup(kind);
+      replica_write_files(rep);
+      if (!was_present) lab_event(lab, "replica %s/%s at %s: starting %s%s", rep->ns, rep->name, rep->address,
+                                  kind ? kind : "no app", " and its sidecar");
+      int rc = replica_run(lab, rep);
+      if (rc != 0) return rc;
+      registry_set_health(lab->reg, rep->ns, rep->name, rep->healthy);
+    }
+  }
+  for (struct lab_replica *r = lab->replicas; r; r = r->next) {
+    if (r->present || r->gateway) continue;
+    bool running = (r->sidecar && r->sidecar->want_running) || (r->app && r->app->want_running);
+    if (!running) continue;
+    lab_event(lab, "replica %s/%s: stopping (scaled down or deleted)", r->ns, r->name);
+    /* `meshlab load --from` and `exec` must not find a stopped sidecar's listener. */
+    char path[4300];
+    snprintf(path, sizeof path, "%s/outbound", r->dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/admin", r->dir);
+    unlink(path);
+    if (r->app) supervisor_stop(r->app);
+    if (r->sidecar) supervisor_stop(r->sidecar);
+    replica_forget_config(r);
+  }
+  return 0;
+}
+
+/* ---- config push ------------------------------------------------------------------------------ */
+
+static int compile_replica(struct lab *lab, const struct compile_input *in, struct lab_replica *rep,
+                           struct proxy_config **cfg, struct diag_list *diags) {
+  struct compile_state st = {0};
+  (void)lab;
+  if (rep->gateway) {
+    /* The labels of Istio's ingress gateway pods: what Gateway selectors name. */
+    struct resource_map_entry labels[2] = {{"istio", "ingressgateway"}, {"app", GATEWAY_NAME}};
+    struct resource_map map = {labels, 2};
+    return compile_gateway(&st, in, rep->ns, rep->workload, &map, cfg, diags);
+  }
+  /* app_address is per replica: each app listens on the socket in its own folder. */
+  char app[4300];
+  snprintf(app, sizeof app, "unix:%s/app.sock", rep->dir);
+  return compile_sidecar(&st, in, rep->ns, rep->workload, app, cfg, diags);
+}
+
+/* Recompiles every present proxy's config. Those whose content changed share the next push
+ * version (one version per change, as istiod's push version), the others keep theirs, so an
+ * unrelated change does not make every sidecar swap its config. */
+static void push(struct lab *lab) {
+  size_t n;
+  struct resource **items = lab_store_items(lab, &n);
+  struct compile_input in = {items, n, lab->reg, NULL};
+  size_t count = 0;
+  for (struct lab_replica *r = lab->replicas; r; r = r->next) count++;
+  struct proxy_config **changed = calloc(count ? count : 1, sizeof *changed);
+  char **keys = calloc(count ? count : 1, sizeof *keys);
+  struct diag_list diags;
+  diag_list_init(&diags);
+  size_t i = 0, nchanged = 0;
+  for (struct lab_replica *r = lab->replicas; r && changed && keys; r = r->next, i++) {
+    if (!r->present) continue;
+    struct proxy_config *cfg = NULL;
+    int rc = compile_replica(lab, &in, r, &cfg, &diags);
+    if (rc != 0) {
+      lab_event(lab, "compile %s/%s: %s", r->ns, r->name, strerror(-rc));
+      continue;
+    }
+    cfg->version = 0;
+    char *key = NULL;
+    if (compile_to_json(cfg, 0, &key) != 0 || (r->config_key && strcmp(key, r->config_key) == 0)) {
+      free(key);
+      proxy_config_free(cfg);
+      continue;
+    }
+    changed[i] = cfg;
+    keys[i] = key;
+    nchanged++;
+  }
+  if (nchanged) {
+    uint64_t version = ++lab->push_version;
+    i = 0;
+    for (struct lab_replica *r = lab->replicas; r; r = r->next, i++) {
+      if (!changed[i]) continue;
+      changed[i]->version = version;
+      char *json = NULL;
+      if (compile_to_json(changed[i], 0, &json) == 0) {
+        free(r->config_json);
+        free(r->config_key);
+        r->config_json = json;
+        r->config_key = keys[i];
+        keys[i] = NULL;
+        r->config_version = version;
+      }
+      proxy_config_free(changed[i]);
+      free(keys[i]);
+    }
+    lab_event(lab, "config version %llu for %zu prox%s", (unsigned long long)version, nchanged,
+              nchanged == 1 ? "y" : "ies");
+    for (size_t d = 0; d < diags.len; d++) {
+      char line[1024];
+      diag_format(&diags.items[d], line, sizeof line);
+      lab_event(lab, "compile: %s", line);
+    }
+  }
+  diag_list_free(&diags);
+  free(changed);
+  free(keys);
+  free(items);
+  lab_xds_wake(lab);
+}
+
+static void on_push_timer(uv_timer_t *t) { push(t->data); }
+
+static void schedule_push(struct lab *lab) {
+  if (!lab->closing) uv_timer_start(&lab->push_timer, on_push_timer, LAB_PUSH_DEBOUNCE_MS, 0);
+}
+
+static void check_ready(struct lab *lab);
+
+int lab_store_changed(struct lab *lab) {
+  size_t n;
+  struct resource **items = lab_store_items(lab, &n);
+  int rc = registry_sync(lab->reg, items, n);
+  free(items);
+  if (rc != 0) return rc;
+  char first[INET_ADDRSTRLEN];
+  addr_text(lab->addr_next, first, sizeof first);
+  rc = registry_assign_addresses(lab->reg, first);
+  if (rc < 0) return rc;
+  /* Addresses are never reused while the lab runs: a stopped sidecar may still hold one. */
+  size_t nw;
+  const struct registry_workload *ws = registry_workloads(lab->reg, &nw);
+  for (size_t i = 0; i < nw; i++)
+    for (size_t k = 0; k < ws[i].replicas_len; k++) {
+      uint32_t a = addr_value(ws[i].replicas[k].address);
+      if (a >= lab->addr_next) lab->addr_next = a + 1;
+      if (a > lab->addr_last) lab_event(lab, "warning: %s is outside --addresses %s", ws[i].replicas[k].address,
+                                        lab->opt.addresses);
+    }
+  rc = sync_replicas(lab);
+  push(lab);
+  check_ready(lab);
+  return rc;
+}
+
+/* ---- states and readiness --------------------------------------------------------------------- */
+
+static bool proc_up(const struct proc *p) { return p && (p->state == PROC_STARTING || p->state == PROC_RUNNING); }
+
+const char *lab_app_state(const struct lab_replica *rep) {
+  if (!rep->app_kind || !rep->app) return "none";
+  return proc_state_name(rep->app->state);
+}
+
+const char *lab_sidecar_state(const struct lab_replica *rep) {
+  const struct proc *p = rep->sidecar;
+  if (!p) return "stopped";
+  switch (p->state) {
+    case PROC_STARTING:
+    case PROC_RUNNING:
+      if (rep->config_version && rep->acked_version == rep->config_version) return "serving";
+      if (rep->acked_version) return "stale";
+      return "starting";
+    case PROC_BACKOFF: return "backoff";
+    case PROC_STOPPED: return "stopped";
+    case PROC_FAILED: return "failed";
+  }
+  return "unknown";
+}
+
+/* The last lines of a log, indented, into out. */
+static void log_tail(struct buf *out, const char *dir, const char *file, int lines) {
+  char path[4300];
+  snprintf(path, sizeof path, "%s/%s", dir, file);
+  FILE *f = fopen(path, "r");
+  if (!f) return;
+  char text[4096];
+  fseek(f, 0, SEEK_END);
+  long size = ftell(f);
+  long start = size > (long)sizeof text - 1 ? size - (long)sizeof text + 1 : 0;
+  fseek(f, start, SEEK_SET);
+  size_t len = fread(text, 1, sizeof text - 1, f);
+  fclose(f);
+  text[len] = '\0';
+  while (len && text[len - 1] == '\n') text[--len] = '\0';
+  const char *p = text + len;
+  int seen = 0;
+  while (p > text && seen < lines)
+    if (*--p == '\n') seen++;
+  if (*p == '\n') p++;
+  if (!*p) return;
+  buf_appendf(out, "    last lines of %s:\n", path);
+  for (const char *s = p; *s;) {
+    const char *e = strchr(s, '\n');
+    size_t n = e ? (size_t)(e - s) : strlen(s);
+    buf_appendf(out, "      %.*s\n", (int)n, s);
+    s += n + (e ? 1 : 0);
+  }
+}
+
+bool lab_is_ready(struct lab *lab, struct buf *why) {
+  bool ready = true;
+  for (struct lab_replica *r = lab->replicas; r; r = r->next) {
+    if (!r->present) continue;
+    bool app_ok = !r->app_kind || (r->app && r->app->state == PROC_RUNNING);
+    bool sc_ok = proc_up(r->sidecar) && r->config_version && r->acked_version == r->config_version;
+    if (app_ok && sc_ok) continue;
+    ready = false;
+    if (!why) return false;
+    buf_appendf(why, "  %s/%s: app %s, sidecar %s (config version %llu, acknowledged %llu)%s%s\n", r->ns, r->name,
+                lab_app_state(r), lab_sidecar_state(r), (unsigned long long)r->config_version,
+                (unsigned long long)r->acked_version, r->nack[0] ? "; rejected: " : "", r->nack);
+    if (!app_ok && r->app) log_tail(why, r->dir, "app.log", 5);
+    if (!sc_ok) log_tail(why, r->dir, "sidecar.log", 5);
+  }
+  return ready;
+}
+
+static void check_ready(struct lab *lab) {
+  if (lab->ready || lab->closing || !lab_is_ready(lab, NULL)) return;
+  lab->ready = true;
+  size_t n = 0;
+  for (struct lab_replica *r = lab->replicas; r; r = r->next) n += r->present;
+  double ms = (double)(uv_hrtime() - lab->opt.t0_ns) / 1e6;
+  lab_event(lab, "lab ready in %.0f ms: %zu replicas, every sidecar synced (config version %llu)", ms, n,
+            (unsigned long long)lab->push_version);
+  char text[64];
+  snprintf(text, sizeof text, "%.0f\n", ms);
+  labdir_write(lab->opt.dir, "ready_ms", text);
+}
+
+void lab_replica_acked(struct lab_replica *rep) {
+  if (rep->sidecar && rep->acked_version == rep->config_version) supervisor_ready(rep->sidecar);
+  check_ready(rep->lab);
+}
+
+/* Tells the registry whether a replica can take traffic: its app (when it has one) and its
+ * sidecar are up. A change is pushed, so callers stop sending to a crashed replica the way
+ * Kubernetes removes a not-ready pod from the Service's endpoints. */
+static void update_health(struct lab *lab, struct lab_replica *rep) {
+  if (!rep->present || rep->gateway) return;
+  bool healthy = (!rep->app_kind || proc_up(rep->app)) && proc_up(rep->sidecar);
+  if (healthy == rep->healthy) return;
+  rep->healthy = healthy;
+  registry_set_health(lab->reg, rep->ns, rep->name, healthy);
+  schedule_push(lab);
+}
+
+static void on_proc_event(struct proc *p, void *data) {
+  struct lab *lab = data;
+  struct lab_replica *rep = p->data;
+  if (!rep) return;
+  bool is_app = p == rep->app;
+  switch (p->state) {
+    case PROC_STARTING:
+      if (p->restarts) lab_event(lab, "%s restarted (restart %u)", p->name, p->restarts);
+      if (is_app) probe_start(lab);
+      /* A restarted sidecar has no config until it polls again. */
+      if (!is_app) rep->acked_version = 0;
+      break;
+    case PROC_RUNNING:
+      lab_event(lab, "%s %s", p->name, is_app ? "running" : "serving");
+      break;
+    case PROC_BACKOFF:
+      lab_event(lab, "%s exited (%s %lld); restarting with backoff", p->name, p->last_exit < 0 ? "signal" : "code",
+                (long long)(p->last_exit < 0 ? -p->last_exit : p->last_exit));
+      if (is_app) unlink_sockets(rep);
+      if (!is_app) rep->acked_version = 0;
+      break;
+    case PROC_STOPPED:
+      if (is_app) unlink_sockets(rep);
+      if (!is_app) rep->acked_version = 0;
+      break;
+    case PROC_FAILED:
+      lab_event(lab, "%s could not be started", p->name);
+      break;
+  }
+  if (!lab->closing) update_health(lab, rep);
+}
+
+/* Apps say nothing to the lab when ready; their unix socket appearing is the signal (the lab
+ * removes it before every start, the app binds it once listening). */
+static void on_probe(uv_timer_t *t) {
+  struct lab *lab = t->data;
+  bool waiting = false;
+  for (struct lab_replica *r = lab->replicas; r; r = r->next) {
+    if (!r->app || r->app->state != PROC_STARTING) continue;
+    char path[4300];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/app.sock", r->dir);
+    if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) supervisor_ready(r->app);
+    else waiting = true;
+  }
+  if (!waiting) uv_timer_stop(t);
+  check_ready(lab);
+}
+
+static void probe_start(struct lab *lab) {
+  if (!lab->closing && !uv_is_active((uv_handle_t *)&lab->probe_timer))
+    uv_timer_start(&lab->probe_timer, on_probe, LAB_PROBE_MS, LAB_PROBE_MS);
+}
+
+/* ---- lifecycle -------------------------------------------------------------------------------- */
+
+static void on_signal(uv_signal_t *s, int signum) {
+  struct lab *lab = s->data;
+  lab_event(lab, "%s: stopping the lab", signum == SIGINT ? "SIGINT" : "SIGTERM");
+  lab_stop(lab);
+}
+
+static void on_sup_closed(struct supervisor *s) {
+  struct lab *lab = s->data;
+  lab_event(lab, "every process of the lab has exited");
+}
+
+void lab_stop(struct lab *lab) {
+  if (lab->closing) return;
+  lab->closing = true;
+  lab_xds_close_all(lab);
+  uv_close((uv_handle_t *)&lab->sigint, NULL);
+  uv_close((uv_handle_t *)&lab->sigterm, NULL);
+  uv_close((uv_handle_t *)&lab->push_timer, NULL);
+  uv_close((uv_handle_t *)&lab->probe_timer, NULL);
+  supervisor_shutdown(&lab->sup, LAB_STOP_GRACE_MS, on_sup_closed);
+  if (lab->api_open) server_close(&lab->api, NULL);
+}
+
+static int start(struct lab *lab, struct resource_list *initial, char *err, size_t errlen) {
+  const char *dir = lab->opt.dir;
+  char path[4200];
+  uint32_t first;
+  if (parse_cidr(lab->opt.addresses, &first, &lab->addr_last) != 0) {
+    snprintf(err, errlen, "--addresses \"%s\" is not an IPv4 CIDR such as 127.1.0.0/16 (prefix 8 to 30)",
+             lab->opt.addresses);
+    return -EINVAL;
+  }
+  lab->addr_next = first;
+  snprintf(path, sizeof path, "%s/replicas", dir);
+  if (labdir_make(dir) != 0 || labdir_make(path) != 0) {
+    snprintf(err, errlen, "cannot create the state folder %s: %s", dir, strerror(errno));
+    return -EIO;
+  }
+  char pid[32];
+  snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+  labdir_write(dir, "pid", pid);
+  /* The API first: sidecars need its address. */
+  struct conn_addr a;
+  conn_addr_parse(&a, "127.0.0.1:0");
+  int rc = server_listen(&lab->api, &lab->env, &a, lab_api_handle, lab);
+  lab->api_open = true; /* even on failure, the listener's handle exists and must be closed */
+  if (rc != 0) {
+    snprintf(err, errlen, "cannot start the lab API on 127.0.0.1: %s", uv_strerror(rc));
+    return rc;
+  }
+  snprintf(lab->api_address, sizeof lab->api_address, "%s", lab->api.address);
+  char text[192];
+  snprintf(text, sizeof text, "%s\n", lab->api_address);
+  labdir_write(dir, "api", text);
+  if (resolve_port(lab->loop, lab->opt.ingress, lab->ingress, sizeof lab->ingress) != 0 ||
+      resolve_port(lab->loop, lab->opt.ingress_tls, lab->ingress_tls, sizeof lab->ingress_tls) != 0) {
+    snprintf(err, errlen, "--ingress %s / --ingress-tls %s: not a usable HOST:PORT", lab->opt.ingress,
+             lab->opt.ingress_tls);
+    return -EINVAL;
+  }
+  snprintf(text, sizeof text, "%s\n", lab->ingress);
+  labdir_write(dir, "ingress", text);
+  /* The store takes the initial objects. */
+  for (size_t i = 0; i < initial->len; i++) {
+    if (lab->objects_len == lab->objects_cap) {
+      size_t cap = lab->objects_cap ? lab->objects_cap * 2 : 64;
+      struct lab_object *o = realloc(lab->objects, cap * sizeof *o);
+      if (!o) return -ENOMEM;
+      lab->objects = o;
+      lab->objects_cap = cap;
+    }
+    lab->objects[lab->objects_len++] = (struct lab_object){initial->items[i], (int64_t)time(NULL)};
+    initial->items[i] = NULL;
+  }
+  initial->len = 0;
+  lab_event(lab, "lab API on %s, state in %s, pod addresses from %s", lab->api_address, dir, lab->opt.addresses);
+  /* Deployments first (their addresses come first), then the gateway on the next address. */
+  size_t n;
+  struct resource **items = lab_store_items(lab, &n);
+  rc = registry_sync(lab->reg, items, n);
+  free(items);
+  if (rc == 0) {
+    char firsttext[INET_ADDRSTRLEN];
+    addr_text(first, firsttext, sizeof firsttext);
+    rc = registry_assign_addresses(lab->reg, firsttext);
+  }
+  if (rc < 0) {
+    snprintf(err, errlen, "cannot build the registry: %s", strerror(-rc));
+    return rc;
+  }
+  size_t nw;
+  const struct registry_workload *ws = registry_workloads(lab->reg, &nw);
+  for (size_t i = 0; i < nw; i++)
+    for (size_t k = 0; k < ws[i].replicas_len; k++) {
+      uint32_t v = addr_value(ws[i].replicas[k].address);
+      if (v >= lab->addr_next) lab->addr_next = v + 1;
+    }
+  char gwaddr[INET_ADDRSTRLEN];
+  addr_text(lab->addr_next++, gwaddr, sizeof gwaddr);
+  struct lab_replica *gw = replica_new(lab, GATEWAY_NS, GATEWAY_NAME "-0", GATEWAY_NAME, gwaddr);
+  if (!gw) return -ENOMEM;
+  gw->gateway = true;
+  gw->present = true;
+  replica_write_files(gw);
+  lab_event(lab, "ingress gateway %s/%s at %s: port 80 on %s, 443 on %s", gw->ns, gw->name, gw->address,
+            lab->ingress, lab->ingress_tls);
+  rc = lab_store_changed(lab);
+  if (rc == 0) rc = replica_run(lab, gw);
+  if (rc != 0) snprintf(err, errlen, "cannot start the replicas: %s", strerror(-rc));
+  return rc;
+}
+
+int lab_run(const struct lab_options *opt, struct resource_list *initial) {
+  struct lab *lab = calloc(1, sizeof *lab);
+  uv_loop_t *loop = calloc(1, sizeof *loop);
+  if (!lab || !loop) {
+    free(lab);
+    free(loop);
+    return 1;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  uv_loop_init(loop);
+  lab->loop = loop;
+  lab->opt = *opt;
+  conn_env_init(&lab->env, loop, 64 * 1024);
+  supervisor_init(&lab->sup, loop, on_proc_event, lab);
+  uv_signal_init(loop, &lab->sigint);
+  uv_signal_init(loop, &lab->sigterm);
+  lab->sigint.data = lab->sigterm.data = lab;
+  uv_signal_start(&lab->sigint, on_signal, SIGINT);
+  uv_signal_start(&lab->sigterm, on_signal, SIGTERM);
+  uv_timer_init(loop, &lab->push_timer);
+  uv_timer_init(loop, &lab->probe_timer);
+  lab->push_timer.data = lab->probe_timer.data = lab;
+  lab->reg = registry_new();
+  char err[512] = "";
+  int rc = lab->reg ? start(lab, initial, err, sizeof err) : -ENOMEM;
+  if (rc != 0) {
+    fprintf(stderr, "meshlab up: %s\n", err[0] ? err : strerror(-rc));
+    lab->exit_code = 1;
+    lab_stop(lab);
+  }
+  uv_run(loop, UV_RUN_DEFAULT);
+  int closed = uv_loop_close(loop);
+  if (closed != 0) {
+    fprintf(stderr, "meshlab up: event loop closed with handles open (%s)\n", uv_strerror(closed));
+    if (!lab->exit_code) lab->exit_code = 1;
+  }
+  /* The folder says no lab runs here any more. */
+  char path[4200];
+  static const char *const files[] = {"api", "ingress", "pid"};
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    snprintf(path, sizeof path, "%s/%s", opt->dir, files[i]);
+    unlink(path);
+  }
+  int code = lab->exit_code;
+  supervisor_free(&lab->sup);
+  struct lab_replica *r = lab->replicas;
+  while (r) {
+    struct lab_replica *next = r->next;
+    free(r->name), free(r->ns), free(r->workload), free(r->address), free(r->dir), free(r->app_kind);
+    free(r->config_json), free(r->config_key);
+    free(r);
+    r = next;
+  }
+  for (size_t i = 0; i < lab->objects_len; i++) resource_free(lab->objects[i].r);
+  free(lab->objects);
+  registry_free(lab->reg);
+  conn_env_free(&lab->env);
+  free(lab);
+  free(loop);
+  return code;
+}

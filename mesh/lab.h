@@ -1,0 +1,207 @@
+/* The lab process: the control plane and the kubelet of meshlab, in one libuv loop.
+ *
+ * `meshlab up` builds a `struct lab` and runs it until SIGINT/SIGTERM or `POST /v1/shutdown`.
+ * The lab owns:
+ *   - the resource store: every object applied (Istio kinds and the Kubernetes Deployments,
+ *     Services and ServiceAccounts that describe the topology), keyed by kind, namespace, name;
+ *   - the registry (registry.h): workloads, services, replicas and their pod addresses;
+ *   - one `struct lab_replica` per replica, plus the ingress gateway the lab adds itself, each
+ *     with its app and sidecar processes under the supervisor (supervisor.h) and its folder
+ *     `<dir>/replicas/<replica>/` (logs, the app's unix sockets, access log, `outbound`,
+ *     `admin`);
+ *   - per replica, the xDS state: the latest compiled config (compile.h, as JSON), the version
+ *     the sidecar acknowledged, when it was last seen, and the reason of its last rejection;
+ *   - the lab API (server.h on 127.0.0.1:0, address in `<dir>/api`): the sidecars' config
+ *     long poll and the commands of the CLI (lab_api.c). docs/lab.md describes both.
+ *
+ * Where it sits: resources arrive (up, apply, delete) → the store changes → registry_sync and
+ * address assignment → replicas are started or stopped to match → every proxy's config is
+ * recompiled and, where it changed, gets the next push version → waiting long polls are
+ * answered. Replica health (an app or sidecar that went down) takes the same path from the
+ * registry on.
+ *
+ * Files: lab.c (lifecycle, replicas, config push), lab_store.c (the resource store and what
+ * apply/delete/get/analyze/export print), lab_api.c (the HTTP endpoints).
+ */
+#ifndef MESH_LAB_H
+#define MESH_LAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "mesh/buf.h"
+#include "mesh/compile.h"
+#include "mesh/conn.h"
+#include "mesh/registry.h"
+#include "mesh/resource.h"
+#include "mesh/server.h"
+#include "mesh/supervisor.h"
+
+/* How long a config long poll is held before it is answered 304 (Envoy's streams stay open;
+ * a bounded poll keeps the protocol plain HTTP/1.1). */
+#define LAB_POLL_HOLD_MS 30000
+
+/* How `meshlab up` starts a lab. Strings are borrowed for the lab's life. */
+struct lab_options {
+  const char *dir;          /* state folder, resolved (labdir_resolve) */
+  const char *self_exe;     /* the meshlab binary children run: /proc/self/exe resolved */
+  const char *ingress;      /* HOST:PORT for Gateway port 80; port 0 picks a free one */
+  const char *ingress_tls;  /* HOST:PORT for Gateway port 443; port 0 picks a free one */
+  const char *addresses;    /* pod addresses, IPv4 CIDR ("127.1.0.0/16") */
+  uint64_t seed;            /* --seed, passed to every app */
+  bool seeded;
+  uint64_t t0_ns;           /* uv_hrtime() when `up` began, for the cold-start time */
+};
+
+/* What a replica's app is. */
+enum lab_app_state { LAB_APP_NONE, LAB_APP_PROC };
+
+/* One replica: a Deployment's pod, or the ingress gateway. */
+struct lab_replica {
+  struct lab_replica *next;
+  struct lab *lab;
+  char *name;       /* "reviews-v2-0", "istio-ingressgateway-0" */
+  char *ns;
+  char *workload;   /* the Deployment ("reviews-v2"), or "istio-ingressgateway" */
+  char *address;    /* pod address, "127.1.0.5" */
+  char *dir;        /* <lab dir>/replicas/<name> */
+  char *app_kind;   /* "reviews"; NULL for a client-only workload (curl, fortio, sleep) */
+  bool gateway;
+  bool present;     /* false once scaled away or deleted (its processes are stopped) */
+  bool healthy;     /* last health told to the registry */
+  struct proc *app, *sidecar; /* owned by the supervisor; app NULL when none */
+  /* xDS state */
+  char *config_json;        /* the latest config, as sent (owned) */
+  char *config_key;         /* the same config with version 0, to tell real changes (owned) */
+  uint64_t config_version;  /* version of config_json; 0 before the first compile */
+  uint64_t sent_version;    /* last version answered to a poll; 0: NOT SENT */
+  uint64_t acked_version;   /* last version the sidecar acknowledged */
+  uint64_t nacked_version;  /* last version it rejected; 0 when none */
+  char nack[256];           /* the reason it gave, "" when none */
+  uint64_t acked_ms, seen_ms; /* loop time of the last ACK, of the last poll */
+  size_t polls;             /* polls held now */
+};
+
+struct lab_poll;
+
+/* One stored object and when it was created / last changed (for `get`'s AGE). */
+struct lab_object {
+  struct resource *r;       /* owned */
+  int64_t created;          /* wall-clock seconds */
+};
+
+struct lab {
+  uv_loop_t *loop;
+  struct lab_options opt;
+  struct conn_env env;
+  struct http_server api;
+  struct supervisor sup;
+  uv_signal_t sigint, sigterm;
+  uv_timer_t push_timer;    /* coalesces recompiles after a burst of events */
+  uv_timer_t probe_timer;   /* checks apps' sockets while some app is starting */
+  /* the store, in apply order */
+  struct lab_object *objects;
+  size_t objects_len, objects_cap;
+  struct registry *reg;
+  struct lab_replica *replicas;   /* in start order */
+  struct lab_poll *polls;         /* held config polls */
+  uint64_t push_version;          /* the last version handed out */
+  uint32_t addr_next;             /* next pod address (host order) */
+  uint32_t addr_last;             /* last usable pod address */
+  char ingress[64], ingress_tls[64];
+  char api_address[128];
+  bool api_open;
+  bool ready;                     /* every replica ready, at least once: cold start printed */
+  bool closing;
+  int exit_code;
+};
+
+/* Runs a lab until it is told to stop. Takes the objects of `initial` (moved into the store;
+ * the list is empty afterwards). Writes `pid`, `api` and `ingress` into opt->dir, starts every
+ * replica and answers the API. Returns the process exit code: 0 after a clean stop, 1 when
+ * the lab could not start (the reason on stderr). */
+int lab_run(const struct lab_options *opt, struct resource_list *initial);
+
+/* Asks a running lab to stop (the API's /v1/shutdown, the signals): answers held polls, stops
+ * every process (SIGTERM, SIGKILL after a grace), closes the API; lab_run then returns. */
+void lab_stop(struct lab *lab);
+
+/* ---- shared by lab.c, lab_store.c and lab_api.c ------------------------------------------ */
+
+/* The store as the array registry_sync, compile and the analyzer take. Returns an owned array
+ * of borrowed pointers (free()) with *len entries, or NULL with *len 0. */
+struct resource **lab_store_items(const struct lab *lab, size_t *len);
+/* Called after the store changed: syncs the registry, starts or stops replicas to match and
+ * recompiles every proxy's config (pushing those that changed). Returns 0 or -ENOMEM. */
+int lab_store_changed(struct lab *lab);
+/* Index of the object with that kind, namespace and name, or -1. */
+long lab_store_find(const struct lab *lab, enum resource_kind kind, const char *ns, const char *name);
+
+/* Output of a lab command, as the CLI prints it: what goes to stdout, to stderr, and the exit
+ * code (0 done, 1 refused or not found). */
+struct lab_output {
+  struct buf out, err;
+  int exit_code;
+};
+void lab_output_free(struct lab_output *o);
+
+/* One input file of apply / delete -f. */
+struct lab_file {
+  const char *name;
+  const char *text;
+  size_t len;
+};
+
+/* `meshlab apply`: parses every file (namespace ns, enforced when ns_enforced), and applies all
+ * or nothing; one kubectl-style line per object on out, warnings on err. */
+void lab_apply(struct lab *lab, const struct lab_file *files, size_t nfiles, const char *ns, bool ns_enforced,
+               struct lab_output *o);
+/* `meshlab delete -f`: removes the objects the files name. */
+void lab_delete_files(struct lab *lab, const struct lab_file *files, size_t nfiles, const char *ns,
+                      bool ns_enforced, struct lab_output *o);
+/* `meshlab delete KIND NAME`. */
+void lab_delete_named(struct lab *lab, const char *kind, const char *name, const char *ns, struct lab_output *o);
+/* `meshlab get KIND [NAME] [-n NS | -A] [-o yaml|json]`; format NULL: table. */
+void lab_get(struct lab *lab, const char *kind, const char *name, const char *ns, bool all_ns, const char *format,
+             struct lab_output *o);
+/* `meshlab analyze`: the analyzer's warnings and the ignored Kubernetes fields. */
+void lab_analyze(struct lab *lab, struct lab_output *o);
+/* `meshlab export istio`: every Istio resource, then the Kubernetes objects, as YAML. */
+void lab_export(struct lab *lab, struct lab_output *o);
+
+/* `meshlab status`: the JSON of ../shared/CLI.md (json true) or a kubectl-like table. */
+void lab_status(struct lab *lab, bool json, struct buf *out);
+/* `meshlab proxy-status`: an istioctl-like table. */
+void lab_proxy_status(struct lab *lab, struct buf *out);
+/* Readiness: true when every replica's app runs and its sidecar acknowledged its current
+ * config; otherwise false and, when why is not NULL, which replicas are not ready and the
+ * last lines of their logs. */
+bool lab_is_ready(struct lab *lab, struct buf *why);
+
+/* "app" and "sidecar" states as status shows them. */
+const char *lab_app_state(const struct lab_replica *rep);
+const char *lab_sidecar_state(const struct lab_replica *rep);
+/* The replica called ns/name (present or not), or NULL. */
+struct lab_replica *lab_replica_find(struct lab *lab, const char *ns, const char *name);
+
+/* The API (lab_api.c): the request handler server_listen is given; user is the lab. */
+void lab_api_handle(struct server_request *r);
+/* Holds or answers one config poll (GET /v1/xds). */
+void lab_xds_poll(struct lab *lab, struct server_request *r, const char *node, uint64_t version, const char *error,
+                  uint64_t hold_ms);
+/* A sidecar acknowledged its current version: marks it ready, checks the lab's readiness. */
+void lab_replica_acked(struct lab_replica *rep);
+/* Aligns tab-separated rows (one per line, the first the header) into columns three spaces
+ * apart, as kubectl prints tables, appending to out. Borrows tsv. */
+void lab_table_render(struct buf *out, const char *tsv);
+/* Answers every held poll whose node now has a newer config. */
+void lab_xds_wake(struct lab *lab);
+/* Answers every held poll 503 (the lab is stopping). */
+void lab_xds_close_all(struct lab *lab);
+/* Prints an event line ("[  0.123] what", seconds since `up` began) to stdout: the terminal
+ * of a foreground `up`, lab.log for a detached one. */
+void lab_event(struct lab *lab, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,536 @@
+/* The lab API: HTTP/1.1 on 127.0.0.1 (the address is in `<dir>/api`), served by server.c.
+ *
+ *   GET  /v1/xds?node=NS/REPLICA&version=N[&error=REASON][&wait=MS]   a sidecar's config poll
+ *   GET  /v1/status[?o=json|text]      replicas, processes, config versions (CLI.md's JSON)
+ *   GET  /v1/proxy-status[?o=json]     each proxy's sync state, istioctl style
+ *   GET  /v1/ready                     200 when every replica is ready, else 503 and why
+ *   POST /v1/apply?ns=NS[&enforce=1][&file=NAME]    YAML body (or several files, see below)
+ *   POST /v1/delete?ns=NS[&enforce=1]  same body as apply; or ?kind=K&name=N&ns=NS, no body
+ *   GET  /v1/get?kind=K[&name=N][&ns=NS|&all=1][&o=yaml|json]
+ *   GET  /v1/analyze, GET /v1/export
+ *   POST /v1/shutdown                  stops the lab (what `meshlab down` asks)
+ *
+ * Config push is a long poll, the plain-HTTP shape of Envoy's xDS: a sidecar asks with the
+ * version it runs (0: none yet); when the lab holds a newer config for it, the answer (200,
+ * the config as compile_to_json wrote it) comes at once, otherwise the request is held until
+ * a newer version exists or LAB_POLL_HOLD_MS pass (304). Asking with version N acknowledges N
+ * (ACK); adding error=REASON rejects the last config sent (NACK): the node stays on N and the
+ * lab does not send that config again, only a newer one.
+ *
+ * Commands of the CLI (apply, delete, get, analyze, export) answer in the "console" form: the
+ * body is what the CLI prints on stdout followed by what it prints on stderr, split by the
+ * header `x-meshlab-stdout-length`, and `x-meshlab-exit` is its exit code (HTTP 200 for 0,
+ * 422 otherwise). The lab renders the text, so every client prints the same thing.
+ *
+ * A multi-file apply (a folder) sends content-type application/x-meshlab-files: for each file
+ * a line "file LENGTH NAME\n" then exactly LENGTH bytes. Files are applied together, all or
+ * nothing.
+ *
+ * This is the lab's only file that includes jansson (for the status JSON).
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mesh/lab.h"
+
+/* ---- tables ----------------------------------------------------------------------------------- */
+
+void lab_table_render(struct buf *out, const char *tsv) {
+  enum { MAX_COLS = 16 };
+  size_t width[MAX_COLS] = {0};
+  for (int pass = 0; pass < 2; pass++) {
+    const char *line = tsv;
+    while (*line) {
+      const char *eol = strchr(line, '\n');
+      size_t len = eol ? (size_t)(eol - line) : strlen(line);
+      size_t col = 0;
+      const char *cell = line, *end = line + len;
+      while (cell <= end && col < MAX_COLS) {
+        const char *tab = memchr(cell, '\t', (size_t)(end - cell));
+        size_t n = tab ? (size_t)(tab - cell) : (size_t)(end - cell);
+        if (pass == 0) {
+          if (n > width[col]) width[col] = n;
+        } else if (tab) {
+          buf_appendf(out, "%-*.*s   ", (int)width[col], (int)n, cell);
+        } else {
+          buf_appendf(out, "%.*s\n", (int)n, cell);
+        }
+        col++;
+        if (!tab) break;
+        cell = tab + 1;
+      }
+      line += len + (eol ? 1 : 0);
+    }
+  }
+}
+
+/* ---- query strings ---------------------------------------------------------------------------- */
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* The decoded value of `key` in a query string into out; returns false when absent. */
+static bool query_get(struct slice q, const char *key, char *out, size_t n) {
+  size_t klen = strlen(key);
+  const char *p = q.p, *end = q.p + q.n;
+  while (p && p < end) {
+    const char *amp = memchr(p, '&', (size_t)(end - p));
+    const char *stop = amp ? amp : end;
+    if ((size_t)(stop - p) >= klen && memcmp(p, key, klen) == 0 && (p + klen == stop || p[klen] == '=')) {
+      const char *v = p + klen + (p + klen < stop ? 1 : 0);
+      size_t o = 0;
+      for (; v < stop && o + 1 < n; v++) {
+        int h1, h2;
+        if (*v == '%' && v + 2 < stop && (h1 = hexval(v[1])) >= 0 && (h2 = hexval(v[2])) >= 0) {
+          out[o++] = (char)(h1 * 16 + h2);
+          v += 2;
+        } else {
+          out[o++] = *v == '+' ? ' ' : *v;
+        }
+      }
+      out[o] = '\0';
+      return true;
+    }
+    p = amp ? amp + 1 : NULL;
+  }
+  return false;
+}
+
+/* ---- answers ---------------------------------------------------------------------------------- */
+
+static void respond_text(struct server_request *r, int status, const char *text) {
+  server_respond(r, status, "text/plain; charset=utf-8", text, strlen(text), NULL);
+}
+
+static void respond_console(struct server_request *r, struct lab_output *o) {
+  char headers[128];
+  snprintf(headers, sizeof headers, "x-meshlab-exit: %d\r\nx-meshlab-stdout-length: %zu\r\n", o->exit_code,
+           o->out.len);
+  buf_append(&o->out, o->err.data, o->err.len);
+  server_respond(r, o->exit_code == 0 ? 200 : 422, "text/plain; charset=utf-8", o->out.data, o->out.len, headers);
+  lab_output_free(o);
+}
+
+/* ---- config polls ----------------------------------------------------------------------------- */
+
+struct lab_poll {
+  struct lab_poll *next, *prev;
+  struct lab *lab;
+  struct server_request *r;
+  struct lab_replica *rep;
+  uint64_t threshold; /* answer once rep->config_version is above this */
+  uv_timer_t timer;
+};
+
+static void on_poll_closed(uv_handle_t *h) { free(h->data); }
+
+static void poll_finish(struct lab_poll *p) {
+  struct lab *lab = p->lab;
+  if (p->prev) p->prev->next = p->next;
+  else lab->polls = p->next;
+  if (p->next) p->next->prev = p->prev;
+  p->rep->polls--;
+  uv_close((uv_handle_t *)&p->timer, on_poll_closed);
+}
+
+static void send_config(struct server_request *r, struct lab_replica *rep) {
+  char headers[96];
+  snprintf(headers, sizeof headers, "x-meshlab-config-version: %llu\r\n", (unsigned long long)rep->config_version);
+  rep->sent_version = rep->config_version;
+  server_respond(r, 200, "application/json", rep->config_json, strlen(rep->config_json), headers);
+}
+
+static void on_poll_timeout(uv_timer_t *t) {
+  struct lab_poll *p = t->data;
+  server_respond(p->r, 304, NULL, "", 0, NULL);
+  poll_finish(p);
+}
+
+void lab_xds_poll(struct lab *lab, struct server_request *r, const char *node, uint64_t version, const char *error,
+                  uint64_t hold_ms) {
+  char ns[128];
+  const char *slash = strchr(node, '/');
+  if (!slash || (size_t)(slash - node) >= sizeof ns) {
+    respond_text(r, 400, "node must be NAMESPACE/REPLICA\n");
+    return;
+  }
+  memcpy(ns, node, (size_t)(slash - node));
+  ns[slash - node] = '\0';
+  struct lab_replica *rep = lab_replica_find(lab, ns, slash + 1);
+  if (!rep || !rep->present) {
+    respond_text(r, 404, "unknown node: no replica of that name runs in this lab\n");
+    return;
+  }
+  rep->seen_ms = uv_now(lab->loop);
+  uint64_t threshold = version;
+  if (error && *error) {
+    /* NACK: the node keeps `version`; the config last sent to it was refused. */
+    rep->nacked_version = rep->sent_version;
+    snprintf(rep->nack, sizeof rep->nack, "%s", error);
+    lab_event(lab, "%s/%s rejected config version %llu: %s", rep->ns, rep->name,
+              (unsigned long long)rep->nacked_version, error);
+    if (rep->nacked_version > threshold) threshold = rep->nacked_version;
+  } else {
+    if (version && rep->nacked_version > threshold) threshold = rep->nacked_version;
+    if (version <= rep->config_version && version != rep->acked_version) {
+      rep->acked_version = version;
+      rep->acked_ms = rep->seen_ms;
+      if (version && version >= rep->nacked_version) {
+        rep->nacked_version = 0;
+        rep->nack[0] = '\0';
+      }
+      if (version) lab_replica_acked(rep);
+    }
+  }
+  if (lab->closing) {
+    respond_text(r, 503, "the lab is stopping\n");
+    return;
+  }
+  if (rep->config_json && rep->config_version > threshold) {
+    send_config(r, rep);
+    return;
+  }
+  struct lab_poll *p = calloc(1, sizeof *p);
+  if (!p) {
+    respond_text(r, 503, "out of memory\n");
+    return;
+  }
+  p->lab = lab;
+  p->r = r;
+  p->rep = rep;
+  p->threshold = threshold;
+  uv_timer_init(lab->loop, &p->timer);
+  p->timer.data = p;
+  uv_timer_start(&p->timer, on_poll_timeout, hold_ms, 0);
+  p->next = lab->polls;
+  if (lab->polls) lab->polls->prev = p;
+  lab->polls = p;
+  rep->polls++;
+}
+
+void lab_xds_wake(struct lab *lab) {
+  struct lab_poll *p = lab->polls;
+  while (p) {
+    struct lab_poll *next = p->next;
+    if (!p->rep->present) {
+      respond_text(p->r, 404, "this replica was removed from the lab\n");
+      poll_finish(p);
+    } else if (p->rep->config_json && p->rep->config_version > p->threshold) {
+      send_config(p->r, p->rep);
+      poll_finish(p);
+    }
+    p = next;
+  }
+}
+
+void lab_xds_close_all(struct lab *lab) {
+  while (lab->polls) {
+    struct lab_poll *p = lab->polls;
+    respond_text(p->r, 503, "the lab is stopping\n");
+    poll_finish(p);
+  }
+}
+
+/* ---- status ----------------------------------------------------------------------------------- */
+
+/* Listings show the workloads' replicas in start order, then the ingress gateway (the lab
+ * creates the gateway first, to give it its address, but it reads better last). */
+static struct lab_replica *after_workloads(struct lab_replica *r) {
+  while (r && r->gateway) r = r->next;
+  return r;
+}
+
+static struct lab_replica *first_replica(struct lab *lab) {
+  struct lab_replica *r = after_workloads(lab->replicas);
+  if (r) return r;
+  for (r = lab->replicas; r && !r->gateway; r = r->next) {
+  }
+  return r;
+}
+
+static struct lab_replica *next_replica(struct lab *lab, struct lab_replica *r) {
+  if (!r->gateway) {
+    struct lab_replica *n = after_workloads(r->next);
+    if (n) return n;
+    /* workloads done: the gateways */
+    for (n = lab->replicas; n && !n->gateway; n = n->next) {
+    }
+    return n;
+  }
+  for (struct lab_replica *n = r->next; n; n = n->next)
+    if (n->gateway) return n;
+  return NULL;
+}
+
+/* The service ports a replica's sidecar owns (the ports of every Service selecting it). */
+static json_t *replica_ports(struct lab *lab, const struct lab_replica *rep) {
+  json_t *ports = json_array();
+  const struct registry_workload *w = rep->gateway ? NULL : registry_workload_find(lab->reg, rep->ns, rep->workload);
+  const struct registry_service **svcs = NULL;
+  size_t n = 0;
+  if (w && registry_services_of(lab->reg, w, &svcs, &n) == 0) {
+    for (size_t i = 0; i < n; i++)
+      for (size_t k = 0; k < svcs[i]->ports_len; k++) {
+        json_int_t port = svcs[i]->ports[k].port;
+        bool dup = false;
+        for (size_t j = 0; j < json_array_size(ports); j++)
+          if (json_integer_value(json_array_get(ports, j)) == port) dup = true;
+        if (!dup) json_array_append_new(ports, json_integer(port));
+      }
+    free(svcs);
+  }
+  return ports;
+}
+
+static json_int_t proc_pid(const struct proc *p) { return p && p->alive ? (json_int_t)p->handle.pid : 0; }
+
+void lab_status(struct lab *lab, bool as_json, struct buf *out) {
+  if (as_json) {
+    json_t *root = json_object(), *reps = json_array();
+    for (struct lab_replica *r = first_replica(lab); r; r = next_replica(lab, r)) {
+      if (!r->present) continue;
+      json_t *o = json_object();
+      json_object_set_new(o, "name", json_string(r->name));
+      json_object_set_new(o, "workload", json_string(r->workload));
+      json_object_set_new(o, "namespace", json_string(r->ns));
+      json_object_set_new(o, "address", json_string(r->address));
+      json_object_set_new(o, "ports", replica_ports(lab, r));
+      json_object_set_new(o, "app", json_string(lab_app_state(r)));
+      json_object_set_new(o, "sidecar", json_string(lab_sidecar_state(r)));
+      uint32_t restarts = (r->app ? r->app->restarts : 0) + (r->sidecar ? r->sidecar->restarts : 0);
+      json_object_set_new(o, "restarts", json_integer(restarts));
+      json_object_set_new(o, "config_version", json_integer((json_int_t)r->acked_version));
+      /* Beyond CLI.md's shape (additions only): the processes, for tests and `meshlab kill`. */
+      json_t *pids = json_object();
+      json_object_set_new(pids, "app", r->app && proc_pid(r->app) ? json_integer(proc_pid(r->app)) : json_null());
+      json_object_set_new(pids, "sidecar", proc_pid(r->sidecar) ? json_integer(proc_pid(r->sidecar)) : json_null());
+      json_object_set_new(o, "pids", pids);
+      json_array_append_new(reps, o);
+    }
+    json_object_set_new(root, "replicas", reps);
+    json_object_set_new(root, "ingress", json_string(lab->ingress));
+    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (text) buf_appendf(out, "%s\n", text);
+    free(text);
+    json_decref(root);
+    return;
+  }
+  struct buf tsv = {0};
+  buf_append_str(&tsv, "NAMESPACE\tNAME\tADDRESS\tPORTS\tAPP\tSIDECAR\tRESTARTS\tCONFIG\n");
+  for (struct lab_replica *r = first_replica(lab); r; r = next_replica(lab, r)) {
+    if (!r->present) continue;
+    json_t *ports = replica_ports(lab, r);
+    char plist[128] = "-";
+    size_t len = 0;
+    for (size_t i = 0; i < json_array_size(ports) && len < sizeof plist - 8; i++)
+      len += (size_t)snprintf(plist + len, sizeof plist - len, "%s%lld", i ? "," : "",
+                              (long long)json_integer_value(json_array_get(ports, i)));
+    json_decref(ports);
+    uint32_t restarts = (r->app ? r->app->restarts : 0) + (r->sidecar ? r->sidecar->restarts : 0);
+    buf_appendf(&tsv, "%s\t%s\t%s\t%s\t%s\t%s\t%u\t%llu/%llu\n", r->ns, r->name, r->address, plist, lab_app_state(r),
+                lab_sidecar_state(r), restarts, (unsigned long long)r->acked_version,
+                (unsigned long long)r->config_version);
+  }
+  lab_table_render(out, buf_cstr(&tsv));
+  buf_free(&tsv);
+  buf_appendf(out, "\ningress: http://%s (Gateway port 80), https://%s (port 443)\n", lab->ingress,
+              lab->ingress_tls);
+}
+
+static const char *sync_state(const struct lab_replica *r) {
+  if (!r->sent_version) return "NOT SENT";
+  if (r->acked_version == r->config_version && !r->nack[0]) return "SYNCED";
+  return "STALE";
+}
+
+void lab_proxy_status(struct lab *lab, struct buf *out) {
+  struct buf tsv = {0};
+  uint64_t now = uv_now(lab->loop);
+  buf_append_str(&tsv, "NAME\tSTATUS\tCLUSTER-VERSION\tLATEST\tLAST-SEEN\tNACK\n");
+  for (struct lab_replica *r = first_replica(lab); r; r = next_replica(lab, r)) {
+    if (!r->present) continue;
+    char seen[32] = "never";
+    if (r->polls) snprintf(seen, sizeof seen, "watching");
+    else if (r->seen_ms) snprintf(seen, sizeof seen, "%.1fs ago", (double)(now - r->seen_ms) / 1000.0);
+    buf_appendf(&tsv, "%s.%s\t%s\t%llu\t%llu\t%s\t%s\n", r->name, r->ns, sync_state(r),
+                (unsigned long long)r->acked_version, (unsigned long long)r->config_version, seen,
+                r->nack[0] ? r->nack : "-");
+  }
+  lab_table_render(out, buf_cstr(&tsv));
+  buf_free(&tsv);
+}
+
+static void proxy_status_json(struct lab *lab, struct buf *out) {
+  json_t *arr = json_array();
+  uint64_t now = uv_now(lab->loop);
+  for (struct lab_replica *r = first_replica(lab); r; r = next_replica(lab, r)) {
+    if (!r->present) continue;
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(r->name));
+    json_object_set_new(o, "namespace", json_string(r->ns));
+    json_object_set_new(o, "status", json_string(sync_state(r)));
+    json_object_set_new(o, "acked_version", json_integer((json_int_t)r->acked_version));
+    json_object_set_new(o, "sent_version", json_integer((json_int_t)r->sent_version));
+    json_object_set_new(o, "latest_version", json_integer((json_int_t)r->config_version));
+    json_object_set_new(o, "watching", json_boolean(r->polls > 0));
+    json_object_set_new(o, "last_seen_ms_ago", r->seen_ms ? json_integer((json_int_t)(now - r->seen_ms)) : json_null());
+    json_object_set_new(o, "nack", r->nack[0] ? json_string(r->nack) : json_null());
+    json_array_append_new(arr, o);
+  }
+  char *text = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+  if (text) buf_appendf(out, "%s\n", text);
+  free(text);
+  json_decref(arr);
+}
+
+/* ---- request bodies ---------------------------------------------------------------------------- */
+
+/* Splits a body into files: the multi-file framing, or one file named `name`. Returns the
+ * count (files point into body), or -1 with a reason in err. */
+static long split_files(struct server_request *r, const char *name, struct lab_file *files, char (*names)[512],
+                        size_t max, char *err, size_t errlen) {
+  const struct slice *ct = http_head_find(r->head, "content-type");
+  const char *p = r->body.data ? r->body.data : "";
+  size_t len = r->body.len;
+  if (!ct || !slice_eq_str_nocase(*ct, "application/x-meshlab-files")) {
+    files[0] = (struct lab_file){name, p, len};
+    return 1;
+  }
+  size_t n = 0, off = 0;
+  while (off < len) {
+    const char *nl = memchr(p + off, '\n', len - off);
+    unsigned long long flen;
+    char fname[512];
+    if (!nl || n >= max || sscanf(p + off, "file %llu %511[^\n]", &flen, fname) != 2 ||
+        flen > len - (size_t)(nl + 1 - p)) {
+      snprintf(err, errlen, "malformed multi-file body at byte %zu", off);
+      return -1;
+    }
+    snprintf(names[n], sizeof names[n], "%s", fname);
+    files[n] = (struct lab_file){names[n], nl + 1, (size_t)flen};
+    n++;
+    off = (size_t)(nl + 1 - p) + (size_t)flen;
+  }
+  return (long)n;
+}
+
+/* ---- the handler ------------------------------------------------------------------------------- */
+
+static bool path_is(struct server_request *r, const char *path) {
+  return r->path.n == strlen(path) && memcmp(r->path.p, path, r->path.n) == 0;
+}
+
+static bool method_is(struct server_request *r, const char *m) { return slice_eq_str_nocase(r->head->method, m); }
+
+void lab_api_handle(struct server_request *r) {
+  struct lab *lab = r->user;
+  struct lab_output o = {0};
+  char ns[128] = "", v[512] = "";
+  bool enforce = query_get(r->query, "enforce", v, sizeof v) && strcmp(v, "1") == 0;
+  query_get(r->query, "ns", ns, sizeof ns);
+
+  if (path_is(r, "/v1/xds") && method_is(r, "GET")) {
+    char node[256] = "", error[256] = "";
+    if (!query_get(r->query, "node", node, sizeof node)) {
+      respond_text(r, 400, "node=NAMESPACE/REPLICA is required\n");
+      return;
+    }
+    uint64_t version = query_get(r->query, "version", v, sizeof v) ? strtoull(v, NULL, 10) : 0;
+    uint64_t hold = query_get(r->query, "wait", v, sizeof v) ? strtoull(v, NULL, 10) : LAB_POLL_HOLD_MS;
+    if (hold > LAB_POLL_HOLD_MS) hold = LAB_POLL_HOLD_MS;
+    query_get(r->query, "error", error, sizeof error);
+    lab_xds_poll(lab, r, node, version, error, hold);
+    return;
+  }
+  if (lab->closing) {
+    respond_text(r, 503, "the lab is stopping\n");
+    return;
+  }
+  if (path_is(r, "/v1/status") || path_is(r, "/v1/proxy-status")) {
+    struct buf out = {0};
+    bool has_o = query_get(r->query, "o", v, sizeof v);
+    bool status = path_is(r, "/v1/status");
+    /* status defaults to JSON (its pinned shape), proxy-status to its table */
+    bool json = has_o ? strcmp(v, "json") == 0 : status;
+    if (status) lab_status(lab, json, &out);
+    else if (json) proxy_status_json(lab, &out);
+    else lab_proxy_status(lab, &out);
+    server_respond(r, 200, json ? "application/json" : "text/plain; charset=utf-8", out.data ? out.data : "", out.len,
+                   NULL);
+    buf_free(&out);
+    return;
+  }
+  if (path_is(r, "/v1/ready")) {
+    struct buf why = {0};
+    if (lab_is_ready(lab, &why)) respond_text(r, 200, "ready\n");
+    else {
+      buf_append(&why, "", 0);
+      respond_text(r, 503, buf_cstr(&why));
+    }
+    buf_free(&why);
+    return;
+  }
+  if ((path_is(r, "/v1/apply") || path_is(r, "/v1/delete")) && method_is(r, "POST")) {
+    char name[512] = "", kind[128] = "";
+    bool apply = path_is(r, "/v1/apply");
+    if (!apply && query_get(r->query, "kind", kind, sizeof kind)) {
+      query_get(r->query, "name", name, sizeof name);
+      lab_delete_named(lab, kind, name, ns, &o);
+      respond_console(r, &o);
+      return;
+    }
+    if (!query_get(r->query, "file", name, sizeof name)) snprintf(name, sizeof name, "<stdin>");
+    enum { MAX_FILES = 64 };
+    struct lab_file files[MAX_FILES];
+    char(*names)[512] = malloc(MAX_FILES * sizeof *names);
+    char err[128] = "out of memory";
+    long n = names ? split_files(r, name, files, names, MAX_FILES, err, sizeof err) : -1;
+    if (n < 0) {
+      buf_appendf(&o.err, "error: %s\n", err);
+      o.exit_code = 1;
+    } else if (apply) {
+      lab_apply(lab, files, (size_t)n, ns, enforce, &o);
+    } else {
+      lab_delete_files(lab, files, (size_t)n, ns, enforce, &o);
+    }
+    free(names);
+    respond_console(r, &o);
+    return;
+  }
+  if (path_is(r, "/v1/get") && method_is(r, "GET")) {
+    char kind[128] = "", name[512] = "", format[32] = "";
+    query_get(r->query, "kind", kind, sizeof kind);
+    bool has_name = query_get(r->query, "name", name, sizeof name) && name[0];
+    bool all = query_get(r->query, "all", v, sizeof v) && strcmp(v, "1") == 0;
+    query_get(r->query, "o", format, sizeof format);
+    lab_get(lab, kind, has_name ? name : NULL, ns, all, format, &o);
+    respond_console(r, &o);
+    return;
+  }
+  if (path_is(r, "/v1/analyze")) {
+    lab_analyze(lab, &o);
+    respond_console(r, &o);
+    return;
+  }
+  if (path_is(r, "/v1/export")) {
+    lab_export(lab, &o);
+    respond_console(r, &o);
+    return;
+  }
+  if (path_is(r, "/v1/shutdown") && method_is(r, "POST")) {
+    respond_text(r, 200, "stopping\n");
+    lab_event(lab, "shutdown asked through the API");
+    lab_stop(lab);
+    return;
+  }
+  respond_text(r, 404,
+               "unknown lab API path; see docs/lab.md (/v1/status, /v1/xds, /v1/apply, /v1/get, /v1/delete, "
+               "/v1/analyze, /v1/export, /v1/proxy-status, /v1/ready, /v1/shutdown)\n");
+}
