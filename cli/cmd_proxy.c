@@ -211,24 +211,115 @@ int cmd_proxy(int argc, char **argv) {
 
 void cmd_sidecar_help(FILE *out) {
   fprintf(out,
-          "Usage: meshlab sidecar --config FILE\n\n"
-          "Runs a sidecar from a static bootstrap (JSON): inbound listeners on the workload's\n"
-          "service ports in front of its app, an outbound listener the app uses as http_proxy,\n"
-          "and an admin listener. The lab writes these files; see docs/sidecar.md for the\n"
-          "format. Prints 'inbound on', 'outbound on' and 'admin on' lines once ready;\n"
+          "Usage: meshlab sidecar --config FILE\n"
+          "       meshlab sidecar --xds HOST:PORT --node NS/REPLICA --address IP --outbound HOST:PORT\n"
+          "                       [--admin HOST:PORT] [--gateway-port PORT=HOST:PORT ...]\n"
+          "                       [--access-log FILE|-] [--access-log-format envoy|istio|json]\n\n"
+          "A workload's sidecar: inbound listeners on its service ports in front of its app, an\n"
+          "outbound listener the app uses as http_proxy, and an admin listener.\n\n"
+          "--config FILE   a static bootstrap (JSON, see docs/sidecar.md): no control plane.\n"
+          "--xds HOST:PORT the lab API: the sidecar long-polls its config there, acknowledges each\n"
+          "                version it installs and refuses (NACK) one it cannot, keeping the last\n"
+          "                good one. Inbound ports are bound on --address as the config names them;\n"
+          "                a gateway binds its Gateway server ports where --gateway-port maps them.\n"
+          "Prints 'inbound on', 'outbound on', 'gateway on' and 'admin on' lines once ready;\n"
           "SIGINT/SIGTERM drain and exit 0.\n");
+}
+
+static void print_ready(struct sidecar *sc) {
+  for (size_t i = 0; i < sc->ninbound; i++) printf("inbound on %s\n", sc->inbound[i]->address);
+  if (sc->outbound) printf("outbound on %s\n", sc->outbound->address);
+  for (size_t i = 0; i < sc->ngateways; i++) printf("gateway on %s\n", sc->gateways[i]->address);
+  if (sc->has_admin) printf("admin on %s\n", sc->admin.srv.address);
+  printf("config version %llu\n", (unsigned long long)proxy_config_version(&sc->px));
+  fflush(stdout);
+}
+
+static int run_sidecar_xds(struct run *r, const struct sidecar_xds_options *o, const char *command_line) {
+  char err[512] = "";
+  uv_signal_init(&r->loop, &r->sigint);
+  uv_signal_init(&r->loop, &r->sigterm);
+  r->sigint.data = r->sigterm.data = r;
+  r->sc.on_ready = print_ready;
+  int rc = sidecar_start_xds(&r->sc, &r->loop, o, command_line, err, sizeof err);
+  if (rc != 0) {
+    fprintf(stderr, "meshlab sidecar: %s\n", err);
+    stop(r);
+  } else {
+    r->sc.admin.on_quit = on_quit;
+    r->sc.admin.data = r;
+    uv_signal_start(&r->sigint, on_signal, SIGINT);
+    uv_signal_start(&r->sigterm, on_signal, SIGTERM);
+  }
+  uv_run(&r->loop, UV_RUN_DEFAULT);
+  sidecar_free(&r->sc);
+  int closed = uv_loop_close(&r->loop);
+  if (closed != 0) {
+    fprintf(stderr, "meshlab sidecar: event loop closed with handles open (%s)\n", uv_strerror(closed));
+    return 1;
+  }
+  return rc ? 1 : 0;
 }
 
 int cmd_sidecar(int argc, char **argv) {
   const char *config = NULL;
+  struct sidecar_xds_options o;
+  memset(&o, 0, sizeof o);
+  proxy_limits_default(&o.limits);
   for (int i = 1; i < argc; i++) {
+    static const struct {
+      const char *flag;
+      size_t offset;
+    } strs[] = {
+        {"xds", offsetof(struct sidecar_xds_options, xds)},
+        {"node", offsetof(struct sidecar_xds_options, node)},
+        {"address", offsetof(struct sidecar_xds_options, address)},
+        {"admin", offsetof(struct sidecar_xds_options, admin)},
+        {"outbound", offsetof(struct sidecar_xds_options, outbound)},
+        {"access-log", offsetof(struct sidecar_xds_options, access_log)},
+        {"access-log-format", offsetof(struct sidecar_xds_options, access_log_format)},
+    };
     const char *v;
-    int rc = args_flag(argc, argv, &i, "config", "-c", &v);
-    if (rc < 0) return 2;
-    if (rc == 0) return args_usage_error(argv[0], "unknown flag \"%s\"", argv[i]);
-    config = v;
+    int rc, matched = 0;
+    if ((rc = args_flag(argc, argv, &i, "config", "-c", &v))) {
+      if (rc < 0) return 2;
+      config = v;
+      continue;
+    }
+    if ((rc = args_flag(argc, argv, &i, "gateway-port", NULL, &v))) {
+      if (rc < 0) return 2;
+      char *eq = strchr(v, '=');
+      char *end;
+      unsigned long port = strtoul(v, &end, 10);
+      if (!eq || end != eq || port == 0 || port > 65535 || o.ngateway == SIDECAR_MAX_GATEWAY_PORTS ||
+          conn_addr_parse(&o.gateway[o.ngateway].addr, eq + 1) != 0)
+        return args_usage_error(argv[0], "--gateway-port \"%s\": expected PORT=HOST:PORT, e.g. 80=127.0.0.1:8080", v);
+      o.gateway[o.ngateway++].port = (uint32_t)port;
+      continue;
+    }
+    for (size_t k = 0; k < sizeof strs / sizeof strs[0] && !matched; k++) {
+      if (!(rc = args_flag(argc, argv, &i, strs[k].flag, NULL, &v))) continue;
+      if (rc < 0) return 2;
+      matched = 1;
+      *(const char **)((char *)&o + strs[k].offset) = v;
+    }
+    if (!matched) return args_usage_error(argv[0], "unknown flag \"%s\"", argv[i]);
   }
-  if (!config) return args_usage_error(argv[0], "--config FILE is required");
+  signal(SIGPIPE, SIG_IGN);
+  char command_line[1024];
+  join_args(argc, argv, command_line, sizeof command_line);
+  if (o.xds) {
+    if (config) return args_usage_error(argv[0], "--config and --xds exclude each other");
+    if (!o.node || !o.address || !o.outbound)
+      return args_usage_error(argv[0], "--xds needs --node NS/REPLICA, --address IP and --outbound HOST:PORT");
+    struct run *r = calloc(1, sizeof *r);
+    if (!r) return 1;
+    uv_loop_init(&r->loop);
+    int rc = run_sidecar_xds(r, &o, command_line);
+    free(r);
+    return rc;
+  }
+  if (!config) return args_usage_error(argv[0], "--config FILE or --xds HOST:PORT is required");
   struct bootstrap b;
   char err[512];
   if (bootstrap_load(&b, config, err, sizeof err) != 0) {
@@ -236,12 +327,9 @@ int cmd_sidecar(int argc, char **argv) {
     bootstrap_free(&b);
     return 1;
   }
-  signal(SIGPIPE, SIG_IGN);
   struct run *r = calloc(1, sizeof *r);
   if (!r) return 1;
   uv_loop_init(&r->loop);
-  char command_line[1024];
-  join_args(argc, argv, command_line, sizeof command_line);
   int rc = run_sidecar(r, &b, argv[0], command_line, 0);
   bootstrap_free(&b);
   free(r);

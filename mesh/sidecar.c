@@ -69,11 +69,161 @@ int sidecar_start(struct sidecar *sc, uv_loop_t *loop, const struct bootstrap *b
   return 0;
 }
 
+/* ---- pushed mode ------------------------------------------------------------------------ */
+
+static int listening_inbound(const struct sidecar *sc, uint32_t port) {
+  for (size_t i = 0; i < sc->ninbound; i++)
+    if (sc->inbound[i]->port == port) return 1;
+  return 0;
+}
+
+static int listening_gateway(const struct sidecar *sc, uint32_t port) {
+  for (size_t i = 0; i < sc->ngateways; i++)
+    if (sc->gateway_ports[i] == port) return 1;
+  return 0;
+}
+
+/* Where a Gateway server port is served: its mapping, else Istio's container-port convention
+ * (an ingress gateway's Service maps 80 to 8080 and 443 to 8443), else the pod address. */
+static int gateway_addr(const struct sidecar *sc, uint32_t port, struct conn_addr *out) {
+  const struct sidecar_xds_options *o = &sc->opts;
+  uint32_t alias = port == 8080 ? 80 : port == 8443 ? 443 : 0;
+  for (size_t i = 0; i < o->ngateway; i++)
+    if (o->gateway[i].port == port) {
+      *out = o->gateway[i].addr;
+      return 0;
+    }
+  for (size_t i = 0; i < o->ngateway; i++)
+    if (alias && o->gateway[i].port == alias) {
+      *out = o->gateway[i].addr;
+      return 0;
+    }
+  char text[160];
+  snprintf(text, sizeof text, "%s:%u", o->address, port);
+  return conn_addr_parse(out, text);
+}
+
+/* Binds every listener cfg needs that is not up yet (listeners are never taken down by a push:
+ * a port whose config went away answers 404 NR, as Envoy's listener without routes would). */
+static int sync_listeners(struct sidecar *sc, const struct proxy_config *cfg, char *err, size_t errlen) {
+  int rc;
+  if (cfg->kind == PROXY_CONFIG_SIDECAR && !sc->outbound) {
+    struct conn_addr a;
+    if (conn_addr_parse(&a, sc->opts.outbound) != 0) {
+      snprintf(err, errlen, "--outbound %s is not HOST:PORT", sc->opts.outbound);
+      return -EINVAL;
+    }
+    if ((rc = proxy_listen(&sc->px, &a, XDS_OUTBOUND, 0, "outbound", &sc->outbound)) != 0) {
+      snprintf(err, errlen, "cannot listen on outbound %s: %s", a.text, uv_strerror(rc));
+      return rc;
+    }
+  }
+  for (size_t i = 0; i < cfg->route_configs_len; i++) {
+    const struct xds_route_config *r = &cfg->route_configs[i];
+    struct conn_addr a;
+    if (strncmp(r->name, "inbound|", 8) == 0 && !listening_inbound(sc, r->port)) {
+      if (sc->ninbound == SIDECAR_MAX_INBOUND) continue;
+      char text[160];
+      snprintf(text, sizeof text, "%s:%u", sc->opts.address, r->port);
+      if (conn_addr_parse(&a, text) != 0) {
+        snprintf(err, errlen, "--address %s is not an IP address", sc->opts.address);
+        return -EINVAL;
+      }
+      rc = proxy_listen(&sc->px, &a, XDS_INBOUND, r->port, "inbound", &sc->inbound[sc->ninbound]);
+      if (rc != 0) {
+        snprintf(err, errlen, "cannot listen on inbound %s: %s", a.text, uv_strerror(rc));
+        return rc;
+      }
+      sc->ninbound++;
+    } else if (cfg->kind == PROXY_CONFIG_GATEWAY && strncmp(r->name, "http.", 5) == 0 &&
+               !listening_gateway(sc, r->port)) {
+      if (sc->ngateways == SIDECAR_MAX_GATEWAY_PORTS || gateway_addr(sc, r->port, &a) != 0) continue;
+      rc = proxy_listen(&sc->px, &a, XDS_OUTBOUND, r->port, "gateway", &sc->gateways[sc->ngateways]);
+      if (rc != 0) {
+        snprintf(err, errlen, "cannot listen for Gateway port %u on %s: %s", r->port, a.text, uv_strerror(rc));
+        return rc;
+      }
+      sc->gateway_ports[sc->ngateways++] = r->port;
+    }
+  }
+  return 0;
+}
+
+static int on_pushed(struct xds_agent *x, struct proxy_config *cfg, char *err, size_t errlen) {
+  struct sidecar *sc = x->data;
+  int rc = sync_listeners(sc, cfg, err, errlen);
+  if (rc != 0) {
+    proxy_config_free(cfg);
+    return rc;
+  }
+  rc = proxy_set_config(&sc->px, cfg);
+  if (rc != 0) {
+    snprintf(err, errlen, "cannot install the configuration: %s", uv_strerror(rc));
+    return rc;
+  }
+  if (!sc->ready) {
+    sc->ready = 1;
+    if (sc->on_ready) sc->on_ready(sc);
+  }
+  return 0;
+}
+
+int sidecar_start_xds(struct sidecar *sc, uv_loop_t *loop, const struct sidecar_xds_options *o,
+                      const char *command_line, char *err, size_t errlen) {
+  void (*on_ready)(struct sidecar *) = sc->on_ready;
+  memset(sc, 0, sizeof *sc);
+  sc->on_ready = on_ready;
+  sc->opts = *o;
+  sc->dynamic = 1;
+  int rc = proxy_init(&sc->px, loop, &o->limits);
+  if (rc != 0) {
+    snprintf(err, errlen, "cannot set up the proxy: %s", uv_strerror(rc));
+    return rc;
+  }
+  sc->started = 1;
+  if (o->access_log) {
+    sc->log.out = strcmp(o->access_log, "-") == 0 ? stdout : fopen(o->access_log, "a");
+    if (!sc->log.out) {
+      snprintf(err, errlen, "cannot open access log %s: %s", o->access_log, strerror(errno));
+      return -errno;
+    }
+    if (o->access_log_format && accesslog_format_parse(o->access_log_format, &sc->log.format) != 0) {
+      snprintf(err, errlen, "--access-log-format %s: use envoy, istio or json", o->access_log_format);
+      return -EINVAL;
+    }
+    sc->px.log = &sc->log;
+  }
+  if (o->admin) {
+    struct conn_addr a;
+    if (conn_addr_parse(&a, o->admin) != 0) {
+      snprintf(err, errlen, "--admin %s is not HOST:PORT", o->admin);
+      return -EINVAL;
+    }
+    char dump[512];
+    snprintf(dump, sizeof dump, "{\"node\":\"%s\",\"xds\":\"%s\"}", o->node, o->xds);
+    rc = admin_start(&sc->admin, &sc->px, &a, dump, command_line);
+    sc->has_admin = 1;
+    if (rc != 0) {
+      snprintf(err, errlen, "cannot listen on admin %s: %s", a.text, uv_strerror(rc));
+      return rc;
+    }
+  }
+  rc = xds_start(&sc->xds, &sc->px.env, o->xds, o->node, on_pushed, sc);
+  if (rc != 0) {
+    snprintf(err, errlen, "--xds %s is not HOST:PORT", o->xds);
+    return rc;
+  }
+  sc->xds_running = 1;
+  return 0;
+}
+
 static void maybe_stopped(struct sidecar *sc) {
   if (--sc->pending_closes == 0 && sc->on_stopped) sc->on_stopped(sc);
 }
 
 static void on_proxy_closed(struct proxy *px) { maybe_stopped((struct sidecar *)((char *)px - offsetof(struct sidecar, px))); }
+
+static void on_xds_stopped(struct xds_agent *x) { maybe_stopped(x->data); }
 
 static void on_admin_closed(struct http_server *srv) {
   struct admin *a = (struct admin *)((char *)srv - offsetof(struct admin, srv));
@@ -87,7 +237,8 @@ void sidecar_stop(struct sidecar *sc, void (*on_stopped)(struct sidecar *sc)) {
     if (on_stopped) on_stopped(sc);
     return;
   }
-  sc->pending_closes = 1 + (sc->has_admin ? 1 : 0);
+  sc->pending_closes = 1 + (sc->has_admin ? 1 : 0) + (sc->xds_running ? 1 : 0);
+  if (sc->xds_running) xds_stop(&sc->xds, on_xds_stopped);
   if (sc->has_admin) admin_close(&sc->admin, on_admin_closed);
   proxy_shutdown(&sc->px, on_proxy_closed);
 }

@@ -16,8 +16,26 @@
 #include "mesh/admin.h"
 #include "mesh/bootstrap.h"
 #include "mesh/proxy.h"
+#include "mesh/xds.h"
 
 #define SIDECAR_MAX_INBOUND 16
+#define SIDECAR_MAX_GATEWAY_PORTS 8
+
+/* A sidecar driven by the lab's config push (`meshlab sidecar --xds`). */
+struct sidecar_xds_options {
+  const char *xds;       /* the lab API, HOST:PORT */
+  const char *node;      /* NS/REPLICA */
+  const char *address;   /* the pod address: inbound ports are bound there */
+  const char *admin;     /* HOST:PORT, or NULL */
+  const char *outbound;  /* HOST:PORT of the outbound listener */
+  struct {
+    uint32_t port;       /* a Gateway server port (80) */
+    struct conn_addr addr; /* where it is served (127.0.0.1:8080) */
+  } gateway[SIDECAR_MAX_GATEWAY_PORTS];
+  size_t ngateway;
+  const char *access_log, *access_log_format;
+  struct proxy_limits limits;
+};
 
 struct sidecar {
   struct proxy px;
@@ -27,6 +45,16 @@ struct sidecar {
   struct proxy_listener *inbound[SIDECAR_MAX_INBOUND];
   size_t ninbound;
   struct proxy_listener *outbound;
+  struct proxy_listener *gateways[SIDECAR_MAX_GATEWAY_PORTS];
+  uint32_t gateway_ports[SIDECAR_MAX_GATEWAY_PORTS];
+  size_t ngateways;
+  /* Pushed mode */
+  int dynamic;
+  struct xds_agent xds;
+  struct sidecar_xds_options opts;
+  void (*on_ready)(struct sidecar *sc); /* the first config is in force and listeners are up */
+  int ready;
+  int xds_running;
   void (*on_stopped)(struct sidecar *sc);
   int pending_closes;
   int started;
@@ -36,6 +64,11 @@ struct sidecar {
  * writes what failed into err and returns a negative code; call sidecar_stop all the same. */
 int sidecar_start(struct sidecar *sc, uv_loop_t *loop, const struct bootstrap *b, const char *command_line, char *err,
                   size_t errlen);
+/* Starts a sidecar whose configuration comes from the lab (o is copied): admin at once, the
+ * other listeners once the first config arrives (then on_ready fires), reconciled on every push.
+ * On error writes the reason into err and returns a negative code; call sidecar_stop anyway. */
+int sidecar_start_xds(struct sidecar *sc, uv_loop_t *loop, const struct sidecar_xds_options *o,
+                      const char *command_line, char *err, size_t errlen);
 /* Drains and closes everything; on_stopped fires when every handle is closed. */
 void sidecar_stop(struct sidecar *sc, void (*on_stopped)(struct sidecar *sc));
 /* Frees memory after on_stopped. */
