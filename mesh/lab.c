@@ -87,7 +87,8 @@ static int resolve_port(uv_loop_t *loop, const char *in, char *out, size_t n) {
   if (conn_addr_parse(&a, in) != 0 || a.kind != CONN_TCP) return -EINVAL;
   const struct sockaddr_in *sin = (const struct sockaddr_in *)&a.sa;
   if (a.sa.ss_family != AF_INET || sin->sin_port != 0) {
-    snprintf(out, n, "%s", a.text);
+    if (strlen(a.text) >= n) return -ENAMETOOLONG;
+    memcpy(out, a.text, strlen(a.text) + 1);
     return 0;
   }
   uv_tcp_t t;
