@@ -50,6 +50,17 @@ int args_flag(int argc, char **argv, int *i, const char *name, const char *short
   return 1;
 }
 
+int args_string_flags(int argc, char **argv, int *i, const struct args_string_flag *table, size_t n, void *base) {
+  for (size_t k = 0; k < n; k++) {
+    const char *v;
+    int rc = args_flag(argc, argv, i, table[k].flag, NULL, &v);
+    if (rc == 0) continue;
+    if (rc > 0) *(const char **)((char *)base + table[k].offset) = v;
+    return rc;
+  }
+  return 0;
+}
+
 int args_usage_error(const char *cmd, const char *fmt, ...) {
   va_list ap;
   fprintf(stderr, "meshlab %s: ", cmd);

@@ -17,6 +17,16 @@ int args_size(const char *s, uint64_t *bytes);
  * and -1 (after printing an error) when the value is missing. */
 int args_flag(int argc, char **argv, int *i, const char *name, const char *short_name, const char **value);
 
+/* A table of string-valued flags: each stores its value (a const char *) at base + offset. */
+struct args_string_flag {
+  const char *flag; /* without the leading "--" */
+  size_t offset;
+};
+
+/* If argv[*i] is one of table's flags, stores its value, advances *i and returns 1; returns 0
+ * when none matches and -1 (after printing an error) when the value is missing. */
+int args_string_flags(int argc, char **argv, int *i, const struct args_string_flag *table, size_t n, void *base);
+
 /* Prints "meshlab CMD: MESSAGE" to stderr and returns exit code 2 (usage error). */
 int args_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -84,6 +84,19 @@ static void join_args(int argc, char **argv, char *out, size_t n) {
   }
 }
 
+/* Runs the loop until the sidecar has drained and every handle is closed; returns the exit
+ * code: 1 when setup failed (setup_rc) or a handle was left open, else 0. */
+static int run_until_stopped(struct run *r, const char *cmd, int setup_rc) {
+  uv_run(&r->loop, UV_RUN_DEFAULT);
+  sidecar_free(&r->sc);
+  int closed = uv_loop_close(&r->loop);
+  if (closed != 0) {
+    fprintf(stderr, "meshlab %s: event loop closed with handles open (%s)\n", cmd, uv_strerror(closed));
+    return 1;
+  }
+  return setup_rc ? 1 : 0;
+}
+
 /* Starts the sidecar described by b, prints its ready lines (proxy_lines: the `meshlab proxy`
  * contract's "listening on" form), runs until a signal or /quitquitquit, and returns the exit
  * code: 0 after a clean drain. */
@@ -111,14 +124,7 @@ static int run_sidecar(struct run *r, const struct bootstrap *b, const char *cmd
     uv_signal_start(&r->sigint, on_signal, SIGINT);
     uv_signal_start(&r->sigterm, on_signal, SIGTERM);
   }
-  uv_run(&r->loop, UV_RUN_DEFAULT);
-  sidecar_free(&r->sc);
-  int closed = uv_loop_close(&r->loop);
-  if (closed != 0) {
-    fprintf(stderr, "meshlab %s: event loop closed with handles open (%s)\n", cmd, uv_strerror(closed));
-    return 1;
-  }
-  return rc ? 1 : 0;
+  return run_until_stopped(r, cmd, rc);
 }
 
 struct proxy_opts {
@@ -129,10 +135,7 @@ struct proxy_opts {
 static int parse_opts(int argc, char **argv, struct proxy_opts *o) {
   proxy_limits_default(&o->limits);
   for (int i = 1; i < argc; i++) {
-    static const struct {
-      const char *flag;
-      size_t offset;
-    } strs[] = {
+    static const struct args_string_flag strs[] = {
         {"listen", offsetof(struct proxy_opts, listen)},
         {"upstream", offsetof(struct proxy_opts, upstream)},
         {"admin", offsetof(struct proxy_opts, admin)},
@@ -153,13 +156,9 @@ static int parse_opts(int argc, char **argv, struct proxy_opts *o) {
         {"max-body-bytes", offsetof(struct proxy_limits, max_request_body), 1},
     };
     const char *v;
-    int rc, matched = 0;
-    for (size_t k = 0; k < sizeof strs / sizeof strs[0] && !matched; k++) {
-      if (!(rc = args_flag(argc, argv, &i, strs[k].flag, NULL, &v))) continue;
-      if (rc < 0) return 2;
-      matched = 1;
-      *(const char **)((char *)o + strs[k].offset) = v;
-    }
+    int rc = args_string_flags(argc, argv, &i, strs, sizeof strs / sizeof strs[0], o);
+    if (rc < 0) return 2;
+    int matched = rc > 0;
     for (size_t k = 0; k < sizeof num / sizeof num[0] && !matched; k++) {
       if (!(rc = args_flag(argc, argv, &i, num[k].flag, NULL, &v))) continue;
       if (rc < 0) return 2;
@@ -251,14 +250,7 @@ static int run_sidecar_xds(struct run *r, const struct sidecar_xds_options *o, c
     uv_signal_start(&r->sigint, on_signal, SIGINT);
     uv_signal_start(&r->sigterm, on_signal, SIGTERM);
   }
-  uv_run(&r->loop, UV_RUN_DEFAULT);
-  sidecar_free(&r->sc);
-  int closed = uv_loop_close(&r->loop);
-  if (closed != 0) {
-    fprintf(stderr, "meshlab sidecar: event loop closed with handles open (%s)\n", uv_strerror(closed));
-    return 1;
-  }
-  return rc ? 1 : 0;
+  return run_until_stopped(r, "sidecar", rc);
 }
 
 int cmd_sidecar(int argc, char **argv) {
@@ -267,10 +259,7 @@ int cmd_sidecar(int argc, char **argv) {
   memset(&o, 0, sizeof o);
   proxy_limits_default(&o.limits);
   for (int i = 1; i < argc; i++) {
-    static const struct {
-      const char *flag;
-      size_t offset;
-    } strs[] = {
+    static const struct args_string_flag strs[] = {
         {"xds", offsetof(struct sidecar_xds_options, xds)},
         {"node", offsetof(struct sidecar_xds_options, node)},
         {"address", offsetof(struct sidecar_xds_options, address)},
@@ -280,7 +269,7 @@ int cmd_sidecar(int argc, char **argv) {
         {"access-log-format", offsetof(struct sidecar_xds_options, access_log_format)},
     };
     const char *v;
-    int rc, matched = 0;
+    int rc;
     if ((rc = args_flag(argc, argv, &i, "config", "-c", &v))) {
       if (rc < 0) return 2;
       config = v;
@@ -297,13 +286,8 @@ int cmd_sidecar(int argc, char **argv) {
       o.gateway[o.ngateway++].port = (uint32_t)port;
       continue;
     }
-    for (size_t k = 0; k < sizeof strs / sizeof strs[0] && !matched; k++) {
-      if (!(rc = args_flag(argc, argv, &i, strs[k].flag, NULL, &v))) continue;
-      if (rc < 0) return 2;
-      matched = 1;
-      *(const char **)((char *)&o + strs[k].offset) = v;
-    }
-    if (!matched) return args_usage_error(argv[0], "unknown flag \"%s\"", argv[i]);
+    if ((rc = args_string_flags(argc, argv, &i, strs, sizeof strs / sizeof strs[0], &o)) < 0) return 2;
+    if (rc == 0) return args_usage_error(argv[0], "unknown flag \"%s\"", argv[i]);
   }
   signal(SIGPIPE, SIG_IGN);
   char command_line[1024];
