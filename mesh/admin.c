@@ -91,6 +91,7 @@ static void on_admin_request(struct server_request *r) {
     reply_buf(r, 200, "application/json", &out);
   } else if (is(r->path, "/stats/prometheus")) {
     stats_write_prometheus(&out, &a->px->stats, &a->px->clusters);
+    telemetry_write_prometheus(&out, &a->px->telemetry);
     reply_buf(r, 200, "text/plain; version=0.0.4; charset=utf-8", &out);
   } else if (is(r->path, "/stats")) {
     if (r->query.n && slice_eq_str_nocase(r->query, "format=prometheus")) {

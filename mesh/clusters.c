@@ -77,6 +77,12 @@ static int reconcile_hosts(struct cluster_manager *cm, struct cluster *c, const 
       upstream_init(up, cm->env, &addr, cm->live_handles);
     }
     up->cluster = c;
+    /* The endpoint's namespace is its service's: "name.NS.svc.cluster.local". */
+    char ns[64] = "";
+    const char *dot = x->service ? strchr(x->service, '.') : NULL;
+    if (dot) snprintf(ns, sizeof ns, "%.*s", (int)strcspn(dot + 1, "."), dot + 1);
+    telemetry_peer_set(&up->peer, x->endpoints[i].workload, ns, resource_map_get(&x->endpoints[i].labels, "app"),
+                       resource_map_get(&x->endpoints[i].labels, "version"));
     hosts[n] = up;
     lb_hosts[n].healthy = x->endpoints[i].healthy;
     keys[n] = up->addr.text;
@@ -96,6 +102,7 @@ static int reconcile_hosts(struct cluster_manager *cm, struct cluster *c, const 
 }
 
 static void cluster_free(struct cluster *c) {
+  free(c->service);
   lb_free(&c->lb);
   free(c->hosts);
   free(c->lb_hosts);
@@ -132,6 +139,8 @@ int cluster_manager_apply(struct cluster_manager *cm, const struct proxy_config 
       c->cm = cm;
     }
     c->direction = x->direction;
+    free(c->service);
+    c->service = x->service ? strdup(x->service) : NULL;
     if (reconcile_hosts(cm, c, x) != 0) rc = -ENOMEM;
     items[n++] = c;
   }

@@ -27,6 +27,7 @@ struct cluster_manager;
 struct cluster {
   char *name;                /* "outbound|9080|v2|reviews.default.svc.cluster.local" */
   enum xds_direction direction;
+  char *service;             /* destination service FQDN, NULL for inbound */
   struct upstream **hosts;   /* owned */
   size_t nhosts;
   struct lb_host *lb_hosts;  /* the balancer's view of each host */

@@ -87,6 +87,8 @@ int http_head_write_request(struct buf *out, const struct http_head *req, const 
       continue;
     }
     if (fw->proto.n && slice_eq_str_nocase(h->name, "x-forwarded-proto")) continue;
+    /* Sidecar-to-sidecar metadata: only ever the value this proxy sets, never a client's. */
+    if (slice_eq_str_nocase(h->name, "x-meshlab-peer")) continue;
     TRY(write_header(out, h->name, h->value));
   }
   if (fw->host.n) TRY(write_header(out, SLICE_LIT("host"), fw->host));
@@ -101,6 +103,7 @@ int http_head_write_request(struct buf *out, const struct http_head *req, const 
   }
   if (fw->proto.n) TRY(write_header(out, SLICE_LIT("x-forwarded-proto"), fw->proto));
   if (fw->request_id.n) TRY(write_header(out, SLICE_LIT("x-request-id"), fw->request_id));
+  if (fw->peer.n) TRY(write_header(out, SLICE_LIT("x-meshlab-peer"), fw->peer));
   TRY(write_framing(out, fw->framing, fw->content_length));
   if (fw->close) TRY(buf_append_str(out, "connection: close\r\n"));
   TRY(buf_append(out, "\r\n", 2));

@@ -32,6 +32,7 @@ struct http_forward {
   enum http_framing framing;   /* NONE, LENGTH or CHUNKED */
   int64_t content_length;      /* with HTTP_FRAMING_LENGTH */
   int close;                   /* send Connection: close */
+  struct slice peer;           /* x-meshlab-peer to add (telemetry.h); any received one is dropped */
 };
 
 /* Nonzero when `name` must not be forwarded: a hop-by-hop header, a framing header the

@@ -45,6 +45,8 @@ struct exchange {
   uint64_t connect_deadline, request_deadline; /* loop time, ms; 0 = none */
   char request_id[37];
   struct slice rid, authority, path;
+  struct peer source;          /* inbound: the caller, from x-meshlab-peer */
+  int has_source;
   unsigned active : 1, req_done : 1, resp_started : 1, resp_done : 1, interim : 1, head_request : 1,
       body_kept : 1, retried : 1, reused : 1, close_after : 1, up_keep_alive : 1, up_extra : 1, connecting : 1;
 };
@@ -114,12 +116,52 @@ static void arm_exchange(struct session *s) {
 
 /* ---- logging and accounting ------------------------------------------------------------ */
 
+/* Istio's standard metrics for one request (telemetry.h). */
+static void record_istio(struct session *s, double ms) {
+  struct proxy *px = s->px;
+  struct exchange *ex = &s->ex;
+  struct telemetry_request tr = {0};
+  char service[256] = "";
+  if (s->l->dir == XDS_INBOUND) {
+    tr.reporter = REPORTER_DESTINATION;
+    tr.source = ex->has_source ? &ex->source : NULL;
+    tr.destination = &px->telemetry.self;
+    /* The service the caller addressed: its Host, made a FQDN in this workload's namespace. */
+    struct slice host = ex->authority;
+    const char *colon = host.n ? memchr(host.p, ':', host.n) : NULL;
+    if (colon) host.n = (size_t)(colon - host.p);
+    const struct peer *self = &px->telemetry.self;
+    if (host.n && ((host.p[0] >= '0' && host.p[0] <= '9') || host.p[0] == '[')) {
+      /* Addressed by IP (a gateway's Host, a direct call): the workload's own service, named
+       * by its app label as Kubernetes services usually are. */
+      if (self->app[0]) snprintf(service, sizeof service, "%s.%s.svc.cluster.local", self->app, self->ns);
+    } else if (host.n && !memchr(host.p, '.', host.n)) {
+      snprintf(service, sizeof service, "%.*s.%s.svc.cluster.local", (int)host.n, host.p, self->ns);
+    } else if (host.n) {
+      snprintf(service, sizeof service, "%.*s", (int)host.n, host.p);
+    }
+    tr.service = service;
+  } else {
+    tr.reporter = REPORTER_SOURCE;
+    tr.source = &px->telemetry.self;
+    tr.destination = ex->up ? &ex->up->peer : NULL;
+    tr.service = ex->cluster ? ex->cluster->service : NULL;
+  }
+  tr.code = ex->code;
+  tr.flags = ex->flags;
+  tr.duration_ms = ms;
+  tr.request_bytes = ex->bytes_in;
+  tr.response_bytes = ex->bytes_out;
+  telemetry_record(&px->telemetry, &tr);
+}
+
 static void record(struct session *s) {
   struct proxy *px = s->px;
   struct exchange *ex = &s->ex;
   uint64_t now = uv_hrtime();
   double ms = (double)(now - ex->start_ns) / 1e6;
   stats_record_request(&px->stats, ex->code, ex->flags, ms);
+  if (px->telemetry.enabled) record_istio(s, ms);
   if (ex->up) {
     ex->up->stats.rq_active--;
     if (ex->code >= 500 || ex->code == 0) ex->up->stats.rq_error++;
@@ -580,8 +622,14 @@ static int on_req_head(void *owner, struct http_head *h) {
   else if (h->content_length >= 0) ex->req_framing = HTTP_FRAMING_LENGTH;
   else ex->req_framing = HTTP_FRAMING_NONE;
 
+  ex->has_source = 0;
+  if (px->telemetry.enabled && s->l->dir == XDS_INBOUND) {
+    const struct slice *peer = http_head_find(h, "x-meshlab-peer");
+    ex->has_source = peer && telemetry_peer_parse(*peer, &ex->source) == 0;
+  }
   struct http_forward fw = {0};
   fw.target = ex->path;
+  if (px->telemetry.enabled && s->l->dir != XDS_INBOUND) fw.peer = slice_from(px->self_peer);
   if (h->target.n && h->target.p[0] != '/') fw.host = ex->authority; /* absolute-form: RFC 9112 3.2.2 */
   /* An HTTP/1.0 request may come without Host; HTTP/1.1 upstream requires one, so name the
    * upstream the way nginx's default `proxy_set_header Host $proxy_host` does. */
@@ -989,6 +1037,10 @@ int proxy_set_config(struct proxy *px, struct proxy_config *cfg) {
   }
   config_unref(px->config);
   px->config = r;
+  /* Who this proxy is, for Istio's metrics and the peer header. */
+  telemetry_peer_set(&px->telemetry.self, cfg->node, cfg->ns, resource_map_get(&cfg->labels, "app"),
+                     resource_map_get(&cfg->labels, "version"));
+  telemetry_peer_format(&px->telemetry.self, px->self_peer, sizeof px->self_peer);
   return rc;
 }
 
@@ -1067,6 +1119,7 @@ size_t proxy_buffered_bytes(const struct proxy *px) {
 }
 
 void proxy_free(struct proxy *px) {
+  telemetry_free(&px->telemetry);
   cluster_manager_free(&px->clusters);
   config_unref(px->config);
   px->config = NULL;

@@ -24,6 +24,7 @@
 #include "mesh/clusters.h"
 #include "mesh/compile.h"
 #include "mesh/stats.h"
+#include "mesh/telemetry.h"
 
 /* Limits and timeouts; every one configurable (flags and static config). 0 disables a timeout. */
 struct proxy_limits {
@@ -81,6 +82,8 @@ struct proxy {
   proxy_closed_cb on_closed;
   struct cluster_manager clusters;   /* live clusters and their pools, kept across pushes */
   struct config_ref *config;         /* the current pushed config (NULL: none yet) */
+  struct telemetry telemetry;        /* Istio's standard metrics (sidecars, not `meshlab proxy`) */
+  char self_peer[256];               /* x-meshlab-peer value this proxy sends */
 };
 
 /* A pushed config shared by the proxy and the requests that started under it. */

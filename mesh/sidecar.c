@@ -34,6 +34,8 @@ int sidecar_start(struct sidecar *sc, uv_loop_t *loop, const struct bootstrap *b
     snprintf(err, errlen, "at most %d inbound ports", SIDECAR_MAX_INBOUND);
     return -EINVAL;
   }
+  /* A sidecar reports Istio's metrics; the one-hop proxy (no workload) does not. */
+  sc->px.telemetry.enabled = b->workload != NULL;
   struct proxy_config *cfg;
   rc = bootstrap_routing(b, &cfg, err, errlen);
   if (rc != 0) return rc;
@@ -181,6 +183,7 @@ int sidecar_start_xds(struct sidecar *sc, uv_loop_t *loop, const struct sidecar_
     return rc;
   }
   sc->started = 1;
+  sc->px.telemetry.enabled = 1;
   if (o->access_log) {
     sc->log.out = strcmp(o->access_log, "-") == 0 ? stdout : fopen(o->access_log, "a");
     if (!sc->log.out) {

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "mesh/conn.h"
+#include "mesh/telemetry.h"
 
 struct cluster;
 
@@ -32,6 +33,7 @@ struct upstream {
   struct upstream_stats stats;
   uint32_t max_idle;       /* pool size bound (connections beyond it are closed) */
   int refs;                /* requests in flight that picked it (clusters.c) */
+  struct peer peer;        /* the workload behind it, for Istio's destination_* labels */
   uint64_t *live_handles;  /* borrowed counter the owner uses to know when all closed */
 };
 

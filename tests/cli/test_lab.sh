@@ -296,6 +296,22 @@ if [ $e2e = 1 ]; then
       grep -o 'font color="[a-z]*"' | head -1; done | sort -u)
     check "virtual-service-reviews-test-v2: jason sees black stars (reviews v2)" \
       '[ "$colors" = "font color=\"black\"" ]' "colors=$colors"
+    # Istio's standard metrics, counted by both ends: productpage's sidecar as the source,
+    # reviews-v2's sidecar as the destination, with Istio's labels; promtool accepts them.
+    pp_admin=$(cat "$lab/replicas/productpage-v1-0/admin")
+    rv_admin=$(cat "$lab/replicas/reviews-v2-0/admin")
+    curl -s "http://$pp_admin/stats/prometheus" > "$tmp/pp.metrics"
+    curl -s "http://$rv_admin/stats/prometheus" > "$tmp/rv.metrics"
+    check "productpage's sidecar reports istio_requests_total as source toward reviews-v2" \
+      'grep -q "^istio_requests_total{reporter=\"source\",source_workload=\"productpage-v1\",.*destination_workload=\"reviews-v2\",.*destination_version=\"v2\",destination_service=\"reviews.default.svc.cluster.local\",.*response_code=\"200\"" "$tmp/pp.metrics"'
+    check "reviews-v2's sidecar reports the same calls as destination, from productpage-v1" \
+      'grep -q "^istio_requests_total{reporter=\"destination\",source_workload=\"productpage-v1\",.*destination_workload=\"reviews-v2\"" "$tmp/rv.metrics"'
+    if command -v promtool >/dev/null; then
+      bad=$(promtool check metrics < "$tmp/pp.metrics" 2>&1 |
+        grep -v -E '^envoy_[a-z_]+ counter metrics should have "_total" suffix$' |
+        grep -v -E '^[a-z_]+_milliseconds use base unit "seconds" instead of "milliseconds"$' | grep -v '^$')
+      check "promtool accepts a sidecar's metrics (Istio's own names aside)" '[ -z "$bad" ]' "$bad"
+    fi
   fi
 else
   skip "curl through the ingress" "the sidecar has no --xds mode yet"
