@@ -55,23 +55,26 @@ static int same_peer(const struct peer *a, const struct peer *b) {
 
 static const char *or_unknown(const char *s) { return s && *s ? s : "unknown"; }
 
+/* Copies n bytes of s into out (size cap), cut to fit, NUL-terminated. */
+static void copy_cut(char *out, size_t cap, const char *s, size_t n) {
+  if (n >= cap) n = cap - 1;
+  memcpy(out, s, n);
+  out[n] = '\0';
+}
+
 /* destination_service_name and _namespace come from the FQDN "name.ns.svc.cluster.local". */
 static void service_parts(const char *fqdn, char *name, size_t nn, char *ns, size_t ns_n) {
-  const char *dot = fqdn ? strchr(fqdn, '.') : NULL;
-  if (!fqdn || !*fqdn) {
-    snprintf(name, nn, "unknown");
-    snprintf(ns, ns_n, "unknown");
-    return;
-  }
+  copy_cut(name, nn, "unknown", 7);
+  copy_cut(ns, ns_n, "unknown", 7);
+  if (!fqdn || !*fqdn) return;
+  const char *dot = strchr(fqdn, '.');
   if (!dot) {
-    snprintf(name, nn, "%s", fqdn);
-    snprintf(ns, ns_n, "unknown");
+    copy_cut(name, nn, fqdn, strlen(fqdn));
     return;
   }
-  snprintf(name, nn, "%.*s", (int)(dot - fqdn), fqdn);
+  copy_cut(name, nn, fqdn, (size_t)(dot - fqdn));
   const char *dot2 = strchr(dot + 1, '.');
-  if (dot2 && strncmp(dot2, ".svc.", 5) == 0) snprintf(ns, ns_n, "%.*s", (int)(dot2 - dot - 1), dot + 1);
-  else snprintf(ns, ns_n, "unknown");
+  if (dot2 && strncmp(dot2, ".svc.", 5) == 0) copy_cut(ns, ns_n, dot + 1, (size_t)(dot2 - dot - 1));
 }
 
 static char *render_labels(const struct istio_series *s) {
