@@ -22,6 +22,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/labcli.h"
 #include "mesh/client.h"
 #include "mesh/lab.h"
 #include "mesh/labdir.h"
@@ -147,122 +148,6 @@ static int add_input(struct inputs *in, const char *cmd, const char *arg) {
   return push_file(in, arg, text, len);
 }
 
-/* ---- finding the lab and calling its API ----------------------------------------------------------- */
-
-/* labdir_running, but a zombie (a dead lab whose parent has not reaped it) counts as gone. */
-static pid_t lab_pid(const char *dir) {
-  pid_t pid = labdir_running(dir);
-  if (!pid) return 0;
-  char path[64], stat_text[512];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  FILE *f = fopen(path, "r");
-  if (!f) return pid;
-  size_t n = fread(stat_text, 1, sizeof stat_text - 1, f);
-  fclose(f);
-  stat_text[n] = '\0';
-  const char *paren = strrchr(stat_text, ')');
-  return paren && paren[1] == ' ' && paren[2] == 'Z' ? 0 : pid;
-}
-
-/* Resolves the state folder; prints CLI.md's message and returns 3 when no lab runs there. */
-static int find_lab(const char *flag, char *dir, size_t n) {
-  if (labdir_resolve(flag, dir, n) != 0 || !lab_pid(dir)) {
-    fprintf(stderr, "%s\n", LABDIR_NO_LAB);
-    return LABDIR_EXIT_NO_LAB;
-  }
-  return 0;
-}
-
-struct api_reply {
-  int status; /* HTTP status, or a negative error */
-  struct buf body;
-  int exit_code;       /* x-meshlab-exit, -1 when absent */
-  long stdout_length;  /* x-meshlab-stdout-length, -1 when absent */
-};
-
-static void on_api_done(struct http_client_call *call, int status) {
-  struct api_reply *rep = call->data;
-  /* The connection would wait in the client's idle pool and keep the loop alive. */
-  uv_stop(call->cl->env->loop);
-  rep->status = status;
-  if (status != 0) return;
-  rep->status = call->response.status;
-  buf_append(&rep->body, call->response.body.data, call->response.body.len);
-  const struct slice *h = http_client_response_header(&call->response, "x-meshlab-exit");
-  char tmp[32];
-  if (h && h->n < sizeof tmp) {
-    memcpy(tmp, h->p, h->n);
-    tmp[h->n] = '\0';
-    rep->exit_code = atoi(tmp);
-  }
-  h = http_client_response_header(&call->response, "x-meshlab-stdout-length");
-  if (h && h->n < sizeof tmp) {
-    memcpy(tmp, h->p, h->n);
-    tmp[h->n] = '\0';
-    rep->stdout_length = atol(tmp);
-  }
-}
-
-/* One request to the lab API, synchronously (a private loop). Returns 0 with *rep filled
- * (rep->status may be any HTTP status), or a negative error. */
-static int api_call(const char *dir, const char *method, const char *target, const char *headers, const char *body,
-                    size_t len, uint64_t timeout_ms, struct api_reply *rep) {
-  char addr[128], url[4096];
-  memset(rep, 0, sizeof *rep);
-  rep->exit_code = -1;
-  rep->stdout_length = -1;
-  if (labdir_read(dir, "api", addr, sizeof addr) != 0) return -ENOENT;
-  snprintf(url, sizeof url, "http://%s%s", addr, target);
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  struct conn_env env;
-  conn_env_init(&env, &loop, 64 * 1024);
-  struct http_client cl;
-  http_client_init(&cl, &env);
-  cl.max_body = 256u * 1024 * 1024;
-  struct http_client_req req = {method, url, NULL, headers, {body, len}, timeout_ms};
-  rep->status = UV_ECANCELED;
-  int rc = http_client_send(&cl, &req, on_api_done, rep, NULL);
-  if (rc == 0) uv_run(&loop, UV_RUN_DEFAULT);
-  http_client_close(&cl, NULL);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  uv_loop_close(&loop);
-  conn_env_free(&env);
-  if (rc != 0) return rc;
-  return rep->status < 0 ? rep->status : 0;
-}
-
-/* Prints a console answer (stdout part, then stderr part) and returns its exit code. */
-static int print_console(const char *cmd, struct api_reply *rep) {
-  size_t out = rep->stdout_length >= 0 && (size_t)rep->stdout_length <= rep->body.len ? (size_t)rep->stdout_length
-                                                                                       : rep->body.len;
-  fwrite(rep->body.data, 1, out, stdout);
-  fflush(stdout);
-  fwrite(rep->body.data + out, 1, rep->body.len - out, stderr);
-  int code = rep->exit_code >= 0 ? rep->exit_code : rep->status == 200 ? 0 : 1;
-  if (rep->exit_code < 0 && rep->status != 200)
-    fprintf(stderr, "meshlab %s: the lab answered HTTP %d\n", cmd, rep->status);
-  buf_free(&rep->body);
-  return code;
-}
-
-static int api_failed(const char *cmd, int rc) {
-  fprintf(stderr, "meshlab %s: cannot reach the lab API: %s\n", cmd, uv_strerror(rc));
-  return 1;
-}
-
-/* Percent-encodes s into b for a query string. */
-static void query_add(struct buf *b, const char *key, const char *s) {
-  buf_appendf(b, "%s%s=", strchr(b->data ? buf_cstr(b) : "", '?') ? "&" : "?", key);
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~/", c))
-      buf_append(b, s, 1);
-    else
-      buf_appendf(b, "%%%02X", c);
-  }
-}
-
 /* ---- up ------------------------------------------------------------------------------------------- */
 
 void cmd_up_help(FILE *out) {
@@ -308,7 +193,7 @@ static int wait_detached(const char *dir, pid_t child, uint64_t wait_ms, const c
   uint64_t deadline = uv_hrtime() / 1000000 + wait_ms;
   char logp[4200];
   snprintf(logp, sizeof logp, "%s/lab.log", dir);
-  struct api_reply rep = {0};
+  struct labcli_reply rep = {0};
   for (;;) {
     int status;
     if (waitpid(child, &status, WNOHANG) == child) {
@@ -318,7 +203,7 @@ static int wait_detached(const char *dir, pid_t child, uint64_t wait_ms, const c
       return 1;
     }
     buf_free(&rep.body);
-    int rc = api_call(dir, "GET", "/v1/ready", NULL, NULL, 0, 2000, &rep);
+    int rc = labcli_call(dir, "GET", "/v1/ready", NULL, NULL, 0, 2000, &rep);
     if (rc == 0 && rep.status == 200) break;
     if (uv_hrtime() / 1000000 >= deadline) {
       fprintf(stderr, "meshlab up: the lab is not ready after %.1f s. Not ready:\n%.*s", (double)wait_ms / 1000,
@@ -422,7 +307,7 @@ int cmd_up(int argc, char **argv) {
   if (labdir_resolve(dirflag, dir, sizeof dir) != 0)
     return args_usage_error(argv[0], "no state folder: pass --lab-dir or set MESHLAB_HOME");
   opt.dir = dir;
-  pid_t running = lab_pid(dir);
+  pid_t running = labcli_pid(dir);
   if (running) {
     fprintf(stderr, "meshlab up: a lab is already running in %s (pid %d); stop it with: meshlab down%s%s\n", dir,
             (int)running, dirflag ? " --lab-dir " : "", dirflag ? dirflag : "");
@@ -543,13 +428,13 @@ int cmd_down(int argc, char **argv) {
   }
   char dir[4096];
   if (labdir_resolve(dirflag, dir, sizeof dir) != 0) return 0;
-  pid_t pid = lab_pid(dir);
+  pid_t pid = labcli_pid(dir);
   if (!pid) {
     printf("no lab is running in %s\n", dir);
     return 0;
   }
-  struct api_reply rep;
-  int rc = api_call(dir, "POST", "/v1/shutdown", NULL, NULL, 0, 3000, &rep);
+  struct labcli_reply rep;
+  int rc = labcli_call(dir, "POST", "/v1/shutdown", NULL, NULL, 0, 3000, &rep);
   buf_free(&rep.body);
   if (rc != 0 || rep.status != 200) kill(pid, SIGTERM);
   uint64_t deadline = uv_hrtime() / 1000000 + DOWN_WAIT_MS;
@@ -640,11 +525,11 @@ static int simple_get(int argc, char **argv, const char *path, const char *text_
   if (c.output && strcmp(c.output, "json") != 0 && strcmp(c.output, "text") != 0 && strcmp(c.output, "wide") != 0)
     return args_usage_error(argv[0], "-o takes json (or text, the default)");
   char dir[4096];
-  if ((rc = find_lab(c.dir, dir, sizeof dir)) != 0) return rc;
+  if ((rc = labcli_find(c.dir, dir, sizeof dir)) != 0) return rc;
   char target[256];
   snprintf(target, sizeof target, "%s%s", path, c.output && strcmp(c.output, "json") == 0 ? "?o=json" : text_query);
-  struct api_reply rep;
-  if ((rc = api_call(dir, "GET", target, NULL, NULL, 0, 10000, &rep)) != 0) return api_failed(argv[0], rc);
+  struct labcli_reply rep;
+  if ((rc = labcli_call(dir, "GET", target, NULL, NULL, 0, 10000, &rep)) != 0) return labcli_failed(argv[0], rc);
   fwrite(rep.body.data, 1, rep.body.len, stdout);
   buf_free(&rep.body);
   return rep.status == 200 ? 0 : 1;
@@ -684,23 +569,23 @@ static int send_files(int argc, char **argv, const char *path, int allow_named) 
   if (c.nfiles == 0) {
     if (allow_named && c.npos == 2) {
       char dir[4096];
-      if ((rc = find_lab(c.dir, dir, sizeof dir)) != 0) {
+      if ((rc = labcli_find(c.dir, dir, sizeof dir)) != 0) {
         buf_free(&target);
         return rc;
       }
-      query_add(&target, "kind", c.pos[0]);
-      query_add(&target, "name", c.pos[1]);
-      if (c.ns) query_add(&target, "ns", c.ns);
-      struct api_reply rep;
-      rc = api_call(dir, "POST", buf_cstr(&target), NULL, NULL, 0, 30000, &rep);
+      labcli_query_add(&target, "kind", c.pos[0]);
+      labcli_query_add(&target, "name", c.pos[1]);
+      if (c.ns) labcli_query_add(&target, "ns", c.ns);
+      struct labcli_reply rep;
+      rc = labcli_call(dir, "POST", buf_cstr(&target), NULL, NULL, 0, 30000, &rep);
       buf_free(&target);
-      return rc ? api_failed(argv[0], rc) : print_console(argv[0], &rep);
+      return rc ? labcli_failed(argv[0], rc) : labcli_print_console(argv[0], &rep);
     }
     buf_free(&target);
     return args_usage_error(argv[0], allow_named ? "-f FILE, or KIND NAME, is required" : "-f FILE is required");
   }
   char dir[4096];
-  if (c.npos || (rc = find_lab(c.dir, dir, sizeof dir)) != 0) {
+  if (c.npos || (rc = labcli_find(c.dir, dir, sizeof dir)) != 0) {
     buf_free(&target);
     return c.npos ? args_usage_error(argv[0], "unexpected argument \"%s\" (with -f)", c.pos[0]) : rc;
   }
@@ -712,13 +597,13 @@ static int send_files(int argc, char **argv, const char *path, int allow_named) 
       return 1;
     }
   if (c.ns) {
-    query_add(&target, "ns", c.ns);
+    labcli_query_add(&target, "ns", c.ns);
     buf_append_str(&target, "&enforce=1");
   }
   struct buf body = {0};
   const char *headers = NULL;
   if (in.len == 1) {
-    query_add(&target, "file", in.files[0].name);
+    labcli_query_add(&target, "file", in.files[0].name);
     buf_append(&body, in.files[0].text, in.files[0].len);
   } else {
     headers = "content-type: application/x-meshlab-files\r\n";
@@ -728,11 +613,11 @@ static int send_files(int argc, char **argv, const char *path, int allow_named) 
     }
   }
   inputs_free(&in);
-  struct api_reply rep;
-  rc = api_call(dir, "POST", buf_cstr(&target), headers, body.data ? body.data : "", body.len, 30000, &rep);
+  struct labcli_reply rep;
+  rc = labcli_call(dir, "POST", buf_cstr(&target), headers, body.data ? body.data : "", body.len, 30000, &rep);
   buf_free(&body);
   buf_free(&target);
-  return rc ? api_failed(argv[0], rc) : print_console(argv[0], &rep);
+  return rc ? labcli_failed(argv[0], rc) : labcli_print_console(argv[0], &rep);
 }
 
 int cmd_apply(int argc, char **argv) { return send_files(argc, argv, "/v1/apply", 0); }
@@ -769,18 +654,18 @@ int cmd_get(int argc, char **argv) {
   if (rc) return rc;
   if (c.npos < 1 || c.npos > 2) return args_usage_error(argv[0], "KIND [NAME] expected");
   char dir[4096];
-  if ((rc = find_lab(c.dir, dir, sizeof dir)) != 0) return rc;
+  if ((rc = labcli_find(c.dir, dir, sizeof dir)) != 0) return rc;
   struct buf target = {0};
   buf_append_str(&target, "/v1/get");
-  query_add(&target, "kind", c.pos[0]);
-  if (c.npos == 2) query_add(&target, "name", c.pos[1]);
-  if (c.ns) query_add(&target, "ns", c.ns);
+  labcli_query_add(&target, "kind", c.pos[0]);
+  if (c.npos == 2) labcli_query_add(&target, "name", c.pos[1]);
+  if (c.ns) labcli_query_add(&target, "ns", c.ns);
   if (c.all_ns) buf_append_str(&target, "&all=1");
-  if (c.output) query_add(&target, "o", c.output);
-  struct api_reply rep;
-  rc = api_call(dir, "GET", buf_cstr(&target), NULL, NULL, 0, 10000, &rep);
+  if (c.output) labcli_query_add(&target, "o", c.output);
+  struct labcli_reply rep;
+  rc = labcli_call(dir, "GET", buf_cstr(&target), NULL, NULL, 0, 10000, &rep);
   buf_free(&target);
-  return rc ? api_failed(argv[0], rc) : print_console(argv[0], &rep);
+  return rc ? labcli_failed(argv[0], rc) : labcli_print_console(argv[0], &rep);
 }
 
 static int console_get(int argc, char **argv, const char *path) {
@@ -791,10 +676,10 @@ static int console_get(int argc, char **argv, const char *path) {
     return args_usage_error(argv[0], "the form is: meshlab export istio");
   if (strcmp(path, "/v1/export") != 0 && c.npos) return args_usage_error(argv[0], "unexpected \"%s\"", c.pos[0]);
   char dir[4096];
-  if ((rc = find_lab(c.dir, dir, sizeof dir)) != 0) return rc;
-  struct api_reply rep;
-  rc = api_call(dir, "GET", path, NULL, NULL, 0, 10000, &rep);
-  return rc ? api_failed(argv[0], rc) : print_console(argv[0], &rep);
+  if ((rc = labcli_find(c.dir, dir, sizeof dir)) != 0) return rc;
+  struct labcli_reply rep;
+  rc = labcli_call(dir, "GET", path, NULL, NULL, 0, 10000, &rep);
+  return rc ? labcli_failed(argv[0], rc) : labcli_print_console(argv[0], &rep);
 }
 
 int cmd_analyze(int argc, char **argv) { return console_get(argc, argv, "/v1/analyze"); }

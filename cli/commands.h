@@ -17,6 +17,8 @@ int cmd_load(int argc, char **argv);
 void cmd_load_help(FILE *out);
 int cmd_sidecar(int argc, char **argv);
 void cmd_sidecar_help(FILE *out);
+int cmd_proxy_config(int argc, char **argv);
+void cmd_proxy_config_help(FILE *out);
 int cmd_demo(int argc, char **argv);
 void cmd_demo_help(FILE *out);
 int cmd_app(int argc, char **argv);
@@ -39,6 +41,18 @@ int cmd_analyze(int argc, char **argv);
 void cmd_analyze_help(FILE *out);
 int cmd_export(int argc, char **argv);
 void cmd_export_help(FILE *out);
+int cmd_chaos(int argc, char **argv);
+void cmd_chaos_help(FILE *out);
+int cmd_kill(int argc, char **argv);
+void cmd_kill_help(FILE *out);
+int cmd_restart(int argc, char **argv);
+void cmd_restart_help(FILE *out);
+int cmd_scale(int argc, char **argv);
+void cmd_scale_help(FILE *out);
+int cmd_logs(int argc, char **argv);
+void cmd_logs_help(FILE *out);
+int cmd_exec(int argc, char **argv);
+void cmd_exec_help(FILE *out);
 int cmd_version(int argc, char **argv);
 
 #endif

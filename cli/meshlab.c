@@ -18,6 +18,8 @@ static const struct command commands[] = {
      cmd_load_help},
     {"sidecar", "run a sidecar (inbound, outbound and admin listeners) from a bootstrap file", cmd_sidecar,
      cmd_sidecar_help},
+    {"proxy-config", "what one sidecar runs: routes, clusters, endpoints, listeners (istioctl proxy-config)",
+     cmd_proxy_config, cmd_proxy_config_help},
     {"demo", "start an origin and a proxy in front of it, and show a request going through", cmd_demo, cmd_demo_help},
     {"app", "run a sample application (productpage, details, reviews, ratings, httpbin, external)", cmd_app,
      cmd_app_help},
@@ -34,6 +36,14 @@ static const struct command commands[] = {
     {"export", "print every resource as Istio and Kubernetes YAML (export istio)", cmd_export, cmd_export_help},
     {"proxy-status", "each sidecar's config version and sync state (istioctl proxy-status)", cmd_proxy_status,
      cmd_proxy_status_help},
+    {"exec", "run a command as an in-mesh client of a workload (http_proxy = its sidecar)", cmd_exec,
+     cmd_exec_help},
+    {"logs", "print (or follow) a replica's app log or its sidecar's access log", cmd_logs, cmd_logs_help},
+    {"chaos", "latency, errors, hang, crash or slow start in a workload's app, at runtime", cmd_chaos,
+     cmd_chaos_help},
+    {"kill", "SIGKILL a replica's app (the lab restarts it with backoff)", cmd_kill, cmd_kill_help},
+    {"restart", "restart a replica's app and sidecar gracefully", cmd_restart, cmd_restart_help},
+    {"scale", "set a Deployment's replica count (scale DEPLOYMENT --replicas N)", cmd_scale, cmd_scale_help},
     {"version", "print meshlab's version", cmd_version, NULL},
 };
 
@@ -76,7 +86,8 @@ int main(int argc, char **argv) {
   if (strcmp(name, "--version") == 0) return cmd_version(argc, argv);
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
     if (strcmp(commands[i].name, name) != 0) continue;
-    for (int a = 2; a < argc; a++)
+    /* Up to "--": what follows belongs to another program (`meshlab exec W -- curl --help`). */
+    for (int a = 2; a < argc && strcmp(argv[a], "--") != 0; a++)
       if ((strcmp(argv[a], "--help") == 0 || strcmp(argv[a], "-h") == 0) && commands[i].help) {
         commands[i].help(stdout);
         return 0;

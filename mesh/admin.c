@@ -104,9 +104,27 @@ static void on_admin_request(struct server_request *r) {
     clusters(a, &out);
     reply_buf(r, 200, "text/plain", &out);
   } else if (is(r->path, "/config_dump")) {
-    buf_append_str(&out, a->config_json ? a->config_json : "{}");
+    /* Envoy's shape: a list of typed configs. The static part (bootstrap), then the routing
+     * in force: the pushed config exactly as compile_to_json writes it. ?resource=routing
+     * returns that alone (what `meshlab proxy-config` reads). */
+    char *routing = NULL;
+    if (a->px->config) compile_to_json(a->px->config->cfg, 0, &routing);
+    if (r->query.n && slice_eq_str_nocase(r->query, "resource=routing")) {
+      buf_append_str(&out, routing ? routing : "{}");
+    } else {
+      buf_appendf(&out, "{\"configs\":[{\"@type\":\"meshlab.bootstrap\",\"bootstrap\":%s}",
+                  a->config_json ? a->config_json : "{}");
+      if (routing) buf_appendf(&out, ",{\"@type\":\"meshlab.routing\",\"routing\":%s}", routing);
+      buf_append_str(&out, "]}");
+    }
+    free(routing);
     buf_append(&out, "\n", 1);
     reply_buf(r, 200, "application/json", &out);
+  } else if (is(r->path, "/listeners")) {
+    /* Envoy's text form: name::address, one listener a line. */
+    for (const struct proxy_listener *l = a->px->listeners; l; l = l->next)
+      buf_appendf(&out, "%s::%s\n", l->name, l->address);
+    reply_buf(r, 200, "text/plain", &out);
   } else if (is(r->path, "/quitquitquit")) {
     if (!post) {
       buf_append_str(&out, "This endpoint requires POST.\n");
@@ -122,6 +140,7 @@ static void on_admin_request(struct server_request *r) {
                    "  /clusters: upstream cluster status\n"
                    "  /config_dump: dump current configuration\n"
                    "  /help: print out list of admin commands\n"
+                   "  /listeners: print listener info\n"
                    "  /quitquitquit (POST): exit the server\n"
                    "  /ready: print server state, return 200 if LIVE, otherwise return 503\n"
                    "  /server_info: print server version/status information\n"

@@ -21,7 +21,8 @@
  * registry on.
  *
  * Files: lab.c (lifecycle, replicas, config push), lab_store.c (the resource store and what
- * apply/delete/get/analyze/export print), lab_api.c (the HTTP endpoints).
+ * apply/delete/get/analyze/export print), lab_api.c (the HTTP endpoints), lab_control.c
+ * (workload control: chaos, kill, restart, scale).
  */
 #ifndef MESH_LAB_H
 #define MESH_LAB_H
@@ -185,6 +186,34 @@ const char *lab_app_state(const struct lab_replica *rep);
 const char *lab_sidecar_state(const struct lab_replica *rep);
 /* The replica called ns/name (present or not), or NULL. */
 struct lab_replica *lab_replica_find(struct lab *lab, const char *ns, const char *name);
+
+/* ---- workload control (lab_control.c) ---------------------------------------------------- */
+
+/* The present replicas `name` stands for: the replica of that name, or every replica of the
+ * Deployment of that name (CLI.md's WORKLOAD rule), else every replica whose `app` label is
+ * that name (the service: "ratings"). ns "" matches any namespace. Returns the
+ * count (0: none) and fills out with up to max borrowed pointers, in start order. */
+size_t lab_workload_replicas(struct lab *lab, const char *ns, const char *name, struct lab_replica **out,
+                             size_t max);
+/* `meshlab chaos`: sends the knobs (a JSON object, borrowed; ignored when clear) to the app
+ * control socket of every replica `workload` stands for, as POST /chaos (or /chaos/clear),
+ * and answers r in the console form once every replica answered: one line per replica. */
+void lab_chaos(struct lab *lab, struct server_request *r, const char *ns, const char *workload, bool clear,
+               const char *knobs, size_t len);
+/* `meshlab kill`: SIGKILL to the app (or, container "sidecar" or a replica without an app,
+ * the sidecar) of every replica `workload` stands for; the supervisor restarts it. */
+void lab_kill(struct lab *lab, const char *ns, const char *workload, const char *container, struct lab_output *o);
+/* `meshlab restart`: graceful restart (SIGTERM, then a start without backoff) of the app and
+ * sidecar of every replica `workload` stands for. */
+void lab_restart(struct lab *lab, const char *ns, const char *workload, struct lab_output *o);
+/* `meshlab scale`: sets the Deployment's spec.replicas in the store, as an apply of the
+ * changed Deployment would, and lets the lab start or stop replicas to match. */
+void lab_scale(struct lab *lab, const char *ns, const char *deployment, uint32_t replicas, struct lab_output *o);
+/* The replica names `workload` stands for, one per line on out (for `meshlab logs` and
+ * `meshlab exec`, which then read the replica folders). */
+void lab_resolve(struct lab *lab, const char *ns, const char *workload, struct lab_output *o);
+/* Answers r in the console form (lab_api.c's), freeing o's buffers. */
+void lab_api_respond_console(struct server_request *r, struct lab_output *o);
 
 /* The API (lab_api.c): the request handler server_listen is given; user is the lab. */
 void lab_api_handle(struct server_request *r);

@@ -9,6 +9,10 @@
  *   GET  /v1/get?kind=K[&name=N][&ns=NS|&all=1][&o=yaml|json]
  *   GET  /v1/analyze, GET /v1/export
  *   POST /v1/shutdown                  stops the lab (what `meshlab down` asks)
+ *   POST /v1/chaos?workload=W[&ns=NS][&clear=1]   JSON knobs body (lab_control.c)
+ *   POST /v1/kill?workload=W[&ns=NS][&c=app|sidecar], POST /v1/restart?workload=W[&ns=NS]
+ *   POST /v1/scale?workload=DEPLOYMENT&replicas=N[&ns=NS]
+ *   GET  /v1/resolve?workload=W[&ns=NS]   the replica names W stands for, one a line
  *
  * Config push is a long poll, the plain-HTTP shape of Envoy's xDS: a sidecar asks with the
  * version it runs (0: none yet); when the lab holds a newer config for it, the answer (200,
@@ -117,6 +121,8 @@ static void respond_console(struct server_request *r, struct lab_output *o) {
   server_respond(r, o->exit_code == 0 ? 200 : 422, "text/plain; charset=utf-8", o->out.data, o->out.len, headers);
   lab_output_free(o);
 }
+
+void lab_api_respond_console(struct server_request *r, struct lab_output *o) { respond_console(r, o); }
 
 /* ---- config polls ----------------------------------------------------------------------------- */
 
@@ -524,6 +530,42 @@ void lab_api_handle(struct server_request *r) {
     respond_console(r, &o);
     return;
   }
+  /* Workload control (lab_control.c). ns stays "" when not given: a replica name is found in
+   * any namespace, a Deployment in "default". */
+  if ((path_is(r, "/v1/chaos") || path_is(r, "/v1/kill") || path_is(r, "/v1/restart") || path_is(r, "/v1/scale")) &&
+      method_is(r, "POST")) {
+    char workload[256] = "", container[32] = "";
+    query_get(r->query, "workload", workload, sizeof workload);
+    if (path_is(r, "/v1/chaos")) {
+      bool clear = query_get(r->query, "clear", v, sizeof v) && strcmp(v, "1") == 0;
+      lab_chaos(lab, r, ns, workload, clear, r->body.data ? r->body.data : "", r->body.len);
+      return;
+    }
+    if (path_is(r, "/v1/kill")) {
+      query_get(r->query, "c", container, sizeof container);
+      lab_kill(lab, ns, workload, container, &o);
+    } else if (path_is(r, "/v1/restart")) {
+      lab_restart(lab, ns, workload, &o);
+    } else {
+      char *end = v;
+      unsigned long n = query_get(r->query, "replicas", v, sizeof v) ? strtoul(v, &end, 10) : 0;
+      if (!v[0] || *end || n > 1000) {
+        buf_append_str(&o.err, "error: replicas=N (0 to 1000) is required\n");
+        o.exit_code = 1;
+      } else {
+        lab_scale(lab, ns, workload, (uint32_t)n, &o);
+      }
+    }
+    respond_console(r, &o);
+    return;
+  }
+  if (path_is(r, "/v1/resolve") && method_is(r, "GET")) {
+    char workload[256] = "";
+    query_get(r->query, "workload", workload, sizeof workload);
+    lab_resolve(lab, ns, workload, &o);
+    respond_console(r, &o);
+    return;
+  }
   if (path_is(r, "/v1/shutdown") && method_is(r, "POST")) {
     respond_text(r, 200, "stopping\n");
     lab_event(lab, "shutdown asked through the API");
@@ -532,5 +574,6 @@ void lab_api_handle(struct server_request *r) {
   }
   respond_text(r, 404,
                "unknown lab API path; see docs/lab.md (/v1/status, /v1/xds, /v1/apply, /v1/get, /v1/delete, "
-               "/v1/analyze, /v1/export, /v1/proxy-status, /v1/ready, /v1/shutdown)\n");
+               "/v1/analyze, /v1/export, /v1/proxy-status, /v1/ready, /v1/shutdown, /v1/chaos, /v1/kill, /v1/restart, "
+               "/v1/scale, /v1/resolve)\n");
 }

@@ -106,6 +106,14 @@ static void on_exit_cb(uv_process_t *h, int64_t status, int term_signal) {
     maybe_close_grace(s);
     return;
   }
+  if (p->restart_asked) {
+    /* A restart someone asked for: no backoff. The timer (not a spawn from here) because the
+     * process handle is still closing. */
+    p->state = PROC_BACKOFF;
+    event(p);
+    uv_timer_start(&p->timer, on_restart, 0, 0);
+    return;
+  }
   uint64_t ran = uv_now(s->loop) - p->started_ms;
   if (ran >= BACKOFF_RESET_MS) p->backoff_ms = BACKOFF_START_MS;
   p->state = PROC_BACKOFF;
@@ -164,7 +172,8 @@ static int spawn(struct proc *p) {
 static void on_restart(uv_timer_t *t) {
   struct proc *p = t->data;
   if (!p->want_running || p->sup->closing || p->alive) return;
-  p->restarts++;
+  if (p->restart_asked) p->restart_asked = 0;
+  else p->restarts++;
   if (spawn(p) != 0) {
     p->state = PROC_FAILED;
     event(p);
@@ -194,8 +203,26 @@ int supervisor_signal(struct proc *p, int sig) {
   return uv_process_kill(&p->handle, sig);
 }
 
+int supervisor_restart(struct proc *p) {
+  if (p->sup->closing) return UV_ECANCELED;
+  p->want_running = 1;
+  if (!p->alive) {
+    uv_timer_stop(&p->timer);
+    p->restart_asked = 0;
+    int rc = spawn(p);
+    if (rc != 0) {
+      p->state = PROC_FAILED;
+      event(p);
+    }
+    return rc;
+  }
+  p->restart_asked = 1;
+  return uv_process_kill(&p->handle, SIGTERM);
+}
+
 void supervisor_stop(struct proc *p) {
   p->want_running = 0;
+  p->restart_asked = 0;
   uv_timer_stop(&p->timer);
   if (p->alive) uv_process_kill(&p->handle, SIGTERM);
   else p->state = PROC_STOPPED;

@@ -38,7 +38,8 @@ struct proc {
   enum proc_state state;
   int want_running;
   int alive;              /* the uv_process_t is active */
-  uint32_t restarts;
+  uint32_t restarts;       /* restarts after an exit nobody asked for (crash, kill) */
+  int restart_asked;      /* supervisor_restart: start again at once once it exits */
   int64_t last_exit;      /* exit status, or -signal */
   uint64_t started_ms;    /* loop time of the last start */
   uint64_t backoff_ms;
@@ -65,6 +66,10 @@ struct proc *supervisor_add(struct supervisor *s, const char *name, char *const 
 int supervisor_start(struct proc *p);
 /* Sends sig to p (SIGKILL: the `meshlab kill` lesson; the supervisor restarts it). */
 int supervisor_signal(struct proc *p, int sig);
+/* Restarts p gracefully (`meshlab restart`): SIGTERM, and once it exited a start at once,
+ * with no backoff and without counting a restart (it was asked for, not a crash). A process
+ * not alive (backoff, stopped) starts now. Returns 0 or a negative libuv error. */
+int supervisor_restart(struct proc *p);
 /* Stops p for good (SIGTERM); no restart. */
 void supervisor_stop(struct proc *p);
 /* Stops everything (SIGTERM, then SIGKILL after grace_ms) and closes all handles; on_closed

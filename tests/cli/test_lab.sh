@@ -306,6 +306,21 @@ if [ $e2e = 1 ]; then
       'grep -q "^istio_requests_total{reporter=\"source\",source_workload=\"productpage-v1\",.*destination_workload=\"reviews-v2\",.*destination_version=\"v2\",destination_service=\"reviews.default.svc.cluster.local\",.*response_code=\"200\"" "$tmp/pp.metrics"'
     check "reviews-v2's sidecar reports the same calls as destination, from productpage-v1" \
       'grep -q "^istio_requests_total{reporter=\"destination\",source_workload=\"productpage-v1\",.*destination_workload=\"reviews-v2\"" "$tmp/rv.metrics"'
+    # What productpage's sidecar runs, as istioctl proxy-config shows it.
+    "$MESHLAB" proxy-config routes productpage-v1 "${L[@]}" > "$tmp/routes.txt" 2>&1
+    check "proxy-config routes: jason's header match from VirtualService reviews" \
+      'grep -q "reviews.default.svc.cluster.local:9080 .*\[end-user=jason\] *reviews.default" "$tmp/routes.txt"' \
+      "$(cat "$tmp/routes.txt")"
+    "$MESHLAB" proxy-config clusters productpage-v1 "${L[@]}" > "$tmp/clusters.txt" 2>&1
+    check "proxy-config clusters: reviews subsets from DestinationRule reviews" \
+      'grep -q "^reviews.default.svc.cluster.local *9080 *v2 *outbound *DestinationRule default/reviews (subset v2)" "$tmp/clusters.txt"' \
+      "$(cat "$tmp/clusters.txt")"
+    "$MESHLAB" proxy-config endpoints productpage-v1 "${L[@]}" > "$tmp/endpoints.txt" 2>&1
+    check "proxy-config endpoints: the app's socket and reviews' pods" \
+      'grep -q "app.sock *HEALTHY *inbound|9080||" "$tmp/endpoints.txt" && grep -q "HEALTHY *outbound|9080|v2|reviews" "$tmp/endpoints.txt"'
+    "$MESHLAB" proxy-config listeners productpage-v1 "${L[@]}" > "$tmp/listeners.txt" 2>&1
+    check "proxy-config listeners: inbound on the service port, outbound on 15001" \
+      'grep -q "^inbound .*:9080$" "$tmp/listeners.txt" && grep -q "^outbound .*:15001$" "$tmp/listeners.txt"'
     if command -v promtool >/dev/null; then
       bad=$(promtool check metrics < "$tmp/pp.metrics" 2>&1 |
         grep -v -E '^envoy_[a-z_]+ counter metrics should have "_total" suffix$' |

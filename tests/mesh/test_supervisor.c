@@ -123,6 +123,41 @@ static void stop_means_no_restart(void) {
   EXPECT_INT_EQ(uv_loop_close(&loop), 0);
 }
 
+/* `meshlab restart`: SIGTERM, then a new process at once (well within the 0.5 s backoff), not
+ * counted as a restart; a restart of a process in backoff starts it now. */
+static void restart_starts_again_at_once_without_counting(void) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  struct supervisor s;
+  struct watch w = {0};
+  supervisor_init(&s, &loop, on_event, &w);
+  char *const argv[] = {"/bin/sleep", "30", NULL};
+  struct proc *p = supervisor_add(&s, "restarted", argv, log_path);
+  ASSERT_INT_EQ(supervisor_start(p), 0);
+  run_for(&loop, 100);
+  int first = p->handle.pid;
+  EXPECT_INT_EQ(supervisor_restart(p), 0);
+  run_for(&loop, 200);
+  EXPECT(p->alive);
+  EXPECT(p->handle.pid != first);
+  EXPECT_INT_EQ(p->last_exit, -SIGTERM);
+  EXPECT_INT_EQ(p->restarts, 0);
+  EXPECT_INT_EQ(w.starts, 2);
+  /* Killed: in backoff for 0.5 s; a restart asked then does not wait for it. */
+  EXPECT_INT_EQ(supervisor_signal(p, SIGKILL), 0);
+  run_for(&loop, 100);
+  EXPECT_INT_EQ(p->state, PROC_BACKOFF);
+  EXPECT_INT_EQ(supervisor_restart(p), 0);
+  EXPECT(p->alive);
+  run_for(&loop, 700);
+  EXPECT_INT_EQ(w.starts, 3); /* the backoff timer did not start a second one */
+  supervisor_shutdown(&s, 1000, on_closed);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  EXPECT(w.closed);
+  supervisor_free(&s);
+  EXPECT_INT_EQ(uv_loop_close(&loop), 0);
+}
+
 static void setup_log(void) {
   snprintf(log_path, sizeof log_path, "/tmp/meshlab-test-supervisor-%d.log", (int)getpid());
 }
@@ -131,4 +166,4 @@ static void cleanup_log(void) { unlink(log_path); }
 
 TEST_CASES(TEST(setup_log), TEST(restarts_a_crashing_process_with_backoff),
            TEST(kill_is_followed_by_a_restart_and_shutdown_ends_children), TEST(shutdown_kills_children_that_ignore_sigterm),
-           TEST(stop_means_no_restart), TEST(cleanup_log))
+           TEST(stop_means_no_restart), TEST(restart_starts_again_at_once_without_counting), TEST(cleanup_log))

@@ -1,0 +1,201 @@
+/* `meshlab proxy-config routes|clusters|endpoints|listeners REPLICA`: what one sidecar runs, as
+ * istioctl's tables show it. The sidecar itself is asked (its admin /config_dump and
+ * /listeners), not the lab, so a config the sidecar refused shows as what it really runs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "mesh/client.h"
+#include "mesh/compile.h"
+#include "mesh/labdir.h"
+
+void cmd_proxy_config_help(FILE *out) {
+  fprintf(out,
+          "Usage: meshlab proxy-config routes|clusters|endpoints|listeners REPLICA [--lab-dir DIR]\n\n"
+          "Prints what a sidecar runs, in istioctl proxy-config's tables: its routes (virtual hosts,\n"
+          "matches, the VirtualService each came from), clusters (service, port, subset, the\n"
+          "DestinationRule that set its policy), endpoints (address, health, cluster) and listeners.\n"
+          "REPLICA is a replica name (reviews-v2-0) or a deployment name (its first replica).\n");
+}
+
+struct fetch {
+  struct buf body;
+  int status;
+  int done;
+};
+
+static void on_fetched(struct http_client_call *call, int status) {
+  struct fetch *f = call->data;
+  f->done = 1;
+  /* The client keeps the connection pooled: stop the loop here, then close the client. */
+  uv_stop(call->cl->env->loop);
+  f->status = status < 0 ? status : call->response.status;
+  if (status == 0) buf_append(&f->body, call->response.body.data, call->response.body.len);
+}
+
+static void on_client_closed(struct http_client *cl) { (void)cl; }
+
+/* GET http://addr/path on a private loop; returns the HTTP status or a negative error. */
+static int admin_get(const char *addr, const char *path, struct buf *out) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  struct conn_env env;
+  conn_env_init(&env, &loop, 65536);
+  struct http_client cl;
+  http_client_init(&cl, &env);
+  char url[512];
+  snprintf(url, sizeof url, "http://%s%s", addr, path);
+  struct fetch f = {{0}, 0, 0};
+  struct http_client_req req = {0};
+  req.url = url;
+  req.timeout_ms = 5000;
+  int rc = http_client_send(&cl, &req, on_fetched, &f, NULL);
+  if (rc == 0) uv_run(&loop, UV_RUN_DEFAULT);
+  http_client_close(&cl, on_client_closed);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  conn_env_free(&env);
+  *out = f.body;
+  return rc ? rc : f.status;
+}
+
+/* The replica's sidecar admin address: REPLICA's folder, or the first replica of a deployment. */
+static int find_admin(const char *dir, const char *name, char *replica, size_t rn, char *addr, size_t an) {
+  char rel[512];
+  snprintf(rel, sizeof rel, "replicas/%s/admin", name);
+  if (labdir_read(dir, rel, addr, an) == 0) {
+    snprintf(replica, rn, "%s", name);
+    return 0;
+  }
+  for (int i = 0; i < 64; i++) {
+    snprintf(rel, sizeof rel, "replicas/%s-%d/admin", name, i);
+    if (labdir_read(dir, rel, addr, an) == 0) {
+      snprintf(replica, rn, "%s-%d", name, i);
+      return 0;
+    }
+  }
+  return -1;
+}
+
+static const char *match_text(const struct xds_match *m, char *buf, size_t n) {
+  const struct xds_string_match *u = &m->uri;
+  const char *kind = u->kind == XDS_MATCH_EXACT ? "" : u->kind == XDS_MATCH_PREFIX ? "*" : "~";
+  if (u->value) snprintf(buf, n, "%s%s", u->value, u->kind == XDS_MATCH_PREFIX ? kind : "");
+  else snprintf(buf, n, "/*");
+  if (m->headers_len) {
+    size_t len = strlen(buf);
+    snprintf(buf + len, n - len, " [%s=%s]", m->headers[0].name, m->headers[0].match.value ? m->headers[0].match.value : "*");
+  }
+  return buf;
+}
+
+static void print_routes(const struct proxy_config *cfg) {
+  printf("%-22s %-48s %-40s %-28s %s\n", "NAME", "VHOST NAME", "DOMAINS", "MATCH", "VIRTUAL SERVICE");
+  for (size_t i = 0; i < cfg->route_configs_len; i++) {
+    const struct xds_route_config *rc = &cfg->route_configs[i];
+    for (size_t v = 0; v < rc->vhosts_len; v++) {
+      const struct xds_vhost *vh = &rc->vhosts[v];
+      char domains[64];
+      snprintf(domains, sizeof domains, "%s%s", vh->domains_len ? vh->domains[0] : "*",
+               vh->domains_len > 1 ? " + more" : "");
+      for (size_t r = 0; r < vh->routes_len; r++) {
+        const struct xds_route *rt = &vh->routes[r];
+        char match[128], vs[160];
+        if (rt->match_len == 0) snprintf(match, sizeof match, "/*");
+        else match_text(&rt->match[0], match, sizeof match);
+        if (rt->vs_name) snprintf(vs, sizeof vs, "%s.%s", rt->vs_name, rt->vs_ns);
+        else snprintf(vs, sizeof vs, "-");
+        printf("%-22s %-48s %-40s %-28s %s\n", rc->name, vh->name, domains, match, vs);
+      }
+    }
+  }
+}
+
+static void print_clusters(const struct proxy_config *cfg) {
+  printf("%-46s %-6s %-8s %-10s %s\n", "SERVICE FQDN", "PORT", "SUBSET", "DIRECTION", "DESTINATION RULE");
+  for (size_t i = 0; i < cfg->clusters_len; i++) {
+    const struct xds_cluster *c = &cfg->clusters[i];
+    printf("%-46s %-6u %-8s %-10s %s\n", c->service ? c->service : "-", c->port, c->subset ? c->subset : "-",
+           c->direction == XDS_INBOUND ? "inbound" : "outbound", c->policy.source ? c->policy.source : "-");
+  }
+}
+
+static void print_endpoints(const struct proxy_config *cfg) {
+  printf("%-28s %-10s %s\n", "ENDPOINT", "STATUS", "CLUSTER");
+  for (size_t i = 0; i < cfg->clusters_len; i++) {
+    const struct xds_cluster *c = &cfg->clusters[i];
+    for (size_t e = 0; e < c->endpoints_len; e++) {
+      const struct xds_endpoint *ep = &c->endpoints[e];
+      char addr[160];
+      if (ep->port) snprintf(addr, sizeof addr, "%s:%u", ep->address, ep->port);
+      else snprintf(addr, sizeof addr, "%s", ep->address);
+      printf("%-28s %-10s %s\n", addr, ep->healthy ? "HEALTHY" : "UNHEALTHY", c->name);
+    }
+  }
+}
+
+int cmd_proxy_config(int argc, char **argv) {
+  const char *what = NULL, *name = NULL, *lab_dir = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *v;
+    int rc = args_flag(argc, argv, &i, "lab-dir", NULL, &v);
+    if (rc < 0) return 2;
+    if (rc > 0) lab_dir = v;
+    else if (argv[i][0] == '-') return args_usage_error(argv[0], "unknown flag \"%s\"", argv[i]);
+    else if (!what) what = argv[i];
+    else if (!name) name = argv[i];
+    else return args_usage_error(argv[0], "unexpected argument \"%s\"", argv[i]);
+  }
+  if (!what || !name || (strcmp(what, "routes") && strcmp(what, "clusters") && strcmp(what, "endpoints") &&
+                         strcmp(what, "listeners")))
+    return args_usage_error(argv[0], "expected routes|clusters|endpoints|listeners and a REPLICA");
+  char dir[4096], replica[256], admin[256];
+  if (labdir_resolve(lab_dir, dir, sizeof dir) != 0 || !labdir_running(dir)) {
+    fprintf(stderr, "%s\n", LABDIR_NO_LAB);
+    return LABDIR_EXIT_NO_LAB;
+  }
+  if (find_admin(dir, name, replica, sizeof replica, admin, sizeof admin) != 0) {
+    fprintf(stderr, "meshlab proxy-config: no replica or workload \"%s\" in the lab (see: meshlab status)\n", name);
+    return 1;
+  }
+  struct buf body = {0};
+  int status;
+  if (strcmp(what, "listeners") == 0) {
+    status = admin_get(admin, "/listeners", &body);
+    if (status == 200) {
+      printf("%-10s %s\n", "NAME", "ADDRESS");
+      buf_cstr(&body); /* NUL-terminates body.data */
+      for (char *line = body.data ? strtok(body.data, "\n") : NULL; line; line = strtok(NULL, "\n")) {
+        char *sep = strstr(line, "::");
+        if (sep) *sep = '\0';
+        printf("%-10s %s\n", line, sep ? sep + 2 : "");
+      }
+    }
+  } else {
+    status = admin_get(admin, "/config_dump?resource=routing", &body);
+    if (status == 200) {
+      struct proxy_config *cfg;
+      char err[256];
+      if (compile_from_json(buf_cstr(&body), body.len, replica, &cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "meshlab proxy-config: %s has no routing yet (%s)\n", replica, err);
+        buf_free(&body);
+        return 1;
+      }
+      if (strcmp(what, "routes") == 0) print_routes(cfg);
+      else if (strcmp(what, "clusters") == 0) print_clusters(cfg);
+      else print_endpoints(cfg);
+      proxy_config_free(cfg);
+    }
+  }
+  buf_free(&body);
+  if (status != 200) {
+    fprintf(stderr, "meshlab proxy-config: the sidecar of %s (admin %s) did not answer: %s\n", replica, admin,
+            status < 0 ? uv_strerror(status) : "unexpected status");
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# End-to-end checks of workload control and the inside of the mesh (../shared/CLI.md,
+# docs/lab.md): exec through a sidecar, chaos (errors, latency, clear), kill (restart counted),
+# scale (a new replica gets traffic), restart, logs, and exit 3 with no lab. The lab runs in its
+# own temp folder, on OS-assigned ingress ports and its own pod address range; the trap stops it.
+# Waits are bounded with margins: the machine may be busy.
+set -u
+MESHLAB=${MESHLAB_BIN:?MESHLAB_BIN must name the meshlab binary}
+tmp=$(mktemp -d)
+lab=$tmp/lab
+cleanup() {
+  "$MESHLAB" down --lab-dir "$lab" >/dev/null 2>&1
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+passed=0 failed=0
+ok() { echo "ok - $1"; passed=$((passed + 1)); }
+not_ok() { echo "not ok - $1"; [ $# -gt 1 ] && [ -n "$2" ] && echo "$2" | sed 's/^/# /'; failed=$((failed + 1)); }
+check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-}"; fi; }
+L=(--lab-dir "$lab")
+
+# ---- no lab ----
+for cmd in "chaos ratings-v1 --clear" "kill ratings-v1-0" "restart ratings-v1-0" "scale reviews-v1 --replicas 2" \
+  "logs ratings-v1-0" "exec productpage-v1 -- true"; do
+  out=$("$MESHLAB" $cmd "${L[@]}" 2>&1); rc=$?
+  check "no lab: '$cmd' exits 3 with CLI.md's message" \
+    '[ $rc = 3 ] && [ "$out" = "no lab is running (start one with: meshlab up)" ]' "rc=$rc out=$out"
+done
+
+# ---- a lab ----
+"$MESHLAB" up --detach "${L[@]}" --ingress 127.0.0.1:0 --ingress-tls 127.0.0.1:0 \
+  --addresses "127.1.$(( (RANDOM % 30) + 225 )).0/24" --wait 20s > "$tmp/up.out" 2>&1
+rc=$?
+check "up --detach" '[ $rc = 0 ]' "$(cat "$tmp/up.out")"
+[ $rc = 0 ] || { echo "1..$((passed + failed))"; exit 1; }
+
+# in_mesh URL [curl flags]: curl through productpage's sidecar; prints "CODE TIME_MS".
+in_mesh() {
+  local url=$1; shift
+  "$MESHLAB" exec productpage-v1 "${L[@]}" -- curl -s -m 10 -o "$tmp/body" -w '%{http_code} %{time_total}\n' "$@" "$url" |
+    awk '{ printf "%s %d\n", $1, $2 * 1000 }'
+}
+# until_ok SECONDS CMD: runs CMD every 0.2 s until it succeeds or time runs out.
+until_ok() {
+  local end=$(( $(date +%s) + $1 )); shift
+  while :; do eval "$1" && return 0; [ "$(date +%s)" -ge $end ] && return 1; sleep 0.2; done
+}
+
+# ---- exec ----
+out=$("$MESHLAB" exec productpage-v1 "${L[@]}" -- curl -s -m 10 http://reviews:9080/reviews/0); rc=$?
+check "exec productpage-v1 -- curl http://reviews:9080/reviews/0: JSON with reviews" \
+  '[ $rc = 0 ] && echo "$out" | python3 -c "import json,sys; assert \"reviews\" in json.load(sys.stdin)"' "rc=$rc $out"
+"$MESHLAB" exec productpage-v1 "${L[@]}" -- sh -c 'exit 7'; rc=$?
+check "exec passes the command's exit code through" '[ $rc = 7 ]' "rc=$rc"
+out=$("$MESHLAB" exec productpage-v1 "${L[@]}" -- sh -c 'echo "$http_proxy ${no_proxy-unset}"')
+check "exec sets http_proxy to the replica's outbound listener, no_proxy unset" \
+  '[ "$out" = "http://$(cat "$lab/replicas/productpage-v1-0/outbound") unset" ]' "$out"
+out=$("$MESHLAB" exec nosuch "${L[@]}" -- true 2>&1); rc=$?
+check "exec of an unknown workload: exit 1, naming it" '[ $rc = 1 ] && echo "$out" | grep -q "\"nosuch\""' "$rc $out"
+
+# ---- chaos ----
+out=$("$MESHLAB" chaos ratings-v1 "${L[@]}" --error-rate 1 --code 503 2>&1); rc=$?
+check "chaos --error-rate 1 --code 503: one line for ratings-v1-0" \
+  '[ $rc = 0 ] && [ "$(echo "$out" | wc -l)" = 1 ] && echo "$out" | grep -q "^ratings-v1-0: .*\"error_rate\":1"' "$out"
+r=$(in_mesh http://ratings:9080/ratings/0)
+check "... exec curl ratings: 503" '[ "${r% *}" = 503 ]' "$r"
+out=$("$MESHLAB" chaos ratings-v1 "${L[@]}" --clear 2>&1); rc=$?
+check "chaos --clear" '[ $rc = 0 ] && [ "$out" = "ratings-v1-0: chaos cleared" ]' "$out"
+r=$(in_mesh http://ratings:9080/ratings/0)
+check "... ratings answers 200 again" '[ "${r% *}" = 200 ]' "$r"
+"$MESHLAB" chaos details "${L[@]}" --latency 300ms >/dev/null 2>&1
+r=$(in_mesh http://details:9080/details/0)
+check "chaos --latency 300ms on details: a request takes >= 300 ms" '[ "${r% *}" = 200 ] && [ "${r#* }" -ge 290 ]' "$r"
+"$MESHLAB" chaos details "${L[@]}" --clear >/dev/null 2>&1
+out=$("$MESHLAB" chaos reviews "${L[@]}" --latency 10ms 2>&1); rc=$?
+check "chaos on a service's app label reaches each of its replicas" '[ $rc = 0 ] && [ "$(echo "$out" | wc -l)" = 3 ]' "$out"
+"$MESHLAB" chaos reviews "${L[@]}" --clear >/dev/null 2>&1
+out=$("$MESHLAB" chaos nosuch "${L[@]}" --latency 1s 2>&1); rc=$?
+check "chaos on an unknown workload: exit 1, naming it" '[ $rc = 1 ] && echo "$out" | grep -q "\"nosuch\""' "$out"
+for bad in "--latency 2x" "--error-rate 1.5" "--code 99" "--clear --hang" ""; do
+  out=$("$MESHLAB" chaos ratings-v1 "${L[@]}" $bad 2>&1); rc=$?
+  check "chaos $bad: exit 2 with the expected form" '[ $rc = 2 ] && echo "$out" | grep -q "meshlab chaos: "' "$rc $out"
+done
+
+# ---- kill ----
+restarts() { "$MESHLAB" status -o json "${L[@]}" | python3 -c "
+import json,sys
+print([r for r in json.load(sys.stdin)['replicas'] if r['name']==sys.argv[1]][0]['restarts'])" "$1"; }
+out=$("$MESHLAB" kill ratings-v1-0 "${L[@]}" 2>&1); rc=$?
+check "kill ratings-v1-0" '[ $rc = 0 ] && echo "$out" | grep -q "^ratings-v1-0/app killed"' "$out"
+check "... status counts the restart within 10 s" 'until_ok 10 "[ \"\$(restarts ratings-v1-0)\" -ge 1 ]"' \
+  "$("$MESHLAB" status "${L[@]}")"
+check "... and it serves again" 'until_ok 10 "[ \"\$(in_mesh http://ratings:9080/ratings/0 | cut -d\" \" -f1)\" = 200 ]"'
+
+# ---- restart ----
+pid0=$("$MESHLAB" status -o json "${L[@]}" | python3 -c "
+import json,sys
+print([r for r in json.load(sys.stdin)['replicas'] if r['name']=='details-v1-0'][0]['pids']['app'])")
+out=$("$MESHLAB" restart details-v1-0 "${L[@]}" 2>&1); rc=$?
+check "restart details-v1-0" '[ $rc = 0 ] && echo "$out" | grep -q "^details-v1-0 restarting"' "$out"
+check "... a new app process serves, no restart counted" \
+  'until_ok 10 "[ \"\$(in_mesh http://details:9080/details/0 | cut -d\" \" -f1)\" = 200 ]" &&
+   [ "$(restarts details-v1-0)" = 0 ] && ! [ -e /proc/$pid0 ] || [ "$(sed "s/.*) \(.\).*/\1/" /proc/$pid0/stat 2>/dev/null)" = Z ]' \
+  "$("$MESHLAB" status "${L[@]}")"
+
+# ---- scale ----
+out=$("$MESHLAB" scale reviews-v1 --replicas 2 "${L[@]}" 2>&1); rc=$?
+check "scale reviews-v1 --replicas 2" '[ $rc = 0 ] && [ "$out" = "deployment.apps/reviews-v1 scaled" ]' "$out"
+check "... status shows reviews-v1-1 serving" \
+  'until_ok 10 "\"$MESHLAB\" status \"\${L[@]}\" | grep -qE \"^default +reviews-v1-1 .* running +serving \""' \
+  "$("$MESHLAB" status "${L[@]}")"
+seen=
+for _ in $(seq 1 60); do
+  p=$("$MESHLAB" exec productpage-v1 "${L[@]}" -- curl -s -m 5 http://reviews:9080/reviews/0 |
+    python3 -c "import json,sys; print(json.load(sys.stdin)['podname'])" 2>/dev/null)
+  case " $seen " in *" $p "*) ;; *) seen="$seen $p" ;; esac
+  case "$seen" in *reviews-v1-0*reviews-v1-1*|*reviews-v1-1*reviews-v1-0*) break ;; esac
+done
+check "... requests reach both reviews-v1-0 and reviews-v1-1" \
+  'echo "$seen" | grep -q reviews-v1-0 && echo "$seen" | grep -q reviews-v1-1' "seen:$seen"
+out=$("$MESHLAB" scale reviews-v1 --replicas 1 "${L[@]}" 2>&1); rc=$?
+check "scale back to 1: reviews-v1-1 is gone" \
+  '[ $rc = 0 ] && ! "$MESHLAB" status "${L[@]}" | grep -q reviews-v1-1' "$out"
+out=$("$MESHLAB" scale reviews-v1-0 --replicas 2 "${L[@]}" 2>&1); rc=$?
+check "scale of a replica name: exit 1, naming its Deployment" '[ $rc = 1 ] && echo "$out" | grep -q "reviews-v1 "' "$out"
+out=$("$MESHLAB" scale reviews-v1 --replicas many "${L[@]}" 2>&1); rc=$?
+check "scale --replicas many: exit 2" '[ $rc = 2 ]' "$out"
+
+# ---- logs ----
+out=$("$MESHLAB" logs ratings-v1-0 -c app "${L[@]}" 2>&1); rc=$?
+check "logs -c app prints the app's lines" '[ $rc = 0 ] && echo "$out" | grep -q "^listening on unix:"' "$out"
+out=$("$MESHLAB" logs productpage-v1-0 -c sidecar "${L[@]}" 2>&1); rc=$?
+check "logs -c sidecar prints access-log lines in Istio's format" \
+  '[ $rc = 0 ] && echo "$out" | grep -q "\"GET /ratings/0 HTTP/1.1\" 503 "' "$(echo "$out" | tail -3)"
+"$MESHLAB" logs productpage-v1-0 -c sidecar -f "${L[@]}" > "$tmp/follow.out" 2>&1 &
+fpid=$!
+sleep 0.5
+in_mesh http://details:9080/details/1 >/dev/null
+until_ok 5 'grep -q "GET /details/1 " "$tmp/follow.out"'; got=$?
+kill -INT $fpid; wait $fpid; rc=$?
+check "logs -f prints new lines as they come, and SIGINT ends it with exit 0" '[ $got = 0 ] && [ $rc = 0 ]' \
+  "rc=$rc $(tail -2 "$tmp/follow.out")"
+
+echo "1..$((passed + failed))"
+echo "# passed $passed, failed $failed"
+[ $failed = 0 ]
