@@ -12,19 +12,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-passed=0 failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1"; [ $# -gt 1 ] && echo "# $2"; failed=$((failed + 1)); }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-}"; fi; }
-
-# wait_line FILE PATTERN: waits up to 5 s for a line matching PATTERN; prints it.
-wait_line() {
-  for _ in $(seq 1 100); do
-    if grep -m1 -E "$2" "$1" 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  return 1
-}
+. "$(dirname "$0")/tap.sh"
 
 # An origin outside meshlab: python's http.server on an OS-assigned port.
 mkdir -p "$tmp/www"
@@ -136,5 +124,4 @@ printf '{"inbound": {"listen": ["127.0.0.1:0"],\n "app": }}' > "$tmp/bad.json"
 "$MESHLAB" sidecar --config "$tmp/bad.json" > /dev/null 2> "$tmp/bad.err"
 check "a JSON syntax error names line and column" 'grep -q "bad.json:2:" "$tmp/bad.err"' "$(cat "$tmp/bad.err")"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+tap_finish

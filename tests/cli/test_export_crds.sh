@@ -20,16 +20,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-passed=0 failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1"; [ $# -gt 1 ] && [ -n "$2" ] && echo "$2" | sed 's/^/# /'; failed=$((failed + 1)); }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-}"; fi; }
-finish() {
-  echo "1..$((passed + failed))"
-  echo "# passed $passed, failed $failed"
-  [ $failed = 0 ]
-  exit
-}
+. "$(dirname "$0")/tap.sh"
 
 conf=${MESHLAB_CONFORMANCE:-$here/../../../shared/conformance}
 networking=$conf/istio/bookinfo-networking
@@ -141,7 +132,7 @@ check "... and jsonschema alone passes the misspelt field (why the walker is nee
   --addresses 127.1.202.0/24 --wait 15s > "$tmp/up.out" 2>&1
 rc=$?
 check "up --detach (built-in Bookinfo)" '[ $rc = 0 ]' "$(cat "$tmp/up.out")"
-[ $rc = 0 ] || finish
+[ $rc = 0 ] || tap_finish
 L=(--lab-dir "$lab")
 exports=()
 applied=0 failed_apply=
@@ -434,4 +425,4 @@ for d in yaml.safe_load_all(open(sys.argv[2])):
 EOF
 )"
 
-finish
+tap_finish

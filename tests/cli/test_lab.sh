@@ -17,11 +17,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-passed=0 failed=0 skipped=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1"; [ $# -gt 1 ] && [ -n "$2" ] && echo "$2" | sed 's/^/# /'; failed=$((failed + 1)); }
-skip() { echo "ok - $1 # SKIP $2"; skipped=$((skipped + 1)); }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-}"; fi; }
+. "$(dirname "$0")/tap.sh"
 
 # gone PID...: every process has exited (a zombie not yet reaped by whoever adopted the detached
 # lab counts as exited).
@@ -364,6 +360,4 @@ fg_pid=
 check "foreground up: SIGTERM stops everything, exit 0" \
   '[ $rc = 0 ] && ! pgrep -f "$fg/replicas" >/dev/null && [ ! -e "$fg/pid" ]' "rc=$rc $(tail -5 "$tmp/fg.out")"
 
-echo "1..$((passed + failed + skipped))"
-echo "# passed $passed, failed $failed, skipped $skipped"
-[ $failed = 0 ]
+tap_finish

@@ -13,10 +13,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-passed=0 failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1"; [ $# -gt 1 ] && [ -n "$2" ] && echo "$2" | sed 's/^/# /'; failed=$((failed + 1)); }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-}"; fi; }
+. "$(dirname "$0")/tap.sh"
 L=(--lab-dir "$lab")
 
 # ---- no lab ----
@@ -141,6 +138,4 @@ kill -INT $fpid; wait $fpid; rc=$?
 check "logs -f prints new lines as they come, and SIGINT ends it with exit 0" '[ $got = 0 ] && [ $rc = 0 ]' \
   "rc=$rc $(tail -2 "$tmp/follow.out")"
 
-echo "1..$((passed + failed))"
-echo "# passed $passed, failed $failed"
-[ $failed = 0 ]
+tap_finish

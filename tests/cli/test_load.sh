@@ -16,19 +16,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-passed=0 failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1"; [ $# -gt 1 ] && echo "# $2"; failed=$((failed + 1)); }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-}"; fi; }
-
-# wait_line FILE PATTERN: waits up to 5 s for a line matching PATTERN; prints it.
-wait_line() {
-  for _ in $(seq 1 100); do
-    if grep -m1 -E "$2" "$1" 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  return 1
-}
+. "$(dirname "$0")/tap.sh"
 
 mkdir -p "$tmp/www"
 printf 'hello from the origin\n' > "$tmp/www/hello.txt"
@@ -162,5 +150,4 @@ rc=$?
 check "--from an unknown workload is exit 1 naming it" '[ $rc = 1 ] && grep -q -- "--from nosuch: no such workload" "$tmp/f4.err"' \
   "exit $rc: $(cat "$tmp/f4.err")"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+tap_finish

@@ -21,16 +21,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-passed=0 failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1"; [ $# -gt 1 ] && [ -n "$2" ] && echo "$2" | sed 's/^/# /'; failed=$((failed + 1)); }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1" "${3:-}"; fi; }
-finish() {
-  echo "1..$((passed + failed))"
-  echo "# passed $passed, failed $failed"
-  [ $failed = 0 ]
-  exit
-}
+. "$(dirname "$0")/tap.sh"
 
 conf=${MESHLAB_CONFORMANCE:-$here/../../../shared/conformance}
 networking=$conf/istio/bookinfo-networking
@@ -55,7 +46,7 @@ L=(--lab-dir "$lab")
   --addresses 127.1.201.0/24 --seed 11 --wait 15s > "$tmp/up.out" 2> "$tmp/up.err"
 rc=$?
 check "up -f Istio's bookinfo.yaml --detach exits 0" '[ $rc = 0 ]' "$(cat "$tmp/up.out" "$tmp/up.err")"
-[ $rc = 0 ] || finish
+[ $rc = 0 ] || tap_finish
 echo "# $(grep -o 'lab ready in [0-9]* ms' "$tmp/up.out")"
 ingress=$(cat "$lab/ingress")
 "$MESHLAB" status -o json "${L[@]}" > "$tmp/status.json"
@@ -83,7 +74,7 @@ done
 check "curl http://<ingress>/productpage: 200 with the page (details and reviews)" \
   '[ "$code" = 200 ] && grep -qi "book details" "$tmp/page.html" && grep -qi "book reviews" "$tmp/page.html"' \
   "code=$code $(head -c 400 "$tmp/page.html" 2>/dev/null)"
-[ "$code" = 200 ] || finish
+[ "$code" = 200 ] || tap_finish
 
 out=$("$MESHLAB" apply "${L[@]}" -f "$networking/destination-rule-all.yaml" \
   -f "$networking/virtual-service-all-v1.yaml" 2>&1); rc=$?
@@ -178,4 +169,4 @@ if ! python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert set(d['
   done
 fi
 
-finish
+tap_finish
