@@ -361,14 +361,25 @@ static void respond_json(struct server_request *r, int status, struct buf *b) {
   buf_free(b);
 }
 
-static void respond_error(struct server_request *r, int status, const char *msg) {
-  struct buf b = {0};
+void app_error_json(struct buf *b, const char *msg) {
   struct json_out w;
-  json_out_init(&w, &b);
+  json_out_init(&w, b);
   json_out_object_begin(&w);
   json_out_key(&w, "error");
   json_out_string(&w, msg);
   json_out_object_end(&w);
+}
+
+void app_reply_error(struct app_request *ar, int status, const char *msg) {
+  struct buf b = {0};
+  app_error_json(&b, msg);
+  app_reply_json(ar, status, &b);
+  buf_free(&b);
+}
+
+static void respond_error(struct server_request *r, int status, const char *msg) {
+  struct buf b = {0};
+  app_error_json(&b, msg);
   buf_append(&b, "\n", 1);
   respond_json(r, status, &b);
 }

@@ -153,6 +153,10 @@ void app_free(struct app *a);
 void app_reply(struct app_request *ar, int status, const char *content_type, const char *body, size_t len,
                const char *extra_headers);
 /* app_reply with application/json and the buffer's bytes. */
+/* Appends Bookinfo's error body {"error":"msg"} to b. */
+void app_error_json(struct buf *b, const char *msg);
+/* Answers status with {"error":"msg"} as JSON. */
+void app_reply_error(struct app_request *ar, int status, const char *msg);
 void app_reply_json(struct app_request *ar, int status, const struct buf *json);
 /* A plain-text reply: "not found\n" style. */
 void app_reply_text(struct app_request *ar, int status, const char *text);

@@ -24,18 +24,6 @@ static int parse_id(const char *s, long *out) {
   return 0;
 }
 
-static void error_json(struct app_request *ar, int status, const char *msg) {
-  struct buf b = {0};
-  struct json_out w;
-  json_out_init(&w, &b);
-  json_out_object_begin(&w);
-  json_out_key(&w, "error");
-  json_out_string(&w, msg);
-  json_out_object_end(&w);
-  app_reply_json(ar, status, &b);
-  buf_free(&b);
-}
-
 void details_serve(struct app_request *ar) {
   char path[256];
   const char *rest;
@@ -55,7 +43,7 @@ void details_serve(struct app_request *ar) {
   } else if (app_path_prefix(path, "/details/", &rest)) {
     long id;
     if (parse_id(rest, &id) != 0) {
-      error_json(ar, 400, "please provide numeric product id");
+      app_reply_error(ar, 400, "please provide numeric product id");
       buf_free(&b);
       return;
     }

@@ -218,15 +218,7 @@ static void reply_api(struct app_request *ar, int slot, const char *error) {
               ar->got_body[slot].len, NULL);
     return;
   }
-  struct buf b = {0};
-  struct json_out w;
-  json_out_init(&w, &b);
-  json_out_object_begin(&w);
-  json_out_key(&w, "error");
-  json_out_string(&w, error);
-  json_out_object_end(&w);
-  app_reply_json(ar, status ? status : 500, &b);
-  buf_free(&b);
+  app_reply_error(ar, status ? status : 500, error);
 }
 
 static void reviews_done(struct app_request *ar) {
