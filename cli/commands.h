@@ -53,6 +53,8 @@ int cmd_logs(int argc, char **argv);
 void cmd_logs_help(FILE *out);
 int cmd_exec(int argc, char **argv);
 void cmd_exec_help(FILE *out);
+int cmd_top(int argc, char **argv);
+void cmd_top_help(FILE *out);
 int cmd_version(int argc, char **argv);
 
 #endif

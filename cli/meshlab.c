@@ -44,6 +44,7 @@ static const struct command commands[] = {
     {"kill", "SIGKILL a replica's app (the lab restarts it with backoff)", cmd_kill, cmd_kill_help},
     {"restart", "restart a replica's app and sidecar gracefully", cmd_restart, cmd_restart_help},
     {"scale", "set a Deployment's replica count (scale DEPLOYMENT --replicas N)", cmd_scale, cmd_scale_help},
+    {"top", "live traffic per service: rps, success, p50/p99, share by version, flags", cmd_top, cmd_top_help},
     {"version", "print meshlab's version", cmd_version, NULL},
 };
 

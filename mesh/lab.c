@@ -35,13 +35,20 @@ static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
 
 void lab_event(struct lab *lab, const char *fmt, ...) {
   double t = (double)(uv_hrtime() - lab->opt.t0_ns) / 1e9;
+  char line[2048];
   va_list ap;
   va_start(ap, fmt);
-  printf("[%8.3f] ", t);
-  vprintf(fmt, ap);
-  printf("\n");
-  fflush(stdout);
+  vsnprintf(line, sizeof line, fmt, ap); /* a longer line is cut: these are one-liners */
   va_end(ap);
+  printf("[%8.3f] %s\n", t, line);
+  fflush(stdout);
+  /* The journal gets every line too; the events tools key on also get a typed line of
+   * their own (config_*, replica_*, process_*, apply, delete, rate). */
+  if (lab->journal) {
+    struct buf q = {0};
+    lab_journal(lab, "log", "\"message\":%s", lab_json_quote(&q, line));
+    buf_free(&q);
+  }
 }
 
 void lab_output_free(struct lab_output *o) {
@@ -368,8 +375,12 @@ static int sync_replicas(struct lab *lab) {
       free(rep->app_kind);
       rep->app_kind = xstrdup(kind);
       replica_write_files(rep);
-      if (!was_present) lab_event(lab, "replica %s/%s at %s: starting %s%s", rep->ns, rep->name, rep->address,
-                                  kind ? kind : "no app", " and its sidecar");
+      if (!was_present) {
+        lab_event(lab, "replica %s/%s at %s: starting %s%s", rep->ns, rep->name, rep->address,
+                  kind ? kind : "no app", " and its sidecar");
+        lab_journal(lab, "replica_started", "\"replica\":\"%s/%s\",\"workload\":\"%s\",\"address\":\"%s\"", rep->ns,
+                    rep->name, rep->workload, rep->address);
+      }
       int rc = replica_run(lab, rep);
       if (rc != 0) return rc;
       registry_set_health(lab->reg, rep->ns, rep->name, rep->healthy);
@@ -380,6 +391,7 @@ static int sync_replicas(struct lab *lab) {
     bool running = (r->sidecar && r->sidecar->want_running) || (r->app && r->app->want_running);
     if (!running) continue;
     lab_event(lab, "replica %s/%s: stopping (scaled down or deleted)", r->ns, r->name);
+    lab_journal(lab, "replica_stopped", "\"replica\":\"%s/%s\",\"workload\":\"%s\"", r->ns, r->name, r->workload);
     /* `meshlab load --from` and `exec` must not find a stopped sidecar's listener. */
     char path[4300];
     snprintf(path, sizeof path, "%s/outbound", r->dir);
@@ -464,6 +476,7 @@ static void push(struct lab *lab) {
     }
     lab_event(lab, "config version %llu for %zu prox%s", (unsigned long long)version, nchanged,
               nchanged == 1 ? "y" : "ies");
+    lab_journal(lab, "config_pushed", "\"version\":%llu,\"proxies\":%zu", (unsigned long long)version, nchanged);
     for (size_t d = 0; d < diags.len; d++) {
       char line[1024];
       diag_format(&diags.items[d], line, sizeof line);
@@ -619,6 +632,12 @@ static void on_proc_event(struct proc *p, void *data) {
   struct lab_replica *rep = p->data;
   if (!rep) return;
   bool is_app = p == rep->app;
+  static const char *const journal_names[] = {
+      [PROC_STARTING] = "process_starting", [PROC_RUNNING] = "process_running", [PROC_BACKOFF] = "process_exited",
+      [PROC_STOPPED] = "process_stopped",   [PROC_FAILED] = "process_failed"};
+  const char *jname = p->state == PROC_STARTING && p->restarts ? "process_restarted" : journal_names[p->state];
+  lab_journal(lab, jname, "\"replica\":\"%s/%s\",\"container\":\"%s\",\"restarts\":%u,\"last_exit\":%lld", rep->ns,
+              rep->name, is_app ? "app" : "sidecar", p->restarts, (long long)p->last_exit);
   switch (p->state) {
     case PROC_STARTING:
       if (p->restarts) lab_event(lab, "%s restarted (restart %u)", p->name, p->restarts);
@@ -689,6 +708,7 @@ void lab_stop(struct lab *lab) {
   uv_close((uv_handle_t *)&lab->sigterm, NULL);
   uv_close((uv_handle_t *)&lab->push_timer, NULL);
   uv_close((uv_handle_t *)&lab->probe_timer, NULL);
+  lab_telemetry_stop(lab);
   supervisor_shutdown(&lab->sup, LAB_STOP_GRACE_MS, on_sup_closed);
   if (lab->api_open) server_close(&lab->api, NULL);
 }
@@ -708,6 +728,8 @@ static int start(struct lab *lab, struct resource_list *initial, char *err, size
     snprintf(err, errlen, "cannot create the state folder %s: %s", dir, strerror(errno));
     return -EIO;
   }
+  if (lab_telemetry_start(lab) != 0)
+    fprintf(stderr, "meshlab up: cannot open %s/journal: %s (no journal)\n", dir, strerror(errno));
   char pid[32];
   snprintf(pid, sizeof pid, "%d\n", (int)getpid());
   labdir_write(dir, "pid", pid);
@@ -827,6 +849,7 @@ int lab_run(const struct lab_options *opt, struct resource_list *initial) {
   }
   int code = lab->exit_code;
   supervisor_free(&lab->sup);
+  lab_telemetry_free(lab);
   struct lab_replica *r = lab->replicas;
   while (r) {
     struct lab_replica *next = r->next;

@@ -12,7 +12,9 @@
  *   - per replica, the xDS state: the latest compiled config (compile.h, as JSON), the version
  *     the sidecar acknowledged, when it was last seen, and the reason of its last rejection;
  *   - the lab API (server.h on 127.0.0.1:0, address in `<dir>/api`): the sidecars' config
- *     long poll and the commands of the CLI (lab_api.c). docs/lab.md describes both.
+ *     long poll and the commands of the CLI (lab_api.c). docs/lab.md describes both;
+ *   - the telemetry sink (lab_telemetry.c): the sidecars' metric deltas as five minutes of
+ *     per-second series, the sampled request log, and `<dir>/journal`, one JSON line per event.
  *
  * Where it sits: resources arrive (up, apply, delete) → the store changes → registry_sync and
  * address assignment → replicas are started or stopped to match → every proxy's config is
@@ -22,7 +24,8 @@
  *
  * Files: lab.c (lifecycle, replicas, config push), lab_store.c (the resource store and what
  * apply/delete/get/analyze/export print), lab_api.c (the HTTP endpoints), lab_control.c
- * (workload control: chaos, kill, restart, scale).
+ * (workload control: chaos, kill, restart, scale), lab_telemetry.c (metrics, request log,
+ * journal).
  */
 #ifndef MESH_LAB_H
 #define MESH_LAB_H
@@ -30,11 +33,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <uv.h>
 
 #include "mesh/buf.h"
 #include "mesh/compile.h"
 #include "mesh/conn.h"
+#include "mesh/lab_telemetry.h"
 #include "mesh/registry.h"
 #include "mesh/resource.h"
 #include "mesh/server.h"
@@ -117,6 +122,15 @@ struct lab {
   bool ready;                     /* every replica ready, at least once: cold start printed */
   bool closing;
   int exit_code;
+  /* the telemetry sink (lab_telemetry.c) */
+  struct labtel tel;
+  uv_timer_t tel_timer;           /* once a second: the journal's rate line */
+  bool tel_timer_open;
+  int64_t tel_last_s;             /* last second written to the journal */
+  int64_t tel_expired_s;          /* when idle series were last dropped */
+  uint64_t tel_prev_rps;
+  uint64_t tel_reports;           /* reports ingested */
+  FILE *journal;                  /* <dir>/journal, appended; NULL if it could not be opened */
 };
 
 /* Runs a lab until it is told to stop. Takes the objects of `initial` (moved into the store;
@@ -232,5 +246,34 @@ void lab_xds_close_all(struct lab *lab);
 /* Prints an event line ("[  0.123] what", seconds since `up` began) to stdout: the terminal
  * of a foreground `up`, lab.log for a detached one. */
 void lab_event(struct lab *lab, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- the telemetry sink and the journal (lab_telemetry.c) ----------------------------------- */
+
+/* Opens `<dir>/journal` for appending and starts the once-a-second tick. Returns 0, or a
+ * negative errno when the journal cannot be opened (the lab runs on without one). */
+int lab_telemetry_start(struct lab *lab);
+/* Closes the tick's timer (lab_stop). */
+void lab_telemetry_stop(struct lab *lab);
+/* Frees the series and the request log and closes the journal, after the loop ended. */
+void lab_telemetry_free(struct lab *lab);
+/* POST /v1/report: adds a sidecar's report (body borrowed) to the series and the request log.
+ * Returns 0, or -EINVAL (not a report: why in err), -ENOMEM. */
+int lab_telemetry_ingest(struct lab *lab, const char *node, const char *body, size_t len, char *err, size_t errlen);
+/* GET /v1/metrics: the summary of q over its window as JSON; with by_service, also one summary
+ * per destination service ("services"). Appends to out. */
+void lab_metrics_json(struct lab *lab, const struct labtel_query *q, bool by_service, struct buf *out);
+/* GET /v1/metrics?o=text&group_by=destination_service: `meshlab top`'s table, one line per
+ * destination service (rps, success, p50, p99, share by version, flags). Appends to out. */
+void lab_metrics_table(struct lab *lab, const struct labtel_query *q, struct buf *out);
+/* GET /v1/requests: the newest `limit` sampled request records (of `service` when not NULL or
+ * ""), oldest first, as a JSON array. Appends to out. */
+void lab_requests_json(struct lab *lab, size_t limit, const char *service, struct buf *out);
+/* Appends one line to the journal: {"ts":"<UTC ISO 8601>","t":<s since up>,"event":"<event>",
+ * <fields>}. fields is printf-style JSON members ("\"version\":%llu"), or NULL; string values
+ * must be quoted with lab_json_quote. No-op without a journal. */
+void lab_journal(struct lab *lab, const char *event, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* s as a JSON string literal (quoted, escaped), in scratch (reset first); valid until scratch
+ * changes. */
+const char *lab_json_quote(struct buf *scratch, const char *s);
 
 #endif

@@ -13,6 +13,11 @@
  *   POST /v1/kill?workload=W[&ns=NS][&c=app|sidecar], POST /v1/restart?workload=W[&ns=NS]
  *   POST /v1/scale?workload=DEPLOYMENT&replicas=N[&ns=NS]
  *   GET  /v1/resolve?workload=W[&ns=NS]   the replica names W stands for, one a line
+ *   POST /v1/report?node=NS/REPLICA    a sidecar's telemetry delta (report.h), answered 204
+ *   GET  /v1/metrics?window=10s[&reporter=source|destination][&destination_service=S]
+ *                   [&source_workload=W][&group_by=destination_service][&o=text]
+ *                                      JSON (lab_telemetry.c); o=text: `meshlab top`'s table
+ *   GET  /v1/requests?limit=50[&destination_service=S]   the newest sampled request records
  *
  * Config push is a long poll, the plain-HTTP shape of Envoy's xDS: a sidecar asks with the
  * version it runs (0: none yet); when the lab holds a newer config for it, the answer (200,
@@ -30,7 +35,7 @@
  * a line "file LENGTH NAME\n" then exactly LENGTH bytes. Files are applied together, all or
  * nothing.
  *
- * This is the lab's only file that includes jansson (for the status JSON).
+ * jansson is included here (the status JSON) and in lab_telemetry.c (reports and metrics).
  */
 #include <errno.h>
 #include <jansson.h>
@@ -182,6 +187,11 @@ void lab_xds_poll(struct lab *lab, struct server_request *r, const char *node, u
     snprintf(rep->nack, sizeof rep->nack, "%s", error);
     lab_event(lab, "%s/%s rejected config version %llu: %s", rep->ns, rep->name,
               (unsigned long long)rep->nacked_version, error);
+    struct buf q = {0};
+    lab_journal(lab, "config_nacked", "\"replica\":\"%s/%s\",\"version\":%llu,\"running\":%llu,\"reason\":%s",
+                rep->ns, rep->name, (unsigned long long)rep->nacked_version, (unsigned long long)version,
+                lab_json_quote(&q, error));
+    buf_free(&q);
     if (rep->nacked_version > threshold) threshold = rep->nacked_version;
   } else {
     if (version && rep->nacked_version > threshold) threshold = rep->nacked_version;
@@ -192,7 +202,11 @@ void lab_xds_poll(struct lab *lab, struct server_request *r, const char *node, u
         rep->nacked_version = 0;
         rep->nack[0] = '\0';
       }
-      if (version) lab_replica_acked(rep);
+      if (version) {
+        lab_journal(lab, "config_acked", "\"replica\":\"%s/%s\",\"version\":%llu", rep->ns, rep->name,
+                    (unsigned long long)version);
+        lab_replica_acked(rep);
+      }
     }
   }
   if (lab->closing) {
@@ -435,6 +449,75 @@ static bool path_is(struct server_request *r, const char *path) {
 
 static bool method_is(struct server_request *r, const char *m) { return slice_eq_str_nocase(r->head->method, m); }
 
+/* Journals an apply or delete: its exit code and the kubectl-style lines it printed. */
+static void journal_console(struct lab *lab, const char *event, const struct lab_output *o) {
+  json_t *lines = json_array();
+  const char *p = o->out.data ? o->out.data : "", *end = p + o->out.len;
+  while (p < end) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+    if (n) json_array_append_new(lines, json_stringn(p, n));
+    p += n + 1;
+  }
+  char *text = json_dumps(lines, JSON_COMPACT);
+  lab_journal(lab, event, "\"exit_code\":%d,\"objects\":%s", o->exit_code, text ? text : "[]");
+  free(text);
+  json_decref(lines);
+}
+
+/* "10s", "2m", "30" (seconds) into seconds; 0 when not a window. */
+static int64_t parse_window(const char *v) {
+  char *end;
+  long long n = strtoll(v, &end, 10);
+  if (n <= 0 || end == v) return 0;
+  if (strcmp(end, "m") == 0) n *= 60;
+  else if (*end && strcmp(end, "s") != 0) return 0;
+  return n;
+}
+
+/* GET /v1/metrics and /v1/requests: the telemetry sink's queries (lab_telemetry.c). */
+static void answer_telemetry(struct lab *lab, struct server_request *r) {
+  char v[64] = "", service[256] = "", source[256] = "";
+  bool has_service = query_get(r->query, "destination_service", service, sizeof service) && service[0];
+  bool text = false;
+  struct buf out = {0};
+  if (path_is(r, "/v1/requests")) {
+    unsigned long limit = query_get(r->query, "limit", v, sizeof v) ? strtoul(v, NULL, 10) : 50;
+    if (limit == 0 || limit > LABTEL_LOG) limit = limit ? LABTEL_LOG : 50;
+    lab_requests_json(lab, limit, has_service ? service : NULL, &out);
+  } else {
+    struct labtel_query q = {10, -1, NULL, NULL};
+    if (query_get(r->query, "window", v, sizeof v) && (q.window_s = parse_window(v)) == 0) {
+      respond_text(r, 400, "window must be a duration such as 10s or 5m (at most 300s)\n");
+      return;
+    }
+    if (q.window_s > LABTEL_SECONDS) {
+      respond_text(r, 400, "window must be at most 300s: the lab keeps five minutes\n");
+      return;
+    }
+    if (query_get(r->query, "reporter", v, sizeof v) && v[0]) {
+      if (strcmp(v, "source") == 0) q.reporter = REPORTER_SOURCE;
+      else if (strcmp(v, "destination") == 0) q.reporter = REPORTER_DESTINATION;
+      else {
+        respond_text(r, 400, "reporter must be source or destination\n");
+        return;
+      }
+    }
+    if (has_service) q.destination_service = service;
+    if (query_get(r->query, "source_workload", source, sizeof source) && source[0]) q.source_workload = source;
+    bool by_service = query_get(r->query, "group_by", v, sizeof v) && strcmp(v, "destination_service") == 0;
+    if (query_get(r->query, "o", v, sizeof v) && strcmp(v, "text") == 0) {
+      lab_metrics_table(lab, &q, &out);
+      text = true;
+    } else {
+      lab_metrics_json(lab, &q, by_service, &out);
+    }
+  }
+  if (!out.data) respond_text(r, 503, "out of memory\n");
+  else server_respond(r, 200, text ? "text/plain; charset=utf-8" : "application/json", out.data, out.len, NULL);
+  buf_free(&out);
+}
+
 void lab_api_handle(struct server_request *r) {
   struct lab *lab = r->user;
   struct lab_output o = {0};
@@ -457,6 +540,18 @@ void lab_api_handle(struct server_request *r) {
   }
   if (lab->closing) {
     respond_text(r, 503, "the lab is stopping\n");
+    return;
+  }
+  if (path_is(r, "/v1/report") && method_is(r, "POST")) {
+    char node[256] = "", err[256];
+    query_get(r->query, "node", node, sizeof node);
+    int rc = lab_telemetry_ingest(lab, node, r->body.data ? r->body.data : "", r->body.len, err, sizeof err);
+    if (rc == 0) server_respond(r, 204, NULL, "", 0, NULL);
+    else respond_text(r, rc == -EINVAL ? 400 : 503, err);
+    return;
+  }
+  if ((path_is(r, "/v1/metrics") || path_is(r, "/v1/requests")) && method_is(r, "GET")) {
+    answer_telemetry(lab, r);
     return;
   }
   if (path_is(r, "/v1/status") || path_is(r, "/v1/proxy-status")) {
@@ -489,6 +584,7 @@ void lab_api_handle(struct server_request *r) {
     if (!apply && query_get(r->query, "kind", kind, sizeof kind)) {
       query_get(r->query, "name", name, sizeof name);
       lab_delete_named(lab, kind, name, ns, &o);
+      journal_console(lab, "delete", &o);
       respond_console(r, &o);
       return;
     }
@@ -503,8 +599,10 @@ void lab_api_handle(struct server_request *r) {
       o.exit_code = 1;
     } else if (apply) {
       lab_apply(lab, files, (size_t)n, ns, enforce, &o);
+      journal_console(lab, "apply", &o);
     } else {
       lab_delete_files(lab, files, (size_t)n, ns, enforce, &o);
+      journal_console(lab, "delete", &o);
     }
     free(names);
     respond_console(r, &o);
@@ -575,5 +673,5 @@ void lab_api_handle(struct server_request *r) {
   respond_text(r, 404,
                "unknown lab API path; see docs/lab.md (/v1/status, /v1/xds, /v1/apply, /v1/get, /v1/delete, "
                "/v1/analyze, /v1/export, /v1/proxy-status, /v1/ready, /v1/shutdown, /v1/chaos, /v1/kill, /v1/restart, "
-               "/v1/scale, /v1/resolve)\n");
+               "/v1/scale, /v1/resolve, /v1/report, /v1/metrics, /v1/requests)\n");
 }

@@ -217,6 +217,13 @@ int sidecar_start_xds(struct sidecar *sc, uv_loop_t *loop, const struct sidecar_
     return rc;
   }
   sc->xds_running = 1;
+  /* The telemetry sink lives at the same lab API address. */
+  rc = report_start(&sc->report, &sc->px.env, &sc->px.telemetry, o->xds, o->node);
+  if (rc != 0) {
+    snprintf(err, errlen, "cannot report telemetry to %s as %s: %s", o->xds, o->node, uv_strerror(rc));
+    return rc;
+  }
+  sc->report_running = 1;
   return 0;
 }
 
@@ -227,6 +234,10 @@ static void maybe_stopped(struct sidecar *sc) {
 static void on_proxy_closed(struct proxy *px) { maybe_stopped((struct sidecar *)((char *)px - offsetof(struct sidecar, px))); }
 
 static void on_xds_stopped(struct xds_agent *x) { maybe_stopped(x->data); }
+
+static void on_report_stopped(struct report_agent *a) {
+  maybe_stopped((struct sidecar *)((char *)a - offsetof(struct sidecar, report)));
+}
 
 static void on_admin_closed(struct http_server *srv) {
   struct admin *a = (struct admin *)((char *)srv - offsetof(struct admin, srv));
@@ -240,8 +251,9 @@ void sidecar_stop(struct sidecar *sc, void (*on_stopped)(struct sidecar *sc)) {
     if (on_stopped) on_stopped(sc);
     return;
   }
-  sc->pending_closes = 1 + (sc->has_admin ? 1 : 0) + (sc->xds_running ? 1 : 0);
+  sc->pending_closes = 1 + (sc->has_admin ? 1 : 0) + (sc->xds_running ? 1 : 0) + (sc->report_running ? 1 : 0);
   if (sc->xds_running) xds_stop(&sc->xds, on_xds_stopped);
+  if (sc->report_running) report_stop(&sc->report, on_report_stopped);
   if (sc->has_admin) admin_close(&sc->admin, on_admin_closed);
   proxy_shutdown(&sc->px, on_proxy_closed);
 }

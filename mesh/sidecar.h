@@ -16,6 +16,7 @@
 #include "mesh/admin.h"
 #include "mesh/bootstrap.h"
 #include "mesh/proxy.h"
+#include "mesh/report.h"
 #include "mesh/xds.h"
 
 #define SIDECAR_MAX_INBOUND 16
@@ -51,6 +52,8 @@ struct sidecar {
   /* Pushed mode */
   int dynamic;
   struct xds_agent xds;
+  struct report_agent report;  /* the telemetry sink's reporter (report.h), with the xDS agent */
+  int report_running;
   struct sidecar_xds_options opts;
   void (*on_ready)(struct sidecar *sc); /* the first config is in force and listeners are up */
   int ready;
@@ -66,6 +69,7 @@ int sidecar_start(struct sidecar *sc, uv_loop_t *loop, const struct bootstrap *b
                   size_t errlen);
 /* Starts a sidecar whose configuration comes from the lab (o is copied): admin at once, the
  * other listeners once the first config arrives (then on_ready fires), reconciled on every push.
+ * Its metrics are reported to the same lab API (report.h).
  * On error writes the reason into err and returns a negative code; call sidecar_stop anyway. */
 int sidecar_start_xds(struct sidecar *sc, uv_loop_t *loop, const struct sidecar_xds_options *o,
                       const char *command_line, char *err, size_t errlen);

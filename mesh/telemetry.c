@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mesh/flags.h"
+#include "mesh/rand.h"
 
 /* Istio's byte histograms use decades from 1 to 10^8. */
 #define BYTE_BUCKETS 9
@@ -26,6 +27,9 @@ struct istio_series {
   struct histogram duration;
   uint64_t req_bytes[BYTE_BUCKETS + 1], resp_bytes[BYTE_BUCKETS + 1];
   double req_bytes_sum, resp_bytes_sum;
+  /* what the sink last reported (report.c diffs against these) */
+  uint64_t reported_requests;
+  uint64_t reported_duration[STATS_NBUCKETS + 1];
 };
 
 static const struct peer unknown_peer;
@@ -165,6 +169,10 @@ int telemetry_record(struct telemetry *t, const struct telemetry_request *r) {
     t->len++;
   }
   s->requests++;
+  if (!t->dirty) {
+    t->dirty = 1;
+    if (t->on_dirty) t->on_dirty(t);
+  }
   histogram_record(&s->duration, r->duration_ms);
   count_bytes(s->req_bytes, &s->req_bytes_sum, r->request_bytes);
   count_bytes(s->resp_bytes, &s->resp_bytes_sum, r->response_bytes);
@@ -253,6 +261,60 @@ void telemetry_peer_set(struct peer *p, const char *workload, const char *ns, co
   snprintf(p->ns, sizeof p->ns, "%s", ns ? ns : "");
   snprintf(p->app, sizeof p->app, "%s", app ? app : "");
   snprintf(p->version, sizeof p->version, "%s", version ? version : "");
+}
+
+size_t telemetry_take_deltas(struct telemetry *t, telemetry_delta_cb cb, void *data) {
+  size_t n = 0;
+  t->dirty = 0;
+  for (size_t i = 0; i < t->cap; i++) {
+    struct istio_series *s = t->table[i];
+    if (!s || s->requests == s->reported_requests) continue;
+    struct telemetry_delta d = {0};
+    d.reporter = s->reporter;
+    d.source = &s->source;
+    d.destination = &s->destination;
+    d.service = s->service;
+    d.code = s->code;
+    d.flags = s->flags;
+    d.requests = s->requests - s->reported_requests;
+    /* stats.h's histogram keeps no overflow bucket: it is what count has beyond the buckets */
+    uint64_t in_buckets = 0;
+    for (int k = 0; k < STATS_NBUCKETS; k++) {
+      d.duration[k] = s->duration.buckets[k] - s->reported_duration[k];
+      s->reported_duration[k] = s->duration.buckets[k];
+      in_buckets += s->duration.buckets[k];
+    }
+    uint64_t over = s->duration.count - in_buckets;
+    d.duration[STATS_NBUCKETS] = over - s->reported_duration[STATS_NBUCKETS];
+    s->reported_duration[STATS_NBUCKETS] = over;
+    s->reported_requests = s->requests;
+    cb(data, &d);
+    n++;
+  }
+  return n;
+}
+
+struct telemetry_sample *telemetry_sample_slot(struct telemetry *t, struct rng *r) {
+  uint64_t seen = t->offered++;
+  if (t->nsamples < TELEMETRY_SAMPLES) return &t->samples[t->nsamples++];
+  /* keep this one with probability TELEMETRY_SAMPLES / (seen + 1), in place of a random one */
+  uint64_t j = seen < UINT32_MAX ? rng_below(r, (uint32_t)seen + 1) : rng_next(r) % (seen + 1);
+  return j < TELEMETRY_SAMPLES ? &t->samples[j] : NULL;
+}
+
+size_t telemetry_take_samples(struct telemetry *t, struct telemetry_sample *out) {
+  size_t n = t->nsamples;
+  memcpy(out, t->samples, n * sizeof *out);
+  /* oldest first: the reservoir's order is arbitrary once slots were replaced */
+  for (size_t i = 1; i < n; i++) {
+    struct telemetry_sample x = out[i];
+    size_t k = i;
+    for (; k > 0 && out[k - 1].time_ms > x.time_ms; k--) out[k] = out[k - 1];
+    out[k] = x;
+  }
+  t->nsamples = 0;
+  t->offered = 0;
+  return n;
 }
 
 void telemetry_free(struct telemetry *t) {

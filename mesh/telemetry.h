@@ -17,6 +17,11 @@
  *
  * Series are found by hashing the label values, without building strings per request; a
  * series' label text is built once, when it first appears.
+ *
+ * The same aggregates feed the lab's telemetry sink (report.h): each series remembers what was
+ * last reported, so a report is the difference, taken on a timer, never per request. A small
+ * reservoir of request records (at most TELEMETRY_SAMPLES between two reports, each request
+ * equally likely to be kept) feeds the lab's live request log.
  */
 #ifndef MESH_TELEMETRY_H
 #define MESH_TELEMETRY_H
@@ -39,12 +44,55 @@ enum reporter { REPORTER_SOURCE, REPORTER_DESTINATION };
 
 struct istio_series;
 
+/* Request records kept between two reports (the reservoir's size). */
+#define TELEMETRY_SAMPLES 20
+
+/* One request as the live log shows it: a sampled copy, cut to fit. */
+struct telemetry_sample {
+  enum reporter reporter;
+  char request_id[40];
+  int64_t time_ms;          /* wall clock, when the request started */
+  char method[16];
+  char path[256];
+  char authority[128];
+  char upstream_host[64];
+  char source_workload[96];
+  char service[160];
+  int code;
+  uint32_t flags;
+  double duration_ms;
+};
+
+struct rng;
+
 struct telemetry {
   int enabled;
   struct peer self;
   struct istio_series **table; /* open addressing by hash */
   size_t cap, len;
+  /* The sink's hooks (report.c). `dirty` is set by the first request after a report; the
+   * transition calls on_dirty (when set), so an idle sidecar needs no timer at all. */
+  int dirty;
+  void (*on_dirty)(struct telemetry *t);
+  void *data;
+  struct telemetry_sample samples[TELEMETRY_SAMPLES];
+  size_t nsamples;          /* filled slots */
+  uint64_t offered;         /* requests offered to the reservoir since the last take */
 };
+
+/* What one series counted since the last telemetry_take_deltas. Pointers are borrowed for the
+ * callback. duration[STATS_NBUCKETS] counts the requests above the last bound. */
+struct telemetry_delta {
+  enum reporter reporter;
+  const struct peer *source, *destination;
+  const char *service;      /* "" when unknown */
+  int code;
+  uint32_t flags;
+  uint64_t requests;
+  uint64_t duration[STATS_NBUCKETS + 1];
+};
+
+typedef void (*telemetry_delta_cb)(void *data, const struct telemetry_delta *d);
 
 /* One finished request as the metrics see it. Strings are borrowed for the call. */
 struct telemetry_request {
@@ -68,6 +116,16 @@ void telemetry_peer_format(const struct peer *p, char *out, size_t n);
 int telemetry_peer_parse(struct slice v, struct peer *out);
 /* Fills p from a workload name, namespace and labels (app, version). */
 void telemetry_peer_set(struct peer *p, const char *workload, const char *ns, const char *app, const char *version);
+/* Calls cb for every series that counted requests since the last call, then marks those
+ * counts reported, and clears `dirty`. Returns how many series changed. */
+size_t telemetry_take_deltas(struct telemetry *t, telemetry_delta_cb cb, void *data);
+/* Reservoir sampling (Vitter's algorithm R) of the request records: returns the slot this
+ * request's record should be written to, or NULL when it is not sampled. O(1); the caller
+ * fills the slot at once. */
+struct telemetry_sample *telemetry_sample_slot(struct telemetry *t, struct rng *r);
+/* Moves the sampled records out (into out, up to TELEMETRY_SAMPLES, oldest first) and empties
+ * the reservoir. Returns the count. */
+size_t telemetry_take_samples(struct telemetry *t, struct telemetry_sample *out);
 void telemetry_free(struct telemetry *t);
 
 #endif

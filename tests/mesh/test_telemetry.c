@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "mesh/flags.h"
+#include "mesh/rand.h"
 #include "mesh/telemetry.h"
 #include "support/test.h"
 
@@ -102,5 +103,72 @@ static void peer_header_round_trips_and_refuses_injection(void) {
   EXPECT(telemetry_peer_parse(slice_from("a}\n;b;c;d"), &p) != 0);
 }
 
+struct delta_seen {
+  size_t n;
+  uint64_t requests, slow;
+};
+
+static void on_delta(void *data, const struct telemetry_delta *d) {
+  struct delta_seen *seen = data;
+  seen->n++;
+  seen->requests += d->requests;
+  seen->slow += d->duration[STATS_NBUCKETS];
+}
+
+static int dirty_calls;
+static void on_dirty(struct telemetry *t) {
+  (void)t;
+  dirty_calls++;
+}
+
+static void deltas_report_each_count_once(void) {
+  setup();
+  struct telemetry t = {0};
+  t.on_dirty = on_dirty;
+  dirty_calls = 0;
+  struct telemetry_request r = {REPORTER_SOURCE, &productpage, &reviews_v2, "reviews.default.svc.cluster.local",
+                                200, 0, 12.5, 0, 0};
+  struct telemetry_request slow = r;
+  slow.duration_ms = 1e9; /* past Envoy's last bound: the overflow bucket */
+  ASSERT_INT_EQ(telemetry_record(&t, &r), 0);
+  ASSERT_INT_EQ(telemetry_record(&t, &r), 0);
+  ASSERT_INT_EQ(telemetry_record(&t, &slow), 0);
+  EXPECT_INT_EQ(dirty_calls, 1); /* the first change after a report only */
+  struct delta_seen seen = {0};
+  EXPECT_INT_EQ(telemetry_take_deltas(&t, on_delta, &seen), 1);
+  EXPECT_INT_EQ(seen.requests, 3);
+  EXPECT_INT_EQ(seen.slow, 1);
+  EXPECT_INT_EQ(t.dirty, 0);
+  seen = (struct delta_seen){0};
+  EXPECT_INT_EQ(telemetry_take_deltas(&t, on_delta, &seen), 0); /* nothing new: nothing sent */
+  ASSERT_INT_EQ(telemetry_record(&t, &r), 0);
+  EXPECT_INT_EQ(dirty_calls, 2);
+  EXPECT_INT_EQ(telemetry_take_deltas(&t, on_delta, &seen), 1);
+  EXPECT_INT_EQ(seen.requests, 1);
+  EXPECT_INT_EQ(seen.slow, 0);
+  telemetry_free(&t);
+}
+
+static void samples_are_bounded_and_oldest_first(void) {
+  struct telemetry t = {0};
+  struct rng rng;
+  rng_seed(&rng, 3);
+  size_t kept = 0;
+  for (int i = 0; i < 1000; i++) {
+    struct telemetry_sample *s = telemetry_sample_slot(&t, &rng);
+    if (!s) continue;
+    kept++;
+    s->time_ms = i;
+  }
+  EXPECT_INT_GE(kept, TELEMETRY_SAMPLES);
+  EXPECT_INT_LE(kept, 200); /* reservoir: about 20 * ln(1000/20) replacements, not one per request */
+  struct telemetry_sample out[TELEMETRY_SAMPLES];
+  ASSERT_INT_EQ(telemetry_take_samples(&t, out), TELEMETRY_SAMPLES);
+  for (int i = 1; i < TELEMETRY_SAMPLES; i++) EXPECT(out[i - 1].time_ms <= out[i].time_ms);
+  EXPECT(out[TELEMETRY_SAMPLES - 1].time_ms >= TELEMETRY_SAMPLES); /* later requests had their chance */
+  EXPECT_INT_EQ(telemetry_take_samples(&t, out), 0);
+}
+
 TEST_CASES(TEST(counts_a_request_with_istios_labels), TEST(separates_series_by_code_flags_and_peer),
-           TEST(peer_header_round_trips_and_refuses_injection))
+           TEST(peer_header_round_trips_and_refuses_injection), TEST(deltas_report_each_count_once),
+           TEST(samples_are_bounded_and_oldest_first))

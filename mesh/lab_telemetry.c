@@ -1,0 +1,550 @@
+/* The lab's telemetry sink: the per-second series (lab_telemetry.h, pure), then the lab glue
+ * (lab.h): ingesting sidecar reports, answering GET /v1/metrics and GET /v1/requests, the
+ * once-a-second tick, and the journal every event is appended to.
+ *
+ * Besides lab_api.c, the only lab file that includes jansson: reports arrive as JSON and the
+ * answers are JSON.
+ */
+#include "mesh/lab_telemetry.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "mesh/flags.h"
+#include "mesh/lab.h"
+
+/* ---- the per-second series (pure) ------------------------------------------------------------ */
+
+struct labtel_series {
+  struct labtel_key key;
+  uint64_t hash;
+  int64_t last_s;                                  /* newest second written; -1: none */
+  uint32_t requests[LABTEL_SECONDS];               /* slot = second % LABTEL_SECONDS */
+  uint32_t duration[LABTEL_SECONDS][LABTEL_BUCKETS];
+};
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+  const unsigned char *b = p;
+  for (size_t i = 0; i < n; i++) {
+    h ^= b[i];
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+static uint64_t key_hash(const struct labtel_key *k) {
+  uint64_t h = 14695981039346656037ULL;
+  const char *s[] = {k->source_workload, k->source_version, k->destination_workload, k->destination_version,
+                     k->service};
+  for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) h = fnv(h, s[i], strlen(s[i]) + 1);
+  int r = (int)k->reporter;
+  h = fnv(h, &r, sizeof r);
+  h = fnv(h, &k->code, sizeof k->code);
+  return fnv(h, &k->flags, sizeof k->flags);
+}
+
+static int key_eq(const struct labtel_key *a, const struct labtel_key *b) {
+  return a->reporter == b->reporter && a->code == b->code && a->flags == b->flags &&
+         strcmp(a->service, b->service) == 0 && strcmp(a->source_workload, b->source_workload) == 0 &&
+         strcmp(a->source_version, b->source_version) == 0 &&
+         strcmp(a->destination_workload, b->destination_workload) == 0 &&
+         strcmp(a->destination_version, b->destination_version) == 0;
+}
+
+static size_t slot(int64_t sec) { return (size_t)(sec % LABTEL_SECONDS); }
+
+/* Moves a series' ring forward to now_s, clearing the seconds it skipped (at most a lap). */
+static void advance(struct labtel_series *s, int64_t now_s) {
+  if (now_s <= s->last_s) return;
+  int64_t from = s->last_s < 0 || now_s - s->last_s > LABTEL_SECONDS ? now_s - LABTEL_SECONDS + 1 : s->last_s + 1;
+  for (int64_t sec = from; sec <= now_s; sec++) {
+    if (sec < 0) continue;
+    s->requests[slot(sec)] = 0;
+    memset(s->duration[slot(sec)], 0, sizeof s->duration[0]);
+  }
+  s->last_s = now_s;
+}
+
+static uint32_t add32(uint32_t a, uint64_t b) { return b > UINT32_MAX - a ? UINT32_MAX : a + (uint32_t)b; }
+
+int labtel_add(struct labtel *t, int64_t now_s, const struct labtel_key *k, uint64_t requests,
+               const uint64_t *duration) {
+  uint64_t h = key_hash(k);
+  struct labtel_series *s = NULL;
+  for (size_t i = 0; i < t->len && !s; i++)
+    if (t->series[i]->hash == h && key_eq(&t->series[i]->key, k)) s = t->series[i];
+  if (!s) {
+    if (t->len >= LABTEL_MAX_SERIES) {
+      t->refused++;
+      return -ENOSPC;
+    }
+    if (t->len == t->cap) {
+      size_t cap = t->cap ? t->cap * 2 : 32;
+      struct labtel_series **a = realloc(t->series, cap * sizeof *a);
+      if (!a) return -ENOMEM;
+      t->series = a;
+      t->cap = cap;
+    }
+    s = calloc(1, sizeof *s);
+    if (!s) return -ENOMEM;
+    s->key = *k;
+    s->hash = h;
+    s->last_s = -1;
+    t->series[t->len++] = s;
+  }
+  /* a report stamped in a second the ring already left behind counts in the newest one */
+  if (now_s < s->last_s) now_s = s->last_s;
+  advance(s, now_s);
+  size_t i = slot(now_s);
+  s->requests[i] = add32(s->requests[i], requests);
+  for (int b = 0; b < LABTEL_BUCKETS; b++) s->duration[i][b] = add32(s->duration[i][b], duration[b]);
+  return 0;
+}
+
+/* Whether second `sec` of s holds data written for that second. */
+static int holds(const struct labtel_series *s, int64_t sec) {
+  return sec >= 0 && s->last_s >= 0 && sec <= s->last_s && sec > s->last_s - LABTEL_SECONDS;
+}
+
+static int matches(const struct labtel_series *s, const struct labtel_query *q) {
+  if (q->reporter >= 0 && (int)s->key.reporter != q->reporter) return 0;
+  if (q->destination_service && *q->destination_service && strcmp(s->key.service, q->destination_service) != 0)
+    return 0;
+  if (q->source_workload && *q->source_workload && strcmp(s->key.source_workload, q->source_workload) != 0) return 0;
+  return 1;
+}
+
+static int64_t window_of(const struct labtel_query *q) {
+  return q->window_s < 1 ? 1 : q->window_s > LABTEL_SECONDS ? LABTEL_SECONDS : q->window_s;
+}
+
+/* Requests (and the merged histogram, when h is not NULL) of s in the window ending at now_s. */
+static uint64_t sum_window(const struct labtel_series *s, int64_t now_s, int64_t w, struct histogram *h) {
+  uint64_t n = 0;
+  for (int64_t sec = now_s - w + 1; sec <= now_s; sec++) {
+    if (!holds(s, sec)) continue;
+    size_t i = slot(sec);
+    n += s->requests[i];
+    if (!h) continue;
+    for (int b = 0; b < STATS_NBUCKETS; b++) h->buckets[b] += s->duration[i][b];
+  }
+  return n;
+}
+
+void labtel_query(const struct labtel *t, int64_t now_s, const struct labtel_query *q, struct labtel_summary *out) {
+  memset(out, 0, sizeof *out);
+  int64_t w = window_of(q);
+  for (size_t i = 0; i < t->len; i++) {
+    const struct labtel_series *s = t->series[i];
+    if (!matches(s, q)) continue;
+    uint64_t n = sum_window(s, now_s, w, &out->duration);
+    if (!n) continue;
+    out->requests += n;
+    if (s->key.code < 500) out->non_5xx += n; /* code 0 (no response) counts as a failure below */
+    if (s->key.code == 0) out->non_5xx -= n;
+    size_t k;
+    for (k = 0; k < out->nversions && strcmp(out->versions[k].version, s->key.destination_version) != 0; k++) {
+    }
+    if (k == out->nversions && k < LABTEL_MAX_GROUPS) {
+      _Static_assert(sizeof out->versions[k].version == sizeof s->key.destination_version, "same size");
+      memcpy(out->versions[k].version, s->key.destination_version, sizeof out->versions[k].version);
+      out->nversions++;
+    }
+    if (k < out->nversions) out->versions[k].n += n;
+    for (k = 0; k < out->ncodes && out->codes[k].code != s->key.code; k++) {
+    }
+    if (k == out->ncodes && k < LABTEL_MAX_GROUPS) out->codes[out->ncodes++].code = s->key.code;
+    if (k < out->ncodes) out->codes[k].n += n;
+    for (k = 0; k < out->nflags && out->flags[k].flags != s->key.flags; k++) {
+    }
+    if (k == out->nflags && k < LABTEL_MAX_GROUPS) out->flags[out->nflags++].flags = s->key.flags;
+    if (k < out->nflags) out->flags[k].n += n;
+  }
+  /* stats.h's histogram keeps the overflow only in count */
+  out->duration.count = out->requests;
+  out->rps = (double)out->requests / (double)w;
+  out->success_ratio = out->requests ? (double)out->non_5xx / (double)out->requests : -1;
+  out->p50 = histogram_quantile(&out->duration, 0.50);
+  out->p90 = histogram_quantile(&out->duration, 0.90);
+  out->p99 = histogram_quantile(&out->duration, 0.99);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+size_t labtel_services(const struct labtel *t, int64_t now_s, const struct labtel_query *q, const char **out,
+                       size_t max) {
+  size_t n = 0;
+  int64_t w = window_of(q);
+  for (size_t i = 0; i < t->len; i++) {
+    const struct labtel_series *s = t->series[i];
+    if (!matches(s, q) || !sum_window(s, now_s, w, NULL)) continue;
+    size_t k;
+    for (k = 0; k < n && strcmp(out[k], s->key.service) != 0; k++) {
+    }
+    if (k == n && n < max) out[n++] = s->key.service;
+  }
+  qsort(out, n, sizeof *out, cmp_str);
+  return n;
+}
+
+uint64_t labtel_requests_at(const struct labtel *t, int64_t sec, int reporter, uint64_t *errors_5xx) {
+  uint64_t n = 0, e = 0;
+  for (size_t i = 0; i < t->len; i++) {
+    const struct labtel_series *s = t->series[i];
+    if ((reporter >= 0 && (int)s->key.reporter != reporter) || !holds(s, sec)) continue;
+    n += s->requests[slot(sec)];
+    if (s->key.code >= 500 || s->key.code == 0) e += s->requests[slot(sec)];
+  }
+  if (errors_5xx) *errors_5xx = e;
+  return n;
+}
+
+void labtel_expire(struct labtel *t, int64_t now_s) {
+  size_t k = 0;
+  for (size_t i = 0; i < t->len; i++) {
+    struct labtel_series *s = t->series[i];
+    if (s->last_s <= now_s - LABTEL_SECONDS) free(s);
+    else t->series[k++] = s;
+  }
+  t->len = k;
+}
+
+int labtel_log_add(struct labtel *t, const char *node, const struct telemetry_sample *s) {
+  if (!t->log && !(t->log = calloc(LABTEL_LOG, sizeof *t->log))) return -ENOMEM;
+  struct labtel_record *r = &t->log[t->log_next];
+  size_t n = strlen(node);
+  if (n >= sizeof r->node) n = sizeof r->node - 1;
+  memcpy(r->node, node, n);
+  r->node[n] = '\0';
+  r->s = *s;
+  t->log_next = (t->log_next + 1) % LABTEL_LOG;
+  if (t->log_len < LABTEL_LOG) t->log_len++;
+  return 0;
+}
+
+const struct labtel_record *labtel_log_get(const struct labtel *t, size_t i) {
+  if (i >= t->log_len) return NULL;
+  return &t->log[(t->log_next + LABTEL_LOG - 1 - i) % LABTEL_LOG];
+}
+
+void labtel_free(struct labtel *t) {
+  for (size_t i = 0; i < t->len; i++) free(t->series[i]);
+  free(t->series);
+  free(t->log);
+  memset(t, 0, sizeof *t);
+}
+
+/* ---- the lab glue: reports in, queries out, the journal ------------------------------------- */
+
+/* The clock of the series: whole seconds of the loop's monotonic time. */
+static int64_t lab_now_s(const struct lab *lab) { return (int64_t)(uv_now(lab->loop) / 1000); }
+
+static void copy_cut(char *out, size_t cap, const char *s) {
+  size_t n = s ? strlen(s) : 0;
+  if (n >= cap) n = cap - 1;
+  if (n) memcpy(out, s, n);
+  out[n] = '\0';
+}
+
+static const char *str_of(json_t *o, const char *key) {
+  const char *v = json_string_value(json_object_get(o, key));
+  return v ? v : "";
+}
+
+static uint64_t uint_of(json_t *o, const char *key) {
+  json_int_t v = json_integer_value(json_object_get(o, key));
+  return v > 0 ? (uint64_t)v : 0;
+}
+
+int lab_telemetry_ingest(struct lab *lab, const char *node, const char *body, size_t len, char *err, size_t errlen) {
+  json_error_t je;
+  json_t *root = json_loadb(body, len, 0, &je);
+  if (!root || !json_is_object(root)) {
+    snprintf(err, errlen, "the report is not a JSON object (line %d: %s)", je.line, je.text);
+    json_decref(root);
+    return -EINVAL;
+  }
+  int64_t now = lab_now_s(lab);
+  json_t *series = json_object_get(root, "series"), *item;
+  size_t i;
+  int rc = 0;
+  json_array_foreach(series, i, item) {
+    struct labtel_key k = {0};
+    k.reporter = strcmp(str_of(item, "reporter"), "destination") == 0 ? REPORTER_DESTINATION : REPORTER_SOURCE;
+    copy_cut(k.source_workload, sizeof k.source_workload, str_of(item, "source_workload"));
+    copy_cut(k.source_version, sizeof k.source_version, str_of(item, "source_version"));
+    copy_cut(k.destination_workload, sizeof k.destination_workload, str_of(item, "destination_workload"));
+    copy_cut(k.destination_version, sizeof k.destination_version, str_of(item, "destination_version"));
+    copy_cut(k.service, sizeof k.service, str_of(item, "destination_service"));
+    k.code = (int)uint_of(item, "response_code");
+    k.flags = (uint32_t)uint_of(item, "response_flags");
+    uint64_t d[LABTEL_BUCKETS] = {0};
+    json_t *b = json_object_get(item, "duration_buckets"), *v;
+    size_t j;
+    json_array_foreach(b, j, v) {
+      if (j < LABTEL_BUCKETS && json_integer_value(v) > 0) d[j] = (uint64_t)json_integer_value(v);
+    }
+    int r = labtel_add(&lab->tel, now, &k, uint_of(item, "requests"), d);
+    if (r == -ENOMEM) rc = r;
+  }
+  json_t *reqs = json_object_get(root, "requests");
+  json_array_foreach(reqs, i, item) {
+    struct telemetry_sample s = {0};
+    s.reporter = strcmp(str_of(item, "reporter"), "destination") == 0 ? REPORTER_DESTINATION : REPORTER_SOURCE;
+    copy_cut(s.request_id, sizeof s.request_id, str_of(item, "request_id"));
+    s.time_ms = json_integer_value(json_object_get(item, "time_ms"));
+    copy_cut(s.method, sizeof s.method, str_of(item, "method"));
+    copy_cut(s.path, sizeof s.path, str_of(item, "path"));
+    copy_cut(s.authority, sizeof s.authority, str_of(item, "authority"));
+    copy_cut(s.upstream_host, sizeof s.upstream_host, str_of(item, "upstream_host"));
+    copy_cut(s.source_workload, sizeof s.source_workload, str_of(item, "source_workload"));
+    copy_cut(s.service, sizeof s.service, str_of(item, "destination_service"));
+    s.code = (int)uint_of(item, "response_code");
+    s.flags = (uint32_t)uint_of(item, "response_flags");
+    s.duration_ms = json_number_value(json_object_get(item, "duration_ms"));
+    if (labtel_log_add(&lab->tel, node, &s) != 0) rc = -ENOMEM;
+  }
+  lab->tel_reports++;
+  json_decref(root);
+  if (rc) snprintf(err, errlen, "out of memory");
+  return rc;
+}
+
+static json_t *flags_json(uint32_t flags) {
+  char text[128];
+  flags_format(flags, text, sizeof text);
+  return json_string(text);
+}
+
+/* One summary as JSON (docs/telemetry.md). */
+static json_t *summary_json(const struct labtel_summary *s) {
+  json_t *o = json_object();
+  json_object_set_new(o, "requests", json_integer((json_int_t)s->requests));
+  json_object_set_new(o, "rate_rps", json_real(s->rps));
+  json_object_set_new(o, "success_ratio", s->requests ? json_real(s->success_ratio) : json_null());
+  json_t *lat = json_object();
+  json_object_set_new(lat, "p50", json_real(s->p50));
+  json_object_set_new(lat, "p90", json_real(s->p90));
+  json_object_set_new(lat, "p99", json_real(s->p99));
+  json_object_set_new(o, "latency_ms", lat);
+  json_t *share = json_object();
+  for (size_t i = 0; i < s->nversions; i++)
+    json_object_set_new(share, s->versions[i].version[0] ? s->versions[i].version : "unknown",
+                        json_real((double)s->versions[i].n / (double)s->requests));
+  json_object_set_new(o, "share_by_destination_version", share);
+  json_t *codes = json_object();
+  for (size_t i = 0; i < s->ncodes; i++) {
+    char code[16];
+    snprintf(code, sizeof code, "%d", s->codes[i].code);
+    json_object_set_new(codes, code, json_integer((json_int_t)s->codes[i].n));
+  }
+  json_object_set_new(o, "by_response_code", codes);
+  json_t *flags = json_object();
+  for (size_t i = 0; i < s->nflags; i++) {
+    char text[128];
+    flags_format(s->flags[i].flags, text, sizeof text);
+    json_t *prev = json_object_get(flags, text);
+    json_object_set_new(flags, text, json_integer((json_int_t)s->flags[i].n + (prev ? json_integer_value(prev) : 0)));
+  }
+  json_object_set_new(o, "by_response_flags", flags);
+  return o;
+}
+
+void lab_metrics_json(struct lab *lab, const struct labtel_query *q, bool by_service, struct buf *out) {
+  int64_t now = lab_now_s(lab);
+  struct labtel_summary *s = malloc(sizeof *s);
+  if (!s) return;
+  json_t *root = json_object();
+  json_object_set_new(root, "window_seconds", json_integer(q->window_s));
+  json_object_set_new(root, "reporter", json_string(q->reporter == REPORTER_SOURCE        ? "source"
+                                                    : q->reporter == REPORTER_DESTINATION ? "destination"
+                                                                                          : "any"));
+  if (q->destination_service) json_object_set_new(root, "destination_service", json_string(q->destination_service));
+  if (q->source_workload) json_object_set_new(root, "source_workload", json_string(q->source_workload));
+  /* how many reports the lab took in so far: lets a test see that idle sidecars stay quiet */
+  json_object_set_new(root, "reports_received", json_integer((json_int_t)lab->tel_reports));
+  labtel_query(&lab->tel, now, q, s);
+  json_object_update_new(root, summary_json(s));
+  if (by_service) {
+    const char *names[256];
+    size_t n = labtel_services(&lab->tel, now, q, names, sizeof names / sizeof names[0]);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+      struct labtel_query one = *q;
+      one.destination_service = names[i];
+      labtel_query(&lab->tel, now, &one, s);
+      json_t *o = json_object();
+      json_object_set_new(o, "destination_service", json_string(names[i][0] ? names[i] : "unknown"));
+      json_object_update_new(o, summary_json(s));
+      json_array_append_new(arr, o);
+    }
+    json_object_set_new(root, "services", arr);
+  }
+  free(s);
+  char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+  if (text) buf_appendf(out, "%s\n", text);
+  free(text);
+  json_decref(root);
+}
+
+/* "v1 51%, v3 49%" / "UO 3, UF 1" cells of the top table. */
+static void share_cell(struct buf *out, const struct labtel_summary *s) {
+  for (size_t i = 0; i < s->nversions; i++)
+    buf_appendf(out, "%s%s %.0f%%", i ? "," : "", s->versions[i].version[0] ? s->versions[i].version : "unknown",
+                100.0 * (double)s->versions[i].n / (double)s->requests);
+}
+
+static void flags_cell(struct buf *out, const struct labtel_summary *s) {
+  size_t n = 0;
+  for (size_t i = 0; i < s->nflags; i++) {
+    if (!s->flags[i].flags) continue;
+    char text[128];
+    flags_format(s->flags[i].flags, text, sizeof text);
+    buf_appendf(out, "%s%s %llu", n++ ? "," : "", text, (unsigned long long)s->flags[i].n);
+  }
+  if (!n) buf_append_str(out, "-");
+}
+
+void lab_metrics_table(struct lab *lab, const struct labtel_query *q, struct buf *out) {
+  int64_t now = lab_now_s(lab);
+  struct labtel_summary *s = malloc(sizeof *s);
+  if (!s) return;
+  const char *names[256];
+  size_t n = labtel_services(&lab->tel, now, q, names, sizeof names / sizeof names[0]);
+  struct buf tsv = {0};
+  buf_append_str(&tsv, "DESTINATION SERVICE\tRPS\tSUCCESS\tP50\tP99\tVERSIONS\tFLAGS\n");
+  for (size_t i = 0; i < n; i++) {
+    struct labtel_query one = *q;
+    one.destination_service = names[i];
+    labtel_query(&lab->tel, now, &one, s);
+    buf_appendf(&tsv, "%s\t%.1f\t%.1f%%\t%.1fms\t%.1fms\t", names[i][0] ? names[i] : "unknown", s->rps,
+                100.0 * s->success_ratio, s->p50, s->p99);
+    share_cell(&tsv, s);
+    buf_append_str(&tsv, "\t");
+    flags_cell(&tsv, s);
+    buf_append_str(&tsv, "\n");
+  }
+  lab_table_render(out, buf_cstr(&tsv));
+  buf_free(&tsv);
+  if (!n) buf_appendf(out, "(no requests in the last %llds)\n", (long long)q->window_s);
+  free(s);
+}
+
+void lab_requests_json(struct lab *lab, size_t limit, const char *service, struct buf *out) {
+  json_t *arr = json_array();
+  /* newest `limit` matching records, printed oldest first, as a log reads */
+  size_t picked[LABTEL_LOG], n = 0;
+  for (size_t i = 0; n < limit && n < LABTEL_LOG; i++) {
+    const struct labtel_record *r = labtel_log_get(&lab->tel, i);
+    if (!r) break;
+    if (service && *service && strcmp(r->s.service, service) != 0) continue;
+    picked[n++] = i;
+  }
+  while (n--) {
+    const struct labtel_record *r = labtel_log_get(&lab->tel, picked[n]);
+    const struct telemetry_sample *s = &r->s;
+    json_t *o = json_object();
+    json_object_set_new(o, "request_id", json_string(s->request_id));
+    json_object_set_new(o, "time_ms", json_integer(s->time_ms));
+    json_object_set_new(o, "node", json_string(r->node));
+    json_object_set_new(o, "reporter", json_string(s->reporter == REPORTER_SOURCE ? "source" : "destination"));
+    json_object_set_new(o, "method", json_string(s->method));
+    json_object_set_new(o, "path", json_string(s->path));
+    json_object_set_new(o, "authority", json_string(s->authority));
+    json_object_set_new(o, "response_code", json_integer(s->code));
+    json_object_set_new(o, "response_flags", flags_json(s->flags));
+    json_object_set_new(o, "duration_ms", json_real(s->duration_ms));
+    json_object_set_new(o, "upstream_host", json_string(s->upstream_host));
+    json_object_set_new(o, "source_workload", json_string(s->source_workload));
+    json_object_set_new(o, "destination_service", json_string(s->service));
+    json_array_append_new(arr, o);
+  }
+  char *text = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+  if (text) buf_appendf(out, "%s\n", text);
+  free(text);
+  json_decref(arr);
+}
+
+/* ---- the journal ------------------------------------------------------------------------------ */
+
+const char *lab_json_quote(struct buf *scratch, const char *s) {
+  json_t *j = json_string(s ? s : ""); /* NULL for bytes that are not UTF-8: then "" */
+  char *text = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+  json_decref(j);
+  buf_reset(scratch);
+  buf_append_str(scratch, text ? text : "\"\"");
+  free(text);
+  return buf_cstr(scratch);
+}
+
+void lab_journal(struct lab *lab, const char *event, const char *fmt, ...) {
+  if (!lab->journal) return;
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  struct tm tm;
+  gmtime_r(&tv.tv_sec, &tm);
+  char when[40];
+  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+  double t = (double)(uv_hrtime() - lab->opt.t0_ns) / 1e9;
+  fprintf(lab->journal, "{\"ts\":\"%s.%03dZ\",\"t\":%.3f,\"event\":\"%s\"", when, (int)(tv.tv_usec / 1000), t, event);
+  if (fmt && *fmt) {
+    fputc(',', lab->journal);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(lab->journal, fmt, ap);
+    va_end(ap);
+  }
+  fputs("}\n", lab->journal);
+  fflush(lab->journal);
+}
+
+/* Once a second: the mesh-wide rate of each second that ended (requests as their client side
+ * counted them, reporter="source"), written while there is traffic and once when it stops;
+ * now and then, series idle for the whole ring are dropped. */
+static void on_tel_tick(uv_timer_t *timer) {
+  struct lab *lab = timer->data;
+  int64_t now = lab_now_s(lab);
+  int64_t from = lab->tel_last_s ? lab->tel_last_s + 1 : now - 1;
+  if (from < now - 5) from = now - 5;
+  for (int64_t sec = from; sec < now; sec++) {
+    uint64_t errors, n = labtel_requests_at(&lab->tel, sec, REPORTER_SOURCE, &errors);
+    if (n || lab->tel_prev_rps)
+      lab_journal(lab, "rate", "\"rps\":%llu,\"errors_5xx\":%llu", (unsigned long long)n,
+                  (unsigned long long)errors);
+    lab->tel_prev_rps = n;
+    lab->tel_last_s = sec;
+  }
+  if (now - lab->tel_expired_s >= 60) {
+    labtel_expire(&lab->tel, now);
+    lab->tel_expired_s = now;
+  }
+}
+
+int lab_telemetry_start(struct lab *lab) {
+  char path[4200];
+  int n = snprintf(path, sizeof path, "%s/journal", lab->opt.dir);
+  if (n > 0 && (size_t)n < sizeof path) lab->journal = fopen(path, "a");
+  uv_timer_init(lab->loop, &lab->tel_timer);
+  lab->tel_timer.data = lab;
+  lab->tel_timer_open = true;
+  uv_timer_start(&lab->tel_timer, on_tel_tick, 1000, 1000);
+  return lab->journal ? 0 : -errno;
+}
+
+void lab_telemetry_stop(struct lab *lab) {
+  if (!lab->tel_timer_open) return;
+  lab->tel_timer_open = false;
+  uv_close((uv_handle_t *)&lab->tel_timer, NULL);
+}
+
+void lab_telemetry_free(struct lab *lab) {
+  labtel_free(&lab->tel);
+  if (lab->journal) fclose(lab->journal);
+  lab->journal = NULL;
+}

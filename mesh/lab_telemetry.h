@@ -1,0 +1,100 @@
+/* The lab's half of the telemetry sink: a few minutes of per-second series, kept from the
+ * deltas sidecars report (report.h), and the queries the API, `meshlab top`, the dashboard and
+ * lesson assertions ask of them.
+ *
+ * A series is Istio's identity of a request, cut to what the queries need: reporter, source
+ * workload and version, destination workload, version and service, response code and flags.
+ * Each series holds a ring of LABTEL_SECONDS one-second buckets: a request count and the
+ * duration histogram on Envoy's bounds (stats.h), so percentiles over any window come from
+ * merged histograms, as Prometheus' histogram_quantile over summed buckets does. A bucket is
+ * reused when the ring comes round; a series that saw nothing for the whole ring is dropped.
+ *
+ * Pure: the caller passes the time (whole seconds of a monotonic clock); no I/O. The JSON
+ * around it (ingesting reports, answering /v1/metrics and /v1/requests) and the journal live
+ * in lab_telemetry.c too, declared in lab.h.
+ */
+#ifndef MESH_LAB_TELEMETRY_H
+#define MESH_LAB_TELEMETRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mesh/stats.h"
+#include "mesh/telemetry.h"
+
+#define LABTEL_SECONDS 300                 /* five minutes of history */
+#define LABTEL_BUCKETS (STATS_NBUCKETS + 1) /* Envoy's bounds, then the overflow */
+#define LABTEL_LOG 1000                    /* sampled request records kept for the live log */
+#define LABTEL_MAX_SERIES 4096             /* 25 KiB each; beyond it new series are refused */
+#define LABTEL_MAX_GROUPS 32               /* distinct versions / codes / flag sets per answer */
+
+struct labtel_key {
+  enum reporter reporter;
+  char source_workload[96], source_version[32];
+  char destination_workload[96], destination_version[32];
+  char service[160];
+  int code;
+  uint32_t flags;
+};
+
+struct labtel_series;
+
+/* A sampled request record, with the node that reported it. */
+struct labtel_record {
+  char node[128];
+  struct telemetry_sample s;
+};
+
+struct labtel {
+  struct labtel_series **series;
+  size_t len, cap;
+  uint64_t refused;                      /* series refused past LABTEL_MAX_SERIES */
+  struct labtel_record *log;             /* ring of LABTEL_LOG, allocated on first use */
+  size_t log_next, log_len;
+};
+
+/* What to sum. NULL / -1 fields match everything. */
+struct labtel_query {
+  int64_t window_s;                      /* 1 .. LABTEL_SECONDS; the current second included */
+  int reporter;                          /* REPORTER_SOURCE, REPORTER_DESTINATION, or -1 */
+  const char *destination_service;
+  const char *source_workload;
+};
+
+struct labtel_summary {
+  uint64_t requests, non_5xx;
+  double rps;                            /* requests / window */
+  double success_ratio;                  /* non-5xx / all; -1 when no requests */
+  double p50, p90, p99;                  /* ms, from the merged histogram; 0 when none */
+  struct histogram duration;             /* merged */
+  struct { char version[32]; uint64_t n; } versions[LABTEL_MAX_GROUPS];
+  size_t nversions;
+  struct { int code; uint64_t n; } codes[LABTEL_MAX_GROUPS];
+  size_t ncodes;
+  struct { uint32_t flags; uint64_t n; } flags[LABTEL_MAX_GROUPS];
+  size_t nflags;
+};
+
+/* Adds `requests` and the duration bucket counts (LABTEL_BUCKETS of them, borrowed) to the
+ * series k names, in second now_s. Returns 0, -ENOMEM, or -ENOSPC (too many series). */
+int labtel_add(struct labtel *t, int64_t now_s, const struct labtel_key *k, uint64_t requests,
+               const uint64_t *duration);
+/* Sums the series q selects over the window ending at now_s into out. */
+void labtel_query(const struct labtel *t, int64_t now_s, const struct labtel_query *q, struct labtel_summary *out);
+/* The distinct destination services with requests in q's window (q's own destination_service
+ * filter applies), sorted; fills up to max borrowed names, returns the count. */
+size_t labtel_services(const struct labtel *t, int64_t now_s, const struct labtel_query *q, const char **out,
+                       size_t max);
+/* Requests counted in exactly second `sec` by series of `reporter` (-1: all). */
+uint64_t labtel_requests_at(const struct labtel *t, int64_t sec, int reporter, uint64_t *errors_5xx);
+/* Drops series that counted nothing in the ring ending at now_s. */
+void labtel_expire(struct labtel *t, int64_t now_s);
+/* Keeps a sampled record (copied) in the live log ring. Returns 0 or -ENOMEM. */
+int labtel_log_add(struct labtel *t, const char *node, const struct telemetry_sample *s);
+/* The i-th newest record (0: the newest), or NULL past the end. */
+const struct labtel_record *labtel_log_get(const struct labtel *t, size_t i);
+/* Frees every series and the log; the struct is then empty and reusable. labtel_free of a
+ * zeroed struct is a no-op. */
+void labtel_free(struct labtel *t);
+
+#endif

@@ -1,0 +1,171 @@
+/* The telemetry sink's sidecar half: see report.h. */
+#include "mesh/report.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Appends s as a JSON string (RFC 8259 section 7: quote, backslash and controls escaped). */
+static void append_json_string(struct buf *out, const char *s) {
+  static const char hex[] = "0123456789abcdef";
+  buf_append(out, "\"", 1);
+  const char *run = s;
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    buf_append(out, run, (size_t)(s - run));
+    char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+    if (c == '"' || c == '\\') buf_append(out, (char[]){'\\', (char)c}, 2);
+    else buf_append(out, esc, sizeof esc);
+    run = s + 1;
+  }
+  buf_append(out, run, (size_t)(s - run));
+  buf_append(out, "\"", 1);
+}
+
+static void append_json_field(struct buf *out, const char *key, const char *value) {
+  buf_appendf(out, ",\"%s\":", key);
+  append_json_string(out, value);
+}
+
+static const char *reporter_name(enum reporter r) { return r == REPORTER_SOURCE ? "source" : "destination"; }
+
+struct build {
+  struct buf *out;
+  size_t n;
+};
+
+static void on_delta(void *data, const struct telemetry_delta *d) {
+  struct build *b = data;
+  struct buf *out = b->out;
+  buf_append_str(out, b->n++ ? ",{" : "{");
+  buf_appendf(out, "\"reporter\":\"%s\"", reporter_name(d->reporter));
+  append_json_field(out, "source_workload", d->source->workload);
+  append_json_field(out, "source_version", d->source->version);
+  append_json_field(out, "destination_workload", d->destination->workload);
+  append_json_field(out, "destination_version", d->destination->version);
+  append_json_field(out, "destination_service", d->service);
+  buf_appendf(out, ",\"response_code\":%d,\"response_flags\":%u,\"requests\":%llu,\"duration_buckets\":[", d->code,
+              (unsigned)d->flags, (unsigned long long)d->requests);
+  for (int k = 0; k <= STATS_NBUCKETS; k++)
+    buf_appendf(out, "%s%llu", k ? "," : "", (unsigned long long)d->duration[k]);
+  buf_append_str(out, "]}");
+}
+
+size_t report_build(struct buf *out, struct telemetry *t, const char *node) {
+  struct build b = {out, 0};
+  buf_append_str(out, "{\"node\":");
+  append_json_string(out, node);
+  buf_appendf(out, ",\"interval_ms\":%d,\"series\":[", REPORT_INTERVAL_MS);
+  telemetry_take_deltas(t, on_delta, &b);
+  buf_append_str(out, "],\"requests\":[");
+  struct telemetry_sample s[TELEMETRY_SAMPLES];
+  size_t n = telemetry_take_samples(t, s);
+  for (size_t i = 0; i < n; i++) {
+    buf_append_str(out, i ? ",{" : "{");
+    buf_append_str(out, "\"request_id\":");
+    append_json_string(out, s[i].request_id);
+    buf_appendf(out, ",\"time_ms\":%lld,\"reporter\":\"%s\"", (long long)s[i].time_ms, reporter_name(s[i].reporter));
+    append_json_field(out, "method", s[i].method);
+    append_json_field(out, "path", s[i].path);
+    append_json_field(out, "authority", s[i].authority);
+    buf_appendf(out, ",\"response_code\":%d,\"response_flags\":%u,\"duration_ms\":%.3f", s[i].code,
+                (unsigned)s[i].flags, s[i].duration_ms);
+    append_json_field(out, "upstream_host", s[i].upstream_host);
+    append_json_field(out, "source_workload", s[i].source_workload);
+    append_json_field(out, "destination_service", s[i].service);
+    buf_append_str(out, "}");
+  }
+  buf_append_str(out, "]}");
+  return b.n;
+}
+
+static void on_tick(uv_timer_t *timer);
+
+/* Reports go out REPORT_INTERVAL_MS after the first change: requests finishing in between
+ * share the report. */
+static void arm(struct report_agent *a) {
+  if (a->armed || a->stopping) return;
+  a->armed = 1;
+  uv_timer_start(&a->timer, on_tick, REPORT_INTERVAL_MS, 0);
+}
+
+static void on_response(struct http_client_call *call, int status) {
+  struct report_agent *a = call->data;
+  a->in_flight = 0;
+  if (a->stopping) return;
+  if (status == 0 && call->response.status / 100 == 2) a->sent++;
+  else a->failed++; /* dropped: see report.h */
+  if (a->t->dirty) arm(a);
+}
+
+static void on_tick(uv_timer_t *timer) {
+  struct report_agent *a = timer->data;
+  a->armed = 0;
+  if (a->stopping) return;
+  if (a->in_flight) {
+    arm(a); /* one report at a time; this one waits and gathers more */
+    return;
+  }
+  struct buf body = {0};
+  size_t n = report_build(&body, a->t, a->node);
+  if (n == 0 || !body.data) {
+    buf_free(&body);
+    return;
+  }
+  struct http_client_req req = {0};
+  req.method = "POST";
+  req.url = a->url;
+  req.headers = "content-type: application/json\r\n";
+  req.body = (struct slice){body.data, body.len};
+  req.timeout_ms = REPORT_TIMEOUT_MS;
+  if (http_client_send(&a->client, &req, on_response, a, NULL) == 0) a->in_flight = 1;
+  else a->failed++;
+  buf_free(&body);
+}
+
+static void on_dirty(struct telemetry *t) { arm(t->data); }
+
+int report_start(struct report_agent *a, struct conn_env *env, struct telemetry *t, const char *server,
+                 const char *node) {
+  memset(a, 0, sizeof *a);
+  struct conn_addr addr;
+  if (conn_addr_parse(&addr, server) != 0 || addr.kind != CONN_TCP) return -EINVAL;
+  if (strlen(node) >= sizeof a->node) return -ENAMETOOLONG;
+  memcpy(a->node, node, strlen(node) + 1);
+  /* node is NAMESPACE/REPLICA: Kubernetes names, so only the slash needs escaping */
+  const char *slash = strchr(node, '/');
+  int len = slash ? snprintf(a->url, sizeof a->url, "http://%s/v1/report?node=%.*s%%2F%s", addr.text,
+                             (int)(slash - node), node, slash + 1)
+                  : snprintf(a->url, sizeof a->url, "http://%s/v1/report?node=%s", addr.text, node);
+  if (len < 0 || (size_t)len >= sizeof a->url) return -ENAMETOOLONG;
+  a->t = t;
+  http_client_init(&a->client, env);
+  a->client.max_idle = 1;
+  a->client.data = a;
+  uv_timer_init(env->loop, &a->timer);
+  a->timer.data = a;
+  a->open = 2;
+  t->data = a;
+  t->on_dirty = on_dirty;
+  if (t->dirty) arm(a);
+  return 0;
+}
+
+static void closed_one(struct report_agent *a) {
+  if (--a->open == 0 && a->on_stopped) a->on_stopped(a);
+}
+
+static void on_client_closed(struct http_client *cl) { closed_one(cl->data); }
+
+static void on_timer_closed(uv_handle_t *h) { closed_one(h->data); }
+
+void report_stop(struct report_agent *a, void (*on_stopped)(struct report_agent *a)) {
+  if (a->stopping) return;
+  a->stopping = 1;
+  a->on_stopped = on_stopped;
+  a->t->on_dirty = NULL;
+  a->t->data = NULL;
+  uv_close((uv_handle_t *)&a->timer, on_timer_closed);
+  http_client_close(&a->client, on_client_closed);
+}
