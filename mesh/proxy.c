@@ -533,6 +533,8 @@ static void config_unref(struct config_ref *r) {
 static void exchange_unroute(struct exchange *ex) {
   if (ex->cluster || ex->up) cluster_release(ex->cluster, ex->up);
   config_unref(ex->config);
+  ex->cluster = NULL;
+  ex->up = NULL;
   ex->config = NULL;
   ex->route = NULL;
 }
