@@ -5,29 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void on_async(uv_async_t *a) {
-  struct appfix *f = a->data;
-  uv_mutex_lock(&f->mu);
-  while (f->done_calls < f->calls) {
-    void (*fn)(struct appfix *, void *) = f->fn;
-    void *arg = f->arg;
-    uv_mutex_unlock(&f->mu);
-    fn(f, arg);
-    uv_mutex_lock(&f->mu);
-    f->done_calls++;
-    uv_cond_broadcast(&f->cond);
-  }
-  uv_mutex_unlock(&f->mu);
-}
-
 void appfix_init(struct appfix *f) {
   memset(f, 0, sizeof *f);
-  uv_loop_init(&f->loop);
-  uv_mutex_init(&f->mu);
-  uv_cond_init(&f->cond);
-  uv_async_init(&f->loop, &f->async, on_async);
-  f->async.data = f;
-  conn_env_init(&f->env, &f->loop, 65536);
+  loop_thread_init(&f->lt);
+  conn_env_init(&f->env, &f->lt.loop, 65536);
 }
 
 static int port_of(const char *address) {
@@ -66,7 +47,7 @@ int appfix_add(struct appfix *f, enum app_kind kind, const char *version, int de
     o.proxy = f->text[i][3];
   }
   char err[256];
-  if (app_start(&f->apps[i], &f->loop, &o, err, sizeof err) != 0) {
+  if (app_start(&f->apps[i], &f->lt.loop, &o, err, sizeof err) != 0) {
     fprintf(stderr, "app_start: %s\n", err);
     return -1;
   }
@@ -106,28 +87,18 @@ int appfix_recorder(struct appfix *f, int status, const char *reply) {
   return f->rec.port;
 }
 
-static void loop_main(void *arg) {
-  struct appfix *f = arg;
-  uv_run(&f->loop, UV_RUN_DEFAULT);
-}
+void appfix_run(struct appfix *f) { loop_thread_start(&f->lt); }
 
-void appfix_run(struct appfix *f) {
-  f->running = 1;
-  uv_thread_create(&f->thread, loop_main, f);
+static void call_trampoline(void *ctx, void *arg) {
+  struct appfix *f = ctx;
+  (void)arg;
+  f->fn(f, f->arg);
 }
 
 void appfix_call(struct appfix *f, void (*fn)(struct appfix *f, void *arg), void *arg) {
-  if (!f->running) {
-    fn(f, arg);
-    return;
-  }
-  uv_mutex_lock(&f->mu);
   f->fn = fn;
   f->arg = arg;
-  int want = ++f->calls;
-  uv_async_send(&f->async);
-  while (f->done_calls < want) uv_cond_wait(&f->cond, &f->mu);
-  uv_mutex_unlock(&f->mu);
+  loop_thread_call(&f->lt, call_trampoline, f, NULL);
 }
 
 struct recorded {
@@ -154,32 +125,12 @@ static void do_stop(struct appfix *f, void *arg) {
   if (f->has_rec) server_close(&f->rec.srv, NULL);
 }
 
-static void do_close_async(struct appfix *f, void *arg) {
-  (void)arg;
-  uv_close((uv_handle_t *)&f->async, NULL);
-}
-
 int appfix_stop(struct appfix *f) {
   appfix_call(f, do_stop, NULL);
-  if (f->running) {
-    uv_mutex_lock(&f->mu);
-    f->fn = do_close_async;
-    f->arg = NULL;
-    f->calls++;
-    uv_async_send(&f->async);
-    uv_mutex_unlock(&f->mu);
-    uv_thread_join(&f->thread);
-  } else {
-    uv_close((uv_handle_t *)&f->async, NULL);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-  }
+  int rc = loop_thread_join(&f->lt);
   for (int i = 0; i < f->napps; i++) app_free(&f->apps[i]);
   buf_free(&f->rec.last);
   conn_env_free(&f->env);
-  int rc = uv_loop_close(&f->loop);
-  if (rc != 0) uv_print_all_handles(&f->loop, stderr);
-  uv_mutex_destroy(&f->mu);
-  uv_cond_destroy(&f->cond);
   return rc;
 }
 

@@ -10,6 +10,7 @@
 #include "mesh/server.h"
 #include "services/app.h"
 #include "support/client.h"
+#include "support/loopthread.h"
 
 #define APPFIX_MAX 8
 
@@ -25,11 +26,7 @@ struct recorder {
 };
 
 struct appfix {
-  uv_loop_t loop;
-  uv_thread_t thread;
-  uv_async_t async;
-  uv_mutex_t mu;
-  uv_cond_t cond;
+  struct loop_thread lt;
   struct conn_env env;
   struct app apps[APPFIX_MAX];
   int napps;
@@ -38,10 +35,8 @@ struct appfix {
   int crashes[APPFIX_MAX];       /* crash chaos calls (the hook replaces exit) */
   struct recorder rec;
   int has_rec;
-  int running;
-  void (*fn)(struct appfix *f, void *arg);
+  void (*fn)(struct appfix *f, void *arg); /* the call in flight (appfix_call) */
   void *arg;
-  int calls, done_calls;
 };
 
 /* Sets up the loop (not yet running). */

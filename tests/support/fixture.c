@@ -15,42 +15,18 @@ static void on_sample(uv_timer_t *t) {
 
 static void on_proxy_closed(struct proxy *px) { (void)px; }
 
-static void on_async(uv_async_t *a) {
-  struct fixture *f = a->data;
-  uv_mutex_lock(&f->mu);
-  while (f->done_calls < f->calls) {
-    void (*fn)(struct fixture *, void *) = f->fn;
-    void *arg = f->arg;
-    uv_mutex_unlock(&f->mu);
-    fn(f, arg);
-    uv_mutex_lock(&f->mu);
-    f->done_calls++;
-    uv_cond_broadcast(&f->cond);
-  }
-  uv_mutex_unlock(&f->mu);
-}
-
-static void loop_main(void *arg) {
-  struct fixture *f = arg;
-  uv_run(&f->loop, UV_RUN_DEFAULT);
-}
-
 int fixture_start(struct fixture *f, const struct proxy_limits *limits, int upstream_port, const char *log_path) {
   memset(f, 0, sizeof *f);
-  uv_loop_init(&f->loop);
-  uv_mutex_init(&f->mu);
-  uv_cond_init(&f->cond);
-  uv_async_init(&f->loop, &f->async, on_async);
-  f->async.data = f;
-  uv_timer_init(&f->loop, &f->sampler);
+  loop_thread_init(&f->lt);
+  uv_timer_init(&f->lt.loop, &f->sampler);
   f->sampler.data = f;
   uv_timer_start(&f->sampler, on_sample, 2, 2);
-  if (origin_start(&f->origin, &f->loop) != 0) return -1;
+  if (origin_start(&f->origin, &f->lt.loop) != 0) return -1;
   struct proxy_limits l;
   if (limits) l = *limits;
   else proxy_limits_default(&l);
   l.drain_timeout_ms = l.drain_timeout_ms ? l.drain_timeout_ms : 2000;
-  if (proxy_init(&f->px, &f->loop, &l) != 0) return -1;
+  if (proxy_init(&f->px, &f->lt.loop, &l) != 0) return -1;
   if (log_path) {
     f->log.out = fopen(log_path, "w");
     f->log.format = ACCESSLOG_ENVOY;
@@ -79,18 +55,20 @@ int fixture_start(struct fixture *f, const struct proxy_limits *limits, int upst
   if (proxy_listen(&f->px, &listen, XDS_INBOUND, 0, "proxy", &pl) != 0) return -1;
   const char *colon = strrchr(pl->address, ':');
   f->port = atoi(colon + 1);
-  uv_thread_create(&f->thread, loop_main, f);
+  loop_thread_start(&f->lt);
   return 0;
 }
 
+static void call_trampoline(void *ctx, void *arg) {
+  struct fixture *f = ctx;
+  (void)arg;
+  f->fn(f, f->arg);
+}
+
 void fixture_call(struct fixture *f, void (*fn)(struct fixture *f, void *arg), void *arg) {
-  uv_mutex_lock(&f->mu);
   f->fn = fn;
   f->arg = arg;
-  int want = ++f->calls;
-  uv_async_send(&f->async);
-  while (f->done_calls < want) uv_cond_wait(&f->cond, &f->mu);
-  uv_mutex_unlock(&f->mu);
+  loop_thread_call(&f->lt, call_trampoline, f, NULL);
 }
 
 static void do_stop(struct fixture *f, void *arg) {
@@ -100,27 +78,11 @@ static void do_stop(struct fixture *f, void *arg) {
   proxy_shutdown(&f->px, on_proxy_closed);
 }
 
-static void do_close_async(struct fixture *f, void *arg) {
-  (void)arg;
-  uv_close((uv_handle_t *)&f->async, NULL);
-}
-
 int fixture_stop(struct fixture *f) {
   fixture_call(f, do_stop, NULL);
-  /* The async handle goes last: it is how this thread talks to the loop. */
-  uv_mutex_lock(&f->mu);
-  f->fn = do_close_async;
-  f->arg = NULL;
-  f->calls++;
-  uv_async_send(&f->async);
-  uv_mutex_unlock(&f->mu);
-  uv_thread_join(&f->thread);
+  f->loop_close_rc = loop_thread_join(&f->lt);
   proxy_free(&f->px);
   accesslog_free(&f->log);
   if (f->log.out) fclose(f->log.out);
-  f->loop_close_rc = uv_loop_close(&f->loop);
-  if (f->loop_close_rc != 0) uv_print_all_handles(&f->loop, stderr);
-  uv_mutex_destroy(&f->mu);
-  uv_cond_destroy(&f->cond);
   return f->loop_close_rc;
 }

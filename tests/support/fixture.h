@@ -8,24 +8,19 @@
 #include <uv.h>
 
 #include "mesh/proxy.h"
+#include "support/loopthread.h"
 #include "support/origin.h"
 
 struct fixture {
-  uv_loop_t loop;
-  uv_thread_t thread;
-  uv_async_t async;
-  uv_mutex_t mu;
-  uv_cond_t cond;
+  struct loop_thread lt;
   uv_timer_t sampler;
   struct proxy px;
   struct origin origin;
   struct accesslog log;
   int port;           /* the proxy's listener */
   size_t max_buffered; /* highest proxy_buffered_bytes seen by the sampler */
-  void (*fn)(struct fixture *f, void *arg);
+  void (*fn)(struct fixture *f, void *arg); /* the call in flight (fixture_call) */
   void *arg;
-  int calls, done_calls;
-  int stopping;
   int loop_close_rc;
 };
 
