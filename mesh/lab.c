@@ -260,22 +260,29 @@ static void unlink_sockets(struct lab_replica *rep) {
 
 static void probe_start(struct lab *lab);
 
+/* Registers the replica's process for `role` ("sidecar", "app", logging to <rdir>/ROLE.log) with
+ * argv, or, when it exists with other arguments, gives it the new ones and restarts it. */
+static int replica_proc(struct lab *lab, struct lab_replica *rep, struct proc **slot, const char *role,
+                        char **argv) {
+  if (!*slot) {
+    char pname[96], logp[4200];
+    snprintf(pname, sizeof pname, "%s/%s", rep->name, role);
+    snprintf(logp, sizeof logp, "%s/%s.log", rep->dir, role);
+    *slot = supervisor_add(&lab->sup, pname, argv, logp);
+    if (!*slot) return -ENOMEM;
+    (*slot)->data = rep;
+  } else if (!argv_equal((*slot)->argv, argv)) {
+    proc_set_argv(*slot, argv);
+    supervisor_signal(*slot, SIGTERM); /* restarts with the new arguments */
+  }
+  return 0;
+}
+
 /* Starts (or restarts with new arguments) what a present replica should run. */
 static int replica_run(struct lab *lab, struct lab_replica *rep) {
-  char logp[4200];
   struct argv_builder b = {0};
   sidecar_argv(lab, rep, &b);
-  if (!rep->sidecar) {
-    char pname[96];
-    snprintf(pname, sizeof pname, "%s/sidecar", rep->name);
-    snprintf(logp, sizeof logp, "%s/sidecar.log", rep->dir);
-    rep->sidecar = supervisor_add(&lab->sup, pname, b.argv, logp);
-    if (!rep->sidecar) return -ENOMEM;
-    rep->sidecar->data = rep;
-  } else if (!argv_equal(rep->sidecar->argv, b.argv)) {
-    proc_set_argv(rep->sidecar, b.argv);
-    supervisor_signal(rep->sidecar, SIGTERM); /* restarts with the new arguments */
-  }
+  if (replica_proc(lab, rep, &rep->sidecar, "sidecar", b.argv) != 0) return -ENOMEM;
   if (rep->app_kind) {
     char version[64] = "v1";
     const struct registry_workload *w = registry_workload_find(lab->reg, rep->ns, rep->workload);
@@ -283,17 +290,7 @@ static int replica_run(struct lab *lab, struct lab_replica *rep) {
     if (v) snprintf(version, sizeof version, "%s", v);
     struct argv_builder ab = {0};
     app_argv(lab, rep, version, &ab);
-    if (!rep->app) {
-      char pname[96];
-      snprintf(pname, sizeof pname, "%s/app", rep->name);
-      snprintf(logp, sizeof logp, "%s/app.log", rep->dir);
-      rep->app = supervisor_add(&lab->sup, pname, ab.argv, logp);
-      if (!rep->app) return -ENOMEM;
-      rep->app->data = rep;
-    } else if (!argv_equal(rep->app->argv, ab.argv)) {
-      proc_set_argv(rep->app, ab.argv);
-      supervisor_signal(rep->app, SIGTERM);
-    }
+    if (replica_proc(lab, rep, &rep->app, "app", ab.argv) != 0) return -ENOMEM;
     if (!rep->app->want_running) {
       unlink_sockets(rep);
       supervisor_start(rep->app);
