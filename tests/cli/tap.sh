@@ -1,4 +1,5 @@
-# Shared by the command-line tests (sourced): TAP-style results and a bounded wait for a line.
+# Shared by the command-line tests (sourced): TAP-style results, a bounded wait for a line, and
+# a file origin outside meshlab.
 # A test calls check/ok/not_ok/skip as it goes and tap_finish last; its exit status is 0 only
 # when nothing failed.
 passed=0 failed=0 skipped=0
@@ -19,6 +20,17 @@ wait_line() {
     sleep 0.05
   done
   return 1
+}
+# start_file_origin DIR: an origin outside meshlab, python's http.server over DIR (which gets a
+# hello.txt) on an OS-assigned port; sets origin_port and adds its pid to the caller's pids
+# array. Bails out when it does not start.
+start_file_origin() {
+  mkdir -p "$1"
+  printf 'hello from the origin\n' > "$1/hello.txt"
+  (cd "$1" && exec python3 -u -m http.server 0 --bind 127.0.0.1) > "$1.out" 2>&1 &
+  pids+=($!)
+  origin_port=$(wait_line "$1.out" 'port [0-9]+' | sed -E 's/.*port ([0-9]+).*/\1/')
+  [ -n "$origin_port" ] || { echo "Bail out! origin did not start"; cat "$1.out"; exit 1; }
 }
 tap_finish() {
   echo "1..$((passed + failed + skipped))"

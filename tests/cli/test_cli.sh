@@ -15,12 +15,7 @@ trap cleanup EXIT
 . "$(dirname "$0")/tap.sh"
 
 # An origin outside meshlab: python's http.server on an OS-assigned port.
-mkdir -p "$tmp/www"
-printf 'hello from the origin\n' > "$tmp/www/hello.txt"
-(cd "$tmp/www" && exec python3 -u -m http.server 0 --bind 127.0.0.1) > "$tmp/origin.out" 2>&1 &
-pids+=($!)
-origin_port=$(wait_line "$tmp/origin.out" 'port [0-9]+' | sed -E 's/.*port ([0-9]+).*/\1/')
-[ -n "$origin_port" ] || { echo "Bail out! origin did not start"; cat "$tmp/origin.out"; exit 1; }
+start_file_origin "$tmp/www"
 
 # ---- meshlab proxy ----
 "$MESHLAB" proxy --listen 127.0.0.1:0 --upstream "127.0.0.1:$origin_port" --admin 127.0.0.1:0 \

@@ -18,12 +18,7 @@ cleanup() {
 trap cleanup EXIT
 . "$(dirname "$0")/tap.sh"
 
-mkdir -p "$tmp/www"
-printf 'hello from the origin\n' > "$tmp/www/hello.txt"
-(cd "$tmp/www" && exec python3 -u -m http.server 0 --bind 127.0.0.1) > "$tmp/origin.out" 2>&1 &
-pids+=($!)
-origin_port=$(wait_line "$tmp/origin.out" 'port [0-9]+' | sed -E 's/.*port ([0-9]+).*/\1/')
-[ -n "$origin_port" ] || { echo "Bail out! origin did not start"; cat "$tmp/origin.out"; exit 1; }
+start_file_origin "$tmp/www"
 
 # A port nothing listens on (bound a moment ago, then released), and a listener that accepts
 # connections (the kernel's backlog) but never answers.
