@@ -61,9 +61,12 @@ enum breaker_connect {
 
 /* http2MaxRequests: admits when rq_active < max_requests; counts an overflow otherwise. */
 enum breaker_verdict breaker_admit_request(struct breaker *b);
-/* Chooses how to connect: idle first; a new connection when cx_active < max_connections or the
- * host has no connection at all (host_connections == 0), as long as the pending queue has room
- * for it; otherwise queue while rq_pending < max_pending, else overflow (counted). */
+/* Chooses how to connect, in Envoy's order: an idle connection when the host has one; else,
+ * when the pending queue is full (rq_pending >= max_pending), overflow (counted); else a new
+ * connection when cx_active < max_connections or the host has none at all (host_connections
+ * == 0); else wait in the queue. A request waiting on a new connection counts as pending until
+ * the connection is up, so with maxConnections 1 and http1MaxPendingRequests 1 a second
+ * concurrent request overflows while the first one's connection is still connecting. */
 enum breaker_connect breaker_connection(struct breaker *b, bool host_has_idle, uint32_t host_connections);
 /* maxRetries: admits when rq_retry_active < max_retries; counts an overflow otherwise. */
 enum breaker_verdict breaker_admit_retry(struct breaker *b);
