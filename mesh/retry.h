@@ -70,7 +70,11 @@ int retry_policy_from_route(const struct resource_retries *r, struct retry_polic
 bool retry_policy_matches(const struct retry_policy *p, enum retry_event ev, int status, int grpc_status);
 
 /* The backoff before retry number n (1 = the first retry): uniform in
- * [0, min((2^n - 1) * base, max)) ms, drawn from rng. */
+ * [0, min((2^n - 1) * base, max)) ms, drawn from rng. This is the range Envoy's router docs
+ * state (0-24, 0-74, 0-174 ms ...). Envoy's source has drifted from it: today's
+ * JitteredExponentialBackOffStrategy draws below an interval that starts at base and doubles
+ * up to max (25, 50, 100, 200, 250 ms), and older releases drew below (2^n - 1) * base and then
+ * clamped the draw to max. The lab follows the documented range. */
 int64_t retry_backoff_ms(const struct retry_policy *p, uint32_t n, struct rng *rng);
 
 /* Writes Envoy's retry_on string for p ("connect-failure,refused-stream,unavailable,cancelled,
