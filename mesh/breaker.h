@@ -31,7 +31,9 @@ struct breaker_limits {
   int64_t connect_timeout_ms;     /* tcp.connectTimeout, 10 s */
 };
 
-/* Fills out from a connectionPool with Istio's defaults (cp NULL or not present: defaults). */
+/* Fills out from a connectionPool with Istio's defaults (cp NULL or not present: defaults).
+ * As Istio's cluster builder does, an explicit 0 for maxConnections, http1MaxPendingRequests,
+ * http2MaxRequests or maxRetries keeps the 2^32-1 default (Istio cannot tell 0 from unset). */
 void breaker_limits_from_policy(const struct resource_connection_pool *cp, struct breaker_limits *out);
 
 /* Live counts and overflow counters of one cluster (Envoy's stat names in comments). */
@@ -66,7 +68,10 @@ enum breaker_verdict breaker_admit_request(struct breaker *b);
  * connection when cx_active < max_connections or the host has none at all (host_connections
  * == 0); else wait in the queue. A request waiting on a new connection counts as pending until
  * the connection is up, so with maxConnections 1 and http1MaxPendingRequests 1 a second
- * concurrent request overflows while the first one's connection is still connecting. */
+ * concurrent request overflows while the first one's connection is still connecting.
+ * Counts rq_pending_overflow on overflow and, as Envoy's pool does, cx_overflow whenever the
+ * cluster is at max_connections and no idle connection serves (also when the host gets its one
+ * connection anyway). Changes no live count: the proxy adds the pending request itself. */
 enum breaker_connect breaker_connection(struct breaker *b, bool host_has_idle, uint32_t host_connections);
 /* maxRetries: admits when rq_retry_active < max_retries; counts an overflow otherwise. */
 enum breaker_verdict breaker_admit_retry(struct breaker *b);
