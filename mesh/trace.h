@@ -145,9 +145,15 @@ struct trace_store {
   struct trace_record *recent, *notable;
   size_t cap, recent_next, notable_next;
   uint64_t recent_count, notable_count; /* committed so far */
+  /* The commit number of each slot, so a record kept in both rings is found once. */
+  uint64_t *recent_seq, *notable_seq;
 };
 
-/* Allocates room for cap records in each ring. Returns 0 or -ENOMEM. */
+/* True when r goes to the notable ring too: it ended with a response flag, a 5xx, or no
+ * response at all (code 0). */
+bool trace_record_notable(const struct trace_record *r);
+
+/* Allocates room for cap records in each ring. Returns 0, -EINVAL (cap 0) or -ENOMEM. */
 int trace_store_init(struct trace_store *st, size_t cap);
 /* Frees the rings. */
 void trace_store_free(struct trace_store *st);
@@ -168,5 +174,13 @@ int trace_record_from_json(const char *text, size_t len, struct trace_record *ou
  * direction, code, flags, duration) and one indented line per decision, in the order the proxy
  * made them, each saying what was checked, against what, and what followed. */
 int trace_record_text(const struct trace_record *r, struct buf *out);
+
+/* Orders the records of one request as its hops happened: by start time, then, for the same
+ * millisecond, gateway before outbound before inbound (the caller's side of a hop starts it),
+ * keeping the given order otherwise. */
+void trace_records_sort(struct trace_record *recs, size_t n);
+/* Appends the one-line summary `meshlab why` ends with: how many hops over which proxies, and
+ * what the first hop's caller got (code, flags, duration). n must be at least 1. */
+int trace_records_summary(const char *request_id, const struct trace_record *recs, size_t n, struct buf *out);
 
 #endif
