@@ -36,7 +36,16 @@ static int endpoint_addr(const struct xds_endpoint *e, struct conn_addr *out) {
   return conn_addr_parse(out, text);
 }
 
+/* A connection of up went back to the pool or closed: the owner may hand it to a waiter. */
+static void on_host_capacity(struct upstream *up) {
+  struct cluster_manager *cm = up->capacity_data;
+  if (cm && cm->on_capacity && up->cluster) cm->on_capacity(cm, up);
+}
+
 static void retire_host(struct cluster_manager *cm, struct upstream *up) {
+  /* Its cluster may be freed before its last connection closes: nothing reaches the cluster
+   * through a retired host. */
+  up->cluster = NULL;
   upstream_close_idle(up);
   if (cm->nretired_hosts == cm->retired_cap) {
     size_t cap = cm->retired_cap ? cm->retired_cap * 2 : 8;
@@ -52,10 +61,12 @@ static void retire_host(struct cluster_manager *cm, struct upstream *up) {
 static int reconcile_hosts(struct cluster_manager *cm, struct cluster *c, const struct xds_cluster *x) {
   struct upstream **hosts = calloc(x->endpoints_len ? x->endpoints_len : 1, sizeof *hosts);
   struct lb_host *lb_hosts = calloc(x->endpoints_len ? x->endpoints_len : 1, sizeof *lb_hosts);
+  struct outlier_host *outlier = calloc(x->endpoints_len ? x->endpoints_len : 1, sizeof *outlier);
   const char **keys = calloc(x->endpoints_len ? x->endpoints_len : 1, sizeof *keys);
-  if (!hosts || !lb_hosts || !keys) {
+  if (!hosts || !lb_hosts || !outlier || !keys) {
     free(hosts);
     free(lb_hosts);
+    free(outlier);
     free(keys);
     return -ENOMEM;
   }
@@ -67,7 +78,8 @@ static int reconcile_hosts(struct cluster_manager *cm, struct cluster *c, const 
     for (size_t k = 0; k < c->nhosts; k++) {
       if (c->hosts[k] && strcmp(c->hosts[k]->addr.text, addr.text) == 0) {
         up = c->hosts[k];
-        c->hosts[k] = NULL; /* taken over */
+        c->hosts[k] = NULL; /* taken over, with its outlier state (the caller's memory of it) */
+        outlier[n] = c->outlier[k];
         break;
       }
     }
@@ -77,6 +89,8 @@ static int reconcile_hosts(struct cluster_manager *cm, struct cluster *c, const 
       upstream_init(up, cm->env, &addr, cm->live_handles);
     }
     up->cluster = c;
+    up->on_capacity = on_host_capacity;
+    up->capacity_data = cm;
     /* The endpoint's namespace is its service's: "name.NS.svc.cluster.local". */
     char ns[64] = "";
     const char *dot = x->service ? strchr(x->service, '.') : NULL;
@@ -85,6 +99,7 @@ static int reconcile_hosts(struct cluster_manager *cm, struct cluster *c, const 
                        resource_map_get(&x->endpoints[i].labels, "version"));
     hosts[n] = up;
     lb_hosts[n].healthy = x->endpoints[i].healthy;
+    lb_hosts[n].ejected = outlier[n].ejected;
     keys[n] = up->addr.text;
     n++;
   }
@@ -92,9 +107,11 @@ static int reconcile_hosts(struct cluster_manager *cm, struct cluster *c, const 
     if (c->hosts[k]) retire_host(cm, c->hosts[k]);
   free(c->hosts);
   free(c->lb_hosts);
+  free(c->outlier);
   lb_free(&c->lb);
   c->hosts = hosts;
   c->lb_hosts = lb_hosts;
+  c->outlier = outlier;
   c->nhosts = n;
   int rc = lb_init(&c->lb, &x->policy.load_balancer, keys, n);
   free(keys);
@@ -106,6 +123,7 @@ static void cluster_free(struct cluster *c) {
   lb_free(&c->lb);
   free(c->hosts);
   free(c->lb_hosts);
+  free(c->outlier);
   free(c->name);
   free(c);
 }
@@ -141,6 +159,13 @@ int cluster_manager_apply(struct cluster_manager *cm, const struct proxy_config 
     c->direction = x->direction;
     free(c->service);
     c->service = x->service ? strdup(x->service) : NULL;
+    /* Policy from the push; the live counts stay. Outlier detection and load balancing are
+     * client-side only (Istio's applyTrafficPolicy); connection pools apply both ways. */
+    breaker_limits_from_policy(&x->policy.connection_pool, &c->breaker.limits);
+    struct outlier_config was = c->outlier_cfg;
+    outlier_config_from_policy(x->direction == XDS_OUTBOUND ? &x->policy.outlier_detection : NULL, &c->outlier_cfg);
+    if (!c->outlier_cfg.enabled) c->next_sweep_ms = 0;
+    else if (!was.enabled || was.interval_ms != c->outlier_cfg.interval_ms) c->next_sweep_ms = -1; /* set at the next sweep */
     if (reconcile_hosts(cm, c, x) != 0) rc = -ENOMEM;
     items[n++] = c;
   }
@@ -175,6 +200,84 @@ enum lb_verdict cluster_pick(struct cluster *c, const uint64_t *hash, struct rng
 void cluster_release(struct cluster *c, struct upstream *up) {
   if (up) up->refs--;
   if (c) c->refs--;
+}
+
+int cluster_host_index(const struct cluster *c, const struct upstream *up) {
+  for (size_t i = 0; i < c->nhosts; i++)
+    if (c->hosts[i] == up) return (int)i;
+  return -1;
+}
+
+uint32_t cluster_connections(const struct cluster *c) {
+  uint64_t n = 0;
+  for (size_t i = 0; i < c->nhosts; i++) n += c->hosts[i]->stats.cx_active;
+  return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
+uint32_t cluster_active_requests(const struct cluster *c) {
+  uint64_t n = 0;
+  for (size_t i = 0; i < c->nhosts; i++) n += c->hosts[i]->stats.rq_active;
+  return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
+void cluster_breaker_sync(struct cluster *c) {
+  c->breaker.cx_active = cluster_connections(c);
+  c->breaker.rq_active = cluster_active_requests(c);
+}
+
+size_t cluster_available_hosts(const struct cluster *c) {
+  size_t n = 0;
+  for (size_t i = 0; i < c->nhosts; i++) n += c->lb_hosts[i].healthy && !c->lb_hosts[i].ejected;
+  return n;
+}
+
+void cluster_wait(struct cluster *c, struct pool_waiter *w, struct upstream *up) {
+  w->up = up;
+  w->next = NULL;
+  w->prev = c->waiters_tail;
+  if (c->waiters_tail) c->waiters_tail->next = w;
+  else c->waiters = w;
+  c->waiters_tail = w;
+  w->queued = true;
+  c->breaker.rq_pending++;
+}
+
+void cluster_unwait(struct cluster *c, struct pool_waiter *w) {
+  if (!w->queued) return;
+  if (w->prev) w->prev->next = w->next;
+  else c->waiters = w->next;
+  if (w->next) w->next->prev = w->prev;
+  else c->waiters_tail = w->prev;
+  w->next = w->prev = NULL;
+  w->queued = false;
+  c->breaker.rq_pending--;
+}
+
+enum outlier_verdict cluster_outlier_report(struct cluster *c, struct upstream *up, enum outlier_result_kind kind,
+                                            int status, int64_t now_ms) {
+  if (!c->outlier_cfg.enabled) return OUTLIER_NONE;
+  int i = cluster_host_index(c, up);
+  if (i < 0) return OUTLIER_NONE;
+  enum outlier_verdict v =
+      outlier_report(&c->outlier_cfg, c->outlier, c->nhosts, (size_t)i, kind, status, now_ms, &c->outlier_stats);
+  c->lb_hosts[i].ejected = c->outlier[i].ejected;
+  return v;
+}
+
+int64_t cluster_manager_sweep(struct cluster_manager *cm, int64_t now_ms) {
+  int64_t next = 0;
+  for (size_t i = 0; i < cm->len; i++) {
+    struct cluster *c = cm->items[i];
+    if (!c->outlier_cfg.enabled) continue;
+    if (c->next_sweep_ms < 0) c->next_sweep_ms = now_ms + c->outlier_cfg.interval_ms;
+    if (now_ms >= c->next_sweep_ms) {
+      outlier_tick(&c->outlier_cfg, c->outlier, c->nhosts, now_ms, &c->outlier_stats);
+      for (size_t k = 0; k < c->nhosts; k++) c->lb_hosts[k].ejected = c->outlier[k].ejected;
+      c->next_sweep_ms = now_ms + c->outlier_cfg.interval_ms;
+    }
+    if (!next || c->next_sweep_ms < next) next = c->next_sweep_ms;
+  }
+  return next;
 }
 
 void cluster_manager_collect(struct cluster_manager *cm) {

@@ -17,12 +17,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mesh/breaker.h"
 #include "mesh/compile.h"
 #include "mesh/conn.h"
 #include "mesh/lb.h"
+#include "mesh/outlier.h"
 #include "mesh/upstream.h"
 
 struct cluster_manager;
+
+/* A request waiting in a cluster's pending queue for a connection to its host (the proxy
+ * embeds one in each exchange). FIFO, as Envoy's pending request list. */
+struct pool_waiter {
+  struct pool_waiter *next, *prev;
+  struct upstream *up; /* the host it waits for (picked, referenced by the waiter's owner) */
+  bool queued;
+};
 
 struct cluster {
   char *name;                /* "outbound|9080|v2|reviews.default.svc.cluster.local" */
@@ -36,6 +46,14 @@ struct cluster {
   struct cluster *next_retired;
   int refs;                  /* requests in flight that picked it */
   unsigned retired : 1;
+  /* Resilience state of this caller toward this cluster, kept across pushes. */
+  struct breaker breaker;            /* connection-pool limits and counters (limits from the push) */
+  struct outlier_config outlier_cfg; /* outbound only: Istio applies outlierDetection client side */
+  struct outlier_host *outlier;      /* one per host, parallel to hosts */
+  struct outlier_stats outlier_stats;
+  int64_t next_sweep_ms;             /* loop time of the next outlier interval sweep; 0 = none */
+  struct pool_waiter *waiters, *waiters_tail; /* the pending queue */
+  unsigned dispatching : 1, dispatch_again : 1;
 };
 
 struct cluster_manager {
@@ -46,6 +64,10 @@ struct cluster_manager {
   struct cluster *retired;   /* removed clusters still referenced */
   struct upstream **retired_hosts; /* removed hosts with connections or requests left */
   size_t nretired_hosts, retired_cap;
+  /* Called when a host's connection goes back to the pool or closes: a request waiting for
+   * a connection may now get one. Set by the owner (the proxy). */
+  void (*on_capacity)(struct cluster_manager *cm, struct upstream *up);
+  void *data;
 };
 
 void cluster_manager_init(struct cluster_manager *cm, struct conn_env *env, uint64_t *live_handles);
@@ -61,6 +83,26 @@ enum lb_verdict cluster_pick(struct cluster *c, const uint64_t *hash, struct rng
                              struct lb_pick *pick);
 /* Drops the references cluster_pick took. */
 void cluster_release(struct cluster *c, struct upstream *up);
+/* The index of up among c's hosts, or -1 (a host retired by a push). */
+int cluster_host_index(const struct cluster *c, const struct upstream *up);
+/* Open or connecting connections, and active requests, over c's hosts: the counts the
+ * breaker compares with maxConnections and http2MaxRequests. */
+uint32_t cluster_connections(const struct cluster *c);
+uint32_t cluster_active_requests(const struct cluster *c);
+/* Refreshes c->breaker's live counts (connections, active requests) from the hosts. */
+void cluster_breaker_sync(struct cluster *c);
+/* Hosts not ejected and healthy. */
+size_t cluster_available_hosts(const struct cluster *c);
+/* Adds w (for host up) at the tail of c's pending queue / removes it (no-op if not queued). */
+void cluster_wait(struct cluster *c, struct pool_waiter *w, struct upstream *up);
+void cluster_unwait(struct cluster *c, struct pool_waiter *w);
+/* Reports one try's result to c's outlier detector (outbound clusters with outlierDetection;
+ * a no-op otherwise) and marks the host ejected for the balancer when it is. */
+enum outlier_verdict cluster_outlier_report(struct cluster *c, struct upstream *up, enum outlier_result_kind kind,
+                                            int status, int64_t now_ms);
+/* The interval sweep over every cluster due by now; returns the loop time of the next sweep
+ * (0: no cluster has outlier detection). */
+int64_t cluster_manager_sweep(struct cluster_manager *cm, int64_t now_ms);
 /* Frees retired hosts and clusters nothing uses any more (cheap when there are none). */
 void cluster_manager_collect(struct cluster_manager *cm);
 /* Closes every pooled idle connection (drain). */

@@ -111,7 +111,7 @@ int http_head_write_request(struct buf *out, const struct http_head *req, const 
 }
 
 int http_head_write_response(struct buf *out, const struct http_head *resp, enum http_framing framing,
-                             int64_t content_length, int client_minor, int close) {
+                             int64_t content_length, int client_minor, int close, const char *extra_headers) {
   TRY(buf_appendf(out, "HTTP/1.1 %d ", resp->status));
   if (resp->reason.n) TRY(buf_append_slice(out, resp->reason));
   else TRY(buf_append_str(out, http_status_reason(resp->status)));
@@ -121,6 +121,7 @@ int http_head_write_response(struct buf *out, const struct http_head *resp, enum
     if (http_head_is_hop_by_hop(resp, h->name)) continue;
     TRY(write_header(out, h->name, h->value));
   }
+  if (extra_headers) TRY(buf_append_str(out, extra_headers));
   TRY(write_framing(out, framing, content_length));
   if (close) TRY(buf_append_str(out, "connection: close\r\n"));
   else if (client_minor == 0) TRY(buf_append_str(out, "connection: keep-alive\r\n"));

@@ -11,68 +11,10 @@
 
 #include "mesh/flags.h"
 #include "mesh/http_head.h"
-#include "mesh/router.h"
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
-
-/* A request body up to this size is kept while it streams, so a request that met a dead
- * pooled connection can be re-sent on a fresh one. Larger bodies are never re-sent. */
-#define RESEND_BODY_LIMIT (64 * 1024)
-/* Pipelined bytes held while the current request is answered; reading pauses above it. */
-#define PIPELINE_LIMIT (64 * 1024)
-
-enum session_state { SESSION_IDLE, SESSION_HEAD, SESSION_ACTIVE, SESSION_CLOSING };
-
-struct exchange {
-  struct cluster *cluster;     /* referenced while the exchange runs (cluster_pick) */
-  struct upstream *up;         /* referenced likewise */
-  struct config_ref *config;   /* the config it was routed with, referenced */
-  const struct xds_route *route; /* the rule that matched, borrowed from config */
-  struct upstream_conn *uc;
-  struct http_head *req; /* borrowed from the request parser until the exchange ends */
-  struct buf head_out;   /* the head sent upstream, kept for a re-send */
-  struct buf scratch;    /* response head and chunk framing */
-  struct buf body_copy;  /* request body, while it fits RESEND_BODY_LIMIT */
-  /* Everything from `flags` on is reset for each request. */
-  uint32_t flags;
-  enum http_framing req_framing, resp_framing;
-  int code;
-  const char *details;
-  const char *transport_failure;
-  uint64_t start_ns, upstream_start_ns, resp_head_ns;
-  int64_t start_wall_ms;
-  uint64_t bytes_in, bytes_out;
-  uint64_t connect_deadline, request_deadline; /* loop time, ms; 0 = none */
-  char request_id[37];
-  struct slice rid, authority, path;
-  struct peer source;          /* inbound: the caller, from x-meshlab-peer */
-  int has_source;
-  unsigned active : 1, req_done : 1, resp_started : 1, resp_done : 1, interim : 1, head_request : 1,
-      body_kept : 1, retried : 1, reused : 1, close_after : 1, up_keep_alive : 1, up_extra : 1, connecting : 1;
-};
-
-struct session {
-  struct conn conn;
-  uv_timer_t timer;
-  struct proxy *px;
-  struct proxy_listener *l;
-  struct session *next, *prev;
-  struct http_parser *req, *resp;
-  struct buf pipelined;
-  struct exchange ex;
-  enum session_state state;
-  int handles;
-  unsigned in_feed : 1, read_paused : 1;
-  char peer[64], local[64];
-  struct slice client_ip;
-};
+#include "mesh/proxy_internal.h"
 
 static void session_feed(struct session *s, const char *p, size_t n);
-static void session_close(struct session *s);
 static void session_end(struct session *s, int graceful);
-static void exchange_finish(struct session *s);
-static void exchange_send(struct session *s);
-static void exchange_unroute(struct exchange *ex);
 static void proxy_try_finish(struct proxy *px);
 
 void proxy_limits_default(struct proxy_limits *l) {
@@ -101,12 +43,16 @@ static void arm(struct session *s, uint64_t ms) {
   else uv_timer_stop(&s->timer);
 }
 
-/* During an exchange the timer follows the nearest deadline (connect, then request). */
-static void arm_exchange(struct session *s) {
+/* During an exchange the timer follows the nearest deadline: connect, per-try, route, or the
+ * end of a wait (fault delay, retry backoff). */
+void session_arm_exchange(struct session *s) {
   struct exchange *ex = &s->ex;
+  if (s->state == SESSION_CLOSING) return;
   uint64_t now = uv_now(s->px->loop), next = 0;
-  if (ex->connecting && ex->connect_deadline) next = ex->connect_deadline;
-  if (ex->request_deadline && (!next || ex->request_deadline < next)) next = ex->request_deadline;
+  uint64_t deadlines[4] = {ex->connecting ? ex->connect_deadline : 0, ex->request_deadline, ex->try_deadline,
+                           ex->wait_until};
+  for (size_t i = 0; i < 4; i++)
+    if (deadlines[i] && (!next || deadlines[i] < next)) next = deadlines[i];
   if (!next) {
     uv_timer_stop(&s->timer);
     return;
@@ -191,10 +137,10 @@ static void record(struct session *s) {
   stats_record_request(&px->stats, ex->code, ex->flags, ms);
   if (px->telemetry.enabled) record_istio(s, ms);
   if (ex->up) {
-    ex->up->stats.rq_active--;
     if (ex->code >= 500 || ex->code == 0) ex->up->stats.rq_error++;
     else ex->up->stats.rq_success++;
   }
+  if (ex->active) exchange_trace_commit(s, ms);
   if (!px->log) return;
   const struct http_head *h = ex->req;
   struct access_record r = {0};
@@ -232,17 +178,7 @@ static void record(struct session *s) {
 
 /* ---- upstream side --------------------------------------------------------------------- */
 
-static void release_upstream(struct session *s, int reusable) {
-  struct exchange *ex = &s->ex;
-  if (!ex->uc) return;
-  struct upstream_conn *uc = ex->uc;
-  ex->uc = NULL;
-  ex->connecting = 0;
-  http_parser_reset(s->resp);
-  upstream_release(uc, reusable);
-}
-
-static void write_down(struct session *s, const char *p, size_t n) {
+void session_write_down(struct session *s, const char *p, size_t n) {
   if (s->state == SESSION_CLOSING) return;
   if (conn_write(&s->conn, p, n) != 0) {
     session_close(s);
@@ -252,13 +188,13 @@ static void write_down(struct session *s, const char *p, size_t n) {
 }
 
 /* A reply the proxy makes itself (no route, connect failure, timeout...). */
-static void local_reply(struct session *s, int status, uint32_t flags, const char *body, const char *details,
-                        const char *extra_headers) {
+void session_local_reply(struct session *s, int status, uint32_t flags, const char *body, const char *details,
+                         const char *extra_headers) {
   struct exchange *ex = &s->ex;
   ex->flags |= flags;
   ex->details = details;
   if (ex->resp_started) return;
-  release_upstream(s, 0);
+  exchange_release_upstream(s, 0);
   ex->code = status;
   ex->resp_started = 1;
   ex->resp_done = 1;
@@ -278,17 +214,17 @@ static void local_reply(struct session *s, int status, uint32_t flags, const cha
   buf_reset(out);
   http_head_write_local_reply(out, status, body, extra, minor, ex->close_after);
   ex->bytes_out += body ? strlen(body) : 0;
-  write_down(s, out->data, out->len);
-  if (ex->req_done) exchange_finish(s);
+  session_write_down(s, out->data, out->len);
+  if (ex->req_done) session_exchange_done(s);
 }
 
 /* The request ended in failure after the response started: all the proxy can do is cut the
  * client's connection, as Envoy does, so the client sees a truncated response. */
-static void exchange_abort(struct session *s, uint32_t flags, const char *details) {
+void session_abort(struct session *s, uint32_t flags, const char *details) {
   struct exchange *ex = &s->ex;
   ex->flags |= flags;
   ex->details = details;
-  release_upstream(s, 0);
+  exchange_release_upstream(s, 0);
   if (ex->active) {
     record(s);
     s->px->stats.downstream_rq_active--;
@@ -298,311 +234,7 @@ static void exchange_abort(struct session *s, uint32_t flags, const char *detail
   session_close(s);
 }
 
-/* The upstream failed before a complete response: re-send on a fresh connection when the
- * failure hit a reused pooled connection before any response byte (the origin closed it as we
- * picked it: Envoy treats that as a retriable reset), else reply locally or abort. */
-static void upstream_failed(struct session *s, uint32_t flag, const char *body, const char *details,
-                            const char *transport_failure) {
-  struct exchange *ex = &s->ex;
-  ex->transport_failure = transport_failure;
-  if (ex->resp_started) {
-    exchange_abort(s, flag, details);
-    return;
-  }
-  int can_resend = ex->reused && !ex->retried && (ex->body_kept || ex->req_framing == HTTP_FRAMING_NONE);
-  if (can_resend && flag == FLAG_UC) {
-    release_upstream(s, 0);
-    ex->retried = 1;
-    exchange_send(s);
-    return;
-  }
-  local_reply(s, 503, flag, body, details, NULL);
-}
-
-static void on_up_connect(struct conn *c, int status) {
-  struct upstream_conn *uc = (struct upstream_conn *)c;
-  struct session *s = uc->owner;
-  if (!s) return;
-  s->ex.connecting = 0;
-  if (status < 0) {
-    uc->up->stats.cx_connect_fail++;
-    upstream_failed(s, FLAG_UF,
-                    "upstream connect error or disconnect/reset before headers. reset reason: connection failure",
-                    "upstream_reset_before_response_started{connection_failure}", uv_strerror(status));
-    return;
-  }
-  uc->connected = 1;
-  conn_read_start(c);
-  arm_exchange(s);
-}
-
-static void up_read(struct session *s, struct upstream_conn *uc, int status, const char *data, size_t len);
-
-/* Everything written to the client while handling one upstream read (a response head, its
- * body, the last chunk) leaves in one write. */
-static void on_up_read(struct conn *c, int status, const char *data, size_t len) {
-  struct upstream_conn *uc = (struct upstream_conn *)c;
-  struct session *s = uc->owner;
-  if (!s) return;
-  conn_cork(&s->conn);
-  up_read(s, uc, status, data, len);
-  if (conn_uncork(&s->conn) != 0) session_close(s);
-}
-
-static void up_read(struct session *s, struct upstream_conn *uc, int status, const char *data, size_t len) {
-  struct exchange *ex = &s->ex;
-  int rc;
-  size_t used = 0;
-  if (status < 0) {
-    rc = http_parser_finish(s->resp);
-    if (rc != HTTP_PARSE_DONE) {
-      upstream_failed(s, FLAG_UC,
-                      "upstream connect error or disconnect/reset before headers. reset reason: connection termination",
-                      ex->resp_started ? "upstream_reset_after_response_started{connection_termination}"
-                                       : "upstream_reset_before_response_started{connection_termination}",
-                      NULL);
-      return;
-    }
-    ex->up_keep_alive = 0;
-  } else {
-    for (;;) {
-      rc = http_parser_execute(s->resp, data, len, &used);
-      if (s->state == SESSION_CLOSING || ex->uc != uc) return;
-      if (rc == HTTP_PARSE_DONE && !ex->resp_done && used < len) {
-        /* An interim (1xx) response ended; the final one follows in the same bytes. */
-        data += used;
-        len -= used;
-        continue;
-      }
-      break;
-    }
-    if (rc == HTTP_PARSE_ERROR || rc == HTTP_PARSE_ABORTED) {
-      if (ex->resp_started) {
-        exchange_abort(s, FLAG_UPE, "upstream_reset_after_response_started{protocol_error}");
-      } else {
-        ex->transport_failure = http_parser_error_reason(s->resp);
-        local_reply(s, 502, FLAG_UPE, "upstream protocol error", "upstream_reset_before_response_started{protocol_error}",
-                    NULL);
-      }
-      return;
-    }
-    if (rc != HTTP_PARSE_DONE || !ex->resp_done) return;
-    if (used < len) ex->up_extra = 1; /* bytes after the response: do not reuse */
-  }
-  if (!ex->resp_done) return;
-  if (ex->resp_framing == HTTP_FRAMING_CHUNKED) write_down(s, "0\r\n\r\n", 5);
-  if (!ex->req_done) {
-    /* The origin answered before the request body ended: the connection to it is in an
-     * unknown state and the rest of the body has nowhere to go. Close both after the reply. */
-    ex->up_keep_alive = 0;
-    ex->close_after = 1;
-  }
-  exchange_finish(s);
-}
-
-static void on_up_drain(struct conn *c) {
-  struct upstream_conn *uc = (struct upstream_conn *)c;
-  struct session *s = uc->owner;
-  if (!s || s->state == SESSION_CLOSING) return;
-  if (s->read_paused && s->pipelined.len < PIPELINE_LIMIT) {
-    s->read_paused = 0;
-    conn_read_start(&s->conn);
-  }
-}
-
-/* Response parser callbacks (owner: the session). */
-static int on_resp_head(void *owner, struct http_head *h) {
-  struct session *s = owner;
-  struct exchange *ex = &s->ex;
-  if (s->state == SESSION_CLOSING) return -1;
-  int client_minor = ex->req->minor;
-  if (h->status < 200) {
-    if (h->status == 101) return -1; /* Upgrade is stripped on the way up; a 101 is a protocol error */
-    ex->interim = 1;
-    if (client_minor >= 1) {
-      buf_reset(&ex->scratch);
-      http_head_write_response(&ex->scratch, h, HTTP_FRAMING_NONE, 0, 1, 0);
-      write_down(s, ex->scratch.data, ex->scratch.len);
-    }
-    return 0;
-  }
-  ex->interim = 0;
-  ex->resp_started = 1;
-  ex->code = h->status;
-  ex->details = "via_upstream";
-  ex->resp_head_ns = uv_hrtime();
-  ex->up_keep_alive = h->keep_alive;
-  int no_body = ex->head_request || h->status == 204 || h->status == 304;
-  if (h->content_length >= 0) ex->resp_framing = HTTP_FRAMING_LENGTH;
-  else if (no_body) ex->resp_framing = HTTP_FRAMING_NONE;
-  else if (client_minor >= 1) ex->resp_framing = HTTP_FRAMING_CHUNKED; /* chunked, or close-delimited re-framed */
-  else ex->resp_framing = HTTP_FRAMING_CLOSE;
-  if (ex->resp_framing == HTTP_FRAMING_CLOSE || s->px->draining) ex->close_after = 1;
-  buf_reset(&ex->scratch);
-  if (http_head_write_response(&ex->scratch, h, ex->resp_framing, h->content_length, client_minor, ex->close_after) != 0)
-    return -1;
-  write_down(s, ex->scratch.data, ex->scratch.len);
-  return no_body ? 1 : 0;
-}
-
-static int on_resp_body(void *owner, const char *p, size_t n) {
-  struct session *s = owner;
-  struct exchange *ex = &s->ex;
-  if (s->state == SESSION_CLOSING) return -1;
-  ex->bytes_out += n;
-  if (ex->resp_framing == HTTP_FRAMING_CHUNKED) {
-    char hdr[24];
-    int hn = snprintf(hdr, sizeof hdr, "%zx\r\n", n);
-    struct slice parts[3] = {{hdr, (size_t)hn}, {p, n}, {"\r\n", 2}};
-    if (conn_writev(&s->conn, parts, 3) != 0) return -1;
-  } else if (conn_write(&s->conn, p, n) != 0) {
-    return -1;
-  }
-  if (conn_write_blocked(&s->conn) && ex->uc) conn_read_stop(&ex->uc->conn);
-  return 0;
-}
-
-static int on_resp_complete(void *owner) {
-  struct session *s = owner;
-  struct exchange *ex = &s->ex;
-  if (ex->interim) {
-    ex->interim = 0;
-    return 0;
-  }
-  ex->resp_done = 1;
-  return 0;
-}
-
-/* Takes a connection and sends the head, and the body kept so far. */
-static void exchange_send(struct session *s) {
-  struct exchange *ex = &s->ex;
-  struct proxy *px = s->px;
-  int reused = 0;
-  struct upstream_conn *uc;
-  int rc = upstream_acquire(ex->up, s, on_up_connect, &uc, &reused);
-  if (rc != 0) {
-    ex->up->stats.cx_connect_fail++;
-    local_reply(s, 503, FLAG_UF, "upstream connect error or disconnect/reset before headers. reset reason: connection failure",
-                "upstream_reset_before_response_started{connection_failure}", NULL);
-    return;
-  }
-  ex->uc = uc;
-  ex->reused = reused;
-  ex->connecting = !reused;
-  uc->requests++;
-  uc->conn.on_read = on_up_read;
-  uc->conn.on_drain = on_up_drain;
-  http_parser_reset(s->resp);
-  http_parser_expect_head_response(s->resp, ex->head_request);
-  if (reused) conn_read_start(&uc->conn);
-  if (!ex->upstream_start_ns) ex->upstream_start_ns = uv_hrtime();
-  if (!reused && px->limits.connect_timeout_ms)
-    ex->connect_deadline = uv_now(px->loop) + px->limits.connect_timeout_ms;
-  struct slice parts[3] = {{ex->head_out.data, ex->head_out.len}, {NULL, 0}, {NULL, 0}};
-  size_t np = 1;
-  if (ex->retried && ex->body_copy.len) {
-    /* Re-send: the kept body goes out in one piece, framed as the head says. */
-    if (ex->req_framing == HTTP_FRAMING_CHUNKED) {
-      buf_reset(&ex->scratch);
-      http_head_write_chunk_header(&ex->scratch, ex->body_copy.len);
-      parts[np++] = (struct slice){ex->scratch.data, ex->scratch.len};
-    }
-    parts[np++] = (struct slice){ex->body_copy.data, ex->body_copy.len};
-  }
-  if (conn_writev(&uc->conn, parts, np) != 0 ||
-      (ex->retried && ex->req_framing == HTTP_FRAMING_CHUNKED && ex->body_copy.len &&
-       conn_write(&uc->conn, "\r\n", 2) != 0) ||
-      (ex->retried && ex->req_done && ex->req_framing == HTTP_FRAMING_CHUNKED && conn_write(&uc->conn, "0\r\n\r\n", 5) != 0)) {
-    upstream_failed(s, FLAG_UC, "upstream connect error or disconnect/reset before headers. reset reason: connection termination",
-                    "upstream_reset_before_response_started{connection_termination}", NULL);
-    return;
-  }
-  arm_exchange(s);
-}
-
 /* ---- downstream side ------------------------------------------------------------------- */
-
-static void config_unref(struct config_ref *r) {
-  if (r && --r->refs == 0) {
-    proxy_config_free(r->cfg);
-    free(r);
-  }
-}
-
-/* Releases what routing took for the exchange: its cluster and host, its config. */
-static void exchange_unroute(struct exchange *ex) {
-  if (ex->cluster || ex->up) cluster_release(ex->cluster, ex->up);
-  config_unref(ex->config);
-  ex->cluster = NULL;
-  ex->up = NULL;
-  ex->config = NULL;
-  ex->route = NULL;
-}
-
-/* Routes the request with the current config and picks a host: returns 1 with ex->cluster and
- * ex->up set (and referenced), or 0 after answering locally (NR, NC, UH, a redirect or a direct
- * response), as Envoy's router does. */
-static int route_request(struct session *s, struct http_head *h) {
-  struct proxy *px = s->px;
-  struct exchange *ex = &s->ex;
-  if (!px->config) {
-    local_reply(s, 404, FLAG_NR, NULL, "route_not_found", NULL);
-    return 0;
-  }
-  ex->config = px->config;
-  ex->config->refs++;
-  struct router_request rq = {0};
-  rq.direction = s->l->dir;
-  rq.authority = ex->authority;
-  rq.path = ex->path;
-  rq.method = h->method;
-  rq.head = h;
-  rq.port = s->l->port;
-  struct route_decision d;
-  enum router_verdict v = router_route(ex->config->cfg, &rq, &px->rng, &d);
-  ex->route = d.route;
-  switch (v) {
-    case ROUTER_NO_ROUTE:
-      local_reply(s, 404, FLAG_NR, NULL, "route_not_found", NULL);
-      return 0;
-    case ROUTER_NO_CLUSTER:
-      local_reply(s, 503, FLAG_NC, NULL, "cluster_not_found", NULL);
-      return 0;
-    case ROUTER_DIRECT_RESPONSE: {
-      const struct resource_direct_response *dr = &d.route->direct_response;
-      local_reply(s, (int)dr->status, 0, dr->body, "direct_response", NULL);
-      return 0;
-    }
-    case ROUTER_REDIRECT: {
-      const struct resource_redirect *rd = &d.route->redirect;
-      char location[512];
-      struct slice host = ex->authority;
-      snprintf(location, sizeof location, "location: %s://%.*s%s\r\n", rd->scheme ? rd->scheme : "http",
-               rd->authority ? (int)strlen(rd->authority) : (int)host.n, rd->authority ? rd->authority : host.p,
-               rd->uri ? rd->uri : "/");
-      local_reply(s, (int)rd->redirect_code.value, 0, NULL, "redirect", location);
-      return 0;
-    }
-    case ROUTER_ROUTE:
-      break;
-  }
-  struct cluster *c = cluster_manager_find(&px->clusters, d.cluster->name);
-  if (!c) {
-    local_reply(s, 503, FLAG_NC, NULL, "cluster_not_found", NULL);
-    return 0;
-  }
-  uint64_t hash;
-  const uint64_t *key = NULL;
-  if (d.cluster->policy.load_balancer.hash_present &&
-      lb_hash_request(&d.cluster->policy.load_balancer.consistent_hash, h, ex->path, s->client_ip, &hash))
-    key = &hash;
-  if (cluster_pick(c, key, &px->rng, &ex->up, NULL) != LB_PICKED) {
-    local_reply(s, 503, FLAG_UH, "no healthy upstream", "no_healthy_upstream", NULL);
-    return 0;
-  }
-  ex->cluster = c;
-  return 1;
-}
 
 static int on_req_head(void *owner, struct http_head *h) {
   struct session *s = owner;
@@ -612,6 +244,7 @@ static int on_req_head(void *owner, struct http_head *h) {
   uv_timer_stop(&s->timer);
   s->state = SESSION_ACTIVE;
   memset(&ex->flags, 0, sizeof *ex - offsetof(struct exchange, flags));
+  trace_record_clear(&ex->trace);
   ex->cluster = NULL;
   ex->up = NULL;
   ex->config = NULL;
@@ -637,7 +270,7 @@ static int on_req_head(void *owner, struct http_head *h) {
   }
   if (http_head_split_target(h->target, &ex->authority, &ex->path) != 0) {
     ex->path = h->target;
-    local_reply(s, 400, FLAG_DPE, "invalid request target", "http1.invalid_url", NULL);
+    session_local_reply(s, 400, FLAG_DPE, "invalid request target", "http1.invalid_url", NULL);
     ex->close_after = 1;
     return 0;
   }
@@ -645,12 +278,10 @@ static int on_req_head(void *owner, struct http_head *h) {
     const struct slice *host = http_head_find(h, "host");
     if (host) ex->authority = *host;
   }
-  if (!route_request(s, h)) return 0;
-  ex->up->stats.rq_total++;
-  ex->up->stats.rq_active++;
   if (h->chunked) ex->req_framing = HTTP_FRAMING_CHUNKED;
   else if (h->content_length >= 0) ex->req_framing = HTTP_FRAMING_LENGTH;
   else ex->req_framing = HTTP_FRAMING_NONE;
+  if (!exchange_route(s, h)) return 0;
 
   ex->has_source = 0;
   if (px->telemetry.enabled && s->l->dir == XDS_INBOUND) {
@@ -671,7 +302,7 @@ static int on_req_head(void *owner, struct http_head *h) {
   fw.content_length = h->content_length;
   buf_reset(&ex->head_out);
   if (http_head_write_request(&ex->head_out, h, &fw) != 0) return -1;
-  exchange_send(s);
+  exchange_start(s);
   return 0;
 }
 
@@ -680,64 +311,30 @@ static int on_req_body(void *owner, const char *p, size_t n) {
   struct exchange *ex = &s->ex;
   if (s->state == SESSION_CLOSING) return -1;
   ex->bytes_in += n;
-  if (ex->body_kept) {
-    if (ex->body_copy.len + n <= RESEND_BODY_LIMIT) buf_append(&ex->body_copy, p, n);
-    else {
-      ex->body_kept = 0;
-      buf_free(&ex->body_copy);
-    }
-  }
-  if (!ex->uc) return 0; /* answered locally: the body is read and dropped */
-  struct conn *up = &ex->uc->conn;
-  int rc;
-  if (ex->req_framing == HTTP_FRAMING_CHUNKED) {
-    char hdr[24];
-    int hn = snprintf(hdr, sizeof hdr, "%zx\r\n", n);
-    struct slice parts[3] = {{hdr, (size_t)hn}, {p, n}, {"\r\n", 2}};
-    rc = conn_writev(up, parts, 3);
-  } else {
-    rc = conn_write(up, p, n);
-  }
-  if (rc != 0) {
-    upstream_failed(s, FLAG_UC, "upstream connect error or disconnect/reset before headers. reset reason: connection termination",
-                    "upstream_reset_before_response_started{connection_termination}", NULL);
-    return 0;
-  }
-  if (conn_write_blocked(up) && !s->read_paused) {
-    s->read_paused = 1;
-    conn_read_stop(&s->conn);
-  }
+  exchange_body(s, p, n);
   return 0;
 }
 
 static int on_req_complete(void *owner) {
   struct session *s = owner;
   struct exchange *ex = &s->ex;
-  struct proxy *px = s->px;
   if (s->state == SESSION_CLOSING) return -1;
   ex->req_done = 1;
-  if (ex->uc && ex->req_framing == HTTP_FRAMING_CHUNKED && conn_write(&ex->uc->conn, "0\r\n\r\n", 5) != 0) {
-    upstream_failed(s, FLAG_UC, "upstream connect error or disconnect/reset before headers. reset reason: connection termination",
-                    "upstream_reset_before_response_started{connection_termination}", NULL);
-    return 0;
-  }
   if (ex->resp_done) {
-    exchange_finish(s);
+    session_exchange_done(s);
     return 0;
   }
-  /* Envoy's route timeout runs from the end of the downstream request. */
-  if (px->limits.request_timeout_ms) ex->request_deadline = uv_now(px->loop) + px->limits.request_timeout_ms;
-  arm_exchange(s);
+  if (ex->routed) exchange_request_done(s);
   return 0;
 }
 
-static void exchange_finish(struct session *s) {
+void session_exchange_done(struct session *s) {
   struct exchange *ex = &s->ex;
   struct proxy *px = s->px;
   if (!ex->active) return;
   record(s);
   px->stats.downstream_rq_active--;
-  release_upstream(s, ex->up_keep_alive && ex->req_done && !ex->up_extra);
+  exchange_release_upstream(s, ex->up_keep_alive && ex->req_done && !ex->up_extra);
   exchange_unroute(ex);
   ex->active = 0;
   ex->req = NULL;
@@ -790,6 +387,7 @@ static void session_feed(struct session *s, const char *p, size_t n) {
     struct exchange *ex = &s->ex;
     if (!ex->active) {
       memset(&ex->flags, 0, sizeof *ex - offsetof(struct exchange, flags));
+      trace_record_clear(&ex->trace);
       ex->cluster = NULL;
       ex->up = NULL;
       ex->config = NULL;
@@ -806,8 +404,8 @@ static void session_feed(struct session *s, const char *p, size_t n) {
     int status = http_parser_error_status(s->req);
     char body[160];
     snprintf(body, sizeof body, "%s: %s", http_status_reason(status), http_parser_error_reason(s->req));
-    if (ex->resp_started) exchange_abort(s, FLAG_DPE, "http1.codec_error");
-    else local_reply(s, status, FLAG_DPE, body, "http1.codec_error", NULL);
+    if (ex->resp_started) session_abort(s, FLAG_DPE, "http1.codec_error");
+    else session_local_reply(s, status, FLAG_DPE, body, "http1.codec_error", NULL);
     break;
   }
   s->in_feed = 0;
@@ -823,7 +421,7 @@ static void on_down_read(struct conn *c, int status, const char *data, size_t le
   if (status < 0) {
     if (s->ex.active) {
       if (!s->ex.resp_started) s->ex.code = 0;
-      exchange_abort(s, FLAG_DC, "downstream_remote_disconnect");
+      session_abort(s, FLAG_DC, "downstream_remote_disconnect");
     } else {
       session_close(s);
     }
@@ -849,6 +447,7 @@ static void on_session_timer(uv_timer_t *t) {
       /* Slow or stuck client: Envoy's request_headers_timeout answers 408 and closes. */
       px->stats.downstream_rq_timeout++;
       memset(&ex->flags, 0, sizeof *ex - offsetof(struct exchange, flags));
+      trace_record_clear(&ex->trace);
       ex->cluster = NULL;
       ex->up = NULL;
       ex->config = NULL;
@@ -861,27 +460,11 @@ static void on_session_timer(uv_timer_t *t) {
       ex->start_wall_ms = wall_ms();
       px->stats.downstream_rq_total++;
       px->stats.downstream_rq_active++;
-      local_reply(s, 408, 0, "request header timeout", "request_header_timeout", NULL);
+      session_local_reply(s, 408, 0, "request header timeout", "request_header_timeout", NULL);
       return;
-    case SESSION_ACTIVE: {
-      uint64_t now = uv_now(px->loop);
-      if (ex->connecting && ex->connect_deadline && now >= ex->connect_deadline) {
-        if (ex->up) ex->up->stats.cx_connect_fail++;
-        upstream_failed(s, FLAG_UF,
-                        "upstream connect error or disconnect/reset before headers. reset reason: connection timeout",
-                        "upstream_reset_before_response_started{connection_timeout}", "connection timeout");
-        return;
-      }
-      if (ex->request_deadline && now >= ex->request_deadline) {
-        if (ex->up) ex->up->stats.rq_timeout++;
-        ex->request_deadline = 0;
-        if (ex->resp_started) exchange_abort(s, FLAG_UT, "response_timeout");
-        else local_reply(s, 504, FLAG_UT, "upstream request timeout", "response_timeout", NULL);
-        return;
-      }
-      arm_exchange(s);
+    case SESSION_ACTIVE:
+      exchange_on_timer(s);
       return;
-    }
     case SESSION_CLOSING:
       return;
   }
@@ -921,7 +504,7 @@ static void session_end(struct session *s, int graceful) {
   if (s->state == SESSION_CLOSING && s->conn.closing) return;
   struct exchange *ex = &s->ex;
   if (ex->active) {
-    release_upstream(s, 0);
+    exchange_release_upstream(s, 0);
     record(s);
     s->px->stats.downstream_rq_active--;
     exchange_unroute(ex);
@@ -937,7 +520,7 @@ static void session_end(struct session *s, int graceful) {
   else conn_close(&s->conn);
 }
 
-static void session_close(struct session *s) { session_end(s, 0); }
+void session_close(struct session *s) { session_end(s, 0); }
 
 static void on_connection(uv_stream_t *server, int status) {
   struct proxy_listener *l = server->data;
@@ -999,9 +582,17 @@ int proxy_init(struct proxy *px, uv_loop_t *loop, const struct proxy_limits *lim
   px->req_limits = (struct http_limits){limits->max_head_bytes, limits->max_headers, limits->max_request_body};
   px->resp_limits = (struct http_limits){limits->max_head_bytes, limits->max_headers, 0};
   px->req_cbs = (struct http_parser_cbs){on_req_head, on_req_body, on_req_complete};
-  px->resp_cbs = (struct http_parser_cbs){on_resp_head, on_resp_body, on_resp_complete};
+  px->resp_cbs = (struct http_parser_cbs){exchange_on_resp_head, exchange_on_resp_body, exchange_on_resp_complete};
   rng_seed_os(&px->rng);
   cluster_manager_init(&px->clusters, &px->env, &px->live_handles);
+  px->clusters.on_capacity = exchange_on_capacity;
+  px->clusters.data = px;
+  snprintf(px->name, sizeof px->name, "proxy");
+  rc = trace_store_init(&px->traces, 128);
+  if (rc != 0) return rc;
+  uv_timer_init(loop, &px->sweep_timer);
+  px->sweep_timer.data = px;
+  uv_unref((uv_handle_t *)&px->sweep_timer);
   uv_prepare_init(loop, &px->flush);
   px->flush.data = px;
   uv_prepare_start(&px->flush, on_flush);
@@ -1050,6 +641,23 @@ int proxy_listen(struct proxy *px, const struct conn_addr *addr, enum xds_direct
   return 0;
 }
 
+/* Outlier detection's interval sweep: one timer for every cluster, armed for the soonest due
+ * sweep, and only while some cluster has outlierDetection. */
+static void on_sweep(uv_timer_t *t);
+
+static void sweep_arm(struct proxy *px) {
+  if (px->draining) return;
+  int64_t now = (int64_t)uv_now(px->loop);
+  int64_t next = cluster_manager_sweep(&px->clusters, now);
+  if (!next) {
+    uv_timer_stop(&px->sweep_timer);
+    return;
+  }
+  uv_timer_start(&px->sweep_timer, on_sweep, next > now ? (uint64_t)(next - now) : 1, 0);
+}
+
+static void on_sweep(uv_timer_t *t) { sweep_arm(t->data); }
+
 int proxy_set_config(struct proxy *px, struct proxy_config *cfg) {
   struct config_ref *r = calloc(1, sizeof *r);
   if (!r) {
@@ -1067,6 +675,7 @@ int proxy_set_config(struct proxy *px, struct proxy_config *cfg) {
   }
   config_unref(px->config);
   px->config = r;
+  sweep_arm(px);
   /* Who this proxy is, for Istio's metrics and the peer header. */
   telemetry_peer_set(&px->telemetry.self, cfg->node, cfg->ns, resource_map_get(&cfg->labels, "app"),
                      resource_map_get(&cfg->labels, "version"));
@@ -1090,7 +699,7 @@ static void on_drain_timeout(uv_timer_t *t) {
   struct session *s = px->sessions;
   while (s) {
     struct session *next = s->next;
-    if (s->ex.active) exchange_abort(s, FLAG_LR, "drain_timeout");
+    if (s->ex.active) session_abort(s, FLAG_LR, "drain_timeout");
     else session_close(s);
     s = next;
   }
@@ -1107,10 +716,11 @@ static void proxy_try_finish(struct proxy *px) {
   cluster_manager_close_idle(&px->clusters);
   if (px->live_handles > 0) return;
   px->closing = 1;
-  px->final_handles = 2;
+  px->final_handles = 3;
   accesslog_flush(px->log);
   uv_close((uv_handle_t *)&px->flush, on_final_close);
   uv_close((uv_handle_t *)&px->drain_timer, on_final_close);
+  uv_close((uv_handle_t *)&px->sweep_timer, on_final_close);
 }
 
 void proxy_shutdown(struct proxy *px, proxy_closed_cb on_closed) {
@@ -1150,6 +760,7 @@ size_t proxy_buffered_bytes(const struct proxy *px) {
 
 void proxy_free(struct proxy *px) {
   telemetry_free(&px->telemetry);
+  trace_store_free(&px->traces);
   cluster_manager_free(&px->clusters);
   config_unref(px->config);
   px->config = NULL;

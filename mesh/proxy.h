@@ -25,6 +25,7 @@
 #include "mesh/compile.h"
 #include "mesh/stats.h"
 #include "mesh/telemetry.h"
+#include "mesh/trace.h"
 
 /* Limits and timeouts; every one configurable (flags and static config). 0 disables a timeout. */
 struct proxy_limits {
@@ -84,6 +85,9 @@ struct proxy {
   struct config_ref *config;         /* the current pushed config (NULL: none yet) */
   struct telemetry telemetry;        /* Istio's standard metrics (sidecars, not `meshlab proxy`) */
   char self_peer[256];               /* x-meshlab-peer value this proxy sends */
+  char name[96];                     /* who decides, in traces: "NS/REPLICA" for sidecars */
+  struct trace_store traces;         /* recent requests' decision traces (/debug/why) */
+  uv_timer_t sweep_timer;            /* outlier detection's interval sweep */
 };
 
 /* A pushed config shared by the proxy and the requests that started under it. */

@@ -35,6 +35,7 @@ static void on_conn_closed(struct conn *c) {
   up->stats.cx_active--;
   if (up->live_handles) (*up->live_handles)--;
   free(uc);
+  if (up->on_capacity) up->on_capacity(up);
 }
 
 static void close_conn(struct upstream_conn *uc) {
@@ -100,6 +101,7 @@ void upstream_release(struct upstream_conn *uc, int reusable) {
   uc->conn.on_read = on_idle_read;
   uc->conn.on_drain = NULL;
   conn_read_start(&uc->conn);
+  if (up->on_capacity) up->on_capacity(up);
 }
 
 void upstream_close_idle(struct upstream *up) {

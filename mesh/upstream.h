@@ -35,6 +35,10 @@ struct upstream {
   int refs;                /* requests in flight that picked it (clusters.c) */
   struct peer peer;        /* the workload behind it, for Istio's destination_* labels */
   uint64_t *live_handles;  /* borrowed counter the owner uses to know when all closed */
+  /* Fires when a connection of this host goes back to the pool or finishes closing, so a
+   * request waiting for a connection can be given one (clusters.c sets it). */
+  void (*on_capacity)(struct upstream *up);
+  void *capacity_data;
 };
 
 struct upstream_conn {

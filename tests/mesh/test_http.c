@@ -261,10 +261,10 @@ static void writes_response_framing(void) {
   const char *text = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\nX-App: 1\r\n\r\n";
   ASSERT_INT_EQ(http_strict_parse_head(text, strlen(text), 0, &h, 8), STRICT_OK);
   struct buf out = {0};
-  http_head_write_response(&out, &h, HTTP_FRAMING_CHUNKED, -1, 1, 0);
+  http_head_write_response(&out, &h, HTTP_FRAMING_CHUNKED, -1, 1, 0, NULL);
   EXPECT_STR_EQ(buf_cstr(&out), "HTTP/1.1 200 OK\r\nX-App: 1\r\ntransfer-encoding: chunked\r\n\r\n");
   buf_reset(&out);
-  http_head_write_response(&out, &h, HTTP_FRAMING_LENGTH, 5, 0, 0);
+  http_head_write_response(&out, &h, HTTP_FRAMING_LENGTH, 5, 0, 0, NULL);
   EXPECT_STR_EQ(buf_cstr(&out), "HTTP/1.1 200 OK\r\nX-App: 1\r\ncontent-length: 5\r\nconnection: keep-alive\r\n\r\n");
   buf_reset(&out);
   http_head_write_local_reply(&out, 503, "no healthy upstream", "x-envoy-overloaded: true\r\n", 1, 0);
