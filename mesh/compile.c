@@ -741,6 +741,69 @@ static int gateway_server(struct builder *b, const struct resource *gw, const st
   return b->c.oom ? -ENOMEM : 0;
 }
 
+/* ---- EnvoyFilter local rate limits ---------------------------------------------------------- */
+
+/* Istio applies an EnvoyFilter to the workloads its selector picks in its own namespace, or in
+ * every namespace when it lives in the root namespace. */
+static bool envoy_filter_applies(const struct cctx *c, const struct resource *ef) {
+  const char *ns = ef->meta.ns ? ef->meta.ns : "default";
+  if (strcmp(ns, c->client_ns) != 0 && strcmp(ns, c->root_ns) != 0) return false;
+  return resource_map_matches(&ef->spec.envoy_filter.workload_selector, &c->cfg->labels);
+}
+
+/* Whether a patch's match (context, port) selects this route config of this proxy. */
+static bool patch_fits(const struct proxy_config *cfg, const struct xds_route_config *rc,
+                       const struct resource_local_rate_limit *l) {
+  bool inbound = cfg->kind == PROXY_CONFIG_SIDECAR && strncmp(rc->name, "inbound|", 8) == 0;
+  switch (l->context) {
+  case RESOURCE_CONTEXT_SIDECAR_INBOUND:
+    if (!inbound) return false;
+    break;
+  case RESOURCE_CONTEXT_SIDECAR_OUTBOUND:
+    if (cfg->kind != PROXY_CONFIG_SIDECAR || inbound) return false;
+    break;
+  case RESOURCE_CONTEXT_GATEWAY:
+    if (cfg->kind != PROXY_CONFIG_GATEWAY) return false;
+    break;
+  case RESOURCE_CONTEXT_ANY:
+    break;
+  }
+  /* Istio names outbound listeners per port (0.0.0.0_9080); meshlab's single outbound listener
+   * has port 0 and stands for all of them. */
+  return l->port == 0 || rc->port == 0 || l->port == rc->port;
+}
+
+static int attach_rate_limits(struct builder *b) {
+  struct proxy_config *cfg = b->c.cfg;
+  for (size_t i = 0; i < cfg->route_configs_len; i++) {
+    struct xds_route_config *rc = &cfg->route_configs[i];
+    const struct resource_local_rate_limit *filter = NULL, *route = NULL;
+    const struct resource *filter_ef = NULL, *route_ef = NULL;
+    for (size_t r = 0; r < b->c.in->len; r++) {
+      const struct resource *ef = b->c.in->items[r];
+      if (ef->kind != RESOURCE_ENVOY_FILTER || !envoy_filter_applies(&b->c, ef)) continue;
+      for (size_t k = 0; k < ef->spec.envoy_filter.limits_len; k++) {
+        const struct resource_local_rate_limit *l = &ef->spec.envoy_filter.limits[k];
+        if (!patch_fits(cfg, rc, l)) continue;
+        if (l->per_route && !route) route = l, route_ef = ef;
+        if (!l->per_route && !filter) filter = l, filter_ef = ef;
+      }
+    }
+    /* Envoy's per-route LocalRateLimit replaces the filter's config for the routes it is on. */
+    const struct resource_local_rate_limit *use = filter && route && route->max_tokens > 0 ? route : filter;
+    const struct resource *src = use == route ? route_ef : filter_ef;
+    if (!use || use->max_tokens == 0) continue; /* no bucket: the filter passes everything */
+    struct resource_local_rate_limit *copy = zalloc(&b->c, sizeof *copy);
+    if (!copy) return -ENOMEM;
+    *copy = *use;
+    copy->stat_prefix = dup(&b->c, use->stat_prefix);
+    map_copy(&b->c, &copy->response_headers, &use->response_headers);
+    rc->local_rate_limit = copy;
+    rc->local_rate_limit_source = dupf(&b->c, "%s/%s", src->meta.ns ? src->meta.ns : "default", src->meta.name);
+  }
+  return b->c.oom ? -ENOMEM : 0;
+}
+
 /* ---- entry points --------------------------------------------------------------------------- */
 
 static int begin(struct builder *b, const struct compile_input *in, enum proxy_config_kind kind, const char *ns,
@@ -782,6 +845,7 @@ int compile_sidecar(struct compile_state *st, const struct compile_input *in, co
   if (rc == 0) rc = build_outbound_clusters(&b);
   if (rc == 0) rc = build_outbound_routes(&b);
   if (rc == 0) rc = build_inbound(&b, w, app_address);
+  if (rc == 0) rc = attach_rate_limits(&b);
   if (!b.c.cfg) return -ENOMEM;
   return end(&b, st, rc, out);
 }
@@ -809,6 +873,7 @@ int compile_gateway(struct compile_state *st, const struct compile_input *in, co
       rc = gateway_server(&b, gw, srv);
     }
   }
+  if (rc == 0) rc = attach_rate_limits(&b);
   if (!b.c.cfg) return -ENOMEM;
   return end(&b, st, rc, out);
 }

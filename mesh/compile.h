@@ -141,6 +141,15 @@ struct xds_route_config {
   uint32_t port; /* the listener's port (inbound, gateway); 0 for outbound: from the authority */
   struct xds_vhost *vhosts;
   size_t vhosts_len;
+  /* Envoy's local rate limit (envoy.filters.http.local_ratelimit) that an EnvoyFilter puts in
+   * this listener's HTTP chain, or NULL for none; ratelimit.h runs it. Owned by the config.
+   * When the chosen patch is an HTTP_ROUTE one (per_route: the token bucket of
+   * typed_per_filter_config), it replaces the filter's own bucket as Envoy's per-route config
+   * does, and applies to the whole listener: meshlab does not keep the patch's vhost and route
+   * match (an inbound listener has a single vhost and route, so there it is exact). Each
+   * listener of each proxy keeps its own bucket, as every Envoy does. */
+  const struct resource_local_rate_limit *local_rate_limit;
+  char *local_rate_limit_source; /* the EnvoyFilter, "istio-system/filter-local-ratelimit-svc" */
   /* Derived, not serialised: open-addressing hash from a lowercase domain without port to the
    * vhosts that list it, so lookup cost does not grow with the number of services. */
   struct xds_domain_slot *index;
@@ -244,12 +253,26 @@ struct compile_input {
  *  - every cluster: subsetless and one per subset of the DestinationRule found for the host
  *    (client namespace, then service namespace, then root namespace; exact host before the
  *    longest wildcard), with endpoints from the registry and the merged policy.
+ *  - on each route config, the local rate limit of the EnvoyFilters that apply to the workload
+ *    (see compile_rate_limits below).
  * Borrows everything; on success returns 0 and *out (owned) with version = ++st->version.
  * Problems that do not stop compiling (a regex POSIX cannot compile, a destination port that
  * cannot be resolved) go to diags as warnings. Returns -ENOENT when the workload is unknown,
  * -ENOMEM. */
 int compile_sidecar(struct compile_state *st, const struct compile_input *in, const char *ns, const char *name,
                     const char *app_address, struct proxy_config **out, struct diag_list *diags);
+
+/* Local rate limits (EnvoyFilter, Istio's rate-limiting task), placed by both compile calls:
+ * an EnvoyFilter applies to a proxy when it lives in the proxy's namespace or in the root
+ * namespace and its workloadSelector labels are all on the proxy (no selector: every proxy
+ * there). A patch's context picks the route configs: SIDECAR_INBOUND the "inbound|PORT"
+ * ones, SIDECAR_OUTBOUND "outbound", GATEWAY the gateway's "http.PORT" ones, ANY all of
+ * them; a listener.portNumber (or routeConfiguration.portNumber) must equal the config's port
+ * (the one outbound config serves every port, so any port number matches it). The first
+ * HTTP_FILTER patch that fits (store order, then patch order) installs the filter; an
+ * HTTP_ROUTE patch that fits replaces its bucket; a filter without a token bucket and no
+ * per-route patch limits nothing, and a per-route patch without the filter is not read (Envoy
+ * only consults per-route config for filters in the chain). */
 
 /* Compiles the config of a gateway proxy called `name` in `ns` carrying `labels` (e.g.
  * istio: ingressgateway): every Gateway whose selector matches the labels contributes its

@@ -280,6 +280,27 @@ static json_t *w_cluster(const struct xds_cluster *c) {
   return o;
 }
 
+static const char *const CONTEXT_NAMES[] = {[RESOURCE_CONTEXT_ANY] = "ANY",
+                                            [RESOURCE_CONTEXT_SIDECAR_INBOUND] = "SIDECAR_INBOUND",
+                                            [RESOURCE_CONTEXT_SIDECAR_OUTBOUND] = "SIDECAR_OUTBOUND",
+                                            [RESOURCE_CONTEXT_GATEWAY] = "GATEWAY"};
+
+static json_t *w_rate_limit(const struct resource_local_rate_limit *l, const char *source) {
+  json_t *o = json_object();
+  set_str(o, "envoy_filter", source);
+  set_str(o, "context", CONTEXT_NAMES[l->context]);
+  set_int(o, "port", l->port);
+  json_object_set_new(o, "per_route", json_boolean(l->per_route));
+  if (l->stat_prefix) set_str(o, "stat_prefix", l->stat_prefix);
+  set_int(o, "max_tokens", l->max_tokens);
+  set_int(o, "tokens_per_fill", l->tokens_per_fill);
+  set_int(o, "fill_interval_ms", l->fill_interval_ms);
+  json_object_set_new(o, "filter_enabled", json_real(l->enabled_percent));
+  json_object_set_new(o, "filter_enforced", json_real(l->enforced_percent));
+  if (l->response_headers.len) json_object_set_new(o, "response_headers", w_map(&l->response_headers));
+  return o;
+}
+
 int compile_to_json(const struct proxy_config *cfg, int indent, char **out) {
   json_t *root = json_object();
   set_int(root, "version", (json_int_t)cfg->version);
@@ -298,8 +319,11 @@ int compile_to_json(const struct proxy_config *cfg, int indent, char **out) {
       json_array_append_new(vhs, json_pack("{s:s,s:I,s:o,s:o}", "name", vh->name, "port", (json_int_t)vh->port,
                                            "domains", doms, "routes", routes));
     }
-    json_array_append_new(rcs, json_pack("{s:s,s:I,s:o}", "name", rc->name, "port", (json_int_t)rc->port,
-                                         "virtual_hosts", vhs));
+    json_t *rco = json_pack("{s:s,s:I}", "name", rc->name, "port", (json_int_t)rc->port);
+    if (rc->local_rate_limit)
+      json_object_set_new(rco, "local_rate_limit", w_rate_limit(rc->local_rate_limit, rc->local_rate_limit_source));
+    json_object_set_new(rco, "virtual_hosts", vhs);
+    json_array_append_new(rcs, rco);
   }
   json_object_set_new(root, "route_configs", rcs);
   json_t *cls = json_array();
@@ -700,6 +724,35 @@ static int r_enum(struct rd *r, json_t *o, const char *key, const char *path, co
   return dflt;
 }
 
+/* route_configs[].local_rate_limit: what compile.c attached (docs/routing.md). */
+static void r_rate_limit(struct rd *r, json_t *parent, const char *path, struct xds_route_config *rc) {
+  static const char *const keys[] = {"envoy_filter", "context", "port", "per_route", "stat_prefix", "max_tokens",
+                                     "tokens_per_fill", "fill_interval_ms", "filter_enabled", "filter_enforced",
+                                     "response_headers", NULL};
+  char p[320];
+  snprintf(p, sizeof p, "%s.local_rate_limit", path);
+  json_t *o = json_object_get(parent, "local_rate_limit");
+  if (!r_object(r, o, p, keys)) return;
+  struct resource_local_rate_limit *l = r_alloc(r, sizeof *l);
+  if (!l) return;
+  rc->local_rate_limit_source = r_str(r, o, "envoy_filter", p, true);
+  l->context = (enum resource_patch_context)r_enum(r, o, "context", p, CONTEXT_NAMES,
+                                                   sizeof CONTEXT_NAMES / sizeof CONTEXT_NAMES[0], 0);
+  l->port = (uint32_t)r_int(r, o, "port", p, 0, 65535, 0);
+  l->per_route = r_bool(r, o, "per_route", p);
+  l->stat_prefix = r_str(r, o, "stat_prefix", p, false);
+  /* The bucket's shape is what token_bucket_init requires: a token, a fill and an interval. */
+  l->max_tokens = (uint32_t)r_int(r, o, "max_tokens", p, 1, UINT32_MAX, 0);
+  l->tokens_per_fill = (uint32_t)r_int(r, o, "tokens_per_fill", p, 1, UINT32_MAX, 1);
+  l->fill_interval_ms = r_int(r, o, "fill_interval_ms", p, 1, INT64_MAX, 0);
+  if (!json_object_get(o, "max_tokens")) bad(r, p, "missing required field \"max_tokens\"");
+  if (!json_object_get(o, "fill_interval_ms")) bad(r, p, "missing required field \"fill_interval_ms\"");
+  l->enabled_percent = r_pct(r, o, "filter_enabled", p);
+  l->enforced_percent = r_pct(r, o, "filter_enforced", p);
+  r_map(r, o, "response_headers", p, &l->response_headers);
+  rc->local_rate_limit = l;
+}
+
 static void r_lb(struct rd *r, json_t *o, const char *path, struct resource_load_balancer *lb) {
   static const char *const keys[] = {"simple", "consistent_hash", NULL};
   if (!r_object(r, o, path, keys)) return;
@@ -861,11 +914,12 @@ static void r_root(struct rd *r, json_t *root) {
     for (size_t i = 0; i < n && !r->rc; i++) {
       path_fmt(p, sizeof p, "route_configs[%zu]", i);
       json_t *o = json_array_get(arr, i);
-      static const char *const rk[] = {"name", "port", "virtual_hosts", NULL};
+      static const char *const rk[] = {"name", "port", "local_rate_limit", "virtual_hosts", NULL};
       if (!r_object(r, o, p, rk)) return;
       struct xds_route_config *rc = &cfg->route_configs[cfg->route_configs_len++];
       rc->name = r_str(r, o, "name", p, true);
       rc->port = (uint32_t)r_int(r, o, "port", p, 0, 65535, 0);
+      if (json_object_get(o, "local_rate_limit")) r_rate_limit(r, o, p, rc);
       json_t *vhs;
       size_t nv = r_array(r, o, "virtual_hosts", p, &vhs);
       if (nv && (rc->vhosts = r_alloc(r, nv * sizeof *rc->vhosts)))

@@ -402,6 +402,268 @@ static void json_round_trip(void) {
   world_free(&w);
 }
 
+/* ---- EnvoyFilter local rate limits ------------------------------------------------------------- */
+
+/* Istio's rate-limiting task, "local rate limit" (istio.io/latest/docs/tasks/policy-enforcement/
+ * rate-limit/): the service-level filter, as the task writes it. */
+static const char TASK_RATE_LIMIT[] =
+    "apiVersion: networking.istio.io/v1alpha3\n"
+    "kind: EnvoyFilter\n"
+    "metadata:\n"
+    "  name: filter-local-ratelimit-svc\n"
+    "  namespace: istio-system\n"
+    "spec:\n"
+    "  workloadSelector:\n"
+    "    labels:\n"
+    "      app: productpage\n"
+    "  configPatches:\n"
+    "    - applyTo: HTTP_FILTER\n"
+    "      match:\n"
+    "        context: SIDECAR_INBOUND\n"
+    "        listener:\n"
+    "          filterChain:\n"
+    "            filter:\n"
+    "              name: \"envoy.filters.network.http_connection_manager\"\n"
+    "      patch:\n"
+    "        operation: INSERT_BEFORE\n"
+    "        value:\n"
+    "          name: envoy.filters.http.local_ratelimit\n"
+    "          typed_config:\n"
+    "            \"@type\": type.googleapis.com/udpa.type.v1.TypedStruct\n"
+    "            type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit\n"
+    "            value:\n"
+    "              stat_prefix: http_local_rate_limiter\n"
+    "              token_bucket:\n"
+    "                max_tokens: 4\n"
+    "                tokens_per_fill: 4\n"
+    "                fill_interval: 60s\n"
+    "              filter_enabled:\n"
+    "                runtime_key: local_rate_limit_enabled\n"
+    "                default_value:\n"
+    "                  numerator: 100\n"
+    "                  denominator: HUNDRED\n"
+    "              filter_enforced:\n"
+    "                runtime_key: local_rate_limit_enforced\n"
+    "                default_value:\n"
+    "                  numerator: 100\n"
+    "                  denominator: HUNDRED\n"
+    "              response_headers_to_add:\n"
+    "                - append: false\n"
+    "                  header:\n"
+    "                    key: x-local-rate-limit\n"
+    "                    value: 'true'\n";
+
+/* The task's route-level variant: the filter without a bucket, the bucket on the inbound vhost. */
+static const char TASK_RATE_LIMIT_ROUTE[] =
+    "apiVersion: networking.istio.io/v1alpha3\n"
+    "kind: EnvoyFilter\n"
+    "metadata:\n"
+    "  name: filter-local-ratelimit-svc\n"
+    "  namespace: istio-system\n"
+    "spec:\n"
+    "  workloadSelector:\n"
+    "    labels:\n"
+    "      app: productpage\n"
+    "  configPatches:\n"
+    "    - applyTo: HTTP_FILTER\n"
+    "      match:\n"
+    "        context: SIDECAR_INBOUND\n"
+    "        listener:\n"
+    "          filterChain:\n"
+    "            filter:\n"
+    "              name: \"envoy.filters.network.http_connection_manager\"\n"
+    "      patch:\n"
+    "        operation: INSERT_BEFORE\n"
+    "        value:\n"
+    "          name: envoy.filters.http.local_ratelimit\n"
+    "          typed_config:\n"
+    "            \"@type\": type.googleapis.com/udpa.type.v1.TypedStruct\n"
+    "            type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit\n"
+    "            value:\n"
+    "              stat_prefix: http_local_rate_limiter\n"
+    "    - applyTo: HTTP_ROUTE\n"
+    "      match:\n"
+    "        context: SIDECAR_INBOUND\n"
+    "        routeConfiguration:\n"
+    "          vhost:\n"
+    "            name: \"inbound|http|9080\"\n"
+    "            route:\n"
+    "              action: ANY\n"
+    "      patch:\n"
+    "        operation: MERGE\n"
+    "        value:\n"
+    "          typed_per_filter_config:\n"
+    "            envoy.filters.http.local_ratelimit:\n"
+    "              \"@type\": type.googleapis.com/udpa.type.v1.TypedStruct\n"
+    "              type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit\n"
+    "              value:\n"
+    "                stat_prefix: http_local_rate_limiter\n"
+    "                token_bucket:\n"
+    "                  max_tokens: 10\n"
+    "                  tokens_per_fill: 10\n"
+    "                  fill_interval: 60s\n"
+    "                filter_enabled:\n"
+    "                  runtime_key: local_rate_limit_enabled\n"
+    "                  default_value:\n"
+    "                    numerator: 100\n"
+    "                    denominator: HUNDRED\n"
+    "                filter_enforced:\n"
+    "                  runtime_key: local_rate_limit_enforced\n"
+    "                  default_value:\n"
+    "                    numerator: 50\n"
+    "                    denominator: HUNDRED\n";
+
+/* A small EnvoyFilter with the given namespace, selector line and match lines. */
+#define SMALL_EF(ns, selector, match)                                                                                  \
+  "apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\n"                                                     \
+  "metadata: {name: rl, namespace: " ns "}\n"                                                                          \
+  "spec:\n" selector "  configPatches:\n"                                                                              \
+  "  - applyTo: HTTP_FILTER\n"                                                                                         \
+  "    match: " match "\n"                                                                                             \
+  "    patch:\n"                                                                                                       \
+  "      operation: INSERT_BEFORE\n"                                                                                   \
+  "      value:\n"                                                                                                     \
+  "        name: envoy.filters.http.local_ratelimit\n"                                                                 \
+  "        typed_config:\n"                                                                                            \
+  "          \"@type\": type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit\n"         \
+  "          stat_prefix: rl\n"                                                                                        \
+  "          token_bucket: {max_tokens: 7, tokens_per_fill: 1, fill_interval: 1s}\n"                                   \
+  "          filter_enabled: {runtime_key: e, default_value: {numerator: 100, denominator: HUNDRED}}\n"                \
+  "          filter_enforced: {runtime_key: f, default_value: {numerator: 100, denominator: HUNDRED}}\n"
+
+#define PRODUCTPAGE_SELECTOR "  workloadSelector: {labels: {app: productpage}}\n"
+
+static void rate_limits_attach_like_istio(void) {
+  static const struct {
+    const char *what, *yaml, *workload, *config;
+    uint32_t max_tokens; /* 0: no limit on that config */
+    bool per_route;
+  } cases[] = {
+      {"task filter: productpage inbound", TASK_RATE_LIMIT, "productpage-v1", "inbound|9080", 4, false},
+      {"task filter: not outbound", TASK_RATE_LIMIT, "productpage-v1", "outbound", 0, false},
+      {"task filter: selector excludes reviews", TASK_RATE_LIMIT, "reviews-v1", "inbound|9080", 0, false},
+      {"task route variant: the vhost bucket wins", TASK_RATE_LIMIT_ROUTE, "productpage-v1", "inbound|9080", 10, true},
+      {"no selector, same namespace: every workload",
+       SMALL_EF("default", "", "{context: SIDECAR_INBOUND}"), "reviews-v2", "inbound|9080", 7, false},
+      {"no selector, other namespace: nobody", SMALL_EF("other", "", "{context: SIDECAR_INBOUND}"), "reviews-v2",
+       "inbound|9080", 0, false},
+      {"root namespace, no selector: the whole mesh", SMALL_EF("istio-system", "", "{context: ANY}"), "ratings-v1",
+       "outbound", 7, false},
+      {"outbound context", SMALL_EF("default", PRODUCTPAGE_SELECTOR, "{context: SIDECAR_OUTBOUND}"), "productpage-v1",
+       "outbound", 7, false},
+      {"outbound context: not inbound", SMALL_EF("default", PRODUCTPAGE_SELECTOR, "{context: SIDECAR_OUTBOUND}"),
+       "productpage-v1", "inbound|9080", 0, false},
+      {"inbound port matches", SMALL_EF("default", "", "{context: SIDECAR_INBOUND, listener: {portNumber: 9080}}"),
+       "details-v1", "inbound|9080", 7, false},
+      {"inbound port differs", SMALL_EF("default", "", "{context: SIDECAR_INBOUND, listener: {portNumber: 9090}}"),
+       "details-v1", "inbound|9080", 0, false},
+      {"gateway context: not at sidecars", SMALL_EF("default", "", "{context: GATEWAY}"), "details-v1", "outbound", 0,
+       false},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct world w;
+    if (world_init(&w, NULL, cases[i].yaml)) {
+      world_free(&w); /* skipped or failed by world_init */
+      return;
+    }
+    struct proxy_config *cfg = world_sidecar(&w, NULL, cases[i].workload);
+    const struct xds_route_config *rc = cfg ? proxy_config_route_config(cfg, cases[i].config) : NULL;
+    if (!rc) {
+      test_fail(__FILE__, __LINE__, "%s: no route config %s", cases[i].what, cases[i].config);
+    } else {
+      const struct resource_local_rate_limit *l = rc->local_rate_limit;
+      uint32_t got = l ? l->max_tokens : 0;
+      if (got != cases[i].max_tokens || (l && l->per_route != cases[i].per_route))
+        test_fail(__FILE__, __LINE__, "%s: %s max_tokens %u per_route %d, want %u %d", cases[i].what,
+                  cases[i].config, got, l ? l->per_route : 0, cases[i].max_tokens, cases[i].per_route);
+    }
+    proxy_config_free(cfg);
+    world_free(&w);
+  }
+}
+
+static void rate_limit_owned_and_round_trips(void) {
+  struct world w;
+  if (world_init(&w, NULL, TASK_RATE_LIMIT)) {
+    world_free(&w);
+    return;
+  }
+  struct proxy_config *cfg = world_sidecar(&w, NULL, "productpage-v1");
+  ASSERT(cfg);
+  const struct xds_route_config *rc = proxy_config_route_config(cfg, "inbound|9080");
+  ASSERT(rc && rc->local_rate_limit);
+  const struct resource_local_rate_limit *l = rc->local_rate_limit;
+  EXPECT_STR_EQ(rc->local_rate_limit_source, "istio-system/filter-local-ratelimit-svc");
+  EXPECT_INT_EQ(l->tokens_per_fill, 4);
+  EXPECT_INT_EQ(l->fill_interval_ms, 60000);
+  EXPECT(l->enabled_percent == 100 && l->enforced_percent == 100);
+  EXPECT_STR_EQ(l->stat_prefix, "http_local_rate_limiter");
+  EXPECT_STR_EQ(resource_map_get(&l->response_headers, "x-local-rate-limit"), "true");
+  /* The config owns its copy: nothing points into the resource store. */
+  const struct resource_local_rate_limit *src = NULL;
+  for (size_t i = 0; i < w.list.len; i++)
+    if (w.list.items[i]->kind == RESOURCE_ENVOY_FILTER) src = &w.list.items[i]->spec.envoy_filter.limits[0];
+  ASSERT(src);
+  EXPECT(l != src && l->stat_prefix != src->stat_prefix && l->response_headers.items != src->response_headers.items);
+
+  char *a = NULL, *b = NULL, err[512] = "";
+  ASSERT_INT_EQ(compile_to_json(cfg, 0, &a), 0);
+  EXPECT_STR_CONTAINS(a, "\"name\":\"inbound|9080\",\"port\":9080,\"local_rate_limit\":{\"envoy_filter\":"
+                         "\"istio-system/filter-local-ratelimit-svc\",\"context\":\"SIDECAR_INBOUND\",\"port\":0,"
+                         "\"per_route\":false,\"stat_prefix\":\"http_local_rate_limiter\",\"max_tokens\":4,"
+                         "\"tokens_per_fill\":4,\"fill_interval_ms\":60000,\"filter_enabled\":100.0,"
+                         "\"filter_enforced\":100.0,\"response_headers\":{\"x-local-rate-limit\":\"true\"}}");
+  struct proxy_config *back = NULL;
+  if (compile_from_json(a, strlen(a), "push", &back, err, sizeof err))
+    test_fail(__FILE__, __LINE__, "compile_from_json: %s", err);
+  ASSERT(back);
+  ASSERT_INT_EQ(compile_to_json(back, 0, &b), 0);
+  EXPECT_STR_EQ(a, b);
+  const struct xds_route_config *brc = proxy_config_route_config(back, "inbound|9080");
+  ASSERT(brc && brc->local_rate_limit);
+  EXPECT_INT_EQ(brc->local_rate_limit->max_tokens, 4);
+  EXPECT(proxy_config_route_config(back, "outbound")->local_rate_limit == NULL);
+  free(a);
+  free(b);
+  proxy_config_free(back);
+  proxy_config_free(cfg);
+  world_free(&w);
+}
+
+static void rate_limit_at_the_gateway(void) {
+  static const char *const files[] = {"bookinfo-networking/bookinfo-gateway.yaml", NULL};
+  static const struct {
+    const char *yaml;
+    uint32_t max_tokens;
+  } cases[] = {
+      {SMALL_EF("istio-system", "  workloadSelector: {labels: {istio: ingressgateway}}\n", "{context: GATEWAY}"), 7},
+      {SMALL_EF("istio-system", "", "{context: GATEWAY, listener: {portNumber: 8080}}"), 7},
+      {SMALL_EF("istio-system", "", "{context: GATEWAY, listener: {portNumber: 80}}"), 0},
+      {SMALL_EF("istio-system", "", "{context: SIDECAR_INBOUND}"), 0},
+      {SMALL_EF("istio-system", "  workloadSelector: {labels: {istio: egressgateway}}\n", "{context: ANY}"), 0},
+  };
+  static const struct resource_map_entry gl[] = {{(char *)"istio", (char *)"ingressgateway"}};
+  struct resource_map labels = {(struct resource_map_entry *)gl, 1};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct world w;
+    if (world_init(&w, (const char *const *)files, cases[i].yaml)) {
+      world_free(&w); /* skipped or failed by world_init */
+      return;
+    }
+    struct compile_input in = world_input(&w);
+    struct proxy_config *gw = NULL;
+    EXPECT_INT_EQ(compile_gateway(&w.st, &in, "istio-system", "istio-ingressgateway", &labels, &gw, &w.diags), 0);
+    const struct xds_route_config *rc = gw ? proxy_config_route_config(gw, "http.8080") : NULL;
+    if (!rc)
+      test_fail(__FILE__, __LINE__, "case %zu: no http.8080", i);
+    else if ((rc->local_rate_limit ? rc->local_rate_limit->max_tokens : 0) != cases[i].max_tokens)
+      test_fail(__FILE__, __LINE__, "case %zu: max_tokens %u, want %u", i,
+                rc->local_rate_limit ? rc->local_rate_limit->max_tokens : 0, cases[i].max_tokens);
+    proxy_config_free(gw);
+    world_free(&w);
+  }
+}
+
 static void json_errors_name_the_path(void) {
   static const struct {
     const char *json, *error;
@@ -420,6 +682,15 @@ static void json_errors_name_the_path(void) {
       {"{\"clusters\": [{\"name\": \"a\", \"policy\": {\"connection_pool\": {\"max_conections\": 1}}}]}",
        "push: clusters[0].policy.connection_pool: unknown field \"max_conections\""},
       {"{\"clusters\": [{\"name\": \"a\"}, {\"name\": \"a\"}]}", "push: clusters: cluster \"a\" appears twice"},
+      {"{\"route_configs\": [{\"name\": \"inbound|9080\", \"local_rate_limit\": {\"envoy_filter\": \"a/b\", "
+       "\"max_tokens\": 4, \"fill_interval_ms\": 1000, \"tokens\": 1}}]}",
+       "push: route_configs[0].local_rate_limit: unknown field \"tokens\""},
+      {"{\"route_configs\": [{\"name\": \"inbound|9080\", \"local_rate_limit\": {\"envoy_filter\": \"a/b\", "
+       "\"max_tokens\": 0, \"fill_interval_ms\": 1000}}]}",
+       "push: route_configs[0].local_rate_limit: field \"max_tokens\" must be an integer from 1"},
+      {"{\"route_configs\": [{\"name\": \"inbound|9080\", \"local_rate_limit\": {\"envoy_filter\": \"a/b\", "
+       "\"max_tokens\": 4}}]}",
+       "push: route_configs[0].local_rate_limit: missing required field \"fill_interval_ms\""},
       {"{\"version\": 1,", "push:1:"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -438,4 +709,5 @@ static void json_errors_name_the_path(void) {
 
 TEST_CASES(TEST(clusters_and_endpoints), TEST(domains_follow_istio), TEST(policies_merge_like_istio),
            TEST(regex_posix_cannot_read_warns), TEST(gateway_config_shape), TEST(json_round_trip),
-           TEST(json_errors_name_the_path))
+           TEST(json_errors_name_the_path), TEST(rate_limits_attach_like_istio),
+           TEST(rate_limit_owned_and_round_trips), TEST(rate_limit_at_the_gateway))
