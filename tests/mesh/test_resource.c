@@ -518,6 +518,10 @@ static const struct {
      6, 13, "spec.replicas", "expected an integer, got the string 'two'"},
     {"bad retryOn", VS_HEAD "  - retries:\n      attempts: 3\n      retryOn: 5xx,gateway-eror\n" ROUTE,
      10, 16, "spec.http[0].retries.retryOn", "'gateway-eror' is not a retry condition"},
+    {"retryOn code out of range", VS_HEAD "  - retries:\n      attempts: 3\n      retryOn: 'reset,600'\n" ROUTE,
+     10, 16, "spec.http[0].retries.retryOn", "'600' is not a retry condition"},
+    {"retryOn gRPC name in Istio's case", VS_HEAD "  - retries:\n      attempts: 3\n      retryOn: UNAVAILABLE\n" ROUTE,
+     10, 16, "spec.http[0].retries.retryOn", "'UNAVAILABLE' is not a retry condition"},
     {"max ejection", DR_HEAD "  trafficPolicy:\n    outlierDetection:\n"
                              "      maxEjectionPercent: 150\n",
      9, 27, "spec.trafficPolicy.outlierDetection.maxEjectionPercent", "out of range"},
