@@ -147,6 +147,12 @@ static json_t *w_route(const struct xds_route *r) {
   json_t *rt = json_pack("{s:I,s:s?,s:b}", "attempts", (json_int_t)r->retries.attempts.value, "retry_on",
                          r->retries.retry_on, "retry_remote_localities", r->retries.retry_remote_localities.value);
   if (r->retries.per_try_timeout.ms) set_int(rt, "per_try_timeout_ms", r->retries.per_try_timeout.ms);
+  /* What the VirtualService wrote: Istio's translation (retry.c) depends on it (a block without
+   * attempts disables retries; a written retryOn drops the default 503), so a pushed route must
+   * give the same retry policy as the compiled one. Written only when true. */
+  if (r->retries.present) json_object_set_new(rt, "present", json_true());
+  if (r->retries.attempts.set) json_object_set_new(rt, "attempts_set", json_true());
+  if (r->retries.retry_on_set) json_object_set_new(rt, "retry_on_set", json_true());
   json_object_set_new(o, "retries", rt);
   if (r->fault.present) {
     json_t *f = json_object();
@@ -632,12 +638,18 @@ static void r_route(struct rd *r, json_t *o, const char *path, struct xds_route 
   json_t *v = json_object_get(o, "retries");
   if (v) {
     path_fmt(p, sizeof p, "%s.retries", path);
-    static const char *const k[] = {"attempts", "retry_on", "retry_remote_localities", "per_try_timeout_ms", NULL};
+    static const char *const k[] = {"attempts",           "retry_on", "retry_remote_localities",
+                                    "per_try_timeout_ms", "present",  "attempts_set",
+                                    "retry_on_set",       NULL};
     if (r_object(r, v, p, k)) {
       rt->retries.attempts.value = r_u32(r, v, "attempts", p, 0);
       rt->retries.retry_on = r_str(r, v, "retry_on", p, false);
       rt->retries.retry_remote_localities.value = r_bool(r, v, "retry_remote_localities", p);
       rt->retries.per_try_timeout.ms = r_int(r, v, "per_try_timeout_ms", p, 0, INT64_MAX, 0);
+      rt->retries.per_try_timeout.set = rt->retries.per_try_timeout.ms > 0; /* Istio's minimum is 1ms */
+      rt->retries.present = r_bool(r, v, "present", p);
+      rt->retries.attempts.set = r_bool(r, v, "attempts_set", p);
+      rt->retries.retry_on_set = r_bool(r, v, "retry_on_set", p);
     }
   }
   if ((v = json_object_get(o, "fault"))) {

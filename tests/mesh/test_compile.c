@@ -6,6 +6,7 @@
 #include <errno.h>
 
 #include "bookinfo_world.h"
+#include "mesh/retry.h"
 
 #define REVIEWS "reviews.default.svc.cluster.local"
 
@@ -347,6 +348,26 @@ static void json_round_trip(void) {
   ASSERT_INT_EQ(compile_to_json(back, 0, &b), 0);
   EXPECT_STR_EQ(a, b);
   EXPECT_INT_EQ(back->version, cfg->version);
+  /* Every route gives the same retry policy pushed as compiled (Istio's translation reads what
+   * the VirtualService wrote, not only the effective values). */
+  int retry_5xx = 0;
+  ASSERT_INT_EQ(back->route_configs_len, cfg->route_configs_len);
+  for (size_t i = 0; i < cfg->route_configs_len; i++)
+    for (size_t v = 0; v < cfg->route_configs[i].vhosts_len; v++)
+      for (size_t k = 0; k < cfg->route_configs[i].vhosts[v].routes_len; k++) {
+        struct retry_policy pa, pb;
+        char ea[128], eb[128], fa[256], fb[256];
+        ASSERT_INT_EQ(retry_policy_from_route(&cfg->route_configs[i].vhosts[v].routes[k].retries, &pa, ea, sizeof ea), 0);
+        ASSERT_INT_EQ(retry_policy_from_route(&back->route_configs[i].vhosts[v].routes[k].retries, &pb, eb, sizeof eb), 0);
+        retry_policy_format(&pa, fa, sizeof fa);
+        retry_policy_format(&pb, fb, sizeof fb);
+        EXPECT_STR_EQ(fa, fb);
+        EXPECT_INT_EQ(pa.retries, pb.retries);
+        EXPECT_INT_EQ(pa.codes_len, pb.codes_len);
+        EXPECT_INT_EQ(pa.per_try_timeout_ms, pb.per_try_timeout_ms);
+        retry_5xx += pa.retries == 3 && strcmp(fa, "5xx") == 0 && pa.codes_len == 0 && pa.per_try_timeout_ms == 2000;
+      }
+  EXPECT_INT_GE(retry_5xx, 1); /* the jason-delay rule's {attempts: 3, perTryTimeout: 2s, retryOn: 5xx} */
   EXPECT_STR_CONTAINS(a, "\"cluster\":\"outbound|9080|v9|ratings.default.svc.cluster.local\"");
   EXPECT_STR_CONTAINS(a, "\"missing\":\"DestinationRule default/ratings for ratings.default.svc.cluster.local defines "
                          "no subset v9\"");
