@@ -18,23 +18,11 @@
 #define PER_MILLION 1000000u
 
 /* gRPC status codes by number (grpc/doc/statuscodes.md). */
-static const char *const GRPC_NAMES[] = {"OK",
-                                         "CANCELLED",
-                                         "UNKNOWN",
-                                         "INVALID_ARGUMENT",
-                                         "DEADLINE_EXCEEDED",
-                                         "NOT_FOUND",
-                                         "ALREADY_EXISTS",
-                                         "PERMISSION_DENIED",
-                                         "RESOURCE_EXHAUSTED",
-                                         "FAILED_PRECONDITION",
-                                         "ABORTED",
-                                         "OUT_OF_RANGE",
-                                         "UNIMPLEMENTED",
-                                         "INTERNAL",
-                                         "UNAVAILABLE",
-                                         "DATA_LOSS",
-                                         "UNAUTHENTICATED"};
+static const char *const GRPC_NAMES[] = {
+    "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+    "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+    "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+    "DATA_LOSS", "UNAUTHENTICATED"};
 
 int fault_grpc_code(const char *name) {
   if (!name)
@@ -45,10 +33,11 @@ int fault_grpc_code(const char *name) {
   return -1;
 }
 
-/* The per-million numerator Istio writes for a percentage (unset: 0, never
- * fires). */
+/* The per-million numerator Istio writes for a percentage. An unset percentage has value 0
+ * (resource.h), so it never fires; only .value is read, because a pushed config
+ * (compile_json.c) carries the effective value without the `set` bit. */
 static uint32_t numerator(const struct resource_pct *pct) {
-  if (!pct->set || pct->value <= 0)
+  if (pct->value <= 0)
     return 0;
   if (pct->value >= 100)
     return PER_MILLION;
@@ -57,15 +46,13 @@ static uint32_t numerator(const struct resource_pct *pct) {
 
 /* One roll: returns whether it fired and stores the roll as a percent in [0,
  * 100). */
-static bool roll(const struct resource_pct *pct, struct rng *rng,
-                 double *roll_pct) {
+static bool roll(const struct resource_pct *pct, struct rng *rng, double *roll_pct) {
   uint32_t r = rng_below(rng, PER_MILLION);
   *roll_pct = r / 10000.0;
   return r < numerator(pct);
 }
 
-void fault_draw(const struct resource_fault *f, struct rng *rng,
-                struct fault_draw *out) {
+void fault_draw(const struct resource_fault *f, struct rng *rng, struct fault_draw *out) {
   memset(out, 0, sizeof *out);
   out->grpc_code = -1;
   out->delay_roll = -1;
@@ -74,13 +61,13 @@ void fault_draw(const struct resource_fault *f, struct rng *rng,
     return;
   if (f->delay.present) {
     out->has_delay = true;
-    out->delay_pct = f->delay.percentage.set ? f->delay.percentage.value : 0;
+    out->delay_pct = f->delay.percentage.value;
     out->delay = roll(&f->delay.percentage, rng, &out->delay_roll);
     out->delay_ms = out->delay ? f->delay.fixed_delay.ms : 0;
   }
   if (f->abort.present) {
     out->has_abort = true;
-    out->abort_pct = f->abort.percentage.set ? f->abort.percentage.value : 0;
+    out->abort_pct = f->abort.percentage.value;
     out->abort = roll(&f->abort.percentage, rng, &out->abort_roll);
     if (f->abort.grpc_status) {
       /* A gRPC abort answers HTTP 200 with the status in grpc-status

@@ -13,8 +13,7 @@
 
 #define PER_MILLION 1000000u
 
-void token_bucket_init(struct token_bucket *b, uint32_t max_tokens,
-                       uint32_t tokens_per_fill, int64_t fill_interval_ms,
+void token_bucket_init(struct token_bucket *b, uint32_t max_tokens, uint32_t tokens_per_fill, int64_t fill_interval_ms,
                        int64_t now_ms) {
   b->max_tokens = max_tokens;
   b->tokens_per_fill = tokens_per_fill;
@@ -26,8 +25,7 @@ void token_bucket_init(struct token_bucket *b, uint32_t max_tokens,
 static void refill(struct token_bucket *b, int64_t now_ms) {
   if (now_ms <= b->last_fill_ms)
     return; /* a clock that steps back adds nothing */
-  uint64_t fills =
-      (uint64_t)(now_ms - b->last_fill_ms) / (uint64_t)b->fill_interval_ms;
+  uint64_t fills = (uint64_t)(now_ms - b->last_fill_ms) / (uint64_t)b->fill_interval_ms;
   if (fills == 0)
     return;
   b->last_fill_ms += (int64_t)fills * b->fill_interval_ms;
@@ -57,20 +55,16 @@ uint32_t token_bucket_peek(struct token_bucket *b, int64_t now_ms) {
 
 /* Envoy's runtime featureEnabled with a per-million fractional percent. */
 static bool feature_enabled(double percent, struct rng *rng) {
-  uint32_t num = percent <= 0     ? 0
-                 : percent >= 100 ? PER_MILLION
-                                  : (uint32_t)(percent * 10000.0);
+  uint32_t num = percent <= 0 ? 0 : percent >= 100 ? PER_MILLION : (uint32_t)(percent * 10000.0);
   return rng_below(rng, PER_MILLION) < num;
 }
 
-enum ratelimit_verdict
-ratelimit_check(const struct resource_local_rate_limit *cfg,
-                struct token_bucket *b, struct rng *rng, int64_t now_ms) {
+enum ratelimit_verdict ratelimit_check(const struct resource_local_rate_limit *cfg, struct token_bucket *b,
+                                       struct rng *rng, int64_t now_ms) {
   if (!feature_enabled(cfg->enabled_percent, rng))
     return RATELIMIT_PASS; /* not enabled for this request: the bucket is not
                               touched */
   if (token_bucket_take(b, now_ms))
     return RATELIMIT_PASS;
-  return feature_enabled(cfg->enforced_percent, rng) ? RATELIMIT_LIMITED
-                                                     : RATELIMIT_NOT_ENFORCED;
+  return feature_enabled(cfg->enforced_percent, rng) ? RATELIMIT_LIMITED : RATELIMIT_NOT_ENFORCED;
 }

@@ -1,21 +1,17 @@
-/* retry: Istio's retries translated to Envoy's retry policy, the retry_on check
- * after each try, and Envoy's jittered backoff. Pure: no I/O, no clock (see
- * retry.h for where it sits).
+/* retry: Istio's retries translated to Envoy's retry policy, the retry_on check after each try,
+ * and Envoy's jittered backoff. Pure: no I/O, no clock (see retry.h for where it sits).
  *
- * Translation follows Istio's pilot/pkg/networking/core/route/retry
- * ConvertPolicy:
+ * Translation follows Istio's pilot/pkg/networking/core/route/retry ConvertPolicy:
  *   - no `retries` block: DefaultPolicy(), 2 retries on
- *     connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes
- * with [503];
- *   - `attempts <= 0` (an unset attempts is 0 in the proto): no retry policy at
- * all;
- *   - otherwise start from DefaultPolicy(), set the attempts, and when retryOn
- * is written replace both the conditions and the status codes by what
- * parseRetryOn finds in it (integers are status codes), appending
- * "retriable-status-codes" when codes were given without it. The decision
- * follows Envoy's RetryStateImpl (source/common/router/retry_state_impl.cc):
- * wouldRetryFromHeaders for a response, wouldRetryFromReset for everything that
- * ended without a whole response head.
+ *     connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes with [503];
+ *   - `attempts <= 0` (an unset attempts is 0 in the proto): no retry policy at all;
+ *   - otherwise start from DefaultPolicy(), set the attempts, and when retryOn is written
+ *     replace both the conditions and the status codes by what parseRetryOn finds in it
+ *     (integers are status codes), appending "retriable-status-codes" when codes were given
+ *     without it.
+ * The decision follows Envoy's RetryStateImpl (source/common/router/retry_state_impl.cc):
+ * wouldRetryFromHeaders for a response, wouldRetryFromReset for everything that ended without a
+ * whole response head.
  */
 #include "mesh/retry.h"
 
@@ -52,15 +48,13 @@ static const struct {
  * retriable-headers with its header list), on HTTP/3, or on knowing whether
  * request bytes reached the wire (reset-before-request). They are accepted and
  * carry no bit, so a config Istio accepts is not refused here. */
-static const char *const INERT[] = {"reset-before-request", "envoy-ratelimited",
-                                    "retriable-headers",
+static const char *const INERT[] = {"reset-before-request", "envoy-ratelimited", "retriable-headers",
                                     "http3-post-connect-failure", NULL};
 
 static void default_policy(struct retry_policy *p) {
   memset(p, 0, sizeof *p);
   p->retries = 2;
-  p->on = RETRY_ON_CONNECT_FAILURE | RETRY_ON_REFUSED_STREAM |
-          RETRY_ON_UNAVAILABLE | RETRY_ON_CANCELLED |
+  p->on = RETRY_ON_CONNECT_FAILURE | RETRY_ON_REFUSED_STREAM | RETRY_ON_UNAVAILABLE | RETRY_ON_CANCELLED |
           RETRY_ON_RETRIABLE_STATUS_CODES;
   p->codes[0] = 503;
   p->codes_len = 1;
@@ -72,8 +66,7 @@ static void default_policy(struct retry_policy *p) {
 
 /* Istio's parseRetryOn: comma-separated, each item trimmed; integers are status
  * codes. */
-static int parse_retry_on(const char *list, struct retry_policy *p, char *err,
-                          size_t errlen) {
+static int parse_retry_on(const char *list, struct retry_policy *p, char *err, size_t errlen) {
   p->on = 0;
   p->codes_len = 0;
   const char *s = list;
@@ -99,15 +92,11 @@ static int parse_retry_on(const char *list, struct retry_policy *p, char *err,
         char *end;
         long code = strtol(word, &end, 10);
         if (*end != '\0' || code < 100 || code > 599) {
-          snprintf(
-              err, errlen,
-              "retryOn: '%s' is not a retry condition or an HTTP status code",
-              word);
+          snprintf(err, errlen, "retryOn: '%s' is not a retry condition or an HTTP status code", word);
           return -EINVAL;
         }
         if (p->codes_len == RETRY_MAX_CODES) {
-          snprintf(err, errlen, "retryOn: more than %d status codes",
-                   RETRY_MAX_CODES);
+          snprintf(err, errlen, "retryOn: more than %d status codes", RETRY_MAX_CODES);
           return -EINVAL;
         }
         p->codes[p->codes_len++] = (uint16_t)code;
@@ -124,9 +113,7 @@ static int parse_retry_on(const char *list, struct retry_policy *p, char *err,
   return 0;
 }
 
-int retry_policy_from_route(const struct resource_retries *r,
-                            struct retry_policy *out, char *err,
-                            size_t errlen) {
+int retry_policy_from_route(const struct resource_retries *r, struct retry_policy *out, char *err, size_t errlen) {
   if (errlen > 0)
     err[0] = '\0';
   default_policy(out);
@@ -157,23 +144,20 @@ static bool has_code(const struct retry_policy *p, int status) {
   return false;
 }
 
-bool retry_policy_matches(const struct retry_policy *p, enum retry_event ev,
-                          int status, int grpc_status) {
+bool retry_policy_matches(const struct retry_policy *p, enum retry_event ev, int status, int grpc_status) {
   if (p->retries == 0)
     return false;
   switch (ev) {
   case RETRY_EVENT_CONNECT_FAILURE:
     /* wouldRetryFromReset: a connect failure is a reset too, so 5xx,
      * gateway-error and reset retry it as well as connect-failure. */
-    return (p->on & (RETRY_ON_5XX | RETRY_ON_GATEWAY_ERROR | RETRY_ON_RESET |
-                     RETRY_ON_CONNECT_FAILURE)) != 0;
+    return (p->on & (RETRY_ON_5XX | RETRY_ON_GATEWAY_ERROR | RETRY_ON_RESET | RETRY_ON_CONNECT_FAILURE)) != 0;
   case RETRY_EVENT_RESET:
   case RETRY_EVENT_PER_TRY_TIMEOUT:
     /* Envoy turns a per-try timeout into a local reset of that try.
      * refused-stream needs an HTTP/2 REFUSED_STREAM, which HTTP/1.1 cannot
      * send. */
-    return (p->on & (RETRY_ON_5XX | RETRY_ON_GATEWAY_ERROR | RETRY_ON_RESET)) !=
-           0;
+    return (p->on & (RETRY_ON_5XX | RETRY_ON_GATEWAY_ERROR | RETRY_ON_RESET)) != 0;
   case RETRY_EVENT_RESPONSE:
     break;
   }
@@ -202,8 +186,7 @@ bool retry_policy_matches(const struct retry_policy *p, enum retry_event ev,
   }
 }
 
-int64_t retry_backoff_ms(const struct retry_policy *p, uint32_t n,
-                         struct rng *rng) {
+int64_t retry_backoff_ms(const struct retry_policy *p, uint32_t n, struct rng *rng) {
   int64_t base = p->base_interval_ms > 0 ? p->base_interval_ms : 25;
   int64_t max = p->max_interval_ms > 0 ? p->max_interval_ms : 10 * base;
   if (n == 0)
@@ -232,8 +215,7 @@ void retry_policy_format(const struct retry_policy *p, char *out, size_t cap) {
   for (size_t i = 0; i < CONDITIONS_LEN; i++) {
     if (!(p->on & CONDITIONS[i].bit))
       continue;
-    int w = snprintf(out + used, cap - used, "%s%s", used ? "," : "",
-                     CONDITIONS[i].name);
+    int w = snprintf(out + used, cap - used, "%s%s", used ? "," : "", CONDITIONS[i].name);
     if (w < 0 || (size_t)w >= cap - used) {
       /* Cut to fit: snprintf already wrote what fits and a NUL. */
       return;

@@ -6,6 +6,7 @@
 #include <errno.h>
 
 #include "bookinfo_world.h"
+#include "mesh/fault.h"
 #include "mesh/retry.h"
 
 #define REVIEWS "reviews.default.svc.cluster.local"
@@ -368,6 +369,32 @@ static void json_round_trip(void) {
         retry_5xx += pa.retries == 3 && strcmp(fa, "5xx") == 0 && pa.codes_len == 0 && pa.per_try_timeout_ms == 2000;
       }
   EXPECT_INT_GE(retry_5xx, 1); /* the jason-delay rule's {attempts: 3, perTryTimeout: 2s, retryOn: 5xx} */
+  /* The jason-delay rule's faults draw the same pushed as compiled (delay 100 %, abort 12.5 %). */
+  const struct xds_route *fa = NULL, *fb = NULL;
+  for (size_t i = 0; i < cfg->route_configs_len; i++)
+    for (size_t v = 0; v < cfg->route_configs[i].vhosts_len; v++)
+      for (size_t k = 0; k < cfg->route_configs[i].vhosts[v].routes_len; k++)
+        if (cfg->route_configs[i].vhosts[v].routes[k].fault.present) {
+          fa = &cfg->route_configs[i].vhosts[v].routes[k];
+          fb = &back->route_configs[i].vhosts[v].routes[k];
+        }
+  ASSERT(fa && fb);
+  struct rng ra, rb;
+  rng_seed(&ra, 11);
+  rng_seed(&rb, 11);
+  int delays = 0, aborts = 0;
+  for (int k = 0; k < 1000; k++) {
+    struct fault_draw da, db;
+    fault_draw(&fa->fault, &ra, &da);
+    fault_draw(&fb->fault, &rb, &db);
+    EXPECT(da.delay == db.delay && da.abort == db.abort && da.delay_ms == db.delay_ms &&
+           da.abort_status == db.abort_status);
+    delays += da.delay;
+    aborts += da.abort;
+  }
+  EXPECT_INT_EQ(delays, 1000);
+  EXPECT_INT_GE(aborts, 125 - 55); /* 12.5 % of 1000 +- 5 sd */
+  EXPECT_INT_LE(aborts, 125 + 55);
   EXPECT_STR_CONTAINS(a, "\"cluster\":\"outbound|9080|v9|ratings.default.svc.cluster.local\"");
   EXPECT_STR_CONTAINS(a, "\"missing\":\"DestinationRule default/ratings for ratings.default.svc.cluster.local defines "
                          "no subset v9\"");

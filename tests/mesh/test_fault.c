@@ -10,8 +10,7 @@
 
 #include "support/test.h"
 
-static struct resource_fault delay_abort(bool delay, bool dset, double dpct,
-                                         bool abort, bool aset, double apct) {
+static struct resource_fault delay_abort(bool delay, bool dset, double dpct, bool abort, bool aset, double apct) {
   struct resource_fault f = {.present = delay || abort};
   f.delay = (struct resource_fault_delay){delay, {5000, true}, {dpct, dset}};
   f.abort = (struct resource_fault_abort){abort, 503, NULL, {apct, aset}};
@@ -31,16 +30,14 @@ static void fires_by_percentage(void) {
       {"delay, percentage unset: never", true, false, 0, false, false, 0, 0, 0},
       {"abort, percentage unset: never", false, false, 0, true, false, 0, 0, 0},
       {"percentage 0: never", true, true, 0, true, true, 0, 0, 0},
-      {"percentage 100: always", true, true, 100, true, true, 100, 10000,
-       10000},
+      {"percentage 100: always", true, true, 100, true, true, 100, 10000, 10000},
       {"delay 100, abort unset", true, true, 100, true, false, 0, 10000, 0},
       {"50 %: about half", true, true, 50, true, true, 50, -1, -1},
   };
   const int n = 10000;
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct resource_fault f =
-        delay_abort(cases[i].delay, cases[i].dset, cases[i].dpct,
-                    cases[i].abort, cases[i].aset, cases[i].apct);
+        delay_abort(cases[i].delay, cases[i].dset, cases[i].dpct, cases[i].abort, cases[i].aset, cases[i].apct);
     struct rng rng;
     rng_seed(&rng, 1000 + i);
     int delays = 0, aborts = 0;
@@ -56,17 +53,13 @@ static void fires_by_percentage(void) {
       if (d.abort)
         EXPECT_INT_EQ(d.abort_status, 503);
     }
-    const int got[2] = {delays, aborts},
-              want[2] = {cases[i].want_delays, cases[i].want_aborts};
+    const int got[2] = {delays, aborts}, want[2] = {cases[i].want_delays, cases[i].want_aborts};
     for (int k = 0; k < 2; k++) {
       double margin = 5 * sqrt(n * 0.25);
-      bool ok =
-          want[k] >= 0 ? got[k] == want[k] : fabs(got[k] - n / 2.0) <= margin;
+      bool ok = want[k] >= 0 ? got[k] == want[k] : fabs(got[k] - n / 2.0) <= margin;
       if (!ok)
-        test_fail(__FILE__, __LINE__,
-                  "%s: %s fired %d of %d, want %d (-1: %d +- %.0f)",
-                  cases[i].what, k ? "abort" : "delay", got[k], n, want[k],
-                  n / 2, margin);
+        test_fail(__FILE__, __LINE__, "%s: %s fired %d of %d, want %d (-1: %d +- %.0f)", cases[i].what,
+                  k ? "abort" : "delay", got[k], n, want[k], n / 2, margin);
     }
   }
 }
@@ -91,8 +84,7 @@ static void one_draw_each_delay_first(void) {
   for (int k = 0; k < 200; k++) {
     struct fault_draw d;
     fault_draw(&f, &rng, &d);
-    uint32_t droll = rng_below(&twin, 1000000),
-             aroll = rng_below(&twin, 1000000);
+    uint32_t droll = rng_below(&twin, 1000000), aroll = rng_below(&twin, 1000000);
     EXPECT(d.delay_roll == droll / 10000.0);
     EXPECT(d.abort_roll == aroll / 10000.0);
     EXPECT(d.delay == (droll < 300000));
@@ -115,8 +107,7 @@ static void same_seed_same_draws(void) {
     struct fault_draw x, y;
     fault_draw(&f, &a, &x);
     fault_draw(&f, &b, &y);
-    EXPECT(x.delay == y.delay && x.abort == y.abort &&
-           x.delay_roll == y.delay_roll && x.abort_roll == y.abort_roll);
+    EXPECT(x.delay == y.delay && x.abort == y.abort && x.delay_roll == y.delay_roll && x.abort_roll == y.abort_roll);
   }
 }
 
@@ -139,20 +130,12 @@ static void grpc_codes(void) {
   static const struct {
     const char *name;
     int code;
-  } cases[] = {{"OK", 0},
-               {"CANCELLED", 1},
-               {"DEADLINE_EXCEEDED", 4},
-               {"RESOURCE_EXHAUSTED", 8},
-               {"INTERNAL", 13},
-               {"UNAVAILABLE", 14},
-               {"UNAUTHENTICATED", 16},
-               {"unavailable", -1},
-               {"NOPE", -1},
-               {NULL, -1}};
+  } cases[] = {{"OK", 0},        {"CANCELLED", 1},    {"DEADLINE_EXCEEDED", 4}, {"RESOURCE_EXHAUSTED", 8},
+               {"INTERNAL", 13}, {"UNAVAILABLE", 14}, {"UNAUTHENTICATED", 16},  {"unavailable", -1},
+               {"NOPE", -1},     {NULL, -1}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     EXPECT_INT_EQ(fault_grpc_code(cases[i].name), cases[i].code);
 }
 
-TEST_CASES(TEST(fires_by_percentage), TEST(null_fault_draws_nothing),
-           TEST(one_draw_each_delay_first), TEST(same_seed_same_draws),
-           TEST(grpc_abort), TEST(grpc_codes))
+TEST_CASES(TEST(fires_by_percentage), TEST(null_fault_draws_nothing), TEST(one_draw_each_delay_first),
+           TEST(same_seed_same_draws), TEST(grpc_abort), TEST(grpc_codes))

@@ -18,49 +18,22 @@ static void bucket_timeline(void) {
       int granted; /* how many succeed */
     } steps[6];
   } cases[] = {
-      {4,
-       4,
-       60000,
-       {{0, 5, 4},
-        {59999, 1, 0},
-        {60000, 5, 4},
-        {60001, 1, 0},
-        {300000, 9, 4},
-        {-1, 0, 0}}},
-      {10,
-       1,
-       100,
-       {{0, 10, 10},
-        {50, 1, 0},
-        {100, 2, 1},
-        {350, 3, 2},
-        {399, 1, 0},
-        {400, 2, 1}}},
-      {3,
-       2,
-       1000,
-       {{1000, 3, 3},
-        {2000, 3, 2},
-        {2500, 1, 0},
-        {10000, 5, 3},
-        {-1, 0, 0},
-        {-1, 0, 0}}},
+      {4, 4, 60000, {{0, 5, 4}, {59999, 1, 0}, {60000, 5, 4}, {60001, 1, 0}, {300000, 9, 4}, {-1, 0, 0}}},
+      {10, 1, 100, {{0, 10, 10}, {50, 1, 0}, {100, 2, 1}, {350, 3, 2}, {399, 1, 0}, {400, 2, 1}}},
+      {3, 2, 1000, {{1000, 3, 3}, {2000, 3, 2}, {2500, 1, 0}, {10000, 5, 3}, {-1, 0, 0}, {-1, 0, 0}}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct token_bucket b;
     int64_t t0 = cases[i].steps[0].at;
-    token_bucket_init(&b, cases[i].max, cases[i].per_fill, cases[i].interval,
-                      t0);
+    token_bucket_init(&b, cases[i].max, cases[i].per_fill, cases[i].interval, t0);
     EXPECT_INT_EQ(token_bucket_peek(&b, t0), cases[i].max); /* starts full */
     for (size_t s = 0; s < 6 && cases[i].steps[s].at >= 0; s++) {
       int granted = 0;
       for (int k = 0; k < cases[i].steps[s].takes; k++)
         granted += token_bucket_take(&b, cases[i].steps[s].at);
       if (granted != cases[i].steps[s].granted)
-        test_fail(__FILE__, __LINE__,
-                  "bucket %zu at %lld ms: %d of %d taken, want %d", i,
-                  (long long)cases[i].steps[s].at, granted,
-                  cases[i].steps[s].takes, cases[i].steps[s].granted);
+        test_fail(__FILE__, __LINE__, "bucket %zu at %lld ms: %d of %d taken, want %d", i,
+                  (long long)cases[i].steps[s].at, granted, cases[i].steps[s].takes, cases[i].steps[s].granted);
     }
   }
 }
@@ -72,22 +45,18 @@ static void refill_caps_and_keeps_phase(void) {
     EXPECT(token_bucket_take(&b, 0));
   EXPECT_INT_EQ(token_bucket_peek(&b, 99), 0);  /* no partial intervals */
   EXPECT_INT_EQ(token_bucket_peek(&b, 150), 2); /* one fill */
-  EXPECT_INT_EQ(token_bucket_peek(&b, 199),
-                2); /* peeking at 150 did not move the phase */
+  EXPECT_INT_EQ(token_bucket_peek(&b, 199), 2); /* peeking at 150 did not move the phase */
   EXPECT_INT_EQ(token_bucket_peek(&b, 200), 4);
-  EXPECT_INT_EQ(token_bucket_peek(&b, 300), 5); /* capped at max */
-  EXPECT_INT_EQ(token_bucket_peek(&b, INT64_MAX / 2),
-                5); /* a long idle bucket does not overflow */
-  EXPECT_INT_EQ(token_bucket_peek(&b, 10),
-                5); /* a clock stepping back adds nothing */
+  EXPECT_INT_EQ(token_bucket_peek(&b, 300), 5);           /* capped at max */
+  EXPECT_INT_EQ(token_bucket_peek(&b, INT64_MAX / 2), 5); /* a long idle bucket does not overflow */
+  EXPECT_INT_EQ(token_bucket_peek(&b, 10), 5);            /* a clock stepping back adds nothing */
 }
 
 static void filter_percentages(void) {
   static const struct {
     const char *what;
     double enabled, enforced;
-    int want_pass, want_limited,
-        want_not_enforced; /* of 10 requests on a 3-token bucket */
+    int want_pass, want_limited, want_not_enforced; /* of 10 requests on a 3-token bucket */
     uint32_t want_tokens_left;
   } cases[] = {
       {"enabled and enforced", 100, 100, 3, 7, 0, 0},
@@ -99,23 +68,18 @@ static void filter_percentages(void) {
                                             .tokens_per_fill = 3,
                                             .fill_interval_ms = 60000,
                                             .enabled_percent = cases[i].enabled,
-                                            .enforced_percent =
-                                                cases[i].enforced};
+                                            .enforced_percent = cases[i].enforced};
     struct token_bucket b;
-    token_bucket_init(&b, cfg.max_tokens, cfg.tokens_per_fill,
-                      cfg.fill_interval_ms, 0);
+    token_bucket_init(&b, cfg.max_tokens, cfg.tokens_per_fill, cfg.fill_interval_ms, 0);
     struct rng rng;
     rng_seed(&rng, 5);
     int count[3] = {0};
     for (int k = 0; k < 10; k++)
       count[ratelimit_check(&cfg, &b, &rng, k)]++;
-    if (count[RATELIMIT_PASS] != cases[i].want_pass ||
-        count[RATELIMIT_LIMITED] != cases[i].want_limited ||
+    if (count[RATELIMIT_PASS] != cases[i].want_pass || count[RATELIMIT_LIMITED] != cases[i].want_limited ||
         count[RATELIMIT_NOT_ENFORCED] != cases[i].want_not_enforced)
-      test_fail(__FILE__, __LINE__,
-                "%s: pass %d limited %d not-enforced %d, want %d %d %d",
-                cases[i].what, count[RATELIMIT_PASS], count[RATELIMIT_LIMITED],
-                count[RATELIMIT_NOT_ENFORCED], cases[i].want_pass,
+      test_fail(__FILE__, __LINE__, "%s: pass %d limited %d not-enforced %d, want %d %d %d", cases[i].what,
+                count[RATELIMIT_PASS], count[RATELIMIT_LIMITED], count[RATELIMIT_NOT_ENFORCED], cases[i].want_pass,
                 cases[i].want_limited, cases[i].want_not_enforced);
     EXPECT_INT_EQ(token_bucket_peek(&b, 10), cases[i].want_tokens_left);
   }
@@ -148,5 +112,5 @@ static void half_enabled_about_half_checked(void) {
   EXPECT_INT_LE(limited, 5000 + 250);
 }
 
-TEST_CASES(TEST(bucket_timeline), TEST(refill_caps_and_keeps_phase),
-           TEST(filter_percentages), TEST(half_enabled_about_half_checked))
+TEST_CASES(TEST(bucket_timeline), TEST(refill_caps_and_keeps_phase), TEST(filter_percentages),
+           TEST(half_enabled_about_half_checked))

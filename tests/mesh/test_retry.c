@@ -8,10 +8,10 @@
 
 #include "support/test.h"
 
-static struct resource_retries retries(uint32_t attempts, bool attempts_set,
-                                       const char *on) {
-  struct resource_retries r = {.present = true,
-                               .attempts = {attempts, attempts_set}};
+#define DEFAULT_ON "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+
+static struct resource_retries retries(uint32_t attempts, bool attempts_set, const char *on) {
+  struct resource_retries r = {.present = true, .attempts = {attempts, attempts_set}};
   r.retry_on = (char *)(on ? on : RESOURCE_DEFAULT_RETRY_ON);
   r.retry_on_set = on != NULL;
   return r;
@@ -33,117 +33,33 @@ static void translation_table(void) {
     uint16_t want_codes[4];
     size_t want_codes_len;
   } cases[] = {
-      {"no retries block: Istio's default",
-       true,
-       false,
-       0,
-       false,
-       NULL,
-       2,
-       "connect-failure,refused-stream,unavailable,cancelled,retriable-status-"
-       "codes",
-       {503},
-       1},
-      {"retries not present: default",
-       false,
-       false,
-       0,
-       false,
-       NULL,
-       2,
-       "connect-failure,refused-stream,unavailable,cancelled,retriable-status-"
-       "codes",
-       {503},
-       1},
+      /* clang-format off */
+      {"no retries block: Istio's default", true, false, 0, false, NULL, 2, DEFAULT_ON, {503}, 1},
+      {"retries not present: default", false, false, 0, false, NULL, 2, DEFAULT_ON, {503}, 1},
       {"attempts 0 disables", false, true, 0, true, "5xx", 0, "", {0}, 0},
-      {"attempts unset disables (proto int32 0)",
-       false,
-       true,
-       2,
-       false,
-       "5xx",
-       0,
-       "",
-       {0},
-       0},
-      {"attempts only keeps default conditions",
-       false,
-       true,
-       3,
-       true,
-       NULL,
-       3,
-       "connect-failure,refused-stream,unavailable,cancelled,retriable-status-"
-       "codes",
-       {503},
-       1},
-      {"retryOn replaces conditions and drops 503",
-       false,
-       true,
-       3,
-       true,
-       "5xx",
-       3,
-       "5xx",
-       {0},
-       0},
-      {"bare codes add retriable-status-codes",
-       false,
-       true,
-       3,
-       true,
-       "gateway-error,409, 500",
-       3,
-       "gateway-error,retriable-status-codes",
-       {409, 500},
-       2},
-      {"only codes",
-       false,
-       true,
-       1,
-       true,
-       "503",
-       1,
-       "retriable-status-codes",
-       {503},
-       1},
-      {"spaces trimmed, gRPC names",
-       false,
-       true,
-       2,
-       true,
-       " reset , deadline-exceeded,internal,resource-exhausted",
-       2,
-       "reset,deadline-exceeded,internal,resource-exhausted",
-       {0},
-       0},
-      {"inert Envoy policies are accepted",
-       false,
-       true,
-       2,
-       true,
-       "envoy-ratelimited,retriable-4xx",
-       2,
-       "retriable-4xx",
-       {0},
-       0},
+      {"attempts unset disables (proto int32 0)", false, true, 2, false, "5xx", 0, "", {0}, 0},
+      {"attempts only keeps default conditions", false, true, 3, true, NULL, 3, DEFAULT_ON, {503}, 1},
+      {"retryOn replaces conditions and drops 503", false, true, 3, true, "5xx", 3, "5xx", {0}, 0},
+      {"bare codes add retriable-status-codes", false, true, 3, true, "gateway-error,409, 500", 3,
+       "gateway-error,retriable-status-codes", {409, 500}, 2},
+      {"only codes", false, true, 1, true, "503", 1, "retriable-status-codes", {503}, 1},
+      {"spaces trimmed, gRPC names", false, true, 2, true, " reset , deadline-exceeded,internal,resource-exhausted", 2,
+       "reset,deadline-exceeded,internal,resource-exhausted", {0}, 0},
+      {"inert Envoy policies are accepted", false, true, 2, true, "envoy-ratelimited,retriable-4xx", 2,
+       "retriable-4xx", {0}, 0},
+      /* clang-format on */
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    struct resource_retries r =
-        cases[i].present
-            ? retries(cases[i].attempts, cases[i].attempts_set, cases[i].on)
-            : (struct resource_retries){0};
+    struct resource_retries r = cases[i].present ? retries(cases[i].attempts, cases[i].attempts_set, cases[i].on)
+                                                 : (struct resource_retries){0};
     struct retry_policy p;
     char err[128];
-    ASSERT_INT_EQ(retry_policy_from_route(cases[i].null_route ? NULL : &r, &p,
-                                          err, sizeof err),
-                  0);
+    ASSERT_INT_EQ(retry_policy_from_route(cases[i].null_route ? NULL : &r, &p, err, sizeof err), 0);
     char on[256];
     retry_policy_format(&p, on, sizeof on);
     if (p.retries != cases[i].want_retries || strcmp(on, cases[i].want_on) != 0)
-      test_fail(__FILE__, __LINE__, "%s: retries %u on \"%s\", want %u \"%s\"",
-                cases[i].what, p.retries, on, cases[i].want_retries,
-                cases[i].want_on);
+      test_fail(__FILE__, __LINE__, "%s: retries %u on \"%s\", want %u \"%s\"", cases[i].what, p.retries, on,
+                cases[i].want_retries, cases[i].want_on);
     EXPECT_INT_EQ(p.codes_len, cases[i].want_codes_len);
     for (size_t k = 0; k < cases[i].want_codes_len && k < p.codes_len; k++)
       EXPECT_INT_EQ(p.codes[k], cases[i].want_codes[k]);
@@ -167,8 +83,7 @@ static void default_policy_details(void) {
 }
 
 static void unknown_condition_refused(void) {
-  static const char *const bad[] = {"5xx,gateway-eror", "99", "600",
-                                    "5xx,503x"};
+  static const char *const bad[] = {"5xx,gateway-eror", "99", "600", "5xx,503x"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     struct resource_retries r = retries(2, true, bad[i]);
     struct retry_policy p;
@@ -181,25 +96,7 @@ static void unknown_condition_refused(void) {
 /* ---- conditions against outcomes
  * ---------------------------------------------------------------- */
 
-enum {
-  CF,
-  RS,
-  TO,
-  R200,
-  R409,
-  R500,
-  R501,
-  R502,
-  R503,
-  R504,
-  G1,
-  G4,
-  G8,
-  G13,
-  G14,
-  G2,
-  OUTCOMES
-};
+enum { CF, RS, TO, R200, R409, R500, R501, R502, R503, R504, G1, G4, G8, G13, G14, G2, OUTCOMES };
 static const struct {
   const char *name;
   enum retry_event ev;
@@ -225,29 +122,28 @@ static const struct {
 
 static void condition_by_outcome(void) {
   /* Each row: a retryOn and the outcomes it retries ("x"), in OUTCOME order:
-   *                     CF RS TO 200 409 500 501 502 503 504 g1 g4 g8 g13 g14
-   * g2 */
+   *                             CF RS TO 200 409 500 501 502 503 504 g1 g4 g8 g13 g14 g2 */
   static const struct {
     const char *on;
     const char *want;
   } rows[] = {
-      {"5xx", /*        */ "xxx..xxxxx......"},
-      {"gateway-error", "xxx....xxx......"},
-      {"reset", /*      */ "xxx............."},
-      {"connect-failure", "x..............."},
-      {"refused-stream", "................"},
-      {"retriable-4xx", "....x..........."},
-      {"503", /*        */ "........x......."},
-      {"500,504", /*    */ ".....x...x......"},
+      /* clang-format off */
+      {"5xx",                    "xxx..xxxxx......"},
+      {"gateway-error",          "xxx....xxx......"},
+      {"reset",                  "xxx............."},
+      {"connect-failure",        "x..............."},
+      {"refused-stream",         "................"},
+      {"retriable-4xx",          "....x..........."},
+      {"503",                    "........x......."},
+      {"500,504",                ".....x...x......"},
       {"retriable-status-codes", "................"}, /* no codes: nothing */
-      {"cancelled", /*  */ "..........x....."},
-      {"deadline-exceeded", "...........x...."},
-      {"resource-exhausted", "............x..."},
-      {"internal", /*   */ ".............x.."},
-      {"unavailable", /**/ "..............x."},
-      {"connect-failure,refused-stream,unavailable,cancelled,retriable-status-"
-       "codes",
-       "x.........x...x."},
+      {"cancelled",              "..........x....."},
+      {"deadline-exceeded",      "...........x...."},
+      {"resource-exhausted",     "............x..."},
+      {"internal",               ".............x.."},
+      {"unavailable",            "..............x."},
+      {DEFAULT_ON,               "x.........x...x."}, /* written: no 503 */
+      /* clang-format on */
   };
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
     struct resource_retries r = retries(2, true, rows[i].on);
@@ -256,11 +152,9 @@ static void condition_by_outcome(void) {
     ASSERT_INT_EQ(retry_policy_from_route(&r, &p, err, sizeof err), 0);
     for (int o = 0; o < OUTCOMES; o++) {
       bool want = rows[i].want[o] == 'x';
-      bool got = retry_policy_matches(&p, OUTCOME[o].ev, OUTCOME[o].status,
-                                      OUTCOME[o].grpc);
+      bool got = retry_policy_matches(&p, OUTCOME[o].ev, OUTCOME[o].status, OUTCOME[o].grpc);
       if (got != want)
-        test_fail(__FILE__, __LINE__, "retryOn %s, outcome %s: got %d want %d",
-                  rows[i].on, OUTCOME[o].name, got, want);
+        test_fail(__FILE__, __LINE__, "retryOn %s, outcome %s: got %d want %d", rows[i].on, OUTCOME[o].name, got, want);
     }
   }
 }
@@ -272,8 +166,7 @@ static void default_policy_retries_503_and_connect_failure(void) {
   EXPECT(retry_policy_matches(&p, RETRY_EVENT_RESPONSE, 503, -1));
   EXPECT(retry_policy_matches(&p, RETRY_EVENT_CONNECT_FAILURE, 0, -1));
   EXPECT(!retry_policy_matches(&p, RETRY_EVENT_RESPONSE, 500, -1));
-  EXPECT(!retry_policy_matches(&p, RETRY_EVENT_RESET, 0,
-                               -1)); /* "503" does not match a reset */
+  EXPECT(!retry_policy_matches(&p, RETRY_EVENT_RESET, 0, -1)); /* "503" does not match a reset */
   EXPECT(!retry_policy_matches(&p, RETRY_EVENT_PER_TRY_TIMEOUT, 0, -1));
 }
 
@@ -283,8 +176,7 @@ static void disabled_policy_matches_nothing(void) {
   char err[64];
   ASSERT_INT_EQ(retry_policy_from_route(&r, &p, err, sizeof err), 0);
   for (int o = 0; o < OUTCOMES; o++)
-    EXPECT(!retry_policy_matches(&p, OUTCOME[o].ev, OUTCOME[o].status,
-                                 OUTCOME[o].grpc));
+    EXPECT(!retry_policy_matches(&p, OUTCOME[o].ev, OUTCOME[o].status, OUTCOME[o].grpc));
 }
 
 /* ---- backoff
@@ -299,8 +191,7 @@ static void backoff_bounds(void) {
   static const struct {
     uint32_t n;
     int64_t limit;
-  } cases[] = {{1, 25},  {2, 75},   {3, 175},  {4, 250},
-               {5, 250}, {31, 250}, {64, 250}, {UINT32_MAX, 250}};
+  } cases[] = {{1, 25}, {2, 75}, {3, 175}, {4, 250}, {5, 250}, {31, 250}, {64, 250}, {UINT32_MAX, 250}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct rng rng;
     rng_seed(&rng, 42 + i);
@@ -314,14 +205,10 @@ static void backoff_bounds(void) {
       sum += (double)b;
     }
     EXPECT_INT_EQ(lo, 0);
-    EXPECT_INT_EQ(hi,
-                  cases[i].limit -
-                      1); /* every value below the limit shows up; none at it */
+    EXPECT_INT_EQ(hi, cases[i].limit - 1); /* every value below the limit shows up; none at it */
     double mean = sum / n, want = (cases[i].limit - 1) / 2.0;
     if (mean < want * 0.95 || mean > want * 1.05)
-      test_fail(__FILE__, __LINE__,
-                "retry %u: mean %.1f, want about %.1f (uniform)", cases[i].n,
-                mean, want);
+      test_fail(__FILE__, __LINE__, "retry %u: mean %.1f, want about %.1f (uniform)", cases[i].n, mean, want);
   }
 }
 
@@ -333,8 +220,7 @@ static void backoff_seeded_replay(void) {
   rng_seed(&a, 7);
   rng_seed(&b, 7);
   for (uint32_t n = 1; n < 100; n++)
-    EXPECT_INT_EQ(retry_backoff_ms(&p, n % 6 + 1, &a),
-                  retry_backoff_ms(&p, n % 6 + 1, &b));
+    EXPECT_INT_EQ(retry_backoff_ms(&p, n % 6 + 1, &a), retry_backoff_ms(&p, n % 6 + 1, &b));
 }
 
 static void format_cuts_to_fit(void) {
@@ -347,8 +233,7 @@ static void format_cuts_to_fit(void) {
   EXPECT_STR_EQ(small, "connect-f");
 }
 
-TEST_CASES(TEST(translation_table), TEST(default_policy_details),
-           TEST(unknown_condition_refused), TEST(condition_by_outcome),
-           TEST(default_policy_retries_503_and_connect_failure),
-           TEST(disabled_policy_matches_nothing), TEST(backoff_bounds),
-           TEST(backoff_seeded_replay), TEST(format_cuts_to_fit))
+TEST_CASES(TEST(translation_table), TEST(default_policy_details), TEST(unknown_condition_refused),
+           TEST(condition_by_outcome), TEST(default_policy_retries_503_and_connect_failure),
+           TEST(disabled_policy_matches_nothing), TEST(backoff_bounds), TEST(backoff_seeded_replay),
+           TEST(format_cuts_to_fit))
