@@ -830,6 +830,10 @@ static void r_policy(struct rd *r, json_t *o, const char *path, struct xds_polic
       cp->http.http2_max_requests.value = r_u32(r, v, "http2_max_requests", p, UINT32_MAX);
       cp->http.max_requests_per_connection.value = r_u32(r, v, "max_requests_per_connection", p, 0);
       cp->http.max_retries.value = r_u32(r, v, "max_retries", p, UINT32_MAX);
+      cp->present = cp->tcp.present = cp->http.present = true;
+      cp->tcp.max_connections.set = cp->tcp.connect_timeout.set = true; /* effective values, as above */
+      cp->http.http1_max_pending_requests.set = cp->http.http2_max_requests.set = true;
+      cp->http.max_requests_per_connection.set = cp->http.max_retries.set = true;
     }
   }
   struct resource_outlier_detection *od = &pol->outlier_detection;
@@ -853,6 +857,12 @@ static void r_policy(struct rd *r, json_t *o, const char *path, struct xds_polic
       od->base_ejection_time.ms = r_int(r, v, "base_ejection_time_ms", p, 0, INT64_MAX, 30000);
       od->max_ejection_percent.value = (uint32_t)r_int(r, v, "max_ejection_percent", p, 0, 100, 10);
       od->min_health_percent.value = (uint32_t)r_int(r, v, "min_health_percent", p, 0, 100, 0);
+      /* The JSON carries effective values: each one counts as written, so the policy code
+       * (outlier.c), which reads `.set` as the DestinationRule did, sees the same numbers. */
+      od->consecutive_5xx_errors.set = od->consecutive_gateway_errors.set = true;
+      od->consecutive_local_origin_failures.set = od->split_external_local_origin_errors.set = true;
+      od->interval.set = od->base_ejection_time.set = od->max_ejection_percent.set = true;
+      od->min_health_percent.set = true;
     }
   }
   if ((v = json_object_get(o, "tls"))) {

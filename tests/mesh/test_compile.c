@@ -6,7 +6,9 @@
 #include <errno.h>
 
 #include "bookinfo_world.h"
+#include "mesh/breaker.h"
 #include "mesh/fault.h"
+#include "mesh/outlier.h"
 #include "mesh/retry.h"
 
 #define REVIEWS "reviews.default.svc.cluster.local"
@@ -325,7 +327,10 @@ static const char ROUNDTRIP_YAML[] =
     "  host: details\n"
     "  trafficPolicy:\n"
     "    tls: {mode: ISTIO_MUTUAL, sni: details.example}\n"
-    "    outlierDetection: {consecutive5xxErrors: 1, interval: 1s}\n"
+    "    outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 2s, maxEjectionPercent: 100}\n"
+    "    connectionPool:\n"
+    "      tcp: {maxConnections: 1, connectTimeout: 250ms}\n"
+    "      http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1, maxRetries: 3}\n"
     "    loadBalancer:\n"
     "      consistentHash:\n"
     "        httpCookie: {name: user, path: /, ttl: 0s}\n"
@@ -395,6 +400,33 @@ static void json_round_trip(void) {
   EXPECT_INT_EQ(delays, 1000);
   EXPECT_INT_GE(aborts, 125 - 55); /* 12.5 % of 1000 +- 5 sd */
   EXPECT_INT_LE(aborts, 125 + 55);
+  /* Every cluster's breaker limits and outlier detector are the same pushed as compiled (the
+   * policy code reads what the DestinationRule wrote). */
+  int limited = 0, detected = 0;
+  ASSERT_INT_EQ(back->clusters_len, cfg->clusters_len);
+  for (size_t i = 0; i < cfg->clusters_len; i++) {
+    struct breaker_limits la, lb;
+    breaker_limits_from_policy(&cfg->clusters[i].policy.connection_pool, &la);
+    breaker_limits_from_policy(&back->clusters[i].policy.connection_pool, &lb);
+    EXPECT(la.max_connections == lb.max_connections && la.max_pending == lb.max_pending &&
+           la.max_requests == lb.max_requests && la.max_retries == lb.max_retries &&
+           la.max_requests_per_connection == lb.max_requests_per_connection &&
+           la.connect_timeout_ms == lb.connect_timeout_ms);
+    struct outlier_config oa, ob;
+    outlier_config_from_policy(&cfg->clusters[i].policy.outlier_detection, &oa);
+    outlier_config_from_policy(&back->clusters[i].policy.outlier_detection, &ob);
+    EXPECT(oa.enabled == ob.enabled && oa.consecutive_5xx == ob.consecutive_5xx &&
+           oa.consecutive_gateway == ob.consecutive_gateway && oa.consecutive_local_origin == ob.consecutive_local_origin &&
+           oa.split_local_origin == ob.split_local_origin && oa.interval_ms == ob.interval_ms &&
+           oa.base_ejection_ms == ob.base_ejection_ms && oa.max_ejection_ms == ob.max_ejection_ms &&
+           oa.max_ejection_percent == ob.max_ejection_percent);
+    limited += la.max_connections == 1 && la.max_pending == 1 && la.max_requests_per_connection == 1 &&
+               la.max_retries == 3 && la.connect_timeout_ms == 250;
+    detected += oa.enabled && oa.consecutive_5xx == 1 && oa.interval_ms == 1000 && oa.base_ejection_ms == 2000 &&
+                oa.max_ejection_percent == 100;
+  }
+  EXPECT_INT_GE(limited, 1);
+  EXPECT_INT_GE(detected, 1);
   EXPECT_STR_CONTAINS(a, "\"cluster\":\"outbound|9080|v9|ratings.default.svc.cluster.local\"");
   EXPECT_STR_CONTAINS(a, "\"missing\":\"DestinationRule default/ratings for ratings.default.svc.cluster.local defines "
                          "no subset v9\"");
