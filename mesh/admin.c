@@ -2,6 +2,9 @@
  * (docs/root/operations/admin.rst). */
 #include "mesh/admin.h"
 
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -103,6 +106,58 @@ static void stats_text(struct admin *a, struct buf *out) {
               histogram_quantile(&s->duration, 0.99), histogram_quantile(&s->duration, 1.0));
 }
 
+/* The decoded value of `key` in a query string into out; false when absent. */
+static bool query_value(struct slice q, const char *key, char *out, size_t n) {
+  size_t klen = strlen(key);
+  const char *p = q.p, *end = q.p + q.n;
+  while (p && p < end) {
+    const char *amp = memchr(p, '&', (size_t)(end - p));
+    const char *stop = amp ? amp : end;
+    if ((size_t)(stop - p) > klen && memcmp(p, key, klen) == 0 && p[klen] == '=') {
+      size_t o = 0;
+      for (const char *v = p + klen + 1; v < stop && o + 1 < n; v++) {
+        unsigned h;
+        if (*v == '%' && stop - v >= 3 && sscanf(v + 1, "%2x", &h) == 1) {
+          out[o++] = (char)h;
+          v += 2;
+        } else {
+          out[o++] = *v == '+' ? ' ' : *v;
+        }
+      }
+      out[o] = '\0';
+      return true;
+    }
+    p = amp ? amp + 1 : NULL;
+  }
+  return false;
+}
+
+/* GET /debug/why?id=REQUEST_ID: every decision trace this proxy keeps for that request id
+ * (trace.h), oldest first, as {"proxy": NAME, "records": [...]}; an empty list when none. */
+static void debug_why(struct admin *a, struct server_request *r, struct buf *out) {
+  char id[sizeof((struct trace_record *)0)->request_id];
+  if (!query_value(r->query, "id", id, sizeof id) || !id[0]) {
+    buf_append_str(out, "id=REQUEST_ID is required: /debug/why?id=<the x-request-id of the request>\n");
+    reply_buf(r, 400, "text/plain", out);
+    return;
+  }
+  const struct trace_store *st = &a->px->traces;
+  size_t max = 2 * st->cap;
+  const struct trace_record **recs = max ? calloc(max, sizeof *recs) : NULL;
+  size_t n = recs ? trace_store_find(st, id, recs, max) : 0;
+  /* The name the lab knows the proxy by: the replica, else the workload its config is for. */
+  const char *name = a->name[0] ? a->name : a->px->config && a->px->config->cfg->node ? a->px->config->cfg->node : "";
+  int rc = max && !recs ? -ENOMEM : trace_why_json(name, recs, n, out);
+  free(recs);
+  if (rc != 0) {
+    buf_reset(out);
+    buf_append_str(out, "out of memory\n");
+    reply_buf(r, 503, "text/plain", out);
+    return;
+  }
+  reply_buf(r, 200, "application/json", out);
+}
+
 static int is(struct slice s, const char *lit) {
   return s.n == strlen(lit) && memcmp(s.p, lit, s.n) == 0;
 }
@@ -158,6 +213,8 @@ static void on_admin_request(struct server_request *r) {
     for (const struct proxy_listener *l = a->px->listeners; l; l = l->next)
       buf_appendf(&out, "%s::%s\n", l->name, l->address);
     reply_buf(r, 200, "text/plain", &out);
+  } else if (is(r->path, "/debug/why")) {
+    debug_why(a, r, &out);
   } else if (is(r->path, "/quitquitquit")) {
     if (!post) {
       buf_append_str(&out, "This endpoint requires POST.\n");
@@ -172,6 +229,7 @@ static void on_admin_request(struct server_request *r) {
                    "admin commands are:\n"
                    "  /clusters: upstream cluster status\n"
                    "  /config_dump: dump current configuration\n"
+                   "  /debug/why?id=REQUEST_ID: the decision traces of one request (meshlab why)\n"
                    "  /help: print out list of admin commands\n"
                    "  /listeners: print listener info\n"
                    "  /quitquitquit (POST): exit the server\n"

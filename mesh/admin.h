@@ -6,6 +6,7 @@
  *   GET /stats             the same counters as "name: value" lines
  *   GET /clusters          cluster::host::stat::value lines, as Envoy prints them
  *   GET /config_dump       the running configuration as JSON
+ *   GET /debug/why?id=ID   the decision traces of request ID (trace.h): {"proxy", "records"}; 400 without id
  *   POST /quitquitquit     graceful exit
  *   GET /help              this list
  * Mutating paths take POST only; a GET to them is 400, as in Envoy.
@@ -22,6 +23,8 @@ struct admin {
   char *config_json;         /* owned: what /config_dump serves */
   char *command_line;        /* owned */
   int64_t started_ms;
+  char name[64];             /* what /debug/why answers as "proxy": the replica ("reviews-v1-0"); set by
+                                the owner after admin_start, "" = the pushed config's node */
   void (*on_quit)(struct admin *a); /* POST /quitquitquit */
   void *data;
 };

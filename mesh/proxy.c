@@ -579,6 +579,10 @@ int proxy_init(struct proxy *px, uv_loop_t *loop, const struct proxy_limits *lim
   px->limits = *limits;
   int rc = conn_env_init(&px->env, loop, 64 * 1024);
   if (rc != 0) return rc;
+  if ((rc = trace_store_init(&px->traces, 128)) != 0) {
+    conn_env_free(&px->env);
+    return rc;
+  }
   px->req_limits = (struct http_limits){limits->max_head_bytes, limits->max_headers, limits->max_request_body};
   px->resp_limits = (struct http_limits){limits->max_head_bytes, limits->max_headers, 0};
   px->req_cbs = (struct http_parser_cbs){on_req_head, on_req_body, on_req_complete};
@@ -588,8 +592,6 @@ int proxy_init(struct proxy *px, uv_loop_t *loop, const struct proxy_limits *lim
   px->clusters.on_capacity = exchange_on_capacity;
   px->clusters.data = px;
   snprintf(px->name, sizeof px->name, "proxy");
-  rc = trace_store_init(&px->traces, 128);
-  if (rc != 0) return rc;
   uv_timer_init(loop, &px->sweep_timer);
   px->sweep_timer.data = px;
   uv_unref((uv_handle_t *)&px->sweep_timer);

@@ -63,6 +63,7 @@ int sidecar_start(struct sidecar *sc, uv_loop_t *loop, const struct bootstrap *b
   if (b->has_admin) {
     rc = admin_start(&sc->admin, &sc->px, &b->admin, b->json, command_line);
     sc->has_admin = 1;
+    snprintf(sc->admin.name, sizeof sc->admin.name, "%s", b->node_id ? b->node_id : "");
     if (rc != 0) {
       snprintf(err, errlen, "cannot listen on admin %s: %s", b->admin.text, uv_strerror(rc));
       return rc;
@@ -206,6 +207,8 @@ int sidecar_start_xds(struct sidecar *sc, uv_loop_t *loop, const struct sidecar_
     snprintf(dump, sizeof dump, "{\"node\":\"%s\",\"xds\":\"%s\"}", o->node, o->xds);
     rc = admin_start(&sc->admin, &sc->px, &a, dump, command_line);
     sc->has_admin = 1;
+    const char *replica = strchr(o->node, '/'); /* NS/REPLICA */
+    snprintf(sc->admin.name, sizeof sc->admin.name, "%s", replica ? replica + 1 : o->node);
     if (rc != 0) {
       snprintf(err, errlen, "cannot listen on admin %s: %s", a.text, uv_strerror(rc));
       return rc;

@@ -51,13 +51,9 @@ void trace_record_clear(struct trace_record *r) {
   r->candidates[0] = r->candidates[1] = -1;
 }
 
-bool trace_record_notable(const struct trace_record *r) {
-  return r->flags != 0 || r->code >= 500 || r->code == 0;
-}
+bool trace_record_notable(const struct trace_record *r) { return r->flags != 0 || r->code >= 500 || r->code == 0; }
 
-/* ---- the store
- * ------------------------------------------------------------------------------
- */
+/* ---- the store ------------------------------------------------------------------------------ */
 
 int trace_store_init(struct trace_store *st, size_t cap) {
   if (cap == 0)
@@ -109,14 +105,11 @@ struct ring_walk {
   size_t cap, start, len, i;
 };
 
-static struct ring_walk ring_walk(const struct trace_record *recs,
-                                  const uint64_t *seqs, size_t cap, size_t next,
+static struct ring_walk ring_walk(const struct trace_record *recs, const uint64_t *seqs, size_t cap, size_t next,
                                   uint64_t count) {
   struct ring_walk w = {recs, seqs, cap, 0, 0, 0};
   w.len = count < cap ? (size_t)count : cap;
-  w.start = count < cap
-                ? 0
-                : next; /* once full, the next slot to write holds the oldest */
+  w.start = count < cap ? 0 : next; /* once full, the next slot to write holds the oldest */
   return w;
 }
 
@@ -131,21 +124,18 @@ static long ring_next(struct ring_walk *w, const char *id) {
   return -1;
 }
 
-size_t trace_store_find(const struct trace_store *st, const char *request_id,
-                        const struct trace_record **out, size_t max) {
+size_t trace_store_find(const struct trace_store *st, const char *request_id, const struct trace_record **out,
+                        size_t max) {
   if (!st->cap || !request_id || !*request_id)
     return 0;
-  struct ring_walk a = ring_walk(st->recent, st->recent_seq, st->cap,
-                                 st->recent_next, st->recent_count);
-  struct ring_walk b = ring_walk(st->notable, st->notable_seq, st->cap,
-                                 st->notable_next, st->notable_count);
+  struct ring_walk a = ring_walk(st->recent, st->recent_seq, st->cap, st->recent_next, st->recent_count);
+  struct ring_walk b = ring_walk(st->notable, st->notable_seq, st->cap, st->notable_next, st->notable_count);
   size_t n = 0;
   long sa = ring_next(&a, request_id), sb = ring_next(&b, request_id);
   /* Both walks are in commit order: merge them, taking a record present in both
    * once. */
   while (n < max && (sa >= 0 || sb >= 0)) {
-    uint64_t qa = sa >= 0 ? a.seqs[sa] : UINT64_MAX,
-             qb = sb >= 0 ? b.seqs[sb] : UINT64_MAX;
+    uint64_t qa = sa >= 0 ? a.seqs[sa] : UINT64_MAX, qb = sb >= 0 ? b.seqs[sb] : UINT64_MAX;
     if (qa <= qb) {
       out[n++] = &a.recs[sa];
       a.i++;
@@ -163,23 +153,17 @@ size_t trace_store_find(const struct trace_store *st, const char *request_id,
   return n;
 }
 
-/* ---- names
- * ----------------------------------------------------------------------------------
- */
+/* ---- names ---------------------------------------------------------------------------------- */
 
 static const char *const OUTCOME_NAMES[] = {
-    [TRACE_OUTCOME_RESPONSE] = "response",
-    [TRACE_OUTCOME_CONNECT_FAILURE] = "connect_failure",
-    [TRACE_OUTCOME_RESET] = "reset",
-    [TRACE_OUTCOME_PER_TRY_TIMEOUT] = "per_try_timeout",
-    [TRACE_OUTCOME_TIMEOUT] = "timeout",
-    [TRACE_OUTCOME_OVERFLOW] = "overflow",
+    [TRACE_OUTCOME_RESPONSE] = "response", [TRACE_OUTCOME_CONNECT_FAILURE] = "connect_failure",
+    [TRACE_OUTCOME_RESET] = "reset",       [TRACE_OUTCOME_PER_TRY_TIMEOUT] = "per_try_timeout",
+    [TRACE_OUTCOME_TIMEOUT] = "timeout",   [TRACE_OUTCOME_OVERFLOW] = "overflow",
     [TRACE_OUTCOME_PENDING] = "pending",
 };
 static const char *const NEXT_NAMES[] = {
-    [TRACE_NEXT_NONE] = "none",         [TRACE_NEXT_RETRY] = "retry",
-    [TRACE_NEXT_NO_MATCH] = "no_match", [TRACE_NEXT_EXHAUSTED] = "exhausted",
-    [TRACE_NEXT_OVERFLOW] = "overflow", [TRACE_NEXT_BODY_GONE] = "body_gone",
+    [TRACE_NEXT_NONE] = "none",           [TRACE_NEXT_RETRY] = "retry",       [TRACE_NEXT_NO_MATCH] = "no_match",
+    [TRACE_NEXT_EXHAUSTED] = "exhausted", [TRACE_NEXT_OVERFLOW] = "overflow", [TRACE_NEXT_BODY_GONE] = "body_gone",
     [TRACE_NEXT_NO_TIME] = "no_time",
 };
 static const char *const BREAKER_NAMES[] = {
@@ -190,9 +174,8 @@ static const char *const BREAKER_NAMES[] = {
     [TRACE_BREAKER_REQUESTS_FULL] = "requests_full",
 };
 static const char *const FAULT_NAMES[] = {
-    [TRACE_FAULT_NONE] = "none",       [TRACE_FAULT_SKIPPED] = "skipped",
-    [TRACE_FAULT_DELAYED] = "delayed", [TRACE_FAULT_ABORTED] = "aborted",
-    [TRACE_FAULT_BOTH] = "both",
+    [TRACE_FAULT_NONE] = "none",       [TRACE_FAULT_SKIPPED] = "skipped", [TRACE_FAULT_DELAYED] = "delayed",
+    [TRACE_FAULT_ABORTED] = "aborted", [TRACE_FAULT_BOTH] = "both",
 };
 static const char *const RATELIMIT_NAMES[] = {
     [TRACE_RATELIMIT_NONE] = "none",
@@ -203,22 +186,9 @@ static const char *const RATELIMIT_NAMES[] = {
 
 #define NAMES(a) a, sizeof a / sizeof a[0]
 
-/* ---- the field table
- * ------------------------------------------------------------------------ */
+/* ---- the field table ------------------------------------------------------------------------ */
 
-enum field_type {
-  F_STR,
-  F_INT,
-  F_U32,
-  F_U64,
-  F_I64,
-  F_DBL,
-  F_BOOL,
-  F_ENUM,
-  F_FLAGS,
-  F_PAIR,
-  F_ATTEMPTS
-};
+enum field_type { F_STR, F_INT, F_U32, F_U64, F_I64, F_DBL, F_BOOL, F_ENUM, F_FLAGS, F_PAIR, F_ATTEMPTS };
 
 struct field {
   const char *name;
@@ -302,19 +272,15 @@ static const struct field ATTEMPT_FIELDS[] = {
 
 #define NFIELDS(t) (sizeof t / sizeof t[0])
 
-/* ---- writing
- * --------------------------------------------------------------------------------
- */
+/* ---- writing -------------------------------------------------------------------------------- */
 
 static json_t *w_fields(const void *base, const struct field *fields, size_t n);
 
 static json_t *w_attempts(const struct trace_record *r) {
   json_t *a = json_array();
-  uint32_t len = r->attempts_len < TRACE_MAX_ATTEMPTS ? r->attempts_len
-                                                      : TRACE_MAX_ATTEMPTS;
+  uint32_t len = r->attempts_len < TRACE_MAX_ATTEMPTS ? r->attempts_len : TRACE_MAX_ATTEMPTS;
   for (uint32_t i = 0; i < len; i++)
-    json_array_append_new(
-        a, w_fields(&r->attempts[i], ATTEMPT_FIELDS, NFIELDS(ATTEMPT_FIELDS)));
+    json_array_append_new(a, w_fields(&r->attempts[i], ATTEMPT_FIELDS, NFIELDS(ATTEMPT_FIELDS)));
   return a;
 }
 
@@ -343,9 +309,7 @@ static json_t *w_value(const void *base, const struct field *f) {
     return json_boolean(*(const bool *)p);
   case F_ENUM: {
     int v = *(const int *)p;
-    return json_string(v >= 0 && (size_t)v < f->nnames && f->names[v]
-                           ? f->names[v]
-                           : "unknown");
+    return json_string(v >= 0 && (size_t)v < f->nnames && f->names[v] ? f->names[v] : "unknown");
   }
   case F_FLAGS: {
     char text[128];
@@ -362,8 +326,7 @@ static json_t *w_value(const void *base, const struct field *f) {
   return json_null();
 }
 
-static json_t *w_fields(const void *base, const struct field *fields,
-                        size_t n) {
+static json_t *w_fields(const void *base, const struct field *fields, size_t n) {
   json_t *o = json_object();
   for (size_t i = 0; i < n; i++)
     json_object_set_new(o, fields[i].name, w_value(base, &fields[i]));
@@ -381,9 +344,7 @@ int trace_record_json(const struct trace_record *r, struct buf *out) {
   return rc;
 }
 
-/* ---- reading
- * --------------------------------------------------------------------------------
- */
+/* ---- reading -------------------------------------------------------------------------------- */
 
 struct rd {
   char *err;
@@ -391,10 +352,9 @@ struct rd {
   int rc;
 };
 
-static int bad(struct rd *r, const char *path, const char *key, const char *fmt,
-               ...) __attribute__((format(printf, 4, 5)));
-static int bad(struct rd *r, const char *path, const char *key, const char *fmt,
-               ...) {
+static int bad(struct rd *r, const char *path, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int bad(struct rd *r, const char *path, const char *key, const char *fmt, ...) {
   if (r->rc)
     return r->rc;
   int n = snprintf(r->err, r->errlen, "%s%s: ", path, key);
@@ -406,20 +366,17 @@ static int bad(struct rd *r, const char *path, const char *key, const char *fmt,
   return r->rc = -EINVAL;
 }
 
-static bool r_int_in(struct rd *r, json_t *v, const char *path, const char *key,
-                     int64_t min, int64_t max, int64_t *out) {
-  if (!json_is_integer(v) || json_integer_value(v) < min ||
-      json_integer_value(v) > max) {
-    bad(r, path, key, "must be an integer from %lld to %lld", (long long)min,
-        (long long)max);
+static bool r_int_in(struct rd *r, json_t *v, const char *path, const char *key, int64_t min, int64_t max,
+                     int64_t *out) {
+  if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+    bad(r, path, key, "must be an integer from %lld to %lld", (long long)min, (long long)max);
     return false;
   }
   *out = json_integer_value(v);
   return true;
 }
 
-static void r_fields(struct rd *r, json_t *o, const char *path, void *base,
-                     const struct field *fields, size_t n);
+static void r_fields(struct rd *r, json_t *o, const char *path, void *base, const struct field *fields, size_t n);
 
 static void r_attempts(struct rd *r, json_t *v, struct trace_record *rec) {
   if (!json_is_array(v)) {
@@ -427,21 +384,18 @@ static void r_attempts(struct rd *r, json_t *v, struct trace_record *rec) {
     return;
   }
   if (json_array_size(v) > TRACE_MAX_ATTEMPTS) {
-    bad(r, "", "attempts", "has %zu entries; a record keeps at most %d",
-        json_array_size(v), TRACE_MAX_ATTEMPTS);
+    bad(r, "", "attempts", "has %zu entries; a record keeps at most %d", json_array_size(v), TRACE_MAX_ATTEMPTS);
     return;
   }
   for (size_t i = 0; i < json_array_size(v) && !r->rc; i++) {
     char path[32];
     snprintf(path, sizeof path, "attempts[%zu].", i);
-    r_fields(r, json_array_get(v, i), path, &rec->attempts[i], ATTEMPT_FIELDS,
-             NFIELDS(ATTEMPT_FIELDS));
+    r_fields(r, json_array_get(v, i), path, &rec->attempts[i], ATTEMPT_FIELDS, NFIELDS(ATTEMPT_FIELDS));
   }
   rec->attempts_len = (uint32_t)json_array_size(v);
 }
 
-static void r_value(struct rd *r, json_t *v, const char *path, void *base,
-                    const struct field *f) {
+static void r_value(struct rd *r, json_t *v, const char *path, void *base, const struct field *f) {
   char *p = (char *)base + f->off;
   int64_t i = 0;
   switch (f->type) {
@@ -489,8 +443,7 @@ static void r_value(struct rd *r, json_t *v, const char *path, void *base,
     char known[256] = "";
     size_t len = 0;
     for (size_t k = 0; k < f->nnames && len < sizeof known; k++)
-      len += (size_t)snprintf(known + len, sizeof known - len, "%s%s",
-                              k ? ", " : "", f->names[k]);
+      len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", k ? ", " : "", f->names[k]);
     bad(r, path, f->name, "must be one of %s", known);
     return;
   }
@@ -498,8 +451,7 @@ static void r_value(struct rd *r, json_t *v, const char *path, void *base,
     /* "UF,URX" as Envoy prints %RESPONSE_FLAGS%; "-" (or "") for none. */
     const char *s = json_string_value(v);
     if (!s) {
-      bad(r, path, f->name,
-          "must be a string of response flags such as \"UF,URX\" or \"-\"");
+      bad(r, path, f->name, "must be a string of response flags such as \"UF,URX\" or \"-\"");
       return;
     }
     uint32_t flags = 0;
@@ -523,10 +475,8 @@ static void r_value(struct rd *r, json_t *v, const char *path, void *base,
       bad(r, path, f->name, "must be an array of two integers");
       return;
     }
-    if (r_int_in(r, json_array_get(v, 0), path, f->name, INT32_MIN, INT32_MAX,
-                 &a) &&
-        r_int_in(r, json_array_get(v, 1), path, f->name, INT32_MIN, INT32_MAX,
-                 &b)) {
+    if (r_int_in(r, json_array_get(v, 0), path, f->name, INT32_MIN, INT32_MAX, &a) &&
+        r_int_in(r, json_array_get(v, 1), path, f->name, INT32_MIN, INT32_MAX, &b)) {
       ((int *)p)[0] = (int)a;
       ((int *)p)[1] = (int)b;
     }
@@ -539,8 +489,7 @@ static void r_value(struct rd *r, json_t *v, const char *path, void *base,
 }
 
 /* Every key of o must be a field; missing fields keep their cleared value. */
-static void r_fields(struct rd *r, json_t *o, const char *path, void *base,
-                     const struct field *fields, size_t n) {
+static void r_fields(struct rd *r, json_t *o, const char *path, void *base, const struct field *fields, size_t n) {
   if (!json_is_object(o)) {
     bad(r, path, "", "must be an object");
     return;
@@ -561,14 +510,12 @@ static void r_fields(struct rd *r, json_t *o, const char *path, void *base,
   }
 }
 
-int trace_record_from_json(const char *text, size_t len,
-                           struct trace_record *out, char *err, size_t errlen) {
+int trace_record_from_json(const char *text, size_t len, struct trace_record *out, char *err, size_t errlen) {
   trace_record_clear(out);
   json_error_t jerr;
   json_t *root = json_loadb(text, len, 0, &jerr);
   if (!root) {
-    snprintf(err, errlen, "trace record: %d:%d: %s", jerr.line, jerr.column,
-             jerr.text);
+    snprintf(err, errlen, "trace record: %d:%d: %s", jerr.line, jerr.column, jerr.text);
     return -EINVAL;
   }
   char inner[200] = "";
@@ -582,9 +529,67 @@ int trace_record_from_json(const char *text, size_t len,
   return r.rc;
 }
 
-/* ---- text
- * -----------------------------------------------------------------------------------
- */
+/* ---- the admin answer ----------------------------------------------------------------------- */
+
+int trace_why_json(const char *proxy, const struct trace_record *const *recs, size_t n, struct buf *out) {
+  json_t *name = json_string(proxy ? proxy : "");
+  char *quoted = name ? json_dumps(name, JSON_ENCODE_ANY) : NULL;
+  json_decref(name);
+  if (!quoted)
+    return -ENOMEM;
+  int rc = buf_appendf(out, "{\"proxy\":%s,\"records\":[", quoted);
+  free(quoted);
+  for (size_t i = 0; i < n && !rc; i++) {
+    if (i)
+      rc = buf_append_str(out, ",");
+    if (!rc)
+      rc = trace_record_json(recs[i], out);
+  }
+  return rc ? rc : buf_append_str(out, "]}\n");
+}
+
+int trace_why_from_json(const char *text, size_t len, char *proxy, size_t cap, struct trace_record **out, size_t *n,
+                        char *err, size_t errlen) {
+  *out = NULL;
+  *n = 0;
+  if (cap)
+    proxy[0] = '\0';
+  json_error_t jerr;
+  json_t *root = json_loadb(text, len, 0, &jerr);
+  if (!root) {
+    snprintf(err, errlen, "why answer: %d:%d: %s", jerr.line, jerr.column, jerr.text);
+    return -EINVAL;
+  }
+  json_t *name = json_object_get(root, "proxy"), *recs = json_object_get(root, "records");
+  int rc = 0;
+  if (!json_is_object(root) || json_object_size(root) != 2 || !json_is_string(name) || !json_is_array(recs)) {
+    snprintf(err, errlen, "why answer: must be {\"proxy\": NAME, \"records\": [...]} and nothing else");
+    rc = -EINVAL;
+  }
+  size_t count = rc ? 0 : json_array_size(recs);
+  if (count && !(*out = calloc(count, sizeof **out)))
+    rc = -ENOMEM;
+  for (size_t i = 0; i < count && !rc; i++) {
+    /* Each record goes through the one reader, so the rules are trace_record_from_json's. */
+    char *one = json_dumps(json_array_get(recs, i), JSON_COMPACT);
+    char why[200] = "";
+    rc = one ? trace_record_from_json(one, strlen(one), &(*out)[i], why, sizeof why) : -ENOMEM;
+    free(one);
+    if (rc == -EINVAL)
+      snprintf(err, errlen, "why answer: records[%zu]: %s", i, why);
+  }
+  if (!rc) {
+    trace_copy(proxy, cap, json_string_value(name), json_string_length(name));
+    *n = count;
+  } else {
+    free(*out);
+    *out = NULL;
+  }
+  json_decref(root);
+  return rc;
+}
+
+/* ---- text ----------------------------------------------------------------------------------- */
 
 /* Both sides of a hop start in the same millisecond often enough: the caller's
  * side first. */
@@ -605,8 +610,7 @@ void trace_records_sort(struct trace_record *recs, size_t n) {
     size_t j = i;
     while (j > 0 && (recs[j - 1].start_wall_ms > tmp.start_wall_ms ||
                      (recs[j - 1].start_wall_ms == tmp.start_wall_ms &&
-                      direction_rank(recs[j - 1].direction) >
-                          direction_rank(tmp.direction)))) {
+                      direction_rank(recs[j - 1].direction) > direction_rank(tmp.direction)))) {
       recs[j] = recs[j - 1];
       j--;
     }
@@ -629,9 +633,7 @@ static void code_and_flags(struct buf *out, int code, uint32_t flags) {
   }
 }
 
-int trace_records_summary(const char *request_id,
-                          const struct trace_record *recs, size_t n,
-                          struct buf *out) {
+int trace_records_summary(const char *request_id, const struct trace_record *recs, size_t n, struct buf *out) {
   if (n == 0)
     return -EINVAL;
   size_t proxies = 0, tries = 0;
@@ -644,8 +646,8 @@ int trace_records_summary(const char *request_id,
       tries += recs[i].attempts_len - 1;
   }
   const struct trace_record *first = &recs[0];
-  buf_appendf(out, "request %s: %zu record%s from %zu prox%s", request_id, n,
-              plural(n), proxies, proxies == 1 ? "y" : "ies");
+  buf_appendf(out, "request %s: %zu record%s from %zu prox%s", request_id, n, plural(n), proxies,
+              proxies == 1 ? "y" : "ies");
   if (tries)
     buf_appendf(out, ", %zu retr%s", tries, tries == 1 ? "y" : "ies");
   buf_appendf(out, "; the caller of %s got ", first->proxy);
@@ -656,8 +658,7 @@ int trace_records_summary(const char *request_id,
 /* The width of the decision labels, so the explanations line up. */
 #define LABEL "  %-8s"
 
-static void line(struct buf *out, const char *label, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void line(struct buf *out, const char *label, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void line(struct buf *out, const char *label, const char *fmt, ...) {
   buf_appendf(out, LABEL, label);
   va_list ap;
@@ -672,10 +673,9 @@ static void text_request(const struct trace_record *r, struct buf *out) {
   time_t s = (time_t)(r->start_wall_ms / 1000);
   struct tm tm;
   if (r->start_wall_ms > 0 && gmtime_r(&s, &tm))
-    snprintf(when, sizeof when, " at %02d:%02d:%02d.%03d UTC", tm.tm_hour,
-             tm.tm_min, tm.tm_sec, (int)(r->start_wall_ms % 1000));
-  line(out, "request", "%s %s%s%s", r->method[0] ? r->method : "?",
-       r->authority, r->path, when);
+    snprintf(when, sizeof when, " at %02d:%02d:%02d.%03d UTC", tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (int)(r->start_wall_ms % 1000));
+  line(out, "request", "%s %s%s%s", r->method[0] ? r->method : "?", r->authority, r->path, when);
 }
 
 static void text_security(const struct trace_record *r, struct buf *out) {
@@ -692,9 +692,7 @@ static void text_ratelimit(const struct trace_record *r, struct buf *out) {
   case TRACE_RATELIMIT_NONE:
     return;
   case TRACE_RATELIMIT_PASSED:
-    line(out, "limit",
-         "local rate limit: took a token from the bucket (%u left) → passed",
-         r->tokens_left);
+    line(out, "limit", "local rate limit: took a token from the bucket (%u left) → passed", r->tokens_left);
     return;
   case TRACE_RATELIMIT_LIMITED:
     line(out, "limit",
@@ -720,23 +718,19 @@ static void text_route(const struct trace_record *r, struct buf *out) {
       snprintf(match, sizeof match, "match %d", r->match);
     else
       snprintf(match, sizeof match, "no match block: every request");
-    snprintf(where, sizeof where, "VirtualService %s rule %d (%s)",
-             r->virtual_service, r->rule, match);
+    snprintf(where, sizeof where, "VirtualService %s rule %d (%s)", r->virtual_service, r->rule, match);
   } else {
     snprintf(where, sizeof where, "no VirtualService: the default route for %s",
              r->authority[0] ? r->authority : "this host");
   }
   if (strcmp(r->verdict, "ROUTE") == 0) {
-    buf_appendf(out, LABEL "%s → %s", "route", where,
-                r->cluster[0] ? r->cluster : "?");
+    buf_appendf(out, LABEL "%s → %s", "route", where, r->cluster[0] ? r->cluster : "?");
     if (r->destinations > 1)
-      buf_appendf(out, " (weighted: drew %llu of %llu over %u destinations)",
-                  (unsigned long long)r->weight_draw,
+      buf_appendf(out, " (weighted: drew %llu of %llu over %u destinations)", (unsigned long long)r->weight_draw,
                   (unsigned long long)r->weight_total, r->destinations);
     buf_append_str(out, "\n");
   } else if (strcmp(r->verdict, "NO_ROUTE") == 0) {
-    line(out, "route",
-         "no VirtualService rule or default route matches %s%s → 404 NR",
+    line(out, "route", "no VirtualService rule or default route matches %s%s → 404 NR",
          r->authority[0] ? r->authority : "the authority", r->path);
   } else if (strcmp(r->verdict, "NO_CLUSTER") == 0) {
     line(out, "route",
@@ -753,30 +747,25 @@ static void text_route(const struct trace_record *r, struct buf *out) {
 /* One fault part: "delay 7000 ms at 100.0 %: roll 12.01 < 100.0 → fired (DI)".
  * A part fires when the roll, uniform in [0, 100), falls below its percentage
  * (Envoy's fractional percent). */
-static void text_fault_part(struct buf *out, const char *what, double pct,
-                            double roll, bool fired, const char *consequence) {
-  line(out, "fault", "%s at %.1f %%: roll %.2f %s %.1f → %s", what, pct, roll,
-       fired ? "<" : "≥", pct, fired ? consequence : "not fired");
+static void text_fault_part(struct buf *out, const char *what, double pct, double roll, bool fired,
+                            const char *consequence) {
+  line(out, "fault", "%s at %.1f %%: roll %.2f %s %.1f → %s", what, pct, roll, fired ? "<" : "≥", pct,
+       fired ? consequence : "not fired");
 }
 
 static void text_fault(const struct trace_record *r, struct buf *out) {
   if (r->fault == TRACE_FAULT_NONE)
     return;
-  bool delay_fired =
-      r->fault == TRACE_FAULT_DELAYED || r->fault == TRACE_FAULT_BOTH;
-  bool abort_fired =
-      r->fault == TRACE_FAULT_ABORTED || r->fault == TRACE_FAULT_BOTH;
+  bool delay_fired = r->fault == TRACE_FAULT_DELAYED || r->fault == TRACE_FAULT_BOTH;
+  bool abort_fired = r->fault == TRACE_FAULT_ABORTED || r->fault == TRACE_FAULT_BOTH;
   char what[64], then[96];
   if (r->delay_ms || r->delay_pct > 0) {
     snprintf(what, sizeof what, "delay %u ms", r->delay_ms);
-    text_fault_part(out, what, r->delay_pct, r->delay_roll, delay_fired,
-                    "fired: waited before going on (DI)");
+    text_fault_part(out, what, r->delay_pct, r->delay_roll, delay_fired, "fired: waited before going on (DI)");
   }
   if (r->abort_status || r->abort_pct > 0) {
     snprintf(what, sizeof what, "abort %d", r->abort_status);
-    snprintf(then, sizeof then,
-             "fired: answered %d without calling the upstream (FI)",
-             r->abort_status);
+    snprintf(then, sizeof then, "fired: answered %d without calling the upstream (FI)", r->abort_status);
     text_fault_part(out, what, r->abort_pct, r->abort_roll, abort_fired, then);
   }
 }
@@ -790,8 +779,7 @@ static void text_policy(const struct trace_record *r, struct buf *out) {
   else
     buf_append_str(out, "no route timeout");
   if (r->retry_attempts && r->retry_on[0]) {
-    buf_appendf(out, "; %u retr%s on %s", r->retry_attempts,
-                r->retry_attempts == 1 ? "y" : "ies", r->retry_on);
+    buf_appendf(out, "; %u retr%s on %s", r->retry_attempts, r->retry_attempts == 1 ? "y" : "ies", r->retry_on);
     if (r->per_try_timeout_ms)
       buf_appendf(out, ", %u ms per try", r->per_try_timeout_ms);
   } else {
@@ -803,18 +791,16 @@ static void text_policy(const struct trace_record *r, struct buf *out) {
 static void text_lb(const struct trace_record *r, struct buf *out) {
   if (!r->lb_policy[0])
     return;
-  buf_appendf(out, LABEL "%s over %u host%s (%u available)", "lb", r->lb_policy,
-              r->hosts, plural(r->hosts), r->hosts_available);
+  buf_appendf(out, LABEL "%s over %u host%s (%u available)", "lb", r->lb_policy, r->hosts, plural(r->hosts),
+              r->hosts_available);
   if (r->picked < 0) {
     buf_appendf(out, ": %s → 503 UH\n",
-                r->hosts ? "every host is ejected or unhealthy"
-                         : "the cluster has no endpoints");
+                r->hosts ? "every host is ejected or unhealthy" : "the cluster has no endpoints");
     return;
   }
   if (r->candidates[0] >= 0 && r->candidates[1] >= 0)
-    buf_appendf(
-        out, ": drew %d and %d, kept the one with fewer active requests → %d",
-        r->candidates[0], r->candidates[1], r->picked);
+    buf_appendf(out, ": drew %d and %d, kept the one with fewer active requests → %d", r->candidates[0],
+                r->candidates[1], r->picked);
   else if (r->candidates[0] >= 0)
     buf_appendf(out, ": drew %d → %d", r->candidates[0], r->picked);
   else
@@ -830,9 +816,8 @@ static void text_lb(const struct trace_record *r, struct buf *out) {
 
 static void text_pool(const struct trace_record *r, struct buf *out) {
   char counts[160];
-  snprintf(counts, sizeof counts,
-           "%u/%u connections, %u/%u pending, %u/%u requests", r->cx_active,
-           r->cx_max, r->pending, r->pending_max, r->rq_active, r->rq_max);
+  snprintf(counts, sizeof counts, "%u/%u connections, %u/%u pending, %u/%u requests", r->cx_active, r->cx_max,
+           r->pending, r->pending_max, r->rq_active, r->rq_max);
   switch (r->breaker) {
   case TRACE_BREAKER_NONE:
     return;
@@ -870,18 +855,15 @@ static bool retry_on_has(const char *list, const char *name) {
 
 /* Which retry_on condition covered this try's outcome, as Envoy's router checks
  * them. */
-static void retry_reason(const struct trace_record *r,
-                         const struct trace_attempt *a, char *out, size_t n) {
+static void retry_reason(const struct trace_record *r, const struct trace_attempt *a, char *out, size_t n) {
   const char *on = r->retry_on;
   int st = a->status;
   switch (a->outcome) {
   case TRACE_OUTCOME_RESPONSE:
     if (st >= 500 && retry_on_has(on, "5xx"))
       snprintf(out, n, "%d is a 5xx and retry_on has 5xx", st);
-    else if ((st == 502 || st == 503 || st == 504) &&
-             retry_on_has(on, "gateway-error"))
-      snprintf(out, n, "%d is a gateway error and retry_on has gateway-error",
-               st);
+    else if ((st == 502 || st == 503 || st == 504) && retry_on_has(on, "gateway-error"))
+      snprintf(out, n, "%d is a gateway error and retry_on has gateway-error", st);
     else if (st == 409 && retry_on_has(on, "retriable-4xx"))
       snprintf(out, n, "409 is in retriable-4xx");
     else if (retry_on_has(on, "retriable-status-codes"))
@@ -896,8 +878,7 @@ static void retry_reason(const struct trace_record *r,
                                                  : "5xx");
     return;
   case TRACE_OUTCOME_RESET:
-    snprintf(out, n, "retry_on %s covers a reset",
-             retry_on_has(on, "reset") ? "reset" : "5xx");
+    snprintf(out, n, "retry_on %s covers a reset", retry_on_has(on, "reset") ? "reset" : "5xx");
     return;
   case TRACE_OUTCOME_PER_TRY_TIMEOUT:
   case TRACE_OUTCOME_TIMEOUT:
@@ -913,8 +894,7 @@ static void retry_reason(const struct trace_record *r,
   }
 }
 
-static const char *outcome_word(const struct trace_attempt *a, char *tmp,
-                                size_t n) {
+static const char *outcome_word(const struct trace_attempt *a, char *tmp, size_t n) {
   switch (a->outcome) {
   case TRACE_OUTCOME_RESPONSE:
     snprintf(tmp, n, "%d", a->status);
@@ -935,8 +915,7 @@ static const char *outcome_word(const struct trace_attempt *a, char *tmp,
   return "?";
 }
 
-static void text_attempt(const struct trace_record *r, uint32_t i,
-                         struct buf *out) {
+static void text_attempt(const struct trace_record *r, uint32_t i, struct buf *out) {
   const struct trace_attempt *a = &r->attempts[i];
   char label[16], tmp[16], why[160];
   snprintf(label, sizeof label, "try %u", i + 1);
@@ -956,8 +935,7 @@ static void text_attempt(const struct trace_record *r, uint32_t i,
     buf_appendf(out, "%s%s", k ? ", " : " (", notes[k]);
   if (nn)
     buf_append_str(out, ")");
-  buf_appendf(out, " %s after %u ms", outcome_word(a, tmp, sizeof tmp),
-              a->duration_ms);
+  buf_appendf(out, " %s after %u ms", outcome_word(a, tmp, sizeof tmp), a->duration_ms);
   switch (a->next) {
   case TRACE_NEXT_NONE:
     if (a->outcome == TRACE_OUTCOME_RESPONSE)
@@ -971,12 +949,10 @@ static void text_attempt(const struct trace_record *r, uint32_t i,
     if (!r->retry_on[0] || !r->retry_attempts)
       buf_append_str(out, " → not retried: retries are off for this route");
     else
-      buf_appendf(out, " → not retried: retry_on %s does not cover it",
-                  r->retry_on);
+      buf_appendf(out, " → not retried: retry_on %s does not cover it", r->retry_on);
     break;
   case TRACE_NEXT_EXHAUSTED:
-    buf_appendf(out, " → retries exhausted (%u of %u) → URX", i,
-                r->retry_attempts);
+    buf_appendf(out, " → retries exhausted (%u of %u) → URX", i, r->retry_attempts);
     break;
   case TRACE_NEXT_OVERFLOW:
     buf_append_str(out, " → not retried: the cluster's retry budget "
@@ -998,11 +974,9 @@ static void text_attempt(const struct trace_record *r, uint32_t i,
 
 int trace_record_text(const struct trace_record *r, struct buf *out) {
   size_t before = out->len;
-  buf_appendf(out, "%s → %s  ", r->proxy[0] ? r->proxy : "?",
-              r->direction[0] ? r->direction : "?");
+  buf_appendf(out, "%s → %s  ", r->proxy[0] ? r->proxy : "?", r->direction[0] ? r->direction : "?");
   code_and_flags(out, r->code, r->flags);
-  buf_appendf(out, "  %u ms  (config v%llu)\n", r->duration_ms,
-              (unsigned long long)r->config_version);
+  buf_appendf(out, "  %u ms  (config v%llu)\n", r->duration_ms, (unsigned long long)r->config_version);
   text_request(r, out);
   text_security(r, out);
   text_ratelimit(r, out);
@@ -1011,8 +985,7 @@ int trace_record_text(const struct trace_record *r, struct buf *out) {
   text_fault(r, out);
   text_lb(r, out);
   text_pool(r, out);
-  uint32_t n = r->attempts_len < TRACE_MAX_ATTEMPTS ? r->attempts_len
-                                                    : TRACE_MAX_ATTEMPTS;
+  uint32_t n = r->attempts_len < TRACE_MAX_ATTEMPTS ? r->attempts_len : TRACE_MAX_ATTEMPTS;
   for (uint32_t i = 0; i < n; i++)
     text_attempt(r, i, out);
   /* Appends are not checked one by one: out of memory leaves nothing appended

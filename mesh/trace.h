@@ -175,6 +175,15 @@ int trace_record_from_json(const char *text, size_t len, struct trace_record *ou
  * made them, each saying what was checked, against what, and what followed. */
 int trace_record_text(const struct trace_record *r, struct buf *out);
 
+/* Appends the answer of the admin endpoint /debug/why: {"proxy": proxy, "records": [...]}
+ * (borrows everything). Returns 0 or -ENOMEM. */
+int trace_why_json(const char *proxy, const struct trace_record *const *recs, size_t n, struct buf *out);
+/* Parses an answer trace_why_json wrote: the proxy's name into proxy (cut to cap), the records
+ * into *out (returns owned, free(); NULL when none) and their count into *n. Returns 0, or
+ * -EINVAL with a reason in err, or -ENOMEM. */
+int trace_why_from_json(const char *text, size_t len, char *proxy, size_t cap, struct trace_record **out, size_t *n,
+                        char *err, size_t errlen);
+
 /* Orders the records of one request as its hops happened: by start time, then, for the same
  * millisecond, gateway before outbound before inbound (the caller's side of a hop starts it),
  * keeping the given order otherwise. */

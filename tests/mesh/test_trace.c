@@ -13,8 +13,7 @@
 #include "mesh/flags.h"
 #include "support/test.h"
 
-static struct trace_record rec(const char *id, const char *proxy, int code,
-                               uint32_t flags) {
+static struct trace_record rec(const char *id, const char *proxy, int code, uint32_t flags) {
   struct trace_record r;
   trace_record_clear(&r);
   trace_copy(r.request_id, sizeof r.request_id, id, strlen(id));
@@ -25,9 +24,7 @@ static struct trace_record rec(const char *id, const char *proxy, int code,
   return r;
 }
 
-/* ---- the store
- * ----------------------------------------------------------------------------
- */
+/* ---- the store ------------------------------------------------------------------------------ */
 
 static void clear_and_copy(void) {
   struct trace_record r;
@@ -46,9 +43,8 @@ static void clear_and_copy(void) {
     int code;
     uint32_t flags;
     bool notable;
-  } cases[] = {{200, 0, false},      {404, 0, false}, {404, FLAG_NR, true},
-               {503, 0, true},       {500, 0, true},  {0, 0, true},
-               {200, FLAG_DI, true}, {499, 0, false}};
+  } cases[] = {{200, 0, false}, {404, 0, false}, {404, FLAG_NR, true}, {503, 0, true},
+               {500, 0, true},  {0, 0, true},    {200, FLAG_DI, true}, {499, 0, false}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct trace_record c = rec("x", "p", cases[i].code, cases[i].flags);
     EXPECT_INT_EQ(trace_record_notable(&c), cases[i].notable);
@@ -90,8 +86,7 @@ static void notable_keeps_failure(void) {
   struct trace_record bad = rec("failed-1", "reviews-v1-0", 503, FLAG_URX);
   trace_store_commit(&st, &bad);
   const struct trace_record *out[4];
-  EXPECT_INT_EQ(trace_store_find(&st, "failed-1", out, 4),
-                1); /* in both rings, found once */
+  EXPECT_INT_EQ(trace_store_find(&st, "failed-1", out, 4), 1); /* in both rings, found once */
   char id[16];
   for (int i = 0; i < 100; i++) {
     snprintf(id, sizeof id, "ok-%d", i);
@@ -116,12 +111,10 @@ static void find_returns_hops_in_order(void) {
     int code;
     uint32_t flags;
     int64_t start;
-  } commits[] = {{"a", 503, 0, 1},       {"b", 200, 0, 2}, {"a", 503, 0, 3},
-                 {"c", 500, 0, 4},       {"a", 200, 0, 5}, {"b", 200, 0, 6},
-                 {"a", 503, FLAG_URX, 7}};
+  } commits[] = {{"a", 503, 0, 1}, {"b", 200, 0, 2}, {"a", 503, 0, 3},       {"c", 500, 0, 4},
+                 {"a", 200, 0, 5}, {"b", 200, 0, 6}, {"a", 503, FLAG_URX, 7}};
   for (size_t i = 0; i < sizeof commits / sizeof commits[0]; i++) {
-    struct trace_record r =
-        rec(commits[i].id, "ratings-v1-0", commits[i].code, commits[i].flags);
+    struct trace_record r = rec(commits[i].id, "ratings-v1-0", commits[i].code, commits[i].flags);
     r.start_wall_ms = commits[i].start;
     trace_store_commit(&st, &r);
   }
@@ -130,8 +123,7 @@ static void find_returns_hops_in_order(void) {
   static const int64_t want[] = {1, 3, 5, 7};
   for (size_t i = 0; i < 4; i++)
     EXPECT_INT_EQ(out[i]->start_wall_ms, want[i]);
-  EXPECT_INT_EQ(trace_store_find(&st, "a", out, 2),
-                2); /* max is respected, oldest kept */
+  EXPECT_INT_EQ(trace_store_find(&st, "a", out, 2), 2); /* max is respected, oldest kept */
   EXPECT_INT_EQ(out[1]->start_wall_ms, 3);
   EXPECT_INT_EQ(trace_store_find(&st, "b", out, 8), 2);
   EXPECT_INT_EQ(trace_store_find(&st, "nope", out, 8), 0);
@@ -141,8 +133,7 @@ static void find_returns_hops_in_order(void) {
    * still merged in commit order with what recent holds. */
   ASSERT_INT_EQ(trace_store_init(&st, 2), 0);
   for (size_t i = 0; i < sizeof commits / sizeof commits[0]; i++) {
-    struct trace_record r =
-        rec(commits[i].id, "ratings-v1-0", commits[i].code, commits[i].flags);
+    struct trace_record r = rec(commits[i].id, "ratings-v1-0", commits[i].code, commits[i].flags);
     r.start_wall_ms = commits[i].start;
     trace_store_commit(&st, &r);
   }
@@ -155,14 +146,12 @@ static void find_returns_hops_in_order(void) {
 }
 
 static void sort_orders_hops(void) {
-  struct trace_record r[5] = {
-      rec("x", "ratings-v1-0", 200, 0), rec("x", "reviews-v1-0", 200, 0),
-      rec("x", "istio-ingressgateway-0", 200, 0),
-      rec("x", "reviews-v1-0", 200, 0), rec("x", "productpage-v1-0", 200, 0)};
+  struct trace_record r[5] = {rec("x", "ratings-v1-0", 200, 0), rec("x", "reviews-v1-0", 200, 0),
+                              rec("x", "istio-ingressgateway-0", 200, 0), rec("x", "reviews-v1-0", 200, 0),
+                              rec("x", "productpage-v1-0", 200, 0)};
   r[0].start_wall_ms = 120;
   trace_copy(r[0].direction, sizeof r[0].direction, "inbound", 7);
-  r[1].start_wall_ms =
-      120; /* reviews' outbound and ratings' inbound start in the same ms */
+  r[1].start_wall_ms = 120; /* reviews' outbound and ratings' inbound start in the same ms */
   r[2].start_wall_ms = 100;
   trace_copy(r[2].direction, sizeof r[2].direction, "gateway", 7);
   r[3].start_wall_ms = 110;
@@ -180,13 +169,10 @@ static void sort_orders_hops(void) {
   }
 }
 
-/* ---- JSON
- * ---------------------------------------------------------------------------------
- */
+/* ---- JSON ----------------------------------------------------------------------------------- */
 
 static struct trace_record full_record(void) {
-  struct trace_record r = rec("7c9e6679-7425-40de-944b-e07fc1f90ae7",
-                              "reviews-v1-0", 503, FLAG_URX | FLAG_DI);
+  struct trace_record r = rec("7c9e6679-7425-40de-944b-e07fc1f90ae7", "reviews-v1-0", 503, FLAG_URX | FLAG_DI);
   r.start_wall_ms = 1764138154123;
   r.duration_ms = 1012;
   trace_copy(r.method, sizeof r.method, "GET", 3);
@@ -195,8 +181,7 @@ static struct trace_record full_record(void) {
   trace_copy(r.path, sizeof r.path, path, strlen(path));
   r.config_version = 14;
   trace_copy(r.verdict, sizeof r.verdict, "ROUTE", 5);
-  trace_copy(r.virtual_service, sizeof r.virtual_service, "default/ratings",
-             15);
+  trace_copy(r.virtual_service, sizeof r.virtual_service, "default/ratings", 15);
   r.rule = 1;
   r.match = 0;
   trace_copy(r.route_name, sizeof r.route_name, "ratings-v1", 10);
@@ -243,12 +228,9 @@ static struct trace_record full_record(void) {
   trace_copy(r.authn, sizeof r.authn, authn, strlen(authn));
   trace_copy(r.authz, sizeof r.authz, authz, strlen(authz));
   static const struct trace_attempt tries[3] = {
-      {"127.1.0.7:9080", "ratings-v1-0", 0, 2, 503, TRACE_OUTCOME_RESPONSE,
-       TRACE_NEXT_RETRY, 17, true, false},
-      {"127.1.0.8:9080", "ratings-v1-1", 19, 2000, 0,
-       TRACE_OUTCOME_PER_TRY_TIMEOUT, TRACE_NEXT_RETRY, 40, false, true},
-      {"127.1.0.9:9080", "", 2059, 1, 0, TRACE_OUTCOME_CONNECT_FAILURE,
-       TRACE_NEXT_EXHAUSTED, 0, false, true},
+      {"127.1.0.7:9080", "ratings-v1-0", 0, 2, 503, TRACE_OUTCOME_RESPONSE, TRACE_NEXT_RETRY, 17, true, false},
+      {"127.1.0.8:9080", "ratings-v1-1", 19, 2000, 0, TRACE_OUTCOME_PER_TRY_TIMEOUT, TRACE_NEXT_RETRY, 40, false, true},
+      {"127.1.0.9:9080", "", 2059, 1, 0, TRACE_OUTCOME_CONNECT_FAILURE, TRACE_NEXT_EXHAUSTED, 0, false, true},
   };
   memcpy(r.attempts, tries, sizeof tries);
   r.attempts_len = 3;
@@ -276,10 +258,45 @@ static void json_round_trip(void) {
   trace_record_clear(&e);
   ASSERT_INT_EQ(trace_record_json(&e, &b), 0);
   EXPECT_STR_CONTAINS(buf_cstr(&b), "\"flags\":\"-\"");
-  EXPECT_INT_EQ(trace_record_from_json(b.data, b.len, &back, err, sizeof err),
-                0);
+  EXPECT_INT_EQ(trace_record_from_json(b.data, b.len, &back, err, sizeof err), 0);
   EXPECT(memcmp(&e, &back, sizeof e) == 0);
   buf_free(&b);
+}
+
+static void why_answer_round_trip(void) {
+  struct trace_record a = full_record(), b = rec("7c9e", "ratings-v1-0", 200, 0);
+  const struct trace_record *recs[] = {&a, &b};
+  struct buf out = {0};
+  ASSERT_INT_EQ(trace_why_json("reviews-\"v1\"-0", recs, 2, &out), 0);
+  char proxy[64], err[256] = "";
+  struct trace_record *back = NULL;
+  size_t n = 0;
+  ASSERT_INT_EQ(trace_why_from_json(out.data, out.len, proxy, sizeof proxy, &back, &n, err, sizeof err), 0);
+  EXPECT_STR_EQ(proxy, "reviews-\"v1\"-0");
+  ASSERT_INT_EQ(n, 2);
+  EXPECT(memcmp(&back[0], &a, sizeof a) == 0);
+  EXPECT(memcmp(&back[1], &b, sizeof b) == 0);
+  free(back);
+  buf_reset(&out);
+  ASSERT_INT_EQ(trace_why_json("p", NULL, 0, &out), 0);
+  EXPECT_STR_EQ(buf_cstr(&out), "{\"proxy\":\"p\",\"records\":[]}\n");
+  EXPECT_INT_EQ(trace_why_from_json(out.data, out.len, proxy, sizeof proxy, &back, &n, err, sizeof err), 0);
+  EXPECT_INT_EQ(n, 0);
+  EXPECT(back == NULL);
+  buf_free(&out);
+  static const struct {
+    const char *text, *why;
+  } bad[] = {{"{\"proxy\":\"p\"}", "must be {"},
+             {"{\"proxy\":\"p\",\"records\":[],\"x\":1}", "must be {"},
+             {"{\"proxy\":\"p\",\"records\":[{\"code\":true}]}", "records[0]: trace record: code: must be"},
+             {"nope", "why answer: 1:"}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    EXPECT_INT_EQ(
+        trace_why_from_json(bad[i].text, strlen(bad[i].text), proxy, sizeof proxy, &back, &n, err, sizeof err),
+        -EINVAL);
+    EXPECT_STR_CONTAINS(err, bad[i].why);
+    EXPECT(back == NULL);
+  }
 }
 
 static void json_refusals(void) {
@@ -287,8 +304,7 @@ static void json_refusals(void) {
     const char *text, *why;
   } cases[] = {
       {"{\"request_id\":\"a\",\"colour\":1}", "colour: unknown field"},
-      {"{\"attempts\":[{\"host\":\"h\",\"speed\":1}]}",
-       "attempts[0].speed: unknown field"},
+      {"{\"attempts\":[{\"host\":\"h\",\"speed\":1}]}", "attempts[0].speed: unknown field"},
       {"{\"code\":\"503\"}", "code: must be an integer"},
       {"{\"duration_ms\":-1}", "duration_ms: must be an integer from 0"},
       {"{\"flags\":\"UF,XX\"}", "unknown response flag \"XX\""},
@@ -302,29 +318,22 @@ static void json_refusals(void) {
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct trace_record r;
     char err[256] = "";
-    EXPECT_INT_EQ(trace_record_from_json(cases[i].text, strlen(cases[i].text),
-                                         &r, err, sizeof err),
-                  -EINVAL);
+    EXPECT_INT_EQ(trace_record_from_json(cases[i].text, strlen(cases[i].text), &r, err, sizeof err), -EINVAL);
     EXPECT_STR_CONTAINS(err, cases[i].why);
   }
   /* A string longer than its field is cut, not refused: the record stays
    * usable. */
   char text[512];
-  snprintf(text, sizeof text, "{\"method\":\"%s\"}",
-           "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+  snprintf(text, sizeof text, "{\"method\":\"%s\"}", "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
   struct trace_record r;
   char err[128];
-  EXPECT_INT_EQ(trace_record_from_json(text, strlen(text), &r, err, sizeof err),
-                0);
+  EXPECT_INT_EQ(trace_record_from_json(text, strlen(text), &r, err, sizeof err), 0);
   EXPECT_STR_EQ(r.method, "ABCDEFGHIJK");
 }
 
-/* ---- text
- * ---------------------------------------------------------------------------------
- */
+/* ---- text ----------------------------------------------------------------------------------- */
 
-static struct trace_record routed(const char *id, const char *proxy, int code,
-                                  uint32_t flags) {
+static struct trace_record routed(const char *id, const char *proxy, int code, uint32_t flags) {
   struct trace_record r = rec(id, proxy, code, flags);
   r.start_wall_ms = 1764138154123; /* 2025-11-26 06:22:34.123 UTC */
   r.duration_ms = 25;
@@ -333,8 +342,7 @@ static struct trace_record routed(const char *id, const char *proxy, int code,
   trace_copy(r.authority, sizeof r.authority, "ratings:9080", 12);
   trace_copy(r.path, sizeof r.path, "/ratings/0", 10);
   trace_copy(r.verdict, sizeof r.verdict, "ROUTE", 5);
-  trace_copy(r.virtual_service, sizeof r.virtual_service, "default/ratings",
-             15);
+  trace_copy(r.virtual_service, sizeof r.virtual_service, "default/ratings", 15);
   r.rule = 0;
   r.match = 0;
   const char *cl = "outbound|9080|v1|ratings.default.svc.cluster.local";
@@ -360,9 +368,8 @@ static struct trace_record routed(const char *id, const char *proxy, int code,
   return r;
 }
 
-static void add_try(struct trace_record *r, const char *host,
-                    const char *replica, int status, enum trace_outcome outcome,
-                    enum trace_next next, uint32_t ms, uint32_t backoff) {
+static void add_try(struct trace_record *r, const char *host, const char *replica, int status,
+                    enum trace_outcome outcome, enum trace_next next, uint32_t ms, uint32_t backoff) {
   struct trace_attempt *a = &r->attempts[r->attempts_len++];
   trace_copy(a->host, sizeof a->host, host, strlen(host));
   trace_copy(a->replica, sizeof a->replica, replica, strlen(replica));
@@ -375,20 +382,15 @@ static void add_try(struct trace_record *r, const char *host,
 
 static void text_cases(void) {
   struct trace_record retry_ok = routed("r1", "reviews-v1-0", 200, 0);
-  add_try(&retry_ok, "127.1.0.7:9080", "ratings-v1-0", 503,
-          TRACE_OUTCOME_RESPONSE, TRACE_NEXT_RETRY, 2, 17);
-  add_try(&retry_ok, "127.1.0.8:9080", "ratings-v1-1", 200,
-          TRACE_OUTCOME_RESPONSE, TRACE_NEXT_NONE, 3, 0);
+  add_try(&retry_ok, "127.1.0.7:9080", "ratings-v1-0", 503, TRACE_OUTCOME_RESPONSE, TRACE_NEXT_RETRY, 2, 17);
+  add_try(&retry_ok, "127.1.0.8:9080", "ratings-v1-1", 200, TRACE_OUTCOME_RESPONSE, TRACE_NEXT_NONE, 3, 0);
   retry_ok.attempts[1].other_host_preferred = true;
 
   struct trace_record urx = routed("r2", "reviews-v1-0", 503, FLAG_URX);
   urx.duration_ms = 1012;
-  add_try(&urx, "127.1.0.7:9080", "ratings-v1-0", 503, TRACE_OUTCOME_RESPONSE,
-          TRACE_NEXT_RETRY, 2, 17);
-  add_try(&urx, "127.1.0.8:9080", "ratings-v1-1", 0,
-          TRACE_OUTCOME_CONNECT_FAILURE, TRACE_NEXT_RETRY, 1, 40);
-  add_try(&urx, "127.1.0.9:9080", "ratings-v1-2", 503, TRACE_OUTCOME_RESPONSE,
-          TRACE_NEXT_EXHAUSTED, 2, 0);
+  add_try(&urx, "127.1.0.7:9080", "ratings-v1-0", 503, TRACE_OUTCOME_RESPONSE, TRACE_NEXT_RETRY, 2, 17);
+  add_try(&urx, "127.1.0.8:9080", "ratings-v1-1", 0, TRACE_OUTCOME_CONNECT_FAILURE, TRACE_NEXT_RETRY, 1, 40);
+  add_try(&urx, "127.1.0.9:9080", "ratings-v1-2", 503, TRACE_OUTCOME_RESPONSE, TRACE_NEXT_EXHAUSTED, 2, 0);
 
   struct trace_record uo = routed("r3", "reviews-v1-0", 503, FLAG_UO);
   uo.breaker = TRACE_BREAKER_PENDING_FULL;
@@ -467,8 +469,7 @@ static void text_cases(void) {
   /* Decisions come in the order the proxy makes them, and only those that were
    * made. */
   const char *t = buf_cstr(&text[0]);
-  EXPECT(strstr(t, "  route") < strstr(t, "  lb") &&
-         strstr(t, "  lb") < strstr(t, "  pool") &&
+  EXPECT(strstr(t, "  route") < strstr(t, "  lb") && strstr(t, "  lb") < strstr(t, "  pool") &&
          strstr(t, "  pool") < strstr(t, "  try 1"));
   EXPECT(strstr(buf_cstr(&text[3]), "  lb") == NULL);
   EXPECT(strstr(buf_cstr(&text[5]), "  policy") == NULL);
@@ -482,26 +483,20 @@ static void text_cases(void) {
 }
 
 static void summary_line(void) {
-  struct trace_record r[3] = {
-      routed("s", "istio-ingressgateway-0", 503, FLAG_URX),
-      routed("s", "productpage-v1-0", 503, 0),
-      routed("s", "productpage-v1-0", 503, 0)};
-  add_try(&r[0], "127.1.0.2:9080", "productpage-v1-0", 503,
-          TRACE_OUTCOME_RESPONSE, TRACE_NEXT_RETRY, 2, 10);
-  add_try(&r[0], "127.1.0.2:9080", "productpage-v1-0", 503,
-          TRACE_OUTCOME_RESPONSE, TRACE_NEXT_EXHAUSTED, 2, 0);
+  struct trace_record r[3] = {routed("s", "istio-ingressgateway-0", 503, FLAG_URX),
+                              routed("s", "productpage-v1-0", 503, 0), routed("s", "productpage-v1-0", 503, 0)};
+  add_try(&r[0], "127.1.0.2:9080", "productpage-v1-0", 503, TRACE_OUTCOME_RESPONSE, TRACE_NEXT_RETRY, 2, 10);
+  add_try(&r[0], "127.1.0.2:9080", "productpage-v1-0", 503, TRACE_OUTCOME_RESPONSE, TRACE_NEXT_EXHAUSTED, 2, 0);
   r[0].duration_ms = 40;
   struct buf b = {0};
   EXPECT_INT_EQ(trace_records_summary("s", r, 3, &b), 0);
-  EXPECT_STR_EQ(buf_cstr(&b),
-                "request s: 3 records from 2 proxies, 1 retry; the caller of "
-                "istio-ingressgateway-0 got 503 URX after "
-                "40 ms\n");
+  EXPECT_STR_EQ(buf_cstr(&b), "request s: 3 records from 2 proxies, 1 retry; the caller of "
+                              "istio-ingressgateway-0 got 503 URX after "
+                              "40 ms\n");
   buf_free(&b);
   EXPECT_INT_EQ(trace_records_summary("s", r, 0, &b), -EINVAL);
 }
 
-TEST_CASES(TEST(clear_and_copy), TEST(ring_wraps_around),
-           TEST(notable_keeps_failure), TEST(find_returns_hops_in_order),
-           TEST(sort_orders_hops), TEST(json_round_trip), TEST(json_refusals),
+TEST_CASES(TEST(clear_and_copy), TEST(ring_wraps_around), TEST(notable_keeps_failure), TEST(find_returns_hops_in_order),
+           TEST(sort_orders_hops), TEST(json_round_trip), TEST(why_answer_round_trip), TEST(json_refusals),
            TEST(text_cases), TEST(summary_line))
