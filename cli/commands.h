@@ -55,6 +55,8 @@ int cmd_exec(int argc, char **argv);
 void cmd_exec_help(FILE *out);
 int cmd_top(int argc, char **argv);
 void cmd_top_help(FILE *out);
+int cmd_why(int argc, char **argv);
+void cmd_why_help(FILE *out);
 int cmd_version(int argc, char **argv);
 
 #endif

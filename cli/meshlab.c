@@ -45,6 +45,8 @@ static const struct command commands[] = {
     {"restart", "restart a replica's app and sidecar gracefully", cmd_restart, cmd_restart_help},
     {"scale", "set a Deployment's replica count (scale DEPLOYMENT --replicas N)", cmd_scale, cmd_scale_help},
     {"top", "live traffic per service: rps, success, p50/p99, share by version, flags", cmd_top, cmd_top_help},
+    {"why", "why one request got its answer: each proxy's decisions, hop by hop (why REQUEST_ID)", cmd_why,
+     cmd_why_help},
     {"version", "print meshlab's version", cmd_version, NULL},
 };
 

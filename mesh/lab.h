@@ -25,7 +25,7 @@
  * Files: lab.c (lifecycle, replicas, config push), lab_store.c (the resource store and what
  * apply/delete/get/analyze/export print), lab_api.c (the HTTP endpoints), lab_control.c
  * (workload control: chaos, kill, restart, scale), lab_telemetry.c (metrics, request log,
- * journal).
+ * journal), lab_why.c (a request's decision traces gathered from every proxy).
  */
 #ifndef MESH_LAB_H
 #define MESH_LAB_H
@@ -226,6 +226,12 @@ void lab_scale(struct lab *lab, const char *ns, const char *deployment, uint32_t
 /* The replica names `workload` stands for, one per line on out (for `meshlab logs` and
  * `meshlab exec`, which then read the replica folders). */
 void lab_resolve(struct lab *lab, const char *ns, const char *workload, struct lab_output *o);
+/* `meshlab why` (lab_why.c): asks every present replica's sidecar admin (and the gateway's)
+ * GET /debug/why?id=request_id at once, each bounded by a short timeout, and answers r once all
+ * answered or timed out: JSON {"request_id", "proxies", "records": [in hop order],
+ * "unreachable": [{"proxy", "admin", "error"}]} (200 when some record exists, else 404), or
+ * with text the console form (each hop's explanation and a summary; exit 1 when none). */
+void lab_why(struct lab *lab, struct server_request *r, const char *request_id, bool text);
 /* Answers r in the console form (lab_api.c's), freeing o's buffers. */
 void lab_api_respond_console(struct server_request *r, struct lab_output *o);
 

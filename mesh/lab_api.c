@@ -18,6 +18,7 @@
  *                   [&source_workload=W][&group_by=destination_service][&o=text]
  *                                      JSON (lab_telemetry.c); o=text: `meshlab top`'s table
  *   GET  /v1/requests?limit=50[&destination_service=S]   the newest sampled request records
+ *   GET  /v1/why/REQUEST_ID[?o=text]   the request's decision traces from every proxy (lab_why.c)
  *
  * Config push is a long poll, the plain-HTTP shape of Envoy's xDS: a sidecar asks with the
  * version it runs (0: none yet); when the lab holds a newer config for it, the answer (200,
@@ -554,6 +555,28 @@ void lab_api_handle(struct server_request *r) {
     answer_telemetry(lab, r);
     return;
   }
+  if (r->path.n >= 8 && memcmp(r->path.p, "/v1/why/", 8) == 0 && method_is(r, "GET")) {
+    /* The id is the rest of the path, percent-decoded (query_get's decoding, on the path). */
+    char id[64] = "";
+    size_t len = 0;
+    for (size_t i = 8; i < r->path.n && len + 1 < sizeof id; i++) {
+      int h1, h2;
+      const char *p = r->path.p + i;
+      if (*p == '%' && i + 2 < r->path.n && (h1 = hexval(p[1])) >= 0 && (h2 = hexval(p[2])) >= 0) {
+        id[len++] = (char)(h1 * 16 + h2);
+        i += 2;
+      } else {
+        id[len++] = *p;
+      }
+    }
+    id[len] = '\0';
+    if (!id[0] || strchr(id, '/')) {
+      respond_text(r, 400, "the request id is required: GET /v1/why/REQUEST_ID\n");
+      return;
+    }
+    lab_why(lab, r, id, query_get(r->query, "o", v, sizeof v) && strcmp(v, "text") == 0);
+    return;
+  }
   if (path_is(r, "/v1/status") || path_is(r, "/v1/proxy-status")) {
     struct buf out = {0};
     bool has_o = query_get(r->query, "o", v, sizeof v);
@@ -673,5 +696,5 @@ void lab_api_handle(struct server_request *r) {
   respond_text(r, 404,
                "unknown lab API path; see docs/lab.md (/v1/status, /v1/xds, /v1/apply, /v1/get, /v1/delete, "
                "/v1/analyze, /v1/export, /v1/proxy-status, /v1/ready, /v1/shutdown, /v1/chaos, /v1/kill, /v1/restart, "
-               "/v1/scale, /v1/resolve, /v1/report, /v1/metrics, /v1/requests)\n");
+               "/v1/scale, /v1/resolve, /v1/report, /v1/metrics, /v1/requests, /v1/why/ID)\n");
 }
