@@ -97,6 +97,7 @@ static int reconcile_hosts(struct cluster_manager *cm, struct cluster *c, const 
     if (dot) snprintf(ns, sizeof ns, "%.*s", (int)strcspn(dot + 1, "."), dot + 1);
     telemetry_peer_set(&up->peer, x->endpoints[i].workload, ns, resource_map_get(&x->endpoints[i].labels, "app"),
                        resource_map_get(&x->endpoints[i].labels, "version"));
+    snprintf(up->replica, sizeof up->replica, "%s", x->endpoints[i].replica ? x->endpoints[i].replica : "");
     hosts[n] = up;
     lb_hosts[n].healthy = x->endpoints[i].healthy;
     lb_hosts[n].ejected = outlier[n].ejected;

@@ -69,7 +69,8 @@ static void attempt_open(struct session *s) {
   struct trace_attempt *a = &ex->trace.attempts[ex->trace.attempts_len++];
   memset(a, 0, sizeof *a);
   trace_copy(a->host, sizeof a->host, ex->up->addr.text, strlen(ex->up->addr.text));
-  trace_copy(a->replica, sizeof a->replica, ex->up->peer.workload, strlen(ex->up->peer.workload));
+  const char *who = ex->up->replica[0] ? ex->up->replica : ex->up->peer.workload;
+  trace_copy(a->replica, sizeof a->replica, who, strlen(who));
   a->start_ms = since_start_ms(ex);
   a->outcome = TRACE_OUTCOME_PENDING;
   a->other_host_preferred = ex->retries_done > 0 && ex->retry.previous_hosts;

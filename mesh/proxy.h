@@ -85,7 +85,7 @@ struct proxy {
   struct config_ref *config;         /* the current pushed config (NULL: none yet) */
   struct telemetry telemetry;        /* Istio's standard metrics (sidecars, not `meshlab proxy`) */
   char self_peer[256];               /* x-meshlab-peer value this proxy sends */
-  char name[96];                     /* who decides, in traces: "NS/REPLICA" for sidecars */
+  char name[96];                     /* who decides, in traces: the replica ("reviews-v1-0") */
   struct trace_store traces;         /* recent requests' decision traces (/debug/why) */
   uv_timer_t sweep_timer;            /* outlier detection's interval sweep */
 };

@@ -64,6 +64,7 @@ int sidecar_start(struct sidecar *sc, uv_loop_t *loop, const struct bootstrap *b
     rc = admin_start(&sc->admin, &sc->px, &b->admin, b->json, command_line);
     sc->has_admin = 1;
     snprintf(sc->admin.name, sizeof sc->admin.name, "%s", b->node_id ? b->node_id : "");
+    snprintf(sc->px.name, sizeof sc->px.name, "%s", sc->admin.name);
     if (rc != 0) {
       snprintf(err, errlen, "cannot listen on admin %s: %s", b->admin.text, uv_strerror(rc));
       return rc;
@@ -209,6 +210,7 @@ int sidecar_start_xds(struct sidecar *sc, uv_loop_t *loop, const struct sidecar_
     sc->has_admin = 1;
     const char *replica = strchr(o->node, '/'); /* NS/REPLICA */
     snprintf(sc->admin.name, sizeof sc->admin.name, "%s", replica ? replica + 1 : o->node);
+    snprintf(sc->px.name, sizeof sc->px.name, "%s", sc->admin.name);
     if (rc != 0) {
       snprintf(err, errlen, "cannot listen on admin %s: %s", a.text, uv_strerror(rc));
       return rc;

@@ -114,6 +114,26 @@ echo "# default retries, one bad replica of 3: $(summary "$tmp/retry.json")"
 check "Istio's default retry policy (503 on another host) keeps every request whole" \
   '[ "$(code_count "$tmp/retry.json" 200)" = 30 ]' "$(cat "$tmp/retry.json" "$tmp/retry.err")"
 
+# The decision trace of a retried request: `meshlab why` shows both tries and why.
+why_id=
+for i in $(seq 1 30); do
+  "$MESHLAB" exec fortio-deploy "${L[@]}" -- curl -s -m 5 -o /dev/null -H "x-request-id: retry-$i" http://httpbin:8000/get
+  if "$MESHLAB" why "retry-$i" "${L[@]}" -o json 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+out = [r for r in d["records"] if r["proxy"] == "fortio-deploy-0"][0]
+a = out["attempts"]
+assert len(a) == 2 and a[0]["status"] == 503 and a[0]["next"] == "retry" and a[1]["status"] == 200, a
+assert a[0]["replica"] == "httpbin-2" and a[1]["replica"] != "httpbin-2", a
+' 2>/dev/null; then why_id=retry-$i; break; fi
+done
+check "a request that met httpbin-2 first: its trace has try 1 = 503 from httpbin-2, retried, try 2 = 200 elsewhere" \
+  '[ -n "$why_id" ]' "$("$MESHLAB" why retry-1 "${L[@]}" 2>&1 | head -20)"
+out=$("$MESHLAB" why "${why_id:-none}" "${L[@]}" 2>&1); rc=$?
+check "meshlab why explains it: the 503, the retry on another host, the 200" \
+  '[ $rc = 0 ] && echo "$out" | grep -q "try 1 .*httpbin-2.* 503 .*retry in .*retriable-status-codes" && echo "$out" | grep -q "try 2 .* 200 "' \
+  "$out"
+
 cat > "$tmp/od.yaml" <<'EOF'
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -125,11 +145,11 @@ spec:
     outlierDetection:
       consecutive5xxErrors: 3
       interval: 1s
-      baseEjectionTime: 1s
+      baseEjectionTime: 3s
       maxEjectionPercent: 100
 EOF
 apply -f "$tmp/od.yaml"
-check "apply an outlierDetection DestinationRule (3 errors, 1 s interval and base ejection)" '[ $? = 0 ]' "$(cat "$tmp/apply.out")"
+check "apply an outlierDetection DestinationRule (3 errors, 1 s interval, 3 s base ejection)" '[ $? = 0 ]' "$(cat "$tmp/apply.out")"
 until_ok 5 'clusters fortio-deploy-0 | grep -q "httpbin.*::outlier::consecutive_5xx_threshold::3"'
 # Retries off for this part, so each request is one try and the counts are the detector's.
 cat > "$tmp/noretry.yaml" <<'EOF'
@@ -158,8 +178,8 @@ check "after 3 consecutive 503s the rest go to the other replicas: 3 to 6 of 40 
 curl_bad=$(clusters curl-0 | awk -F'::' '$1 ~ /^outbound\|8000\|\|httpbin/ && $3 == "ejected" && $4 == "true"' | wc -l)
 check "ejection is per caller: curl's sidecar ejects nothing" '[ "$curl_bad" = 0 ]' "$(clusters curl-0 | grep -E "httpbin.*ejected")"
 "$MESHLAB" chaos httpbin-2 "${L[@]}" --clear > /dev/null 2>&1
-until_ok 6 '[ -n "$bad" ] && clusters fortio-deploy-0 | grep -q "::$bad::ejected::false"'
-check "healthy again, it comes back after baseEjectionTime (1 s, at the next 1 s sweep)" '[ $? = 0 ]' \
+until_ok 10 '[ -n "$bad" ] && clusters fortio-deploy-0 | grep -q "::$bad::ejected::false"'
+check "healthy again, it comes back after baseEjectionTime (3 s, at a 1 s sweep)" '[ $? = 0 ]' \
   "$(clusters fortio-deploy-0 | grep -E "httpbin.*(ejected|ejection)")"
 "$MESHLAB" delete "${L[@]}" destinationrule httpbin > /dev/null 2>&1
 "$MESHLAB" delete "${L[@]}" virtualservice httpbin > /dev/null 2>&1
