@@ -224,10 +224,11 @@ int cmd_scale(int argc, char **argv) {
 
 /* ---- logs, exec: from the replica's folder --------------------------------------------------------- */
 
-/* Asks the lab which replica `workload` means (the first, for a Deployment) into replica, and
- * the state folder into dir. Returns 0, or the exit code after printing why. */
+/* Asks the lab which replica `workload` means (the first, for a Deployment; -n as every
+ * command takes it) into replica, its folder into rdir, and the state folder into dir.
+ * Returns 0, or the exit code after printing why. */
 static int resolve_first(const char *cmd, const struct control_args *c, char *dir, size_t dlen, char *replica,
-                         size_t rlen) {
+                         size_t rlen, char *rdir, size_t rdlen) {
   int rc = labcli_find(c->dir, dir, dlen);
   if (rc) return rc;
   struct buf target = {0};
@@ -239,30 +240,44 @@ static int resolve_first(const char *cmd, const struct control_args *c, char *di
   buf_free(&target);
   if (rc) return labcli_failed(cmd, rc);
   if (rep.exit_code != 0 || rep.status != 200) return labcli_print_console(cmd, &rep);
+  /* The first line: NS/REPLICA. */
   size_t out = rep.stdout_length >= 0 && (size_t)rep.stdout_length <= rep.body.len ? (size_t)rep.stdout_length : 0;
   size_t n = strcspn(rep.body.data ? rep.body.data : "", "\n");
   if (n > out) n = out;
-  if (n == 0 || n >= rlen) {
+  const char *slash = n ? memchr(rep.body.data, '/', n) : NULL;
+  char ns[256];
+  size_t nslen = slash ? (size_t)(slash - rep.body.data) : 0;
+  size_t rnlen = slash ? n - nslen - 1 : 0;
+  if (!slash || nslen >= sizeof ns || rnlen == 0 || rnlen >= rlen) {
     buf_free(&rep.body);
     fprintf(stderr, "meshlab %s: the lab named no replica for \"%s\"\n", cmd, c->pos[0]);
     return 1;
   }
-  memcpy(replica, rep.body.data, n);
-  replica[n] = '\0';
+  memcpy(ns, rep.body.data, nslen);
+  ns[nslen] = '\0';
+  memcpy(replica, slash + 1, rnlen);
+  replica[rnlen] = '\0';
   buf_free(&rep.body);
+  char rel[1024];
+  if (labdir_replica_rel(rel, sizeof rel, ns, replica) != 0 || labdir_path(rdir, rdlen, dir, rel) != 0) {
+    fprintf(stderr, "meshlab %s: the folder of %s/%s is too long a path\n", cmd, ns, replica);
+    return 1;
+  }
   return 0;
 }
 
 void cmd_logs_help(FILE *out) {
   fprintf(out,
           "Usage: meshlab logs REPLICA [-c app|sidecar] [-f] [--proxy-log] [-n NS] [--lab-dir DIR]\n\n"
-          "Prints a log from the replica's folder (<lab dir>/replicas/<replica>/):\n"
+          "Prints a log from the replica's folder (<lab dir>/replicas/<replica>/, or\n"
+          "<replica>.<namespace>/ outside the default namespace):\n"
           "  -c app       the app's output (app.log); the default when the replica runs an app\n"
           "  -c sidecar   the sidecar's access log (access.log): one line per request in Istio's\n"
           "               default access-log format, response flags included\n"
           "  --proxy-log  with -c sidecar: the sidecar process's own messages (sidecar.log) instead\n"
           "  -f           follow: keep printing new lines until Ctrl-C (or the lab stops)\n"
-          "A Deployment's name means its first replica.\n");
+          "A Deployment's name means its first replica. Without -n the default namespace is\n"
+          "searched first, then the one other namespace holding that name (else: ambiguous).\n");
 }
 
 static volatile sig_atomic_t logs_stop;
@@ -296,10 +311,8 @@ int cmd_logs(int argc, char **argv) {
   if (rc) return rc;
   if (c.proxy_log && c.container && strcmp(c.container, "sidecar") != 0)
     return args_usage_error(argv[0], "--proxy-log goes with -c sidecar");
-  char dir[4096], replica[256], path[8192];
-  if ((rc = resolve_first(argv[0], &c, dir, sizeof dir, replica, sizeof replica)) != 0) return rc;
-  char rdir[4400];
-  snprintf(rdir, sizeof rdir, "%s/replicas/%s", dir, replica);
+  char dir[4096], replica[256], path[8192], rdir[4400];
+  if ((rc = resolve_first(argv[0], &c, dir, sizeof dir, replica, sizeof replica, rdir, sizeof rdir)) != 0) return rc;
   /* The lab writes app.log only for a replica that runs an app. */
   snprintf(path, sizeof path, "%s/app.log", rdir);
   struct stat st;
@@ -353,8 +366,7 @@ int cmd_exec(int argc, char **argv) {
   int rc = parse_args(dash, argv, "", &c);
   if (rc) return rc;
   char dir[4096], replica[256], rdir[4400], outbound[256];
-  if ((rc = resolve_first(argv[0], &c, dir, sizeof dir, replica, sizeof replica)) != 0) return rc;
-  snprintf(rdir, sizeof rdir, "%s/replicas/%s", dir, replica);
+  if ((rc = resolve_first(argv[0], &c, dir, sizeof dir, replica, sizeof replica, rdir, sizeof rdir)) != 0) return rc;
   if (labdir_read(rdir, "outbound", outbound, sizeof outbound) != 0 || !outbound[0]) {
     fprintf(stderr, "meshlab exec: %s has no sidecar outbound listener (%s/outbound is missing); is it stopping?\n",
             replica, rdir);

@@ -460,15 +460,15 @@ int cmd_down(int argc, char **argv) {
 
 void cmd_status_help(FILE *out) {
   fprintf(out,
-          "Usage: meshlab status [-o json] [--lab-dir DIR]\n\n"
+          "Usage: meshlab status [-o json] [-n NS] [--lab-dir DIR]\n\n"
           "Every replica: namespace, name, pod address, the service ports its sidecar owns, app and\n"
           "sidecar state, restarts and config version (acknowledged/latest); then the ingress.\n"
-          "-o json prints the shape ../shared/CLI.md pins.\n");
+          "-o json prints the shape ../shared/CLI.md pins. -n NS lists that namespace only.\n");
 }
 
 void cmd_proxy_status_help(FILE *out) {
   fprintf(out,
-          "Usage: meshlab proxy-status [-o json] [--lab-dir DIR]\n\n"
+          "Usage: meshlab proxy-status [-o json] [-n NS] [--lab-dir DIR]\n\n"
           "Each proxy's config sync, as istioctl proxy-status: SYNCED (it runs the latest config),\n"
           "STALE (it runs an older one, or rejected the latest: NACK shows why), NOT SENT.\n");
 }
@@ -519,17 +519,20 @@ static int parse_common(int argc, char **argv, struct common *c, const char *all
 
 static int simple_get(int argc, char **argv, const char *path, const char *text_query) {
   struct common c;
-  int rc = parse_common(argc, argv, &c, "o");
+  int rc = parse_common(argc, argv, &c, "on");
   if (rc) return rc;
   if (c.npos) return args_usage_error(argv[0], "unexpected argument \"%s\"", c.pos[0]);
   if (c.output && strcmp(c.output, "json") != 0 && strcmp(c.output, "text") != 0 && strcmp(c.output, "wide") != 0)
     return args_usage_error(argv[0], "-o takes json (or text, the default)");
   char dir[4096];
   if ((rc = labcli_find(c.dir, dir, sizeof dir)) != 0) return rc;
-  char target[256];
-  snprintf(target, sizeof target, "%s%s", path, c.output && strcmp(c.output, "json") == 0 ? "?o=json" : text_query);
+  struct buf target = {0};
+  buf_appendf(&target, "%s%s", path, c.output && strcmp(c.output, "json") == 0 ? "?o=json" : text_query);
+  if (c.ns) labcli_query_add(&target, "ns", c.ns);
   struct labcli_reply rep;
-  if ((rc = labcli_call(dir, "GET", target, NULL, NULL, 0, 10000, &rep)) != 0) return labcli_failed(argv[0], rc);
+  rc = labcli_call(dir, "GET", buf_cstr(&target), NULL, NULL, 0, 10000, &rep);
+  buf_free(&target);
+  if (rc != 0) return labcli_failed(argv[0], rc);
   fwrite(rep.body.data, 1, rep.body.len, stdout);
   buf_free(&rep.body);
   return rep.status == 200 ? 0 : 1;

@@ -172,8 +172,12 @@ static int resolve_from(const struct load_opts *o, struct conn_addr *addr, char 
   }
   char rel[1024], text[256];
   snprintf(replica, n, "%s", o->from);
-  snprintf(rel, sizeof rel, "replicas/%s/outbound", o->from);
-  int rc = labdir_read(dir, rel, text, sizeof text);
+  char folder[600];
+  int rc = labdir_replica_find(dir, o->from, folder, sizeof folder);
+  if (rc == 0) {
+    snprintf(rel, sizeof rel, "%s/outbound", folder);
+    rc = labdir_read(dir, rel, text, sizeof text);
+  }
   if (rc != 0) {
     char replicas[4200];
     labdir_path(replicas, sizeof replicas, dir, "replicas");

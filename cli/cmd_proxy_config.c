@@ -63,18 +63,18 @@ static int admin_get(const char *addr, const char *path, struct buf *out) {
   return rc ? rc : f.status;
 }
 
-/* The replica's sidecar admin address: REPLICA's folder, or the first replica of a deployment. */
+/* The replica's sidecar admin address: REPLICA's folder (labdir_replica_find: a replica outside
+ * the default namespace is found by its name when no other namespace has it, or as
+ * NAME.NAMESPACE), or the first replica of a deployment. */
 static int find_admin(const char *dir, const char *name, char *replica, size_t rn, char *addr, size_t an) {
-  char rel[512];
-  snprintf(rel, sizeof rel, "replicas/%s/admin", name);
-  if (labdir_read(dir, rel, addr, an) == 0) {
-    snprintf(replica, rn, "%s", name);
-    return 0;
-  }
-  for (int i = 0; i < 64; i++) {
-    snprintf(rel, sizeof rel, "replicas/%s-%d/admin", name, i);
-    if (labdir_read(dir, rel, addr, an) == 0) {
-      snprintf(replica, rn, "%s-%d", name, i);
+  char rel[600], file[700], candidate[256]; /* the caller's replica buffer holds 256 */
+  for (int i = -1; i < 64; i++) {
+    if (i < 0) snprintf(candidate, sizeof candidate, "%s", name);
+    else snprintf(candidate, sizeof candidate, "%s-%d", name, i);
+    if (labdir_replica_find(dir, candidate, rel, sizeof rel) != 0) continue;
+    snprintf(file, sizeof file, "%s/admin", rel);
+    if (labdir_read(dir, file, addr, an) == 0) {
+      snprintf(replica, rn, "%s", candidate);
       return 0;
     }
   }

@@ -307,8 +307,20 @@ static struct lab_replica *replica_new(struct lab *lab, const char *ns, const ch
                                        const char *address) {
   struct lab_replica *rep = calloc(1, sizeof *rep);
   if (!rep) return NULL;
-  char dir[4200];
-  snprintf(dir, sizeof dir, "%s/replicas/%s", lab->opt.dir, name);
+  char rel[1024], dir[4200];
+  if (labdir_replica_rel(rel, sizeof rel, ns, name) != 0) {
+    free(rep);
+    return NULL;
+  }
+  snprintf(dir, sizeof dir, "%s/%s", lab->opt.dir, rel);
+  /* Only a Deployment name with dots could make "<replica>.<ns>" meet a default-namespace
+   * replica's folder; refuse rather than mix two replicas' logs and sockets. */
+  for (struct lab_replica *r = lab->replicas; r; r = r->next)
+    if (strcmp(r->dir, dir) == 0) {
+      lab_event(lab, "replica %s/%s: its folder %s is already %s/%s's; not started", ns, name, dir, r->ns, r->name);
+      free(rep);
+      return NULL;
+    }
   rep->lab = lab;
   rep->name = xstrdup(name);
   rep->ns = xstrdup(ns);

@@ -7,7 +7,8 @@
  *   - the registry (registry.h): workloads, services, replicas and their pod addresses;
  *   - one `struct lab_replica` per replica, plus the ingress gateway the lab adds itself, each
  *     with its app and sidecar processes under the supervisor (supervisor.h) and its folder
- *     `<dir>/replicas/<replica>/` (logs, the app's unix sockets, access log, `outbound`,
+ *     `<dir>/replicas/<replica>/` (`<replica>.<ns>` outside the default namespace; logs, the
+ *     app's unix sockets, access log, `outbound`,
  *     `admin`);
  *   - per replica, the xDS state: the latest compiled config (compile.h, as JSON), the version
  *     the sidecar acknowledged, when it was last seen, and the reason of its last rejection;
@@ -72,7 +73,7 @@ struct lab_replica {
   char *ns;
   char *workload;   /* the Deployment ("reviews-v2"), or "istio-ingressgateway" */
   char *address;    /* pod address, "127.1.0.5" */
-  char *dir;        /* <lab dir>/replicas/<name> */
+  char *dir;        /* <lab dir>/replicas/<name>, or <name>.<ns> (labdir_replica_rel) */
   char *app_kind;   /* "reviews"; NULL for a client-only workload (curl, fortio, sleep) */
   bool gateway;
   bool present;     /* false once scaled away or deleted (its processes are stopped) */
@@ -186,10 +187,11 @@ void lab_analyze(struct lab *lab, struct lab_output *o);
 /* `meshlab export istio`: every Istio resource, then the Kubernetes objects, as YAML. */
 void lab_export(struct lab *lab, struct lab_output *o);
 
-/* `meshlab status`: the JSON of ../shared/CLI.md (json true) or a kubectl-like table. */
-void lab_status(struct lab *lab, bool json, struct buf *out);
-/* `meshlab proxy-status`: an istioctl-like table. */
-void lab_proxy_status(struct lab *lab, struct buf *out);
+/* `meshlab status`: the JSON of ../shared/CLI.md (json true) or a kubectl-like table; only
+ * namespace ns when ns is not NULL or "". */
+void lab_status(struct lab *lab, const char *ns, bool json, struct buf *out);
+/* `meshlab proxy-status`: an istioctl-like table (only namespace ns when not NULL or ""). */
+void lab_proxy_status(struct lab *lab, const char *ns, struct buf *out);
 /* Readiness: true when every replica's app runs and its sidecar acknowledged its current
  * config; otherwise false and, when why is not NULL, which replicas are not ready and the
  * last lines of their logs. */
@@ -209,6 +211,14 @@ struct lab_replica *lab_replica_find(struct lab *lab, const char *ns, const char
  * count (0: none) and fills out with up to max borrowed pointers, in start order. */
 size_t lab_workload_replicas(struct lab *lab, const char *ns, const char *name, struct lab_replica **out,
                              size_t max);
+/* How every command taking a WORKLOAD finds it. With ns set (-n), lab_workload_replicas in
+ * that namespace. Without (NULL or ""), the default namespace first, as kubectl; when the
+ * name means nothing there, the one other namespace where it does (istio-ingressgateway-0),
+ * and when it means something in several, none: the name is ambiguous. Returns the count and
+ * fills out as lab_workload_replicas; 0 with the reason (unknown, or ambiguous naming the
+ * namespaces) on o->err and o->exit_code 1. */
+size_t lab_workload_lookup(struct lab *lab, const char *ns, const char *name, struct lab_replica **out, size_t max,
+                           struct lab_output *o);
 /* `meshlab chaos`: sends the knobs (a JSON object, borrowed; ignored when clear) to the app
  * control socket of every replica `workload` stands for, as POST /chaos (or /chaos/clear),
  * and answers r in the console form once every replica answered: one line per replica. */
@@ -223,8 +233,8 @@ void lab_restart(struct lab *lab, const char *ns, const char *workload, struct l
 /* `meshlab scale`: sets the Deployment's spec.replicas in the store, as an apply of the
  * changed Deployment would, and lets the lab start or stop replicas to match. */
 void lab_scale(struct lab *lab, const char *ns, const char *deployment, uint32_t replicas, struct lab_output *o);
-/* The replica names `workload` stands for, one per line on out (for `meshlab logs` and
- * `meshlab exec`, which then read the replica folders). */
+/* The replicas `workload` stands for (lab_workload_lookup), one `NS/REPLICA` per line on out
+ * (for `meshlab logs` and `meshlab exec`, which then read the replica folders). */
 void lab_resolve(struct lab *lab, const char *ns, const char *workload, struct lab_output *o);
 /* `meshlab why` (lab_why.c): asks every present replica's sidecar admin (and the gateway's)
  * GET /debug/why?id=request_id at once, each bounded by a short timeout, and answers r once all

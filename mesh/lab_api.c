@@ -12,7 +12,7 @@
  *   POST /v1/chaos?workload=W[&ns=NS][&clear=1]   JSON knobs body (lab_control.c)
  *   POST /v1/kill?workload=W[&ns=NS][&c=app|sidecar], POST /v1/restart?workload=W[&ns=NS]
  *   POST /v1/scale?workload=DEPLOYMENT&replicas=N[&ns=NS]
- *   GET  /v1/resolve?workload=W[&ns=NS]   the replica names W stands for, one a line
+ *   GET  /v1/resolve?workload=W[&ns=NS]   the replicas W stands for, one NS/REPLICA a line
  *   POST /v1/report?node=NS/REPLICA    a sidecar's telemetry delta (report.h), answered 204
  *   GET  /v1/metrics?window=10s[&reporter=source|destination][&destination_service=S]
  *                   [&source_workload=W][&group_by=destination_service][&o=text]
@@ -310,13 +310,16 @@ static json_t *replica_ports(struct lab *lab, const struct lab_replica *rep) {
   return ports;
 }
 
+/* -n NS of status and proxy-status: "" lists every namespace. */
+static bool in_ns(const struct lab_replica *r, const char *ns) { return !ns || !*ns || strcmp(r->ns, ns) == 0; }
+
 static json_int_t proc_pid(const struct proc *p) { return p && p->alive ? (json_int_t)p->handle.pid : 0; }
 
-void lab_status(struct lab *lab, bool as_json, struct buf *out) {
+void lab_status(struct lab *lab, const char *ns, bool as_json, struct buf *out) {
   if (as_json) {
     json_t *root = json_object(), *reps = json_array();
     for (struct lab_replica *r = first_replica(lab); r; r = next_replica(lab, r)) {
-      if (!r->present) continue;
+      if (!r->present || !in_ns(r, ns)) continue;
       json_t *o = json_object();
       json_object_set_new(o, "name", json_string(r->name));
       json_object_set_new(o, "workload", json_string(r->workload));
@@ -346,7 +349,7 @@ void lab_status(struct lab *lab, bool as_json, struct buf *out) {
   struct buf tsv = {0};
   buf_append_str(&tsv, "NAMESPACE\tNAME\tADDRESS\tPORTS\tAPP\tSIDECAR\tRESTARTS\tCONFIG\n");
   for (struct lab_replica *r = first_replica(lab); r; r = next_replica(lab, r)) {
-    if (!r->present) continue;
+    if (!r->present || !in_ns(r, ns)) continue;
     json_t *ports = replica_ports(lab, r);
     char plist[128] = "-";
     size_t len = 0;
@@ -371,12 +374,12 @@ static const char *sync_state(const struct lab_replica *r) {
   return "STALE";
 }
 
-void lab_proxy_status(struct lab *lab, struct buf *out) {
+void lab_proxy_status(struct lab *lab, const char *ns, struct buf *out) {
   struct buf tsv = {0};
   uint64_t now = uv_now(lab->loop);
   buf_append_str(&tsv, "NAME\tSTATUS\tCLUSTER-VERSION\tLATEST\tLAST-SEEN\tNACK\n");
   for (struct lab_replica *r = first_replica(lab); r; r = next_replica(lab, r)) {
-    if (!r->present) continue;
+    if (!r->present || !in_ns(r, ns)) continue;
     char seen[32] = "never";
     if (r->polls) snprintf(seen, sizeof seen, "watching");
     else if (r->seen_ms) snprintf(seen, sizeof seen, "%.1fs ago", (double)(now - r->seen_ms) / 1000.0);
@@ -388,11 +391,11 @@ void lab_proxy_status(struct lab *lab, struct buf *out) {
   buf_free(&tsv);
 }
 
-static void proxy_status_json(struct lab *lab, struct buf *out) {
+static void proxy_status_json(struct lab *lab, const char *ns, struct buf *out) {
   json_t *arr = json_array();
   uint64_t now = uv_now(lab->loop);
   for (struct lab_replica *r = first_replica(lab); r; r = next_replica(lab, r)) {
-    if (!r->present) continue;
+    if (!r->present || !in_ns(r, ns)) continue;
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(r->name));
     json_object_set_new(o, "namespace", json_string(r->ns));
@@ -583,9 +586,9 @@ void lab_api_handle(struct server_request *r) {
     bool status = path_is(r, "/v1/status");
     /* status defaults to JSON (its pinned shape), proxy-status to its table */
     bool json = has_o ? strcmp(v, "json") == 0 : status;
-    if (status) lab_status(lab, json, &out);
-    else if (json) proxy_status_json(lab, &out);
-    else lab_proxy_status(lab, &out);
+    if (status) lab_status(lab, ns, json, &out);
+    else if (json) proxy_status_json(lab, ns, &out);
+    else lab_proxy_status(lab, ns, &out);
     server_respond(r, 200, json ? "application/json" : "text/plain; charset=utf-8", out.data ? out.data : "", out.len,
                    NULL);
     buf_free(&out);
@@ -651,8 +654,8 @@ void lab_api_handle(struct server_request *r) {
     respond_console(r, &o);
     return;
   }
-  /* Workload control (lab_control.c). ns stays "" when not given: a replica name is found in
-   * any namespace, a Deployment in "default". */
+  /* Workload control (lab_control.c). ns stays "" when not given: lab_workload_lookup then
+   * looks in "default" first, then in the one other namespace holding the name. */
   if ((path_is(r, "/v1/chaos") || path_is(r, "/v1/kill") || path_is(r, "/v1/restart") || path_is(r, "/v1/scale")) &&
       method_is(r, "POST")) {
     char workload[256] = "", container[32] = "";

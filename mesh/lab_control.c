@@ -63,6 +63,47 @@ static void not_found(struct lab_output *o, const char *ns, const char *name) {
   o->exit_code = 1;
 }
 
+size_t lab_workload_lookup(struct lab *lab, const char *ns, const char *name, struct lab_replica **out, size_t max,
+                           struct lab_output *o) {
+  if (ns && *ns) {
+    size_t n = lab_workload_replicas(lab, ns, name, out, max);
+    if (n == 0) not_found(o, ns, name);
+    return n;
+  }
+  /* No -n: kubectl's default namespace first. */
+  size_t n = lab_workload_replicas(lab, "default", name, out, max);
+  if (n) return n;
+  /* Then the one other namespace where the name means something (the ingress gateway lives in
+   * istio-system, and a workload applied with -n elsewhere should not need -n when unique). */
+  const char *found = NULL;
+  struct buf where = {0};
+  size_t namb = 0;
+  for (struct lab_replica *r = lab->replicas; r; r = r->next) {
+    if (!r->present || strcmp(r->ns, "default") == 0) continue;
+    bool seen = false; /* namespaces are visited once each, at their first replica */
+    for (struct lab_replica *q = lab->replicas; q != r && !seen; q = q->next)
+      seen = q->present && strcmp(q->ns, r->ns) == 0;
+    if (seen) continue;
+    struct lab_replica *one;
+    if (lab_workload_replicas(lab, r->ns, name, &one, 1) == 0) continue;
+    buf_appendf(&where, "%s%s", namb ? ", " : "", r->ns);
+    namb++;
+    if (!found) found = r->ns;
+  }
+  if (namb == 1) n = lab_workload_replicas(lab, found, name, out, max);
+  else if (namb > 1) {
+    buf_appendf(&o->err,
+                "error: \"%s\" is ambiguous: it names replicas in namespaces %s (none in default); pass -n "
+                "NAMESPACE\n",
+                name, buf_cstr(&where));
+    o->exit_code = 1;
+  } else {
+    not_found(o, NULL, name);
+  }
+  buf_free(&where);
+  return n;
+}
+
 /* ---- chaos ---------------------------------------------------------------------------------- */
 
 struct chaos_op;
@@ -146,13 +187,13 @@ void lab_chaos(struct lab *lab, struct server_request *r, const char *ns, const 
                const char *knobs, size_t len) {
   struct lab_replica **reps = malloc(LAB_CONTROL_MAX * sizeof *reps);
   struct chaos_op *op = calloc(1, sizeof *op);
-  size_t n = reps ? lab_workload_replicas(lab, ns, workload, reps, LAB_CONTROL_MAX) : 0;
   struct lab_output o = {0};
+  size_t n = reps && op ? lab_workload_lookup(lab, ns, workload, reps, LAB_CONTROL_MAX, &o) : 0;
   if (!reps || !op) {
     buf_append_str(&o.err, "error: out of memory\n");
     o.exit_code = 1;
   } else if (n == 0) {
-    not_found(&o, ns, workload);
+    o.exit_code = 1;
   } else if (!(op->calls = calloc(n, sizeof *op->calls))) {
     buf_append_str(&o.err, "error: out of memory\n");
     o.exit_code = 1;
@@ -215,8 +256,8 @@ void lab_kill(struct lab *lab, const char *ns, const char *workload, const char 
     return;
   }
   struct lab_replica *reps[LAB_CONTROL_MAX / 8];
-  size_t n = lab_workload_replicas(lab, ns, workload, reps, sizeof reps / sizeof reps[0]);
-  if (n == 0) return not_found(o, ns, workload);
+  size_t n = lab_workload_lookup(lab, ns, workload, reps, sizeof reps / sizeof reps[0], o);
+  if (n == 0) return;
   for (size_t i = 0; i < n; i++) {
     struct lab_replica *rep = reps[i];
     bool sidecar = want_sidecar || !rep->app_kind || !rep->app;
@@ -242,8 +283,8 @@ void lab_kill(struct lab *lab, const char *ns, const char *workload, const char 
 
 void lab_restart(struct lab *lab, const char *ns, const char *workload, struct lab_output *o) {
   struct lab_replica *reps[LAB_CONTROL_MAX / 8];
-  size_t n = lab_workload_replicas(lab, ns, workload, reps, sizeof reps / sizeof reps[0]);
-  if (n == 0) return not_found(o, ns, workload);
+  size_t n = lab_workload_lookup(lab, ns, workload, reps, sizeof reps / sizeof reps[0], o);
+  if (n == 0) return;
   for (size_t i = 0; i < n; i++) {
     struct lab_replica *rep = reps[i];
     int rc = 0;
@@ -290,8 +331,8 @@ void lab_scale(struct lab *lab, const char *ns, const char *deployment, uint32_t
 
 void lab_resolve(struct lab *lab, const char *ns, const char *workload, struct lab_output *o) {
   struct lab_replica **reps = malloc(LAB_CONTROL_MAX * sizeof *reps);
-  size_t n = reps ? lab_workload_replicas(lab, ns, workload, reps, LAB_CONTROL_MAX) : 0;
-  if (n == 0) not_found(o, ns, workload);
-  for (size_t i = 0; i < n; i++) buf_appendf(&o->out, "%s\n", reps[i]->name);
+  size_t n = reps ? lab_workload_lookup(lab, ns, workload, reps, LAB_CONTROL_MAX, o) : 0;
+  /* NS/REPLICA, the node name sidecars poll with: the CLI finds the folder from both. */
+  for (size_t i = 0; i < n; i++) buf_appendf(&o->out, "%s/%s\n", reps[i]->ns, reps[i]->name);
   free(reps);
 }

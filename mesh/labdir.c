@@ -1,9 +1,11 @@
 /* The lab's state folder: see labdir.h. */
 #include "mesh/labdir.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,31 @@ int labdir_make(const char *dir) {
 int labdir_path(char *out, size_t n, const char *dir, const char *rel) {
   int w = snprintf(out, n, "%s/%s", dir, rel);
   return w < 0 || (size_t)w >= n ? -ENAMETOOLONG : 0;
+}
+
+int labdir_replica_rel(char *out, size_t n, const char *ns, const char *replica) {
+  bool qualified = ns && *ns && strcmp(ns, "default") != 0;
+  int w = qualified ? snprintf(out, n, "replicas/%s.%s", replica, ns) : snprintf(out, n, "replicas/%s", replica);
+  return w < 0 || (size_t)w >= n ? -ENAMETOOLONG : 0;
+}
+
+int labdir_replica_find(const char *dir, const char *name, char *out, size_t n) {
+  char path[4096];
+  struct stat st;
+  if (snprintf(path, sizeof path, "%s/replicas/%s", dir, name) < (int)sizeof path && stat(path, &st) == 0 &&
+      S_ISDIR(st.st_mode))
+    return labdir_replica_rel(out, n, NULL, name);
+  if (snprintf(path, sizeof path, "%s/replicas", dir) >= (int)sizeof path) return -ENAMETOOLONG;
+  DIR *d = opendir(path);
+  if (!d) return -ENOENT;
+  size_t len = strlen(name), found = 0;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    if (strncmp(e->d_name, name, len) == 0 && e->d_name[len] == '.' && e->d_name[len + 1] &&
+        !strchr(e->d_name + len + 1, '.') && found++ == 0 && labdir_replica_rel(out, n, e->d_name + len + 1, name) != 0)
+      found = 2; /* too long: treated as unusable */
+  closedir(d);
+  return found == 1 ? 0 : found ? -EEXIST : -ENOENT;
 }
 
 int labdir_read(const char *dir, const char *name, char *out, size_t n) {

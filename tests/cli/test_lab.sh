@@ -114,8 +114,8 @@ check "status (table) lists every replica and the ingress" \
   '[ "$("$MESHLAB" status "${L[@]}" | grep -cE "^(default|istio-system) ")" = 7 ] &&
    "$MESHLAB" status "${L[@]}" | grep -q "ingress: http://$ingress"'
 check "every replica folder has its outbound and admin files" \
-  '(for r in details-v1-0 productpage-v1-0 istio-ingressgateway-0; do
-     [ "$(cat "$lab/replicas/$r/outbound")" = "$(python3 -c "import json,sys; print([x for x in json.load(open(sys.argv[1]))[\"replicas\"] if x[\"name\"]==sys.argv[2]][0][\"address\"])" "$tmp/status.json" "$r"):15001" ] || exit 1
+  '(for r in details-v1-0 productpage-v1-0 istio-ingressgateway-0.istio-system; do
+     [ "$(cat "$lab/replicas/$r/outbound")" = "$(python3 -c "import json,sys; print([x for x in json.load(open(sys.argv[1]))[\"replicas\"] if x[\"name\"]==sys.argv[2]][0][\"address\"])" "$tmp/status.json" "${r%%.*}"):15001" ] || exit 1
    done)'
 
 # ---- the config long poll ----

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end checks of workload control and the inside of the mesh (../shared/CLI.md,
 # docs/lab.md): exec through a sidecar, chaos (errors, latency, clear), kill (restart counted),
-# scale (a new replica gets traffic), restart, logs, and exit 3 with no lab. The lab runs in its
+# scale (a new replica gets traffic), restart, logs, namespaces (the same Deployment in two:
+# -n picks one, no -n is ambiguous), and exit 3 with no lab. The lab runs in its
 # own temp folder, on OS-assigned ingress ports and its own pod address range; the trap stops it.
 # Waits are bounded with margins: the machine may be busy.
 set -u
@@ -179,5 +180,43 @@ for _ in $(seq 1 30); do
 done
 check "a ServiceEntry routes an in-mesh call to the external service" \
   'case "$body" in *"outside the mesh"*) true;; *) false;; esac' "body: $body"
+
+# ---- namespaces: the same Deployment and Service in two of them ----
+# Each replica has its own folder (replicas/httpbin-0.ns-a, replicas/httpbin-0.ns-b); every
+# command takes -n, and a name that means replicas in two namespaces (none in default) is
+# refused as ambiguous rather than guessed.
+for ns in ns-a ns-b; do "$MESHLAB" apply -n $ns -f httpbin "${L[@]}" > /dev/null; done
+ns_ready() { "$MESHLAB" status -n "$1" "${L[@]}" | grep -qE "^$1 +httpbin-0 .* running +serving "; }
+check "httpbin applied in ns-a and ns-b: both httpbin-0 serving" 'until_ok 15 "ns_ready ns-a && ns_ready ns-b"' \
+  "$("$MESHLAB" status "${L[@]}")"
+check "... each with its own folder" '[ -d "$lab/replicas/httpbin-0.ns-a" ] && [ -d "$lab/replicas/httpbin-0.ns-b" ]' \
+  "$(ls "$lab/replicas")"
+out=$("$MESHLAB" status -n ns-b "${L[@]}" | awk 'NR > 1 && NF == 0 { exit } NR > 1 { print $1 }' | sort -u | tr '\n' ' ')
+check "status -n ns-b lists only ns-b" '[ "$out" = "ns-b " ]' "$out"
+for cmd in "logs httpbin-0" "exec httpbin -- true" "kill httpbin-0" "restart httpbin" "chaos httpbin --clear"; do
+  out=$("$MESHLAB" ${cmd%% *} "${L[@]}" ${cmd#* } 2>&1); rc=$?
+  check "'$cmd' without -n: exit 1, ambiguous, naming both namespaces" \
+    '[ $rc = 1 ] && echo "$out" | grep -q "ambiguous" && echo "$out" | grep -q "ns-a, ns-b"' "rc=$rc $out"
+done
+out=$("$MESHLAB" exec httpbin -n ns-a "${L[@]}" -- sh -c 'echo "$MESHLAB_REPLICA $http_proxy"')
+check "exec -n ns-a uses ns-a's sidecar" '[ "$out" = "httpbin-0 http://$(cat "$lab/replicas/httpbin-0.ns-a/outbound")" ]' "$out"
+code=$("$MESHLAB" exec httpbin -n ns-a "${L[@]}" -- curl -s -m 10 -o /dev/null -w '%{http_code}' \
+  "http://httpbin.ns-a:8000/get?from=ns-a")
+check "... a request from ns-a to httpbin.ns-a: 200" '[ "$code" = 200 ]' "$code"
+check "logs -n ns-a -c sidecar shows it; ns-b's log does not" \
+  'until_ok 5 "\"$MESHLAB\" logs httpbin-0 -n ns-a -c sidecar \"\${L[@]}\" | grep -q \"from=ns-a\"" &&
+   ! "$MESHLAB" logs httpbin-0 -n ns-b -c sidecar "${L[@]}" | grep -q "from=ns-a"' \
+  "$("$MESHLAB" logs httpbin-0 -n ns-b -c sidecar "${L[@]}" 2>&1 | tail -2)"
+ns_restarts() { "$MESHLAB" status -o json "${L[@]}" | python3 -c "
+import json,sys
+print([r for r in json.load(sys.stdin)['replicas'] if r['name']=='httpbin-0' and r['namespace']==sys.argv[1]][0]['restarts'])" "$1"; }
+out=$("$MESHLAB" kill httpbin-0 -n ns-b "${L[@]}" 2>&1); rc=$?
+check "kill httpbin-0 -n ns-b" '[ $rc = 0 ] && echo "$out" | grep -q "^httpbin-0/app killed"' "$out"
+check "... ns-b's replica restarts, ns-a's does not" \
+  'until_ok 10 "[ \"\$(ns_restarts ns-b)\" -ge 1 ]" && [ "$(ns_restarts ns-a)" = 0 ]' "$("$MESHLAB" status "${L[@]}")"
+out=$("$MESHLAB" logs httpbin-0 -n nosuch "${L[@]}" 2>&1); rc=$?
+check "logs -n nosuch: exit 1, naming the namespace" '[ $rc = 1 ] && echo "$out" | grep -q "in namespace nosuch"' "$out"
+out=$("$MESHLAB" logs istio-ingressgateway-0 "${L[@]}" 2>&1); rc=$?
+check "a name in one namespace only needs no -n (the gateway in istio-system)" '[ $rc = 0 ]' "$out"
 
 tap_finish
