@@ -169,7 +169,10 @@ void cmd_up_help(FILE *out) {
           "                          ~/.local/state/meshlab)\n"
           "  --ingress HOST:PORT     where Gateway port 80 listens (default " DEFAULT_INGRESS "; port 0: a free one)\n"
           "  --ingress-tls HOST:PORT where Gateway port 443 listens (default " DEFAULT_INGRESS_TLS ")\n"
-          "  --addresses CIDR        pod addresses (default " DEFAULT_ADDRESSES ")\n");
+          "  --addresses CIDR        pod addresses (default " DEFAULT_ADDRESSES ")\n"
+          "  --port-blocks [BASE]    every replica on 127.0.0.1 with a block of 16 ports instead of\n"
+          "                          its own address (free blocks from BASE, else from a random\n"
+          "                          one); chosen by itself where pod addresses cannot be bound\n");
 }
 
 static void print_tail(const char *path, int lines) {
@@ -221,6 +224,11 @@ static int wait_detached(const char *dir, pid_t child, uint64_t wait_ms, const c
   char ms[32] = "?", ingress[128] = "?";
   labdir_read(dir, "ready_ms", ms, sizeof ms);
   labdir_read(dir, "ingress", ingress, sizeof ingress);
+  char blocks[64];
+  if (labdir_read(dir, "port_blocks", blocks, sizeof blocks) == 0)
+    printf("notice: replicas share %s, each with a block of ports (docs/lab.md, \"Port blocks\"; see: meshlab "
+           "status)\n",
+           blocks);
   printf("lab ready in %s ms (pid %d, state in %s)\n", ms, (int)child, dir);
   printf("Route the ingress gateway: meshlab apply -f bookinfo-gateway%s%s\n", dirflag ? " --lab-dir " : "",
          dirflag ? dirflag : "");
@@ -251,7 +259,7 @@ static void clean_replicas(const char *dir) {
     rmdir(rdir);
   }
   if (d) closedir(d);
-  static const char *const stale[] = {"api", "ingress", "ready_ms", "pid"};
+  static const char *const stale[] = {"api", "ingress", "ready_ms", "pid", "port_blocks"};
   for (size_t i = 0; i < sizeof stale / sizeof stale[0]; i++) {
     snprintf(path, sizeof path, "%s/%s", dir, stale[i]);
     unlink(path);
@@ -270,6 +278,21 @@ int cmd_up(int argc, char **argv) {
     int rc;
     if (strcmp(argv[i], "--detach") == 0 || strcmp(argv[i], "-d") == 0) {
       detach = 1;
+      continue;
+    }
+    /* --port-blocks [BASE]: the value is optional, so only a number after it is taken. */
+    if (strcmp(argv[i], "--port-blocks") == 0 || strncmp(argv[i], "--port-blocks=", 14) == 0) {
+      const char *base = argv[i][13] == '=' ? argv[i] + 14
+                         : i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9' ? argv[++i]
+                                                                                          : NULL;
+      opt.port_blocks = LAB_PORT_BLOCKS_ON;
+      if (base) {
+        char *end;
+        unsigned long b = strtoul(base, &end, 10);
+        if (*end || !*base || b < 1024 || b > 65536 - 16)
+          return args_usage_error(argv[0], "--port-blocks BASE: a port from 1024 to 65520, not \"%s\"", base);
+        opt.port_block_base = (uint32_t)b;
+      }
       continue;
     }
     if ((rc = args_flag(argc, argv, &i, "filename", "-f", &v)) != 0) {
@@ -446,7 +469,7 @@ int cmd_down(int argc, char **argv) {
     kill(pid, SIGKILL);
     for (int i = 0; i < 100 && !pid_gone(pid); i++) usleep(20 * 1000);
   }
-  static const char *const files[] = {"pid", "api", "ingress"};
+  static const char *const files[] = {"pid", "api", "ingress", "port_blocks"};
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, files[i]);

@@ -213,6 +213,7 @@ void cmd_sidecar_help(FILE *out) {
           "Usage: meshlab sidecar --config FILE\n"
           "       meshlab sidecar --xds HOST:PORT --node NS/REPLICA --address IP --outbound HOST:PORT\n"
           "                       [--admin HOST:PORT] [--gateway-port PORT=HOST:PORT ...]\n"
+          "                       [--inbound-port PORT=HOST:PORT ...]\n"
           "                       [--access-log FILE|-] [--access-log-format envoy|istio|json]\n\n"
           "A workload's sidecar: inbound listeners on its service ports in front of its app, an\n"
           "outbound listener the app uses as http_proxy, and an admin listener.\n\n"
@@ -220,7 +221,9 @@ void cmd_sidecar_help(FILE *out) {
           "--xds HOST:PORT the lab API: the sidecar long-polls its config there, acknowledges each\n"
           "                version it installs and refuses (NACK) one it cannot, keeping the last\n"
           "                good one. Inbound ports are bound on --address as the config names them;\n"
-          "                a gateway binds its Gateway server ports where --gateway-port maps them.\n"
+          "                a gateway binds its Gateway server ports where --gateway-port maps them,\n"
+          "                and --inbound-port serves an inbound port elsewhere (the lab's port\n"
+          "                blocks): the listener still routes as PORT.\n"
           "Prints 'inbound on', 'outbound on', 'gateway on' and 'admin on' lines once ready;\n"
           "SIGINT/SIGTERM drain and exit 0.\n");
 }
@@ -284,6 +287,18 @@ int cmd_sidecar(int argc, char **argv) {
           conn_addr_parse(&o.gateway[o.ngateway].addr, eq + 1) != 0)
         return args_usage_error(argv[0], "--gateway-port \"%s\": expected PORT=HOST:PORT, e.g. 80=127.0.0.1:8080", v);
       o.gateway[o.ngateway++].port = (uint32_t)port;
+      continue;
+    }
+    if ((rc = args_flag(argc, argv, &i, "inbound-port", NULL, &v))) {
+      if (rc < 0) return 2;
+      char *eq = strchr(v, '=');
+      char *end;
+      unsigned long port = strtoul(v, &end, 10);
+      if (!eq || end != eq || port == 0 || port > 65535 || o.ninbound_at == SIDECAR_MAX_INBOUND ||
+          conn_addr_parse(&o.inbound_at[o.ninbound_at].addr, eq + 1) != 0)
+        return args_usage_error(argv[0], "--inbound-port \"%s\": expected PORT=HOST:PORT, e.g. 9080=127.0.0.1:20004",
+                                v);
+      o.inbound_at[o.ninbound_at++].port = (uint32_t)port;
       continue;
     }
     if ((rc = args_string_flags(argc, argv, &i, strs, sizeof strs / sizeof strs[0], &o)) < 0) return 2;

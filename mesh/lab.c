@@ -10,12 +10,14 @@
 #include "mesh/lab.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,6 +86,61 @@ static void addr_text(uint32_t a, char *out, size_t n) {
 static uint32_t addr_value(const char *text) {
   struct in_addr in;
   return inet_pton(AF_INET, text, &in) == 1 ? ntohl(in.s_addr) : 0;
+}
+
+/* ---- port blocks ------------------------------------------------------------------------------ */
+
+/* Port blocks (docs/lab.md): every replica on BLOCK_ADDRESS, each with REGISTRY_BLOCK_SIZE
+ * ports of its own. Blocks are searched from a base below Linux's ephemeral range (32768+, where
+ * outgoing connections take their ports), at a random block when no BASE is given, so labs
+ * started side by side rarely probe the same ones. */
+#define BLOCK_ADDRESS "127.0.0.1"
+#define BLOCK_SEARCH_FIRST 20000u
+#define BLOCK_SEARCH_LAST 32767u
+
+/* Nonzero when a TCP listener could bind address:port now (SO_REUSEADDR, as libuv binds). */
+static bool port_free(uint32_t address, uint32_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr = {htonl(address)}};
+  bool ok = bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0;
+  close(fd);
+  return ok;
+}
+
+/* registry_block_cb: the next block whose every port is free now (probed, not reserved: the
+ * sidecar binds them a moment later). Wraps once around the search range; 0 when none. */
+static uint32_t next_block(void *ctx) {
+  struct lab *lab = ctx;
+  uint32_t lo = lab->opt.port_block_base ? lab->opt.port_block_base : BLOCK_SEARCH_FIRST;
+  uint32_t hi = lab->opt.port_block_base ? 65535u : BLOCK_SEARCH_LAST;
+  uint32_t blocks = (hi + 1 - lo) / REGISTRY_BLOCK_SIZE;
+  for (uint32_t tried = 0; tried < blocks; tried++) {
+    if (lab->block_next < lo || lab->block_next + REGISTRY_BLOCK_SIZE - 1 > hi) lab->block_next = lo;
+    uint32_t base = lab->block_next;
+    lab->block_next += REGISTRY_BLOCK_SIZE;
+    bool free_all = true;
+    for (uint32_t p = 0; p < REGISTRY_BLOCK_SIZE && free_all; p++) free_all = port_free(INADDR_LOOPBACK, base + p);
+    if (free_all) return base;
+  }
+  return 0;
+}
+
+/* Whether pod addresses work here: bind the first one (port 0). EADDRNOTAVAIL means only
+ * 127.0.0.1 is configured (macOS without aliases, some containers). */
+static bool pod_addresses_bindable(uint32_t first) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return true; /* not the question asked: let the sidecars report it */
+  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = 0, .sin_addr = {htonl(first)}};
+  bool ok = bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0 || errno != EADDRNOTAVAIL;
+  close(fd);
+  return ok;
+}
+
+uint32_t lab_replica_port(const struct lab_replica *rep, uint32_t slot, uint32_t istio_port) {
+  return rep->port_base ? rep->port_base + slot : istio_port;
 }
 
 /* An ingress address with port 0 gets a free port now, so the gateway sidecar, `status` and
@@ -212,7 +269,7 @@ static void app_argv(struct lab *lab, struct lab_replica *rep, const char *versi
   arg(b, "--control");
   arg(b, "unix:%s/control.sock", rep->dir);
   arg(b, "--proxy");
-  arg(b, "%s:15001", rep->address);
+  arg(b, "%s:%u", rep->address, lab_replica_port(rep, REGISTRY_BLOCK_OUTBOUND, 15001));
   arg(b, "--version");
   arg(b, "%s", version);
   arg(b, "--name");
@@ -235,9 +292,24 @@ static void sidecar_argv(struct lab *lab, struct lab_replica *rep, struct argv_b
   arg(b, "--address");
   arg(b, "%s", rep->address);
   arg(b, "--admin");
-  arg(b, "%s:15000", rep->address);
+  arg(b, "%s:%u", rep->address, lab_replica_port(rep, REGISTRY_BLOCK_ADMIN, 15000));
   arg(b, "--outbound");
-  arg(b, "%s:15001", rep->address);
+  arg(b, "%s:%u", rep->address, lab_replica_port(rep, REGISTRY_BLOCK_OUTBOUND, 15001));
+  /* In a port block the workload's ports are served at their slots (registry_port_slots);
+   * a Service adding a port changes these arguments, and the sidecar restarts with them. */
+  const struct registry_workload *w =
+      rep->port_base && !rep->gateway ? registry_workload_find(lab->reg, rep->ns, rep->workload) : NULL;
+  uint32_t slots[REGISTRY_BLOCK_SIZE - REGISTRY_BLOCK_PORTS];
+  size_t nslots = w ? registry_port_slots(lab->reg, w, slots, sizeof slots / sizeof slots[0]) : 0;
+  if (nslots > sizeof slots / sizeof slots[0]) {
+    lab_event(lab, "warning: %s/%s listens on %zu ports; a port block holds %zu: the others are not served", rep->ns,
+              rep->name, nslots, sizeof slots / sizeof slots[0]);
+    nslots = sizeof slots / sizeof slots[0];
+  }
+  for (size_t i = 0; i < nslots; i++) {
+    arg(b, "--inbound-port");
+    arg(b, "%u=%s:%u", slots[i], rep->address, rep->port_base + REGISTRY_BLOCK_PORTS + (uint32_t)i);
+  }
   arg(b, "--access-log");
   arg(b, "%s/access.log", rep->dir);
   arg(b, "--access-log-format");
@@ -344,10 +416,18 @@ static struct lab_replica *replica_new(struct lab *lab, const char *ns, const ch
  * `meshlab exec`) and its admin address. */
 static void replica_write_files(struct lab_replica *rep) {
   char text[96];
-  snprintf(text, sizeof text, "%s:15001\n", rep->address);
+  snprintf(text, sizeof text, "%s:%u\n", rep->address, lab_replica_port(rep, REGISTRY_BLOCK_OUTBOUND, 15001));
   labdir_write(rep->dir, "outbound", text);
-  snprintf(text, sizeof text, "%s:15000\n", rep->address);
+  snprintf(text, sizeof text, "%s:%u\n", rep->address, lab_replica_port(rep, REGISTRY_BLOCK_ADMIN, 15000));
   labdir_write(rep->dir, "admin", text);
+}
+
+/* "127.1.0.5", or "127.0.0.1 ports 20000-20015" in a port block: for events. */
+static void replica_where(const struct lab_replica *rep, char *out, size_t n) {
+  if (!rep->port_base) snprintf(out, n, "%s", rep->address);
+  else
+    snprintf(out, n, "%s ports %u-%u", rep->address, (unsigned)rep->port_base,
+             (unsigned)(rep->port_base + REGISTRY_BLOCK_SIZE - 1));
 }
 
 static void replica_forget_config(struct lab_replica *rep) {
@@ -378,6 +458,7 @@ static int sync_replicas(struct lab *lab) {
         free(rep->address);
         rep->address = xstrdup(rr->address);
       }
+      rep->port_base = rr->port_base;
       bool was_present = fresh ? false : (rep->sidecar && rep->sidecar->want_running);
       rep->present = true;
       if (!was_present) replica_forget_config(rep);
@@ -385,8 +466,10 @@ static int sync_replicas(struct lab *lab) {
       rep->app_kind = xstrdup(kind);
       replica_write_files(rep);
       if (!was_present) {
-        lab_event(lab, "replica %s/%s at %s: starting %s%s", rep->ns, rep->name, rep->address,
-                  kind ? kind : "no app", " and its sidecar");
+        char where[96];
+        replica_where(rep, where, sizeof where);
+        lab_event(lab, "replica %s/%s at %s: starting %s%s", rep->ns, rep->name, where, kind ? kind : "no app",
+                  " and its sidecar");
         lab_journal(lab, "replica_started", "\"replica\":\"%s/%s\",\"workload\":\"%s\",\"address\":\"%s\"", rep->ns,
                     rep->name, rep->workload, rep->address);
       }
@@ -513,6 +596,15 @@ int lab_store_changed(struct lab *lab) {
   int rc = registry_sync(lab->reg, items, n);
   free(items);
   if (rc != 0) return rc;
+  if (lab->blocks) {
+    rc = registry_assign_port_blocks(lab->reg, BLOCK_ADDRESS, next_block, lab);
+    if (rc == -EADDRINUSE) lab_event(lab, "warning: no free port block left; new replicas wait for one");
+    if (rc < 0 && rc != -EADDRINUSE) return rc;
+    rc = sync_replicas(lab);
+    push(lab);
+    check_ready(lab);
+    return rc;
+  }
   char first[INET_ADDRSTRLEN];
   addr_text(lab->addr_next, first, sizeof first);
   rc = registry_assign_addresses(lab->reg, first);
@@ -732,6 +824,22 @@ static int start(struct lab *lab, struct resource_list *initial, char *err, size
     return -EINVAL;
   }
   lab->addr_next = first;
+  lab->blocks = lab->opt.port_blocks == LAB_PORT_BLOCKS_ON;
+  if (!lab->blocks && !pod_addresses_bindable(first)) {
+    char text[INET_ADDRSTRLEN];
+    addr_text(first, text, sizeof text);
+    lab->blocks = true;
+    lab_event(lab, "notice: pod address %s cannot be bound here (EADDRNOTAVAIL): using port blocks on %s "
+                   "(docs/lab.md, \"Port blocks\")", text, BLOCK_ADDRESS);
+  }
+  if (lab->blocks) {
+    /* A random first block without BASE: labs side by side rarely probe the same ones. */
+    uint32_t span = (BLOCK_SEARCH_LAST + 1 - BLOCK_SEARCH_FIRST) / REGISTRY_BLOCK_SIZE;
+    lab->block_next = lab->opt.port_block_base
+                          ? lab->opt.port_block_base
+                          : BLOCK_SEARCH_FIRST + (uint32_t)((uv_hrtime() ^ (uint64_t)getpid() * 2654435761u) % span) *
+                                                     REGISTRY_BLOCK_SIZE;
+  }
   snprintf(path, sizeof path, "%s/replicas", dir);
   if (labdir_make(dir) != 0 || labdir_make(path) != 0) {
     snprintf(err, errlen, "cannot create the state folder %s: %s", dir, strerror(errno));
@@ -776,13 +884,23 @@ static int start(struct lab *lab, struct resource_list *initial, char *err, size
     initial->items[i] = NULL;
   }
   initial->len = 0;
-  lab_event(lab, "lab API on %s, state in %s, pod addresses from %s", lab->api_address, dir, lab->opt.addresses);
+  if (lab->blocks) {
+    lab_event(lab, "lab API on %s, state in %s, replicas on %s in port blocks of %d", lab->api_address, dir,
+              BLOCK_ADDRESS, REGISTRY_BLOCK_SIZE);
+    /* `up --detach` prints this as its notice; `status` shows the blocks. */
+    snprintf(text, sizeof text, "%s\n", BLOCK_ADDRESS);
+    labdir_write(dir, "port_blocks", text);
+  } else {
+    lab_event(lab, "lab API on %s, state in %s, pod addresses from %s", lab->api_address, dir, lab->opt.addresses);
+  }
   /* Deployments first (their addresses come first), then the gateway on the next address. */
   size_t n;
   struct resource **items = lab_store_items(lab, &n);
   rc = registry_sync(lab->reg, items, n);
   free(items);
-  if (rc == 0) {
+  if (rc == 0 && lab->blocks) {
+    rc = registry_assign_port_blocks(lab->reg, BLOCK_ADDRESS, next_block, lab);
+  } else if (rc == 0) {
     char firsttext[INET_ADDRSTRLEN];
     addr_text(first, firsttext, sizeof firsttext);
     rc = registry_assign_addresses(lab->reg, firsttext);
@@ -798,15 +916,23 @@ static int start(struct lab *lab, struct resource_list *initial, char *err, size
       uint32_t v = addr_value(ws[i].replicas[k].address);
       if (v >= lab->addr_next) lab->addr_next = v + 1;
     }
-  char gwaddr[INET_ADDRSTRLEN];
-  addr_text(lab->addr_next++, gwaddr, sizeof gwaddr);
+  char gwaddr[INET_ADDRSTRLEN] = BLOCK_ADDRESS;
+  uint32_t gwblock = lab->blocks ? next_block(lab) : 0;
+  if (lab->blocks && !gwblock) {
+    snprintf(err, errlen, "no free port block for the ingress gateway");
+    return -EADDRINUSE;
+  }
+  if (!lab->blocks) addr_text(lab->addr_next++, gwaddr, sizeof gwaddr);
   struct lab_replica *gw = replica_new(lab, GATEWAY_NS, GATEWAY_NAME "-0", GATEWAY_NAME, gwaddr);
   if (!gw) return -ENOMEM;
+  gw->port_base = gwblock;
   gw->gateway = true;
   gw->present = true;
   replica_write_files(gw);
-  lab_event(lab, "ingress gateway %s/%s at %s: port 80 on %s, 443 on %s", gw->ns, gw->name, gw->address,
-            lab->ingress, lab->ingress_tls);
+  char gwwhere[96];
+  replica_where(gw, gwwhere, sizeof gwwhere);
+  lab_event(lab, "ingress gateway %s/%s at %s: port 80 on %s, 443 on %s", gw->ns, gw->name, gwwhere, lab->ingress,
+            lab->ingress_tls);
   rc = lab_store_changed(lab);
   if (rc == 0) rc = replica_run(lab, gw);
   if (rc != 0) snprintf(err, errlen, "cannot start the replicas: %s", strerror(-rc));
@@ -851,7 +977,7 @@ int lab_run(const struct lab_options *opt, struct resource_list *initial) {
   }
   /* The folder says no lab runs here any more. */
   char path[4200];
-  static const char *const files[] = {"api", "ingress", "pid"};
+  static const char *const files[] = {"api", "ingress", "pid", "port_blocks"};
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
     snprintf(path, sizeof path, "%s/%s", opt->dir, files[i]);
     unlink(path);

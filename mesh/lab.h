@@ -50,6 +50,12 @@
  * a bounded poll keeps the protocol plain HTTP/1.1). */
 #define LAB_POLL_HOLD_MS 30000
 
+/* Where replicas listen (docs/lab.md, "Port blocks"). */
+enum lab_port_blocks {
+  LAB_PORT_BLOCKS_AUTO, /* a pod address each (Istio's ports), or blocks when none can be bound */
+  LAB_PORT_BLOCKS_ON    /* `--port-blocks`: one address, a block of ports each */
+};
+
 /* How `meshlab up` starts a lab. Strings are borrowed for the lab's life. */
 struct lab_options {
   const char *dir;          /* state folder, resolved (labdir_resolve) */
@@ -60,6 +66,8 @@ struct lab_options {
   uint64_t seed;            /* --seed, passed to every app */
   bool seeded;
   uint64_t t0_ns;           /* uv_hrtime() when `up` began, for the cold-start time */
+  enum lab_port_blocks port_blocks;
+  uint32_t port_block_base; /* --port-blocks BASE: the first block's first port; 0 picks one */
 };
 
 /* What a replica's app is. */
@@ -72,7 +80,8 @@ struct lab_replica {
   char *name;       /* "reviews-v2-0", "istio-ingressgateway-0" */
   char *ns;
   char *workload;   /* the Deployment ("reviews-v2"), or "istio-ingressgateway" */
-  char *address;    /* pod address, "127.1.0.5" */
+  char *address;    /* pod address, "127.1.0.5" (127.0.0.1 for every replica in port blocks) */
+  uint32_t port_base; /* its port block's first port, 0 when it owns its address */
   char *dir;        /* <lab dir>/replicas/<name>, or <name>.<ns> (labdir_replica_rel) */
   char *app_kind;   /* "reviews"; NULL for a client-only workload (curl, fortio, sleep) */
   bool gateway;
@@ -117,6 +126,8 @@ struct lab {
   uint64_t push_version;          /* the last version handed out */
   uint32_t addr_next;             /* next pod address (host order) */
   uint32_t addr_last;             /* last usable pod address */
+  bool blocks;                    /* port blocks (docs/lab.md): every replica on 127.0.0.1 */
+  uint32_t block_next;            /* where the search for the next free block starts */
   char ingress[64], ingress_tls[64];
   char api_address[128];
   bool api_open;
@@ -196,6 +207,10 @@ void lab_proxy_status(struct lab *lab, const char *ns, struct buf *out);
  * config; otherwise false and, when why is not NULL, which replicas are not ready and the
  * last lines of their logs. */
 bool lab_is_ready(struct lab *lab, struct buf *why);
+
+/* Where a replica serves one of Istio's sidecar ports: istio_port (15000, 15001 ...) on its own
+ * address, or the block slot (REGISTRY_BLOCK_ADMIN ...) in port blocks. */
+uint32_t lab_replica_port(const struct lab_replica *rep, uint32_t slot, uint32_t istio_port);
 
 /* "app" and "sidecar" states as status shows them. */
 const char *lab_app_state(const struct lab_replica *rep);

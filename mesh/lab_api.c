@@ -310,6 +310,48 @@ static json_t *replica_ports(struct lab *lab, const struct lab_replica *rep) {
   return ports;
 }
 
+/* In port blocks: where the replica serves service port `port` (its target port's slot), 0
+ * when it owns its address or the block has no slot for it. */
+static uint32_t block_port(struct lab *lab, const struct lab_replica *rep, uint32_t port) {
+  if (!rep->port_base || rep->gateway) return 0;
+  const struct registry_workload *w = registry_workload_find(lab->reg, rep->ns, rep->workload);
+  const struct registry_service **svcs = NULL;
+  size_t n = 0;
+  uint32_t at = 0;
+  if (w && registry_services_of(lab->reg, w, &svcs, &n) == 0) {
+    struct registry_replica rr = {.port_base = rep->port_base};
+    for (size_t i = 0; i < n && !at; i++)
+      for (size_t k = 0; k < svcs[i]->ports_len && !at; k++)
+        if (svcs[i]->ports[k].port == port)
+          at = registry_replica_port(lab->reg, w, &rr, registry_target_port(w, &svcs[i]->ports[k]));
+    free(svcs);
+  }
+  return at;
+}
+
+/* status -o json's "port_block" of a replica: null when it owns its address, else its block
+ * (docs/lab.md, "Port blocks"): the base, the sidecar's listeners and where each service port
+ * is served. */
+static json_t *port_block_json(struct lab *lab, const struct lab_replica *rep, json_t *ports) {
+  if (!rep->port_base) return json_null();
+  json_t *o = json_object(), *map = json_object();
+  json_object_set_new(o, "base", json_integer(rep->port_base));
+  json_object_set_new(o, "size", json_integer(REGISTRY_BLOCK_SIZE));
+  json_object_set_new(o, "admin", json_integer(rep->port_base + REGISTRY_BLOCK_ADMIN));
+  json_object_set_new(o, "outbound", json_integer(rep->port_base + REGISTRY_BLOCK_OUTBOUND));
+  json_object_set_new(o, "inbound", json_integer(rep->port_base + REGISTRY_BLOCK_INBOUND));
+  json_object_set_new(o, "metrics", json_integer(rep->port_base + REGISTRY_BLOCK_METRICS));
+  for (size_t i = 0; i < json_array_size(ports); i++) {
+    uint32_t port = (uint32_t)json_integer_value(json_array_get(ports, i));
+    uint32_t at = block_port(lab, rep, port);
+    char key[16];
+    snprintf(key, sizeof key, "%u", (unsigned)port);
+    if (at) json_object_set_new(map, key, json_integer(at));
+  }
+  json_object_set_new(o, "ports", map);
+  return o;
+}
+
 /* -n NS of status and proxy-status: "" lists every namespace. */
 static bool in_ns(const struct lab_replica *r, const char *ns) { return !ns || !*ns || strcmp(r->ns, ns) == 0; }
 
@@ -325,7 +367,8 @@ void lab_status(struct lab *lab, const char *ns, bool as_json, struct buf *out) 
       json_object_set_new(o, "workload", json_string(r->workload));
       json_object_set_new(o, "namespace", json_string(r->ns));
       json_object_set_new(o, "address", json_string(r->address));
-      json_object_set_new(o, "ports", replica_ports(lab, r));
+      json_t *ports = replica_ports(lab, r);
+      json_object_set_new(o, "ports", ports); /* o holds it: still readable below */
       json_object_set_new(o, "app", json_string(lab_app_state(r)));
       json_object_set_new(o, "sidecar", json_string(lab_sidecar_state(r)));
       uint32_t restarts = (r->app ? r->app->restarts : 0) + (r->sidecar ? r->sidecar->restarts : 0);
@@ -336,6 +379,7 @@ void lab_status(struct lab *lab, const char *ns, bool as_json, struct buf *out) 
       json_object_set_new(pids, "app", r->app && proc_pid(r->app) ? json_integer(proc_pid(r->app)) : json_null());
       json_object_set_new(pids, "sidecar", proc_pid(r->sidecar) ? json_integer(proc_pid(r->sidecar)) : json_null());
       json_object_set_new(o, "pids", pids);
+      json_object_set_new(o, "port_block", port_block_json(lab, r, ports));
       json_array_append_new(reps, o);
     }
     json_object_set_new(root, "replicas", reps);
@@ -353,12 +397,21 @@ void lab_status(struct lab *lab, const char *ns, bool as_json, struct buf *out) 
     json_t *ports = replica_ports(lab, r);
     char plist[128] = "-";
     size_t len = 0;
-    for (size_t i = 0; i < json_array_size(ports) && len < sizeof plist - 8; i++)
-      len += (size_t)snprintf(plist + len, sizeof plist - len, "%s%lld", i ? "," : "",
-                              (long long)json_integer_value(json_array_get(ports, i)));
+    /* In a port block: SERVICE-PORT@WHERE (9080@20004). */
+    for (size_t i = 0; i < json_array_size(ports) && len < sizeof plist - 16; i++) {
+      uint32_t port = (uint32_t)json_integer_value(json_array_get(ports, i));
+      uint32_t at = block_port(lab, r, port);
+      len += (size_t)snprintf(plist + len, sizeof plist - len, at ? "%s%u@%u" : "%s%u", i ? "," : "", (unsigned)port,
+                              (unsigned)at);
+    }
     json_decref(ports);
     uint32_t restarts = (r->app ? r->app->restarts : 0) + (r->sidecar ? r->sidecar->restarts : 0);
-    buf_appendf(&tsv, "%s\t%s\t%s\t%s\t%s\t%s\t%u\t%llu/%llu\n", r->ns, r->name, r->address, plist, lab_app_state(r),
+    char addr[96];
+    if (r->port_base)
+      snprintf(addr, sizeof addr, "%s:%u-%u", r->address, (unsigned)r->port_base,
+               (unsigned)(r->port_base + REGISTRY_BLOCK_SIZE - 1));
+    else snprintf(addr, sizeof addr, "%s", r->address);
+    buf_appendf(&tsv, "%s\t%s\t%s\t%s\t%s\t%s\t%u\t%llu/%llu\n", r->ns, r->name, addr, plist, lab_app_state(r),
                 lab_sidecar_state(r), restarts, (unsigned long long)r->acked_version,
                 (unsigned long long)r->config_version);
   }

@@ -250,6 +250,7 @@ int registry_sync(struct registry *reg, struct resource *const *items, size_t le
       n->address = dup(&a, o->address, &oom);
       n->index = o->index;
       n->healthy = o->healthy;
+      n->port_base = o->port_base;
     }
   }
   if (oom) goto oom;
@@ -325,6 +326,57 @@ int registry_assign_addresses(struct registry *reg, const char *first) {
     }
   }
   return added;
+}
+
+int registry_assign_port_blocks(struct registry *reg, const char *address, registry_block_cb next_block, void *ctx) {
+  if (!address || !*address || !next_block) return -EINVAL;
+  int added = 0;
+  for (size_t i = 0; i < reg->workloads_len; i++) {
+    struct registry_workload *w = &reg->workloads[i];
+    while (w->replicas_len < w->replicas_wanted) {
+      uint32_t base = next_block(ctx);
+      if (!base) return -EADDRINUSE;
+      const struct registry_replica *added_rep;
+      int rc = registry_add_replica(reg, w->ns, w->name, address, &added_rep);
+      if (rc < 0) return rc;
+      ((struct registry_replica *)added_rep)->port_base = base; /* ours: the registry's arena */
+      added++;
+    }
+  }
+  return added;
+}
+
+static bool selects(const struct registry_service *svc, const struct registry_workload *w);
+
+static bool slot_add(uint32_t port, uint32_t *ports, size_t max, size_t *n) {
+  if (!port) return false;
+  for (size_t i = 0; i < *n && i < max; i++)
+    if (ports[i] == port) return false;
+  if (*n < max) ports[*n] = port;
+  (*n)++;
+  return true;
+}
+
+size_t registry_port_slots(const struct registry *reg, const struct registry_workload *w, uint32_t *ports, size_t max) {
+  size_t n = 0;
+  /* Dedup only sees the first max entries: callers pass room for a whole block. */
+  for (size_t i = 0; i < w->ports_len; i++) slot_add(w->ports[i].port, ports, max, &n);
+  for (size_t i = 0; i < reg->services_len; i++) {
+    const struct registry_service *svc = &reg->services[i];
+    if (svc->origin != REGISTRY_KUBERNETES || strcmp(svc->ns, w->ns) != 0 || !selects(svc, w)) continue;
+    for (size_t p = 0; p < svc->ports_len; p++) slot_add(registry_target_port(w, &svc->ports[p]), ports, max, &n);
+  }
+  return n;
+}
+
+uint32_t registry_replica_port(const struct registry *reg, const struct registry_workload *w,
+                               const struct registry_replica *r, uint32_t port) {
+  if (!r->port_base) return port;
+  uint32_t slots[REGISTRY_BLOCK_SIZE - REGISTRY_BLOCK_PORTS];
+  size_t n = registry_port_slots(reg, w, slots, sizeof slots / sizeof slots[0]);
+  for (size_t i = 0; i < n && i < sizeof slots / sizeof slots[0]; i++)
+    if (slots[i] == port) return r->port_base + REGISTRY_BLOCK_PORTS + (uint32_t)i;
+  return 0;
 }
 
 int registry_set_health(struct registry *reg, const char *ns, const char *replica, bool healthy) {
@@ -424,7 +476,9 @@ int registry_endpoints(const struct registry *reg, const struct registry_service
       uint32_t target = registry_target_port(w, sp);
       if (!target) continue;
       for (size_t r = 0; r < w->replicas_len; r++) {
-        struct registry_endpoint e = {w->replicas[r].address, target, w->replicas[r].healthy, &w->labels, w,
+        uint32_t at = registry_replica_port(reg, w, &w->replicas[r], target);
+        if (!at) continue; /* a port block without a slot for it */
+        struct registry_endpoint e = {w->replicas[r].address, at, w->replicas[r].healthy, &w->labels, w,
                                       &w->replicas[r]};
         if (push_endpoint(out, len, &cap, e)) goto oom;
       }

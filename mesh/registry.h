@@ -35,7 +35,22 @@ struct registry_replica {
   char *address; /* pod address without port, e.g. "127.1.0.5" */
   uint32_t index;
   bool healthy;  /* new replicas start healthy; registry_set_health changes it */
+  uint32_t port_base; /* 0: the replica owns its address (Istio's ports); else its port block */
 };
+
+/* Port blocks: where addresses beyond 127.0.0.1 cannot be bound (macOS without aliases, some
+ * containers), every replica shares one address and owns REGISTRY_BLOCK_SIZE consecutive ports
+ * from its port_base, at fixed offsets in place of Istio's port numbers. */
+#define REGISTRY_BLOCK_SIZE 16
+#define REGISTRY_BLOCK_ADMIN 0    /* Istio's 15000 */
+#define REGISTRY_BLOCK_OUTBOUND 1 /* 15001 */
+#define REGISTRY_BLOCK_INBOUND 2  /* 15006; reserved: the sidecar binds each workload port instead */
+#define REGISTRY_BLOCK_METRICS 3  /* 15090; reserved */
+#define REGISTRY_BLOCK_PORTS 4    /* the workload's ports, in registry_port_slots order, to the end */
+
+/* Gives the next free port block's first port, or 0 when none is left (the lab probes ports;
+ * the registry does no I/O). */
+typedef uint32_t (*registry_block_cb)(void *ctx);
 
 struct registry_container_port {
   char *name; /* NULL when unnamed */
@@ -84,7 +99,8 @@ struct registry_service {
   size_t endpoints_len;
 };
 
-/* One backend of one service port, as the registry sees it now. Pointers are borrowed from
+/* One backend of one service port, as the registry sees it now (port: registry_replica_port,
+ * so a replica in a port block is reached at its slot). Pointers are borrowed from
  * the registry and valid until its next sync or free. */
 struct registry_endpoint {
   const char *address;
@@ -120,6 +136,19 @@ int registry_add_replica(struct registry *reg, const char *ns, const char *name,
  * use, in workload order (namespace, then name). For tests and for the lab's default layout.
  * Returns the number of replicas added, -EINVAL for a bad `first`, or -ENOMEM. */
 int registry_assign_addresses(struct registry *reg, const char *first);
+/* Port-block layout of registry_assign_addresses: every replica a workload still wants gets
+ * `address` (e.g. "127.0.0.1") and the block next_block(ctx) gives. Returns the number of
+ * replicas added, -EADDRINUSE when next_block gave none, -EINVAL, or -ENOMEM. */
+int registry_assign_port_blocks(struct registry *reg, const char *address, registry_block_cb next_block, void *ctx);
+/* The ports a workload listens on, in the order they take a port block's slots: its container
+ * ports as declared, then the target ports of the services selecting it that no container
+ * declares, in registry order (adding a Service appends, so existing slots rarely move).
+ * Fills ports with up to max and returns how many there are (may exceed max). */
+size_t registry_port_slots(const struct registry *reg, const struct registry_workload *w, uint32_t *ports, size_t max);
+/* Where replica r of w serves its workload port `port` (a resolved target port): port itself
+ * when r owns its address, else its slot in r's block; 0 when the block has no slot for it. */
+uint32_t registry_replica_port(const struct registry *reg, const struct registry_workload *w,
+                               const struct registry_replica *r, uint32_t port);
 /* Marks the replica named `replica` in ns healthy or not (an app that crashed, a readiness
  * probe that failed). Returns 0 or -ENOENT. */
 int registry_set_health(struct registry *reg, const char *ns, const char *replica, bool healthy);

@@ -129,7 +129,10 @@ static int sync_listeners(struct sidecar *sc, const struct proxy_config *cfg, ch
       if (sc->ninbound == SIDECAR_MAX_INBOUND) continue;
       char text[160];
       snprintf(text, sizeof text, "%s:%u", sc->opts.address, r->port);
-      if (conn_addr_parse(&a, text) != 0) {
+      size_t k = 0;
+      while (k < sc->opts.ninbound_at && sc->opts.inbound_at[k].port != r->port) k++;
+      if (k < sc->opts.ninbound_at) a = sc->opts.inbound_at[k].addr;
+      else if (conn_addr_parse(&a, text) != 0) {
         snprintf(err, errlen, "--address %s is not an IP address", sc->opts.address);
         return -EINVAL;
       }

@@ -34,6 +34,14 @@ struct sidecar_xds_options {
     struct conn_addr addr; /* where it is served (127.0.0.1:8080) */
   } gateway[SIDECAR_MAX_GATEWAY_PORTS];
   size_t ngateway;
+  /* Port blocks (registry.h): an inbound port served elsewhere than <address>:<port>. The
+   * listener still routes as that port (inbound|<port>), as Istio's inbound capture keeps
+   * the original destination port. */
+  struct {
+    uint32_t port;         /* the workload port the config names (9080) */
+    struct conn_addr addr; /* where it is served (127.0.0.1:20004) */
+  } inbound_at[SIDECAR_MAX_INBOUND];
+  size_t ninbound_at;
   const char *access_log, *access_log_format;
   struct proxy_limits limits;
 };

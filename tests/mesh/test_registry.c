@@ -1,6 +1,6 @@
 /* Tests for mesh/registry.c: Bookinfo's workloads and services, replica names and addresses,
  * endpoints per service port and subset, health, named target ports, ServiceEntry endpoints,
- * and a re-sync keeping started replicas (and dropping them on scale-down). */
+ * a re-sync keeping started replicas (and dropping them on scale-down), and port blocks. */
 #include <errno.h>
 
 #include "bookinfo_world.h"
@@ -201,4 +201,54 @@ static void replicas_ports_and_entries(void) {
   registry_free(NULL);
 }
 
-TEST_CASES(TEST(bookinfo_topology), TEST(replicas_ports_and_entries))
+/* registry_block_cb for the test: blocks of 16 from 20000, none after three. */
+static uint32_t test_next_block(void *ctx) {
+  uint32_t *next = ctx;
+  if (*next >= 20000 + 3 * REGISTRY_BLOCK_SIZE) return 0;
+  uint32_t base = *next;
+  *next += REGISTRY_BLOCK_SIZE;
+  return base;
+}
+
+/* Port blocks: one shared address, a block each; endpoints at the block's slot for the target
+ * port (8080, the container's first port: slot 0, port base+4), re-sync keeps the blocks. */
+static void port_blocks(void) {
+  struct registry *reg = registry_new();
+  struct resource_list list;
+  resource_list_init(&list);
+  ASSERT_INT_EQ(sync_with(reg, 2, &list), 0);
+  uint32_t next = 20000;
+  EXPECT_INT_EQ(registry_assign_port_blocks(reg, "127.0.0.1", test_next_block, &next), 2);
+  const struct registry_workload *w = registry_workload_find(reg, "lab", "httpbin");
+  ASSERT(w && w->replicas_len == 2);
+  EXPECT_STR_EQ(w->replicas[0].address, "127.0.0.1");
+  EXPECT_STR_EQ(w->replicas[1].address, "127.0.0.1");
+  EXPECT_INT_EQ(w->replicas[0].port_base, 20000);
+  EXPECT_INT_EQ(w->replicas[1].port_base, 20016);
+  uint32_t slots[4];
+  EXPECT_INT_EQ(registry_port_slots(reg, w, slots, 4), 1);
+  EXPECT_INT_EQ(slots[0], 8080);
+  EXPECT_INT_EQ(registry_replica_port(reg, w, &w->replicas[1], 8080), 20016 + REGISTRY_BLOCK_PORTS);
+  EXPECT_INT_EQ(registry_replica_port(reg, w, &w->replicas[1], 9999), 0);
+  const struct registry_service *svc = registry_service_find(reg, "httpbin.lab.svc.cluster.local");
+  ASSERT(svc);
+  struct registry_endpoint *eps;
+  size_t n;
+  ASSERT_INT_EQ(registry_endpoints(reg, svc, 8000, NULL, &eps, &n), 0);
+  ASSERT_INT_EQ(n, 2);
+  EXPECT_STR_EQ(eps[0].address, "127.0.0.1");
+  EXPECT_INT_EQ(eps[0].port, 20004);
+  EXPECT_INT_EQ(eps[1].port, 20020);
+  free(eps);
+  /* An apply keeps each replica's block; the third block is the last the callback gives. */
+  ASSERT_INT_EQ(sync_with(reg, 4, &list), 0);
+  EXPECT_INT_EQ(registry_assign_port_blocks(reg, "127.0.0.1", test_next_block, &next), -EADDRINUSE);
+  w = registry_workload_find(reg, "lab", "httpbin");
+  ASSERT(w && w->replicas_len == 3);
+  EXPECT_INT_EQ(w->replicas[0].port_base, 20000);
+  EXPECT_INT_EQ(w->replicas[2].port_base, 20032);
+  resource_list_free(&list);
+  registry_free(reg);
+}
+
+TEST_CASES(TEST(bookinfo_topology), TEST(replicas_ports_and_entries), TEST(port_blocks))
