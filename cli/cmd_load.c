@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,8 @@ void cmd_load_help(FILE *out) {
           "  -X METHOD            request method (default GET)\n"
           "  --from WORKLOAD      send through that workload's sidecar (a deployment: its first\n"
           "                       replica; or a replica name), so its client policies apply\n"
+          "  --namespace NS       the namespace of --from (default: default, else the one\n"
+          "                       namespace holding that replica name)\n"
           "  --proxy HOST:PORT    send through an explicit HTTP proxy (absolute-form targets)\n"
           "  --timeout D          per connect and per request (default 10s; then code -1)\n"
           "  --spin-us N          busy-wait the last N microseconds before each send: sends on time\n"
@@ -58,6 +61,7 @@ void cmd_load_help(FILE *out) {
 
 struct load_opts {
   const char *url, *method, *from, *proxy, *lab_dir, *output;
+  const char *ns; /* --namespace of --from (no -n: that is --requests, as in fortio) */
   const char *headers[MAX_HEADERS];
   size_t nheaders;
   double qps;
@@ -119,6 +123,9 @@ static int parse_opts(int argc, char **argv, struct load_opts *o) {
     } else if (FLAG("proxy", NULL)) {
       if (rc < 0) return 2;
       o->proxy = v;
+    } else if (FLAG("namespace", NULL)) {
+      if (rc < 0) return 2;
+      o->ns = v;
     } else if (FLAG("lab-dir", NULL)) {
       if (rc < 0) return 2;
       o->lab_dir = v;
@@ -162,8 +169,9 @@ static int replica_of(const char *name, const char *workload, long *index) {
 }
 
 /* --from: the outbound listener of the workload's sidecar, from the lab's state folder
- * (replicas/<replica>/outbound holds HOST:PORT). A replica name picks that replica; a workload
- * name its lowest-numbered replica. Returns an exit code: 0 with *addr and replica set. */
+ * (<replica folder>/outbound holds HOST:PORT, labdir.h). A replica name picks that replica; a
+ * workload name its lowest-numbered replica, in --namespace (default: default). Returns an exit
+ * code: 0 with *addr and replica set. */
 static int resolve_from(const struct load_opts *o, struct conn_addr *addr, char *replica, size_t n) {
   char dir[4096];
   if (labdir_resolve(o->lab_dir, dir, sizeof dir) != 0 || !labdir_running(dir)) {
@@ -173,7 +181,8 @@ static int resolve_from(const struct load_opts *o, struct conn_addr *addr, char 
   char rel[1024], text[256];
   snprintf(replica, n, "%s", o->from);
   char folder[600];
-  int rc = labdir_replica_find(dir, o->from, folder, sizeof folder);
+  int rc = o->ns ? labdir_replica_rel(folder, sizeof folder, o->ns, o->from)
+                 : labdir_replica_find(dir, o->from, folder, sizeof folder);
   if (rc == 0) {
     snprintf(rel, sizeof rel, "%s/outbound", folder);
     rc = labdir_read(dir, rel, text, sizeof text);
@@ -184,14 +193,22 @@ static int resolve_from(const struct load_opts *o, struct conn_addr *addr, char 
     DIR *d = opendir(replicas);
     long best = -1, index;
     struct dirent *e;
-    while (d && (e = readdir(d)))
-      if (replica_of(e->d_name, o->from, &index) && (best < 0 || index < best)) {
+    /* Folders of that namespace: "<replica>" in default, "<replica>.<ns>" elsewhere. */
+    bool other_ns = o->ns && *o->ns && strcmp(o->ns, "default") != 0;
+    while (d && (e = readdir(d))) {
+      char name[256];
+      snprintf(name, sizeof name, "%s", e->d_name);
+      char *dot = strchr(name, '.');
+      if (other_ns ? !dot || strcmp(dot + 1, o->ns) != 0 : dot != NULL) continue;
+      if (dot) *dot = '\0';
+      if (replica_of(name, o->from, &index) && (best < 0 || index < best)) {
         best = index;
-        snprintf(replica, n, "%s", e->d_name);
+        snprintf(replica, n, "%s", name);
       }
+    }
     if (d) closedir(d);
-    if (best >= 0) {
-      snprintf(rel, sizeof rel, "replicas/%s/outbound", replica);
+    if (best >= 0 && labdir_replica_rel(folder, sizeof folder, o->ns, replica) == 0) {
+      snprintf(rel, sizeof rel, "%s/outbound", folder);
       rc = labdir_read(dir, rel, text, sizeof text);
     }
   }

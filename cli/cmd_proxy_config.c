@@ -15,7 +15,7 @@
 
 void cmd_proxy_config_help(FILE *out) {
   fprintf(out,
-          "Usage: meshlab proxy-config routes|clusters|endpoints|listeners REPLICA [--lab-dir DIR]\n\n"
+          "Usage: meshlab proxy-config routes|clusters|endpoints|listeners REPLICA [-n NS] [--lab-dir DIR]\n\n"
           "Prints what a sidecar runs, in istioctl proxy-config's tables: its routes (virtual hosts,\n"
           "matches, the VirtualService each came from), clusters (service, port, subset, the\n"
           "DestinationRule that set its policy), endpoints (address, health, cluster) and listeners.\n"
@@ -63,15 +63,18 @@ static int admin_get(const char *addr, const char *path, struct buf *out) {
   return rc ? rc : f.status;
 }
 
-/* The replica's sidecar admin address: REPLICA's folder (labdir_replica_find: a replica outside
- * the default namespace is found by its name when no other namespace has it, or as
- * NAME.NAMESPACE), or the first replica of a deployment. */
-static int find_admin(const char *dir, const char *name, char *replica, size_t rn, char *addr, size_t an) {
+/* The replica's sidecar admin address: REPLICA's folder, or the first replica of a deployment.
+ * With ns (-n), that namespace's folder; without, labdir_replica_find's (the default
+ * namespace, else the one namespace holding the name, or NAME.NAMESPACE as given). */
+static int find_admin(const char *dir, const char *ns, const char *name, char *replica, size_t rn, char *addr,
+                      size_t an) {
   char rel[600], file[700], candidate[256]; /* the caller's replica buffer holds 256 */
   for (int i = -1; i < 64; i++) {
     if (i < 0) snprintf(candidate, sizeof candidate, "%s", name);
     else snprintf(candidate, sizeof candidate, "%s-%d", name, i);
-    if (labdir_replica_find(dir, candidate, rel, sizeof rel) != 0) continue;
+    int rc = ns && *ns ? labdir_replica_rel(rel, sizeof rel, ns, candidate)
+                       : labdir_replica_find(dir, candidate, rel, sizeof rel);
+    if (rc != 0) continue;
     snprintf(file, sizeof file, "%s/admin", rel);
     if (labdir_read(dir, file, addr, an) == 0) {
       snprintf(replica, rn, "%s", candidate);
@@ -139,12 +142,16 @@ static void print_endpoints(const struct proxy_config *cfg) {
 }
 
 int cmd_proxy_config(int argc, char **argv) {
-  const char *what = NULL, *name = NULL, *lab_dir = NULL;
+  const char *what = NULL, *name = NULL, *lab_dir = NULL, *ns = NULL;
   for (int i = 1; i < argc; i++) {
     const char *v;
     int rc = args_flag(argc, argv, &i, "lab-dir", NULL, &v);
     if (rc < 0) return 2;
     if (rc > 0) lab_dir = v;
+    else if ((rc = args_flag(argc, argv, &i, "namespace", "-n", &v)) != 0) {
+      if (rc < 0) return 2;
+      ns = v;
+    }
     else if (argv[i][0] == '-') return args_usage_error(argv[0], "unknown flag \"%s\"", argv[i]);
     else if (!what) what = argv[i];
     else if (!name) name = argv[i];
@@ -158,8 +165,11 @@ int cmd_proxy_config(int argc, char **argv) {
     fprintf(stderr, "%s\n", LABDIR_NO_LAB);
     return LABDIR_EXIT_NO_LAB;
   }
-  if (find_admin(dir, name, replica, sizeof replica, admin, sizeof admin) != 0) {
-    fprintf(stderr, "meshlab proxy-config: no replica or workload \"%s\" in the lab (see: meshlab status)\n", name);
+  if (find_admin(dir, ns, name, replica, sizeof replica, admin, sizeof admin) != 0) {
+    fprintf(stderr,
+            "meshlab proxy-config: no replica or workload \"%s\"%s%s in the lab, or several namespaces hold it "
+            "(pass -n NS; see: meshlab status)\n",
+            name, ns ? " in namespace " : "", ns ? ns : "");
     return 1;
   }
   struct buf body = {0};

@@ -214,6 +214,19 @@ out=$("$MESHLAB" kill httpbin-0 -n ns-b "${L[@]}" 2>&1); rc=$?
 check "kill httpbin-0 -n ns-b" '[ $rc = 0 ] && echo "$out" | grep -q "^httpbin-0/app killed"' "$out"
 check "... ns-b's replica restarts, ns-a's does not" \
   'until_ok 10 "[ \"\$(ns_restarts ns-b)\" -ge 1 ]" && [ "$(ns_restarts ns-a)" = 0 ]' "$("$MESHLAB" status "${L[@]}")"
+out=$("$MESHLAB" proxy-config listeners httpbin-0 -n ns-b "${L[@]}" 2>&1); rc=$?
+check "proxy-config -n ns-b asks ns-b's sidecar" \
+  '[ $rc = 0 ] && [ "$(cat "$lab/replicas/httpbin-0.ns-b/admin")" != "$(cat "$lab/replicas/httpbin-0.ns-a/admin")" ] &&
+   echo "$out" | grep -q "$(cut -d: -f1 "$lab/replicas/httpbin-0.ns-b/admin"):8080"' "$out"
+out=$("$MESHLAB" proxy-config listeners httpbin-0 "${L[@]}" 2>&1); rc=$?
+check "proxy-config without -n, the name in two namespaces: exit 1, asking for -n" \
+  '[ $rc = 1 ] && echo "$out" | grep -q "pass -n"' "$rc $out"
+"$MESHLAB" load --from httpbin --namespace ns-b "${L[@]}" --qps 0 --requests 5 -o json "http://httpbin.ns-b:8000/get?load=ns-b" \
+  > "$tmp/nsload.json" 2>&1
+check "load --from httpbin --namespace ns-b leaves through ns-b's sidecar" \
+  'python3 -c "import json,sys; assert json.load(open(sys.argv[1]))[\"codes\"] == {\"200\": 5}" "$tmp/nsload.json" &&
+   until_ok 5 "grep -q load=ns-b \"$lab/replicas/httpbin-0.ns-b/access.log\"" &&
+   ! grep -q load=ns-b "$lab/replicas/httpbin-0.ns-a/access.log"' "$(cat "$tmp/nsload.json")"
 out=$("$MESHLAB" logs httpbin-0 -n nosuch "${L[@]}" 2>&1); rc=$?
 check "logs -n nosuch: exit 1, naming the namespace" '[ $rc = 1 ] && echo "$out" | grep -q "in namespace nosuch"' "$out"
 out=$("$MESHLAB" logs istio-ingressgateway-0 "${L[@]}" 2>&1); rc=$?
