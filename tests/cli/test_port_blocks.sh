@@ -4,7 +4,8 @@
 # 127.0.0.1 with a block of ports of its own. The built-in Bookinfo with Istio's gateway and
 # reviews-v3 route shows red stars through the ingress, the registry's endpoints and the
 # compiled configs name the blocks' ports, `exec` leaves through the replica's outbound slot,
-# and `down` leaves no process. A second lab on unbindable pod addresses (192.0.2.0/24) shows
+# scale gives a new replica its own block, a killed sidecar returns on its block, and `down`
+# leaves no process. A second lab on unbindable pod addresses (192.0.2.0/24) shows
 # the detection choosing port blocks by itself. The lab runs in its own temp folder on OS-assigned ingress ports;
 # its blocks are probed free by the lab itself (no fixed port here), and the trap stops it.
 set -u
@@ -108,6 +109,25 @@ out=$("$MESHLAB" exec productpage-v1 "${L[@]}" -- curl -s -m 10 http://reviews:9
 check "exec productpage-v1 -- curl reviews: routed to reviews-v3 through the sidecar" \
   '[ $rc = 0 ] && echo "$out" | python3 -c "import json,sys; assert json.load(sys.stdin)[\"podname\"] == \"reviews-v3-0\""' \
   "rc=$rc $out"
+
+# ---- scale and kill: a new replica gets a new block; a killed sidecar comes back on its own ----
+out=$("$MESHLAB" scale reviews-v3 --replicas 2 "${L[@]}" 2>&1)
+check "scale reviews-v3 --replicas 2: reviews-v3-1 serves in a block of its own" \
+  'until_ok 15 "\"$MESHLAB\" status \"\${L[@]}\" | grep -qE \"^default +reviews-v3-1 +127\\.0\\.0\\.1:[0-9]+-[0-9]+ .* running +serving \"" &&
+   [ "$("$MESHLAB" status "${L[@]}" | awk "\$3 ~ /^127/ { print \$3 }" | sort | uniq -d)" = "" ]' \
+  "$out $("$MESHLAB" status "${L[@]}")"
+seen=
+for _ in $(seq 1 40); do
+  p=$("$MESHLAB" exec productpage-v1 "${L[@]}" -- curl -s -m 5 http://reviews:9080/reviews/0 |
+    python3 -c "import json,sys; print(json.load(sys.stdin)['podname'])" 2>/dev/null)
+  case " $seen " in *" $p "*) ;; *) seen="$seen $p" ;; esac
+  case "$seen" in *reviews-v3-0*reviews-v3-1*|*reviews-v3-1*reviews-v3-0*) break ;; esac
+done
+check "... requests reach both reviews-v3 replicas" 'echo "$seen" | grep -q reviews-v3-0 && echo "$seen" | grep -q reviews-v3-1' \
+  "seen:$seen"
+"$MESHLAB" kill productpage-v1-0 -c sidecar "${L[@]}" > /dev/null 2>&1
+check "kill productpage's sidecar: it comes back on its block and the ingress serves again" \
+  'until_ok 20 "[ \"\$(stars)\" = \"color=\\\"red\\\" \" ]"' "$("$MESHLAB" status "${L[@]}")"
 
 # ---- a Service whose targetPort differs from its port (httpbin: 8000 -> 8080) ----
 "$MESHLAB" apply "${L[@]}" -f httpbin > /dev/null
