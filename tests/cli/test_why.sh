@@ -62,8 +62,10 @@ check "lab API: GET /v1/why/ID (percent-encoded) answers 404 with the same JSON"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://$api/v1/why/")
 check "lab API: GET /v1/why/ without an id is 400" '[ "$code" = 400 ]' "code=$code"
 
+# The gateway lives in istio-system: its folder is NAME.NAMESPACE (docs/lab.md).
 for r in reviews-v1-0 istio-ingressgateway-0; do
-  admin=$(cat "$lab/replicas/$r/admin")
+  dir=$r; [ "$r" = istio-ingressgateway-0 ] && dir=$r.istio-system
+  admin=$(cat "$lab/replicas/$dir/admin")
   code=$(curl -s -o "$tmp/admin.json" -w '%{http_code}' "http://$admin/debug/why?id=no-such-request")
   check "$r admin /debug/why?id=unknown: 200, {\"proxy\": \"$r\", \"records\": []}" \
     '[ "$code" = 200 ] && python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d=={\"proxy\": sys.argv[2], \"records\": []}, d" "$tmp/admin.json" "$r"' \
