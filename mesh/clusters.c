@@ -36,6 +36,14 @@ static int endpoint_addr(const struct xds_endpoint *e, struct conn_addr *out) {
   return conn_addr_parse(out, text);
 }
 
+static bool outlier_config_equal(const struct outlier_config *a, const struct outlier_config *b) {
+  return a->enabled == b->enabled && a->consecutive_5xx == b->consecutive_5xx &&
+         a->consecutive_gateway == b->consecutive_gateway && a->consecutive_local_origin == b->consecutive_local_origin &&
+         a->split_local_origin == b->split_local_origin && a->interval_ms == b->interval_ms &&
+         a->base_ejection_ms == b->base_ejection_ms && a->max_ejection_ms == b->max_ejection_ms &&
+         a->max_ejection_percent == b->max_ejection_percent && a->always_eject_one_host == b->always_eject_one_host;
+}
+
 /* A connection of up went back to the pool or closed: the owner may hand it to a waiter. */
 static void on_host_capacity(struct upstream *up) {
   struct cluster_manager *cm = up->capacity_data;
@@ -79,7 +87,7 @@ static int reconcile_hosts(struct cluster_manager *cm, struct cluster *c, const 
       if (c->hosts[k] && strcmp(c->hosts[k]->addr.text, addr.text) == 0) {
         up = c->hosts[k];
         c->hosts[k] = NULL; /* taken over, with its outlier state (the caller's memory of it) */
-        outlier[n] = c->outlier[k];
+        if (!c->outlier_reset) outlier[n] = c->outlier[k];
         break;
       }
     }
@@ -165,8 +173,13 @@ int cluster_manager_apply(struct cluster_manager *cm, const struct proxy_config 
     breaker_limits_from_policy(&x->policy.connection_pool, &c->breaker.limits);
     struct outlier_config was = c->outlier_cfg;
     outlier_config_from_policy(x->direction == XDS_OUTBOUND ? &x->policy.outlier_detection : NULL, &c->outlier_cfg);
+    /* A changed outlierDetection is a new detector, as Envoy builds a new cluster on such an
+     * update: every host is back in with clean counts (a deleted rule must not leave hosts
+     * ejected with nothing left to bring them back). */
+    c->outlier_reset = !outlier_config_equal(&was, &c->outlier_cfg);
+    if (c->outlier_reset) memset(&c->outlier_stats, 0, sizeof c->outlier_stats);
     if (!c->outlier_cfg.enabled) c->next_sweep_ms = 0;
-    else if (!was.enabled || was.interval_ms != c->outlier_cfg.interval_ms) c->next_sweep_ms = -1; /* set at the next sweep */
+    else if (c->outlier_reset) c->next_sweep_ms = -1; /* set at the next sweep */
     if (reconcile_hosts(cm, c, x) != 0) rc = -ENOMEM;
     items[n++] = c;
   }

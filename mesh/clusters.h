@@ -54,6 +54,7 @@ struct cluster {
   int64_t next_sweep_ms;             /* loop time of the next outlier interval sweep; 0 = none */
   struct pool_waiter *waiters, *waiters_tail; /* the pending queue */
   unsigned dispatching : 1, dispatch_again : 1;
+  unsigned outlier_reset : 1; /* the last push changed outlierDetection: hosts start clean */
 };
 
 struct cluster_manager {

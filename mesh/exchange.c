@@ -98,7 +98,7 @@ void exchange_trace_commit(struct session *s, double ms) {
   if (!px->traces.cap) return;
   trace_copy(t->request_id, sizeof t->request_id, ex->rid.p, ex->rid.n);
   trace_copy(t->proxy, sizeof t->proxy, px->name, strlen(px->name));
-  trace_copy(t->direction, sizeof t->direction, s->l->name, strlen(s->l->name));
+  trace_copy(t->direction, sizeof t->direction, s->lname, strlen(s->lname));
   t->start_wall_ms = ex->start_wall_ms;
   t->duration_ms = (uint32_t)ms;
   if (ex->req) trace_copy(t->method, sizeof t->method, ex->req->method.p, ex->req->method.n);
@@ -724,7 +724,7 @@ static void route_policy(struct session *s, const struct xds_route *r) {
   ex->timeout_ms = px->limits.request_timeout_ms;
   if (r && r->timeout.set) ex->timeout_ms = r->timeout.ms > 0 ? (uint64_t)r->timeout.ms : 0;
   memset(&ex->retry, 0, sizeof ex->retry);
-  if (r && s->l->dir != XDS_INBOUND) {
+  if (r && s->dir != XDS_INBOUND) {
     char err[128];
     if (retry_policy_from_route(&r->retries, &ex->retry, err, sizeof err) != 0) memset(&ex->retry, 0, sizeof ex->retry);
   }
@@ -732,7 +732,7 @@ static void route_policy(struct session *s, const struct xds_route *r) {
   t->per_try_timeout_ms = (uint32_t)(ex->retry.per_try_timeout_ms > 0 ? ex->retry.per_try_timeout_ms : 0);
   t->retry_attempts = ex->retry.retries;
   retry_policy_format(&ex->retry, t->retry_on, sizeof t->retry_on);
-  fault_draw(r && s->l->dir != XDS_INBOUND ? &r->fault : NULL, &px->rng, &ex->fault);
+  fault_draw(r && s->dir != XDS_INBOUND ? &r->fault : NULL, &px->rng, &ex->fault);
   const struct fault_draw *f = &ex->fault;
   if (f->has_delay || f->has_abort) {
     t->fault = f->delay && f->abort ? TRACE_FAULT_BOTH
@@ -760,12 +760,12 @@ int exchange_route(struct session *s, struct http_head *h) {
   ex->config->refs++;
   ex->trace.config_version = ex->config->cfg->version;
   struct router_request rq = {0};
-  rq.direction = s->l->dir;
+  rq.direction = s->dir;
   rq.authority = ex->authority;
   rq.path = ex->path;
   rq.method = h->method;
   rq.head = h;
-  rq.port = s->l->port;
+  rq.port = s->lport;
   struct route_decision d;
   enum router_verdict v = router_route(ex->config->cfg, &rq, &px->rng, &d);
   ex->route = d.route;

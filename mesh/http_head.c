@@ -119,6 +119,9 @@ int http_head_write_response(struct buf *out, const struct http_head *resp, enum
   for (size_t i = 0; i < resp->nheaders; i++) {
     const struct http_header *h = &resp->headers[i];
     if (http_head_is_hop_by_hop(resp, h->name)) continue;
+    /* A proxy that reports its own response flags replaces those of the hop behind it: the
+     * caller sees the flags of the proxy it talked to, as that proxy's access log does. */
+    if (extra_headers && slice_eq_str_nocase(h->name, "x-meshlab-response-flags")) continue;
     TRY(write_header(out, h->name, h->value));
   }
   if (extra_headers) TRY(buf_append_str(out, extra_headers));

@@ -50,7 +50,8 @@ int http_head_write_request(struct buf *out, const struct http_head *req, const 
 /* Appends the response head to send downstream: status line as HTTP/1.1, the upstream's
  * end-to-end headers, then the framing and connection headers. client_minor is the client's
  * HTTP minor version (1.0 clients get keep-alive spelled out); extra_headers (whole
- * "name: value\r\n" lines, or NULL) are the proxy's own additions. Returns 0 or -ENOMEM. */
+ * "name: value\r\n" lines, or NULL) are the proxy's own additions; with them, an upstream
+ * x-meshlab-response-flags header is dropped (the proxy's own replaces it). Returns 0 or -ENOMEM. */
 int http_head_write_response(struct buf *out, const struct http_head *resp, enum http_framing framing,
                              int64_t content_length, int client_minor, int close, const char *extra_headers);
 

@@ -74,7 +74,8 @@ static struct trace_record *merged(struct why_op *op, size_t *n) {
   if (!all)
     return NULL;
   for (size_t i = 0; i < op->n; i++) {
-    memcpy(all + *n, op->calls[i].recs, op->calls[i].nrecs * sizeof *all);
+    if (op->calls[i].nrecs) /* recs is NULL for a proxy with nothing: memcpy must not see it */
+      memcpy(all + *n, op->calls[i].recs, op->calls[i].nrecs * sizeof *all);
     *n += op->calls[i].nrecs;
   }
   trace_records_sort(all, *n);

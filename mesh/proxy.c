@@ -92,7 +92,7 @@ static void record_istio(struct session *s, double ms) {
   struct exchange *ex = &s->ex;
   struct telemetry_request tr = {0};
   char service[256] = "";
-  if (s->l->dir == XDS_INBOUND) {
+  if (s->dir == XDS_INBOUND) {
     tr.reporter = REPORTER_DESTINATION;
     tr.source = ex->has_source ? &ex->source : NULL;
     tr.destination = &px->telemetry.self;
@@ -284,13 +284,13 @@ static int on_req_head(void *owner, struct http_head *h) {
   if (!exchange_route(s, h)) return 0;
 
   ex->has_source = 0;
-  if (px->telemetry.enabled && s->l->dir == XDS_INBOUND) {
+  if (px->telemetry.enabled && s->dir == XDS_INBOUND) {
     const struct slice *peer = http_head_find(h, "x-meshlab-peer");
     ex->has_source = peer && telemetry_peer_parse(*peer, &ex->source) == 0;
   }
   struct http_forward fw = {0};
   fw.target = ex->path;
-  if (px->telemetry.enabled && s->l->dir != XDS_INBOUND) fw.peer = slice_from(px->self_peer);
+  if (px->telemetry.enabled && s->dir != XDS_INBOUND) fw.peer = slice_from(px->self_peer);
   if (h->target.n && h->target.p[0] != '/') fw.host = ex->authority; /* absolute-form: RFC 9112 3.2.2 */
   /* An HTTP/1.0 request may come without Host; HTTP/1.1 upstream requires one, so name the
    * upstream the way nginx's default `proxy_set_header Host $proxy_host` does. */
@@ -529,7 +529,9 @@ static void on_connection(uv_stream_t *server, int status) {
   struct session *s = calloc(1, sizeof *s);
   if (!s) return;
   s->px = px;
-  s->l = l;
+  s->dir = l->dir;
+  s->lport = l->port;
+  snprintf(s->lname, sizeof s->lname, "%s", l->name);
   int rc = conn_accept(&s->conn, &px->env, server, l->kind);
   s->conn.data = s;
   s->conn.on_close = on_session_conn_closed;

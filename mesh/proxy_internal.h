@@ -72,7 +72,10 @@ struct session {
   struct conn conn;
   uv_timer_t timer;
   struct proxy *px;
-  struct proxy_listener *l;
+  /* The listener's identity, copied: a draining proxy frees its listeners before its sessions. */
+  enum xds_direction dir;
+  uint32_t lport;
+  char lname[32];
   struct session *next, *prev;
   struct http_parser *req, *resp;
   struct buf pipelined;

@@ -181,7 +181,17 @@ check "ejection is per caller: curl's sidecar ejects nothing" '[ "$curl_bad" = 0
 until_ok 10 '[ -n "$bad" ] && clusters fortio-deploy-0 | grep -q "::$bad::ejected::false"'
 check "healthy again, it comes back after baseEjectionTime (3 s, at a 1 s sweep)" '[ $? = 0 ]' \
   "$(clusters fortio-deploy-0 | grep -E "httpbin.*(ejected|ejection)")"
+# Deleting the rule while a host is ejected brings it back at once (a new detector, as Envoy
+# builds a new cluster), rather than leaving it out with nothing to return it.
+"$MESHLAB" chaos httpbin-2 "${L[@]}" --error-rate 1 --code 503 > /dev/null 2>&1
+"$MESHLAB" load --from fortio-deploy "${L[@]}" --qps 0 --connections 1 --requests 20 -o json http://httpbin:8000/get \
+  > /dev/null 2>&1
+"$MESHLAB" chaos httpbin-2 "${L[@]}" --clear > /dev/null 2>&1
+ejected_before=$(clusters fortio-deploy-0 | grep -c "httpbin.*::health_flags::/failed_outlier_check")
 "$MESHLAB" delete "${L[@]}" destinationrule httpbin > /dev/null 2>&1
+until_ok 3 '[ "$(clusters fortio-deploy-0 | grep -c "httpbin.*::health_flags::/failed_outlier_check")" = 0 ]'
+check "deleting the DestinationRule while a host is ejected puts it back at once" \
+  '[ $? = 0 ] && [ "$ejected_before" = 1 ]' "ejected before the delete: $ejected_before; $(clusters fortio-deploy-0 | grep -E "httpbin.*health_flags")"
 "$MESHLAB" delete "${L[@]}" virtualservice httpbin > /dev/null 2>&1
 
 # ---- Bookinfo fault injection (Istio's task) ----
