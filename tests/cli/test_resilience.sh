@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Traffic resilience end to end, on a running lab with Istio's own YAML (docs/resilience.md):
+# Traffic resilience end to end, on a running lab with Istio's own YAML (docs/resilience/README.md):
 #  - Istio's circuit-breaking task: httpbin behind maxConnections 1, http1MaxPendingRequests 1,
 #    maxRequestsPerConnection 1; `meshlab load --from fortio-deploy` with 2, then 3 connections
 #    gets both 200s and 503 UO, more UO with 3; the caller's /clusters shows the overflow;
