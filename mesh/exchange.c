@@ -46,6 +46,7 @@ static const char BODY_OVERFLOW[] = "upstream connect error or disconnect/reset 
 
 static void try_begin(struct session *s);
 static void try_send(struct session *s);
+static int was_tried(const struct exchange *ex, const struct upstream *up);
 
 /* ---- trace helpers ----------------------------------------------------------------------- */
 
@@ -73,7 +74,7 @@ static void attempt_open(struct session *s) {
   trace_copy(a->replica, sizeof a->replica, who, strlen(who));
   a->start_ms = since_start_ms(ex);
   a->outcome = TRACE_OUTCOME_PENDING;
-  a->other_host_preferred = ex->retries_done > 0 && ex->retry.previous_hosts;
+  a->other_host_preferred = ex->retries_done > 0 && ex->retry.previous_hosts && !was_tried(ex, ex->up);
 }
 
 static void attempt_close(struct exchange *ex, enum trace_outcome outcome, int status) {
@@ -107,6 +108,9 @@ void exchange_trace_commit(struct session *s, double ms) {
   trace_copy(t->path, sizeof t->path, path.p, path.n);
   t->code = ex->code;
   t->flags = ex->flags;
+  /* A try still running when the request ended (the caller left, DC) ran until now. */
+  struct trace_attempt *a = current_attempt(ex);
+  if (a && a->outcome == TRACE_OUTCOME_PENDING) a->duration_ms = (uint32_t)((uv_hrtime() - ex->try_start_ns) / 1000000);
   if (t->attempts_len > TRACE_MAX_ATTEMPTS) t->attempts_len = TRACE_MAX_ATTEMPTS;
   trace_store_commit(&px->traces, t);
 }
@@ -732,6 +736,14 @@ static void route_policy(struct session *s, const struct xds_route *r) {
   t->per_try_timeout_ms = (uint32_t)(ex->retry.per_try_timeout_ms > 0 ? ex->retry.per_try_timeout_ms : 0);
   t->retry_attempts = ex->retry.retries;
   retry_policy_format(&ex->retry, t->retry_on, sizeof t->retry_on);
+  if (ex->retry.retries && ex->retry.codes_len) {
+    /* Which codes retriable-status-codes means: Istio's default is 503 alone. */
+    size_t len = strlen(t->retry_on);
+    for (size_t i = 0; i < ex->retry.codes_len && len + 6 < sizeof t->retry_on; i++)
+      len += (size_t)snprintf(t->retry_on + len, sizeof t->retry_on - len, "%s%u", i ? "," : " [",
+                              (unsigned)ex->retry.codes[i]);
+    if (len + 2 < sizeof t->retry_on) snprintf(t->retry_on + len, sizeof t->retry_on - len, "]");
+  }
   fault_draw(r && s->dir != XDS_INBOUND ? &r->fault : NULL, &px->rng, &ex->fault);
   const struct fault_draw *f = &ex->fault;
   if (f->has_delay || f->has_abort) {
@@ -743,7 +755,9 @@ static void route_policy(struct session *s, const struct xds_route *r) {
     t->delay_roll = f->delay_roll;
     t->abort_pct = f->abort_pct;
     t->abort_roll = f->abort_roll;
-    t->delay_ms = (uint32_t)f->delay_ms;
+    /* The configured delay, fired or not (the draw only says whether it fired). */
+    t->delay_ms = r && r->fault.delay.present && r->fault.delay.fixed_delay.ms > 0 ? (uint32_t)r->fault.delay.fixed_delay.ms
+                                                                                   : (uint32_t)f->delay_ms;
     t->abort_status = f->abort_status;
   }
 }
