@@ -104,6 +104,7 @@ static void stats_text(struct admin *a, struct buf *out) {
   buf_appendf(out, "http.downstream_rq_time: P50(%.1f) P90(%.1f) P99(%.1f) P100(%.1f)\n",
               histogram_quantile(&s->duration, 0.5), histogram_quantile(&s->duration, 0.9),
               histogram_quantile(&s->duration, 0.99), histogram_quantile(&s->duration, 1.0));
+  stats_write_policy_text(out, &a->px->ratelimit, &a->px->mirrors.stats);
 }
 
 /* The decoded value of `key` in a query string into out; false when absent. */
@@ -179,11 +180,13 @@ static void on_admin_request(struct server_request *r) {
     reply_buf(r, 200, "application/json", &out);
   } else if (is(r->path, "/stats/prometheus")) {
     stats_write_prometheus(&out, &a->px->stats, &a->px->clusters);
+    stats_write_policy_prometheus(&out, &a->px->ratelimit, &a->px->mirrors.stats);
     telemetry_write_prometheus(&out, &a->px->telemetry);
     reply_buf(r, 200, "text/plain; version=0.0.4; charset=utf-8", &out);
   } else if (is(r->path, "/stats")) {
     if (r->query.n && slice_eq_str_nocase(r->query, "format=prometheus")) {
       stats_write_prometheus(&out, &a->px->stats, &a->px->clusters);
+      stats_write_policy_prometheus(&out, &a->px->ratelimit, &a->px->mirrors.stats);
     } else {
       stats_text(a, &out);
     }

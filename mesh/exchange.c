@@ -3,6 +3,8 @@
  * Where it sits: proxy.c parsed a request head on a downstream session and hands it here.
  * exchange_route() runs the decisions in Envoy's filter order:
  *
+ *   local rate limit         the listener's token bucket, when an EnvoyFilter put one there
+ *   (ratelimit.c)            (429 RL)
  *   router (router.c)        which VirtualService rule, which weighted destination, which cluster
  *   fault (fault.c)          the route's delay and abort draw (DI, FI)
  *   load balancer (lb.c)     which host of the cluster, skipping hosts outlier detection ejected
@@ -21,6 +23,9 @@
  * the per-try timeout (retries.perTryTimeout), the connect timeout, the fault delay and the
  * retry backoff all share the session's one timer, armed for the nearest.
  *
+ * Once the request is complete, a route with a `mirror` sends a copy to the mirror cluster
+ * (mirror.c), fire and forget; nothing of it reaches this exchange.
+ *
  * Every decision is written into the exchange's trace record (trace.h), committed when the
  * request ends, which is what `meshlab why` shows.
  */
@@ -32,6 +37,7 @@
 #include "mesh/breaker.h"
 #include "mesh/flags.h"
 #include "mesh/http_head.h"
+#include "mesh/mirror.h"
 #include "mesh/outlier.h"
 #include "mesh/proxy_internal.h"
 #include "mesh/router.h"
@@ -762,6 +768,47 @@ static void route_policy(struct session *s, const struct xds_route *r) {
   }
 }
 
+/* Envoy's local_ratelimit filter, which Istio's rate-limiting task inserts before the router of
+ * the listener's HTTP chain: one bucket per listener (route config) of this proxy. Returns 1
+ * when the request was answered 429 RL with the filter's response_headers_to_add. */
+static int local_rate_limit(struct session *s) {
+  struct proxy *px = s->px;
+  struct exchange *ex = &s->ex;
+  const struct xds_route_config *rc = proxy_config_listener(ex->config->cfg, s->l->dir, s->l->port);
+  if (!rc || !rc->local_rate_limit) return 0;
+  const struct resource_local_rate_limit *l = rc->local_rate_limit;
+  int64_t now = (int64_t)uv_now(px->loop);
+  struct ratelimit_slot *slot = ratelimit_buckets_get(&px->ratelimit, rc->name ? rc->name : "", l, now);
+  uint32_t left = 0;
+  enum ratelimit_verdict v = ratelimit_slot_check(slot, l, &px->rng, now, &left);
+  ex->trace.tokens_left = left;
+  switch (v) {
+    case RATELIMIT_PASS:
+      ex->trace.ratelimit = TRACE_RATELIMIT_PASSED;
+      return 0;
+    case RATELIMIT_NOT_ENFORCED:
+      ex->trace.ratelimit = TRACE_RATELIMIT_NOT_ENFORCED;
+      return 0;
+    case RATELIMIT_LIMITED:
+      break;
+  }
+  ex->trace.ratelimit = TRACE_RATELIMIT_LIMITED;
+  char extra[192];
+  size_t n = 0;
+  extra[0] = '\0';
+  for (size_t i = 0; i < l->response_headers.len; i++) {
+    const struct resource_map_entry *e = &l->response_headers.items[i];
+    int w = snprintf(extra + n, sizeof extra - n, "%s: %s\r\n", e->key, e->value ? e->value : "");
+    if (w < 0 || (size_t)w >= sizeof extra - n) {
+      extra[n] = '\0'; /* a header that does not fit is left out whole */
+      break;
+    }
+    n += (size_t)w;
+  }
+  session_local_reply(s, 429, FLAG_RL, "local_rate_limited", "local_rate_limited", n ? extra : NULL);
+  return 1;
+}
+
 int exchange_route(struct session *s, struct http_head *h) {
   struct proxy *px = s->px;
   struct exchange *ex = &s->ex;
@@ -773,6 +820,7 @@ int exchange_route(struct session *s, struct http_head *h) {
   ex->config = px->config;
   ex->config->refs++;
   ex->trace.config_version = ex->config->cfg->version;
+  if (local_rate_limit(s)) return 0;
   struct router_request rq = {0};
   rq.direction = s->dir;
   rq.authority = ex->authority;
@@ -909,6 +957,50 @@ void exchange_body(struct session *s, const char *p, size_t n) {
   }
 }
 
+/* VirtualService mirror: once the request is complete, a copy to the mirror cluster with the
+ * Host made "<host>-shadow", the same x-request-id, the kept body (Envoy's shadow writer).
+ * Fire and forget: mirror.c owns the copy; this request never waits for it or hears of it. A
+ * fault abort answers before the router, so an aborted request is not mirrored (as in Envoy). */
+static void mirror_maybe(struct session *s) {
+  struct proxy *px = s->px;
+  struct exchange *ex = &s->ex;
+  const struct xds_route *r = ex->route;
+  if (!r || !r->mirror_present || ex->fault.abort || !ex->req) return;
+  struct trace_record *t = &ex->trace;
+  const char *cn = r->mirror.cluster_name;
+  if (cn) trace_copy(t->mirror_cluster, sizeof t->mirror_cluster, cn, strlen(cn));
+  t->mirror_pct = r->mirror_percentage.value;
+  if (!mirror_draw(r->mirror_percentage.value, &px->rng, &t->mirror_roll)) {
+    t->mirror = TRACE_MIRROR_NOT_DRAWN;
+    px->mirrors.stats.not_drawn++;
+    return;
+  }
+  if (!ex->body_kept && ex->req_framing != HTTP_FRAMING_NONE) {
+    t->mirror = TRACE_MIRROR_BODY_NOT_KEPT;
+    px->mirrors.stats.body_not_kept++;
+    return;
+  }
+  struct cluster *c = cn && !px->draining ? cluster_manager_find(&px->clusters, cn) : NULL;
+  char host[320];
+  int hn = mirror_shadow_host(ex->authority.p, ex->authority.n, host, sizeof host);
+  struct http_forward fw = {0};
+  fw.target = ex->path;
+  if (px->telemetry.enabled && s->l->dir != XDS_INBOUND) fw.peer = slice_from(px->self_peer);
+  if (hn > 0) fw.host = (struct slice){host, (size_t)hn};
+  fw.client_ip = s->client_ip;
+  fw.proto = SLICE_LIT("http");
+  if (ex->rid.p == ex->request_id) fw.request_id = ex->rid; /* the id this proxy gave the request */
+  fw.framing = ex->req_framing == HTTP_FRAMING_NONE && !ex->body_copy.len ? HTTP_FRAMING_NONE : HTTP_FRAMING_LENGTH;
+  fw.content_length = (int64_t)ex->body_copy.len;
+  struct buf head = {0};
+  int rc = -ENOMEM;
+  if (http_head_write_request(&head, ex->req, &fw) == 0)
+    rc = mirror_send(&px->mirrors, c, &px->rng, (struct slice){head.data, head.len},
+                     (struct slice){ex->body_copy.data, ex->body_copy.len}, ex->timeout_ms ? ex->timeout_ms : 10000);
+  buf_free(&head);
+  t->mirror = rc == 0 ? TRACE_MIRROR_SENT : TRACE_MIRROR_NO_HOST;
+}
+
 void exchange_request_done(struct session *s) {
   struct exchange *ex = &s->ex;
   if (ex->uc && !ex->discarding && ex->req_framing == HTTP_FRAMING_CHUNKED &&
@@ -920,6 +1012,7 @@ void exchange_request_done(struct session *s) {
   if (ex->uc && ex->retry.per_try_timeout_ms > 0 && !ex->try_deadline && !ex->resp_started)
     ex->try_deadline = uv_now(s->px->loop) + (uint64_t)ex->retry.per_try_timeout_ms;
   route_timer_start(s);
+  mirror_maybe(s);
   session_arm_exchange(s);
 }
 

@@ -591,6 +591,7 @@ int proxy_init(struct proxy *px, uv_loop_t *loop, const struct proxy_limits *lim
   px->resp_cbs = (struct http_parser_cbs){exchange_on_resp_head, exchange_on_resp_body, exchange_on_resp_complete};
   rng_seed_os(&px->rng);
   cluster_manager_init(&px->clusters, &px->env, &px->live_handles);
+  mirror_set_init(&px->mirrors, loop, &px->live_handles, &px->resp_limits);
   px->clusters.on_capacity = exchange_on_capacity;
   px->clusters.data = px;
   snprintf(px->name, sizeof px->name, "proxy");
@@ -749,6 +750,9 @@ void proxy_shutdown(struct proxy *px, proxy_closed_cb on_closed) {
     uv_ref((uv_handle_t *)&px->drain_timer);
     uv_timer_start(&px->drain_timer, on_drain_timeout, px->limits.drain_timeout_ms, 0);
   }
+  /* Shadows are fire and forget: they never hold a drain open (Envoy resets its async client
+   * streams when it stops). */
+  mirror_set_cancel(&px->mirrors);
   uv_ref((uv_handle_t *)&px->flush);
   proxy_try_finish(px);
 }
