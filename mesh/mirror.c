@@ -220,7 +220,7 @@ int mirror_send(struct mirror_set *ms, struct cluster *c, struct rng *rng, struc
   if (rc != 0) {
     up->stats.cx_connect_fail++;
     mirror_finish(m, MIRROR_FAILED, 0);
-    return rc;
+    return 0; /* it started (and is counted); it failed on its own */
   }
   m->uc = uc;
   uc->requests++;

@@ -59,9 +59,9 @@ int mirror_draw(double percent, struct rng *rng, double *roll);
 
 /* Sends a shadow to a host of c picked with rng: head (a whole request head, "-shadow" host
  * already in it) and body are copied; the answer is read and dropped; timeout_ms bounds the
- * whole shadow. Returns 0 when sent (counted), or a negative error when it could not start
- * (-EHOSTUNREACH: no host to pick, counted as no_host; other: out of memory, connect error).
- * Never calls back. */
+ * whole shadow. Returns 0 when sent (counted in `sent`; a connect error or any later failure is
+ * counted in `failed`), or a negative error when it could not start: -EHOSTUNREACH (no cluster or
+ * no host to pick, counted in `no_host`) or -ENOMEM (counted in `failed`). Never calls back. */
 int mirror_send(struct mirror_set *ms, struct cluster *c, struct rng *rng, struct slice head, struct slice body,
                 uint64_t timeout_ms);
 
