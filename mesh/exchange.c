@@ -774,7 +774,7 @@ static void route_policy(struct session *s, const struct xds_route *r) {
 static int local_rate_limit(struct session *s) {
   struct proxy *px = s->px;
   struct exchange *ex = &s->ex;
-  const struct xds_route_config *rc = proxy_config_listener(ex->config->cfg, s->l->dir, s->l->port);
+  const struct xds_route_config *rc = proxy_config_listener(ex->config->cfg, s->dir, s->lport);
   if (!rc || !rc->local_rate_limit) return 0;
   const struct resource_local_rate_limit *l = rc->local_rate_limit;
   int64_t now = (int64_t)uv_now(px->loop);
@@ -985,7 +985,7 @@ static void mirror_maybe(struct session *s) {
   int hn = mirror_shadow_host(ex->authority.p, ex->authority.n, host, sizeof host);
   struct http_forward fw = {0};
   fw.target = ex->path;
-  if (px->telemetry.enabled && s->l->dir != XDS_INBOUND) fw.peer = slice_from(px->self_peer);
+  if (px->telemetry.enabled && s->dir != XDS_INBOUND) fw.peer = slice_from(px->self_peer);
   if (hn > 0) fw.host = (struct slice){host, (size_t)hn};
   fw.client_ip = s->client_ip;
   fw.proto = SLICE_LIT("http");
