@@ -281,7 +281,7 @@ static int on_req_head(void *owner, struct http_head *h) {
   if (h->chunked) ex->req_framing = HTTP_FRAMING_CHUNKED;
   else if (h->content_length >= 0) ex->req_framing = HTTP_FRAMING_LENGTH;
   else ex->req_framing = HTTP_FRAMING_NONE;
-  if (!exchange_route(s, h)) return 0;
+  if (!filters_run(s, h)) return 0;
 
   ex->has_source = 0;
   if (px->telemetry.enabled && s->dir == XDS_INBOUND) {
