@@ -18,6 +18,7 @@
  *                   [&source_workload=W][&group_by=destination_service][&o=text]
  *                                      JSON (lab_telemetry.c); o=text: `meshlab top`'s table
  *   GET  /v1/requests?limit=50[&destination_service=S]   the newest sampled request records
+ *   GET  /v1/clusters[?node=NS/REPLICA][&service=FQDN]   each caller's reported pool and outlier state
  *   GET  /v1/why/REQUEST_ID[?o=text]   the request's decision traces from every proxy (lab_why.c)
  *
  * Config push is a long poll, the plain-HTTP shape of Envoy's xDS: a sidecar asks with the
@@ -611,6 +612,17 @@ void lab_api_handle(struct server_request *r) {
     answer_telemetry(lab, r);
     return;
   }
+  if (path_is(r, "/v1/clusters") && method_is(r, "GET")) {
+    char node[256] = "", service[256] = "";
+    query_get(r->query, "node", node, sizeof node);
+    query_get(r->query, "service", service, sizeof service);
+    struct buf out = {0};
+    lab_clusters_json(lab, node, service, &out);
+    if (!out.data) respond_text(r, 503, "out of memory\n");
+    else server_respond(r, 200, "application/json", out.data, out.len, NULL);
+    buf_free(&out);
+    return;
+  }
   if (r->path.n >= 8 && memcmp(r->path.p, "/v1/why/", 8) == 0 && method_is(r, "GET")) {
     /* The id is the rest of the path, percent-decoded (query_get's decoding, on the path). */
     char id[64] = "";
@@ -752,5 +764,5 @@ void lab_api_handle(struct server_request *r) {
   respond_text(r, 404,
                "unknown lab API path; see docs/lab.md (/v1/status, /v1/xds, /v1/apply, /v1/get, /v1/delete, "
                "/v1/analyze, /v1/export, /v1/proxy-status, /v1/ready, /v1/shutdown, /v1/chaos, /v1/kill, /v1/restart, "
-               "/v1/scale, /v1/resolve, /v1/report, /v1/metrics, /v1/requests, /v1/why/ID)\n");
+               "/v1/scale, /v1/resolve, /v1/report, /v1/metrics, /v1/requests, /v1/clusters, /v1/why/ID)\n");
 }

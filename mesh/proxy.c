@@ -575,6 +575,14 @@ static void on_flush(uv_prepare_t *h) {
   if (px->draining) proxy_try_finish(px);
 }
 
+/* A host ejected or back: the lab's view of the cluster changed though no request may follow,
+ * so the telemetry goes dirty and a report is taken (report.h). */
+static void on_outlier_change(struct cluster_manager *cm, struct cluster *c) {
+  (void)c;
+  struct proxy *px = cm->data;
+  if (px->telemetry.enabled) telemetry_touch(&px->telemetry);
+}
+
 int proxy_init(struct proxy *px, uv_loop_t *loop, const struct proxy_limits *limits) {
   memset(px, 0, sizeof *px);
   px->loop = loop;
@@ -593,6 +601,7 @@ int proxy_init(struct proxy *px, uv_loop_t *loop, const struct proxy_limits *lim
   cluster_manager_init(&px->clusters, &px->env, &px->live_handles);
   mirror_set_init(&px->mirrors, loop, &px->live_handles, &px->resp_limits);
   px->clusters.on_capacity = exchange_on_capacity;
+  px->clusters.on_outlier_change = on_outlier_change;
   px->clusters.data = px;
   snprintf(px->name, sizeof px->name, "proxy");
   uv_timer_init(loop, &px->sweep_timer);
