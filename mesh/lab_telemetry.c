@@ -272,6 +272,10 @@ int labtel_cluster_put(struct labtel *t, struct labtel_cluster *c, struct labtel
     t->clusters[i] = c;
     return 0;
   }
+  if (t->nclusters >= LABTEL_MAX_CLUSTERS) {
+    labtel_cluster_free(c);
+    return -ENOSPC;
+  }
   if (t->nclusters == t->clusters_cap) {
     size_t cap = t->clusters_cap ? t->clusters_cap * 2 : 16;
     struct labtel_cluster **a = realloc(t->clusters, cap * sizeof *a);
@@ -509,7 +513,7 @@ static int ingest_clusters(struct lab *lab, const char *node, json_t *arr) {
     size_t k = cluster_find(&lab->tel, c->node, c->name, &found);
     if (found) prev = lab->tel.clusters[k];
     journal_cluster_changes(lab, prev, c);
-    if (labtel_cluster_put(&lab->tel, c, &old) != 0) rc = -ENOMEM;
+    if (labtel_cluster_put(&lab->tel, c, &old) == -ENOMEM) rc = -ENOMEM;
     labtel_cluster_free(old);
   }
   free(cs);

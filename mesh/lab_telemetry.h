@@ -31,6 +31,7 @@
 #define LABTEL_LOG 1000                    /* sampled request records kept for the live log */
 #define LABTEL_MAX_SERIES 4096             /* 25 KiB each; beyond it new series are refused */
 #define LABTEL_MAX_GROUPS 32               /* distinct versions / codes / flag sets per answer */
+#define LABTEL_MAX_CLUSTERS 4096           /* (caller, cluster) states kept; beyond it new ones are refused */
 
 struct labtel_key {
   enum reporter reporter;
@@ -142,7 +143,8 @@ const struct labtel_record *labtel_log_get(const struct labtel *t, size_t i);
 int labtel_clusters_parse(const char *body, size_t len, const char *node, int64_t now_ms,
                           struct labtel_cluster ***out, size_t *n);
 /* Keeps c (takes it) as the latest state of (c->node, c->name); *old gets the state it
- * replaced (returns owned, NULL when none). Returns 0 or -ENOMEM (c is then freed). */
+ * replaced (returns owned, NULL when none). Returns 0, or -ENOMEM or -ENOSPC (a new pair past
+ * LABTEL_MAX_CLUSTERS), c then freed. */
 int labtel_cluster_put(struct labtel *t, struct labtel_cluster *c, struct labtel_cluster **old);
 /* Drops every cluster state node reported (its replica went away). */
 void labtel_clusters_forget(struct labtel *t, const char *node);

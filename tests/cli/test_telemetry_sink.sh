@@ -7,7 +7,9 @@
 # report nothing; `meshlab top` prints reviews. Then the clusters' state: Istio's httpbin and
 # fortio samples, the circuit-breaking DestinationRule of Istio's task on httpbin, a burst of
 # `meshlab load --from fortio-deploy`; /v1/clusters shows fortio's httpbin cluster with its limits
-# and pending overflows, the journal an overflow event, `proxy-config clusters` the breakers.
+# and pending overflows, the journal an overflow event, `proxy-config clusters` the breakers;
+# with outlierDetection and httpbin failing, the ejection and (with no request after it) the
+# return reach /v1/clusters and the journal; then the sidecars go quiet.
 # Own temp lab folder, OS-assigned ingress ports, its own pod address range (127.1.150-179); the
 # trap stops the lab.
 set -u
@@ -213,9 +215,57 @@ cb_row() { awk -v c="$httpbin_cluster" '$1 == c && $2 ~ /\/1$/ && $3 ~ /\/1$/ &&
 check "proxy-config clusters: httpbin's breakers (CX a/1, PENDING a/1, overflows)" \
   '[ $rc = 0 ] && echo "$out" | grep -q "^CLUSTER .* CX .* PENDING .* EJECTED" && [ -n "$(echo "$out" | cb_row)" ]' \
   "$out"
+# ---- an ejection reaches the lab, and so does the return, with no request after it ----
+cat > "$tmp/od.yaml" <<'EOF'
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: httpbin
+spec:
+  host: httpbin
+  trafficPolicy:
+    outlierDetection:
+      consecutive5xxErrors: 3
+      interval: 1s
+      baseEjectionTime: 3s
+      maxEjectionPercent: 100
+EOF
+"$MESHLAB" apply "${L[@]}" -f "$tmp/od.yaml" > "$tmp/apply4.out" 2>&1
+rc=$?
+check "apply an outlierDetection DestinationRule on httpbin (3 errors, 1 s interval, 3 s ejection)" '[ $rc = 0 ]' \
+  "$(cat "$tmp/apply4.out")"
+until_ok 5 'admin_clusters | grep -qx "$httpbin_cluster::outlier::consecutive_5xx_threshold::3"'
+"$MESHLAB" chaos httpbin "${L[@]}" --error-rate 1 --code 503 > "$tmp/chaos.out" 2>&1
+check "chaos: httpbin answers 503" '[ $? = 0 ]' "$(cat "$tmp/chaos.out")"
+"$MESHLAB" load --from fortio-deploy "${L[@]}" --qps 0 --connections 1 --requests 5 -o json http://httpbin:8000/get \
+  > "$tmp/od.json" 2> "$tmp/od.err"
+"$MESHLAB" chaos httpbin "${L[@]}" --clear > /dev/null 2>&1
+host_field() {
+  cluster_state | python3 -c "
+import json, sys
+d = json.load(sys.stdin)
+c = [c for k in d['callers'] for c in k['clusters'] if c['service'] == 'httpbin.default.svc.cluster.local'][0]
+print(c['hosts'][0]['$1'])" 2>/dev/null
+}
+until_ok 3 '[ "$(host_field health)" = ejected ]'
+check "/v1/clusters: fortio's sidecar ejected httpbin's host" '[ $? = 0 ]' "$(cluster_state | head -c 3000)"
+left=$(host_field ejection_remaining_ms)
+check "/v1/clusters: the ejection counts down (0 < ejection_remaining_ms <= 3000)" \
+  '[ "${left:-0}" -gt 0 ] && [ "$left" -le 3000 ]' "ejection_remaining_ms $left"
+check "the journal has host_ejected for httpbin's host, by fortio" \
+  'grep "\"event\":\"host_ejected\"" "$lab/journal" | grep "\"replica\":\"default/fortio-deploy-0\"" |
+     grep -q "\"host_replica\":\"httpbin-0\""' "$(grep host_ "$lab/journal" | tail -3)"
+# no request follows: the sweep's return alone must reach the lab
+until_ok 8 'grep -q "\"event\":\"host_returned\".*\"host_replica\":\"httpbin-0\"" "$lab/journal"'
+check "the return reaches the lab without a request: host_returned in the journal" '[ $? = 0 ]' \
+  "$(grep host_ "$lab/journal" | tail -3)"
+until_ok 3 '[ "$(host_field health)" = healthy ]'
+check "/v1/clusters: httpbin's host healthy again, times_ejected 1" '[ $? = 0 ] && [ "$(host_field times_ejected)" = 1 ]' \
+  "$(cluster_state | head -c 3000)"
+
 sleep 1
 r1=$(reports); sleep 1.5; r2=$(reports)
-check "after the burst, with no host ejected, the sidecars go quiet again" '[ -n "$r1" ] && [ "$r1" = "$r2" ]' \
+check "with no host ejected any more, the sidecars go quiet again" '[ -n "$r1" ] && [ "$r1" = "$r2" ]' \
   "reports $r1 then $r2"
 
 "$MESHLAB" down "${L[@]}" >/dev/null 2>&1

@@ -328,6 +328,52 @@ static void report_carries_changed_clusters_only(void) {
   free_clusters(cs, 1);
 }
 
+static int outlier_changes;
+
+static void count_outlier_change(struct cluster_manager *cm, struct cluster *c) {
+  (void)cm;
+  EXPECT_STR_EQ(c->name, HTTPBIN_CLUSTER);
+  outlier_changes++;
+}
+
+static int dirty_calls;
+
+static void count_dirty(struct telemetry *t) {
+  (void)t;
+  dirty_calls++;
+}
+
+/* What makes a report go out with no request finishing: the cluster manager's hook fires on an
+ * ejection and on a return at the sweep (the proxy then calls telemetry_touch). */
+static void ejections_and_returns_fire_the_hook(void) {
+  struct fake_cm f;
+  fake_cm_init(&f);
+  f.c.cm = &f.cm;
+  f.cm.on_outlier_change = count_outlier_change;
+  f.c.outlier_cfg.max_ejection_ms = 300000;
+  outlier_changes = 0;
+  for (int i = 0; i < 3; i++) cluster_outlier_report(&f.c, &f.hosts[1], OUTLIER_RESPONSE, 503, 1000);
+  EXPECT_INT_EQ(outlier_changes, 1);
+  EXPECT(f.lb_hosts[1].ejected);
+  EXPECT_INT_EQ(cluster_ejected_hosts(&f.c), 1);
+  cluster_outlier_report(&f.c, &f.hosts[0], OUTLIER_RESPONSE, 200, 1000); /* no change: no call */
+  EXPECT_INT_EQ(outlier_changes, 1);
+  cluster_manager_sweep(&f.cm, 2000); /* still out */
+  EXPECT_INT_EQ(outlier_changes, 1);
+  cluster_manager_sweep(&f.cm, 40000); /* back */
+  EXPECT_INT_EQ(outlier_changes, 2);
+  EXPECT(!f.lb_hosts[1].ejected);
+  EXPECT_INT_EQ(cluster_ejected_hosts(&f.c), 0);
+  /* the proxy's hook: telemetry_touch calls on_dirty on the transition only */
+  struct telemetry t = {0};
+  t.on_dirty = count_dirty;
+  dirty_calls = 0;
+  telemetry_touch(&t);
+  telemetry_touch(&t);
+  EXPECT_INT_EQ(dirty_calls, 1);
+  EXPECT(t.dirty);
+}
+
 static void parse_refuses_non_objects_and_takes_reports_without_clusters(void) {
   struct labtel_cluster **cs;
   size_t n = 9;
@@ -377,6 +423,17 @@ static void store_keeps_the_latest_per_caller_and_cluster(void) {
   EXPECT_STR_EQ(t.clusters[0]->node, "default/b-0");
   labtel_free(&t);
   labtel_free(&t);
+  /* bounded: past LABTEL_MAX_CLUSTERS pairs, new ones are refused, known ones still replaced */
+  for (int i = 0; i < LABTEL_MAX_CLUSTERS; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "outbound|80||s%d", i);
+    ASSERT_INT_EQ(labtel_cluster_put(&t, state("default/a-0", name, 0, false, 0), &old), 0);
+  }
+  EXPECT_INT_EQ(labtel_cluster_put(&t, state("default/z-0", "outbound|80||s0", 0, false, 0), &old), -ENOSPC);
+  EXPECT_INT_EQ(labtel_cluster_put(&t, state("default/a-0", "outbound|80||s7", 2, false, 0), &old), 0);
+  labtel_cluster_free(old);
+  EXPECT_INT_EQ(t.nclusters, LABTEL_MAX_CLUSTERS);
+  labtel_free(&t);
 }
 
 static void changes_name_ejections_returns_and_overflows(void) {
@@ -420,5 +477,6 @@ TEST_CASES(TEST(window_sums_the_last_seconds_only), TEST(ring_rotation_forgets_a
            TEST(expire_drops_idle_series), TEST(merges_histograms_across_series_for_percentiles),
            TEST(share_by_version_and_filters), TEST(counts_codes_flags_and_success),
            TEST(request_log_keeps_the_newest), TEST(report_carries_changed_clusters_only),
+           TEST(ejections_and_returns_fire_the_hook),
            TEST(parse_refuses_non_objects_and_takes_reports_without_clusters),
            TEST(store_keeps_the_latest_per_caller_and_cluster), TEST(changes_name_ejections_returns_and_overflows))
