@@ -197,8 +197,12 @@ static void on_tick(uv_timer_t *timer) {
   req.headers = "content-type: application/json\r\n";
   req.body = (struct slice){body.data, body.len};
   req.timeout_ms = REPORT_TIMEOUT_MS;
-  if (http_client_send(&a->client, &req, on_response, a, NULL) == 0) a->in_flight = 1;
-  else if (a->failed++, report_has_ejections(a->cm)) arm(a);
+  if (http_client_send(&a->client, &req, on_response, a, NULL) == 0) {
+    a->in_flight = 1;
+  } else {
+    a->failed++;
+    if (report_has_ejections(a->cm)) arm(a); /* the countdown goes on without an answer to wait for */
+  }
   buf_free(&body);
 }
 
