@@ -177,10 +177,13 @@ int cluster_manager_apply(struct cluster_manager *cm, const struct proxy_config 
      * update: every host is back in with clean counts (a deleted rule must not leave hosts
      * ejected with nothing left to bring them back). */
     c->outlier_reset = !outlier_config_equal(&was, &c->outlier_cfg);
+    bool had_ejected = c->outlier_reset && c->outlier_stats.ejections_active > 0;
     if (c->outlier_reset) memset(&c->outlier_stats, 0, sizeof c->outlier_stats);
     if (!c->outlier_cfg.enabled) c->next_sweep_ms = 0;
     else if (c->outlier_reset) c->next_sweep_ms = -1; /* set at the next sweep */
     if (reconcile_hosts(cm, c, x) != 0) rc = -ENOMEM;
+    /* Hosts the reset brought back are news for the lab, as a return at a sweep is. */
+    if (had_ejected && cm->on_outlier_change) cm->on_outlier_change(cm, c);
     items[n++] = c;
   }
   /* Old clusters not in the new set are retired. */

@@ -227,12 +227,12 @@ spec:
     outlierDetection:
       consecutive5xxErrors: 3
       interval: 1s
-      baseEjectionTime: 3s
+      baseEjectionTime: 6s
       maxEjectionPercent: 100
 EOF
 "$MESHLAB" apply "${L[@]}" -f "$tmp/od.yaml" > "$tmp/apply4.out" 2>&1
 rc=$?
-check "apply an outlierDetection DestinationRule on httpbin (3 errors, 1 s interval, 3 s ejection)" '[ $rc = 0 ]' \
+check "apply an outlierDetection DestinationRule on httpbin (3 errors, 1 s interval, 6 s ejection)" '[ $rc = 0 ]' \
   "$(cat "$tmp/apply4.out")"
 until_ok 5 'admin_clusters | grep -qx "$httpbin_cluster::outlier::consecutive_5xx_threshold::3"'
 "$MESHLAB" chaos httpbin "${L[@]}" --error-rate 1 --code 503 > "$tmp/chaos.out" 2>&1
@@ -250,13 +250,13 @@ print(c['hosts'][0]['$1'])" 2>/dev/null
 until_ok 3 '[ "$(host_field health)" = ejected ]'
 check "/v1/clusters: fortio's sidecar ejected httpbin's host" '[ $? = 0 ]' "$(cluster_state | head -c 3000)"
 left=$(host_field ejection_remaining_ms)
-check "/v1/clusters: the ejection counts down (0 < ejection_remaining_ms <= 3000)" \
-  '[ "${left:-0}" -gt 0 ] && [ "$left" -le 3000 ]' "ejection_remaining_ms $left"
+check "/v1/clusters: the ejection counts down (0 < ejection_remaining_ms <= 6000)" \
+  '[ "${left:-0}" -gt 0 ] && [ "$left" -le 6000 ]' "ejection_remaining_ms $left"
 check "the journal has host_ejected for httpbin's host, by fortio" \
   'grep "\"event\":\"host_ejected\"" "$lab/journal" | grep "\"replica\":\"default/fortio-deploy-0\"" |
      grep -q "\"host_replica\":\"httpbin-0\""' "$(grep host_ "$lab/journal" | tail -3)"
 # no request follows: the sweep's return alone must reach the lab
-until_ok 8 'grep -q "\"event\":\"host_returned\".*\"host_replica\":\"httpbin-0\"" "$lab/journal"'
+until_ok 14 'grep -q "\"event\":\"host_returned\".*\"host_replica\":\"httpbin-0\"" "$lab/journal"'
 check "the return reaches the lab without a request: host_returned in the journal" '[ $? = 0 ]' \
   "$(grep host_ "$lab/journal" | tail -3)"
 until_ok 3 '[ "$(host_field health)" = healthy ]'
