@@ -16,7 +16,6 @@
 # shellcheck disable=SC2016,SC2034  # check() evals its single-quoted condition, which reads these variables
 set -u
 MESHLAB=${MESHLAB_BIN:?MESHLAB_BIN must name the meshlab binary}
-here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 lab=$tmp/lab
 cleanup() {
@@ -27,13 +26,8 @@ trap cleanup EXIT
 . "$(dirname "$0")/tap.sh"
 L=(--lab-dir "$lab")
 
-conf=${MESHLAB_CONFORMANCE:-$here/../../../shared/conformance}
+need_conformance istio/bookinfo-networking istio/samples-httpbin/httpbin.yaml istio/samples-clients/fortio-deploy.yaml
 net=$conf/istio/bookinfo-networking
-if [ ! -d "$net" ] || [ ! -f "$conf/istio/samples-httpbin/httpbin.yaml" ]; then
-  if [ "${CI:-}" = true ]; then echo "Bail out! conformance inputs missing under $conf/istio"; exit 1; fi
-  echo "1..0 # SKIP Istio's samples not found under $conf/istio (set MESHLAB_CONFORMANCE)"
-  exit 0
-fi
 
 "$MESHLAB" up --detach "${L[@]}" --ingress 127.0.0.1:0 --ingress-tls 127.0.0.1:0 \
   --addresses 127.1.205.0/24 --seed 5 --wait 20s > "$tmp/up.out" 2>&1

@@ -14,7 +14,6 @@
 # trap stops the lab.
 set -u
 MESHLAB=${MESHLAB_BIN:?MESHLAB_BIN must name the meshlab binary}
-here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 lab=$tmp/lab
 L=(--lab-dir "$lab")
@@ -25,13 +24,9 @@ cleanup() {
 trap cleanup EXIT
 . "$(dirname "$0")/tap.sh"
 
-conf=${MESHLAB_CONFORMANCE:-$here/../../../shared/conformance}
+need_conformance istio/bookinfo-networking/destination-rule-all.yaml \
+  istio/bookinfo-networking/virtual-service-reviews-50-v3.yaml
 networking=$conf/istio/bookinfo-networking
-if [ ! -f "$networking/destination-rule-all.yaml" ] || [ ! -f "$networking/virtual-service-reviews-50-v3.yaml" ]; then
-  if [ "${CI:-}" = true ]; then echo "Bail out! conformance inputs missing at $networking"; exit 1; fi
-  echo "1..0 # SKIP conformance inputs missing at $networking"
-  exit 0
-fi
 
 "$MESHLAB" up --detach "${L[@]}" --ingress 127.0.0.1:0 --ingress-tls 127.0.0.1:0 \
   --addresses "127.1.$(( (RANDOM % 30) + 150 )).0/24" --seed 11 --wait 20s > "$tmp/up.out" 2>&1
