@@ -511,6 +511,14 @@ static const struct {
                             "metadata:\n  name: jwt\nspec:\n  jwtRules:\n"
                             "  - issuer: me\n    jwks: '{\"nokeys\": 1}'\n",
      8, 11, "spec.jwtRules[0].jwks", "no \"keys\" array"},
+    {"jwt symmetric inline jwks", "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n"
+                                  "metadata:\n  name: a\nspec:\n  jwtRules:\n"
+                                  "  - issuer: me\n    jwks: '{\"keys\": [{\"kty\": \"oct\", \"k\": \"AAAA\"}]}'\n",
+     8, 11, "spec.jwtRules[0].jwks", "symmetric keys (kty \"oct\") are refused"},
+    {"jwt small RSA inline jwks", "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n"
+                                  "metadata:\n  name: a\nspec:\n  jwtRules:\n"
+                                  "  - issuer: me\n    jwks: '{\"keys\": [{\"kty\": \"RSA\", \"n\": \"AQAB\", \"e\": \"AQAB\"}]}'\n",
+     8, 11, "spec.jwtRules[0].jwks", "use at least 2048"},
     {"jwks_uri old name", "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n"
                           "metadata:\n  name: jwt\nspec:\n  jwtRules:\n"
                           "  - issuer: me\n    jwks_uri: https://x/jwks\n",
