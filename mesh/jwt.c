@@ -230,8 +230,9 @@ enum jwt_verdict jwt_verify(const char *token, size_t len, const struct jwk_set 
                out->iss ? out->iss : "(none)", expect->issuer);
     goto done;
   }
-  /* Envoy: expired when now > exp + skew; not yet valid when now + skew < nbf. */
-  if (exp && now > json_integer_value(exp) + expect->clock_skew) {
+  /* Envoy: expired when now > exp + skew; not yet valid when now + skew < nbf. Written with
+   * the skew on now's side so a huge exp (2^63 - 1) cannot overflow. */
+  if (exp && now - expect->clock_skew > json_integer_value(exp)) {
     v = refuse(out, JWT_EXPIRED, "exp %lld is before now %lld (clock skew %llds)",
                (long long)json_integer_value(exp), (long long)now, (long long)expect->clock_skew);
     goto done;

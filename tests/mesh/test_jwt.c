@@ -871,6 +871,9 @@ static void test_accepts(void) {
       {"aud missing, audiences required", MINT_HDR, "{\"iss\":\"mint-issuer\"}", 2, JWT_AUDIENCE},
       {"aud other", MINT_HDR, "{\"iss\":\"mint-issuer\",\"aud\":[\"x\"]}", 2, JWT_AUDIENCE},
       {"aud anything when the rule lists none", MINT_HDR, "{\"iss\":\"mint-issuer\",\"aud\":\"x\"}", 0, JWT_OK},
+      {"exp at the largest integer", MINT_HDR, "{\"iss\":\"mint-issuer\",\"exp\":9223372036854775807}", 0, JWT_OK},
+      {"nbf at the largest integer", MINT_HDR, "{\"iss\":\"mint-issuer\",\"nbf\":9223372036854775807}", 0, JWT_NOT_YET_VALID},
+      {"exp at the smallest integer", MINT_HDR, "{\"iss\":\"mint-issuer\",\"exp\":-9223372036854775808}", 0, JWT_EXPIRED},
       {"typ at+jwt", "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"mint\"}", GOOD_CLAIMS, 0, JWT_OK},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
