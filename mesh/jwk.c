@@ -421,6 +421,12 @@ static int parse_key(struct kctx *k, json_t *jwk, struct jwk *out) {
       return 0;
   }
   json_t *alg = json_object_get(jwk, "alg");
+  /* A key whose alg is a JWE key-management algorithm (RFC 7518 section 4) is an encryption key
+   * even without "use": Keycloak publishes RSA-OAEP keys beside its signing keys. */
+  static const char *const JWE_ALGS[] = {"RSA1_5", "RSA-OAEP", "ECDH-ES", "dir", NULL};
+  for (int i = 0; json_is_string(alg) && JWE_ALGS[i]; i++)
+    if (strncmp(json_string_value(alg), JWE_ALGS[i], strlen(JWE_ALGS[i])) == 0)
+      return 0;
   if (alg) {
     out->alg = jwk_alg_from_name(json_string_value(alg));
     /* "ES521" is not a registered name but a common spelling of ES512 in published keys (named
@@ -524,8 +530,8 @@ int jwk_set_parse(const char *text, size_t len, struct jwk_set **out, char *why,
   }
   rc = -EINVAL;
   if (set->len == 0) {
-    snprintf(why, why_size, "no key in the set is for signatures (all %zu have \"use\": \"enc\" or "
-             "\"key_ops\" without \"verify\")", set->skipped);
+    snprintf(why, why_size, "no key in the set is for signatures (all %zu are for encryption: \"use\": "
+             "\"enc\", \"key_ops\" without \"verify\", or a JWE \"alg\")", set->skipped);
     goto done;
   }
   rc = 0;

@@ -15,9 +15,9 @@
  * Refused outright, with a reason naming the key: symmetric keys (kty "oct": meshlab checks tokens
  * with public keys only, so an HMAC secret never sits in mesh config), private key members ("d",
  * "p", ...: publish only the public half), an "alg" the key type cannot do, a "crv" that does not
- * fit the coordinates, two keys of one type (and curve) sharing a "kid", malformed base64url. Keys for encryption ("use": "enc",
- * or "key_ops" without "verify") are skipped and counted; a set left with no signing key is
- * refused.
+ * fit the coordinates, two keys of one type (and curve) sharing a "kid", malformed base64url.
+ * Keys for encryption ("use": "enc", "key_ops" without "verify", or a JWE "alg" such as
+ * RSA-OAEP) are skipped and counted; a set left with no signing key is refused.
  */
 #ifndef MESHLAB_JWK_H
 #define MESHLAB_JWK_H

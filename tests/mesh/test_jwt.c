@@ -909,6 +909,7 @@ static void test_jwk_refusals(void) {
       {"OKP short", "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"AAAA\"}", "32 bytes"},
       {"alg HS256 on RSA", "{\"kty\":\"RSA\",\"alg\":\"HS256\",\"n\":\"AQAB\",\"e\":\"AQAB\"}", "not a signature"},
       {"encryption only", "{\"keys\":[{\"kty\":\"RSA\",\"use\":\"enc\",\"n\":\"AQAB\",\"e\":\"AQAB\"}]}", "for signatures"},
+      {"RSA-OAEP only", "{\"keys\":[{\"kty\":\"RSA\",\"alg\":\"RSA-OAEP-256\",\"n\":\"AQAB\",\"e\":\"AQAB\"}]}", "for signatures"},
       {"duplicate member", "{\"kty\":\"RSA\",\"kty\":\"EC\"}", "not JSON"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
