@@ -324,7 +324,7 @@ static int authn_then_authz(const struct jwt_provider *pv, const char *token, co
                                 .method = "GET", .path = "/headers"};
     authz_evaluate(buf, n, &req, &v);
     status = v.status ? v.status : 200;
-    snprintf(why, why_size, "%d %s", status, v.reason);
+    snprintf(why, why_size, "%d %.200s", status, v.reason);
   }
   jwt_outcome_clear(&o);
   return status;
