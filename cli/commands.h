@@ -57,6 +57,12 @@ int cmd_top(int argc, char **argv);
 void cmd_top_help(FILE *out);
 int cmd_why(int argc, char **argv);
 void cmd_why_help(FILE *out);
+int cmd_run(int argc, char **argv);
+void cmd_run_help(FILE *out);
+int cmd_tour(int argc, char **argv);
+void cmd_tour_help(FILE *out);
+int cmd_lessons(int argc, char **argv);
+void cmd_lessons_help(FILE *out);
 int cmd_version(int argc, char **argv);
 
 #endif

@@ -47,6 +47,10 @@ static const struct command commands[] = {
     {"top", "live traffic per service: rps, success, p50/p99, share by version, flags", cmd_top, cmd_top_help},
     {"why", "why one request got its answer: each proxy's decisions, hop by hop (why REQUEST_ID)", cmd_why,
      cmd_why_help},
+    {"run", "run a lesson (run NUMBER|NAME|FILE.lua [--headless]): narration, config, load, checks", cmd_run,
+     cmd_run_help},
+    {"tour", "run every lesson in order (the guided tour)", cmd_tour, cmd_tour_help},
+    {"lessons", "list the lessons: number, name, title, duration", cmd_lessons, cmd_lessons_help},
     {"version", "print meshlab's version", cmd_version, NULL},
 };
 

@@ -875,7 +875,24 @@ static int start(struct lab *lab, struct resource_list *initial, char *err, size
   }
   snprintf(text, sizeof text, "%s\n", lab->ingress);
   labdir_write(dir, "ingress", text);
-  /* The store takes the initial objects. */
+  /* The store takes the initial objects; their keys (and Deployments' replica counts) are
+   * kept for POST /v1/reset. */
+  lab->initial = calloc(initial->len ? initial->len : 1, sizeof *lab->initial);
+  if (!lab->initial) return -ENOMEM;
+  for (size_t i = 0; i < initial->len; i++) {
+    const struct resource *r = initial->items[i];
+    struct lab_initial *in = &lab->initial[lab->initial_len];
+    in->kind = r->kind;
+    in->ns = strdup(r->meta.ns);
+    in->name = strdup(r->meta.name);
+    if (!in->ns || !in->name) {
+      free(in->ns);
+      free(in->name);
+      return -ENOMEM;
+    }
+    in->replicas = r->kind == RESOURCE_DEPLOYMENT ? r->spec.deployment.replicas.value : 0;
+    lab->initial_len++;
+  }
   for (size_t i = 0; i < initial->len; i++) {
     if (lab->objects_len == lab->objects_cap) {
       size_t cap = lab->objects_cap ? lab->objects_cap * 2 : 64;
@@ -999,6 +1016,11 @@ int lab_run(const struct lab_options *opt, struct resource_list *initial) {
   }
   for (size_t i = 0; i < lab->objects_len; i++) resource_free(lab->objects[i].r);
   free(lab->objects);
+  for (size_t i = 0; i < lab->initial_len; i++) {
+    free(lab->initial[i].ns);
+    free(lab->initial[i].name);
+  }
+  free(lab->initial);
   registry_free(lab->reg);
   conn_env_free(&lab->env);
   free(lab);

@@ -108,6 +108,14 @@ struct lab_object {
   int64_t created;          /* wall-clock seconds */
 };
 
+/* What the lab started with, for POST /v1/reset: every object of the initial manifests by key,
+ * and a Deployment's replica count. */
+struct lab_initial {
+  enum resource_kind kind;
+  char *ns, *name;          /* owned */
+  uint32_t replicas;        /* Deployments: spec.replicas at start */
+};
+
 struct lab {
   uv_loop_t *loop;
   struct lab_options opt;
@@ -120,6 +128,8 @@ struct lab {
   /* the store, in apply order */
   struct lab_object *objects;
   size_t objects_len, objects_cap;
+  struct lab_initial *initial;    /* the initial manifests' objects (reset) */
+  size_t initial_len;
   struct registry *reg;
   struct lab_replica *replicas;   /* in start order */
   struct lab_poll *polls;         /* held config polls */
@@ -239,6 +249,16 @@ size_t lab_workload_lookup(struct lab *lab, const char *ns, const char *name, st
  * and answers r in the console form once every replica answered: one line per replica. */
 void lab_chaos(struct lab *lab, struct server_request *r, const char *ns, const char *workload, bool clear,
                const char *knobs, size_t len);
+/* POST /v1/reset: the lab's clean state, what a lesson starts from. Deletes every Istio
+ * resource that was not in the manifests the lab started with, scales the initial Deployments
+ * back to their replica counts (Deployments applied later are left as they are), then clears
+ * chaos on every replica that runs an app, and answers r in the console form: kubectl's
+ * `"name" deleted` and `scaled` lines, then one `chaos cleared` line per replica. A replica
+ * whose app does not answer is a warning, not a failure (a restarted app holds no chaos). */
+void lab_reset(struct lab *lab, struct server_request *r);
+/* The store half of lab_reset (lab_store.c): deletes and scales, writes kubectl's lines to o
+ * and recompiles when something changed. */
+void lab_reset_store(struct lab *lab, struct lab_output *o);
 /* `meshlab kill`: SIGKILL to the app (or, container "sidecar" or a replica without an app,
  * the sidecar) of every replica `workload` stands for; the supervisor restarts it. */
 void lab_kill(struct lab *lab, const char *ns, const char *workload, const char *container, struct lab_output *o);

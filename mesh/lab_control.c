@@ -122,6 +122,8 @@ struct chaos_op {
   struct http_client cl;
   uv_timer_t finish;  /* closes the client outside its own callback */
   bool clear;
+  bool lenient;       /* reset: a replica that did not answer is a warning, not a failure */
+  struct buf pre;     /* lines printed before the replicas' (reset's deletions) */
   size_t n, pending;
   struct chaos_call *calls;
 };
@@ -129,6 +131,7 @@ struct chaos_op {
 static void on_finish_closed(uv_handle_t *h) {
   struct chaos_op *op = h->data;
   for (size_t i = 0; i < op->n; i++) buf_free(&op->calls[i].body);
+  buf_free(&op->pre);
   free(op->calls);
   free(op);
 }
@@ -146,8 +149,14 @@ static void on_finish(uv_timer_t *t) {
 /* Every replica answered (or could not be asked): one line each, in start order. */
 static void chaos_answer(struct chaos_op *op) {
   struct lab_output o = {0};
+  if (op->pre.len) buf_append(&o.out, op->pre.data, op->pre.len);
   for (size_t i = 0; i < op->n; i++) {
     struct chaos_call *c = &op->calls[i];
+    if (op->lenient && (c->why[0] || c->status < 0)) {
+      buf_appendf(&o.err, "warning: %s: chaos not cleared (%s); a restarted app holds none\n", c->rep->name,
+                  c->why[0] ? c->why : uv_strerror(c->status));
+      continue;
+    }
     if (c->why[0]) {
       buf_appendf(&o.err, "error: %s: %s\n", c->rep->name, c->why);
       o.exit_code = 1;
@@ -183,12 +192,62 @@ static void on_chaos_done(struct http_client_call *call, int status) {
   if (--c->op->pending == 0) chaos_answer(c->op);
 }
 
+/* Sends the knobs (or the clear) to the n replicas of reps (taken: freed here) and answers r
+ * once all answered. op is taken; pre (its lines) already filled. */
+static void chaos_send(struct lab *lab, struct server_request *r, struct chaos_op *op, struct lab_replica **reps,
+                       size_t n, bool clear, const char *knobs, size_t len);
+
 void lab_chaos(struct lab *lab, struct server_request *r, const char *ns, const char *workload, bool clear,
                const char *knobs, size_t len) {
   struct lab_replica **reps = malloc(LAB_CONTROL_MAX * sizeof *reps);
   struct chaos_op *op = calloc(1, sizeof *op);
   struct lab_output o = {0};
   size_t n = reps && op ? lab_workload_lookup(lab, ns, workload, reps, LAB_CONTROL_MAX, &o) : 0;
+  if (n == 0 && reps && op) {
+    free(reps);
+    free(op);
+    lab_api_respond_console(r, &o);
+    return;
+  }
+  chaos_send(lab, r, op, reps, n, clear, knobs, len);
+}
+
+void lab_reset(struct lab *lab, struct server_request *r) {
+  struct chaos_op *op = calloc(1, sizeof *op);
+  struct lab_output o = {0};
+  if (!op) {
+    buf_append_str(&o.err, "error: out of memory\n");
+    o.exit_code = 1;
+    lab_api_respond_console(r, &o);
+    return;
+  }
+  lab_reset_store(lab, &o);
+  buf_append(&op->pre, o.out.data ? o.out.data : "", o.out.len);
+  buf_free(&o.out);
+  buf_free(&o.err);
+  op->lenient = true;
+  size_t n = 0;
+  for (struct lab_replica *rep = lab->replicas; rep; rep = rep->next) n++;
+  struct lab_replica **reps = malloc((n ? n : 1) * sizeof *reps);
+  n = 0;
+  /* Only replicas whose app runs: a client-only image or the gateway holds no chaos. */
+  for (struct lab_replica *rep = lab->replicas; reps && rep; rep = rep->next)
+    if (rep->app_kind && rep->app) reps[n++] = rep;
+  lab_event(lab, "reset: the lab's clean state asked through the API");
+  if (reps && n == 0) {
+    free(reps);
+    o.out = op->pre;
+    op->pre = (struct buf){0};
+    free(op);
+    lab_api_respond_console(r, &o);
+    return;
+  }
+  chaos_send(lab, r, op, reps, n, true, "", 0);
+}
+
+static void chaos_send(struct lab *lab, struct server_request *r, struct chaos_op *op, struct lab_replica **reps,
+                       size_t n, bool clear, const char *knobs, size_t len) {
+  struct lab_output o = {0};
   if (!reps || !op) {
     buf_append_str(&o.err, "error: out of memory\n");
     o.exit_code = 1;
@@ -200,6 +259,7 @@ void lab_chaos(struct lab *lab, struct server_request *r, const char *ns, const 
   }
   if (o.exit_code) {
     free(reps);
+    if (op) buf_free(&op->pre);
     free(op);
     lab_api_respond_console(r, &o);
     return;

@@ -222,6 +222,39 @@ void lab_delete_named(struct lab *lab, const char *kind, const char *name, const
   if (o->out.len) lab_store_changed(lab);
 }
 
+/* ---- reset ------------------------------------------------------------------------------------ */
+
+static bool was_initial(const struct lab *lab, const struct resource *r) {
+  for (size_t i = 0; i < lab->initial_len; i++)
+    if (same_key(r, lab->initial[i].kind, lab->initial[i].ns, lab->initial[i].name)) return true;
+  return false;
+}
+
+void lab_reset_store(struct lab *lab, struct lab_output *o) {
+  bool changed = false;
+  /* Istio resources the lab did not start with, newest first (the reverse of apply order). */
+  for (size_t i = lab->objects_len; i-- > 0;) {
+    const struct resource *r = lab->objects[i].r;
+    if (!resource_kind_is_istio(r->kind) || was_initial(lab, r)) continue;
+    buf_appendf(&o->out, "%s \"%s\" deleted\n", resource_kind_resource_name(r->kind), r->meta.name);
+    store_remove(lab, i);
+    changed = true;
+  }
+  /* The initial Deployments' replica counts, as `meshlab scale` sets them. */
+  for (size_t k = 0; k < lab->initial_len; k++) {
+    const struct lab_initial *in = &lab->initial[k];
+    if (in->kind != RESOURCE_DEPLOYMENT) continue;
+    long i = lab_store_find(lab, RESOURCE_DEPLOYMENT, in->ns, in->name);
+    if (i < 0) continue;
+    struct resource *d = lab->objects[i].r;
+    if (d->spec.deployment.replicas.value == in->replicas) continue;
+    d->spec.deployment.replicas.value = in->replicas;
+    buf_appendf(&o->out, "deployment.apps/%s scaled\n", in->name);
+    changed = true;
+  }
+  if (changed && lab_store_changed(lab) != 0) buf_append_str(&o->err, "warning: the lab could not update its replicas\n");
+}
+
 /* ---- get ---------------------------------------------------------------------------------------- */
 
 static void format_age(int64_t secs, char *out, size_t n) {
