@@ -193,6 +193,7 @@ int filters_run(struct session *s, struct http_head *h) {
       break;
   }
   route_policy(s, d.route);
+  if (d.cluster->service) snprintf(ex->route_service, sizeof ex->route_service, "%s", d.cluster->service);
   /* A fault abort with no delay answers now; with a delay, after it (exchange_start). */
   if (ex->fault.abort && !ex->fault.delay) {
     filters_fault_abort(s);

@@ -115,7 +115,7 @@ static void record_istio(struct session *s, double ms) {
     tr.reporter = REPORTER_SOURCE;
     tr.source = &px->telemetry.self;
     tr.destination = ex->up ? &ex->up->peer : NULL;
-    tr.service = ex->cluster ? ex->cluster->service : NULL;
+    tr.service = ex->cluster ? ex->cluster->service : ex->route_service[0] ? ex->route_service : NULL;
   }
   tr.code = ex->code;
   tr.flags = ex->flags;
@@ -249,6 +249,7 @@ static int on_req_head(void *owner, struct http_head *h) {
   ex->up = NULL;
   ex->config = NULL;
   ex->route = NULL;
+  ex->route_service[0] = '\0';
   ex->uc = NULL;
   ex->req = h;
   ex->active = 1;

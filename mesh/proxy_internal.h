@@ -34,6 +34,9 @@ struct exchange {
   struct upstream *up;         /* referenced likewise: the host of the current try */
   struct config_ref *config;   /* the config it was routed with, referenced */
   const struct xds_route *route; /* the rule that matched, borrowed from config */
+  /* The routed destination service, for telemetry when no cluster was picked (a fault abort,
+   * no healthy upstream): Istio still reports destination_service for those. "" when unrouted. */
+  char route_service[128];
   struct upstream_conn *uc;
   struct http_head *req; /* borrowed from the request parser until the exchange ends */
   struct buf head_out;   /* the head sent upstream, kept for a re-send */
