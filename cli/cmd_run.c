@@ -262,7 +262,7 @@ int cmd_tour(int argc, char **argv) {
     snprintf(src.file, sizeof src.file, "%s", all[i].file);
     int code = (int)run_one(dir, &src, f.seed ? strtoull(f.seed, NULL, 10) : 1);
     if (code > worst) worst = code;
-    if (code == LESSON_LAB_GONE) break;
+    if (code == LESSON_LAB_GONE || code == LESSON_INTERRUPTED) break;
   }
   if (started) stop_lab(dir);
   return worst;

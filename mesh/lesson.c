@@ -16,6 +16,7 @@
 #include "mesh/lesson.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,7 @@ struct lesson {
   struct proxied proxied[LESSON_PROXIED_MAX];
   struct conn_addr api_addr;
   uv_timer_t timer;             /* wait() */
+  uv_signal_t sigint, sigterm;  /* Ctrl-C ends the lesson, so whoever started a lab stops it */
   uint64_t t0;
   /* the load generator */
   struct loadgen lg;
@@ -83,15 +85,19 @@ static double num_arg(json_t *args, const char *key, double dflt) {
 
 static void pending(struct lesson *l) { l->waiting = true; }
 
-/* Answers the pending call. */
+/* Answers the pending call (dropped once the lesson ended: an interrupt cancels calls). */
 static void answer(struct lesson *l, json_t *result) {
   l->waiting = false;
+  if (l->done) {
+    json_decref(result);
+    return;
+  }
   script_resume(l->script, result);
 }
 
 static void answer_error(struct lesson *l, const char *msg) {
   l->waiting = false;
-  script_resume_error(l->script, msg);
+  if (!l->done) script_resume_error(l->script, msg);
 }
 
 /* The lab folder's file `rel` ("ingress", "replicas/x/admin") into out, trimmed. */
@@ -406,7 +412,6 @@ static enum script_reply op_load_start(struct lesson *l, json_t *args, char *err
   loadgen_url_parse(&u, url);
   const char *hs[32];
   size_t nh = 0;
-  struct buf tmp = {0};
   json_t *h = json_object_get(args, "headers");
   /* Collected as "name: value" strings for loadgen_request_build. */
   char lines[32][512];
@@ -419,7 +424,6 @@ static enum script_reply op_load_start(struct lesson *l, json_t *args, char *err
       nh++;
     }
   }
-  buf_free(&tmp);
   int bad = -1;
   buf_free(&l->lg_request);
   if (loadgen_request_build(&l->lg_request, str_arg(args, "method", "GET"), &u, proxy[0] != 0, hs, nh, &bad) != 0) {
@@ -570,6 +574,8 @@ static void on_client_closed(struct http_client *cl) {
 static void on_finish_timer(uv_timer_t *t) {
   struct lesson *l = t->data;
   uv_close((uv_handle_t *)&l->timer, on_closed_handle);
+  uv_close((uv_handle_t *)&l->sigint, NULL);
+  uv_close((uv_handle_t *)&l->sigterm, NULL);
   l->api.data = l;
   http_client_close(&l->api, on_client_closed);
   for (int i = 0; i < LESSON_PROXIED_MAX; i++)
@@ -588,6 +594,7 @@ static void maybe_finish(struct lesson *l) {
 
 static void host_finished(void *data, enum script_end how, const char *message) {
   struct lesson *l = data;
+  if (l->done) return;
   l->done = true;
   if (how != SCRIPT_END_OK) {
     free(l->error);
@@ -596,6 +603,21 @@ static void host_finished(void *data, enum script_end how, const char *message) 
   } else if (l->exit_code != LESSON_LAB_GONE) {
     l->exit_code = l->failed ? LESSON_FAILED : LESSON_PASSED;
   }
+  if (l->lg_running) loadgen_stop(&l->lg);
+  maybe_finish(l);
+}
+
+/* Ctrl-C or SIGTERM: the lesson ends where it is (its pending call is dropped), the load stops,
+ * and lesson_run returns LESSON_INTERRUPTED. */
+static void on_signal(uv_signal_t *h, int signum) {
+  struct lesson *l = h->data;
+  if (l->done) return;
+  uv_timer_stop(&l->timer);
+  l->paused = false;
+  l->exit_code = LESSON_INTERRUPTED;
+  free(l->error);
+  l->error = strdup(signum == SIGINT ? "interrupted (Ctrl-C)" : "stopped (SIGTERM)");
+  l->done = true;
   if (l->lg_running) loadgen_stop(&l->lg);
   maybe_finish(l);
 }
@@ -613,6 +635,11 @@ enum lesson_exit lesson_run(uv_loop_t *loop, const struct lesson_opts *opts, str
   l->api.max_body = 64u * 1024 * 1024;
   uv_timer_init(loop, &l->timer);
   l->timer.data = l;
+  uv_signal_init(loop, &l->sigint);
+  uv_signal_init(loop, &l->sigterm);
+  l->sigint.data = l->sigterm.data = l;
+  uv_signal_start(&l->sigint, on_signal, SIGINT);
+  uv_signal_start(&l->sigterm, on_signal, SIGTERM);
   l->open_handles = 2; /* the timer, the API client */
   char addr[128], err[2048];
   enum lesson_exit code;
@@ -693,7 +720,9 @@ static void tap_done(struct lesson_ui *ui, const struct lesson_result *r) {
   int n = r->expectations;
   if (r->error) {
     fprintf(out, "not ok %d - the lesson stopped: %s\n", ++n,
-            r->exit_code == LESSON_LAB_GONE ? "the lab is gone" : "lesson error");
+            r->exit_code == LESSON_LAB_GONE      ? "the lab is gone"
+            : r->exit_code == LESSON_INTERRUPTED ? "interrupted"
+                                                 : "lesson error");
     tap_lines(out, "#   ", r->error);
   }
   fprintf(out, "1..%d\n", n);

@@ -28,6 +28,7 @@ enum lesson_exit {
   LESSON_FAILED = 1,    /* an expectation failed */
   LESSON_BROKEN = 2,    /* the lesson itself has an error: Lua error, bad YAML */
   LESSON_LAB_GONE = 3,  /* the lab could not start or died */
+  LESSON_INTERRUPTED = 130, /* Ctrl-C or SIGTERM ended it (the shell's 128 + SIGINT) */
 };
 
 /* The lesson's metadata: lesson{title=..., goal=..., duration=...}. Strings borrowed for the call. */
@@ -79,7 +80,8 @@ struct lesson_opts {
 };
 
 /* Runs the lesson on loop (uv_run until it ended and every handle it opened is closed).
- * Returns its exit code. ui is borrowed. */
+ * Returns its exit code. ui is borrowed. While it runs, SIGINT and SIGTERM end the lesson
+ * (LESSON_INTERRUPTED) instead of the process, so the caller can still stop a lab it started. */
 enum lesson_exit lesson_run(uv_loop_t *loop, const struct lesson_opts *opts, struct lesson_ui *ui);
 
 /* The presenter pressed a key: the pause() waiting in l returns. */
