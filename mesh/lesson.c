@@ -735,13 +735,18 @@ void lesson_ui_tap(struct lesson_ui *ui, FILE *out) {
 
 /* ---- metadata without running ---------------------------------------------------------------------- */
 
-/* The string after the first `key = "` (or key="), up to the closing quote. */
+/* The string after the first `key = "` (or key=") outside a `--` comment, up to the closing quote. */
 static void scan_field(const char *text, size_t len, const char *key, char *out, size_t n) {
   out[0] = '\0';
   size_t kl = strlen(key);
   for (size_t i = 0; i + kl < len; i++) {
     if (memcmp(text + i, key, kl) != 0 || (i && (text[i - 1] == '_' || (text[i - 1] >= 'a' && text[i - 1] <= 'z'))))
       continue;
+    size_t ls = i;
+    while (ls > 0 && text[ls - 1] != '\n') ls--;
+    bool comment = false;
+    for (size_t c = ls; c + 1 < i && !comment; c++) comment = text[c] == '-' && text[c + 1] == '-';
+    if (comment) continue;
     size_t j = i + kl;
     while (j < len && text[j] == ' ') j++;
     if (j >= len || text[j] != '=') continue;

@@ -92,7 +92,7 @@ void lesson_unpause(struct lesson *l);
 void lesson_ui_tap(struct lesson_ui *ui, FILE *out);
 
 /* Reads title and duration from a lesson's source without running it (the first
- * `title = "..."` and `duration = "..."` fields), for `meshlab lessons`. Pure. out buffers get
+ * `title = "..."` and `duration = "..."` fields outside `--` comments), for `meshlab lessons`. Pure. out buffers get
  * "" when absent. */
 void lesson_scan_meta(const char *text, size_t len, char *title, size_t tn, char *duration, size_t dn);
 

@@ -7,7 +7,8 @@
 #   test_lesson.sh NUMBER RANGE     e.g. test_lesson.sh 3 127.1.213.0/24
 #   test_lesson.sh exits RANGE      the exit-code contract: a failed expect exits 1 with its
 #                                   `not ok` line and the observed values; a Lua error exits 2
-#                                   with file:line; an unknown lesson exits 2
+#                                   with file:line; an unknown lesson exits 2; reset() restores
+#                                   the lab's clean state
 set -u
 MESHLAB=${MESHLAB_BIN:?MESHLAB_BIN must name the meshlab binary}
 what=${1:?lesson number or "exits"} range=${2:?pod address range}
@@ -76,6 +77,28 @@ LUA
 out=$("$MESHLAB" run "$tmp/yaml.lua" "${flags[@]}" 2>&1); rc=$?
 check "bad YAML exits 2 with the lab's diagnostic at the lesson's line" \
   '[ $rc = 2 ] && echo "$out" | grep -q "yaml.lua:2: apply failed" && echo "$out" | grep -q "unknown field .hostz."' "$out"
+
+# POST /v1/reset: Istio resources applied since start deleted, replica counts back, chaos cleared.
+cat > "$tmp/reset.lua" <<'LUA'
+lesson { title = "reset" }
+apply(bookinfo.gateway)
+apply(bookinfo.destination_rule_all)
+scale("details-v1", 2)
+chaos("ratings-v1", {error_rate = 1, code = 503})
+local before = http.get("http://ratings:9080/ratings/0", {from = "reviews-v2"})
+expect(before.status == 503, "chaos: ratings answers 503", before.status)
+local out = reset()
+say(out)
+expect(get("gateway", "bookinfo-gateway") == nil and get("dr", "reviews") == nil, "reset deletes the Istio resources")
+expect(#replicas("details-v1-") == 1, "reset scales details-v1 back to 1", replicas("details-v1-"))
+local after = http.get("http://ratings:9080/ratings/0", {from = "reviews-v2"})
+expect(after.status == 200, "reset clears chaos", after.status)
+expect(get("deploy", "productpage-v1") ~= nil, "the manifest's own objects stay")
+LUA
+out=$("$MESHLAB" run "$tmp/reset.lua" "${flags[@]}" 2>&1); rc=$?
+check "reset(): the lab's clean state (POST /v1/reset)" '[ $rc = 0 ]' "$out"
+check "... its answer lists what it deleted, scaled and cleared" \
+  'echo "$out" | grep -q "virtualservice.networking.istio.io \"bookinfo\" deleted" && echo "$out" | grep -q "deployment.apps/details-v1 scaled" && echo "$out" | grep -q "ratings-v1-0: chaos cleared"' "$out"
 
 out=$("$MESHLAB" run 99 "${flags[@]}" 2>&1); rc=$?
 check "an unknown lesson exits 2" '[ $rc = 2 ] && echo "$out" | grep -q "no lesson \"99\""' "$out"
