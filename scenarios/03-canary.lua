@@ -38,7 +38,7 @@ end
 
 local function check_share(m, version, p)
   local margin = share_margin(p, m.requests)
-  expect(m.requests >= QPS * SECONDS / 2 and math.abs(m:share(version) - p) <= margin,
+  expect(m.requests >= QPS * SECONDS / 3 and math.abs(m:share(version) - p) <= margin,
          string.format("reviews %s gets %d %% of the requests (+- %.1f points for %d requests)", version,
                        math.floor(p * 100 + 0.5), margin * 100, m.requests),
          {share = m:share(version), requests = m.requests, shares = m.share_by_destination_version})
