@@ -25,6 +25,7 @@ local function show(v, depth)
   local t = type(v)
   if t == "number" then
     if math.type(v) == "integer" then return tostring(v) end
+    if math.abs(v) >= 1000 then return string.format("%.0f", v) end
     return string.format("%.3g", v)
   elseif t == "string" then
     return v

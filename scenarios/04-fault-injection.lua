@@ -81,6 +81,19 @@ spec:
   say("Why: productpage calls reviews with a 3 s timeout and one retry, 3 s + 3 s = 6 s, so it",
       "gives up before reviews' own 10 s timeout toward ratings could matter. The fault found a",
       "bug: the caller's timeout is shorter than the callee's. (Istio's task: the same 6 s.)")
+  say("meshlab why " .. r.request_id .. ", productpage's calls to reviews:")
+  wait(0.5)
+  local cut = 0
+  for block in (why(r.request_id) .. "\n\n"):gmatch("(.-)\n%s*\n") do
+    if block:find("productpage%-v1%-0 → outbound") and block:find("GET reviews:9080", 1, true) then
+      local head = block:match("^%s*([^\n]+)")
+      local try = block:match("\n%s*(try 1[^\n]+)")
+      say("  " .. head .. "\n      " .. (try or ""))
+      local ms = tonumber(head:match("(%d+) ms"))
+      if ms and ms >= 2500 and ms <= 4500 then cut = cut + 1 end
+    end
+  end
+  expect(cut == 2, "why: productpage tried reviews twice, each try cut after about 3 s", {tries_cut_at_3s = cut})
   local other = http.page()
   expect(other.ms < 3000 and other.body:find("Sorry", 1, true) == nil,
          "another user is not delayed: the fault matches end-user jason only", {seconds = other.ms / 1000})
