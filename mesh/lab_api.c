@@ -742,6 +742,5 @@ void lab_api_handle(struct server_request *r) {
   respond_text(r, 404,
                "unknown lab API path; see docs/lab.md (/v1/status, /v1/xds, /v1/apply, /v1/get, /v1/delete, "
                "/v1/analyze, /v1/export, /v1/proxy-status, /v1/ready, /v1/shutdown, /v1/chaos, /v1/kill, /v1/restart, "
-               "/v1/scale, /v1/reset, /v1/resolve, /v1/report, /v1/metrics, /v1/requests, /v1/clusters, /v1/why/ID)
-");
+               "/v1/scale, /v1/reset, /v1/resolve, /v1/report, /v1/metrics, /v1/requests, /v1/clusters, /v1/why/ID)\n");
 }
