@@ -57,6 +57,10 @@ int cmd_top(int argc, char **argv);
 void cmd_top_help(FILE *out);
 int cmd_why(int argc, char **argv);
 void cmd_why_help(FILE *out);
+int cmd_dash(int argc, char **argv);
+void cmd_dash_help(FILE *out);
+int cmd_replay(int argc, char **argv);
+void cmd_replay_help(FILE *out);
 int cmd_version(int argc, char **argv);
 
 #endif

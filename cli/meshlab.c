@@ -47,6 +47,10 @@ static const struct command commands[] = {
     {"top", "live traffic per service: rps, success, p50/p99, share by version, flags", cmd_top, cmd_top_help},
     {"why", "why one request got its answer: each proxy's decisions, hop by hop (why REQUEST_ID)", cmd_why,
      cmd_why_help},
+    {"dash", "the live dashboard: topology, traffic split, breakers and ejections, requests and their why", cmd_dash,
+     cmd_dash_help},
+    {"replay", "drive the dashboard from a lab journal (replay JOURNAL): rewind to when a breaker opened", cmd_replay,
+     cmd_replay_help},
     {"version", "print meshlab's version", cmd_version, NULL},
 };
 

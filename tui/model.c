@@ -249,6 +249,10 @@ int dash_model_feed_requests(struct dash_model *m, const char *text, size_t len)
   m->nrequests = 0;
   for (size_t i = skip; i < n; i++) {
     const json_t *o = json_array_get(root, i);
+    /* one line per request: the caller's record, or the callee's when no sidecar called */
+    if (strcmp(str_of(o, "reporter"), "destination") == 0 && strcmp(str_of(o, "source_workload"), "unknown") != 0 &&
+        *str_of(o, "source_workload"))
+      continue;
     struct dash_request *r = &m->requests[m->nrequests++];
     memset(r, 0, sizeof *r);
     copy(r->id, sizeof r->id, str_of(o, "request_id"));

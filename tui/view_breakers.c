@@ -20,6 +20,14 @@ static bool interesting(const struct dash_model *m, const struct dash_cluster *c
   return false;
 }
 
+/* Clusters that carry traffic or hold state now come first: they are what the room watches. */
+static bool busy(const struct dash_model *m, const struct dash_cluster *c) {
+  if (c->pending_overflow || c->cx_overflow || c->retry_overflow || c->rq_active || c->cx_active) return true;
+  for (size_t h = 0; h < c->nhosts; h++)
+    if (m->hosts[c->first_host + h].rq_total || m->hosts[c->first_host + h].ejected) return true;
+  return false;
+}
+
 static bool matches(const struct dash_model *m, const struct dash_cluster *c) {
   if (!m->filter[0]) return true;
   return strstr(c->caller, m->filter) || strstr(c->service, m->filter);
@@ -41,9 +49,10 @@ static void draw(const struct dash_model *m, struct frame *f, struct dash_rect r
   int y = r.y, limit = r.y + r.h;
   frame_put(f, r.x, y++, FRAME_BOLD, "BREAKERS AND OUTLIERS  per caller: every sidecar keeps its own", r.w);
   size_t shown = 0;
-  for (size_t i = 0; i < m->nclusters && y < limit; i++) {
+  for (size_t pass = 0, i = 0; pass < 2 && y < limit; i = (i + 1 < m->nclusters) ? i + 1 : (pass++, 0)) {
+    if (!m->nclusters) break;
     const struct dash_cluster *c = &m->clusters[i];
-    if (!interesting(m, c) || !matches(m, c)) continue;
+    if (!interesting(m, c) || !matches(m, c) || busy(m, c) != (pass == 0)) continue;
     if ((int)shown++ < m->scroll) continue;
     char wl[96], cx[16], pend[16], rq[16];
     workload_of(m, c->caller, wl, sizeof wl);
@@ -101,7 +110,8 @@ static void draw(const struct dash_model *m, struct frame *f, struct dash_rect r
       int64_t left = h->ejected && h->ejection_until_ms > m->now_ms ? h->ejection_until_ms - m->now_ms : 0;
       bool down = strcmp(h->health, "/failed_eds_health") == 0;
       char state[48], errs[24];
-      if (h->ejected) snprintf(state, sizeof state, "EJECTED %.1fs left", (double)left / 1000);
+      if (h->ejected && left > 0) snprintf(state, sizeof state, "EJECTED %.1fs left", (double)left / 1000);
+      else if (h->ejected) snprintf(state, sizeof state, "EJECTED returning");
       else if (down) snprintf(state, sizeof state, "not ready");
       else snprintf(state, sizeof state, "serving");
       if (c->outlier) snprintf(errs, sizeof errs, "5xx %u/%u", h->consecutive_5xx, c->threshold);
