@@ -7,9 +7,11 @@
 
 static void draw(const struct dash_model *m, struct frame *f, struct dash_rect r) {
   frame_fill(f, r.x, r.y, r.w, 1, '-', FRAME_CYAN);
-  char title[512];
-  snprintf(title, sizeof title, " Lesson: %s -- step %d of %d: %s %s", m->lesson.lesson_title, m->lesson.step,
-           m->lesson.steps, m->lesson.step_title, m->lesson.paused ? "-- PAUSED " : "");
+  char title[512], of[32] = "";
+  /* a runner that does not know the number of steps passes 0: "step 3" */
+  if (m->lesson.steps > 0) snprintf(of, sizeof of, " of %d", m->lesson.steps);
+  snprintf(title, sizeof title, " Lesson: %s -- step %d%s: %s %s", m->lesson.lesson_title, m->lesson.step, of,
+           m->lesson.step_title, m->lesson.paused ? "-- PAUSED " : "");
   frame_put(f, r.x + 1, r.y, FRAME_CYAN | FRAME_BOLD, title, r.w - 2);
   int y = r.y + 1, end = r.y + r.h;
   int room = end - y - (m->lesson.watch[0] ? 1 : 0) - (m->lesson.keys[0] ? 1 : 0);

@@ -32,10 +32,11 @@ static void columns(struct frame *f, struct dash_rect r, int y, int namew, uint8
 }
 
 static void draw(const struct dash_model *m, struct frame *f, struct dash_rect r) {
-  int namew = r.w >= 110 ? 70 : 37, y = r.y;
+  bool wide = r.w >= 110;
+  int namew = wide ? 62 : 37, vx = wide ? 34 : 24, y = r.y;
   int limit = r.y + r.h;
   frame_put(f, r.x, y, FRAME_BOLD, "NODES", 0);
-  frame_put(f, r.x + 24, y, FRAME_BOLD, "VERSIONS", 0);
+  frame_put(f, r.x + vx, y, FRAME_BOLD, "VERSIONS", 0);
   columns(f, r, y++, namew, FRAME_BOLD, "RPS", "SUCCESS", "P99", "FLAGS");
   /* callers that are no service's node: the ingress, load generators, clients */
   char seen[DASH_MAX_EDGES][96];
@@ -51,8 +52,8 @@ static void draw(const struct dash_model *m, struct frame *f, struct dash_rect r
       if (strcmp(m->edges[k].source, d->source) == 0) rps += m->edges[k].rps;
     char rate[16];
     dash_fmt_rps(rps, rate, sizeof rate);
-    frame_printf(f, r.x, y, 0, 23, "%c %s", rps > 0 ? '+' : '.', node_name(d->source));
-    frame_put(f, r.x + 24, y, FRAME_DIM, strcmp(d->source, INGRESS) == 0 ? "(gateway)" : "(client)", 0);
+    frame_printf(f, r.x, y, 0, vx - 1, "%c %s", rps > 0 ? '+' : '.', node_name(d->source));
+    frame_put(f, r.x + vx, y, FRAME_DIM, strcmp(d->source, INGRESS) == 0 ? "(gateway)" : "(client)", 0);
     columns(f, r, y++, namew, 0, rate, "", "", "");
   }
   for (size_t i = 0; i < m->nservices && y < limit; i++) {
@@ -66,8 +67,8 @@ static void draw(const struct dash_model *m, struct frame *f, struct dash_rect r
     dash_fmt_rps(s->rps, rate, sizeof rate);
     dash_fmt_ratio(s->success, succ, sizeof succ);
     dash_fmt_ms(s->p99, p99, sizeof p99);
-    frame_printf(f, r.x, y, dash_health_attr(h), 23, "%c %s", dash_health_glyph(h), s->name);
-    frame_put(f, r.x + 24, y, 0, vers, namew - 25);
+    frame_printf(f, r.x, y, dash_health_attr(h), vx - 1, "%c %s", dash_health_glyph(h), s->name);
+    frame_put(f, r.x + vx, y, 0, vers, namew - vx - 1);
     columns(f, r, y++, namew, h == DASH_HEALTH_BAD || h == DASH_HEALTH_WARN ? dash_health_attr(h) : 0, rate, succ,
             p99, s->flags);
   }
@@ -90,7 +91,7 @@ static void draw(const struct dash_model *m, struct frame *f, struct dash_rect r
     if (d->uo || d->uh || d->urx)
       snprintf(flags, sizeof flags, "%llu %llu %llu", (unsigned long long)d->uo, (unsigned long long)d->uh,
                (unsigned long long)d->urx);
-    frame_printf(f, r.x, y, dash_health_attr(h), namew, "%c %-16s %s %s", dash_health_glyph(h), node_name(d->source),
+    frame_printf(f, r.x, y, dash_health_attr(h), namew, wide ? "%c %-26s %s %s" : "%c %-16s %s %s", dash_health_glyph(h), node_name(d->source),
                  d->mtls ? "==>" : "-->", d->dest);
     columns(f, r, y++, namew, h == DASH_HEALTH_BAD || h == DASH_HEALTH_WARN ? dash_health_attr(h) : 0, rate, succ,
             p99, flags);
