@@ -106,13 +106,11 @@ static size_t console_stdout(const struct http_client_response *r) {
   return n <= r->body.len ? n : r->body.len;
 }
 
-static struct buf vs_body, dr_body; /* read only by the poll in flight */
-
 static void poll_done(struct dash *d) {
-  if (vs_body.len && dr_body.len)
-    dash_model_feed_routes(d->model, vs_body.data, vs_body.len, dr_body.data, dr_body.len);
-  buf_free(&vs_body);
-  buf_free(&dr_body);
+  if (d->vs_body.len && d->dr_body.len)
+    dash_model_feed_routes(d->model, d->vs_body.data, d->vs_body.len, d->dr_body.data, d->dr_body.len);
+  buf_free(&d->vs_body);
+  buf_free(&d->dr_body);
   render(d);
 }
 
@@ -141,8 +139,8 @@ static void on_call_done(struct http_client_call *call, int status) {
       else if (status == 0 && r->status == 404) d->v1_clusters = false;
       break;
     case POLL_ADMIN: if (ok) dash_model_feed_admin_clusters(m, pc->name, body, len); break;
-    case POLL_VS: if (ok) buf_append(&vs_body, body, console_stdout(r)); break;
-    case POLL_DR: if (ok) buf_append(&dr_body, body, console_stdout(r)); break;
+    case POLL_VS: if (ok) buf_append(&d->vs_body, body, console_stdout(r)); break;
+    case POLL_DR: if (ok) buf_append(&d->dr_body, body, console_stdout(r)); break;
     case POLL_TRACE:
       if (status != 0) {
         char msg[128];
@@ -466,8 +464,8 @@ void dash_close(struct dash *d, void (*on_closed)(struct dash *d)) {
   d->term = NULL;
   if (d->cast) fclose(d->cast);
   d->cast = NULL;
-  buf_free(&vs_body);
-  buf_free(&dr_body);
+  buf_free(&d->vs_body);
+  buf_free(&d->dr_body);
   d->tick.data = d->input.data = d->winch.data = d;
   uv_close((uv_handle_t *)&d->tick, on_handle_closed);
   uv_close((uv_handle_t *)&d->input, on_handle_closed);

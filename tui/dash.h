@@ -54,6 +54,7 @@ struct dash {
   unsigned ticks;
   bool v1_clusters;         /* the lab serves /v1/clusters; else admin /clusters per sidecar */
   bool traffic;             /* the last poll saw requests */
+  struct buf vs_body, dr_body; /* the routes' answers of the poll in flight */
   FILE *cast;
   int64_t cast_start_ms;
   /* replay */

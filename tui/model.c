@@ -207,6 +207,16 @@ int dash_model_feed_metrics(struct dash_model *m, const char *text, size_t len) 
   return 0;
 }
 
+/* Edges in a stable order whatever order the answers came in: the ingress's first (where
+ * requests enter), then by caller and callee. */
+static int edge_cmp(const void *pa, const void *pb) {
+  const struct dash_edge *a = pa, *b = pb;
+  bool ia = strcmp(a->source, "istio-ingressgateway") == 0, ib = strcmp(b->source, "istio-ingressgateway") == 0;
+  if (ia != ib) return ia ? -1 : 1;
+  int c = strcmp(a->source, b->source);
+  return c ? c : strcmp(a->dest, b->dest);
+}
+
 int dash_model_feed_edges(struct dash_model *m, const char *source, const char *text, size_t len) {
   json_t *root = parse(text, len);
   json_t *svcs = json_object_get(root, "services");
@@ -233,6 +243,7 @@ int dash_model_feed_edges(struct dash_model *m, const char *source, const char *
     char tmp[96];
     flag_counts(o, tmp, sizeof tmp, &e->uo, &e->uh, &e->urx);
   }
+  qsort(m->edges, m->nedges, sizeof m->edges[0], edge_cmp);
   json_decref(root);
   return 0;
 }
