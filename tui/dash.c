@@ -354,8 +354,9 @@ static void on_tick(uv_timer_t *h) {
     return;
   }
   poll_lab(d);
-  /* the clock and the ejection countdowns move between polls too */
-  if (d->inflight) render(d);
+  /* the clock and the ejection countdowns move between polls too (an unchanged frame costs
+   * nothing: term_draw writes only the cells that changed) */
+  render(d);
 }
 
 static void on_winch(uv_signal_t *h, int signum) {

@@ -362,15 +362,33 @@ static struct dash_cluster *new_cluster(struct dash_model *m, const char *caller
   return c;
 }
 
+/* Adds a host at the end of c's hosts (the hosts of a cluster are contiguous, so the hosts of
+ * the clusters after it move up one). */
 static struct dash_host *new_host(struct dash_model *m, struct dash_cluster *c, const char *address) {
-  /* hosts of a cluster are contiguous: only the last cluster may grow */
-  if (m->nhosts == DASH_MAX_HOSTS || c != &m->clusters[m->nclusters - 1]) return NULL;
-  struct dash_host *h = &m->hosts[m->nhosts++];
+  if (m->nhosts == DASH_MAX_HOSTS) return NULL;
+  size_t at = c->first_host + c->nhosts;
+  memmove(&m->hosts[at + 1], &m->hosts[at], (m->nhosts - at) * sizeof m->hosts[0]);
+  for (size_t k = 0; k < m->nclusters; k++)
+    if (&m->clusters[k] != c && m->clusters[k].first_host >= at) m->clusters[k].first_host++;
+  m->nhosts++;
+  c->nhosts++;
+  struct dash_host *h = &m->hosts[at];
   memset(h, 0, sizeof *h);
   copy(h->address, sizeof h->address, address);
   copy(h->health, sizeof h->health, "healthy");
-  c->nhosts++;
   return h;
+}
+
+/* Clusters by caller, then name, whatever order the sidecars answered in (hosts stay put:
+ * clusters find theirs by first_host). */
+static int cluster_cmp(const void *pa, const void *pb) {
+  const struct dash_cluster *a = pa, *b = pb;
+  int c = strcmp(a->caller, b->caller);
+  return c ? c : strcmp(a->name, b->name);
+}
+
+static void sort_clusters(struct dash_model *m) {
+  qsort(m->clusters, m->nclusters, sizeof m->clusters[0], cluster_cmp);
 }
 
 static bool outbound(const char *name) {
@@ -427,6 +445,7 @@ int dash_model_feed_clusters(struct dash_model *m, const char *text, size_t len)
       }
     }
   }
+  sort_clusters(m);
   json_decref(root);
   return 0;
 }
@@ -502,6 +521,7 @@ int dash_model_feed_admin_clusters(struct dash_model *m, const char *caller, con
       else if (strcmp(stat, "rq_error") == 0) h->rq_error = v;
     }
   }
+  sort_clusters(m);
   return 0;
 }
 

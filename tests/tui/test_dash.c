@@ -325,7 +325,39 @@ static void test_journal_replay(void) {
   both(&m, "replay");
 }
 
+/* Replay can eject a second host of a cluster that is not the last one: the hosts after it
+ * move, every cluster still finds its own. */
+static void test_journal_hosts_stay_with_their_cluster(void) {
+  static struct dash_model m;
+  dash_model_init(&m);
+  const char *lines[] = {
+      "{\"t\":1,\"event\":\"host_ejected\",\"replica\":\"default/a-0\",\"cluster\":\"outbound|80||x.default.svc.cluster.local\","
+      "\"host\":\"10.0.0.1:80\",\"host_replica\":\"x-0\",\"times_ejected\":1,\"ejection_remaining_ms\":5000}",
+      "{\"t\":2,\"event\":\"host_ejected\",\"replica\":\"default/b-0\",\"cluster\":\"outbound|80||y.default.svc.cluster.local\","
+      "\"host\":\"10.0.0.9:80\",\"host_replica\":\"y-0\",\"times_ejected\":1,\"ejection_remaining_ms\":5000}",
+      "{\"t\":3,\"event\":\"host_ejected\",\"replica\":\"default/a-0\",\"cluster\":\"outbound|80||x.default.svc.cluster.local\","
+      "\"host\":\"10.0.0.2:80\",\"host_replica\":\"x-1\",\"times_ejected\":1,\"ejection_remaining_ms\":5000}",
+      "{\"t\":4,\"event\":\"host_returned\",\"replica\":\"default/a-0\",\"cluster\":\"outbound|80||x.default.svc.cluster.local\","
+      "\"host\":\"10.0.0.1:80\",\"host_replica\":\"x-0\",\"times_ejected\":1,\"ejection_remaining_ms\":0}",
+  };
+  for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+    EXPECT_INT_EQ(dash_model_feed_journal(&m, lines[i], strlen(lines[i])), 0);
+  ASSERT_INT_EQ(m.nclusters, 2);
+  ASSERT_INT_EQ(m.nhosts, 3);
+  const struct dash_cluster *x = &m.clusters[0], *y = &m.clusters[1];
+  EXPECT_STR_EQ(x->service, "x");
+  ASSERT_INT_EQ(x->nhosts, 2);
+  EXPECT_STR_EQ(m.hosts[x->first_host].replica, "x-0");
+  EXPECT(!m.hosts[x->first_host].ejected);
+  EXPECT_STR_EQ(m.hosts[x->first_host + 1].replica, "x-1");
+  EXPECT(m.hosts[x->first_host + 1].ejected);
+  ASSERT_INT_EQ(y->nhosts, 1);
+  EXPECT_STR_EQ(m.hosts[y->first_host].replica, "y-0");
+  EXPECT_INT_EQ(m.nevents, 4);
+}
+
 TEST_CASES(TEST(test_topology), TEST(test_split), TEST(test_breakers), TEST(test_requests_filter_and_trace),
            TEST(test_lesson_pane), TEST(test_help), TEST(test_too_small), TEST(test_no_color_glyphs),
            TEST(test_frame_ansi_diff), TEST(test_admin_clusters_fallback), TEST(test_bad_json_keeps_the_model),
-           TEST(test_weights), TEST(test_journal_replay))
+           TEST(test_weights), TEST(test_journal_replay),
+           TEST(test_journal_hosts_stay_with_their_cluster))
