@@ -242,6 +242,8 @@ int dash_model_feed_edges(struct dash_model *m, const char *source, const char *
     e->p99 = num_of(json_object_get(o, "latency_ms"), "p99", 0);
     char tmp[96];
     flag_counts(o, tmp, sizeof tmp, &e->uo, &e->uh, &e->urx);
+    /* once mTLS lands the lab says how a call was carried (Istio's connection_security_policy) */
+    e->mtls = strcmp(str_of(o, "connection_security_policy"), "mutual_tls") == 0;
   }
   qsort(m->edges, m->nedges, sizeof m->edges[0], edge_cmp);
   json_decref(root);
