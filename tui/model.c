@@ -12,8 +12,12 @@
 
 #include "mesh/flags.h"
 
+/* Copies src into dst of n bytes, cut to fit (names and messages are shown, never parsed again). */
 static void copy(char *dst, size_t n, const char *src) {
-  snprintf(dst, n, "%s", src ? src : "");
+  if (!n) return;
+  size_t len = src ? strnlen(src, n - 1) : 0;
+  if (len) memcpy(dst, src, len);
+  dst[len] = '\0';
 }
 
 static const char *str_of(const json_t *o, const char *key) {
@@ -597,7 +601,9 @@ static void add_event(struct dash_model *m, double t, const char *text) {
     memmove(m->events[0], m->events[1], (DASH_MAX_EVENTS - 1) * sizeof m->events[0]);
     m->nevents--;
   }
-  snprintf(m->events[m->nevents++], sizeof m->events[0], "%7.1fs %s", t, text);
+  char line[600];
+  snprintf(line, sizeof line, "%7.1fs %s", t, text);
+  copy(m->events[m->nevents++], sizeof m->events[0], line);
 }
 
 /* The cluster of caller named name in the model, made when missing (journal replay). */
