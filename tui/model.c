@@ -288,6 +288,13 @@ int dash_model_feed_requests(struct dash_model *m, const char *text, size_t len)
     copy(r->reporter, sizeof r->reporter, str_of(o, "reporter"));
   }
   json_decref(root);
+  /* new requests arrive above: the selected one keeps its place under the presenter's eyes */
+  if (m->selected_id[0]) {
+    size_t idx[DASH_MAX_REQUESTS];
+    size_t rows = dash_model_filtered(m, idx, DASH_MAX_REQUESTS);
+    for (size_t i = 0; i < rows; i++)
+      if (strcmp(m->requests[idx[i]].id, m->selected_id) == 0) m->selected = (int)i;
+  }
   return 0;
 }
 
@@ -700,6 +707,7 @@ enum dash_action dash_model_key(struct dash_model *m, int key) {
       m->filter[n + 1] = '\0';
     }
     m->selected = 0;
+    m->selected_id[0] = '\0';
     return DASH_ACTION_NONE;
   }
   if (key == 'q' || key == 'Q' || key == 3) return DASH_ACTION_QUIT;
@@ -733,8 +741,14 @@ enum dash_action dash_model_key(struct dash_model *m, int key) {
   case 'n': return DASH_ACTION_LESSON_NEXT;
   case DASH_KEY_LEFT: return DASH_ACTION_SEEK_BACK;
   case DASH_KEY_RIGHT: return DASH_ACTION_SEEK_FORWARD;
-  case DASH_KEY_DOWN: case 'j': if ((size_t)m->selected + 1 < rows) m->selected++; break;
-  case DASH_KEY_UP: case 'k': if (m->selected > 0) m->selected--; break;
+  case DASH_KEY_DOWN: case 'j':
+  case DASH_KEY_UP: case 'k':
+    if ((key == DASH_KEY_DOWN || key == 'j') && (size_t)m->selected + 1 < rows) m->selected++;
+    if ((key == DASH_KEY_UP || key == 'k') && m->selected > 0) m->selected--;
+    /* back on the newest row the selection follows new requests again */
+    if (rows && m->selected > 0) copy(m->selected_id, sizeof m->selected_id, m->requests[idx[m->selected]].id);
+    else m->selected_id[0] = '\0';
+    break;
   case DASH_KEY_PGDN: m->scroll++; break;
   case DASH_KEY_PGUP: if (m->scroll > 0) m->scroll--; break;
   case DASH_KEY_ENTER:

@@ -185,6 +185,7 @@ struct dash_model {
   enum dash_view_id view;
   bool help;
   int selected; /* in the requests view: index among the filtered rows, newest first */
+  char selected_id[64]; /* once the presenter moved the selection: the request it stays on */
   int scroll;   /* first row shown of a long view (trace) */
   char filter[64];
   bool filtering; /* '/' typed: keys edit the filter */

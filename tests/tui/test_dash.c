@@ -149,6 +149,24 @@ static void test_requests_filter_and_trace(void) {
   both(&m, "trace");
   dash_model_key(&m, DASH_KEY_ESC);
   EXPECT(!m.trace_open);
+  /* the selection stays on its request when newer ones arrive */
+  EXPECT_STR_EQ(m.selected_id, "req-0017");
+  len = 0;
+  char *reqs = fixture("requests.json", &len);
+  ASSERT(reqs != NULL);
+  char *more = malloc(len + 400);
+  ASSERT(more != NULL);
+  /* the same log with one newer failed request at the end */
+  size_t cut = (size_t)(strrchr(reqs, ']') - reqs);
+  int n2 = snprintf(more, len + 400, "%.*s,{\"request_id\":\"req-new\",\"time_ms\":%lld,\"reporter\":\"source\","
+                    "\"method\":\"GET\",\"path\":\"/get\",\"response_code\":503,\"response_flags\":\"URX\"}]",
+                    (int)cut, reqs, T0 + 4900);
+  EXPECT_INT_EQ(dash_model_feed_requests(&m, more, (size_t)n2), 0);
+  EXPECT_INT_EQ(m.selected, 2);
+  n = dash_model_filtered(&m, idx, DASH_MAX_REQUESTS);
+  EXPECT_STR_EQ(m.requests[idx[m.selected]].id, "req-0017");
+  free(more);
+  free(reqs);
 }
 
 static void test_lesson_pane(void) {
