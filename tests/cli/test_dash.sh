@@ -167,6 +167,8 @@ wait "$load_pid"
 # ---- NO_COLOR: still readable, health by glyph ----
 T new-session -d -s dash -x 80 -y 24 "NO_COLOR=1 exec '$MESHLAB' dash ${L[*]} 2>'$tmp/dash.err'"
 expect "NO_COLOR: the dashboard runs and health reads by glyph" "meshlab dash" "^ [+~x.] httpbin" 10
+"$MESHLAB" down "${L[@]}" > /dev/null 2>&1
+expect "the lab stopping shows as LAB UNREACHABLE, the last data stays" "LAB UNREACHABLE" "httpbin" 5
 T send-keys -t dash q
 until_ok 5 '! T has-session -t dash 2>/dev/null'
 
@@ -174,8 +176,12 @@ until_ok 5 '! T has-session -t dash 2>/dev/null'
 T new-session -d -s dash -x 80 -y 24 "exec '$MESHLAB' replay '$here/../tui/fixtures/journal' 2>'$tmp/replay.err'"
 expect "replay: the dashboard runs from a journal" "REPLAY journal" 5
 expect "replay: the ejection of httpbin-2 appears with its countdown" "fortio-deploy-0: ejected httpbin-2" "EJECTED [0-9.]+s left" 8
+T send-keys -t dash Space
+expect "replay: space pauses" "REPLAY journal +[0-9.]+ s of [0-9.]+ s +\(paused\)" 3
 T send-keys -t dash Left
-expect "replay: left seeks back" "REPLAY journal +0\.0 s of" 3
+expect "replay: left seeks back to the start" "REPLAY journal +0\.0 s of" 3
+T send-keys -t dash n n n n n
+expect "replay: n steps to the next events, the ejection again" "REPLAY journal +3\.4 s" "EJECTED 5\.0s left" 3
 T send-keys -t dash q
 until_ok 5 '! T has-session -t dash 2>/dev/null'; rc=$?
 check "replay: q quits" '[ $rc = 0 ]'
