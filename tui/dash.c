@@ -294,8 +294,8 @@ static void replay_to(struct dash *d, double t) {
 
 /* ---- keys, ticks, resize ---- */
 
-static void on_key(struct dash *d, int key) {
-  enum dash_action a = dash_model_key(d->model, key);
+/* What a key (or a click) asked for: the model already changed its own state. */
+static void run_action(struct dash *d, enum dash_action a) {
   bool replay = d->opt.journal != NULL;
   switch (a) {
   case DASH_ACTION_NONE: break;
@@ -342,8 +342,16 @@ static void on_input(uv_poll_t *h, int status, int events) {
   struct dash *d = container_of(h, struct dash, input);
   (void)events;
   if (status < 0) return;
-  int key;
-  while (!d->closing && (key = term_key(d->term)) != -1) on_key(d, key);
+  int key, x = 0, y = 0;
+  while (!d->closing && (key = term_key(d->term, &x, &y)) != -1) {
+    if (key == TERM_CLICK) {
+      int w, hh;
+      term_size(d->term, &w, &hh);
+      run_action(d, dash_click(d->model, w, hh, x, y));
+    } else {
+      run_action(d, dash_model_key(d->model, key));
+    }
+  }
 }
 
 static void on_tick(uv_timer_t *h) {
@@ -399,7 +407,7 @@ int dash_init(struct dash *d, uv_loop_t *loop, const struct dash_options *opt) {
       return -errno;
     }
   }
-  d->term = term_open();
+  d->term = term_open(!opt->no_mouse);
   if (!d->term) return -ENOTTY;
   if (d->cast) {
     int w, h;

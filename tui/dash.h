@@ -36,6 +36,7 @@ struct dash_options {
   const char *lab_dir;     /* the lab's state folder (live mode) */
   const char *record_path; /* asciicast v2 file to write, or NULL */
   const char *journal;     /* replay this journal instead of polling a lab, or NULL */
+  bool no_mouse;           /* leave the mouse to the terminal (text selection) */
 };
 
 struct dash {

@@ -720,6 +720,8 @@ enum dash_action dash_model_key(struct dash_model *m, int key) {
       m->trace_open = false;
       return DASH_ACTION_NONE;
     }
+    if (key == DASH_KEY_WHEEL_DOWN) key = DASH_KEY_DOWN;
+    if (key == DASH_KEY_WHEEL_UP) key = DASH_KEY_UP;
     if (key == DASH_KEY_DOWN || key == 'j') m->scroll++;
     if ((key == DASH_KEY_UP || key == 'k') && m->scroll > 0) m->scroll--;
     if (key == DASH_KEY_PGDN) m->scroll += 10;
@@ -741,6 +743,10 @@ enum dash_action dash_model_key(struct dash_model *m, int key) {
   case 'n': return DASH_ACTION_LESSON_NEXT;
   case DASH_KEY_LEFT: return DASH_ACTION_SEEK_BACK;
   case DASH_KEY_RIGHT: return DASH_ACTION_SEEK_FORWARD;
+  case DASH_KEY_WHEEL_DOWN: key = m->view == DASH_VIEW_REQUESTS ? DASH_KEY_DOWN : DASH_KEY_PGDN;
+    return dash_model_key(m, key);
+  case DASH_KEY_WHEEL_UP: key = m->view == DASH_VIEW_REQUESTS ? DASH_KEY_UP : DASH_KEY_PGUP;
+    return dash_model_key(m, key);
   case DASH_KEY_DOWN: case 'j':
   case DASH_KEY_UP: case 'k':
     if ((key == DASH_KEY_DOWN || key == 'j') && (size_t)m->selected + 1 < rows) m->selected++;

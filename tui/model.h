@@ -143,6 +143,8 @@ enum {
   DASH_KEY_BACKSPACE,
   DASH_KEY_TAB,
   DASH_KEY_BTAB,
+  DASH_KEY_WHEEL_UP,   /* the mouse wheel: like up/down */
+  DASH_KEY_WHEEL_DOWN,
 };
 
 struct dash_model {

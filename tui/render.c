@@ -91,14 +91,30 @@ static void too_small(struct frame *f) {
   }
 }
 
+/* The tab label of view i, and where it starts on row 0. */
+static int tab_label(const struct dash_model *m, int i, char *out, size_t n) {
+  bool on = (int)m->view == i;
+  snprintf(out, n, on ? "[%d %s]" : " %d %s ", i + 1, views[i]->name);
+  int x = (int)strlen(" meshlab dash ");
+  for (int k = 0; k < i; k++) x += (int)strlen(views[k]->name) + 5;
+  return x;
+}
+
+/* The rows the lesson pane and the journal's events take under the view. */
+static int body_bottom(const struct dash_model *m, int h) {
+  int bottom = h - 1;
+  if (m->has_lesson) bottom -= h >= 40 ? 9 : 7;
+  if (m->nevents && m->view != DASH_VIEW_REQUESTS) bottom -= h >= 40 ? 9 : 5;
+  return bottom;
+}
+
 static void header(const struct dash_model *m, struct frame *f) {
   frame_fill(f, 0, 0, f->w, 1, ' ', FRAME_REVERSE);
-  int x = frame_put(f, 0, 0, FRAME_REVERSE | FRAME_BOLD, " meshlab dash ", 0);
+  frame_put(f, 0, 0, FRAME_REVERSE | FRAME_BOLD, " meshlab dash ", 0);
   for (int i = 0; i < DASH_VIEW_COUNT; i++) {
     char tab[32];
-    bool on = (int)m->view == i;
-    snprintf(tab, sizeof tab, on ? "[%d %s]" : " %d %s ", i + 1, views[i]->name);
-    x += frame_put(f, x, 0, on ? (FRAME_CYAN | FRAME_BOLD) : FRAME_REVERSE, tab, 0) + 1;
+    int tx = tab_label(m, i, tab, sizeof tab);
+    frame_put(f, tx, 0, (int)m->view == i ? (FRAME_CYAN | FRAME_BOLD) : FRAME_REVERSE, tab, 0);
   }
   time_t secs = (time_t)(m->now_ms / 1000);
   struct tm tm;
@@ -177,4 +193,37 @@ void dash_render(const struct dash_model *m, struct frame *f) {
     int w = 64, h = 19;
     view_help.draw(m, f, (struct dash_rect){(f->w - w) / 2, (f->h - h) / 2, w, h});
   }
+}
+
+enum dash_action dash_click(struct dash_model *m, int w, int h, int x, int y) {
+  if (w < DASH_MIN_W || h < DASH_MIN_H) return DASH_ACTION_NONE;
+  if (m->help) {
+    m->help = false;
+    return DASH_ACTION_NONE;
+  }
+  if (y == 0) {
+    for (int i = 0; i < DASH_VIEW_COUNT; i++) {
+      char tab[32];
+      int tx = tab_label(m, i, tab, sizeof tab);
+      if (x >= tx && x < tx + (int)strlen(tab)) {
+        m->view = (enum dash_view_id)i;
+        m->scroll = 0;
+        m->trace_open = false;
+      }
+    }
+    return DASH_ACTION_NONE;
+  }
+  if (m->view != DASH_VIEW_REQUESTS || m->trace_open || m->filtering) return DASH_ACTION_NONE;
+  /* the same rows view_requests.c draws: a title, then the log from r.y + 1 */
+  int rows = body_bottom(m, h) - 2 - 1;
+  size_t idx[DASH_MAX_REQUESTS];
+  size_t n = dash_model_filtered(m, idx, DASH_MAX_REQUESTS);
+  int sel = m->selected < (int)n ? m->selected : (int)n - 1;
+  int first = sel >= rows ? sel - rows + 1 : 0;
+  int row = first + (y - 3);
+  if (y < 3 || y >= 3 + rows || row < 0 || (size_t)row >= n) return DASH_ACTION_NONE;
+  if (row == m->selected) return dash_model_key(m, DASH_KEY_ENTER);
+  while (m->selected < row) dash_model_key(m, DASH_KEY_DOWN);
+  while (m->selected > row) dash_model_key(m, DASH_KEY_UP);
+  return DASH_ACTION_NONE;
 }

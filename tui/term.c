@@ -19,7 +19,7 @@ struct term {
   struct frame last; /* what the terminal shows now; empty: unknown (repaint all) */
 };
 
-struct term *term_open(void) {
+struct term *term_open(bool mouse) {
   if (!isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO)) {
     fprintf(stderr, "meshlab dash: stdin and stdout must be a terminal\n");
     return NULL;
@@ -43,6 +43,10 @@ struct term *term_open(void) {
   nodelay(stdscr, TRUE);
   intrflush(stdscr, FALSE);
   curs_set(0);
+  if (mouse) {
+    mousemask(BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
+    mouseinterval(0); /* a press is a click: no wait to tell it from a double click */
+  }
   const char *nc = getenv("NO_COLOR");
   t->color = has_colors() && !(nc && nc[0]);
   if (t->color) {
@@ -118,7 +122,7 @@ int term_draw(struct term *t, const struct frame *f) {
   return written;
 }
 
-int term_key(struct term *t) {
+int term_key(struct term *t, int *x, int *y) {
   (void)t;
   wint_t wc;
   int rc = get_wch(&wc);
@@ -135,6 +139,18 @@ int term_key(struct term *t) {
     case KEY_BACKSPACE: return DASH_KEY_BACKSPACE;
     case KEY_BTAB: return DASH_KEY_BTAB;
     case KEY_RESIZE: return -1; /* dash.c handles SIGWINCH itself */
+    case KEY_MOUSE: {
+      MEVENT ev;
+      if (getmouse(&ev) != OK) return -1;
+      if (ev.bstate & BUTTON4_PRESSED) return DASH_KEY_WHEEL_UP;
+#ifdef BUTTON5_PRESSED
+      if (ev.bstate & BUTTON5_PRESSED) return DASH_KEY_WHEEL_DOWN;
+#endif
+      if (!(ev.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED))) return -1;
+      *x = ev.x;
+      *y = ev.y;
+      return TERM_CLICK;
+    }
     default: return -1;
     }
   }

@@ -17,9 +17,10 @@
 struct term;
 
 /* Takes over the terminal (stdin/stdout): raw keys, no echo, hidden cursor, the alternate
- * screen. Returns an owned terminal, or NULL when stdout is not a terminal (a message on
- * stderr says so). */
-struct term *term_open(void);
+ * screen, and mouse clicks and the wheel when mouse is true (the terminal then selects text
+ * with shift held). Returns an owned terminal, or NULL when stdout is not a terminal (a message
+ * on stderr says so). */
+struct term *term_open(bool mouse);
 /* Gives the terminal back as it was and frees t; term_close(NULL) is a no-op. */
 void term_close(struct term *t);
 /* The terminal's size in cells. */
@@ -32,7 +33,10 @@ void term_resize(struct term *t);
 /* Shows f (borrowed): writes the cells that differ from the last frame drawn, then refreshes.
  * Returns the number of cells written. */
 int term_draw(struct term *t, const struct frame *f);
-/* The next key typed, or -1 when none is waiting (never blocks). */
-int term_key(struct term *t);
+/* The next key typed, or -1 when none is waiting (never blocks). A mouse click is
+ * TERM_CLICK with its cell in *x, *y; the wheel is DASH_KEY_WHEEL_UP/DOWN. */
+int term_key(struct term *t, int *x, int *y);
+
+#define TERM_CLICK 0x20000
 
 #endif

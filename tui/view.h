@@ -32,6 +32,11 @@ extern const struct dash_view view_topology, view_split, view_breakers, view_req
  * smaller than 80x24. */
 void dash_render(const struct dash_model *m, struct frame *f);
 
+/* A mouse click at cell x,y of a w x h screen showing m: a tab selects its view, a row of the
+ * request log selects that request (a second click on it opens its trace), anything else closes
+ * the help. Returns what dash_model_key would for the same intent. */
+enum dash_action dash_click(struct dash_model *m, int w, int h, int x, int y);
+
 /* Helpers the views share. */
 uint8_t dash_health_attr(enum dash_health h);
 /* Writes text word-wrapped into at most max_lines lines of width w from x,y; returns the lines

@@ -374,8 +374,27 @@ static void test_journal_hosts_stay_with_their_cluster(void) {
   EXPECT_INT_EQ(m.nevents, 4);
 }
 
+static void test_mouse(void) {
+  static struct dash_model m;
+  lab_model(&m);
+  /* row 0: " meshlab dash [1 Topology]  2 Split   3 Breakers   4 Requests" */
+  EXPECT_INT_EQ(dash_click(&m, 80, 24, 30, 0), DASH_ACTION_NONE);
+  EXPECT_INT_EQ(m.view, DASH_VIEW_SPLIT);
+  dash_click(&m, 80, 24, 57, 0);
+  ASSERT_INT_EQ(m.view, DASH_VIEW_REQUESTS);
+  /* the log starts on row 3: a click selects, a second click on it opens its trace */
+  EXPECT_INT_EQ(dash_click(&m, 80, 24, 10, 5), DASH_ACTION_NONE);
+  EXPECT_INT_EQ(m.selected, 2);
+  EXPECT_INT_EQ(dash_click(&m, 80, 24, 10, 5), DASH_ACTION_OPEN_TRACE);
+  EXPECT_STR_EQ(m.trace_id, "req-0028");
+  EXPECT_INT_EQ(dash_model_key(&m, DASH_KEY_WHEEL_DOWN), DASH_ACTION_NONE);
+  EXPECT_INT_EQ(m.scroll, 1);
+  /* a too-small screen ignores clicks */
+  EXPECT_INT_EQ(dash_click(&m, 60, 20, 30, 0), DASH_ACTION_NONE);
+}
+
 TEST_CASES(TEST(test_topology), TEST(test_split), TEST(test_breakers), TEST(test_requests_filter_and_trace),
            TEST(test_lesson_pane), TEST(test_help), TEST(test_too_small), TEST(test_no_color_glyphs),
            TEST(test_frame_ansi_diff), TEST(test_admin_clusters_fallback), TEST(test_bad_json_keeps_the_model),
            TEST(test_weights), TEST(test_journal_replay),
-           TEST(test_journal_hosts_stay_with_their_cluster))
+           TEST(test_journal_hosts_stay_with_their_cluster), TEST(test_mouse))
