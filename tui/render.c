@@ -190,7 +190,7 @@ void dash_render(const struct dash_model *m, struct frame *f) {
   struct dash_rect body = {1, 2, f->w - 2, bottom - 2};
   views[m->view]->draw(m, f, body);
   if (m->help) {
-    int w = 64, h = 19;
+    int w = 64, h = 20;
     view_help.draw(m, f, (struct dash_rect){(f->w - w) / 2, (f->h - h) / 2, w, h});
   }
 }

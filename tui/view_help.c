@@ -14,6 +14,7 @@ static const char *const lines[] = {
     "n          lesson: next step  (replay: next event)",
     "left/right replay: 10 s back / on",
     "q          quit",
+    "mouse      click a tab, a request (twice: its why); wheel",
     "",
     "Health: + ok  ~ degraded (<99.5%)  x failing (<95%)  . idle",
     "Data: the lab's last 10 s, polled every 250 ms.",
