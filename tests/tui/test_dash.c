@@ -8,7 +8,8 @@
  * To regenerate the goldens after a deliberate change of a screen:
  *     MESHLAB_UPDATE_GOLDEN=1 build/debug/tests/test_dash
  * then read every changed file (git diff tests/tui/golden) before committing it: a golden is
- * only as good as the eye that checked it.
+ * only as good as the eye that checked it. `python3 tests/tui/sync_docs.py` then copies them into
+ * docs/dashboard.md.
  */
 #include <stdio.h>
 #include <stdlib.h>
