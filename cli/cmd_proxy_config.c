@@ -2,6 +2,7 @@
  * istioctl's tables show it. The sidecar itself is asked (its admin /config_dump and
  * /listeners), not the lab, so a config the sidecar refused shows as what it really runs.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,9 @@ void cmd_proxy_config_help(FILE *out) {
           "Prints what a sidecar runs, in istioctl proxy-config's tables: its routes (virtual hosts,\n"
           "matches, the VirtualService each came from), clusters (service, port, subset, the\n"
           "DestinationRule that set its policy), endpoints (address, health, cluster) and listeners.\n"
+          "Under the clusters table, for clusters with a connectionPool or outlierDetection, their live\n"
+          "circuit breakers as this sidecar counts them (/clusters): CX, PENDING, RQ and RETRIES as\n"
+          "active/limit (- for no limit), the overflow counters, and EJECTED hosts/all hosts.\n"
           "REPLICA is a replica name (reviews-v2-0) or a deployment name (its first replica).\n");
 }
 
@@ -127,6 +131,89 @@ static void print_clusters(const struct proxy_config *cfg) {
   }
 }
 
+/* The value of "PREFIX::KEY::VALUE" in the sidecar's /clusters text (admin.c), or NULL. */
+static const char *clusters_value(const char *text, const char *prefix, const char *key, char *out, size_t n) {
+  size_t plen = strlen(prefix), klen = strlen(key);
+  for (const char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+    size_t len = strcspn(line, "\n");
+    if (len > plen + klen + 4 && memcmp(line, prefix, plen) == 0 && memcmp(line + plen, "::", 2) == 0 &&
+        memcmp(line + plen + 2, key, klen) == 0 && memcmp(line + plen + 2 + klen, "::", 2) == 0) {
+      size_t v = len - plen - klen - 4;
+      snprintf(out, n, "%.*s", (int)v, line + plen + klen + 4);
+      return out;
+    }
+  }
+  return NULL;
+}
+
+static bool ends_with(const char *line, size_t len, const char *suffix) {
+  size_t n = strlen(suffix);
+  return len >= n && memcmp(line + len - n, suffix, n) == 0;
+}
+
+/* "3/1", "0/-" (no limit: Envoy's 2^32-1 default) */
+static const char *fraction(const char *text, const char *name, const char *active, const char *limit, char *out,
+                            size_t n) {
+  char a[32], l[32];
+  if (!clusters_value(text, name, active, a, sizeof a)) snprintf(a, sizeof a, "?");
+  if (!clusters_value(text, name, limit, l, sizeof l) || strcmp(l, "4294967295") == 0) snprintf(l, sizeof l, "-");
+  snprintf(out, n, "%s/%s", a, l);
+  return out;
+}
+
+/* Whether the sidecar runs cluster `name` with a connection-pool limit or outlier detection:
+ * a limit other than Envoy's defaults (2^32-1; 0 requests per connection), or outlier lines. */
+static bool has_policy(const char *text, const char *name) {
+  static const char *const limits[] = {"default_priority::max_connections", "default_priority::max_pending_requests",
+                                       "default_priority::max_requests", "default_priority::max_retries"};
+  char v[32];
+  for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++)
+    if (clusters_value(text, name, limits[i], v, sizeof v) && strcmp(v, "4294967295") != 0) return true;
+  if (clusters_value(text, name, "default_priority::max_requests_per_connection", v, sizeof v) && strcmp(v, "0") != 0)
+    return true;
+  return clusters_value(text, name, "outlier::consecutive_5xx_threshold", v, sizeof v) != NULL;
+}
+
+/* The live circuit breakers and outlier detection of the clusters that have limits or
+ * outlierDetection, from the sidecar's /clusters: the caller's own view. Printed under the
+ * clusters table, only when some cluster has such a policy, so the table itself never changes. */
+static void print_breakers(const struct proxy_config *cfg, const char *text) {
+  bool any = false;
+  for (size_t i = 0; i < cfg->clusters_len && !any; i++) any = has_policy(text, cfg->clusters[i].name);
+  if (!any) return;
+  printf("\n%-56s %-8s %-8s %-8s %-8s %-12s %-17s %-15s %s\n", "CLUSTER", "CX", "PENDING", "RQ", "RETRIES",
+         "CX OVERFLOW", "PENDING OVERFLOW", "RETRY OVERFLOW", "EJECTED");
+  for (size_t i = 0; i < cfg->clusters_len; i++) {
+    const struct xds_cluster *c = &cfg->clusters[i];
+    if (!has_policy(text, c->name)) continue;
+    char v[32];
+    bool od = clusters_value(text, c->name, "outlier::consecutive_5xx_threshold", v, sizeof v) != NULL;
+    char cx[72], pending[72], rq[72], retries[72], cxo[32], po[32], ro[32], ejected[32] = "-";
+    fraction(text, c->name, "circuit_breakers::cx_active", "default_priority::max_connections", cx, sizeof cx);
+    fraction(text, c->name, "circuit_breakers::rq_pending_active", "default_priority::max_pending_requests", pending,
+             sizeof pending);
+    fraction(text, c->name, "circuit_breakers::rq_active", "default_priority::max_requests", rq, sizeof rq);
+    fraction(text, c->name, "circuit_breakers::rq_retry_active", "default_priority::max_retries", retries,
+             sizeof retries);
+    if (!clusters_value(text, c->name, "upstream_cx_overflow", cxo, sizeof cxo)) snprintf(cxo, sizeof cxo, "?");
+    if (!clusters_value(text, c->name, "upstream_rq_pending_overflow", po, sizeof po)) snprintf(po, sizeof po, "?");
+    if (!clusters_value(text, c->name, "upstream_rq_retry_overflow", ro, sizeof ro)) snprintf(ro, sizeof ro, "?");
+    if (od) {
+      /* "ejected/hosts": the hosts this caller skips now (their NAME::HOST::ejected::BOOL lines) */
+      size_t plen = strlen(c->name);
+      int hosts = 0, out = 0;
+      for (const char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+        size_t len = strcspn(line, "\n");
+        if (len <= plen + 2 || memcmp(line, c->name, plen) != 0 || memcmp(line + plen, "::", 2) != 0) continue;
+        if (ends_with(line, len, "::ejected::false")) hosts++;
+        else if (ends_with(line, len, "::ejected::true")) hosts++, out++;
+      }
+      snprintf(ejected, sizeof ejected, "%d/%d", out, hosts);
+    }
+    printf("%-56s %-8s %-8s %-8s %-8s %-12s %-17s %-15s %s\n", c->name, cx, pending, rq, retries, cxo, po, ro, ejected);
+  }
+}
+
 static void print_endpoints(const struct proxy_config *cfg) {
   printf("%-28s %-10s %s\n", "ENDPOINT", "STATUS", "CLUSTER");
   for (size_t i = 0; i < cfg->clusters_len; i++) {
@@ -195,9 +282,16 @@ int cmd_proxy_config(int argc, char **argv) {
         buf_free(&body);
         return 1;
       }
-      if (strcmp(what, "routes") == 0) print_routes(cfg);
-      else if (strcmp(what, "clusters") == 0) print_clusters(cfg);
-      else print_endpoints(cfg);
+      if (strcmp(what, "routes") == 0) {
+        print_routes(cfg);
+      } else if (strcmp(what, "clusters") == 0) {
+        print_clusters(cfg);
+        struct buf live = {0};
+        if (admin_get(admin, "/clusters", &live) == 200) print_breakers(cfg, buf_cstr(&live));
+        buf_free(&live);
+      } else {
+        print_endpoints(cfg);
+      }
       proxy_config_free(cfg);
     }
   }

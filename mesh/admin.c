@@ -104,39 +104,15 @@ static void stats_text(struct admin *a, struct buf *out) {
   buf_appendf(out, "http.downstream_rq_time: P50(%.1f) P90(%.1f) P99(%.1f) P100(%.1f)\n",
               histogram_quantile(&s->duration, 0.5), histogram_quantile(&s->duration, 0.9),
               histogram_quantile(&s->duration, 0.99), histogram_quantile(&s->duration, 1.0));
+  stats_write_policy_text(out, &a->px->ratelimit, &a->px->mirrors.stats);
 }
 
-/* The decoded value of `key` in a query string into out; false when absent. */
-static bool query_value(struct slice q, const char *key, char *out, size_t n) {
-  size_t klen = strlen(key);
-  const char *p = q.p, *end = q.p + q.n;
-  while (p && p < end) {
-    const char *amp = memchr(p, '&', (size_t)(end - p));
-    const char *stop = amp ? amp : end;
-    if ((size_t)(stop - p) > klen && memcmp(p, key, klen) == 0 && p[klen] == '=') {
-      size_t o = 0;
-      for (const char *v = p + klen + 1; v < stop && o + 1 < n; v++) {
-        unsigned h;
-        if (*v == '%' && stop - v >= 3 && sscanf(v + 1, "%2x", &h) == 1) {
-          out[o++] = (char)h;
-          v += 2;
-        } else {
-          out[o++] = *v == '+' ? ' ' : *v;
-        }
-      }
-      out[o] = '\0';
-      return true;
-    }
-    p = amp ? amp + 1 : NULL;
-  }
-  return false;
-}
 
 /* GET /debug/why?id=REQUEST_ID: every decision trace this proxy keeps for that request id
  * (trace.h), oldest first, as {"proxy": NAME, "records": [...]}; an empty list when none. */
 static void debug_why(struct admin *a, struct server_request *r, struct buf *out) {
   char id[sizeof((struct trace_record *)0)->request_id];
-  if (!query_value(r->query, "id", id, sizeof id) || !id[0]) {
+  if (!server_query_get(r->query, "id", id, sizeof id) || !id[0]) {
     buf_append_str(out, "id=REQUEST_ID is required: /debug/why?id=<the x-request-id of the request>\n");
     reply_buf(r, 400, "text/plain", out);
     return;
@@ -179,11 +155,13 @@ static void on_admin_request(struct server_request *r) {
     reply_buf(r, 200, "application/json", &out);
   } else if (is(r->path, "/stats/prometheus")) {
     stats_write_prometheus(&out, &a->px->stats, &a->px->clusters);
+    stats_write_policy_prometheus(&out, &a->px->ratelimit, &a->px->mirrors.stats);
     telemetry_write_prometheus(&out, &a->px->telemetry);
     reply_buf(r, 200, "text/plain; version=0.0.4; charset=utf-8", &out);
   } else if (is(r->path, "/stats")) {
     if (r->query.n && slice_eq_str_nocase(r->query, "format=prometheus")) {
       stats_write_prometheus(&out, &a->px->stats, &a->px->clusters);
+      stats_write_policy_prometheus(&out, &a->px->ratelimit, &a->px->mirrors.stats);
     } else {
       stats_text(a, &out);
     }

@@ -177,10 +177,13 @@ int cluster_manager_apply(struct cluster_manager *cm, const struct proxy_config 
      * update: every host is back in with clean counts (a deleted rule must not leave hosts
      * ejected with nothing left to bring them back). */
     c->outlier_reset = !outlier_config_equal(&was, &c->outlier_cfg);
+    bool had_ejected = c->outlier_reset && c->outlier_stats.ejections_active > 0;
     if (c->outlier_reset) memset(&c->outlier_stats, 0, sizeof c->outlier_stats);
     if (!c->outlier_cfg.enabled) c->next_sweep_ms = 0;
     else if (c->outlier_reset) c->next_sweep_ms = -1; /* set at the next sweep */
     if (reconcile_hosts(cm, c, x) != 0) rc = -ENOMEM;
+    /* Hosts the reset brought back are news for the lab, as a return at a sweep is. */
+    if (had_ejected && cm->on_outlier_change) cm->on_outlier_change(cm, c);
     items[n++] = c;
   }
   /* Old clusters not in the new set are retired. */
@@ -275,7 +278,52 @@ enum outlier_verdict cluster_outlier_report(struct cluster *c, struct upstream *
   enum outlier_verdict v =
       outlier_report(&c->outlier_cfg, c->outlier, c->nhosts, (size_t)i, kind, status, now_ms, &c->outlier_stats);
   c->lb_hosts[i].ejected = c->outlier[i].ejected;
+  if (v == OUTLIER_EJECTED && c->cm && c->cm->on_outlier_change) c->cm->on_outlier_change(c->cm, c);
   return v;
+}
+
+/* FNV-1a over 64-bit words: cheap, and a change in any of them changes the mark. */
+static uint64_t mix(uint64_t h, uint64_t v) {
+  for (int i = 0; i < 8; i++) {
+    h ^= (v >> (8 * i)) & 0xff;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+uint64_t cluster_change_mark(const struct cluster *c) {
+  const struct breaker *b = &c->breaker;
+  const struct outlier_stats *os = &c->outlier_stats;
+  uint64_t h = 14695981039346656037ULL, used = b->rq_pending | b->cx_overflow | b->rq_pending_overflow |
+                                               b->rq_retry_overflow | os->ejections_total | os->ejections_overflow;
+  h = mix(h, b->rq_pending);
+  h = mix(h, b->rq_retry_active);
+  h = mix(h, b->cx_overflow);
+  h = mix(h, b->rq_pending_overflow);
+  h = mix(h, b->rq_retry_overflow);
+  h = mix(h, os->ejections_total);
+  h = mix(h, os->ejections_active);
+  h = mix(h, os->ejections_overflow);
+  for (size_t i = 0; i < c->nhosts; i++) {
+    const struct upstream_stats *s = &c->hosts[i]->stats;
+    h = mix(h, s->rq_total);
+    h = mix(h, s->rq_error);
+    h = mix(h, s->rq_active);
+    h = mix(h, s->cx_total);
+    h = mix(h, s->cx_active);
+    h = mix(h, (uint64_t)c->lb_hosts[i].healthy << 1 | (uint64_t)c->lb_hosts[i].ejected);
+    used |= s->rq_total | s->cx_total;
+  }
+  /* 0 for a cluster nothing has used yet, the mark it starts with: a sidecar reports only the
+   * clusters its traffic touched, not the whole mesh it knows of */
+  if (!used) return 0;
+  return h ? h : 1;
+}
+
+size_t cluster_ejected_hosts(const struct cluster *c) {
+  size_t n = 0;
+  for (size_t i = 0; i < c->nhosts; i++) n += c->outlier && c->outlier[i].ejected;
+  return n;
 }
 
 int64_t cluster_manager_sweep(struct cluster_manager *cm, int64_t now_ms) {
@@ -285,8 +333,9 @@ int64_t cluster_manager_sweep(struct cluster_manager *cm, int64_t now_ms) {
     if (!c->outlier_cfg.enabled) continue;
     if (c->next_sweep_ms < 0) c->next_sweep_ms = now_ms + c->outlier_cfg.interval_ms;
     if (now_ms >= c->next_sweep_ms) {
-      outlier_tick(&c->outlier_cfg, c->outlier, c->nhosts, now_ms, &c->outlier_stats);
+      size_t back = outlier_tick(&c->outlier_cfg, c->outlier, c->nhosts, now_ms, &c->outlier_stats);
       for (size_t k = 0; k < c->nhosts; k++) c->lb_hosts[k].ejected = c->outlier[k].ejected;
+      if (back && cm->on_outlier_change) cm->on_outlier_change(cm, c);
       c->next_sweep_ms = now_ms + c->outlier_cfg.interval_ms;
     }
     if (!next || c->next_sweep_ms < next) next = c->next_sweep_ms;

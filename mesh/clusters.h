@@ -55,6 +55,7 @@ struct cluster {
   struct pool_waiter *waiters, *waiters_tail; /* the pending queue */
   unsigned dispatching : 1, dispatch_again : 1;
   unsigned outlier_reset : 1; /* the last push changed outlierDetection: hosts start clean */
+  uint64_t reported_mark;            /* cluster_change_mark at the last telemetry report (report.c) */
 };
 
 struct cluster_manager {
@@ -68,6 +69,9 @@ struct cluster_manager {
   /* Called when a host's connection goes back to the pool or closes: a request waiting for
    * a connection may now get one. Set by the owner (the proxy). */
   void (*on_capacity)(struct cluster_manager *cm, struct upstream *up);
+  /* Called when outlier detection ejects a host of c or brings hosts back (the sweep): the
+   * owner tells its telemetry, so the lab hears of it even if no request follows. Optional. */
+  void (*on_outlier_change)(struct cluster_manager *cm, struct cluster *c);
   void *data;
 };
 
@@ -101,6 +105,13 @@ void cluster_unwait(struct cluster *c, struct pool_waiter *w);
  * a no-op otherwise) and marks the host ejected for the balancer when it is. */
 enum outlier_verdict cluster_outlier_report(struct cluster *c, struct upstream *up, enum outlier_result_kind kind,
                                             int status, int64_t now_ms);
+/* A hash of c's counters and live state (per-host requests, errors and connections, the
+ * breaker's counts and overflows, ejections): it differs whenever something a telemetry
+ * report shows has moved; 0 while nothing has used the cluster. O(hosts), no allocation;
+ * taken at report time, never per request. */
+uint64_t cluster_change_mark(const struct cluster *c);
+/* Hosts of c ejected by outlier detection now. */
+size_t cluster_ejected_hosts(const struct cluster *c);
 /* The interval sweep over every cluster due by now; returns the loop time of the next sweep
  * (0: no cluster has outlier detection). */
 int64_t cluster_manager_sweep(struct cluster_manager *cm, int64_t now_ms);

@@ -1,11 +1,8 @@
-/* exchange: the upstream half of one request, where the mesh's resilience lives.
+/* exchange: the tries of one request, where the mesh's resilience lives.
  *
- * Where it sits: proxy.c parsed a request head on a downstream session and hands it here.
- * exchange_route() runs the decisions in Envoy's filter order:
- *
- *   router (router.c)        which VirtualService rule, which weighted destination, which cluster
- *   fault (fault.c)          the route's delay and abort draw (DI, FI)
- *   load balancer (lb.c)     which host of the cluster, skipping hosts outlier detection ejected
+ * Where it sits: proxy.c parsed a request head on a downstream session; filters.c ran the
+ * filter chain (rate limit, router, fault draw, the first host pick) and the request goes
+ * upstream: exchange_start() waits out a fault delay, then starts the first try.
  *
  * and each try then goes through:
  *
@@ -32,6 +29,7 @@
 #include "mesh/breaker.h"
 #include "mesh/flags.h"
 #include "mesh/http_head.h"
+#include "mesh/mirror.h"
 #include "mesh/outlier.h"
 #include "mesh/proxy_internal.h"
 #include "mesh/router.h"
@@ -187,15 +185,6 @@ static void overflow_reply(struct session *s, enum trace_breaker why) {
   attempt_close(ex, TRACE_OUTCOME_OVERFLOW, 0);
   session_local_reply(s, 503, FLAG_UO, BODY_OVERFLOW, "upstream_reset_before_response_started{overflow}",
                       "x-envoy-overloaded: true\r\n");
-}
-
-/* The fault filter's abort: the configured status, flag FI, Envoy's body. */
-static void fault_abort_reply(struct session *s) {
-  struct exchange *ex = &s->ex;
-  char extra[64] = "";
-  if (ex->fault.grpc_code >= 0) snprintf(extra, sizeof extra, "grpc-status: %d\r\n", ex->fault.grpc_code);
-  session_local_reply(s, ex->fault.abort_status, FLAG_FI, "fault filter abort", "fault_filter_abort",
-                      extra[0] ? extra : NULL);
 }
 
 /* ---- retries ----------------------------------------------------------------------------- */
@@ -694,154 +683,6 @@ void exchange_on_capacity(struct cluster_manager *cm, struct upstream *up) {
   c->dispatching = 0;
 }
 
-/* ---- the request ------------------------------------------------------------------------- */
-
-static void route_trace(struct exchange *ex, const struct route_decision *d, enum router_verdict v) {
-  struct trace_record *t = &ex->trace;
-  const char *vn = router_verdict_name(v);
-  trace_copy(t->verdict, sizeof t->verdict, vn, strlen(vn));
-  trace_copy(t->route_why, sizeof t->route_why, d->why, strlen(d->why));
-  const struct xds_route *r = d->route;
-  if (r) {
-    if (r->vs_name) {
-      char vs[96];
-      snprintf(vs, sizeof vs, "%s/%s", r->vs_ns ? r->vs_ns : "", r->vs_name);
-      trace_copy(t->virtual_service, sizeof t->virtual_service, vs, strlen(vs));
-    }
-    t->rule = r->rule;
-    t->match = d->match_index;
-    if (r->name) trace_copy(t->route_name, sizeof t->route_name, r->name, strlen(r->name));
-    t->destinations = (uint32_t)r->destinations_len;
-  }
-  if (d->destination && d->destination->cluster_name)
-    trace_copy(t->cluster, sizeof t->cluster, d->destination->cluster_name, strlen(d->destination->cluster_name));
-  t->weight_draw = d->draw;
-  t->weight_total = d->total_weight;
-}
-
-/* Istio's policies of the matched route: the timeout, the retry policy (none inbound: Istio
- * puts retries on client-side routes only), the fault draw. */
-static void route_policy(struct session *s, const struct xds_route *r) {
-  struct proxy *px = s->px;
-  struct exchange *ex = &s->ex;
-  struct trace_record *t = &ex->trace;
-  ex->timeout_ms = px->limits.request_timeout_ms;
-  if (r && r->timeout.set) ex->timeout_ms = r->timeout.ms > 0 ? (uint64_t)r->timeout.ms : 0;
-  memset(&ex->retry, 0, sizeof ex->retry);
-  if (r && s->dir != XDS_INBOUND) {
-    char err[128];
-    if (retry_policy_from_route(&r->retries, &ex->retry, err, sizeof err) != 0) memset(&ex->retry, 0, sizeof ex->retry);
-  }
-  t->timeout_ms = (uint32_t)ex->timeout_ms;
-  t->per_try_timeout_ms = (uint32_t)(ex->retry.per_try_timeout_ms > 0 ? ex->retry.per_try_timeout_ms : 0);
-  t->retry_attempts = ex->retry.retries;
-  retry_policy_format(&ex->retry, t->retry_on, sizeof t->retry_on);
-  if (ex->retry.retries && ex->retry.codes_len) {
-    /* Which codes retriable-status-codes means: Istio's default is 503 alone. */
-    size_t len = strlen(t->retry_on);
-    for (size_t i = 0; i < ex->retry.codes_len && len + 6 < sizeof t->retry_on; i++)
-      len += (size_t)snprintf(t->retry_on + len, sizeof t->retry_on - len, "%s%u", i ? "," : " [",
-                              (unsigned)ex->retry.codes[i]);
-    if (len + 2 < sizeof t->retry_on) snprintf(t->retry_on + len, sizeof t->retry_on - len, "]");
-  }
-  fault_draw(r && s->dir != XDS_INBOUND ? &r->fault : NULL, &px->rng, &ex->fault);
-  const struct fault_draw *f = &ex->fault;
-  if (f->has_delay || f->has_abort) {
-    t->fault = f->delay && f->abort ? TRACE_FAULT_BOTH
-               : f->delay           ? TRACE_FAULT_DELAYED
-               : f->abort           ? TRACE_FAULT_ABORTED
-                                    : TRACE_FAULT_SKIPPED;
-    t->delay_pct = f->delay_pct;
-    t->delay_roll = f->delay_roll;
-    t->abort_pct = f->abort_pct;
-    t->abort_roll = f->abort_roll;
-    /* The configured delay, fired or not (the draw only says whether it fired). */
-    t->delay_ms = r && r->fault.delay.present && r->fault.delay.fixed_delay.ms > 0 ? (uint32_t)r->fault.delay.fixed_delay.ms
-                                                                                   : (uint32_t)f->delay_ms;
-    t->abort_status = f->abort_status;
-  }
-}
-
-int exchange_route(struct session *s, struct http_head *h) {
-  struct proxy *px = s->px;
-  struct exchange *ex = &s->ex;
-  trace_record_clear(&ex->trace);
-  if (!px->config) {
-    session_local_reply(s, 404, FLAG_NR, NULL, "route_not_found", NULL);
-    return 0;
-  }
-  ex->config = px->config;
-  ex->config->refs++;
-  ex->trace.config_version = ex->config->cfg->version;
-  struct router_request rq = {0};
-  rq.direction = s->dir;
-  rq.authority = ex->authority;
-  rq.path = ex->path;
-  rq.method = h->method;
-  rq.head = h;
-  rq.port = s->lport;
-  struct route_decision d;
-  enum router_verdict v = router_route(ex->config->cfg, &rq, &px->rng, &d);
-  ex->route = d.route;
-  route_trace(ex, &d, v);
-  switch (v) {
-    case ROUTER_NO_ROUTE:
-      session_local_reply(s, 404, FLAG_NR, NULL, "route_not_found", NULL);
-      return 0;
-    case ROUTER_NO_CLUSTER:
-      session_local_reply(s, 503, FLAG_NC, NULL, "cluster_not_found", NULL);
-      return 0;
-    case ROUTER_DIRECT_RESPONSE: {
-      const struct resource_direct_response *dr = &d.route->direct_response;
-      session_local_reply(s, (int)dr->status, 0, dr->body, "direct_response", NULL);
-      return 0;
-    }
-    case ROUTER_REDIRECT: {
-      const struct resource_redirect *rd = &d.route->redirect;
-      char location[512];
-      struct slice host = ex->authority;
-      snprintf(location, sizeof location, "location: %s://%.*s%s\r\n", rd->scheme ? rd->scheme : "http",
-               rd->authority ? (int)strlen(rd->authority) : (int)host.n, rd->authority ? rd->authority : host.p,
-               rd->uri ? rd->uri : "/");
-      session_local_reply(s, (int)rd->redirect_code.value, 0, NULL, "redirect", location);
-      return 0;
-    }
-    case ROUTER_ROUTE:
-      break;
-  }
-  route_policy(s, d.route);
-  /* A fault abort with no delay answers now; with a delay, after it (exchange_start). */
-  if (ex->fault.abort && !ex->fault.delay) {
-    fault_abort_reply(s);
-    return 0;
-  }
-  struct cluster *c = cluster_manager_find(&px->clusters, d.cluster->name);
-  if (!c) {
-    session_local_reply(s, 503, FLAG_NC, NULL, "cluster_not_found", NULL);
-    return 0;
-  }
-  uint64_t hash;
-  const uint64_t *key = NULL;
-  if (d.cluster->policy.load_balancer.hash_present &&
-      lb_hash_request(&d.cluster->policy.load_balancer.consistent_hash, h, ex->path, s->client_ip, &hash))
-    key = &hash;
-  struct lb_pick pick = {0};
-  struct trace_record *t = &ex->trace;
-  t->hosts = (uint32_t)c->nhosts;
-  t->hosts_available = (uint32_t)cluster_available_hosts(c);
-  const char *lb = c->lb.algorithm ? c->lb.algorithm->name : "";
-  trace_copy(t->lb_policy, sizeof t->lb_policy, lb, strlen(lb));
-  if (cluster_pick(c, key, &px->rng, &ex->up, &pick) != LB_PICKED) {
-    session_local_reply(s, 503, FLAG_UH, "no healthy upstream", "no_healthy_upstream", NULL);
-    return 0;
-  }
-  t->picked = (int)pick.index;
-  for (size_t i = 0; i < pick.candidates_len && i < 2; i++) t->candidates[i] = (int)pick.candidates[i];
-  ex->cluster = c;
-  ex->routed = 1;
-  return 1;
-}
-
 /* The route timeout runs from the end of the downstream request (Envoy), and not through a
  * fault delay, which happens before the router. */
 static void route_timer_start(struct session *s) {
@@ -920,6 +761,7 @@ void exchange_request_done(struct session *s) {
   if (ex->uc && ex->retry.per_try_timeout_ms > 0 && !ex->try_deadline && !ex->resp_started)
     ex->try_deadline = uv_now(s->px->loop) + (uint64_t)ex->retry.per_try_timeout_ms;
   route_timer_start(s);
+  filters_mirror(s);
   session_arm_exchange(s);
 }
 
@@ -945,7 +787,7 @@ void exchange_on_timer(struct session *s) {
     switch (w) {
       case EXCHANGE_WAIT_FAULT_DELAY:
         if (ex->fault.abort) {
-          fault_abort_reply(s);
+          filters_fault_abort(s);
           return;
         }
         route_timer_start(s);

@@ -484,6 +484,10 @@ static int sync_replicas(struct lab *lab) {
     if (!running) continue;
     lab_event(lab, "replica %s/%s: stopping (scaled down or deleted)", r->ns, r->name);
     lab_journal(lab, "replica_stopped", "\"replica\":\"%s/%s\",\"workload\":\"%s\"", r->ns, r->name, r->workload);
+    /* what its sidecar reported of its clusters goes with it (GET /v1/clusters) */
+    char node[300];
+    snprintf(node, sizeof node, "%s/%s", r->ns, r->name);
+    labtel_clusters_forget(&lab->tel, node);
     /* `meshlab load --from` and `exec` must not find a stopped sidecar's listener. */
     char path[4300];
     snprintf(path, sizeof path, "%s/outbound", r->dir);

@@ -299,6 +299,10 @@ void lab_metrics_table(struct lab *lab, const struct labtel_query *q, struct buf
 /* GET /v1/requests: the newest `limit` sampled request records (of `service` when not NULL or
  * ""), oldest first, as a JSON array. Appends to out. */
 void lab_requests_json(struct lab *lab, size_t limit, const char *service, struct buf *out);
+/* GET /v1/clusters: the latest connection-pool and outlier state each caller reported, per
+ * cluster and host (docs/telemetry.md), optionally for one caller (node "NS/REPLICA") and one
+ * destination service (FQDN); NULL or "" selects all. Appends JSON to out. */
+void lab_clusters_json(struct lab *lab, const char *node, const char *service, struct buf *out);
 /* Appends one line to the journal: {"ts":"<UTC ISO 8601>","t":<s since up>,"event":"<event>",
  * <fields>}. fields is printf-style JSON members ("\"version\":%llu"), or NULL; string values
  * must be quoted with lab_json_quote. No-op without a journal. */

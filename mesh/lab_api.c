@@ -18,6 +18,7 @@
  *                   [&source_workload=W][&group_by=destination_service][&o=text]
  *                                      JSON (lab_telemetry.c); o=text: `meshlab top`'s table
  *   GET  /v1/requests?limit=50[&destination_service=S]   the newest sampled request records
+ *   GET  /v1/clusters[?node=NS/REPLICA][&service=FQDN]   each caller's reported pool and outlier state
  *   GET  /v1/why/REQUEST_ID[?o=text]   the request's decision traces from every proxy (lab_why.c)
  *
  * Config push is a long poll, the plain-HTTP shape of Envoy's xDS: a sidecar asks with the
@@ -86,32 +87,6 @@ static int hexval(char c) {
   return -1;
 }
 
-/* The decoded value of `key` in a query string into out; returns false when absent. */
-static bool query_get(struct slice q, const char *key, char *out, size_t n) {
-  size_t klen = strlen(key);
-  const char *p = q.p, *end = q.p + q.n;
-  while (p && p < end) {
-    const char *amp = memchr(p, '&', (size_t)(end - p));
-    const char *stop = amp ? amp : end;
-    if ((size_t)(stop - p) >= klen && memcmp(p, key, klen) == 0 && (p + klen == stop || p[klen] == '=')) {
-      const char *v = p + klen + (p + klen < stop ? 1 : 0);
-      size_t o = 0;
-      for (; v < stop && o + 1 < n; v++) {
-        int h1, h2;
-        if (*v == '%' && v + 2 < stop && (h1 = hexval(v[1])) >= 0 && (h2 = hexval(v[2])) >= 0) {
-          out[o++] = (char)(h1 * 16 + h2);
-          v += 2;
-        } else {
-          out[o++] = *v == '+' ? ' ' : *v;
-        }
-      }
-      out[o] = '\0';
-      return true;
-    }
-    p = amp ? amp + 1 : NULL;
-  }
-  return false;
-}
 
 /* ---- answers ---------------------------------------------------------------------------------- */
 
@@ -535,16 +510,16 @@ static int64_t parse_window(const char *v) {
 /* GET /v1/metrics and /v1/requests: the telemetry sink's queries (lab_telemetry.c). */
 static void answer_telemetry(struct lab *lab, struct server_request *r) {
   char v[64] = "", service[256] = "", source[256] = "";
-  bool has_service = query_get(r->query, "destination_service", service, sizeof service) && service[0];
+  bool has_service = server_query_get(r->query, "destination_service", service, sizeof service) && service[0];
   bool text = false;
   struct buf out = {0};
   if (path_is(r, "/v1/requests")) {
-    unsigned long limit = query_get(r->query, "limit", v, sizeof v) ? strtoul(v, NULL, 10) : 50;
+    unsigned long limit = server_query_get(r->query, "limit", v, sizeof v) ? strtoul(v, NULL, 10) : 50;
     if (limit == 0 || limit > LABTEL_LOG) limit = limit ? LABTEL_LOG : 50;
     lab_requests_json(lab, limit, has_service ? service : NULL, &out);
   } else {
     struct labtel_query q = {10, -1, NULL, NULL};
-    if (query_get(r->query, "window", v, sizeof v) && (q.window_s = parse_window(v)) == 0) {
+    if (server_query_get(r->query, "window", v, sizeof v) && (q.window_s = parse_window(v)) == 0) {
       respond_text(r, 400, "window must be a duration such as 10s or 5m (at most 300s)\n");
       return;
     }
@@ -552,7 +527,7 @@ static void answer_telemetry(struct lab *lab, struct server_request *r) {
       respond_text(r, 400, "window must be at most 300s: the lab keeps five minutes\n");
       return;
     }
-    if (query_get(r->query, "reporter", v, sizeof v) && v[0]) {
+    if (server_query_get(r->query, "reporter", v, sizeof v) && v[0]) {
       if (strcmp(v, "source") == 0) q.reporter = REPORTER_SOURCE;
       else if (strcmp(v, "destination") == 0) q.reporter = REPORTER_DESTINATION;
       else {
@@ -561,9 +536,9 @@ static void answer_telemetry(struct lab *lab, struct server_request *r) {
       }
     }
     if (has_service) q.destination_service = service;
-    if (query_get(r->query, "source_workload", source, sizeof source) && source[0]) q.source_workload = source;
-    bool by_service = query_get(r->query, "group_by", v, sizeof v) && strcmp(v, "destination_service") == 0;
-    if (query_get(r->query, "o", v, sizeof v) && strcmp(v, "text") == 0) {
+    if (server_query_get(r->query, "source_workload", source, sizeof source) && source[0]) q.source_workload = source;
+    bool by_service = server_query_get(r->query, "group_by", v, sizeof v) && strcmp(v, "destination_service") == 0;
+    if (server_query_get(r->query, "o", v, sizeof v) && strcmp(v, "text") == 0) {
       lab_metrics_table(lab, &q, &out);
       text = true;
     } else {
@@ -579,19 +554,19 @@ void lab_api_handle(struct server_request *r) {
   struct lab *lab = r->user;
   struct lab_output o = {0};
   char ns[128] = "", v[512] = "";
-  bool enforce = query_get(r->query, "enforce", v, sizeof v) && strcmp(v, "1") == 0;
-  query_get(r->query, "ns", ns, sizeof ns);
+  bool enforce = server_query_get(r->query, "enforce", v, sizeof v) && strcmp(v, "1") == 0;
+  server_query_get(r->query, "ns", ns, sizeof ns);
 
   if (path_is(r, "/v1/xds") && method_is(r, "GET")) {
     char node[256] = "", error[256] = "";
-    if (!query_get(r->query, "node", node, sizeof node)) {
+    if (!server_query_get(r->query, "node", node, sizeof node)) {
       respond_text(r, 400, "node=NAMESPACE/REPLICA is required\n");
       return;
     }
-    uint64_t version = query_get(r->query, "version", v, sizeof v) ? strtoull(v, NULL, 10) : 0;
-    uint64_t hold = query_get(r->query, "wait", v, sizeof v) ? strtoull(v, NULL, 10) : LAB_POLL_HOLD_MS;
+    uint64_t version = server_query_get(r->query, "version", v, sizeof v) ? strtoull(v, NULL, 10) : 0;
+    uint64_t hold = server_query_get(r->query, "wait", v, sizeof v) ? strtoull(v, NULL, 10) : LAB_POLL_HOLD_MS;
     if (hold > LAB_POLL_HOLD_MS) hold = LAB_POLL_HOLD_MS;
-    query_get(r->query, "error", error, sizeof error);
+    server_query_get(r->query, "error", error, sizeof error);
     lab_xds_poll(lab, r, node, version, error, hold);
     return;
   }
@@ -601,7 +576,7 @@ void lab_api_handle(struct server_request *r) {
   }
   if (path_is(r, "/v1/report") && method_is(r, "POST")) {
     char node[256] = "", err[256];
-    query_get(r->query, "node", node, sizeof node);
+    server_query_get(r->query, "node", node, sizeof node);
     int rc = lab_telemetry_ingest(lab, node, r->body.data ? r->body.data : "", r->body.len, err, sizeof err);
     if (rc == 0) server_respond(r, 204, NULL, "", 0, NULL);
     else respond_text(r, rc == -EINVAL ? 400 : 503, err);
@@ -609,6 +584,17 @@ void lab_api_handle(struct server_request *r) {
   }
   if ((path_is(r, "/v1/metrics") || path_is(r, "/v1/requests")) && method_is(r, "GET")) {
     answer_telemetry(lab, r);
+    return;
+  }
+  if (path_is(r, "/v1/clusters") && method_is(r, "GET")) {
+    char node[256] = "", service[256] = "";
+    server_query_get(r->query, "node", node, sizeof node);
+    server_query_get(r->query, "service", service, sizeof service);
+    struct buf out = {0};
+    lab_clusters_json(lab, node, service, &out);
+    if (!out.data) respond_text(r, 503, "out of memory\n");
+    else server_respond(r, 200, "application/json", out.data, out.len, NULL);
+    buf_free(&out);
     return;
   }
   if (r->path.n >= 8 && memcmp(r->path.p, "/v1/why/", 8) == 0 && method_is(r, "GET")) {
@@ -630,12 +616,12 @@ void lab_api_handle(struct server_request *r) {
       respond_text(r, 400, "the request id is required: GET /v1/why/REQUEST_ID\n");
       return;
     }
-    lab_why(lab, r, id, query_get(r->query, "o", v, sizeof v) && strcmp(v, "text") == 0);
+    lab_why(lab, r, id, server_query_get(r->query, "o", v, sizeof v) && strcmp(v, "text") == 0);
     return;
   }
   if (path_is(r, "/v1/status") || path_is(r, "/v1/proxy-status")) {
     struct buf out = {0};
-    bool has_o = query_get(r->query, "o", v, sizeof v);
+    bool has_o = server_query_get(r->query, "o", v, sizeof v);
     bool status = path_is(r, "/v1/status");
     /* status defaults to JSON (its pinned shape), proxy-status to its table */
     bool json = has_o ? strcmp(v, "json") == 0 : status;
@@ -660,14 +646,14 @@ void lab_api_handle(struct server_request *r) {
   if ((path_is(r, "/v1/apply") || path_is(r, "/v1/delete")) && method_is(r, "POST")) {
     char name[512] = "", kind[128] = "";
     bool apply = path_is(r, "/v1/apply");
-    if (!apply && query_get(r->query, "kind", kind, sizeof kind)) {
-      query_get(r->query, "name", name, sizeof name);
+    if (!apply && server_query_get(r->query, "kind", kind, sizeof kind)) {
+      server_query_get(r->query, "name", name, sizeof name);
       lab_delete_named(lab, kind, name, ns, &o);
       journal_console(lab, "delete", &o);
       respond_console(r, &o);
       return;
     }
-    if (!query_get(r->query, "file", name, sizeof name)) snprintf(name, sizeof name, "<stdin>");
+    if (!server_query_get(r->query, "file", name, sizeof name)) snprintf(name, sizeof name, "<stdin>");
     enum { MAX_FILES = 64 };
     struct lab_file files[MAX_FILES];
     char(*names)[512] = malloc(MAX_FILES * sizeof *names);
@@ -689,10 +675,10 @@ void lab_api_handle(struct server_request *r) {
   }
   if (path_is(r, "/v1/get") && method_is(r, "GET")) {
     char kind[128] = "", name[512] = "", format[32] = "";
-    query_get(r->query, "kind", kind, sizeof kind);
-    bool has_name = query_get(r->query, "name", name, sizeof name) && name[0];
-    bool all = query_get(r->query, "all", v, sizeof v) && strcmp(v, "1") == 0;
-    query_get(r->query, "o", format, sizeof format);
+    server_query_get(r->query, "kind", kind, sizeof kind);
+    bool has_name = server_query_get(r->query, "name", name, sizeof name) && name[0];
+    bool all = server_query_get(r->query, "all", v, sizeof v) && strcmp(v, "1") == 0;
+    server_query_get(r->query, "o", format, sizeof format);
     lab_get(lab, kind, has_name ? name : NULL, ns, all, format, &o);
     respond_console(r, &o);
     return;
@@ -712,20 +698,20 @@ void lab_api_handle(struct server_request *r) {
   if ((path_is(r, "/v1/chaos") || path_is(r, "/v1/kill") || path_is(r, "/v1/restart") || path_is(r, "/v1/scale")) &&
       method_is(r, "POST")) {
     char workload[256] = "", container[32] = "";
-    query_get(r->query, "workload", workload, sizeof workload);
+    server_query_get(r->query, "workload", workload, sizeof workload);
     if (path_is(r, "/v1/chaos")) {
-      bool clear = query_get(r->query, "clear", v, sizeof v) && strcmp(v, "1") == 0;
+      bool clear = server_query_get(r->query, "clear", v, sizeof v) && strcmp(v, "1") == 0;
       lab_chaos(lab, r, ns, workload, clear, r->body.data ? r->body.data : "", r->body.len);
       return;
     }
     if (path_is(r, "/v1/kill")) {
-      query_get(r->query, "c", container, sizeof container);
+      server_query_get(r->query, "c", container, sizeof container);
       lab_kill(lab, ns, workload, container, &o);
     } else if (path_is(r, "/v1/restart")) {
       lab_restart(lab, ns, workload, &o);
     } else {
       char *end = v;
-      unsigned long n = query_get(r->query, "replicas", v, sizeof v) ? strtoul(v, &end, 10) : 0;
+      unsigned long n = server_query_get(r->query, "replicas", v, sizeof v) ? strtoul(v, &end, 10) : 0;
       if (!v[0] || *end || n > 1000) {
         buf_append_str(&o.err, "error: replicas=N (0 to 1000) is required\n");
         o.exit_code = 1;
@@ -738,7 +724,7 @@ void lab_api_handle(struct server_request *r) {
   }
   if (path_is(r, "/v1/resolve") && method_is(r, "GET")) {
     char workload[256] = "";
-    query_get(r->query, "workload", workload, sizeof workload);
+    server_query_get(r->query, "workload", workload, sizeof workload);
     lab_resolve(lab, ns, workload, &o);
     respond_console(r, &o);
     return;
@@ -752,5 +738,5 @@ void lab_api_handle(struct server_request *r) {
   respond_text(r, 404,
                "unknown lab API path; see docs/lab.md (/v1/status, /v1/xds, /v1/apply, /v1/get, /v1/delete, "
                "/v1/analyze, /v1/export, /v1/proxy-status, /v1/ready, /v1/shutdown, /v1/chaos, /v1/kill, /v1/restart, "
-               "/v1/scale, /v1/resolve, /v1/report, /v1/metrics, /v1/requests, /v1/why/ID)\n");
+               "/v1/scale, /v1/resolve, /v1/report, /v1/metrics, /v1/requests, /v1/clusters, /v1/why/ID)\n");
 }

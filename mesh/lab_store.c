@@ -293,7 +293,7 @@ static void row_columns(struct lab *lab, const struct resource *r, struct buf *b
                                                                        : "");
       return;
     case RESOURCE_AUTHORIZATION_POLICY:
-      buf_appendf(b, "%s\t", r->spec.authorization_policy.action == RESOURCE_AUTHZ_DENY ? "DENY" : "ALLOW");
+      buf_appendf(b, "%s\t", resource_authz_action_name(r->spec.authorization_policy.action));
       return;
     case RESOURCE_SERVICE: {
       buf_append_str(b, "ClusterIP\t");

@@ -281,7 +281,7 @@ static int on_req_head(void *owner, struct http_head *h) {
   if (h->chunked) ex->req_framing = HTTP_FRAMING_CHUNKED;
   else if (h->content_length >= 0) ex->req_framing = HTTP_FRAMING_LENGTH;
   else ex->req_framing = HTTP_FRAMING_NONE;
-  if (!exchange_route(s, h)) return 0;
+  if (!filters_run(s, h)) return 0;
 
   ex->has_source = 0;
   if (px->telemetry.enabled && s->dir == XDS_INBOUND) {
@@ -575,6 +575,14 @@ static void on_flush(uv_prepare_t *h) {
   if (px->draining) proxy_try_finish(px);
 }
 
+/* A host ejected or back: the lab's view of the cluster changed though no request may follow,
+ * so the telemetry goes dirty and a report is taken (report.h). */
+static void on_outlier_change(struct cluster_manager *cm, struct cluster *c) {
+  (void)c;
+  struct proxy *px = cm->data;
+  if (px->telemetry.enabled) telemetry_touch(&px->telemetry);
+}
+
 int proxy_init(struct proxy *px, uv_loop_t *loop, const struct proxy_limits *limits) {
   memset(px, 0, sizeof *px);
   px->loop = loop;
@@ -591,7 +599,9 @@ int proxy_init(struct proxy *px, uv_loop_t *loop, const struct proxy_limits *lim
   px->resp_cbs = (struct http_parser_cbs){exchange_on_resp_head, exchange_on_resp_body, exchange_on_resp_complete};
   rng_seed_os(&px->rng);
   cluster_manager_init(&px->clusters, &px->env, &px->live_handles);
+  mirror_set_init(&px->mirrors, loop, &px->live_handles, &px->resp_limits);
   px->clusters.on_capacity = exchange_on_capacity;
+  px->clusters.on_outlier_change = on_outlier_change;
   px->clusters.data = px;
   snprintf(px->name, sizeof px->name, "proxy");
   uv_timer_init(loop, &px->sweep_timer);
@@ -749,6 +759,9 @@ void proxy_shutdown(struct proxy *px, proxy_closed_cb on_closed) {
     uv_ref((uv_handle_t *)&px->drain_timer);
     uv_timer_start(&px->drain_timer, on_drain_timeout, px->limits.drain_timeout_ms, 0);
   }
+  /* Shadows are fire and forget: they never hold a drain open (Envoy resets its async client
+   * streams when it stops). */
+  mirror_set_cancel(&px->mirrors);
   uv_ref((uv_handle_t *)&px->flush);
   proxy_try_finish(px);
 }

@@ -23,6 +23,8 @@
 #include "mesh/rand.h"
 #include "mesh/clusters.h"
 #include "mesh/compile.h"
+#include "mesh/mirror.h"
+#include "mesh/ratelimit.h"
 #include "mesh/stats.h"
 #include "mesh/telemetry.h"
 #include "mesh/trace.h"
@@ -88,6 +90,8 @@ struct proxy {
   char name[96];                     /* who decides, in traces: the replica ("reviews-v1-0") */
   struct trace_store traces;         /* recent requests' decision traces (/debug/why) */
   uv_timer_t sweep_timer;            /* outlier detection's interval sweep */
+  struct ratelimit_buckets ratelimit; /* local rate limit buckets per route config, kept across pushes */
+  struct mirror_set mirrors;         /* shadow requests in flight (VirtualService mirror) */
 };
 
 /* A pushed config shared by the proxy and the requests that started under it. */

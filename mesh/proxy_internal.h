@@ -103,13 +103,20 @@ void session_close(struct session *s);
 /* The session timer follows the exchange's nearest deadline. */
 void session_arm_exchange(struct session *s);
 
+/* ---- filters.c ---- */
+
+/* Runs the filter chain before the tries (rate limit, router, route policy, fault draw, the
+ * first host pick). h is the parsed head. Returns 1 when the request goes upstream (ex->up and
+ * ex->cluster set, referenced; the caller writes head_out, then exchange_start), 0 when it was
+ * answered locally. */
+int filters_run(struct session *s, struct http_head *h);
+/* The fault filter's abort: the configured status, flag FI, Envoy's body. */
+void filters_fault_abort(struct session *s);
+/* The request is complete: sends the route's mirror copy if it has one and the draw says so. */
+void filters_mirror(struct session *s);
+
 /* ---- exchange.c ---- */
 
-/* Routes the request (rate limit, router, fault draw, breaker admission, host pick) and starts
- * its first try, or answers locally. h is the parsed head; head_out must be written by the
- * caller before exchange_start. Returns 1 when the request goes upstream (ex->up set), 0 when
- * it was answered locally. */
-int exchange_route(struct session *s, struct http_head *h);
 /* Starts the first try (or the fault delay before it). */
 void exchange_start(struct session *s);
 /* A request body chunk: to the current try, or kept for the next. */

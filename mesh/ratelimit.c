@@ -11,6 +11,9 @@
  */
 #include "mesh/ratelimit.h"
 
+#include <stdio.h>
+#include <string.h>
+
 #define PER_MILLION 1000000u
 
 void token_bucket_init(struct token_bucket *b, uint32_t max_tokens, uint32_t tokens_per_fill, int64_t fill_interval_ms,
@@ -67,4 +70,73 @@ enum ratelimit_verdict ratelimit_check(const struct resource_local_rate_limit *c
   if (token_bucket_take(b, now_ms))
     return RATELIMIT_PASS;
   return feature_enabled(cfg->enforced_percent, rng) ? RATELIMIT_LIMITED : RATELIMIT_NOT_ENFORCED;
+}
+
+/* ---- the proxy's buckets ---------------------------------------------------------------------- */
+
+static bool same_settings(const struct ratelimit_slot *s, const struct resource_local_rate_limit *cfg) {
+  return s->max_tokens == cfg->max_tokens && s->tokens_per_fill == cfg->tokens_per_fill &&
+         s->fill_interval_ms == cfg->fill_interval_ms;
+}
+
+static void slot_settings(struct ratelimit_slot *s, const struct resource_local_rate_limit *cfg, int64_t now_ms) {
+  s->max_tokens = cfg->max_tokens;
+  s->tokens_per_fill = cfg->tokens_per_fill;
+  s->fill_interval_ms = cfg->fill_interval_ms;
+  token_bucket_init(&s->bucket, cfg->max_tokens, cfg->tokens_per_fill, cfg->fill_interval_ms, now_ms);
+}
+
+struct ratelimit_slot *ratelimit_buckets_get(struct ratelimit_buckets *bs, const char *name,
+                                             const struct resource_local_rate_limit *cfg, int64_t now_ms) {
+  struct ratelimit_slot *free_slot = NULL;
+  for (size_t i = 0; i < RATELIMIT_MAX_BUCKETS; i++) {
+    struct ratelimit_slot *s = &bs->slots[i];
+    if (!s->used) {
+      if (!free_slot) free_slot = s;
+      continue;
+    }
+    if (strncmp(s->name, name, sizeof s->name - 1) != 0) continue;
+    if (!same_settings(s, cfg)) slot_settings(s, cfg, now_ms); /* a changed limit: a new, full bucket */
+    snprintf(s->stat_prefix, sizeof s->stat_prefix, "%s", cfg->stat_prefix ? cfg->stat_prefix : "");
+    return s;
+  }
+  struct ratelimit_slot *s = free_slot;
+  if (!s) {
+    s = &bs->slots[bs->evict_next];
+    bs->evict_next = (bs->evict_next + 1) % RATELIMIT_MAX_BUCKETS;
+  }
+  memset(s, 0, sizeof *s);
+  s->used = true;
+  snprintf(s->name, sizeof s->name, "%s", name);
+  snprintf(s->stat_prefix, sizeof s->stat_prefix, "%s", cfg->stat_prefix ? cfg->stat_prefix : "");
+  slot_settings(s, cfg, now_ms);
+  return s;
+}
+
+enum ratelimit_verdict ratelimit_slot_check(struct ratelimit_slot *slot, const struct resource_local_rate_limit *cfg,
+                                            struct rng *rng, int64_t now_ms, uint32_t *tokens_left) {
+  /* ratelimit_check says PASS both when the filter is not enabled for the draw and when a token
+   * was taken; the bucket tells them apart (the peek did the due fills, so the check adds none). */
+  uint32_t before = token_bucket_peek(&slot->bucket, now_ms);
+  enum ratelimit_verdict v = ratelimit_check(cfg, &slot->bucket, rng, now_ms);
+  uint32_t after = token_bucket_peek(&slot->bucket, now_ms);
+  if (tokens_left) *tokens_left = after;
+  switch (v) {
+    case RATELIMIT_PASS:
+      if (after < before) {
+        slot->stats.enabled++;
+        slot->stats.ok++;
+      }
+      break;
+    case RATELIMIT_LIMITED:
+      slot->stats.enabled++;
+      slot->stats.rate_limited++;
+      slot->stats.enforced++;
+      break;
+    case RATELIMIT_NOT_ENFORCED:
+      slot->stats.enabled++;
+      slot->stats.rate_limited++;
+      break;
+  }
+  return v;
 }

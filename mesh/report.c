@@ -2,6 +2,7 @@
 #include "mesh/report.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -52,7 +53,82 @@ static void on_delta(void *data, const struct telemetry_delta *d) {
   buf_append_str(out, "]}");
 }
 
-size_t report_build(struct buf *out, struct telemetry *t, const char *node) {
+static const char *health_name(const struct cluster *c, size_t i) {
+  if (!c->lb_hosts[i].healthy) return "unhealthy";
+  return c->lb_hosts[i].ejected ? "ejected" : "healthy";
+}
+
+/* One cluster's breaker and outlier state, the facts /clusters prints (admin.c). */
+static void append_cluster(struct buf *out, const struct cluster *c, int64_t now_ms) {
+  const struct breaker *b = &c->breaker;
+  const struct breaker_limits *l = &b->limits;
+  buf_append_str(out, "{\"name\":");
+  append_json_string(out, c->name);
+  buf_appendf(out, ",\"direction\":\"%s\"", c->direction == XDS_INBOUND ? "inbound" : "outbound");
+  append_json_field(out, "service", c->service ? c->service : "");
+  buf_appendf(out,
+              ",\"limits\":{\"max_connections\":%u,\"max_pending_requests\":%u,\"max_requests\":%u,"
+              "\"max_retries\":%u,\"max_requests_per_connection\":%u}",
+              l->max_connections, l->max_pending, l->max_requests, l->max_retries, l->max_requests_per_connection);
+  buf_appendf(out,
+              ",\"cx_active\":%u,\"rq_pending_active\":%u,\"rq_active\":%u,\"rq_retry_active\":%u,"
+              "\"upstream_cx_overflow\":%llu,\"upstream_rq_pending_overflow\":%llu,\"upstream_rq_retry_overflow\":%llu",
+              cluster_connections(c), b->rq_pending, cluster_active_requests(c), b->rq_retry_active,
+              (unsigned long long)b->cx_overflow, (unsigned long long)b->rq_pending_overflow,
+              (unsigned long long)b->rq_retry_overflow);
+  const struct outlier_config *oc = &c->outlier_cfg;
+  const struct outlier_stats *os = &c->outlier_stats;
+  buf_appendf(out,
+              ",\"outlier\":{\"enabled\":%s,\"consecutive_5xx\":%u,\"consecutive_gateway_errors\":%u,"
+              "\"interval_ms\":%lld,\"base_ejection_ms\":%lld,\"max_ejection_percent\":%u,"
+              "\"ejections_active\":%llu,\"ejections_total\":%llu,\"ejections_overflow\":%llu}",
+              oc->enabled ? "true" : "false", oc->consecutive_5xx, oc->consecutive_gateway, (long long)oc->interval_ms,
+              (long long)oc->base_ejection_ms, oc->max_ejection_percent, (unsigned long long)os->ejections_active,
+              (unsigned long long)os->ejections_total, (unsigned long long)os->ejections_overflow);
+  buf_append_str(out, ",\"hosts\":[");
+  for (size_t i = 0; i < c->nhosts; i++) {
+    const struct upstream *up = c->hosts[i];
+    const struct outlier_host *o = c->outlier ? &c->outlier[i] : NULL;
+    bool ejected = o && o->ejected;
+    int64_t left = ejected && o->eject_until_ms > now_ms ? o->eject_until_ms - now_ms : 0;
+    buf_append_str(out, i ? ",{\"address\":" : "{\"address\":");
+    append_json_string(out, up->addr.text);
+    append_json_field(out, "replica", up->replica);
+    buf_appendf(out,
+                ",\"rq_active\":%llu,\"cx_active\":%llu,\"rq_total\":%llu,\"rq_error\":%llu,\"health\":\"%s\","
+                "\"consecutive_5xx\":%u,\"consecutive_gateway_errors\":%u,\"ejected\":%s,"
+                "\"ejection_remaining_ms\":%lld,\"times_ejected\":%llu}",
+                (unsigned long long)up->stats.rq_active, (unsigned long long)up->stats.cx_active,
+                (unsigned long long)up->stats.rq_total, (unsigned long long)up->stats.rq_error, health_name(c, i),
+                o ? o->consecutive_5xx : 0, o ? o->consecutive_gateway : 0, ejected ? "true" : "false",
+                (long long)left, (unsigned long long)(o ? o->ejections_total : 0));
+  }
+  buf_append_str(out, "]}");
+}
+
+/* The clusters whose mark moved since the last report, and those with a host ejected (so the
+ * lab's countdown stays fresh); marks them reported. */
+static size_t append_clusters(struct buf *out, struct cluster_manager *cm, int64_t now_ms) {
+  size_t n = 0;
+  for (size_t i = 0; cm && i < cm->len; i++) {
+    struct cluster *c = cm->items[i];
+    uint64_t mark = cluster_change_mark(c);
+    if (mark == c->reported_mark && !cluster_ejected_hosts(c)) continue;
+    c->reported_mark = mark;
+    if (n++) buf_append_str(out, ",");
+    append_cluster(out, c, now_ms);
+  }
+  return n;
+}
+
+bool report_has_ejections(const struct cluster_manager *cm) {
+  for (size_t i = 0; cm && i < cm->len; i++)
+    if (cluster_ejected_hosts(cm->items[i])) return true;
+  return false;
+}
+
+size_t report_build(struct buf *out, struct telemetry *t, struct cluster_manager *cm, const char *node,
+                    int64_t now_ms) {
   struct build b = {out, 0};
   buf_append_str(out, "{\"node\":");
   append_json_string(out, node);
@@ -76,8 +152,10 @@ size_t report_build(struct buf *out, struct telemetry *t, const char *node) {
     append_json_field(out, "destination_service", s[i].service);
     buf_append_str(out, "}");
   }
+  buf_append_str(out, "],\"clusters\":[");
+  size_t nclusters = append_clusters(out, cm, now_ms);
   buf_append_str(out, "]}");
-  return b.n;
+  return b.n + nclusters;
 }
 
 static void on_tick(uv_timer_t *timer);
@@ -96,7 +174,7 @@ static void on_response(struct http_client_call *call, int status) {
   if (a->stopping) return;
   if (status == 0 && call->response.status / 100 == 2) a->sent++;
   else a->failed++; /* dropped: see report.h */
-  if (a->t->dirty) arm(a);
+  if (a->t->dirty || report_has_ejections(a->cm)) arm(a);
 }
 
 static void on_tick(uv_timer_t *timer) {
@@ -108,7 +186,7 @@ static void on_tick(uv_timer_t *timer) {
     return;
   }
   struct buf body = {0};
-  size_t n = report_build(&body, a->t, a->node);
+  size_t n = report_build(&body, a->t, a->cm, a->node, (int64_t)uv_now(a->timer.loop));
   if (n == 0 || !body.data) {
     buf_free(&body);
     return;
@@ -119,15 +197,19 @@ static void on_tick(uv_timer_t *timer) {
   req.headers = "content-type: application/json\r\n";
   req.body = (struct slice){body.data, body.len};
   req.timeout_ms = REPORT_TIMEOUT_MS;
-  if (http_client_send(&a->client, &req, on_response, a, NULL) == 0) a->in_flight = 1;
-  else a->failed++;
+  if (http_client_send(&a->client, &req, on_response, a, NULL) == 0) {
+    a->in_flight = 1;
+  } else {
+    a->failed++;
+    if (report_has_ejections(a->cm)) arm(a); /* the countdown goes on without an answer to wait for */
+  }
   buf_free(&body);
 }
 
 static void on_dirty(struct telemetry *t) { arm(t->data); }
 
-int report_start(struct report_agent *a, struct conn_env *env, struct telemetry *t, const char *server,
-                 const char *node) {
+int report_start(struct report_agent *a, struct conn_env *env, struct telemetry *t, struct cluster_manager *cm,
+                 const char *server, const char *node) {
   memset(a, 0, sizeof *a);
   struct conn_addr addr;
   if (conn_addr_parse(&addr, server) != 0 || addr.kind != CONN_TCP) return -EINVAL;
@@ -140,6 +222,7 @@ int report_start(struct report_agent *a, struct conn_env *env, struct telemetry 
                   : snprintf(a->url, sizeof a->url, "http://%s/v1/report?node=%s", addr.text, node);
   if (len < 0 || (size_t)len >= sizeof a->url) return -ENAMETOOLONG;
   a->t = t;
+  a->cm = cm;
   http_client_init(&a->client, env);
   a->client.max_idle = 1;
   a->client.data = a;

@@ -506,7 +506,10 @@ struct resource_request_authentication {
 enum resource_authz_action {
   RESOURCE_AUTHZ_ALLOW, /* default */
   RESOURCE_AUTHZ_DENY,
+  RESOURCE_AUTHZ_AUDIT, /* recorded when matched, never enforced */
 };
+/* "ALLOW", "DENY", "AUDIT". */
+const char *resource_authz_action_name(enum resource_authz_action action);
 struct resource_authz_source {
   struct resource_strings principals, not_principals;
   struct resource_strings request_principals, not_request_principals;

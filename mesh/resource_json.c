@@ -546,7 +546,7 @@ static json_t *authorization_policy(const struct resource_authorization_policy *
   json_t *o = json_object();
   put_selector(o, ap->has_selector, &ap->selector);
   if (ap->action_set)
-    put_str(o, "action", ap->action == RESOURCE_AUTHZ_DENY ? "DENY" : "ALLOW");
+    put_str(o, "action", resource_authz_action_name(ap->action));
   if (ap->rules_len == 0)
     return o;
   json_t *rules = json_array();

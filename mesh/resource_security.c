@@ -9,6 +9,8 @@
  */
 #include "mesh/resource_internal.h"
 
+#include "mesh/authz.h"
+
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -322,38 +324,12 @@ static void parse_operation(struct rctx *c, const struct yamldoc_node *n, const 
              "a port number (as a string: \"8080\")");
 }
 
-/* Istio's supported condition keys
- * (https://istio.io/latest/docs/reference/config/security/conditions/). Istio silently ignores
- * anything else; meshlab refuses it. */
-static const char *const WHEN_KEYS[] = {
-    "source.ip", "remote.ip", "source.namespace", "source.principal", "request.auth.principal",
-    "request.auth.audiences", "request.auth.presenter", "destination.ip", "destination.port",
-    "connection.sni", NULL};
-
-/* "prefix[x]" or, for claims, "prefix[a][b]...": returns true when key has that shape. */
-static bool bracketed(const char *key, const char *prefix, bool nested) {
-  size_t n = strlen(prefix);
-  if (strncmp(key, prefix, n) != 0)
-    return false;
-  const char *s = key + n;
-  int groups = 0;
-  while (*s == '[') {
-    const char *close = strchr(s, ']');
-    if (close == NULL || close == s + 1)
-      return false;
-    groups++;
-    s = close + 1;
-  }
-  return *s == '\0' && groups >= 1 && (nested || groups == 1);
-}
-
+/* Istio's supported condition keys (https://istio.io/latest/docs/reference/config/security/conditions/)
+ * are what authz.c evaluates (authz_condition_key_supported), except experimental.envoy.filters.*,
+ * which reads Envoy filter metadata meshlab does not produce. Istio silently ignores any other
+ * key, so a typo turns a DENY into nothing; meshlab refuses it. */
 static bool condition_key_ok(const char *key) {
-  for (int i = 0; WHEN_KEYS[i]; i++)
-    if (strcmp(key, WHEN_KEYS[i]) == 0)
-      return true;
-  return bracketed(key, "request.headers", false) ||
-         bracketed(key, "request.auth.claims", true) ||
-         (strncmp(key, "experimental.envoy.filters.", 27) == 0 && key[27] != '\0');
+  return authz_condition_key_supported(key);
 }
 
 static void parse_condition(struct rctx *c, const struct yamldoc_node *n, const char *path,
@@ -365,13 +341,17 @@ static void parse_condition(struct rctx *c, const struct yamldoc_node *n, const 
   char kp[RPATH_MAX];
   rpath_key(kp, path, "key");
   if (rrequire(c, n, "key", path) && rget_str(c, n, "key", path, &w->key) > 0 &&
-      !condition_key_ok(w->key))
+      strncmp(w->key, "experimental.envoy.filters.", 27) == 0)
+    rerror(c, yamldoc_get(n, "key"), kp, "'%s': Istio supports experimental.envoy.filters.* keys, but "
+           "meshlab does not implement them (they read Envoy filter metadata); use a request.headers[] "
+           "or request.auth.claims[] condition", w->key);
+  else if (w->key && !condition_key_ok(w->key))
     rerror(c, yamldoc_get(n, "key"), kp,
            "'%s' is not a condition key Istio supports (Istio would silently ignore it); use "
            "one of: request.headers[NAME], source.ip, remote.ip, source.namespace, "
            "source.principal, request.auth.principal, request.auth.audiences, "
-           "request.auth.presenter, request.auth.claims[NAME], destination.ip, "
-           "destination.port, connection.sni, experimental.envoy.filters.*", w->key);
+           "request.auth.presenter, request.auth.claims[NAME] (nested: [a][b]), destination.ip, "
+           "destination.port, connection.sni", w->key);
   rget_strings(c, n, "values", path, &w->values);
   rget_strings(c, n, "notValues", path, &w->not_values);
   if (w->values.len == 0 && w->not_values.len == 0)
@@ -438,6 +418,18 @@ static void parse_rule(struct rctx *c, const struct yamldoc_node *n, const char 
   }
 }
 
+const char *resource_authz_action_name(enum resource_authz_action action) {
+  switch (action) {
+  case RESOURCE_AUTHZ_ALLOW:
+    return "ALLOW";
+  case RESOURCE_AUTHZ_DENY:
+    return "DENY";
+  case RESOURCE_AUTHZ_AUDIT:
+    return "AUDIT";
+  }
+  return "ALLOW";
+}
+
 void rparse_authorization_policy(struct rctx *c, const struct yamldoc_node *spec) {
   struct resource_authorization_policy *ap = &c->res->spec.authorization_policy;
   const char *dry = resource_map_get(&c->res->meta.annotations, "istio.io/dry-run");
@@ -451,8 +443,8 @@ void rparse_authorization_policy(struct rctx *c, const struct yamldoc_node *spec
     return; /* no spec: ALLOW with no rules, which denies everything */
   rcheck_keys(c, spec, "spec", AP_FIELDS);
   parse_selector(c, spec, "spec", &ap->has_selector, &ap->selector);
-  static const char *const actions[] = {"ALLOW", "DENY", NULL};
-  static const char *const later[] = {"AUDIT", "CUSTOM", NULL};
+  static const char *const actions[] = {"ALLOW", "DENY", "AUDIT", NULL};
+  static const char *const later[] = {"CUSTOM", NULL};
   int action = 0;
   if (rget_enum(c, spec, "action", "spec", actions, later, &action) > 0) {
     ap->action_set = true;

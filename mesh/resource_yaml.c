@@ -5,6 +5,8 @@
  */
 #include "mesh/resource_internal.h"
 
+#include "mesh/jwk.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -272,5 +274,11 @@ int rjson_check_jwks(const char *text, char *why, size_t size) {
     }
   }
   json_decref(j);
+  /* The whole key set as the sidecar will use it: strict base64url, sizes, curves, no private
+   * or symmetric keys (jwk.h), so a bad key fails the apply, not the first request. */
+  struct jwk_set *set = NULL;
+  if (rc == 0 && jwk_set_parse(text, strlen(text), &set, why, size) < 0)
+    rc = -1;
+  jwk_set_free(set);
   return rc;
 }

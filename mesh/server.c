@@ -218,3 +218,36 @@ void server_close(struct http_server *srv, void (*on_closed)(struct http_server 
     else sc->close_after = 1;
   try_finish(srv);
 }
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool server_query_get(struct slice q, const char *key, char *out, size_t n) {
+  size_t klen = strlen(key);
+  const char *p = q.p, *end = q.p + q.n;
+  while (p && p < end) {
+    const char *amp = memchr(p, '&', (size_t)(end - p));
+    const char *stop = amp ? amp : end;
+    if ((size_t)(stop - p) >= klen && memcmp(p, key, klen) == 0 && (p + klen == stop || p[klen] == '=')) {
+      const char *v = p + klen + (p + klen < stop ? 1 : 0);
+      size_t o = 0;
+      for (; v < stop && o + 1 < n; v++) {
+        int h1, h2;
+        if (*v == '%' && v + 2 < stop && (h1 = hexval(v[1])) >= 0 && (h2 = hexval(v[2])) >= 0) {
+          out[o++] = (char)(h1 * 16 + h2);
+          v += 2;
+        } else {
+          out[o++] = *v == '+' ? ' ' : *v;
+        }
+      }
+      out[o] = '\0';
+      return true;
+    }
+    p = amp ? amp + 1 : NULL;
+  }
+  return false;
+}

@@ -9,6 +9,7 @@
 #ifndef MESH_SERVER_H
 #define MESH_SERVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -60,5 +61,10 @@ void server_respond(struct server_request *r, int status, const char *content_ty
 
 /* Closes the listener and every connection; on_closed fires when all are closed. */
 void server_close(struct http_server *srv, void (*on_closed)(struct http_server *srv));
+
+/* The percent-decoded value of `key` in a query string ("a=1&b=x%20y"; "+" is a space; a key
+ * without "=" has the empty value) into out (cut to n - 1 bytes, NUL-terminated). Returns
+ * false when the key is absent. */
+bool server_query_get(struct slice query, const char *key, char *out, size_t n);
 
 #endif

@@ -226,7 +226,7 @@ int sidecar_start_xds(struct sidecar *sc, uv_loop_t *loop, const struct sidecar_
   }
   sc->xds_running = 1;
   /* The telemetry sink lives at the same lab API address. */
-  rc = report_start(&sc->report, &sc->px.env, &sc->px.telemetry, o->xds, o->node);
+  rc = report_start(&sc->report, &sc->px.env, &sc->px.telemetry, &sc->px.clusters, o->xds, o->node);
   if (rc != 0) {
     snprintf(err, errlen, "cannot report telemetry to %s as %s: %s", o->xds, o->node, uv_strerror(rc));
     return rc;

@@ -1,6 +1,7 @@
 /* Counters, histogram and Prometheus text: see stats.h. */
 #include "mesh/stats.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "mesh/flags.h"
@@ -143,5 +144,87 @@ int stats_write_prometheus(struct buf *out, const struct proxy_stats *s, const s
       }
     }
   }
+  return 0;
+}
+
+/* ---- local rate limit and mirror counters ------------------------------------------------------ */
+
+static const struct {
+  const char *name;
+  size_t offset;
+} rl_counters[] = {
+    {"enabled", offsetof(struct ratelimit_counters, enabled)},
+    {"enforced", offsetof(struct ratelimit_counters, enforced)},
+    {"rate_limited", offsetof(struct ratelimit_counters, rate_limited)},
+    {"ok", offsetof(struct ratelimit_counters, ok)},
+};
+
+/* Envoy's stats are keyed by name: listeners whose filters share a stat_prefix add into one
+ * counter. Returns the sum over the slots with slot i's prefix, or -1 when an earlier slot
+ * already had that prefix (it was printed then). */
+static int64_t rl_sum(const struct ratelimit_buckets *rl, size_t i, size_t offset) {
+  const char *prefix = rl->slots[i].stat_prefix;
+  for (size_t k = 0; k < i; k++)
+    if (rl->slots[k].used && strcmp(rl->slots[k].stat_prefix, prefix) == 0) return -1;
+  uint64_t sum = 0;
+  for (size_t k = i; k < RATELIMIT_MAX_BUCKETS; k++)
+    if (rl->slots[k].used && strcmp(rl->slots[k].stat_prefix, prefix) == 0)
+      sum += *(const uint64_t *)((const char *)&rl->slots[k].stats + offset);
+  return (int64_t)sum;
+}
+
+static const struct {
+  const char *name;
+  size_t offset;
+} mirror_counters[] = {
+    {"sent", offsetof(struct mirror_stats, sent)},
+    {"not_drawn", offsetof(struct mirror_stats, not_drawn)},
+    {"body_not_kept", offsetof(struct mirror_stats, body_not_kept)},
+    {"no_host", offsetof(struct mirror_stats, no_host)},
+    {"responses", offsetof(struct mirror_stats, responses)},
+    {"failed", offsetof(struct mirror_stats, failed)},
+};
+
+#define MIRROR_COUNTER(ms, k) (*(const uint64_t *)((const char *)(ms) + mirror_counters[k].offset))
+
+int stats_write_policy_prometheus(struct buf *out, const struct ratelimit_buckets *rl, const struct mirror_stats *ms) {
+  for (size_t i = 0; i < RATELIMIT_MAX_BUCKETS; i++) {
+    if (!rl->slots[i].used) continue;
+    /* Envoy's Prometheus names are the stat names with every character outside [a-zA-Z0-9_]
+     * made '_', prefixed envoy_. */
+    char prefix[sizeof rl->slots[i].stat_prefix];
+    size_t n = 0;
+    for (const char *p = rl->slots[i].stat_prefix; *p && n + 1 < sizeof prefix; p++, n++)
+      prefix[n] = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ? *p : '_';
+    prefix[n] = '\0';
+    for (size_t k = 0; k < sizeof rl_counters / sizeof rl_counters[0]; k++) {
+      int64_t v = rl_sum(rl, i, rl_counters[k].offset);
+      if (v < 0) break;
+      char name[160];
+      snprintf(name, sizeof name, "envoy_%s%shttp_local_rate_limit_%s", prefix, n ? "_" : "", rl_counters[k].name);
+      TRY(counter(out, name, "Envoy local rate limit filter (envoy.filters.http.local_ratelimit)", (uint64_t)v));
+    }
+  }
+  TRY(buf_append_str(out, "# HELP meshlab_mirror_requests_total VirtualService mirror: shadow requests by outcome\n"
+                          "# TYPE meshlab_mirror_requests_total counter\n"));
+  for (size_t k = 0; k < sizeof mirror_counters / sizeof mirror_counters[0]; k++)
+    TRY(buf_appendf(out, "meshlab_mirror_requests_total{outcome=\"%s\"} %llu\n", mirror_counters[k].name,
+                    (unsigned long long)MIRROR_COUNTER(ms, k)));
+  return 0;
+}
+
+int stats_write_policy_text(struct buf *out, const struct ratelimit_buckets *rl, const struct mirror_stats *ms) {
+  for (size_t i = 0; i < RATELIMIT_MAX_BUCKETS; i++) {
+    if (!rl->slots[i].used) continue;
+    const char *prefix = rl->slots[i].stat_prefix;
+    for (size_t k = 0; k < sizeof rl_counters / sizeof rl_counters[0]; k++) {
+      int64_t v = rl_sum(rl, i, rl_counters[k].offset);
+      if (v < 0) break;
+      TRY(buf_appendf(out, "%s%shttp_local_rate_limit.%s: %lld\n", prefix, prefix[0] ? "." : "", rl_counters[k].name,
+                      (long long)v));
+    }
+  }
+  for (size_t k = 0; k < sizeof mirror_counters / sizeof mirror_counters[0]; k++)
+    TRY(buf_appendf(out, "meshlab.mirror.%s: %llu\n", mirror_counters[k].name, (unsigned long long)MIRROR_COUNTER(ms, k)));
   return 0;
 }

@@ -14,6 +14,8 @@
 #include <stdint.h>
 
 #include "mesh/buf.h"
+#include "mesh/mirror.h"
+#include "mesh/ratelimit.h"
 
 struct cluster_manager;
 
@@ -56,5 +58,14 @@ void stats_record_request(struct proxy_stats *s, int code, uint32_t flags, doubl
 /* Appends the Prometheus text exposition (format 0.0.4) of s and of every host of every live
  * cluster. Returns 0 or -ENOMEM. */
 int stats_write_prometheus(struct buf *out, const struct proxy_stats *s, const struct cluster_manager *clusters);
+
+/* Appends the local rate limit counters under Envoy's Prometheus names
+ * (envoy_<stat_prefix>_http_local_rate_limit_{enabled,enforced,rate_limited,ok}, one set per
+ * stat_prefix, summed over the listeners that share it) and the mirror counters
+ * (meshlab_mirror_requests_total{outcome}). Returns 0 or -ENOMEM. */
+int stats_write_policy_prometheus(struct buf *out, const struct ratelimit_buckets *rl, const struct mirror_stats *ms);
+/* The same as "name: value" lines for /stats: <stat_prefix>.http_local_rate_limit.<counter>
+ * as Envoy prints them, and meshlab.mirror.<outcome>. Returns 0 or -ENOMEM. */
+int stats_write_policy_text(struct buf *out, const struct ratelimit_buckets *rl, const struct mirror_stats *ms);
 
 #endif

@@ -130,6 +130,12 @@ static void count_bytes(uint64_t *buckets, double *sum, uint64_t v) {
   buckets[BYTE_BUCKETS]++;
 }
 
+void telemetry_touch(struct telemetry *t) {
+  if (t->dirty) return;
+  t->dirty = 1;
+  if (t->on_dirty) t->on_dirty(t);
+}
+
 int telemetry_record(struct telemetry *t, const struct telemetry_request *r) {
   const struct peer *src = r->source ? r->source : &unknown_peer;
   const struct peer *dst = r->destination ? r->destination : &unknown_peer;
@@ -169,10 +175,7 @@ int telemetry_record(struct telemetry *t, const struct telemetry_request *r) {
     t->len++;
   }
   s->requests++;
-  if (!t->dirty) {
-    t->dirty = 1;
-    if (t->on_dirty) t->on_dirty(t);
-  }
+  telemetry_touch(t);
   histogram_record(&s->duration, r->duration_ms);
   count_bytes(s->req_bytes, &s->req_bytes_sum, r->request_bytes);
   count_bytes(s->resp_bytes, &s->resp_bytes_sum, r->response_bytes);

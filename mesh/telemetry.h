@@ -119,6 +119,9 @@ void telemetry_peer_set(struct peer *p, const char *workload, const char *ns, co
 /* Calls cb for every series that counted requests since the last call, then marks those
  * counts reported, and clears `dirty`. Returns how many series changed. */
 size_t telemetry_take_deltas(struct telemetry *t, telemetry_delta_cb cb, void *data);
+/* Marks t dirty for a change the metrics did not count (a host ejected or back, report.h):
+ * calls on_dirty on the transition, as a counted request does. */
+void telemetry_touch(struct telemetry *t);
 /* Reservoir sampling (Vitter's algorithm R) of the request records: returns the slot this
  * request's record should be written to, or NULL when it is not sampled. O(1); the caller
  * fills the slot at once. */

@@ -184,6 +184,14 @@ static const char *const RATELIMIT_NAMES[] = {
     [TRACE_RATELIMIT_NOT_ENFORCED] = "not_enforced",
 };
 
+static const char *const MIRROR_NAMES[] = {
+    [TRACE_MIRROR_NONE] = "none",
+    [TRACE_MIRROR_SENT] = "sent",
+    [TRACE_MIRROR_NOT_DRAWN] = "not_drawn",
+    [TRACE_MIRROR_BODY_NOT_KEPT] = "body_not_kept",
+    [TRACE_MIRROR_NO_HOST] = "no_host",
+};
+
 #define NAMES(a) a, sizeof a / sizeof a[0]
 
 /* ---- the field table ------------------------------------------------------------------------ */
@@ -255,6 +263,10 @@ static const struct field RECORD_FIELDS[] = {
     {"authn", F_STR, RS(authn), NULL, 0},
     {"authz", F_STR, RS(authz), NULL, 0},
     {"attempts", F_ATTEMPTS, R(attempts), 0, NULL, 0},
+    {"mirror", F_ENUM, R(mirror), 0, NAMES(MIRROR_NAMES)},
+    {"mirror_cluster", F_STR, RS(mirror_cluster), NULL, 0},
+    {"mirror_pct", F_DBL, R(mirror_pct), 0, NULL, 0},
+    {"mirror_roll", F_DBL, R(mirror_roll), 0, NULL, 0},
 };
 
 static const struct field ATTEMPT_FIELDS[] = {
@@ -708,6 +720,29 @@ static void text_ratelimit(const struct trace_record *r, struct buf *out) {
   }
 }
 
+static void text_mirror(const struct trace_record *r, struct buf *out) {
+  const char *c = r->mirror_cluster[0] ? r->mirror_cluster : "?";
+  switch (r->mirror) {
+  case TRACE_MIRROR_NONE:
+    return;
+  case TRACE_MIRROR_SENT:
+    line(out, "mirror",
+         "drew %.2f < mirrorPercentage %.2f → a copy went to %s with Host <host>-shadow; its answer is "
+         "dropped and never reaches the caller",
+         r->mirror_roll, r->mirror_pct, c);
+    return;
+  case TRACE_MIRROR_NOT_DRAWN:
+    line(out, "mirror", "drew %.2f, not under mirrorPercentage %.2f → not mirrored", r->mirror_roll, r->mirror_pct);
+    return;
+  case TRACE_MIRROR_BODY_NOT_KEPT:
+    line(out, "mirror", "not mirrored: the request body was too large to keep whole for a copy (to %s)", c);
+    return;
+  case TRACE_MIRROR_NO_HOST:
+    line(out, "mirror", "not mirrored: no host to send the copy to in %s (or the proxy is draining)", c);
+    return;
+  }
+}
+
 static void text_route(const struct trace_record *r, struct buf *out) {
   if (!r->verdict[0])
     return;
@@ -988,6 +1023,7 @@ int trace_record_text(const struct trace_record *r, struct buf *out) {
   uint32_t n = r->attempts_len < TRACE_MAX_ATTEMPTS ? r->attempts_len : TRACE_MAX_ATTEMPTS;
   for (uint32_t i = 0; i < n; i++)
     text_attempt(r, i, out);
+  text_mirror(r, out);
   /* Appends are not checked one by one: out of memory leaves nothing appended
    * at all (the header is the first and smallest append), which is what this
    * sees. */

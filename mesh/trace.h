@@ -82,6 +82,14 @@ enum trace_ratelimit {
   TRACE_RATELIMIT_NOT_ENFORCED, /* no token, but filter_enforced skipped it: passed, counted */
 };
 
+enum trace_mirror {
+  TRACE_MIRROR_NONE,          /* the route has no mirror */
+  TRACE_MIRROR_SENT,          /* a shadow went to the mirror cluster (fire and forget) */
+  TRACE_MIRROR_NOT_DRAWN,     /* mirrorPercentage's draw said no */
+  TRACE_MIRROR_BODY_NOT_KEPT, /* the body was too large to keep whole: not mirrored */
+  TRACE_MIRROR_NO_HOST,       /* no such cluster, no healthy host, or the proxy is draining */
+};
+
 struct trace_record {
   char request_id[40];
   char proxy[64];          /* the replica whose sidecar (or gateway) decided */
@@ -132,6 +140,10 @@ struct trace_record {
   /* Each try, in order. */
   struct trace_attempt attempts[TRACE_MAX_ATTEMPTS];
   uint32_t attempts_len;
+  /* Mirroring (VirtualService mirror): whether a shadow was sent, where, and the draw. */
+  enum trace_mirror mirror;
+  char mirror_cluster[128];
+  double mirror_pct, mirror_roll; /* percent 0..100; roll in [0, 100) */
 };
 
 /* Resets r to an empty record (rule, match, picked and candidates -1). */

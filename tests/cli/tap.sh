@@ -32,6 +32,20 @@ start_file_origin() {
   origin_port=$(wait_line "$1.out" 'port [0-9]+' | sed -E 's/.*port ([0-9]+).*/\1/')
   [ -n "$origin_port" ] || { echo "Bail out! origin did not start"; cat "$1.out"; exit 1; }
 }
+# need_conformance PATH...: sets conf to the conformance inputs ($MESHLAB_CONFORMANCE, else
+# ../shared beside the repository) and checks that each PATH (relative to it) exists. When one
+# is missing the test is skipped, except under CI (CI=true), where it bails out: CI must run it.
+need_conformance() {
+  conf=${MESHLAB_CONFORMANCE:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../../../shared/conformance}
+  local p
+  for p in "$@"; do
+    if [ ! -e "$conf/$p" ]; then
+      if [ "${CI:-}" = true ]; then echo "Bail out! conformance input missing: $conf/$p"; exit 1; fi
+      echo "1..0 # SKIP conformance input not found: $conf/$p (set MESHLAB_CONFORMANCE)"
+      exit 0
+    fi
+  done
+}
 tap_finish() {
   echo "1..$((passed + failed + skipped))"
   echo "$passed passed, $failed failed, $skipped skipped"

@@ -32,7 +32,7 @@ gone() {
 # A /24 of pod addresses no other test run is likely to use at the same time.
 # Ranges in use by the lab tests, which ctest may run side by side: test_lab 127.1.20-119,
 # test_telemetry_sink 150-179, test_push_under_load 201 (its release run 203), test_export_crds 202,
-# test_why 204, test_resilience 205, test_lab_control 225-254; test_port_blocks none (127.0.0.1 in
+# test_why 204, test_resilience 205, test_ratelimit_mirror 207, test_lab_control 225-254; test_port_blocks none (127.0.0.1 in
 # port blocks the lab probes free). A test that shares a range with another running one fails to
 # bind its pod ports.
 range() { echo "127.1.$(( (RANDOM % 100) + 20 )).0/24"; }

@@ -10,7 +10,6 @@
 # ports; its blocks are probed free by the lab itself (no fixed port here); the trap stops it.
 set -u
 MESHLAB=${MESHLAB_BIN:?MESHLAB_BIN must name the meshlab binary}
-here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 lab=$tmp/lab
 auto=$tmp/auto
@@ -26,13 +25,8 @@ trap cleanup EXIT
 . "$(dirname "$0")/tap.sh"
 L=(--lab-dir "$lab")
 
-conf=${MESHLAB_CONFORMANCE:-$here/../../../shared/conformance}
+need_conformance istio/bookinfo-networking
 networking=$conf/istio/bookinfo-networking
-if [ ! -d "$networking" ]; then
-  [ "${CI:-}" = true ] && { echo "Bail out! conformance inputs missing at $networking"; exit 1; }
-  echo "1..0 # SKIP conformance inputs not found at $networking"
-  exit 0
-fi
 
 # gone PID...: every process has exited (zombies count as exited).
 gone() {

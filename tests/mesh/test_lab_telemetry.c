@@ -1,11 +1,18 @@
 /* Unit tests for mesh/lab_telemetry.c's per-second series (pure): bucket rotation, merging
  * across series and seconds, window queries, share by version, codes and flags, expiry, the
- * request log ring. Times are whole seconds passed in, as the lab passes its loop clock. */
+ * request log ring. Times are whole seconds passed in, as the lab passes its loop clock.
+ * Then the clusters' state: a sidecar's report (report_build over a hand-built cluster manager)
+ * parsed back by the lab, the store of the latest state per caller and cluster, and the
+ * changes the journal records. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "mesh/clusters.h"
 #include "mesh/flags.h"
 #include "mesh/lab_telemetry.h"
+#include "mesh/report.h"
 #include "support/test.h"
 
 #define REVIEWS "reviews.default.svc.cluster.local"
@@ -188,7 +195,288 @@ static void request_log_keeps_the_newest(void) {
   labtel_free(&t); /* a freed (zeroed) store frees again as a no-op */
 }
 
+/* ---- clusters: report, parse, store, changes ---------------------------------------------- */
+
+#define HTTPBIN_CLUSTER "outbound|8000||httpbin.default.svc.cluster.local"
+
+/* A caller's cluster toward httpbin with two hosts, built by hand as clusters.c would. */
+struct fake_cm {
+  struct cluster_manager cm;
+  struct cluster c, *items[1];
+  struct upstream hosts[2], *host_ptrs[2];
+  struct lb_host lb_hosts[2];
+  struct outlier_host outlier[2];
+};
+
+static void fake_cm_init(struct fake_cm *f) {
+  memset(f, 0, sizeof *f);
+  f->c.name = HTTPBIN_CLUSTER;
+  f->c.service = "httpbin.default.svc.cluster.local";
+  f->c.direction = XDS_OUTBOUND;
+  breaker_limits_from_policy(NULL, &f->c.breaker.limits);
+  f->c.breaker.limits.max_connections = 1;
+  f->c.breaker.limits.max_pending = 1;
+  f->c.breaker.limits.max_requests_per_connection = 1;
+  f->c.outlier_cfg.enabled = true;
+  f->c.outlier_cfg.consecutive_5xx = 3;
+  f->c.outlier_cfg.base_ejection_ms = 30000;
+  f->c.outlier_cfg.interval_ms = 10000;
+  f->c.outlier_cfg.max_ejection_percent = 100;
+  const char *addrs[] = {"127.1.150.9:8000", "127.1.150.10:8000"};
+  for (int i = 0; i < 2; i++) {
+    ASSERT_INT_EQ(conn_addr_parse(&f->hosts[i].addr, addrs[i]), 0);
+    snprintf(f->hosts[i].replica, sizeof f->hosts[i].replica, "httpbin-%d", i);
+    f->host_ptrs[i] = &f->hosts[i];
+    f->lb_hosts[i].healthy = true;
+  }
+  f->c.hosts = f->host_ptrs;
+  f->c.lb_hosts = f->lb_hosts;
+  f->c.outlier = f->outlier;
+  f->c.nhosts = 2;
+  f->items[0] = &f->c;
+  f->cm.items = f->items;
+  f->cm.len = 1;
+}
+
+/* report_build's body for f, parsed as the lab parses it; returns the clusters in it. */
+static size_t round_trip(struct fake_cm *f, int64_t now_ms, struct labtel_cluster ***out) {
+  struct telemetry t = {0};
+  struct buf body = {0};
+  size_t n = report_build(&body, &t, &f->cm, "default/fortio-deploy-0", now_ms);
+  size_t parsed = 0;
+  EXPECT_INT_EQ(labtel_clusters_parse(body.data, body.len, "default/fortio-deploy-0", 5000, out, &parsed), 0);
+  EXPECT_INT_EQ(n, parsed); /* no series: every item counted is a cluster */
+  buf_free(&body);
+  telemetry_free(&t);
+  return parsed;
+}
+
+static void free_clusters(struct labtel_cluster **cs, size_t n) {
+  for (size_t i = 0; i < n; i++) labtel_cluster_free(cs[i]);
+  free(cs);
+}
+
+static void report_carries_changed_clusters_only(void) {
+  struct fake_cm f;
+  fake_cm_init(&f);
+  struct labtel_cluster **cs;
+  /* nothing has used the cluster: not reported */
+  EXPECT_INT_EQ(round_trip(&f, 1000, &cs), 0);
+  free_clusters(cs, 0);
+  f.hosts[0].stats.rq_total = 7;
+  f.hosts[0].stats.cx_active = 1;
+  f.c.breaker.rq_pending_overflow = 4;
+  f.c.breaker.cx_overflow = 2;
+  ASSERT_INT_EQ(round_trip(&f, 1000, &cs), 1);
+  const struct labtel_cluster *c = cs[0];
+  EXPECT_STR_EQ(c->node, "default/fortio-deploy-0");
+  EXPECT_STR_EQ(c->name, HTTPBIN_CLUSTER);
+  EXPECT_STR_EQ(c->direction, "outbound");
+  EXPECT_STR_EQ(c->service, "httpbin.default.svc.cluster.local");
+  EXPECT_INT_EQ(c->reported_ms, 5000);
+  EXPECT_INT_EQ(c->max_connections, 1);
+  EXPECT_INT_EQ(c->max_pending_requests, 1);
+  EXPECT_INT_EQ(c->max_requests, UINT32_MAX);
+  EXPECT_INT_EQ(c->max_requests_per_connection, 1);
+  EXPECT_INT_EQ(c->cx_active, 1);
+  EXPECT_INT_EQ(c->rq_pending_overflow, 4);
+  EXPECT_INT_EQ(c->cx_overflow, 2);
+  EXPECT(c->outlier_enabled);
+  EXPECT_INT_EQ(c->consecutive_5xx, 3);
+  ASSERT_INT_EQ(c->nhosts, 2);
+  EXPECT_STR_EQ(c->hosts[0].address, "127.1.150.9:8000");
+  EXPECT_STR_EQ(c->hosts[0].replica, "httpbin-0");
+  EXPECT_STR_EQ(c->hosts[0].health, "healthy");
+  EXPECT_INT_EQ(c->hosts[0].rq_total, 7);
+  EXPECT(!c->hosts[1].ejected);
+  free_clusters(cs, 1);
+  /* nothing moved since: not reported again */
+  EXPECT_INT_EQ(round_trip(&f, 1000, &cs), 0);
+  free_clusters(cs, 0);
+  /* an ejection: reported, and again in every report while the host stays out */
+  f.outlier[1].ejected = true;
+  f.outlier[1].eject_until_ms = 31000;
+  f.outlier[1].ejections_total = 1;
+  f.outlier[1].consecutive_5xx = 3;
+  f.lb_hosts[1].ejected = true;
+  f.c.outlier_stats.ejections_active = f.c.outlier_stats.ejections_total = 1;
+  EXPECT(report_has_ejections(&f.cm));
+  for (int round = 0; round < 2; round++) {
+    ASSERT_INT_EQ(round_trip(&f, 1000 + round * 250, &cs), 1);
+    const struct labtel_host *h = &cs[0]->hosts[1];
+    EXPECT(h->ejected);
+    EXPECT_STR_EQ(h->health, "ejected");
+    EXPECT_INT_EQ(h->ejection_remaining_ms, 30000 - round * 250);
+    EXPECT_INT_EQ(h->times_ejected, 1);
+    EXPECT_INT_EQ(h->consecutive_5xx, 3);
+    EXPECT_INT_EQ(cs[0]->ejections_active, 1);
+    free_clusters(cs, 1);
+  }
+  /* back: reported once more, then quiet */
+  f.outlier[1].ejected = f.lb_hosts[1].ejected = false;
+  f.c.outlier_stats.ejections_active = 0;
+  EXPECT(!report_has_ejections(&f.cm));
+  ASSERT_INT_EQ(round_trip(&f, 40000, &cs), 1);
+  EXPECT_STR_EQ(cs[0]->hosts[1].health, "healthy");
+  free_clusters(cs, 1);
+  EXPECT_INT_EQ(round_trip(&f, 40000, &cs), 0);
+  free_clusters(cs, 0);
+  /* an endpoint not ready reads unhealthy */
+  f.lb_hosts[0].healthy = false;
+  ASSERT_INT_EQ(round_trip(&f, 40000, &cs), 1);
+  EXPECT_STR_EQ(cs[0]->hosts[0].health, "unhealthy");
+  free_clusters(cs, 1);
+}
+
+static int outlier_changes;
+
+static void count_outlier_change(struct cluster_manager *cm, struct cluster *c) {
+  (void)cm;
+  EXPECT_STR_EQ(c->name, HTTPBIN_CLUSTER);
+  outlier_changes++;
+}
+
+static int dirty_calls;
+
+static void count_dirty(struct telemetry *t) {
+  (void)t;
+  dirty_calls++;
+}
+
+/* What makes a report go out with no request finishing: the cluster manager's hook fires on an
+ * ejection and on a return at the sweep (the proxy then calls telemetry_touch). */
+static void ejections_and_returns_fire_the_hook(void) {
+  struct fake_cm f;
+  fake_cm_init(&f);
+  f.c.cm = &f.cm;
+  f.cm.on_outlier_change = count_outlier_change;
+  f.c.outlier_cfg.max_ejection_ms = 300000;
+  outlier_changes = 0;
+  for (int i = 0; i < 3; i++) cluster_outlier_report(&f.c, &f.hosts[1], OUTLIER_RESPONSE, 503, 1000);
+  EXPECT_INT_EQ(outlier_changes, 1);
+  EXPECT(f.lb_hosts[1].ejected);
+  EXPECT_INT_EQ(cluster_ejected_hosts(&f.c), 1);
+  cluster_outlier_report(&f.c, &f.hosts[0], OUTLIER_RESPONSE, 200, 1000); /* no change: no call */
+  EXPECT_INT_EQ(outlier_changes, 1);
+  cluster_manager_sweep(&f.cm, 2000); /* still out */
+  EXPECT_INT_EQ(outlier_changes, 1);
+  cluster_manager_sweep(&f.cm, 40000); /* back */
+  EXPECT_INT_EQ(outlier_changes, 2);
+  EXPECT(!f.lb_hosts[1].ejected);
+  EXPECT_INT_EQ(cluster_ejected_hosts(&f.c), 0);
+  /* the proxy's hook: telemetry_touch calls on_dirty on the transition only */
+  struct telemetry t = {0};
+  t.on_dirty = count_dirty;
+  dirty_calls = 0;
+  telemetry_touch(&t);
+  telemetry_touch(&t);
+  EXPECT_INT_EQ(dirty_calls, 1);
+  EXPECT(t.dirty);
+}
+
+static void parse_refuses_non_objects_and_takes_reports_without_clusters(void) {
+  struct labtel_cluster **cs;
+  size_t n = 9;
+  EXPECT_INT_EQ(labtel_clusters_parse("[1]", 3, "default/a-0", 0, &cs, &n), -EINVAL);
+  const char *old = "{\"node\":\"default/a-0\",\"interval_ms\":250,\"series\":[],\"requests\":[]}";
+  EXPECT_INT_EQ(labtel_clusters_parse(old, strlen(old), "default/a-0", 0, &cs, &n), 0);
+  EXPECT_INT_EQ(n, 0);
+  EXPECT(cs == NULL);
+}
+
+static struct labtel_cluster *state(const char *node, const char *name, uint64_t pending_overflow, bool ejected,
+                                    uint64_t times) {
+  struct labtel_cluster *c = calloc(1, sizeof *c);
+  snprintf(c->node, sizeof c->node, "%s", node);
+  snprintf(c->name, sizeof c->name, "%s", name);
+  c->rq_pending_overflow = pending_overflow;
+  c->hosts = calloc(1, sizeof *c->hosts);
+  c->nhosts = 1;
+  snprintf(c->hosts[0].address, sizeof c->hosts[0].address, "127.1.150.9:8000");
+  c->hosts[0].ejected = ejected;
+  c->hosts[0].times_ejected = times;
+  return c;
+}
+
+static void store_keeps_the_latest_per_caller_and_cluster(void) {
+  struct labtel t = {0};
+  struct labtel_cluster *old;
+  ASSERT_INT_EQ(labtel_cluster_put(&t, state("default/b-0", "outbound|80||y", 1, false, 0), &old), 0);
+  EXPECT(old == NULL);
+  ASSERT_INT_EQ(labtel_cluster_put(&t, state("default/a-0", "outbound|80||y", 1, false, 0), &old), 0);
+  ASSERT_INT_EQ(labtel_cluster_put(&t, state("default/a-0", "outbound|80||x", 1, false, 0), &old), 0);
+  ASSERT_INT_EQ(t.nclusters, 3);
+  /* sorted by caller, then cluster */
+  EXPECT_STR_EQ(t.clusters[0]->name, "outbound|80||x");
+  EXPECT_STR_EQ(t.clusters[1]->node, "default/a-0");
+  EXPECT_STR_EQ(t.clusters[2]->node, "default/b-0");
+  /* a new report of the same pair replaces it */
+  ASSERT_INT_EQ(labtel_cluster_put(&t, state("default/a-0", "outbound|80||y", 5, false, 0), &old), 0);
+  ASSERT(old != NULL);
+  EXPECT_INT_EQ(old->rq_pending_overflow, 1);
+  labtel_cluster_free(old);
+  EXPECT_INT_EQ(t.nclusters, 3);
+  EXPECT_INT_EQ(t.clusters[1]->rq_pending_overflow, 5);
+  /* the caller goes away: its clusters with it */
+  labtel_clusters_forget(&t, "default/a-0");
+  ASSERT_INT_EQ(t.nclusters, 1);
+  EXPECT_STR_EQ(t.clusters[0]->node, "default/b-0");
+  labtel_free(&t);
+  labtel_free(&t);
+  /* bounded: past LABTEL_MAX_CLUSTERS pairs, new ones are refused, known ones still replaced */
+  for (int i = 0; i < LABTEL_MAX_CLUSTERS; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "outbound|80||s%d", i);
+    ASSERT_INT_EQ(labtel_cluster_put(&t, state("default/a-0", name, 0, false, 0), &old), 0);
+  }
+  EXPECT_INT_EQ(labtel_cluster_put(&t, state("default/z-0", "outbound|80||s0", 0, false, 0), &old), -ENOSPC);
+  EXPECT_INT_EQ(labtel_cluster_put(&t, state("default/a-0", "outbound|80||s7", 2, false, 0), &old), 0);
+  labtel_cluster_free(old);
+  EXPECT_INT_EQ(t.nclusters, LABTEL_MAX_CLUSTERS);
+  labtel_free(&t);
+}
+
+static void changes_name_ejections_returns_and_overflows(void) {
+  struct labtel_change ch[8];
+  struct labtel_cluster *a = state("default/a-0", "c", 0, false, 0), *b = state("default/a-0", "c", 3, true, 1);
+  /* nothing known before: the ejection and the whole count are new */
+  ASSERT_INT_EQ(labtel_cluster_changes(NULL, b, ch, 8), 2);
+  EXPECT_INT_EQ(ch[0].kind, LABTEL_HOST_EJECTED);
+  EXPECT_STR_EQ(ch[0].host->address, "127.1.150.9:8000");
+  EXPECT_INT_EQ(ch[1].kind, LABTEL_OVERFLOW);
+  EXPECT_STR_EQ(ch[1].counter, "upstream_rq_pending_overflow");
+  EXPECT_INT_EQ(ch[1].value, 3);
+  EXPECT_INT_EQ(ch[1].delta, 3);
+  EXPECT_INT_EQ(labtel_cluster_changes(NULL, a, ch, 8), 0);
+  EXPECT_INT_EQ(labtel_cluster_changes(b, b, ch, 8), 0); /* still out, no new overflow: nothing */
+  /* back in, two more overflows */
+  struct labtel_cluster *c = state("default/a-0", "c", 5, false, 1);
+  ASSERT_INT_EQ(labtel_cluster_changes(b, c, ch, 8), 2);
+  EXPECT_INT_EQ(ch[0].kind, LABTEL_HOST_RETURNED);
+  EXPECT_INT_EQ(ch[1].delta, 2);
+  EXPECT_INT_EQ(ch[1].value, 5);
+  /* out and back between two reports: both events */
+  struct labtel_cluster *d = state("default/a-0", "c", 5, false, 2);
+  ASSERT_INT_EQ(labtel_cluster_changes(c, d, ch, 8), 2);
+  EXPECT_INT_EQ(ch[0].kind, LABTEL_HOST_EJECTED);
+  EXPECT_INT_EQ(ch[1].kind, LABTEL_HOST_RETURNED);
+  /* a restarted caller counts from 0 again: its count is all new */
+  struct labtel_cluster *e = state("default/a-0", "c", 1, false, 2);
+  ASSERT_INT_EQ(labtel_cluster_changes(d, e, ch, 8), 1);
+  EXPECT_INT_EQ(ch[0].delta, 1);
+  /* more changes than room: counted, not written past max */
+  EXPECT_INT_EQ(labtel_cluster_changes(NULL, b, ch, 1), 2);
+  labtel_cluster_free(a);
+  labtel_cluster_free(b);
+  labtel_cluster_free(c);
+  labtel_cluster_free(d);
+  labtel_cluster_free(e);
+}
+
 TEST_CASES(TEST(window_sums_the_last_seconds_only), TEST(ring_rotation_forgets_a_lap_ago),
            TEST(expire_drops_idle_series), TEST(merges_histograms_across_series_for_percentiles),
            TEST(share_by_version_and_filters), TEST(counts_codes_flags_and_success),
-           TEST(request_log_keeps_the_newest))
+           TEST(request_log_keeps_the_newest), TEST(report_carries_changed_clusters_only),
+           TEST(ejections_and_returns_fire_the_hook),
+           TEST(parse_refuses_non_objects_and_takes_reports_without_clusters),
+           TEST(store_keeps_the_latest_per_caller_and_cluster), TEST(changes_name_ejections_returns_and_overflows))

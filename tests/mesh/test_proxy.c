@@ -448,6 +448,68 @@ static void drains_in_flight_requests_on_shutdown(void) {
   STOP(f);
 }
 
+/* Runs on the loop thread: every route of the pushed config mirrors to its own first
+ * destination at 100 % (what a VirtualService mirror compiles to), so the origin gets each
+ * request twice: once from the request, once from its shadow. */
+static void enable_mirror(struct fixture *f, void *arg) {
+  (void)arg;
+  struct proxy_config *cfg = f->px.config->cfg;
+  for (size_t i = 0; i < cfg->route_configs_len; i++)
+    for (size_t v = 0; v < cfg->route_configs[i].vhosts_len; v++)
+      for (size_t k = 0; k < cfg->route_configs[i].vhosts[v].routes_len; k++) {
+        struct xds_route *r = &cfg->route_configs[i].vhosts[v].routes[k];
+        if (!r->destinations_len) continue;
+        r->mirror_present = true;
+        r->mirror = r->destinations[0];
+        r->mirror_percentage.value = 100;
+      }
+}
+
+static void read_mirror_stats(struct fixture *f, void *arg) {
+  struct mirror_stats *m = arg;
+  *m = f->px.mirrors.stats;
+  m->sent += 1000 * mirror_set_inflight(&f->px.mirrors); /* in flight, folded in for the test to see */
+}
+
+static void mirror_is_fire_and_forget(void) {
+  struct fixture f;
+  START(f, NULL);
+  fixture_call(&f, enable_mirror, NULL);
+  struct client c;
+  ASSERT_INT_EQ(client_open(&c, f.port), 0);
+  struct client_response r;
+  get(&c, "/headers", &r);
+  EXPECT_INT_EQ(r.status, 200);
+  EXPECT_STR_CONTAINS(buf_cstr(&r.body), "Host: test\n"); /* the caller's answer is the request's own */
+  client_response_free(&r);
+  struct counts n = {0};
+  struct mirror_stats m = {0};
+  for (int i = 0; i < 100; i++) {
+    fixture_call(&f, read_counts, &n);
+    fixture_call(&f, read_mirror_stats, &m);
+    if (n.origin_requests == 2 && m.responses == 1) break;
+    usleep(10 * 1000);
+  }
+  EXPECT_INT_EQ(n.origin_requests, 2);
+  EXPECT_INT_EQ(m.sent, 1);
+  EXPECT_INT_EQ(m.responses, 1);
+  EXPECT_INT_EQ(n.code_count[200], 1); /* the shadow is not a downstream request */
+  /* A shadow still running when the proxy shuts down is cancelled, not waited for: the caller
+   * of a 5 s request leaves, its shadow is cut at shutdown, the loop closes cleanly and fast. */
+  struct client slow;
+  ASSERT_INT_EQ(client_open(&slow, f.port), 0);
+  ASSERT_INT_EQ(client_send_str(&slow, "GET /delay/5000 HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
+  usleep(100 * 1000);
+  client_close(&slow);
+  usleep(50 * 1000);
+  fixture_call(&f, read_mirror_stats, &m);
+  EXPECT_INT_EQ(m.sent, 1002); /* two sent, one in flight */
+  client_close(&c);
+  uint64_t start = uv_hrtime();
+  STOP(f);
+  EXPECT_INT_LE((uv_hrtime() - start) / 1000000, 2000);
+}
+
 struct push {
   int upstream_port;
   int rc;
@@ -526,4 +588,4 @@ TEST_CASES(TEST(pushes_keep_pools_and_in_flight_requests), TEST(keeps_alive_and_
            TEST(upstream_dying_mid_response_cuts_the_client), TEST(malformed_upstream_response_is_502),
            TEST(refuses_smuggling_shapes_without_forwarding), TEST(slow_headers_time_out),
            TEST(route_timeout_is_504_ut), TEST(refused_upstream_is_503_uf), TEST(speaks_http10_and_reframes),
-           TEST(drains_in_flight_requests_on_shutdown))
+           TEST(drains_in_flight_requests_on_shutdown), TEST(mirror_is_fire_and_forget))

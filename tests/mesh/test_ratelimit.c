@@ -4,6 +4,8 @@
  * replay with the seed. */
 #include "mesh/ratelimit.h"
 
+#include <stdio.h>
+
 #include "support/test.h"
 
 static void bucket_timeline(void) {
@@ -112,5 +114,64 @@ static void half_enabled_about_half_checked(void) {
   EXPECT_INT_LE(limited, 5000 + 250);
 }
 
+/* The proxy's buckets: kept across pushes while the settings stay, a new full bucket when they
+ * change, counters as Envoy's stats count them. */
+static void buckets_kept_across_pushes(void) {
+  struct ratelimit_buckets bs = {0};
+  struct resource_local_rate_limit cfg = {.stat_prefix = "http_local_rate_limiter",
+                                          .max_tokens = 4,
+                                          .tokens_per_fill = 4,
+                                          .fill_interval_ms = 60000,
+                                          .enabled_percent = 100,
+                                          .enforced_percent = 100};
+  struct rng rng;
+  rng_seed(&rng, 1);
+  struct ratelimit_slot *s = ratelimit_buckets_get(&bs, "inbound|9080", &cfg, 0);
+  uint32_t left = 99;
+  static const enum ratelimit_verdict want[] = {RATELIMIT_PASS, RATELIMIT_PASS, RATELIMIT_PASS, RATELIMIT_PASS,
+                                                RATELIMIT_LIMITED, RATELIMIT_LIMITED};
+  static const uint32_t want_left[] = {3, 2, 1, 0, 0, 0};
+  for (size_t k = 0; k < 6; k++) {
+    EXPECT_INT_EQ(ratelimit_slot_check(s, &cfg, &rng, 10, &left), want[k]);
+    EXPECT_INT_EQ(left, want_left[k]);
+  }
+  EXPECT_INT_EQ(s->stats.enabled, 6);
+  EXPECT_INT_EQ(s->stats.ok, 4);
+  EXPECT_INT_EQ(s->stats.rate_limited, 2);
+  EXPECT_INT_EQ(s->stats.enforced, 2);
+  /* A push with the same limit (a new config object, same values) keeps the empty bucket. */
+  struct resource_local_rate_limit same = cfg;
+  EXPECT(ratelimit_buckets_get(&bs, "inbound|9080", &same, 20) == s);
+  EXPECT_INT_EQ(token_bucket_peek(&s->bucket, 20), 0);
+  /* Another listener has its own bucket. */
+  struct ratelimit_slot *other = ratelimit_buckets_get(&bs, "outbound", &cfg, 20);
+  EXPECT(other != s);
+  EXPECT_INT_EQ(token_bucket_peek(&other->bucket, 20), 4);
+  /* Changed settings: a new full bucket in the same slot, the counters kept. */
+  struct resource_local_rate_limit bigger = cfg;
+  bigger.max_tokens = 10;
+  EXPECT(ratelimit_buckets_get(&bs, "inbound|9080", &bigger, 30) == s);
+  EXPECT_INT_EQ(token_bucket_peek(&s->bucket, 30), 10);
+  EXPECT_INT_EQ(s->stats.enabled, 6);
+  /* Not enforced: passes, counted as rate limited but not enforced; not enabled: not counted. */
+  struct resource_local_rate_limit lax = {.max_tokens = 0, .tokens_per_fill = 1, .fill_interval_ms = 60000,
+                                          .enabled_percent = 100, .enforced_percent = 0};
+  struct ratelimit_slot *l = ratelimit_buckets_get(&bs, "http.8080", &lax, 0);
+  EXPECT_INT_EQ(ratelimit_slot_check(l, &lax, &rng, 1, NULL), RATELIMIT_NOT_ENFORCED);
+  lax.enabled_percent = 0;
+  EXPECT_INT_EQ(ratelimit_slot_check(l, &lax, &rng, 1, NULL), RATELIMIT_PASS);
+  EXPECT_INT_EQ(l->stats.enabled, 1);
+  EXPECT_INT_EQ(l->stats.rate_limited, 1);
+  EXPECT_INT_EQ(l->stats.enforced, 0);
+  EXPECT_INT_EQ(l->stats.ok, 0);
+  /* More names than slots: the oldest slots are taken over in turn, never a crash. */
+  char name[16];
+  for (int k = 0; k < 2 * RATELIMIT_MAX_BUCKETS; k++) {
+    snprintf(name, sizeof name, "inbound|%d", 9000 + k);
+    struct ratelimit_slot *n = ratelimit_buckets_get(&bs, name, &cfg, 0);
+    EXPECT_STR_EQ(n->name, name);
+  }
+}
+
 TEST_CASES(TEST(bucket_timeline), TEST(refill_caps_and_keeps_phase), TEST(filter_percentages),
-           TEST(half_enabled_about_half_checked))
+           TEST(half_enabled_about_half_checked), TEST(buckets_kept_across_pushes))

@@ -419,6 +419,24 @@ static const struct {
                              "  - when:\n    - key: request.auth.claim[groups]\n"
                              "      values: [admin]\n",
      9, 12, "spec.rules[0].when[0].key", "not a condition key Istio supports"},
+    /* Istio accepts these keys and silently ignores them; meshlab refuses (confusion 12). */
+    {"when key without brackets", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+                                  "metadata:\n  name: deny\nspec:\n  action: DENY\n  rules:\n"
+                                  "  - when:\n    - key: request.auth.claims\n      values: [admin]\n",
+     9, 12, "spec.rules[0].when[0].key", "not a condition key Istio supports"},
+    {"when Mixer-era key", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+                           "metadata:\n  name: deny\nspec:\n  action: DENY\n  rules:\n"
+                           "  - when:\n    - key: source.user\n      values: [admin]\n",
+     9, 12, "spec.rules[0].when[0].key", "not a condition key Istio supports"},
+    {"when path key", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+                      "metadata:\n  name: deny\nspec:\n  action: DENY\n  rules:\n"
+                      "  - when:\n    - key: request.path\n      values: [/admin]\n",
+     9, 12, "spec.rules[0].when[0].key", "request.headers[NAME]"},
+    {"when experimental key", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+                              "metadata:\n  name: deny\nspec:\n  action: DENY\n  rules:\n"
+                              "  - when:\n    - key: experimental.envoy.filters.network.mysql_proxy[db.table]\n"
+                              "      values: ['[update]']\n",
+     9, 12, "spec.rules[0].when[0].key", "meshlab does not implement them"},
     {"when header without name", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
                                  "metadata:\n  name: a\nspec:\n  rules:\n  - when:\n"
                                  "    - key: request.headers[]\n      values: [x]\n",
@@ -493,6 +511,14 @@ static const struct {
                             "metadata:\n  name: jwt\nspec:\n  jwtRules:\n"
                             "  - issuer: me\n    jwks: '{\"nokeys\": 1}'\n",
      8, 11, "spec.jwtRules[0].jwks", "no \"keys\" array"},
+    {"jwt symmetric inline jwks", "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n"
+                                  "metadata:\n  name: a\nspec:\n  jwtRules:\n"
+                                  "  - issuer: me\n    jwks: '{\"keys\": [{\"kty\": \"oct\", \"k\": \"AAAA\"}]}'\n",
+     8, 11, "spec.jwtRules[0].jwks", "symmetric keys (kty \"oct\") are refused"},
+    {"jwt small RSA inline jwks", "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n"
+                                  "metadata:\n  name: a\nspec:\n  jwtRules:\n"
+                                  "  - issuer: me\n    jwks: '{\"keys\": [{\"kty\": \"RSA\", \"n\": \"AQAB\", \"e\": \"AQAB\"}]}'\n",
+     8, 11, "spec.jwtRules[0].jwks", "use at least 2048"},
     {"jwks_uri old name", "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n"
                           "metadata:\n  name: jwt\nspec:\n  jwtRules:\n"
                           "  - issuer: me\n    jwks_uri: https://x/jwks\n",
@@ -1029,8 +1055,8 @@ static const char RICH_SECURITY[] =
     "      values: [10.0.0.1, 10.0.0.0/24]\n"
     "    - key: connection.sni\n"
     "      values: ['*.example.com']\n"
-    "    - key: experimental.envoy.filters.network.mysql_proxy[db.table]\n"
-    "      values: ['[update]']\n"
+    "    - key: request.auth.audiences\n"
+    "      values: ['httpbin']\n"
     "  - {}\n"
     "---\n"
     "apiVersion: security.istio.io/v1\n"
@@ -1138,6 +1164,29 @@ static void test_rich_model(void) {
   EXPECT_INT_EQ(none->rules_len, 0);
   EXPECT_INT_EQ(none->action, RESOURCE_AUTHZ_ALLOW);
   EXPECT_INT_EQ(diag_count(&d, DIAG_ERROR), 0);
+  /* AUDIT is accepted (recorded by authz.c, never enforced); every supported key parses. */
+  static const char audit[] = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+                              "metadata:\n  name: audit\nspec:\n  action: AUDIT\n  rules:\n  - when:\n"
+                              "    - {key: 'request.headers[x-a]', values: [a]}\n"
+                              "    - {key: source.ip, values: [10.0.0.0/8]}\n"
+                              "    - {key: remote.ip, values: ['2001:db8::/32']}\n"
+                              "    - {key: source.namespace, values: [foo]}\n"
+                              "    - {key: source.principal, values: ['*']}\n"
+                              "    - {key: request.auth.principal, values: ['*']}\n"
+                              "    - {key: request.auth.audiences, values: [a]}\n"
+                              "    - {key: request.auth.presenter, values: [a]}\n"
+                              "    - {key: 'request.auth.claims[a][b][c]', values: [a]}\n"
+                              "    - {key: destination.ip, values: [10.0.0.1]}\n"
+                              "    - {key: destination.port, values: ['80']}\n"
+                              "    - {key: connection.sni, values: [a]}\n";
+  struct resource *au = parse_one(audit, NULL);
+  EXPECT(au != NULL);
+  if (au) {
+    EXPECT_INT_EQ(au->spec.authorization_policy.action, RESOURCE_AUTHZ_AUDIT);
+    EXPECT_INT_EQ(au->spec.authorization_policy.rules[0].when_len, 12);
+    EXPECT_STR_EQ(resource_authz_action_name(au->spec.authorization_policy.action), "AUDIT");
+  }
+  resource_free(au);
 out:
   resource_list_free(&l);
   diag_list_free(&d);

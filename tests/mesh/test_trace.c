@@ -234,6 +234,11 @@ static struct trace_record full_record(void) {
   };
   memcpy(r.attempts, tries, sizeof tries);
   r.attempts_len = 3;
+  r.mirror = TRACE_MIRROR_SENT;
+  const char *mc = "outbound|8000|v2|httpbin.default.svc.cluster.local";
+  trace_copy(r.mirror_cluster, sizeof r.mirror_cluster, mc, strlen(mc));
+  r.mirror_pct = 33.3;
+  r.mirror_roll = 12.41;
   return r;
 }
 
@@ -251,6 +256,8 @@ static void json_round_trip(void) {
   EXPECT_STR_CONTAINS(buf_cstr(&b), "\"breaker\":\"queued\"");
   EXPECT_STR_CONTAINS(buf_cstr(&b), "\"outcome\":\"per_try_timeout\"");
   EXPECT_STR_CONTAINS(buf_cstr(&b), "\"candidates\":[0,2]");
+  EXPECT_STR_CONTAINS(buf_cstr(&b), "\"mirror\":\"sent\"");
+  EXPECT_STR_CONTAINS(buf_cstr(&b), "\"mirror_cluster\":\"outbound|8000|v2|httpbin.default.svc.cluster.local\"");
   buf_free(&b);
 
   /* An empty record round-trips too (flags "-", no attempts). */
@@ -422,6 +429,21 @@ static void text_cases(void) {
   trace_copy(nr.path, sizeof nr.path, "/x", 2);
   trace_copy(nr.verdict, sizeof nr.verdict, "NO_ROUTE", 8);
 
+  struct trace_record rl = rec("r7", "productpage-v1-0", 429, FLAG_RL);
+  rl.ratelimit = TRACE_RATELIMIT_LIMITED;
+
+  struct trace_record mirrored = routed("r8", "curl-0", 200, 0);
+  mirrored.mirror = TRACE_MIRROR_SENT;
+  const char *mc = "outbound|8000|v2|httpbin.default.svc.cluster.local";
+  trace_copy(mirrored.mirror_cluster, sizeof mirrored.mirror_cluster, mc, strlen(mc));
+  mirrored.mirror_pct = 100;
+  mirrored.mirror_roll = 41.5;
+
+  struct trace_record unmirrored = routed("r9", "curl-0", 200, 0);
+  unmirrored.mirror = TRACE_MIRROR_NOT_DRAWN;
+  unmirrored.mirror_pct = 0;
+  unmirrored.mirror_roll = 3.25;
+
   static const struct {
     int which;
     const char *line;
@@ -459,10 +481,15 @@ static void text_cases(void) {
       {5, "productpage-v1-0 → outbound  404 NR  0 ms  (config v3)\n"},
       {5, "  route   no VirtualService rule or default route matches "
           "nosuch:9080/x → 404 NR\n"},
+      {6, "  limit   local rate limit: the token bucket is empty and the limit is enforced → 429 RL\n"},
+      {7, "  mirror  drew 41.50 < mirrorPercentage 100.00 → a copy went to "
+          "outbound|8000|v2|httpbin.default.svc.cluster.local with Host <host>-shadow; its answer is dropped and "
+          "never reaches the caller\n"},
+      {8, "  mirror  drew 3.25, not under mirrorPercentage 0.00 → not mirrored\n"},
   };
-  const struct trace_record *recs[] = {&retry_ok, &urx, &uo, &fi, &delay, &nr};
-  struct buf text[6] = {{0}};
-  for (size_t i = 0; i < 6; i++)
+  const struct trace_record *recs[] = {&retry_ok, &urx, &uo, &fi, &delay, &nr, &rl, &mirrored, &unmirrored};
+  struct buf text[9] = {{0}};
+  for (size_t i = 0; i < 9; i++)
     EXPECT_INT_EQ(trace_record_text(recs[i], &text[i]), 0);
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     EXPECT_STR_CONTAINS(buf_cstr(&text[cases[i].which]), cases[i].line);
@@ -475,7 +502,7 @@ static void text_cases(void) {
   EXPECT(strstr(buf_cstr(&text[5]), "  policy") == NULL);
   EXPECT(strstr(buf_cstr(&text[5]), "  try") == NULL);
   /* TEST_TRACE_SHOW=1 prints them, to read the explanations whole. */
-  for (size_t i = 0; i < 6; i++) {
+  for (size_t i = 0; i < 9; i++) {
     if (getenv("TEST_TRACE_SHOW"))
       fprintf(stderr, "%s\n", buf_cstr(&text[i]));
     buf_free(&text[i]);

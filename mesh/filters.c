@@ -1,0 +1,271 @@
+/* filters: the sidecar's HTTP filter chain before any try, in Envoy's order as Istio builds it.
+ *
+ * Where it sits: proxy.c parsed a request head; filters_run() decides, with the config the
+ * request is routed under:
+ *
+ *   local rate limit (ratelimit.c)  the listener's EnvoyFilter token bucket: 429 RL
+ *   router (router.c)               which VirtualService rule, weighted destination, cluster
+ *                                   (NR, NC, redirects, direct responses answer here)
+ *   route policy                    the rule's timeout and retry policy, read for exchange.c
+ *   fault (fault.c)                 the delay and abort draw: an abort with no delay answers
+ *                                   here (FI); a delay is waited out by exchange.c (DI)
+ *   load balancer (lb.c)            the first try's host, skipping ejected hosts (UH)
+ *
+ * then exchange.c runs the tries. Once the request is complete, filters_mirror() sends the
+ * route's mirror copy (mirror.c), fire and forget. Each decision is written into the request's
+ * trace record (trace.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mesh/flags.h"
+#include "mesh/http_head.h"
+#include "mesh/mirror.h"
+#include "mesh/proxy_internal.h"
+#include "mesh/ratelimit.h"
+#include "mesh/router.h"
+
+/* The fault filter's abort: the configured status, flag FI, Envoy's body. */
+void filters_fault_abort(struct session *s) {
+  struct exchange *ex = &s->ex;
+  char extra[64] = "";
+  if (ex->fault.grpc_code >= 0) snprintf(extra, sizeof extra, "grpc-status: %d\r\n", ex->fault.grpc_code);
+  session_local_reply(s, ex->fault.abort_status, FLAG_FI, "fault filter abort", "fault_filter_abort",
+                      extra[0] ? extra : NULL);
+}
+
+
+static void route_trace(struct exchange *ex, const struct route_decision *d, enum router_verdict v) {
+  struct trace_record *t = &ex->trace;
+  const char *vn = router_verdict_name(v);
+  trace_copy(t->verdict, sizeof t->verdict, vn, strlen(vn));
+  trace_copy(t->route_why, sizeof t->route_why, d->why, strlen(d->why));
+  const struct xds_route *r = d->route;
+  if (r) {
+    if (r->vs_name) {
+      char vs[96];
+      snprintf(vs, sizeof vs, "%s/%s", r->vs_ns ? r->vs_ns : "", r->vs_name);
+      trace_copy(t->virtual_service, sizeof t->virtual_service, vs, strlen(vs));
+    }
+    t->rule = r->rule;
+    t->match = d->match_index;
+    if (r->name) trace_copy(t->route_name, sizeof t->route_name, r->name, strlen(r->name));
+    t->destinations = (uint32_t)r->destinations_len;
+  }
+  if (d->destination && d->destination->cluster_name)
+    trace_copy(t->cluster, sizeof t->cluster, d->destination->cluster_name, strlen(d->destination->cluster_name));
+  t->weight_draw = d->draw;
+  t->weight_total = d->total_weight;
+}
+
+/* Istio's policies of the matched route: the timeout, the retry policy (none inbound: Istio
+ * puts retries on client-side routes only), the fault draw. */
+static void route_policy(struct session *s, const struct xds_route *r) {
+  struct proxy *px = s->px;
+  struct exchange *ex = &s->ex;
+  struct trace_record *t = &ex->trace;
+  ex->timeout_ms = px->limits.request_timeout_ms;
+  if (r && r->timeout.set) ex->timeout_ms = r->timeout.ms > 0 ? (uint64_t)r->timeout.ms : 0;
+  memset(&ex->retry, 0, sizeof ex->retry);
+  if (r && s->dir != XDS_INBOUND) {
+    char err[128];
+    if (retry_policy_from_route(&r->retries, &ex->retry, err, sizeof err) != 0) memset(&ex->retry, 0, sizeof ex->retry);
+  }
+  t->timeout_ms = (uint32_t)ex->timeout_ms;
+  t->per_try_timeout_ms = (uint32_t)(ex->retry.per_try_timeout_ms > 0 ? ex->retry.per_try_timeout_ms : 0);
+  t->retry_attempts = ex->retry.retries;
+  retry_policy_format(&ex->retry, t->retry_on, sizeof t->retry_on);
+  if (ex->retry.retries && ex->retry.codes_len) {
+    /* Which codes retriable-status-codes means: Istio's default is 503 alone. */
+    size_t len = strlen(t->retry_on);
+    for (size_t i = 0; i < ex->retry.codes_len && len + 6 < sizeof t->retry_on; i++)
+      len += (size_t)snprintf(t->retry_on + len, sizeof t->retry_on - len, "%s%u", i ? "," : " [",
+                              (unsigned)ex->retry.codes[i]);
+    if (len + 2 < sizeof t->retry_on) snprintf(t->retry_on + len, sizeof t->retry_on - len, "]");
+  }
+  fault_draw(r && s->dir != XDS_INBOUND ? &r->fault : NULL, &px->rng, &ex->fault);
+  const struct fault_draw *f = &ex->fault;
+  if (f->has_delay || f->has_abort) {
+    t->fault = f->delay && f->abort ? TRACE_FAULT_BOTH
+               : f->delay           ? TRACE_FAULT_DELAYED
+               : f->abort           ? TRACE_FAULT_ABORTED
+                                    : TRACE_FAULT_SKIPPED;
+    t->delay_pct = f->delay_pct;
+    t->delay_roll = f->delay_roll;
+    t->abort_pct = f->abort_pct;
+    t->abort_roll = f->abort_roll;
+    /* The configured delay, fired or not (the draw only says whether it fired). */
+    t->delay_ms = r && r->fault.delay.present && r->fault.delay.fixed_delay.ms > 0 ? (uint32_t)r->fault.delay.fixed_delay.ms
+                                                                                   : (uint32_t)f->delay_ms;
+    t->abort_status = f->abort_status;
+  }
+}
+
+/* Envoy's local_ratelimit filter, which Istio's rate-limiting task inserts before the router of
+ * the listener's HTTP chain: one bucket per listener (route config) of this proxy. Returns 1
+ * when the request was answered 429 RL with the filter's response_headers_to_add. */
+static int local_rate_limit(struct session *s) {
+  struct proxy *px = s->px;
+  struct exchange *ex = &s->ex;
+  const struct xds_route_config *rc = proxy_config_listener(ex->config->cfg, s->dir, s->lport);
+  if (!rc || !rc->local_rate_limit) return 0;
+  const struct resource_local_rate_limit *l = rc->local_rate_limit;
+  int64_t now = (int64_t)uv_now(px->loop);
+  struct ratelimit_slot *slot = ratelimit_buckets_get(&px->ratelimit, rc->name ? rc->name : "", l, now);
+  uint32_t left = 0;
+  enum ratelimit_verdict v = ratelimit_slot_check(slot, l, &px->rng, now, &left);
+  ex->trace.tokens_left = left;
+  switch (v) {
+    case RATELIMIT_PASS:
+      ex->trace.ratelimit = TRACE_RATELIMIT_PASSED;
+      return 0;
+    case RATELIMIT_NOT_ENFORCED:
+      ex->trace.ratelimit = TRACE_RATELIMIT_NOT_ENFORCED;
+      return 0;
+    case RATELIMIT_LIMITED:
+      break;
+  }
+  ex->trace.ratelimit = TRACE_RATELIMIT_LIMITED;
+  char extra[192];
+  size_t n = 0;
+  extra[0] = '\0';
+  for (size_t i = 0; i < l->response_headers.len; i++) {
+    const struct resource_map_entry *e = &l->response_headers.items[i];
+    int w = snprintf(extra + n, sizeof extra - n, "%s: %s\r\n", e->key, e->value ? e->value : "");
+    if (w < 0 || (size_t)w >= sizeof extra - n) {
+      extra[n] = '\0'; /* a header that does not fit is left out whole */
+      break;
+    }
+    n += (size_t)w;
+  }
+  session_local_reply(s, 429, FLAG_RL, "local_rate_limited", "local_rate_limited", n ? extra : NULL);
+  return 1;
+}
+
+int filters_run(struct session *s, struct http_head *h) {
+  struct proxy *px = s->px;
+  struct exchange *ex = &s->ex;
+  trace_record_clear(&ex->trace);
+  if (!px->config) {
+    session_local_reply(s, 404, FLAG_NR, NULL, "route_not_found", NULL);
+    return 0;
+  }
+  ex->config = px->config;
+  ex->config->refs++;
+  ex->trace.config_version = ex->config->cfg->version;
+  if (local_rate_limit(s)) return 0;
+  struct router_request rq = {0};
+  rq.direction = s->dir;
+  rq.authority = ex->authority;
+  rq.path = ex->path;
+  rq.method = h->method;
+  rq.head = h;
+  rq.port = s->lport;
+  struct route_decision d;
+  enum router_verdict v = router_route(ex->config->cfg, &rq, &px->rng, &d);
+  ex->route = d.route;
+  route_trace(ex, &d, v);
+  switch (v) {
+    case ROUTER_NO_ROUTE:
+      session_local_reply(s, 404, FLAG_NR, NULL, "route_not_found", NULL);
+      return 0;
+    case ROUTER_NO_CLUSTER:
+      session_local_reply(s, 503, FLAG_NC, NULL, "cluster_not_found", NULL);
+      return 0;
+    case ROUTER_DIRECT_RESPONSE: {
+      const struct resource_direct_response *dr = &d.route->direct_response;
+      session_local_reply(s, (int)dr->status, 0, dr->body, "direct_response", NULL);
+      return 0;
+    }
+    case ROUTER_REDIRECT: {
+      const struct resource_redirect *rd = &d.route->redirect;
+      char location[512];
+      struct slice host = ex->authority;
+      snprintf(location, sizeof location, "location: %s://%.*s%s\r\n", rd->scheme ? rd->scheme : "http",
+               rd->authority ? (int)strlen(rd->authority) : (int)host.n, rd->authority ? rd->authority : host.p,
+               rd->uri ? rd->uri : "/");
+      session_local_reply(s, (int)rd->redirect_code.value, 0, NULL, "redirect", location);
+      return 0;
+    }
+    case ROUTER_ROUTE:
+      break;
+  }
+  route_policy(s, d.route);
+  /* A fault abort with no delay answers now; with a delay, after it (exchange_start). */
+  if (ex->fault.abort && !ex->fault.delay) {
+    filters_fault_abort(s);
+    return 0;
+  }
+  struct cluster *c = cluster_manager_find(&px->clusters, d.cluster->name);
+  if (!c) {
+    session_local_reply(s, 503, FLAG_NC, NULL, "cluster_not_found", NULL);
+    return 0;
+  }
+  uint64_t hash;
+  const uint64_t *key = NULL;
+  if (d.cluster->policy.load_balancer.hash_present &&
+      lb_hash_request(&d.cluster->policy.load_balancer.consistent_hash, h, ex->path, s->client_ip, &hash))
+    key = &hash;
+  struct lb_pick pick = {0};
+  struct trace_record *t = &ex->trace;
+  t->hosts = (uint32_t)c->nhosts;
+  t->hosts_available = (uint32_t)cluster_available_hosts(c);
+  const char *lb = c->lb.algorithm ? c->lb.algorithm->name : "";
+  trace_copy(t->lb_policy, sizeof t->lb_policy, lb, strlen(lb));
+  if (cluster_pick(c, key, &px->rng, &ex->up, &pick) != LB_PICKED) {
+    session_local_reply(s, 503, FLAG_UH, "no healthy upstream", "no_healthy_upstream", NULL);
+    return 0;
+  }
+  t->picked = (int)pick.index;
+  for (size_t i = 0; i < pick.candidates_len && i < 2; i++) t->candidates[i] = (int)pick.candidates[i];
+  ex->cluster = c;
+  ex->routed = 1;
+  return 1;
+}
+
+/* VirtualService mirror: once the request is complete, a copy to the mirror cluster with the
+ * Host made "<host>-shadow", the same x-request-id, the kept body (Envoy's shadow writer).
+ * Fire and forget: mirror.c owns the copy; this request never waits for it or hears of it. A
+ * fault abort answers before the router, so an aborted request is not mirrored (as in Envoy). */
+void filters_mirror(struct session *s) {
+  struct proxy *px = s->px;
+  struct exchange *ex = &s->ex;
+  const struct xds_route *r = ex->route;
+  if (!r || !r->mirror_present || ex->fault.abort || !ex->req) return;
+  struct trace_record *t = &ex->trace;
+  const char *cn = r->mirror.cluster_name;
+  if (cn) trace_copy(t->mirror_cluster, sizeof t->mirror_cluster, cn, strlen(cn));
+  t->mirror_pct = r->mirror_percentage.value;
+  if (!mirror_draw(r->mirror_percentage.value, &px->rng, &t->mirror_roll)) {
+    t->mirror = TRACE_MIRROR_NOT_DRAWN;
+    px->mirrors.stats.not_drawn++;
+    return;
+  }
+  if (!ex->body_kept && ex->req_framing != HTTP_FRAMING_NONE) {
+    t->mirror = TRACE_MIRROR_BODY_NOT_KEPT;
+    px->mirrors.stats.body_not_kept++;
+    return;
+  }
+  struct cluster *c = cn && !px->draining ? cluster_manager_find(&px->clusters, cn) : NULL;
+  char host[320];
+  int hn = mirror_shadow_host(ex->authority.p, ex->authority.n, host, sizeof host);
+  struct http_forward fw = {0};
+  fw.target = ex->path;
+  if (px->telemetry.enabled && s->dir != XDS_INBOUND) fw.peer = slice_from(px->self_peer);
+  if (hn > 0) fw.host = (struct slice){host, (size_t)hn};
+  fw.client_ip = s->client_ip;
+  fw.proto = SLICE_LIT("http");
+  if (ex->rid.p == ex->request_id) fw.request_id = ex->rid; /* the id this proxy gave the request */
+  fw.framing = ex->req_framing == HTTP_FRAMING_NONE && !ex->body_copy.len ? HTTP_FRAMING_NONE : HTTP_FRAMING_LENGTH;
+  fw.content_length = (int64_t)ex->body_copy.len;
+  struct buf head = {0};
+  int rc = -ENOMEM;
+  if (http_head_write_request(&head, ex->req, &fw) == 0)
+    rc = mirror_send(&px->mirrors, c, &px->rng, (struct slice){head.data, head.len},
+                     (struct slice){ex->body_copy.data, ex->body_copy.len}, ex->timeout_ms ? ex->timeout_ms : 10000);
+  buf_free(&head);
+  t->mirror = rc == 0 ? TRACE_MIRROR_SENT : TRACE_MIRROR_NO_HOST;
+}
+
