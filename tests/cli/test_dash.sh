@@ -186,4 +186,17 @@ T send-keys -t dash q
 until_ok 5 '! T has-session -t dash 2>/dev/null'; rc=$?
 check "replay: q quits" '[ $rc = 0 ]'
 
+# ---- replay this lab's own journal: the ejection the dashboard showed live is in it ----
+if grep -q '"event":"host_ejected".*httpbin-2' "$lab/journal" 2>/dev/null; then
+  T new-session -d -s dash -x 120 -y 40 "exec '$MESHLAB' replay '$lab' 2>'$tmp/replay.err'"
+  expect "replay of the lab's journal (the lab folder as JOURNAL)" "REPLAY journal" 5
+  T send-keys -t dash Space Right Right Right Right Right Right Right Right Right Right Right Right
+  expect "... rewinds to httpbin-2's ejection by fortio's sidecar" "fortio-deploy-0 -> httpbin" \
+    "x? ?httpbin-2 .*ejected [0-9]+x" 5
+  T send-keys -t dash q
+  until_ok 5 '! T has-session -t dash 2>/dev/null'
+else
+  not_ok "the lab's journal records httpbin-2's ejection (host_ejected)" "$(grep -c . "$lab/journal" 2>&1)"
+fi
+
 tap_finish
