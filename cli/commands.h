@@ -63,6 +63,10 @@ int cmd_tour(int argc, char **argv);
 void cmd_tour_help(FILE *out);
 int cmd_lessons(int argc, char **argv);
 void cmd_lessons_help(FILE *out);
+int cmd_dash(int argc, char **argv);
+void cmd_dash_help(FILE *out);
+int cmd_replay(int argc, char **argv);
+void cmd_replay_help(FILE *out);
 int cmd_version(int argc, char **argv);
 
 #endif

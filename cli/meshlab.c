@@ -51,6 +51,10 @@ static const struct command commands[] = {
      cmd_run_help},
     {"tour", "run every lesson in order (the guided tour)", cmd_tour, cmd_tour_help},
     {"lessons", "list the lessons: number, name, title, duration", cmd_lessons, cmd_lessons_help},
+    {"dash", "the live dashboard: topology, traffic split, breakers and ejections, requests and their why", cmd_dash,
+     cmd_dash_help},
+    {"replay", "drive the dashboard from a lab journal (replay JOURNAL): rewind to when a breaker opened", cmd_replay,
+     cmd_replay_help},
     {"version", "print meshlab's version", cmd_version, NULL},
 };
 
