@@ -17,20 +17,24 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/labcli.h"
+#include "cli/run_dash.h"
 #include "mesh/labdir.h"
 #include "mesh/lesson.h"
 #include "scenarios/lessons.h"
 
 void cmd_run_help(FILE *out) {
   fprintf(out,
-          "Usage: meshlab run LESSON [--headless] [--seed N] [--lab-dir DIR] [lab flags]\n\n"
+          "Usage: meshlab run LESSON [--headless] [--record FILE.cast] [--seed N] [--lab-dir DIR] [lab flags]\n\n"
           "Runs a lesson: LESSON is a path to a .lua file, or an embedded lesson's number or name\n"
           "(meshlab lessons lists them: `meshlab run 3`, `meshlab run canary`). Uses the lab running\n"
           "in the state folder, or starts one (the built-in Bookinfo) and stops it at the end.\n"
-          "Headless output is TAP: `ok N - text`, `not ok N - text`, `# ...`, then `1..N`.\n"
+          "In a terminal the lesson runs inside the live dashboard (its pane shows the step, the\n"
+          "narration and the last check; space or n continues a pause(); q ends the lesson, then\n"
+          "quits). Headless output is TAP: `ok N - text`, `not ok N - text`, `# ...`, then `1..N`.\n"
           "Exit: 0 passed, 1 an expectation failed, 2 the lesson has an error, 3 no lab.\n\n"
           "Flags:\n"
           "  --headless              no dashboard: TAP on stdout, pause() does not wait\n"
+          "  --record FILE.cast      record the dashboard as asciicast v2 (asciinema play replays it)\n"
           "  --seed N                seeds the lesson's math.random and a lab it starts\n"
           "  --lab-dir DIR           state folder (as every lab command)\n"
           "  --addresses CIDR, --ingress HOST:PORT, --ingress-tls HOST:PORT, --wait D\n"
@@ -39,7 +43,7 @@ void cmd_run_help(FILE *out) {
 
 void cmd_tour_help(FILE *out) {
   fprintf(out,
-          "Usage: meshlab tour [--headless] [--seed N] [--lab-dir DIR] [lab flags]\n\n"
+          "Usage: meshlab tour [--headless] [--record FILE.cast] [--seed N] [--lab-dir DIR] [lab flags]\n\n"
           "Runs every embedded lesson in order on one lab (started if none runs, stopped at the end).\n"
           "Flags as for meshlab run. Exit: the worst of the lessons' exit codes.\n");
 }
@@ -124,7 +128,7 @@ static int find_lesson(const char *arg, struct lesson_src *src) {
 /* ---- the lab ------------------------------------------------------------------------------------ */
 
 struct run_flags {
-  const char *lesson, *dirflag, *seed, *addresses, *ingress, *ingress_tls, *wait;
+  const char *lesson, *dirflag, *seed, *addresses, *ingress, *ingress_tls, *wait, *record;
   bool headless;
 };
 
@@ -138,7 +142,8 @@ static int parse_flags(int argc, char **argv, struct run_flags *f, bool want_les
     static const struct args_string_flag table[] = {
         {"lab-dir", offsetof(struct run_flags, dirflag)},     {"seed", offsetof(struct run_flags, seed)},
         {"addresses", offsetof(struct run_flags, addresses)}, {"ingress", offsetof(struct run_flags, ingress)},
-        {"ingress-tls", offsetof(struct run_flags, ingress_tls)}, {"wait", offsetof(struct run_flags, wait)}};
+        {"ingress-tls", offsetof(struct run_flags, ingress_tls)}, {"wait", offsetof(struct run_flags, wait)},
+        {"record", offsetof(struct run_flags, record)}};
     int rc = args_string_flags(argc, argv, &i, table, sizeof table / sizeof table[0], f);
     if (rc < 0) return 2;
     if (rc > 0) continue;
@@ -201,23 +206,30 @@ static void stop_lab(const char *dir) {
   quietly(cmd_down, 3, av);
 }
 
-static enum lesson_exit run_one(const char *dir, const struct lesson_src *src, uint64_t seed) {
-  struct lesson_ui ui;
-  lesson_ui_tap(&ui, stdout);
+/* Runs one lesson: with the dashboard around it when interactive and a terminal is there,
+ * else headless (TAP on stdout). */
+static enum lesson_exit run_one(const char *dir, const struct lesson_src *src, uint64_t seed, const struct run_flags *f) {
   uv_loop_t loop;
   uv_loop_init(&loop);
+  struct lesson_ui tap;
+  lesson_ui_tap(&tap, stdout);
+  struct lesson_ui *ui = &tap;
+  static struct run_dash rd; /* large; one at a time */
+  if (!f->headless) {
+    if (run_dash_open(&rd, &loop, dir, f->record) == 0) ui = &rd.ui;
+    else fprintf(stderr, "meshlab run: no terminal for the dashboard; running headless (TAP)\n");
+  }
   struct lesson_opts o = {dir, src->file, src->text, src->len, seed};
-  enum lesson_exit rc = lesson_run(&loop, &o, &ui);
+  enum lesson_exit rc = lesson_run(&loop, &o, ui);
   uv_run(&loop, UV_RUN_DEFAULT);
   if (uv_loop_close(&loop) != 0) fprintf(stderr, "meshlab run: a handle was left open\n");
+  if (ui != &tap) {
+    /* The dashboard had the terminal: say the result where it stays. */
+    printf("%s: %s\n", src->file, rc == LESSON_PASSED ? "passed" : rc == LESSON_FAILED ? "an expectation failed"
+                                                      : rc == LESSON_INTERRUPTED ? "interrupted"
+                                                                                 : "the lesson stopped (see above)");
+  }
   return rc;
-}
-
-static void say_headless(const char *cmd, bool headless) {
-  if (!headless)
-    fprintf(stderr, "meshlab %s: the interactive dashboard is not available yet; running headless "
-                    "(pass --headless to silence this note)\n",
-            cmd);
 }
 
 int cmd_run(int argc, char **argv) {
@@ -231,13 +243,12 @@ int cmd_run(int argc, char **argv) {
     free(src.owned);
     return args_usage_error(argv[0], "no state folder: pass --lab-dir or set MESHLAB_HOME");
   }
-  say_headless(argv[0], f.headless);
   bool started;
   if ((rc = ensure_lab(&f, dir, &started)) != 0) {
     free(src.owned);
     return rc;
   }
-  enum lesson_exit code = run_one(dir, &src, f.seed ? strtoull(f.seed, NULL, 10) : 1);
+  enum lesson_exit code = run_one(dir, &src, f.seed ? strtoull(f.seed, NULL, 10) : 1, &f);
   if (started) stop_lab(dir);
   free(src.owned);
   return (int)code;
@@ -250,7 +261,6 @@ int cmd_tour(int argc, char **argv) {
   char dir[4096];
   if (labdir_resolve(f.dirflag, dir, sizeof dir) != 0)
     return args_usage_error(argv[0], "no state folder: pass --lab-dir or set MESHLAB_HOME");
-  say_headless(argv[0], f.headless);
   bool started;
   if ((rc = ensure_lab(&f, dir, &started)) != 0) return rc;
   size_t n;
@@ -260,7 +270,7 @@ int cmd_tour(int argc, char **argv) {
     printf("# ==== lesson %d: %s ====\n", all[i].number, all[i].name);
     struct lesson_src src = {.text = all[i].text, .len = all[i].len};
     snprintf(src.file, sizeof src.file, "%s", all[i].file);
-    int code = (int)run_one(dir, &src, f.seed ? strtoull(f.seed, NULL, 10) : 1);
+    int code = (int)run_one(dir, &src, f.seed ? strtoull(f.seed, NULL, 10) : 1, &f);
     if (code > worst) worst = code;
     if (code == LESSON_LAB_GONE || code == LESSON_INTERRUPTED) break;
   }

@@ -551,10 +551,10 @@ static enum script_reply host_call(void *data, const char *op, json_t *args, jso
   return SCRIPT_FAIL;
 }
 
-void lesson_unpause(struct lesson *l) {
+void lesson_unpause(struct lesson *l, bool skip) {
   if (!l->paused) return;
   l->paused = false;
-  answer(l, NULL);
+  answer(l, json_boolean(skip));
 }
 
 /* ---- the end: close everything, then uv_run returns ----------------------------------------------- */
@@ -589,6 +589,10 @@ static void on_finish_timer(uv_timer_t *t) {
 static void maybe_finish(struct lesson *l) {
   if (!l->done || l->lg_running || l->closing) return;
   l->closing = true;
+  /* The UI hears the result now, while the loop still runs: a dashboard shows it and waits for
+   * the presenter's q before it lets the loop end. */
+  struct lesson_result res = {l->exit_code, l->expectations, l->failed, l->error};
+  if (l->ui->on_done) l->ui->on_done(l->ui, &res);
   uv_timer_start(&l->timer, on_finish_timer, 0, 0);
 }
 
@@ -643,7 +647,6 @@ enum lesson_exit lesson_run(uv_loop_t *loop, const struct lesson_opts *opts, str
   l->open_handles = 2; /* the timer, the API client */
   char addr[128], err[2048];
   enum lesson_exit code;
-  struct lesson_result res = {0};
   if (labdir_read(opts->lab_dir, "api", addr, sizeof addr) != 0 || conn_addr_parse(&l->api_addr, addr) != 0) {
     l->done = true;
     l->exit_code = LESSON_LAB_GONE;
@@ -663,8 +666,6 @@ enum lesson_exit lesson_run(uv_loop_t *loop, const struct lesson_opts *opts, str
   }
   uv_run(loop, UV_RUN_DEFAULT);
   code = l->exit_code;
-  res = (struct lesson_result){code, l->expectations, l->failed, l->error};
-  if (ui->on_done) ui->on_done(ui, &res);
   script_free(l->script);
   conn_env_free(&l->env);
   free(l->error);

@@ -65,7 +65,8 @@ struct lesson_ui {
   /* pause(): return false to go on at once (headless), true when the UI will call
    * lesson_unpause(l) once the presenter pressed a key. */
   bool (*on_pause)(struct lesson_ui *ui, struct lesson *l, const char *prompt);
-  /* The lesson ended; fires once, just before lesson_run returns. */
+  /* The lesson ended; fires once, on the loop, as the runner starts closing its handles (an
+   * interactive UI may keep the loop running until the presenter leaves). */
   void (*on_done)(struct lesson_ui *ui, const struct lesson_result *r);
   void *data;
   bool interactive;      /* pause() and exercises wait for the presenter; false: headless */
@@ -84,8 +85,9 @@ struct lesson_opts {
  * (LESSON_INTERRUPTED) instead of the process, so the caller can still stop a lab it started. */
 enum lesson_exit lesson_run(uv_loop_t *loop, const struct lesson_opts *opts, struct lesson_ui *ui);
 
-/* The presenter pressed a key: the pause() waiting in l returns. */
-void lesson_unpause(struct lesson *l);
+/* The presenter pressed a key: the pause() waiting in l returns skip (true: "n", move on, e.g.
+ * an exercise applies its solution; false: "space", continue). */
+void lesson_unpause(struct lesson *l, bool skip);
 
 /* The headless UI: TAP on out (`ok N - text`, `not ok N - text`, `# ...` diagnostics, the
  * `1..N` plan at the end). */

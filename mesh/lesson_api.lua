@@ -97,7 +97,9 @@ end
 
 function interactive() return call("interactive") end
 
-function pause(prompt) call("pause", {prompt = prompt or "press a key to go on"}) end
+-- pause([prompt]): waits for the presenter's key when interactive (no-op headless). Returns
+-- true when the presenter asked to move on ("n": skip, e.g. an exercise applies its solution).
+function pause(prompt) return call("pause", {prompt = prompt or "press a key to go on"}) == true end
 
 function now() return call("now") end
 
@@ -464,10 +466,14 @@ function exercise(e)
   local ok, observed
   if interactive() then
     repeat
-      pause("apply your answer (meshlab apply -f ...), then press a key to check it")
+      local skip = pause("apply your answer (meshlab apply -f ...), then space to check it, n to see the solution")
+      if skip and e.solution then
+        say("The solution, applied:\n" .. (type(e.solution) == "string" and e.solution or show(e.solution)))
+        apply(e.solution)
+      end
       ok, observed = e.check()
       if not ok then say("Not yet: " .. show(observed)) end
-    until ok
+    until ok or (skip and not e.solution)
   else
     if e.solution then apply(e.solution) end
     ok, observed = e.check()

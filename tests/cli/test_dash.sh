@@ -30,12 +30,7 @@ if ! command -v tmux >/dev/null; then
   echo "1..0 # SKIP tmux not installed (scripts/setup installs it)"
   exit 0
 fi
-conf=${MESHLAB_CONFORMANCE:-$here/../../../shared/conformance}
-if [ ! -f "$conf/istio/samples-httpbin/httpbin.yaml" ]; then
-  if [ "${CI:-}" = true ]; then echo "Bail out! conformance inputs missing under $conf/istio"; exit 1; fi
-  echo "1..0 # SKIP Istio's samples not found under $conf/istio (set MESHLAB_CONFORMANCE)"
-  exit 0
-fi
+need_conformance istio/samples-httpbin/httpbin.yaml istio/samples-clients/fortio-deploy.yaml
 
 until_ok() {
   local end=$(( $(date +%s) + $1 )); shift
