@@ -46,6 +46,19 @@ need_conformance() {
     fi
   done
 }
+# until_ok SECONDS CMD: evaluates CMD every 0.2 s until it succeeds (0) or SECONDS pass (1).
+until_ok() {
+  local end=$(( $(date +%s) + $1 )); shift
+  while :; do eval "$1" && return 0; [ "$(date +%s)" -ge $end ] && return 1; sleep 0.2; done
+}
+# gone PID...: every process has exited (zombies count as exited).
+gone() {
+  for p in "$@"; do
+    [ -e "/proc/$p" ] || continue
+    [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$p/stat" 2>/dev/null)" = Z ] || return 1
+  done
+  return 0
+}
 tap_finish() {
   echo "1..$((passed + failed + skipped))"
   echo "$passed passed, $failed failed, $skipped skipped"

@@ -32,10 +32,6 @@ if ! command -v tmux >/dev/null; then
 fi
 need_conformance istio/samples-httpbin/httpbin.yaml istio/samples-clients/fortio-deploy.yaml
 
-until_ok() {
-  local end=$(( $(date +%s) + $1 )); shift
-  while :; do eval "$1" && return 0; [ "$(date +%s)" -ge $end ] && return 1; sleep 0.25; done
-}
 T() { tmux -L "$sock" "$@"; }
 screen() { T capture-pane -p -t dash 2>/dev/null; }
 # shows PATTERN [SECONDS]: waits until the dashboard's screen matches an extended regex.

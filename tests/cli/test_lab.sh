@@ -19,16 +19,6 @@ cleanup() {
 trap cleanup EXIT
 . "$(dirname "$0")/tap.sh"
 
-# gone PID...: every process has exited (a zombie not yet reaped by whoever adopted the detached
-# lab counts as exited).
-gone() {
-  for p in "$@"; do
-    [ -e "/proc/$p" ] || continue
-    [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$p/stat" 2>/dev/null)" = Z ] || return 1
-  done
-  return 0
-}
-
 # A /24 of pod addresses no other test run is likely to use at the same time.
 # Ranges in use by the lab tests, which ctest may run side by side: test_lab 127.1.20-119,
 # test_telemetry_sink 150-179, test_push_under_load 201 (its release run 203), test_export_crds 202,
@@ -266,7 +256,7 @@ for r in json.load(sys.stdin)['replicas']:
 out=$("$MESHLAB" delete "${L[@]}" -f httpbin 2>&1); rc=$?
 check "delete -f httpbin removes its replicas" \
   '[ $rc = 0 ] && ! "$MESHLAB" status "${L[@]}" | grep -q httpbin' "$out"
-sleep 0.5
+until_ok 10 'gone $hb_pids'
 check "... and their processes" 'gone $hb_pids'
 
 # ---- requests through the ingress (needs the sidecar's xDS mode and the apps) ----
@@ -343,6 +333,7 @@ for r in json.load(sys.stdin)['replicas']:
 labpid=$(cat "$lab/pid")
 out=$("$MESHLAB" down "${L[@]}" 2>&1); rc=$?
 check "down exits 0" '[ $rc = 0 ]' "$out"
+until_ok 10 'gone $labpid $pids' # down returns once the lab said it stops; its children may take a moment
 check "down: the lab and every app and sidecar are gone" \
   'gone $labpid $pids && ! pgrep -f "$lab/replicas" >/dev/null' \
   "left: $(pgrep -af "$lab/replicas")"

@@ -40,11 +40,6 @@ in_mesh() {
   "$MESHLAB" exec productpage-v1 "${L[@]}" -- curl -s -m 10 -o "$tmp/body" -w '%{http_code} %{time_total}\n' "$@" "$url" |
     awk '{ printf "%s %d\n", $1, $2 * 1000 }'
 }
-# until_ok SECONDS CMD: runs CMD every 0.2 s until it succeeds or time runs out.
-until_ok() {
-  local end=$(( $(date +%s) + $1 )); shift
-  while :; do eval "$1" && return 0; [ "$(date +%s)" -ge $end ] && return 1; sleep 0.2; done
-}
 
 # ---- exec ----
 out=$("$MESHLAB" exec productpage-v1 "${L[@]}" -- curl -s -m 10 http://reviews:9080/reviews/0); rc=$?

@@ -28,18 +28,6 @@ L=(--lab-dir "$lab")
 need_conformance istio/bookinfo-networking
 networking=$conf/istio/bookinfo-networking
 
-# gone PID...: every process has exited (zombies count as exited).
-gone() {
-  for p in "$@"; do
-    [ -e "/proc/$p" ] || continue
-    [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$p/stat" 2>/dev/null)" = Z ] || return 1
-  done
-  return 0
-}
-until_ok() {
-  local end=$(( $(date +%s) + $1 )); shift
-  while :; do eval "$1" && return 0; [ "$(date +%s)" -ge $end ] && return 1; sleep 0.2; done
-}
 
 out=$("$MESHLAB" up --port-blocks 80 "${L[@]}" 2>&1); rc=$?
 check "up --port-blocks 80: exit 2 (a BASE below 1024)" '[ $rc = 2 ] && echo "$out" | grep -q "port-blocks"' "$rc $out"
@@ -159,6 +147,7 @@ for r in json.load(sys.stdin)['replicas']:
     print(' '.join(str(p) for p in r['pids'].values() if p))")
 out=$("$MESHLAB" down "${L[@]}" 2>&1); rc=$?
 check "down exits 0" '[ $rc = 0 ]' "$out"
+until_ok 10 'gone $labpid $pids' # down returns once the lab said it stops; its children may take a moment
 check "down: the lab and every app and sidecar are gone" 'gone $labpid $pids' "left: $(ps -o pid=,args= -p "$labpid $pids" 2>/dev/null)"
 check "down removes pid, api and port_blocks" '[ ! -e "$lab/pid" ] && [ ! -e "$lab/api" ] && [ ! -e "$lab/port_blocks" ]'
 

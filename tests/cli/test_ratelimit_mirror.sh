@@ -37,10 +37,6 @@ ingress=$(cat "$lab/ingress")
 apply() { "$MESHLAB" apply "${L[@]}" "$@" > "$tmp/apply.out" 2>&1; }
 admin() { cat "$lab/replicas/$1/admin"; }
 routing() { curl -s -m 5 "http://$(admin "$1")/config_dump?resource=routing"; }
-until_ok() {
-  local end=$(( $(date +%s) + $1 )); shift
-  while :; do eval "$1" && return 0; [ "$(date +%s)" -ge $end ] && return 1; sleep 0.2; done
-}
 
 # ---- local rate limit (Istio's rate-limiting task, its EnvoyFilter as written there) ----
 apply -f "$conf/istio/bookinfo-networking/bookinfo-gateway.yaml"

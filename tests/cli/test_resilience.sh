@@ -45,10 +45,6 @@ stat() { clusters "$1" | awk -F'::' -v c="$2" -v s="$3" '$1 ~ c && $(NF-1) == s 
 summary() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["requests"], d["codes"], d["flags"])' "$1"; }
 flag_share() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.3f" % (d["flags"].get(sys.argv[2], 0) / max(d["requests"], 1)))' "$1" "$2"; }
 code_count() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["codes"].get(sys.argv[2], 0))' "$1" "$2"; }
-until_ok() {
-  local end=$(( $(date +%s) + $1 )); shift
-  while :; do eval "$1" && return 0; [ "$(date +%s)" -ge $end ] && return 1; sleep 0.2; done
-}
 
 apply -f "$conf/istio/samples-httpbin/httpbin.yaml" -f "$conf/istio/samples-clients/fortio-deploy.yaml" \
   -f "$conf/istio/samples-clients/curl.yaml"

@@ -25,10 +25,6 @@ if ! command -v tmux >/dev/null; then
   echo "1..0 # SKIP tmux not installed (scripts/setup installs it)"
   exit 0
 fi
-until_ok() {
-  local end=$(( $(date +%s) + $1 )); shift
-  while :; do eval "$1" && return 0; [ "$(date +%s)" -ge $end ] && return 1; sleep 0.25; done
-}
 screen() { tmux -L "$sock" capture-pane -p -t run 2>/dev/null; }
 # run_in_tmux ARGS...: `meshlab run ARGS` in a 120x40 tmux window (stdout is the terminal, or run
 # falls back to headless); its exit code lands in $tmp/rc.

@@ -125,10 +125,6 @@ assert any(s[\"destination_service\"] == \"reviews.default.svc.cluster.local\" f
 "' "$out"
 
 # ---- the clusters' state: circuit breaking reported to the lab ----
-until_ok() {
-  local end=$(( $(date +%s) + $1 )); shift
-  while :; do eval "$1" && return 0; [ "$(date +%s)" -ge $end ] && return 1; sleep 0.2; done
-}
 samples=$conf/istio
 "$MESHLAB" apply "${L[@]}" -f "$samples/samples-httpbin/httpbin.yaml" -f "$samples/samples-clients/fortio-deploy.yaml" \
   > "$tmp/apply2.out" 2>&1
