@@ -216,7 +216,10 @@ static enum lesson_exit run_one(const char *dir, const struct lesson_src *src, u
   struct lesson_ui *ui = &tap;
   static struct run_dash rd; /* large; one at a time */
   if (!f->headless) {
-    if (run_dash_open(&rd, &loop, dir, f->record) == 0) ui = &rd.ui;
+    if (run_dash_open(&rd, &loop, dir, f->record) == 0) {
+      ui = &rd.ui;
+      rd.steps = lesson_count_steps(src->text, src->len);
+    }
     else fprintf(stderr, "meshlab run: no terminal for the dashboard; running headless (TAP)\n");
   }
   struct lesson_opts o = {dir, src->file, src->text, src->len, seed};

@@ -10,7 +10,7 @@ static void show(struct run_dash *rd, const char *keys) {
   struct dash_lesson_view v = {
       .lesson_title = rd->title,
       .step = rd->step,
-      .steps = 0,
+      .steps = rd->step <= rd->steps ? rd->steps : 0,
       .step_title = rd->step_title,
       .narration = rd->narration,
       .watch = rd->watch,

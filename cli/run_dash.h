@@ -21,7 +21,7 @@ struct run_dash {
   struct lesson_ui ui;
   struct lesson *waiting; /* the lesson in pause(), NULL when not paused */
   char title[160], step_title[160], narration[1200], watch[400];
-  int step;
+  int step, steps; /* steps: the lesson's count (lesson_count_steps), 0 unknown */
   bool done;
 };
 

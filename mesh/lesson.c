@@ -766,3 +766,16 @@ void lesson_scan_meta(const char *text, size_t len, char *title, size_t tn, char
   scan_field(text, len, "title", title, tn);
   scan_field(text, len, "duration", duration, dn);
 }
+
+int lesson_count_steps(const char *text, size_t len) {
+  int n = 0;
+  const char *p = text, *end = text + len;
+  while (p < end) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    if (!eol) eol = end;
+    while (p < eol && (*p == ' ' || *p == '\t')) p++;
+    if ((size_t)(eol - p) >= 5 && memcmp(p, "step(", 5) == 0) n++;
+    p = eol + 1;
+  }
+  return n;
+}

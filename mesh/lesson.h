@@ -98,4 +98,8 @@ void lesson_ui_tap(struct lesson_ui *ui, FILE *out);
  * "" when absent. */
 void lesson_scan_meta(const char *text, size_t len, char *title, size_t tn, char *duration, size_t dn);
 
+/* How many steps a lesson has: lines whose first word is a `step(` call (what the lessons'
+ * own style writes), so the dashboard can say "step N of M". 0 when none is found. Pure. */
+int lesson_count_steps(const char *text, size_t len);
+
 #endif

@@ -41,6 +41,7 @@ check "the lesson pane shows the lesson's title inside the dashboard" '[ $? = 0 
 until_ok 30 'screen | grep -q "PAUSED"'
 check "pause() waits for the presenter: the pane says PAUSED with the keys" \
   '[ $? = 0 ] && screen | grep -q "space continue"' "$(screen)"
+check "the pane counts the lesson's steps: step N of 5" 'screen | grep -q "step [1-5] of 5"' "$(screen)"
 until_ok 15 'screen | grep -q "^ + reviews" && screen | grep -q "^ + productpage"'
 check "the dashboard around it is live: the topology lists Bookinfo's services with traffic" '[ $? = 0 ]' "$(screen)"
 # Space through the pauses until the exercise, then n: its solution is applied and checked.

@@ -27,6 +27,20 @@ static void scan_meta_reads_title_and_duration(void) {
   EXPECT_STR_EQ(duration, "");
 }
 
+static void count_steps_reads_step_calls(void) {
+  const char *text = "lesson { title = \"x\" }\n"
+                     "step(\"one\", function() end)\n"
+                     "  -- step(\"a comment\")\n"
+                     "   step(\"two\", function()\n"
+                     "     say(\"a step( inside a string does not count\")\n"
+                     "   end)\n"
+                     "local mystep(\"not a call to step\")\n"
+                     "step(\"three\", f)";
+  EXPECT_INT_EQ(lesson_count_steps(text, strlen(text)), 3);
+  EXPECT_INT_EQ(lesson_count_steps("say('hi')\n", 10), 0);
+  EXPECT_INT_EQ(lesson_count_steps("", 0), 0);
+}
+
 static void tap_lines_for_steps_expectations_and_plan(void) {
   char *text = NULL;
   size_t len = 0;
@@ -77,5 +91,6 @@ static void tap_lesson_error_is_a_last_not_ok(void) {
   free(text);
 }
 
-TEST_CASES(TEST(scan_meta_reads_title_and_duration), TEST(tap_lines_for_steps_expectations_and_plan),
+TEST_CASES(TEST(scan_meta_reads_title_and_duration), TEST(count_steps_reads_step_calls),
+           TEST(tap_lines_for_steps_expectations_and_plan),
            TEST(tap_lesson_error_is_a_last_not_ok))
