@@ -208,7 +208,8 @@ static void stop_lab(const char *dir) {
 
 /* Runs one lesson: with the dashboard around it when interactive and a terminal is there,
  * else headless (TAP on stdout). */
-static enum lesson_exit run_one(const char *dir, const struct lesson_src *src, uint64_t seed, const struct run_flags *f) {
+static enum lesson_exit run_one(const char *dir, const struct lesson_src *src, uint64_t seed, const struct run_flags *f,
+                                bool more) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   struct lesson_ui tap;
@@ -219,6 +220,7 @@ static enum lesson_exit run_one(const char *dir, const struct lesson_src *src, u
     if (run_dash_open(&rd, &loop, dir, f->record) == 0) {
       ui = &rd.ui;
       rd.steps = lesson_count_steps(src->text, src->len);
+      rd.more = more;
     }
     else fprintf(stderr, "meshlab run: no terminal for the dashboard; running headless (TAP)\n");
   }
@@ -251,7 +253,7 @@ int cmd_run(int argc, char **argv) {
     free(src.owned);
     return rc;
   }
-  enum lesson_exit code = run_one(dir, &src, f.seed ? strtoull(f.seed, NULL, 10) : 1, &f);
+  enum lesson_exit code = run_one(dir, &src, f.seed ? strtoull(f.seed, NULL, 10) : 1, &f, false);
   if (started) stop_lab(dir);
   free(src.owned);
   return (int)code;
@@ -273,7 +275,7 @@ int cmd_tour(int argc, char **argv) {
     printf("# ==== lesson %d: %s ====\n", all[i].number, all[i].name);
     struct lesson_src src = {.text = all[i].text, .len = all[i].len};
     snprintf(src.file, sizeof src.file, "%s", all[i].file);
-    int code = (int)run_one(dir, &src, f.seed ? strtoull(f.seed, NULL, 10) : 1, &f);
+    int code = (int)run_one(dir, &src, f.seed ? strtoull(f.seed, NULL, 10) : 1, &f, i + 1 < n);
     if (code > worst) worst = code;
     if (code == LESSON_LAB_GONE || code == LESSON_INTERRUPTED) break;
   }

@@ -78,7 +78,8 @@ static void on_done(struct lesson_ui *ui, const struct lesson_result *r) {
   else
     snprintf(rd->watch, sizeof rd->watch, "lesson ended (exit %d): %d of %d expectations failed%s%s", (int)r->exit_code,
              r->failed, r->expectations, r->error ? " - " : "", r->error ? r->error : "");
-  show(rd, "q quit (the dashboard stays live until then)");
+  show(rd, rd->more ? "q go on to the next lesson (the dashboard stays live until then)"
+                    : "q quit (the dashboard stays live until then)");
 }
 
 static void on_action(struct dash *d, enum dash_action action, void *data) {

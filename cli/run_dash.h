@@ -23,6 +23,7 @@ struct run_dash {
   char title[160], step_title[160], narration[1200], watch[400];
   int step, steps; /* steps: the lesson's count (lesson_count_steps), 0 unknown */
   bool done;
+  bool more; /* a tour with lessons still to come: q goes on to the next one */
 };
 
 /* Opens the dashboard for the lab at lab_dir on loop (record_path: an asciicast file, or NULL)
