@@ -804,6 +804,28 @@ static int attach_rate_limits(struct builder *b) {
   return b->c.oom ? -ENOMEM : 0;
 }
 
+/* ---- end-user authentication and authorization ------------------------------------------- */
+
+/* Istio puts jwt_authn and rbac in every inbound listener of the workloads a policy selects
+ * (and every listener of a selected gateway). RequestAuthentications first, then
+ * AuthorizationPolicies, store order within each: jwt.c tries rules in this order, and
+ * authz.c's verdict names the first policy that decided. */
+static int attach_security(struct builder *b) {
+  struct proxy_config *cfg = b->c.cfg;
+  static const enum resource_kind kinds[] = {RESOURCE_REQUEST_AUTHENTICATION, RESOURCE_AUTHORIZATION_POLICY};
+  for (size_t k = 0; k < 2; k++)
+    for (size_t i = 0; i < b->c.in->len; i++) {
+      const struct resource *r = b->c.in->items[i];
+      if (r->kind != kinds[k] || !compile_security_applies(r, cfg->ns, &cfg->labels, b->c.root_ns)) continue;
+      char why[256];
+      int rc = compile_security_copy(r, &cfg->security.policies, why, sizeof why);
+      if (rc == -ENOMEM) return rc;
+      if (rc != 0 && b->c.diags)
+        diag_add(b->c.diags, DIAG_WARNING, r->file, r->pos.line, r->pos.col, "spec", "%s", why);
+    }
+  return 0;
+}
+
 /* ---- entry points --------------------------------------------------------------------------- */
 
 static int begin(struct builder *b, const struct compile_input *in, enum proxy_config_kind kind, const char *ns,
@@ -846,6 +868,7 @@ int compile_sidecar(struct compile_state *st, const struct compile_input *in, co
   if (rc == 0) rc = build_outbound_routes(&b);
   if (rc == 0) rc = build_inbound(&b, w, app_address);
   if (rc == 0) rc = attach_rate_limits(&b);
+  if (rc == 0) rc = attach_security(&b);
   if (!b.c.cfg) return -ENOMEM;
   return end(&b, st, rc, out);
 }
@@ -874,6 +897,7 @@ int compile_gateway(struct compile_state *st, const struct compile_input *in, co
     }
   }
   if (rc == 0) rc = attach_rate_limits(&b);
+  if (rc == 0) rc = attach_security(&b);
   if (!b.c.cfg) return -ENOMEM;
   return end(&b, st, rc, out);
 }

@@ -35,7 +35,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mesh/authz.h"
 #include "mesh/buf.h"
+#include "mesh/jwt.h"
 #include "mesh/registry.h"
 #include "mesh/resource.h"
 
@@ -197,6 +199,31 @@ struct xds_cluster {
 
 enum proxy_config_kind { PROXY_CONFIG_SIDECAR, PROXY_CONFIG_GATEWAY };
 
+/* One jwtRule of a RequestAuthentication that selects the proxy, with its key set parsed once
+ * per config (proxy_config_finish), never per request. */
+struct xds_jwt_rule {
+  const struct resource *source;       /* the RequestAuthentication (in cfg->security) */
+  const struct resource_jwt_rule *rule; /* borrowed from source */
+  struct jwk_set *keys;                /* owned: the inline jwks; NULL for a jwksUri (the proxy's cache) */
+  char *keys_error;                    /* owned: why an inline jwks did not parse, else NULL */
+};
+
+/* End-user authentication and authorization that select the proxy (security.istio.io), as
+ * istiod puts envoy.filters.http.jwt_authn then envoy.filters.http.rbac in the HTTP chain of
+ * every inbound listener of a sidecar and of every listener of a gateway. A policy applies
+ * when it lives in the proxy's namespace or in the root namespace (mesh-wide) and its selector
+ * labels are all on the proxy (no selector: every proxy there). Selection is per workload, so
+ * every inbound listener shares the one set; `to.operation.ports` rules tell ports apart. */
+struct xds_security {
+  struct resource_list policies; /* owned copies: RequestAuthentications, then AuthorizationPolicies,
+                                    each in store order */
+  /* Derived by proxy_config_finish, not serialised: */
+  struct xds_jwt_rule *jwt_rules;
+  size_t jwt_rules_len;
+  struct authz_policy *authz; /* borrowed from policies, for authz_evaluate */
+  size_t authz_len;
+};
+
 struct proxy_config {
   uint64_t version;
   enum proxy_config_kind kind;
@@ -207,6 +234,7 @@ struct proxy_config {
   size_t route_configs_len;
   struct xds_cluster *clusters; /* sorted by name */
   size_t clusters_len;
+  struct xds_security security;
   /* internals */
   struct arena arena;
   regex_t **regexes; /* every compiled regex, freed with the config */
@@ -254,7 +282,9 @@ struct compile_input {
  *    (client namespace, then service namespace, then root namespace; exact host before the
  *    longest wildcard), with endpoints from the registry and the merged policy.
  *  - on each route config, the local rate limit of the EnvoyFilters that apply to the workload
- *    (see compile_rate_limits below).
+ *    (see compile_rate_limits below);
+ *  - the RequestAuthentications and AuthorizationPolicies that select the workload, copied
+ *    into cfg->security for its inbound listeners (struct xds_security).
  * Borrows everything; on success returns 0 and *out (owned) with version = ++st->version.
  * Problems that do not stop compiling (a regex POSIX cannot compile, a destination port that
  * cannot be resolved) go to diags as warnings. Returns -ENOENT when the workload is unknown,
@@ -299,9 +329,19 @@ int compile_from_json(const char *text, size_t len, const char *name, struct pro
 /* ---- building a config (proxy_config.c, for compile.c and compile_json.c) ---------------- */
 
 /* Builds the derived parts of a config whose plain data is complete: sorts clusters, links
- * destinations to clusters by name, builds each route config's host index. Returns 0 or
- * -ENOMEM. */
+ * destinations to clusters by name, builds each route config's host index, parses each inline
+ * jwks once into a key set (a set that does not parse is kept as keys_error: its tokens get
+ * 401 "Jwks remote fetch is failed"-style refusals rather than the whole config failing) and
+ * lists the AuthorizationPolicies for authz_evaluate. Returns 0 or -ENOMEM. */
 int proxy_config_finish(struct proxy_config *cfg);
+/* Whether a RequestAuthentication or AuthorizationPolicy r selects a proxy in ns with labels,
+ * root_ns being the mesh-wide namespace (NULL: "istio-system"). */
+bool compile_security_applies(const struct resource *r, const char *ns, const struct resource_map *labels,
+                              const char *root_ns);
+/* An owned copy of r (through resource_to_json and resource_parse, the one validating parser).
+ * Appends it to list. Returns 0, -ENOMEM, or -EINVAL with why (should not happen: r was valid). */
+int compile_security_copy(const struct resource *r, struct resource_list *list, char *why, size_t why_size);
+
 /* Compiles a regex match into cfg (anchored, POSIX extended). Returns 0, -EINVAL when POSIX
  * regcomp refuses it, or -ENOMEM. */
 int proxy_config_regex(struct proxy_config *cfg, struct xds_string_match *m, bool icase);

@@ -335,6 +335,23 @@ int compile_to_json(const struct proxy_config *cfg, int indent, char **out) {
   json_t *cls = json_array();
   for (size_t i = 0; i < cfg->clusters_len; i++) json_array_append_new(cls, w_cluster(&cfg->clusters[i]));
   json_object_set_new(root, "clusters", cls);
+  if (cfg->security.policies.len) {
+    /* Each policy as `meshlab get -o json` writes it: what the user set, re-validated on read. */
+    json_t *sec = json_array();
+    for (size_t i = 0; i < cfg->security.policies.len; i++) {
+      char *text = NULL;
+      json_t *o = resource_to_json(cfg->security.policies.items[i], 0, &text) == 0 ? json_loads(text, 0, NULL) : NULL;
+      free(text);
+      if (!o) {
+        json_decref(sec);
+        json_decref(root);
+        *out = NULL;
+        return -ENOMEM;
+      }
+      json_array_append_new(sec, o);
+    }
+    json_object_set_new(root, "security_policies", sec);
+  }
   size_t flags = JSON_PRESERVE_ORDER | (indent > 0 ? JSON_INDENT(indent) : JSON_COMPACT);
   *out = json_dumps(root, flags);
   json_decref(root);
@@ -913,8 +930,47 @@ static void r_cluster(struct rd *r, json_t *o, const char *path, struct xds_clus
     }
 }
 
+/* security_policies[]: RequestAuthentications and AuthorizationPolicies, each read by the same
+ * validating parser that reads applied YAML (JSON is YAML). */
+static void r_security(struct rd *r, json_t *root) {
+  json_t *arr;
+  size_t n = r_array(r, root, "security_policies", "(top)", &arr);
+  for (size_t i = 0; i < n && !r->rc; i++) {
+    char p[64];
+    path_fmt(p, sizeof p, "security_policies[%zu]", i);
+    char *text = json_dumps(json_array_get(arr, i), JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    if (!text) {
+      oom(r);
+      return;
+    }
+    struct diag_list diags;
+    diag_list_init(&diags);
+    struct resource_list *list = &r->cfg->security.policies;
+    size_t before = list->len;
+    int rc = resource_parse(text, strlen(text), p, NULL, list, &diags);
+    free(text);
+    if (rc == -ENOMEM) {
+      oom(r);
+    } else if (rc != 0 || list->len != before + 1) {
+      char why[256] = "not one resource";
+      for (size_t d = 0; d < diags.len; d++)
+        if (diags.items[d].severity == DIAG_ERROR) {
+          diag_format(&diags.items[d], why, sizeof why);
+          break;
+        }
+      bad(r, p, "%s", why);
+    } else {
+      enum resource_kind k = list->items[before]->kind;
+      if (k != RESOURCE_REQUEST_AUTHENTICATION && k != RESOURCE_AUTHORIZATION_POLICY)
+        bad(r, p, "only RequestAuthentication and AuthorizationPolicy belong here");
+    }
+    diag_list_free(&diags);
+  }
+}
+
 static void r_root(struct rd *r, json_t *root) {
-  static const char *const keys[] = {"version", "kind", "node", "route_configs", "clusters", NULL};
+  static const char *const keys[] = {"version", "kind", "node", "route_configs", "clusters", "security_policies",
+                                     NULL};
   struct proxy_config *cfg = r->cfg;
   if (!r_object(r, root, "(top)", keys)) return;
   cfg->version = (uint64_t)r_int(r, root, "version", "(top)", 0, INT64_MAX, 0);
@@ -974,6 +1030,7 @@ static void r_root(struct rd *r, json_t *root) {
       path_fmt(p, sizeof p, "clusters[%zu]", i);
       r_cluster(r, json_array_get(arr, i), p, &cfg->clusters[cfg->clusters_len++]);
     }
+  if (!r->rc && json_object_get(root, "security_policies")) r_security(r, root);
 }
 
 int compile_from_json(const char *text, size_t len, const char *name, struct proxy_config **out, char *err,

@@ -20,8 +20,20 @@ static void *zalloc(struct proxy_config *cfg, size_t n) {
 
 /* ---- the config object ---------------------------------------------------------------------- */
 
+static void security_free(struct xds_security *sec) {
+  for (size_t i = 0; i < sec->jwt_rules_len; i++) {
+    jwk_set_free(sec->jwt_rules[i].keys);
+    free(sec->jwt_rules[i].keys_error);
+  }
+  free(sec->jwt_rules);
+  free(sec->authz);
+  resource_list_free(&sec->policies);
+  memset(sec, 0, sizeof *sec);
+}
+
 void proxy_config_free(struct proxy_config *cfg) {
   if (!cfg) return;
+  security_free(&cfg->security);
   for (size_t i = 0; i < cfg->regexes_len; i++) {
     regfree(cfg->regexes[i]);
     free(cfg->regexes[i]);
@@ -196,7 +208,100 @@ static void link_destination(const struct proxy_config *cfg, struct xds_destinat
   d->cluster = proxy_config_cluster(cfg, d->cluster_name);
 }
 
+/* ---- security ------------------------------------------------------------------------------- */
+
+bool compile_security_applies(const struct resource *r, const char *ns, const struct resource_map *labels,
+                              const char *root_ns) {
+  bool has_selector;
+  const struct resource_map *selector;
+  if (r->kind == RESOURCE_REQUEST_AUTHENTICATION) {
+    has_selector = r->spec.request_authentication.has_selector;
+    selector = &r->spec.request_authentication.selector;
+  } else if (r->kind == RESOURCE_AUTHORIZATION_POLICY) {
+    has_selector = r->spec.authorization_policy.has_selector;
+    selector = &r->spec.authorization_policy.selector;
+  } else {
+    return false;
+  }
+  const char *rns = r->meta.ns ? r->meta.ns : "default";
+  if (strcmp(rns, ns ? ns : "default") != 0 && strcmp(rns, root_ns ? root_ns : "istio-system") != 0) return false;
+  if (!has_selector) return true;
+  static const struct resource_map none = {0};
+  return resource_map_matches(selector, labels ? labels : &none);
+}
+
+int compile_security_copy(const struct resource *r, struct resource_list *list, char *why, size_t why_size) {
+  /* The copy goes through the writer and the validating parser: the same code that reads what
+   * people apply reads what the lab pushes (compile_json.c), so the two cannot drift. JSON is
+   * YAML; the indented form keeps ": " separators, which libyaml wants. */
+  char *text = NULL;
+  if (resource_to_json(r, 1, &text) != 0) return -ENOMEM;
+  struct diag_list diags;
+  diag_list_init(&diags);
+  struct resource_parse_options opts = {.ns = r->meta.ns, .ns_enforced = false};
+  size_t before = list->len;
+  int rc = resource_parse(text, strlen(text), r->meta.name, &opts, list, &diags);
+  free(text);
+  if (rc == 0 && list->len != before + 1) rc = -EINVAL;
+  if (rc == -EINVAL && why_size) {
+    snprintf(why, why_size, "%s/%s: could not be copied", r->meta.ns, r->meta.name);
+    for (size_t i = 0; i < diags.len; i++)
+      if (diags.items[i].severity == DIAG_ERROR) {
+        diag_format(&diags.items[i], why, why_size);
+        break;
+      }
+  }
+  diag_list_free(&diags);
+  return rc;
+}
+
+/* The derived half of cfg->security: each inline jwks parsed once, the authz_policy views. */
+static int security_finish(struct proxy_config *cfg) {
+  struct xds_security *sec = &cfg->security;
+  for (size_t i = 0; i < sec->jwt_rules_len; i++) {
+    jwk_set_free(sec->jwt_rules[i].keys);
+    free(sec->jwt_rules[i].keys_error);
+  }
+  free(sec->jwt_rules);
+  free(sec->authz);
+  sec->jwt_rules = NULL;
+  sec->authz = NULL;
+  sec->jwt_rules_len = sec->authz_len = 0;
+  size_t nj = 0, na = 0;
+  for (size_t i = 0; i < sec->policies.len; i++) {
+    const struct resource *r = sec->policies.items[i];
+    if (r->kind == RESOURCE_REQUEST_AUTHENTICATION) nj += r->spec.request_authentication.jwt_rules_len;
+    if (r->kind == RESOURCE_AUTHORIZATION_POLICY) na++;
+  }
+  if (nj && !(sec->jwt_rules = calloc(nj, sizeof *sec->jwt_rules))) return -ENOMEM;
+  if (na && !(sec->authz = calloc(na, sizeof *sec->authz))) return -ENOMEM;
+  for (size_t i = 0; i < sec->policies.len; i++) {
+    const struct resource *r = sec->policies.items[i];
+    if (r->kind == RESOURCE_AUTHORIZATION_POLICY) {
+      struct authz_policy *a = &sec->authz[sec->authz_len++];
+      a->name = r->meta.name;
+      a->namespace = r->meta.ns;
+      a->spec = &r->spec.authorization_policy;
+      continue;
+    }
+    if (r->kind != RESOURCE_REQUEST_AUTHENTICATION) continue;
+    const struct resource_request_authentication *ra = &r->spec.request_authentication;
+    for (size_t j = 0; j < ra->jwt_rules_len; j++) {
+      struct xds_jwt_rule *x = &sec->jwt_rules[sec->jwt_rules_len++];
+      x->source = r;
+      x->rule = &ra->jwt_rules[j];
+      if (!x->rule->jwks) continue; /* jwksUri: the proxy fetches and caches it */
+      char why[256] = "";
+      int rc = jwk_set_parse(x->rule->jwks, strlen(x->rule->jwks), &x->keys, why, sizeof why);
+      if (rc == -ENOMEM) return rc;
+      if (rc != 0 && !(x->keys_error = strdup(why[0] ? why : "jwks does not parse"))) return -ENOMEM;
+    }
+  }
+  return 0;
+}
+
 int proxy_config_finish(struct proxy_config *cfg) {
+  if (security_finish(cfg) != 0) return -ENOMEM;
   if (cfg->clusters_len) qsort(cfg->clusters, cfg->clusters_len, sizeof *cfg->clusters, cmp_cluster);
   for (size_t r = 0; r < cfg->route_configs_len; r++) {
     struct xds_route_config *rc = &cfg->route_configs[r];

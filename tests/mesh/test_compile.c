@@ -787,7 +787,124 @@ static void json_errors_name_the_path(void) {
   proxy_config_free(cfg);
 }
 
+
+/* ---- end-user authentication and authorization ---------------------------------------------- */
+
+#define SECURITY_YAML                                                                                                  \
+  "apiVersion: security.istio.io/v1\n"                                                                                 \
+  "kind: RequestAuthentication\n"                                                                                      \
+  "metadata: {name: jwt-example, namespace: default}\n"                                                                \
+  "spec:\n"                                                                                                            \
+  "  selector: {matchLabels: {app: reviews}}\n"                                                                        \
+  "  jwtRules:\n"                                                                                                      \
+  "  - issuer: testing@secure.istio.io\n"                                                                              \
+  "    jwks: '{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"k1\","                                            \
+  "\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\",\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}]}'\n"  \
+  "    outputPayloadToHeader: x-jwt-payload\n"                                                                         \
+  "---\n"                                                                                                              \
+  "apiVersion: security.istio.io/v1\n"                                                                                 \
+  "kind: AuthorizationPolicy\n"                                                                                        \
+  "metadata: {name: deny-get, namespace: default, annotations: {istio.io/dry-run: \"true\"}}\n"                        \
+  "spec:\n"                                                                                                            \
+  "  selector: {matchLabels: {app: reviews}}\n"                                                                        \
+  "  action: DENY\n"                                                                                                   \
+  "  rules: [{to: [{operation: {methods: [GET], paths: [\"/headers*\"]}}], when: [{key: \"request.auth.claims[groups]\", values: [group1]}]}]\n" \
+  "---\n"                                                                                                              \
+  "apiVersion: security.istio.io/v1\n"                                                                                 \
+  "kind: AuthorizationPolicy\n"                                                                                        \
+  "metadata: {name: mesh-wide, namespace: istio-system}\n"                                                             \
+  "spec: {}\n"                                                                                                         \
+  "---\n"                                                                                                              \
+  "apiVersion: security.istio.io/v1\n"                                                                                 \
+  "kind: AuthorizationPolicy\n"                                                                                        \
+  "metadata: {name: other-ns, namespace: other}\n"                                                                     \
+  "spec: {}\n"
+
+static void security_policies_select_like_istio(void) {
+  static const struct {
+    const char *workload;
+    size_t jwt_rules, authz;
+  } cases[] = {
+      {"reviews-v2", 1, 2},     /* its own RequestAuthentication and deny-get, plus the root namespace's */
+      {"productpage-v1", 0, 1}, /* the selector leaves it out; the mesh-wide policy does not */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct world w;
+    if (world_init(&w, NULL, SECURITY_YAML)) {
+      world_free(&w);
+      return;
+    }
+    struct proxy_config *cfg = world_sidecar(&w, NULL, cases[i].workload);
+    ASSERT(cfg);
+    if (cfg->security.jwt_rules_len != cases[i].jwt_rules || cfg->security.authz_len != cases[i].authz)
+      test_fail(__FILE__, __LINE__, "%s: %zu jwt rules %zu policies, want %zu %zu", cases[i].workload,
+                cfg->security.jwt_rules_len, cfg->security.authz_len, cases[i].jwt_rules, cases[i].authz);
+    proxy_config_free(cfg);
+    world_free(&w);
+  }
+}
+
+static void security_policies_owned_and_round_trip(void) {
+  struct world w;
+  if (world_init(&w, NULL, SECURITY_YAML)) {
+    world_free(&w);
+    return;
+  }
+  struct proxy_config *cfg = world_sidecar(&w, NULL, "reviews-v1");
+  ASSERT(cfg);
+  const struct xds_security *sec = &cfg->security;
+  ASSERT_INT_EQ(sec->jwt_rules_len, 1);
+  ASSERT_INT_EQ(sec->authz_len, 2);
+  /* The key set is parsed once, with the config. */
+  ASSERT(sec->jwt_rules[0].keys && !sec->jwt_rules[0].keys_error);
+  EXPECT_INT_EQ(sec->jwt_rules[0].keys->len, 1);
+  EXPECT_STR_EQ(sec->jwt_rules[0].rule->issuer, "testing@secure.istio.io");
+  EXPECT_STR_EQ(sec->jwt_rules[0].rule->output_payload_to_header, "x-jwt-payload");
+  EXPECT_STR_EQ(sec->authz[0].namespace, "default");
+  EXPECT_STR_EQ(sec->authz[0].name, "deny-get");
+  EXPECT(sec->authz[0].spec->dry_run);
+  EXPECT_INT_EQ(sec->authz[0].spec->action, RESOURCE_AUTHZ_DENY);
+  EXPECT_STR_EQ(sec->authz[1].namespace, "istio-system");
+  /* Owned: nothing points into the resource store. */
+  for (size_t i = 0; i < w.list.len; i++)
+    EXPECT(w.list.items[i] != sec->jwt_rules[0].source &&
+           &w.list.items[i]->spec.authorization_policy != sec->authz[0].spec);
+
+  char *a = NULL, *b = NULL, err[512] = "";
+  ASSERT_INT_EQ(compile_to_json(cfg, 0, &a), 0);
+  EXPECT_STR_CONTAINS(a, "\"security_policies\":[{\"apiVersion\":\"security.istio.io/v1\",\"kind\":"
+                         "\"RequestAuthentication\"");
+  EXPECT_STR_CONTAINS(a, "\"istio.io/dry-run\":\"true\"");
+  struct proxy_config *back = NULL;
+  if (compile_from_json(a, strlen(a), "push", &back, err, sizeof err))
+    test_fail(__FILE__, __LINE__, "compile_from_json: %s", err);
+  ASSERT(back);
+  ASSERT_INT_EQ(compile_to_json(back, 0, &b), 0);
+  EXPECT_STR_EQ(a, b);
+  EXPECT_INT_EQ(back->security.jwt_rules_len, 1);
+  EXPECT(back->security.jwt_rules[0].keys != NULL);
+  EXPECT_INT_EQ(back->security.authz_len, 2);
+  EXPECT(back->security.authz[0].spec->dry_run);
+  EXPECT_INT_EQ(back->security.authz[0].spec->rules[0].when_len, 1);
+  free(a);
+  free(b);
+  proxy_config_free(back);
+  proxy_config_free(cfg);
+  world_free(&w);
+
+  /* A pushed policy is validated by the same parser as an applied one. */
+  static const char bad_push[] = "{\"security_policies\": [{\"apiVersion\": \"security.istio.io/v1\", \"kind\": "
+                                 "\"AuthorizationPolicy\", \"metadata\": {\"name\": \"x\"}, \"spec\": {\"action\": "
+                                 "\"NOPE\"}}]}";
+  struct proxy_config *cfg2 = (struct proxy_config *)1;
+  EXPECT_INT_EQ(compile_from_json(bad_push, strlen(bad_push), "push", &cfg2, err, sizeof err), -EINVAL);
+  EXPECT(cfg2 == NULL);
+  EXPECT_STR_CONTAINS(err, "push: security_policies[0]: ");
+  EXPECT_STR_CONTAINS(err, "action");
+}
+
 TEST_CASES(TEST(clusters_and_endpoints), TEST(domains_follow_istio), TEST(policies_merge_like_istio),
            TEST(regex_posix_cannot_read_warns), TEST(gateway_config_shape), TEST(json_round_trip),
            TEST(json_errors_name_the_path), TEST(rate_limits_attach_like_istio),
-           TEST(rate_limit_owned_and_round_trips), TEST(rate_limit_at_the_gateway))
+           TEST(rate_limit_owned_and_round_trips), TEST(rate_limit_at_the_gateway),
+           TEST(security_policies_select_like_istio), TEST(security_policies_owned_and_round_trip))
