@@ -55,6 +55,8 @@ int cmd_exec(int argc, char **argv);
 void cmd_exec_help(FILE *out);
 int cmd_top(int argc, char **argv);
 void cmd_top_help(FILE *out);
+int cmd_token(int argc, char **argv);
+void cmd_token_help(FILE *out);
 int cmd_why(int argc, char **argv);
 void cmd_why_help(FILE *out);
 int cmd_run(int argc, char **argv);

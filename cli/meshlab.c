@@ -55,6 +55,9 @@ static const struct command commands[] = {
      cmd_dash_help},
     {"replay", "drive the dashboard from a lab journal (replay JOURNAL): rewind to when a breaker opened", cmd_replay,
      cmd_replay_help},
+
+    {"token", "mint a test JWT signed by the lab's own issuer (or print its JWKS with --jwks)", cmd_token,
+     cmd_token_help},
     {"version", "print meshlab's version", cmd_version, NULL},
 };
 

@@ -104,6 +104,7 @@ int http_head_write_request(struct buf *out, const struct http_head *req, const 
   if (fw->proto.n) TRY(write_header(out, SLICE_LIT("x-forwarded-proto"), fw->proto));
   if (fw->request_id.n) TRY(write_header(out, SLICE_LIT("x-request-id"), fw->request_id));
   if (fw->peer.n) TRY(write_header(out, SLICE_LIT("x-meshlab-peer"), fw->peer));
+  if (fw->extra_headers) TRY(buf_append_str(out, fw->extra_headers));
   TRY(write_framing(out, fw->framing, fw->content_length));
   if (fw->close) TRY(buf_append_str(out, "connection: close\r\n"));
   TRY(buf_append(out, "\r\n", 2));

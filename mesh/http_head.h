@@ -33,6 +33,7 @@ struct http_forward {
   int64_t content_length;      /* with HTTP_FRAMING_LENGTH */
   int close;                   /* send Connection: close */
   struct slice peer;           /* x-meshlab-peer to add (telemetry.h); any received one is dropped */
+  const char *extra_headers;   /* whole "name: value\r\n" lines the filters add (jwt_authn's outputs), or NULL */
 };
 
 /* Nonzero when `name` must not be forwarded: a hop-by-hop header, a framing header the

@@ -20,6 +20,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
+#include <openssl/pem.h>
 #include <openssl/rsa.h>
 
 /* ---- base64url (RFC 4648 section 5, RFC 7515 section 2) ------------------------------------- */
@@ -605,4 +606,107 @@ bool jwk_verify(const struct jwk *key, enum jwk_alg alg, const uint8_t *msg, siz
   OPENSSL_free(der);
   ERR_clear_error(); /* a refused signature leaves errors on OpenSSL's per-thread queue */
   return ok;
+}
+
+/* ---- signing ---------------------------------------------------------------------------------- */
+
+int jwk_base64url_encode(const uint8_t *in, size_t len, char **out) {
+  static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  char *o = malloc(len / 3 * 4 + 5);
+  if (!o) return -ENOMEM;
+  size_t k = 0, i = 0;
+  for (; i + 3 <= len; i += 3) {
+    uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+    o[k++] = al[v >> 18 & 63], o[k++] = al[v >> 12 & 63], o[k++] = al[v >> 6 & 63], o[k++] = al[v & 63];
+  }
+  if (len - i == 1) {
+    uint32_t v = (uint32_t)in[i] << 16;
+    o[k++] = al[v >> 18 & 63], o[k++] = al[v >> 12 & 63];
+  } else if (len - i == 2) {
+    uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+    o[k++] = al[v >> 18 & 63], o[k++] = al[v >> 12 & 63], o[k++] = al[v >> 6 & 63];
+  }
+  o[k] = '\0';
+  *out = o;
+  return 0;
+}
+
+int jwk_signing_key_generate(char **pem) {
+  *pem = NULL;
+  EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+  if (!key) return -EIO;
+  BIO *bio = BIO_new(BIO_s_mem());
+  int rc = -ENOMEM;
+  if (bio && PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) == 1) {
+    char *data;
+    long n = BIO_get_mem_data(bio, &data);
+    if (n > 0 && (*pem = strndup(data, (size_t)n))) rc = 0;
+  }
+  BIO_free(bio);
+  EVP_PKEY_free(key);
+  return rc;
+}
+
+static EVP_PKEY *load_p256(const char *pem) {
+  BIO *bio = BIO_new_mem_buf(pem, -1);
+  EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+  BIO_free(bio);
+  char group[32] = "";
+  if (key && (!EVP_PKEY_is_a(key, "EC") ||
+              !EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, NULL) ||
+              strcmp(group, "prime256v1") != 0)) {
+    EVP_PKEY_free(key);
+    key = NULL;
+  }
+  ERR_clear_error();
+  return key;
+}
+
+int jwk_signing_key_jwks(const char *pem, char **jwks, char **kid) {
+  *jwks = NULL;
+  if (kid) *kid = NULL;
+  EVP_PKEY *key = load_p256(pem);
+  if (!key) return -EINVAL;
+  uint8_t point[65];
+  size_t n = 0;
+  int rc = -EINVAL;
+  char *x = NULL, *y = NULL;
+  if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point, &n) == 1 && n == 65 &&
+      point[0] == 0x04 && jwk_base64url_encode(point + 1, 32, &x) == 0 && jwk_base64url_encode(point + 33, 32, &y) == 0) {
+    char id[32];
+    snprintf(id, sizeof id, "meshlab-%.12s", x);
+    json_t *set = json_pack("{s:[{s:s,s:s,s:s,s:s,s:s,s:s,s:s}]}", "keys", "kty", "EC", "crv", "P-256", "kid", id,
+                            "alg", "ES256", "use", "sig", "x", x, "y", y);
+    *jwks = set ? json_dumps(set, JSON_PRESERVE_ORDER | JSON_COMPACT) : NULL;
+    json_decref(set);
+    rc = *jwks ? 0 : -ENOMEM;
+    if (rc == 0 && kid && !(*kid = strdup(id))) rc = -ENOMEM;
+  }
+  free(x);
+  free(y);
+  EVP_PKEY_free(key);
+  return rc;
+}
+
+int jwk_sign_es256(const char *pem, const uint8_t *msg, size_t len, char **sig) {
+  *sig = NULL;
+  EVP_PKEY *key = load_p256(pem);
+  if (!key) return -EINVAL;
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  uint8_t der[80];
+  size_t der_len = sizeof der;
+  int rc = -EIO;
+  if (md && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
+      EVP_DigestSign(md, der, &der_len, msg, len) == 1) {
+    /* OpenSSL writes ECDSA-Sig-Value (DER); JWS wants R and S as two 32-byte big-endian halves. */
+    const unsigned char *p = der;
+    ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
+    uint8_t raw[64];
+    if (es && BN_bn2binpad(ECDSA_SIG_get0_r(es), raw, 32) == 32 && BN_bn2binpad(ECDSA_SIG_get0_s(es), raw + 32, 32) == 32)
+      rc = jwk_base64url_encode(raw, sizeof raw, sig);
+    ECDSA_SIG_free(es);
+  }
+  EVP_MD_CTX_free(md);
+  EVP_PKEY_free(key);
+  return rc;
 }

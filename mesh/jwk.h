@@ -96,4 +96,21 @@ bool jwk_fits(const struct jwk *key, enum jwk_alg alg);
 bool jwk_verify(const struct jwk *key, enum jwk_alg alg, const uint8_t *msg, size_t msg_len,
                 const uint8_t *sig, size_t sig_len);
 
+/* ---- signing: the lab's own issuer (issuer.c, `meshlab token`) -------------------------------- */
+
+/* Encodes len bytes as base64url without padding. Returns 0 and owned text in *out, or -ENOMEM. */
+int jwk_base64url_encode(const uint8_t *in, size_t len, char **out);
+/* Generates a fresh ES256 signing key (P-256). Returns 0 and the private key as owned PKCS#8
+ * PEM text in *pem, or -ENOMEM / -EIO. */
+int jwk_signing_key_generate(char **pem);
+/* The public half of pem (borrowed) as a JWK Set of one key: {"keys": [{"kty": "EC", "crv":
+ * "P-256", "kid": ..., "alg": "ES256", "use": "sig", "x": ..., "y": ...}]}, the kid being
+ * "meshlab-" and the first 12 characters of x. Returns 0 and owned JSON text in *jwks (and
+ * the kid, owned, in *kid when kid is not NULL), or -EINVAL when pem is not a P-256 key. */
+int jwk_signing_key_jwks(const char *pem, char **jwks, char **kid);
+/* Signs msg (borrowed) with pem's P-256 key as JWS ES256 does (RFC 7518 section 3.4: SHA-256,
+ * the raw R||S pair), returning the base64url signature in *sig (owned). Returns 0, -EINVAL,
+ * -ENOMEM or -EIO. */
+int jwk_sign_es256(const char *pem, const uint8_t *msg, size_t len, char **sig);
+
 #endif

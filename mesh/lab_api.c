@@ -20,6 +20,8 @@
  *   GET  /v1/requests?limit=50[&destination_service=S]   the newest sampled request records
  *   GET  /v1/clusters[?node=NS/REPLICA][&service=FQDN]   each caller's reported pool and outlier state
  *   GET  /v1/why/REQUEST_ID[?o=text]   the request's decision traces from every proxy (lab_why.c)
+ *   GET  /v1/jwks[?uri=URI]            the lab issuer's JWK Set (issuer.h); with uri, a sidecar's
+ *                                      jwksUri fetch: the lab's own set, or 502 saying why not
  *
  * Config push is a long poll, the plain-HTTP shape of Envoy's xDS: a sidecar asks with the
  * version it runs (0: none yet); when the lab holds a newer config for it, the answer (200,
@@ -45,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mesh/issuer.h"
 #include "mesh/lab.h"
 
 /* ---- tables ----------------------------------------------------------------------------------- */
@@ -550,6 +553,38 @@ static void answer_telemetry(struct lab *lab, struct server_request *r) {
   buf_free(&out);
 }
 
+/* GET /v1/jwks[?uri=URI]: the lab's issuer key set. Sidecars ask with the jwksUri of a
+ * RequestAuthentication: the lab answers for its own issuer and, having no way out of the
+ * machine, refuses any other URI with the message the sidecar logs and the decision trace
+ * shows (tokens of that issuer get 401 "Jwks remote fetch is failed", as in Envoy). */
+static void answer_jwks(struct lab *lab, struct server_request *r) {
+  char uri[1024] = "", err[256];
+  bool asked = server_query_get(r->query, "uri", uri, sizeof uri);
+  char own[160];
+  snprintf(own, sizeof own, "http://%s/v1/jwks", lab->api_address);
+  if (asked && !issuer_owns_uri(uri) && strcmp(uri, own) != 0) {
+    char msg[1600];
+    snprintf(msg, sizeof msg,
+             "Jwks remote fetch is failed: meshlab cannot fetch %s (the lab reaches no host outside the machine; it "
+             "serves only its own issuer's set, %s). Put the key set inline instead: jwtRules[].jwks: '<the JWKS "
+             "JSON>' (Istio's demo set is istio/jwt-samples/jwks.json; the lab issuer's is `meshlab token --jwks`)\n",
+             uri, ISSUER_JWKS_URI);
+    lab_journal(lab, "jwks", "%s", msg);
+    fprintf(stderr, "lab: %s", msg);
+    respond_text(r, 502, msg);
+    return;
+  }
+  struct issuer is;
+  if (issuer_load(lab->opt.dir, &is, err, sizeof err) != 0) {
+    char msg[320];
+    snprintf(msg, sizeof msg, "Jwks remote fetch is failed: %s\n", err);
+    respond_text(r, 503, msg);
+    return;
+  }
+  server_respond(r, 200, "application/json", is.jwks, strlen(is.jwks), NULL);
+  issuer_free(&is);
+}
+
 void lab_api_handle(struct server_request *r) {
   struct lab *lab = r->user;
   struct lab_output o = {0};
@@ -584,6 +619,10 @@ void lab_api_handle(struct server_request *r) {
   }
   if ((path_is(r, "/v1/metrics") || path_is(r, "/v1/requests")) && method_is(r, "GET")) {
     answer_telemetry(lab, r);
+    return;
+  }
+  if (path_is(r, "/v1/jwks") && method_is(r, "GET")) {
+    answer_jwks(lab, r);
     return;
   }
   if (path_is(r, "/v1/clusters") && method_is(r, "GET")) {

@@ -205,7 +205,7 @@ void session_local_reply(struct session *s, int status, uint32_t flags, const ch
   /* meshlab tells the caller which flag its request got (Envoy only logs it), so the load
    * generator and lessons can count UO, UF, NR... as they happen; Envoy's own
    * x-envoy-overloaded stays for UO. */
-  char extra[256];
+  char extra[1024]; /* room for jwt_authn's www-authenticate with the request's URL */
   char flags_text[64];
   flags_format(ex->flags, flags_text, sizeof flags_text);
   snprintf(extra, sizeof extra, "%s%s%s%s", ex->flags ? "x-meshlab-response-flags: " : "", ex->flags ? flags_text : "",
@@ -258,6 +258,7 @@ static int on_req_head(void *owner, struct http_head *h) {
   ex->body_kept = 1;
   ex->close_after = !h->keep_alive || px->draining;
   ex->head_request = slice_eq_str_nocase(h->method, "HEAD");
+  buf_reset(&ex->added_headers);
   px->stats.downstream_rq_total++;
   px->stats.downstream_rq_active++;
 
@@ -301,6 +302,7 @@ static int on_req_head(void *owner, struct http_head *h) {
   fw.request_id = add_rid;
   fw.framing = ex->req_framing;
   fw.content_length = h->content_length;
+  if (ex->added_headers.len && buf_append(&ex->added_headers, "", 1) == 0) fw.extra_headers = ex->added_headers.data;
   buf_reset(&ex->head_out);
   if (http_head_write_request(&ex->head_out, h, &fw) != 0) return -1;
   exchange_start(s);
@@ -484,6 +486,7 @@ static void session_free(struct session *s) {
   buf_free(&s->ex.head_out);
   buf_free(&s->ex.scratch);
   buf_free(&s->ex.body_copy);
+  buf_free(&s->ex.added_headers);
   px->stats.downstream_cx_active--;
   px->live_handles--;
   free(s);
@@ -777,6 +780,7 @@ size_t proxy_buffered_bytes(const struct proxy *px) {
 }
 
 void proxy_free(struct proxy *px) {
+  jwks_cache_free(&px->jwks);
   telemetry_free(&px->telemetry);
   trace_store_free(&px->traces);
   cluster_manager_free(&px->clusters);

@@ -23,6 +23,7 @@
 #include "mesh/rand.h"
 #include "mesh/clusters.h"
 #include "mesh/compile.h"
+#include "mesh/jwks_cache.h"
 #include "mesh/mirror.h"
 #include "mesh/ratelimit.h"
 #include "mesh/stats.h"
@@ -92,6 +93,10 @@ struct proxy {
   uv_timer_t sweep_timer;            /* outlier detection's interval sweep */
   struct ratelimit_buckets ratelimit; /* local rate limit buckets per route config, kept across pushes */
   struct mirror_set mirrors;         /* shadow requests in flight (VirtualService mirror) */
+  struct jwks_cache jwks;            /* key sets fetched for jwksUri rules, kept across pushes */
+  /* Starts fetching uri's key set (the sidecar asks the lab); the result goes into jwks with
+   * jwks_cache_store. NULL: nobody fetches (a bootstrap proxy), tokens for such rules get 401. */
+  void (*jwks_fetch)(struct proxy *px, const char *uri);
 };
 
 /* A pushed config shared by the proxy and the requests that started under it. */

@@ -42,12 +42,14 @@ struct exchange {
   struct buf head_out;   /* the head sent upstream, kept for a re-send */
   struct buf scratch;    /* response head and chunk framing */
   struct buf body_copy;  /* request body, while it fits RESEND_BODY_LIMIT */
+  struct buf added_headers; /* "name: value\r\n" lines the filters add upstream (jwt_authn); reset per request */
   struct pool_waiter waiter;
   /* Everything from `flags` on is reset for each request. */
   uint32_t flags;
   enum http_framing req_framing, resp_framing;
   int code;
   const char *details;
+  char details_buf[160];         /* details that are built per request ("rbac_access_denied_matched_policy[...]") */
   const char *transport_failure;
   uint64_t start_ns, upstream_start_ns, resp_head_ns, try_start_ns;
   int64_t start_wall_ms;

@@ -4,6 +4,7 @@
 #include "mesh/sidecar.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,6 +157,85 @@ static int sync_listeners(struct sidecar *sc, const struct proxy_config *cfg, ch
   return 0;
 }
 
+/* ---- jwksUri: fetched through the lab ---------------------------------------------------------- */
+
+/* A RequestAuthentication's jwksUri is fetched by asking the lab (GET /v1/jwks?uri=URI): the
+ * lab serves its own issuer's key set and says clearly why it cannot fetch any other (see
+ * lab_api.c). Istio's istiod likewise fetches for its proxies and inlines the keys. */
+struct jwks_fetch {
+  struct sidecar *sc;
+  char uri[];
+};
+
+static void on_jwks_fetched(struct http_client_call *call, int status) {
+  struct jwks_fetch *f = call->data;
+  struct proxy *px = &f->sc->px;
+  struct jwks_cache_entry *e = jwks_cache_find(&px->jwks, f->uri);
+  if (e) {
+    const struct http_client_response *r = &call->response;
+    const char *body = r->body.data ? r->body.data : "";
+    char why[320];
+    if (status < 0) {
+      snprintf(why, sizeof why, "Jwks remote fetch is failed: cannot reach the lab for %s: %s", f->uri,
+               uv_strerror(status));
+      jwks_cache_store(e, NULL, 0, why, uv_now(px->loop));
+    } else if (r->status != 200) {
+      snprintf(why, sizeof why, "%.*s", (int)(r->body.len > 300 ? 300 : r->body.len), body);
+      while (why[0] && why[strlen(why) - 1] == '\n') why[strlen(why) - 1] = '\0';
+      jwks_cache_store(e, NULL, 0, why, uv_now(px->loop));
+    } else {
+      jwks_cache_store(e, body, r->body.len, NULL, uv_now(px->loop));
+    }
+    if (e->error[0]) fprintf(stderr, "sidecar %s: jwksUri %s: %s\n", px->name, f->uri, e->error);
+  }
+  free(f);
+}
+
+static void jwks_fetch(struct proxy *px, const char *uri) {
+  struct sidecar *sc = (struct sidecar *)((char *)px - offsetof(struct sidecar, px));
+  struct jwks_cache_entry *e = jwks_cache_get(&px->jwks, uri);
+  if (!e || e->fetching || !sc->xds_running) return;
+  static const char hex[] = "0123456789ABCDEF";
+  char esc[1600];
+  size_t k = 0;
+  for (const char *p = uri; *p && k + 4 < sizeof esc; p++) {
+    unsigned char c = (unsigned char)*p;
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c)) {
+      esc[k++] = (char)c;
+    } else {
+      esc[k++] = '%';
+      esc[k++] = hex[c >> 4];
+      esc[k++] = hex[c & 15];
+    }
+  }
+  esc[k] = '\0';
+  char url[1800];
+  snprintf(url, sizeof url, "http://%s/v1/jwks?uri=%s", sc->xds.server, esc);
+  struct jwks_fetch *f = malloc(sizeof *f + strlen(uri) + 1);
+  if (!f) return;
+  f->sc = sc;
+  strcpy(f->uri, uri);
+  struct http_client_req req = {0};
+  req.url = url;
+  req.timeout_ms = 5000; /* jwtRules[].timeout's default */
+  if (http_client_send(&sc->xds.client, &req, on_jwks_fetched, f, NULL) != 0) {
+    free(f);
+    return;
+  }
+  e->fetching = true;
+}
+
+/* On every push: fetch the key sets of jwksUri rules not yet in the cache. */
+static void jwks_prefetch(struct sidecar *sc) {
+  const struct proxy_config *cfg = sc->px.config ? sc->px.config->cfg : NULL;
+  for (size_t i = 0; cfg && i < cfg->security.jwt_rules_len; i++) {
+    const char *uri = cfg->security.jwt_rules[i].rule->jwks_uri;
+    if (!uri) continue;
+    struct jwks_cache_entry *e = jwks_cache_get(&sc->px.jwks, uri);
+    if (e && jwks_cache_due(e, uv_now(sc->px.loop))) jwks_fetch(&sc->px, uri);
+  }
+}
+
 static int on_pushed(struct xds_agent *x, struct proxy_config *cfg, char *err, size_t errlen) {
   struct sidecar *sc = x->data;
   int rc = sync_listeners(sc, cfg, err, errlen);
@@ -168,6 +248,7 @@ static int on_pushed(struct xds_agent *x, struct proxy_config *cfg, char *err, s
     snprintf(err, errlen, "cannot install the configuration: %s", uv_strerror(rc));
     return rc;
   }
+  jwks_prefetch(sc);
   if (!sc->ready) {
     sc->ready = 1;
     if (sc->on_ready) sc->on_ready(sc);
@@ -189,6 +270,7 @@ int sidecar_start_xds(struct sidecar *sc, uv_loop_t *loop, const struct sidecar_
   }
   sc->started = 1;
   sc->px.telemetry.enabled = 1;
+  sc->px.jwks_fetch = jwks_fetch;
   if (o->access_log) {
     sc->log.out = strcmp(o->access_log, "-") == 0 ? stdout : fopen(o->access_log, "a");
     if (!sc->log.out) {

@@ -133,10 +133,10 @@ struct trace_record {
   uint32_t per_try_timeout_ms; /* 0: none */
   uint32_t retry_attempts;     /* retries allowed after the first try */
   char retry_on[96];           /* Envoy's retry_on as configured, "" when retries are off */
-  /* Security verdicts (filled once mTLS and policies exist; empty until then). */
-  char peer[96];               /* the caller's identity */
-  char authn[96];              /* "jwt: ok iss=... sub=..." / "jwt: invalid: expired" */
-  char authz[128];             /* "ALLOW by default/policy rule 0" */
+  /* Security verdicts on inbound listeners (filters.c); empty where no policy applies. */
+  char peer[96];               /* the caller's identity: mTLS principal, else its address */
+  char authn[192];             /* "401: Jwt is expired (exp ... )" / "ok: principal ... (jwt-example rule 0)" */
+  char authz[192];             /* "403: DENY by default/deny-get rule 0" / "ALLOW by default/policy rule 0" */
   /* Each try, in order. */
   struct trace_attempt attempts[TRACE_MAX_ATTEMPTS];
   uint32_t attempts_len;
