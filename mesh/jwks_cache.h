@@ -23,7 +23,7 @@
 struct jwks_cache_entry {
   char *uri;           /* owned */
   struct jwk_set *keys; /* owned; NULL until a fetch succeeded */
-  char error[320];     /* why the last fetch failed; "" after a success */
+  char error[768];     /* why the last fetch failed; "" after a success */
   uint64_t fetched_ms; /* loop time of the last fetch that ended */
   bool fetching;
 };

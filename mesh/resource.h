@@ -707,7 +707,8 @@ char *resource_host_fqdn(const char *host, const char *ns);
  *  - a VirtualService bound to a Gateway that is not in the set;
  *  - a destination host that is neither a known Service nor a ServiceEntry host;
  *  - when the set holds Deployments: a subset no Deployment behind the Service carries the
- *    labels of (503 UH, e.g. Bookinfo's ratings v2-mysql).
+ *    labels of (503 UH, e.g. Bookinfo's ratings v2-mysql);
+ *  - a RequestAuthentication jwksUri other than the lab issuer's (the lab cannot fetch it).
  * Borrows everything. Returns the number of warnings added, or -ENOMEM. */
 int resource_analyze(struct resource *const *items, size_t len, struct diag_list *diags);
 

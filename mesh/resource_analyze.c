@@ -222,10 +222,32 @@ static void analyze_virtual_service(struct analyzer *a, const struct resource *r
   }
 }
 
+/* A jwksUri is fetched through the lab, which reaches no host outside the machine: only the
+ * lab's own issuer (mesh/issuer.h) is served. Any other URI, such as the GitHub one of Istio's
+ * task pages, leaves every token of that issuer at 401 "Jwks remote fetch is failed". */
+static void analyze_request_authentication(struct analyzer *a, const struct resource *r) {
+  const struct resource_request_authentication *ra = &r->spec.request_authentication;
+  for (size_t i = 0; i < ra->jwt_rules_len; i++) {
+    const struct resource_jwt_rule *j = &ra->jwt_rules[i];
+    if (!j->jwks_uri || strncmp(j->jwks_uri, "https://issuer.meshlab.local/", 29) == 0 ||
+        strncmp(j->jwks_uri, "http://issuer.meshlab.local/", 28) == 0)
+      continue;
+    char path[64];
+    snprintf(path, sizeof path, "spec.jwtRules[%zu].jwksUri", i);
+    warn(a, r, j->pos, path,
+         "RequestAuthentication %s/%s: the lab cannot fetch jwksUri %s (it serves only its own issuer's key set, "
+         "https://issuer.meshlab.local/.well-known/jwks.json); tokens of issuer %s will get 401 \"Jwks remote fetch is "
+         "failed\". Put the key set inline with jwks: '<the JWKS JSON>' to work offline",
+         r->meta.ns, r->meta.name, j->jwks_uri, j->issuer ? j->issuer : "(any)");
+  }
+}
+
 int resource_analyze(struct resource *const *items, size_t len, struct diag_list *diags) {
   struct analyzer a = {.items = items, .len = len, .diags = diags};
   for (size_t i = 0; i < len; i++)
     if (items[i]->kind == RESOURCE_VIRTUAL_SERVICE)
       analyze_virtual_service(&a, items[i]);
+    else if (items[i]->kind == RESOURCE_REQUEST_AUTHENTICATION)
+      analyze_request_authentication(&a, items[i]);
   return a.warnings;
 }

@@ -174,13 +174,13 @@ static void on_jwks_fetched(struct http_client_call *call, int status) {
   if (e) {
     const struct http_client_response *r = &call->response;
     const char *body = r->body.data ? r->body.data : "";
-    char why[320];
+    char why[768];
     if (status < 0) {
       snprintf(why, sizeof why, "Jwks remote fetch is failed: cannot reach the lab for %s: %s", f->uri,
                uv_strerror(status));
       jwks_cache_store(e, NULL, 0, why, uv_now(px->loop));
     } else if (r->status != 200) {
-      snprintf(why, sizeof why, "%.*s", (int)(r->body.len > 300 ? 300 : r->body.len), body);
+      snprintf(why, sizeof why, "%.*s", (int)(r->body.len > 760 ? 760 : r->body.len), body);
       while (why[0] && why[strlen(why) - 1] == '\n') why[strlen(why) - 1] = '\0';
       jwks_cache_store(e, NULL, 0, why, uv_now(px->loop));
     } else {

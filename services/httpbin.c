@@ -2,6 +2,7 @@
  * tasks use, with the same JSON shapes.
  *
  *   GET  /get             {"args":{},"headers":{},"origin":"...","url":"http://host/get"}
+ *   POST /post            the /anything answer; other methods 405 (Istio's authorization tasks)
  *   GET  /headers         {"headers":{"Host":"...",...}}   names in Canonical-Form
  *   GET  /ip              {"origin":"..."}
  *   GET  /user-agent      {"user-agent":"..."}
@@ -269,6 +270,9 @@ void httpbin_serve(struct app_request *ar) {
   } else if (strcmp(path, "/get") == 0) {
     if (!get) app_reply_text(ar, 405, "method not allowed\n");
     else reply_anything(ar, 0);
+  } else if (strcmp(path, "/post") == 0) {
+    if (!slice_eq_str_nocase(ar->r->head->method, "POST")) app_reply_text(ar, 405, "method not allowed\n");
+    else reply_anything(ar, 1);
   } else if (strcmp(path, "/headers") == 0) {
     json_out_object_begin(&w);
     json_out_key(&w, "headers");
