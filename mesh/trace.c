@@ -664,7 +664,18 @@ int trace_records_summary(const char *request_id, const struct trace_record *rec
     buf_appendf(out, ", %zu retr%s", tries, tries == 1 ? "y" : "ies");
   buf_appendf(out, "; the caller of %s got ", first->proxy);
   code_and_flags(out, first->code, first->flags);
-  return buf_appendf(out, " after %u ms\n", first->duration_ms);
+  buf_appendf(out, " after %u ms", first->duration_ms);
+  /* A local 401 or 403 of the security filters: say who answered and why, in the summary. */
+  for (size_t i = 0; i < n; i++) {
+    const char *v = strncmp(recs[i].authn, "401:", 4) == 0 ? recs[i].authn
+                    : strncmp(recs[i].authz, "403:", 4) == 0 ? recs[i].authz
+                                                               : NULL;
+    if (v) {
+      buf_appendf(out, " (%s answered %s)", recs[i].proxy, v);
+      break;
+    }
+  }
+  return buf_append_str(out, "\n");
 }
 
 /* The width of the decision labels, so the explanations line up. */

@@ -9,6 +9,7 @@
 #    claims[groups] group1: groups-scope.jwt 200, demo.jwt (no groups) 403;
 #  - deny task: deny-method-get: GET 403, POST 200; allow-nothing: 403; `meshlab why` on the 403
 #    names the policy; on the 401 says why;
+#  - at the ingress gateway, a DENY policy in istio-system selecting istio: ingressgateway;
 #  - the lab's own issuer: `meshlab token --groups group1` with its jwksUri (served by the lab)
 #    and a policy on claims[groups]: 200, without the group 403;
 #  - the jwksUri of Istio's task pages (GitHub), which the lab cannot reach: 401 "Jwks remote
@@ -166,7 +167,8 @@ check "deny-method-get: POST 200" '[ "$post" = 200 ]' "got $post"
 "$MESHLAB" exec curl "${L[@]}" -- curl -s -m 5 -o /dev/null -H "x-request-id: authz-deny-1" http://httpbin:8000/headers
 "$MESHLAB" why "${L[@]}" authz-deny-1 > "$tmp/why.out" 2>&1
 check "meshlab why on the 403 names the policy and rule" \
-  'grep -q "403: DENY by default/deny-method-get rule 0" "$tmp/why.out"' "$(cat "$tmp/why.out")"
+  'grep -q "authz.*403: DENY by default/deny-method-get rule 0" "$tmp/why.out" && grep -q "^request authz-deny-1: .*got 403.*answered 403: DENY" "$tmp/why.out"' \
+  "$(cat "$tmp/why.out")"
 "$MESHLAB" exec curl "${L[@]}" -- curl -s -m 5 -o /dev/null -H "x-request-id: authn-401-1" -H "$(bearer deadbeef)" \
   http://httpbin:8000/headers
 "$MESHLAB" why "${L[@]}" authn-401-1 > "$tmp/why401.out" 2>&1
@@ -187,6 +189,39 @@ check "allow-nothing: POST 403 too" \
   '[ "$("$MESHLAB" exec curl "${L[@]}" -- curl -s -m 5 -o /dev/null -w "%{http_code}" -X POST http://httpbin:8000/post)" = 403 ]'
 "$MESHLAB" delete "${L[@]}" authorizationpolicy allow-nothing > /dev/null 2>&1
 until_code 200
+
+# ---- at the ingress gateway: a policy in istio-system selecting istio: ingressgateway ----
+need_gateway=$conf/istio/bookinfo-networking/bookinfo-gateway.yaml
+if [ -e "$need_gateway" ]; then
+  cat > "$tmp/gw-deny.yaml" <<'EOF2'
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: ingress-deny-blocked
+  namespace: istio-system
+spec:
+  selector:
+    matchLabels:
+      istio: ingressgateway
+  action: DENY
+  rules:
+  - to:
+    - operation:
+        paths: ["/productpage"]
+    when:
+    - key: request.headers[x-block]
+      values: ["yes"]
+EOF2
+  apply -f "$need_gateway" -f "$tmp/gw-deny.yaml"
+  check "apply bookinfo-gateway and a gateway DENY policy" '[ $? = 0 ]' "$(cat "$tmp/apply.out")"
+  ingress=$(cat "$lab/ingress")
+  until_ok 10 '[ "$(curl -s -m 5 -o /dev/null -w "%{http_code}" -H "x-block: yes" "http://$ingress/productpage")" = 403 ]'
+  check "gateway: x-block: yes gets 403" '[ $? = 0 ]'
+  check "gateway: without the header 200" '[ "$(curl -s -m 5 -o /dev/null -w "%{http_code}" "http://$ingress/productpage")" = 200 ]'
+  "$MESHLAB" delete "${L[@]}" -f "$tmp/gw-deny.yaml" > /dev/null 2>&1
+else
+  skip "gateway policy" "bookinfo-gateway.yaml not found"
+fi
 
 # ---- the lab's own issuer: meshlab token, jwksUri served by the lab ----
 cat > "$tmp/lab-issuer.yaml" <<'EOF2'
