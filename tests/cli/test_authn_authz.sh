@@ -73,6 +73,7 @@ spec:
   jwtRules:
   - issuer: "testing@secure.istio.io"
     jwks: '$jwks'
+    outputPayloadToHeader: x-jwt-payload
 EOF2
 apply -f "$tmp/ra.yaml"
 check "apply jwt-example (inline jwks)" '[ $? = 0 ]' "$(cat "$tmp/apply.out")"
@@ -88,6 +89,13 @@ echo "# demo.jwt expires at ${exp_year:-?} ($(date -u -d @"${exp_year:-0}" +%Y 2
 # httpbin echoes the request headers: the token was stripped (forwardOriginalToken false).
 out=$("$MESHLAB" exec curl "${L[@]}" -- curl -s -m 5 -H "$(bearer "$demo")" http://httpbin:8000/headers)
 check "the verified token is not forwarded to the app" '! grep -qi "bearer" <<<"$out" && grep -q "{" <<<"$out"' "$out"
+payload=$(cut -d. -f2 <<<"$demo")
+check "outputPayloadToHeader: the app sees the token's payload" 'grep -q "\"X-Jwt-Payload\":\"$payload\"" <<<"$out"' "$out"
+# Istio's default locations: Authorization: Bearer, then ?access_token=.
+pc=$("$MESHLAB" exec curl "${L[@]}" -- curl -s -m 5 -o /dev/null -w "%{http_code}" "http://httpbin:8000/headers?access_token=$demo")
+check "token in ?access_token=: 200" '[ "$pc" = 200 ]' "got $pc"
+pc=$("$MESHLAB" exec curl "${L[@]}" -- curl -s -m 5 -o /dev/null -w "%{http_code}" "http://httpbin:8000/headers?access_token=deadbeef")
+check "invalid token in ?access_token=: 401" '[ "$pc" = 401 ]' "got $pc"
 # A token of the lab's issuer, which this rule does not trust: 401 "Jwt issuer is not configured".
 lab_tok=$("$MESHLAB" token "${L[@]}")
 out=$(req -H "$(bearer "$lab_tok")")

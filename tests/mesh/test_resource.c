@@ -1620,11 +1620,38 @@ static void test_free_null(void) {
   resource_list_free(&out);
 }
 
+/* A jwksUri the lab cannot fetch is flagged; the lab issuer's own is not. */
+static void test_analyze_jwks_uri(void) {
+  struct resource_list l;
+  struct diag_list d, w;
+  resource_list_init(&l);
+  diag_list_init(&d);
+  diag_list_init(&w);
+  if (parse_ok_into("apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt-example}\n"
+                    "spec:\n  jwtRules:\n  - issuer: testing@secure.istio.io\n"
+                    "    jwksUri: https://raw.githubusercontent.com/istio/istio/release-1.24/security/tools/jwt/samples/jwks.json\n"
+                    "  - issuer: https://issuer.meshlab.local\n"
+                    "    jwksUri: https://issuer.meshlab.local/.well-known/jwks.json\n",
+                    "ra.yaml", NULL, &l, &d) != 1)
+    goto out;
+  EXPECT_INT_EQ(resource_analyze(l.items, l.len, &w), 1);
+  if (w.len == 1) {
+    EXPECT_STR_EQ(w.items[0].path, "spec.jwtRules[0].jwksUri");
+    EXPECT_STR_CONTAINS(w.items[0].message, "the lab cannot fetch jwksUri https://raw.githubusercontent.com/");
+    EXPECT_STR_CONTAINS(w.items[0].message, "Jwks remote fetch is failed");
+    EXPECT_STR_CONTAINS(w.items[0].message, "inline with jwks:");
+  }
+out:
+  resource_list_free(&l);
+  diag_list_free(&d);
+  diag_list_free(&w);
+}
+
 TEST_CASES(TEST(test_bookinfo_networking_all_parse), TEST(test_bookinfo_networking_content),
            TEST(test_bookinfo_platform), TEST(test_samples_httpbin_and_clients),
            TEST(test_failures), TEST(test_every_error_reported), TEST(test_all_or_nothing),
            TEST(test_defaults), TEST(test_namespaces), TEST(test_durations),
            TEST(test_kind_names), TEST(test_rich_model), TEST(test_jwks_inline_from_conformance),
            TEST(test_envoy_filter_rate_limit), TEST(test_warnings_and_notes),
-           TEST(test_round_trip), TEST(test_yaml_output_shape), TEST(test_analyze),
+           TEST(test_round_trip), TEST(test_yaml_output_shape), TEST(test_analyze), TEST(test_analyze_jwks_uri),
            TEST(test_free_null))
