@@ -242,17 +242,17 @@ static int jwt_authn(struct session *s, struct http_head *h, const struct sec_vi
     session_local_reply(s, 500, 0, "out of memory", "jwt_authn_oom", NULL);
     return 1;
   }
-  const char *fetch_error = NULL;
   for (size_t i = 0; i < sec->jwt_rules_len; i++) {
     const struct xds_jwt_rule *x = &sec->jwt_rules[i];
     pv[i].rule = x->rule;
     pv[i].keys = x->keys;
     if (x->rule->jwks_uri) {
+      /* Stale or missing: refresh in the background; this request uses what is there. (Entries
+       * may move as the cache grows: only the key set pointer, which does not, is kept.) */
       struct jwks_cache_entry *e = jwks_cache_get(&px->jwks, x->rule->jwks_uri);
-      /* Stale or missing: refresh in the background; this request uses what is there. */
       if (e && px->jwks_fetch && jwks_cache_due(e, uv_now(px->loop))) px->jwks_fetch(px, x->rule->jwks_uri);
+      e = jwks_cache_find(&px->jwks, x->rule->jwks_uri);
       pv[i].keys = e ? e->keys : NULL;
-      if (e && !e->keys && e->error[0]) fetch_error = e->error;
     }
   }
   struct jwt_request rq = {v->jwt_headers, v->headers_len, v->path};
@@ -297,7 +297,10 @@ static int jwt_authn(struct session *s, struct http_head *h, const struct sec_vi
     break;
   }
   const char *reason = out->token.reason;
-  if (out->verdict == JWT_KEYS_UNAVAILABLE && fetch_error) reason = fetch_error;
+  if (out->verdict == JWT_KEYS_UNAVAILABLE && x && x->rule->jwks_uri) {
+    const struct jwks_cache_entry *e = jwks_cache_find(&px->jwks, x->rule->jwks_uri);
+    if (e && e->error[0]) reason = e->error; /* why the fetch failed, as the sidecar logged it */
+  }
   snprintf(line, sizeof line, "401: %s: %s%s", out->body, reason, src);
   trace_copy(t->authn, sizeof t->authn, line, strlen(line));
   /* Envoy's response code details: the status message with spaces as underscores. */

@@ -186,7 +186,7 @@ static void on_jwks_fetched(struct http_client_call *call, int status) {
     } else {
       jwks_cache_store(e, body, r->body.len, NULL, uv_now(px->loop));
     }
-    if (e->error[0]) fprintf(stderr, "sidecar %s: jwksUri %s: %s\n", px->name, f->uri, e->error);
+    if (e->error[0] && status != UV_ECANCELED) fprintf(stderr, "sidecar %s: jwksUri %s: %s\n", px->name, f->uri, e->error);
   }
   free(f);
 }
