@@ -250,7 +250,7 @@ static int jwt_authn(struct session *s, struct http_head *h, const struct sec_vi
       /* Stale or missing: refresh in the background; this request uses what is there. (Entries
        * may move as the cache grows: only the key set pointer, which does not, is kept.) */
       struct jwks_cache_entry *e = jwks_cache_get(&px->jwks, x->rule->jwks_uri);
-      if (e && px->jwks_fetch && jwks_cache_due(e, uv_now(px->loop))) px->jwks_fetch(px, x->rule->jwks_uri);
+      if (e && px->jwks_fetch && jwks_cache_due(e, uv_now(px->loop))) px->jwks_fetch(px, x->rule);
       e = jwks_cache_find(&px->jwks, x->rule->jwks_uri);
       pv[i].keys = e ? e->keys : NULL;
     }

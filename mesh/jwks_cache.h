@@ -1,8 +1,8 @@
 /* jwks_cache: the key sets a proxy fetched for RequestAuthentication jwksUri rules, by URI.
  *
  * Where it sits: inline `jwks` is parsed with the config (proxy_config_finish); a `jwksUri` is
- * fetched by the sidecar through the lab (GET /v1/jwks?uri=URI, sidecar.c), because the lab is
- * the lab's only door to the world and it serves its own issuer's set itself. The fetched set
+ * fetched by the sidecar (sidecar.c): an http:// URI through its own outbound listener (the
+ * mesh), the lab issuer's and https:// ones through the lab (GET /v1/jwks?uri=URI). The fetched set
  * lands here; filters.c looks it up for each request that carries a token for that issuer. As
  * in Envoy's remote_jwks, a set is kept for JWKS_CACHE_DURATION_MS and then fetched again; a
  * failed fetch is retried after JWKS_RETRY_MS, and until a set arrives tokens for that issuer

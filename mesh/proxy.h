@@ -94,9 +94,10 @@ struct proxy {
   struct ratelimit_buckets ratelimit; /* local rate limit buckets per route config, kept across pushes */
   struct mirror_set mirrors;         /* shadow requests in flight (VirtualService mirror) */
   struct jwks_cache jwks;            /* key sets fetched for jwksUri rules, kept across pushes */
-  /* Starts fetching uri's key set (the sidecar asks the lab); the result goes into jwks with
-   * jwks_cache_store. NULL: nobody fetches (a bootstrap proxy), tokens for such rules get 401. */
-  void (*jwks_fetch)(struct proxy *px, const char *uri);
+  /* Starts fetching the key set of rule->jwks_uri (sidecar.c: through the mesh or the lab); the
+   * result goes into jwks with jwks_cache_store. NULL: nobody fetches (a bootstrap proxy), and
+   * tokens for such rules get 401. */
+  void (*jwks_fetch)(struct proxy *px, const struct resource_jwt_rule *rule);
 };
 
 /* A pushed config shared by the proxy and the requests that started under it. */

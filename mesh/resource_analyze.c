@@ -222,9 +222,10 @@ static void analyze_virtual_service(struct analyzer *a, const struct resource *r
   }
 }
 
-/* A jwksUri is fetched through the lab, which reaches no host outside the machine: only the
- * lab's own issuer (mesh/issuer.h) is served. Any other URI, such as the GitHub one of Istio's
- * task pages, leaves every token of that issuer at 401 "Jwks remote fetch is failed". */
+/* A jwksUri is fetched by the sidecar: http:// through the mesh (a Service or ServiceEntry must
+ * serve it), the rest through the lab, which reaches no host outside the machine and serves
+ * only its own issuer (mesh/issuer.h). The GitHub URI of Istio's task pages thus leaves every
+ * token of that issuer at 401 "Jwks remote fetch is failed". */
 static void analyze_request_authentication(struct analyzer *a, const struct resource *r) {
   const struct resource_request_authentication *ra = &r->spec.request_authentication;
   for (size_t i = 0; i < ra->jwt_rules_len; i++) {
@@ -235,10 +236,14 @@ static void analyze_request_authentication(struct analyzer *a, const struct reso
     char path[64];
     snprintf(path, sizeof path, "spec.jwtRules[%zu].jwksUri", i);
     warn(a, r, j->pos, path,
-         "RequestAuthentication %s/%s: the lab cannot fetch jwksUri %s (it serves only its own issuer's key set, "
-         "https://issuer.meshlab.local/.well-known/jwks.json); tokens of issuer %s will get 401 \"Jwks remote fetch is "
-         "failed\". Put the key set inline with jwks: '<the JWKS JSON>' to work offline",
-         r->meta.ns, r->meta.name, j->jwks_uri, j->issuer ? j->issuer : "(any)");
+         "RequestAuthentication %s/%s: %s %s (the lab reaches no host outside the machine; it serves only its "
+         "own issuer's key set, https://issuer.meshlab.local/.well-known/jwks.json); if it cannot be fetched, tokens "
+         "of issuer %s get 401 \"Jwks remote fetch is failed\". Put the key set inline with jwks: '<the JWKS JSON>' "
+         "to work offline",
+         r->meta.ns, r->meta.name,
+         strncmp(j->jwks_uri, "http://", 7) == 0 ? "the sidecars fetch jwksUri through the mesh, which must route"
+                                                 : "the lab cannot fetch jwksUri",
+         j->jwks_uri, j->issuer ? j->issuer : "(any)");
   }
 }
 

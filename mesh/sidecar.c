@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mesh/issuer.h"
+
 static int port_of(const struct conn_addr *a) {
   const char *colon = strrchr(a->text, ':');
   return a->kind == CONN_TCP && colon ? atoi(colon + 1) : 0;
@@ -157,13 +159,17 @@ static int sync_listeners(struct sidecar *sc, const struct proxy_config *cfg, ch
   return 0;
 }
 
-/* ---- jwksUri: fetched through the lab ---------------------------------------------------------- */
+/* ---- jwksUri: fetched through the mesh, or the lab ------------------------------------------- */
 
-/* A RequestAuthentication's jwksUri is fetched by asking the lab (GET /v1/jwks?uri=URI): the
- * lab serves its own issuer's key set and says clearly why it cannot fetch any other (see
- * lab_api.c). Istio's istiod likewise fetches for its proxies and inlines the keys. */
+/* A RequestAuthentication's jwksUri is fetched the way Envoy's remote_jwks fetches it: as a
+ * request of the proxy itself. An http:// URI goes out through this sidecar's own outbound
+ * listener, so a key set served by a Service or a ServiceEntry host is reached through the mesh
+ * (its routes, its policies). The lab's own issuer, https:// URIs and proxies without an
+ * outbound listener ask the lab (GET /v1/jwks?uri=URI), which serves its issuer's set and says
+ * clearly why it cannot fetch anything else (lab_api.c). */
 struct jwks_fetch {
   struct sidecar *sc;
+  bool via_mesh;
   char uri[];
 };
 
@@ -176,8 +182,19 @@ static void on_jwks_fetched(struct http_client_call *call, int status) {
     const char *body = r->body.data ? r->body.data : "";
     char why[768];
     if (status < 0) {
-      snprintf(why, sizeof why, "Jwks remote fetch is failed: cannot reach the lab for %s: %s", f->uri,
-               uv_strerror(status));
+      snprintf(why, sizeof why, "Jwks remote fetch is failed: %s %s: %s", f->via_mesh ? "GET" : "cannot reach the lab for",
+               f->uri, uv_strerror(status));
+      jwks_cache_store(e, NULL, 0, why, uv_now(px->loop));
+    } else if (r->status != 200 && f->via_mesh) {
+      const char *flags = "";
+      size_t flags_n = 0;
+      for (size_t i = 0; i < r->nheaders; i++)
+        if (slice_eq_str_nocase(r->headers[i].name, "x-meshlab-response-flags"))
+          flags = r->headers[i].value.p, flags_n = r->headers[i].value.n;
+      snprintf(why, sizeof why,
+               "Jwks remote fetch is failed: GET %s through the mesh answered %d%s%.*s (a jwksUri must name a host the "
+               "mesh reaches, a Service or a ServiceEntry; or put the key set inline with jwtRules[].jwks)",
+               f->uri, r->status, flags_n ? " " : "", (int)flags_n, flags);
       jwks_cache_store(e, NULL, 0, why, uv_now(px->loop));
     } else if (r->status != 200) {
       snprintf(why, sizeof why, "%.*s", (int)(r->body.len > 760 ? 760 : r->body.len), body);
@@ -191,33 +208,46 @@ static void on_jwks_fetched(struct http_client_call *call, int status) {
   free(f);
 }
 
-static void jwks_fetch(struct proxy *px, const char *uri) {
+static void jwks_fetch(struct proxy *px, const struct resource_jwt_rule *rule) {
   struct sidecar *sc = (struct sidecar *)((char *)px - offsetof(struct sidecar, px));
+  const char *uri = rule->jwks_uri;
   struct jwks_cache_entry *e = jwks_cache_get(&px->jwks, uri);
   if (!e || e->fetching || !sc->xds_running) return;
-  static const char hex[] = "0123456789ABCDEF";
-  char esc[1600];
-  size_t k = 0;
-  for (const char *p = uri; *p && k + 4 < sizeof esc; p++) {
-    unsigned char c = (unsigned char)*p;
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c)) {
-      esc[k++] = (char)c;
-    } else {
-      esc[k++] = '%';
-      esc[k++] = hex[c >> 4];
-      esc[k++] = hex[c & 15];
-    }
-  }
-  esc[k] = '\0';
+  char own[160];
+  snprintf(own, sizeof own, "http://%s/v1/jwks", sc->xds.server);
+  struct conn_addr outbound;
+  bool via_mesh = strncmp(uri, "http://", 7) == 0 && !issuer_owns_uri(uri) && strncmp(uri, own, strlen(own)) != 0 &&
+                  sc->opts.outbound && conn_addr_parse(&outbound, sc->opts.outbound) == 0;
   char url[1800];
-  snprintf(url, sizeof url, "http://%s/v1/jwks?uri=%s", sc->xds.server, esc);
+  if (via_mesh) {
+    snprintf(url, sizeof url, "%s", uri);
+  } else {
+    static const char hex[] = "0123456789ABCDEF";
+    char esc[1600];
+    size_t k = 0;
+    for (const char *p = uri; *p && k + 4 < sizeof esc; p++) {
+      unsigned char c = (unsigned char)*p;
+      if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c)) {
+        esc[k++] = (char)c;
+      } else {
+        esc[k++] = '%';
+        esc[k++] = hex[c >> 4];
+        esc[k++] = hex[c & 15];
+      }
+    }
+    esc[k] = '\0';
+    snprintf(url, sizeof url, "http://%s/v1/jwks?uri=%s", sc->xds.server, esc);
+  }
   struct jwks_fetch *f = malloc(sizeof *f + strlen(uri) + 1);
   if (!f) return;
   f->sc = sc;
+  f->via_mesh = via_mesh;
   strcpy(f->uri, uri);
   struct http_client_req req = {0};
   req.url = url;
-  req.timeout_ms = 5000; /* jwtRules[].timeout's default */
+  if (via_mesh) req.connect = &outbound; /* origin-form with Host: the outbound listener routes it */
+  /* jwtRules[].timeout, Istio's default 5s. */
+  req.timeout_ms = rule->timeout.set && rule->timeout.ms > 0 ? (uint64_t)rule->timeout.ms : 5000;
   if (http_client_send(&sc->xds.client, &req, on_jwks_fetched, f, NULL) != 0) {
     free(f);
     return;
@@ -232,7 +262,7 @@ static void jwks_prefetch(struct sidecar *sc) {
     const char *uri = cfg->security.jwt_rules[i].rule->jwks_uri;
     if (!uri) continue;
     struct jwks_cache_entry *e = jwks_cache_get(&sc->px.jwks, uri);
-    if (e && jwks_cache_due(e, uv_now(sc->px.loop))) jwks_fetch(&sc->px, uri);
+    if (e && jwks_cache_due(e, uv_now(sc->px.loop))) jwks_fetch(&sc->px, cfg->security.jwt_rules[i].rule);
   }
 }
 

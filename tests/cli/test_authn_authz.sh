@@ -12,6 +12,8 @@
 #  - at the ingress gateway, a DENY policy in istio-system selecting istio: ingressgateway;
 #  - the lab's own issuer: `meshlab token --groups group1` with its jwksUri (served by the lab)
 #    and a policy on claims[groups]: 200, without the group 403;
+#  - a jwksUri served outside the mesh behind a ServiceEntry, fetched through the sidecar's
+#    outbound listener; one the mesh cannot route: 401;
 #  - the jwksUri of Istio's task pages (GitHub), which the lab cannot reach: 401 "Jwks remote
 #    fetch is failed", and the sidecar's log names inline jwks as the offline way.
 # The lab runs in a temp folder on OS-assigned ingress ports and its own pod addresses
@@ -21,7 +23,9 @@ set -u
 MESHLAB=${MESHLAB_BIN:?MESHLAB_BIN must name the meshlab binary}
 tmp=$(mktemp -d)
 lab=$tmp/lab
+pids=()
 cleanup() {
+  [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null
   "$MESHLAB" down --lab-dir "$lab" >/dev/null 2>&1
   rm -rf "$tmp"
 }
@@ -273,6 +277,56 @@ curl -s -m 5 "http://$(cat "$lab/api")/v1/jwks" > "$tmp/jwks.lab"
 check "the lab serves the JWKS meshlab token --jwks prints" '[ "$(cat "$tmp/jwks.lab")" = "$(cat "$tmp/jwks.cli")" ] && grep -q "\"kty\":\"EC\"" "$tmp/jwks.cli"' \
   "$(cat "$tmp/jwks.lab" "$tmp/jwks.cli")"
 "$MESHLAB" delete "${L[@]}" -f "$tmp/lab-issuer.yaml" > /dev/null 2>&1
+
+# ---- a jwksUri fetched through the mesh: a key-set server outside it, behind a ServiceEntry ----
+start_file_origin "$tmp/jwks-origin"
+cp "$js/jwks.json" "$tmp/jwks-origin/jwks.json"
+cat > "$tmp/jwks-mesh.yaml" <<EOF2
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: jwks-server
+spec:
+  hosts:
+  - jwks.example.com
+  location: MESH_EXTERNAL
+  ports:
+  - number: $origin_port
+    name: http
+    protocol: HTTP
+  resolution: STATIC
+  endpoints:
+  - address: 127.0.0.1
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata:
+  name: jwt-example
+spec:
+  selector:
+    matchLabels:
+      app: httpbin
+  jwtRules:
+  - issuer: "testing@secure.istio.io"
+    jwksUri: "http://jwks.example.com:$origin_port/jwks.json"
+EOF2
+apply -f "$tmp/jwks-mesh.yaml"
+check "apply a ServiceEntry for a key-set server and jwt-example with its jwksUri" '[ $? = 0 ]' "$(cat "$tmp/apply.out")"
+until_code 200 -H "$(bearer "$demo")"
+check "jwksUri through the mesh (ServiceEntry): demo.jwt 200" '[ $? = 0 ]' "$(req -H "$(bearer "$demo")")"
+check "... and an invalid token 401" '[ "$(code -H "$(bearer deadbeef)")" = 401 ]'
+check "the key-set server was asked through the mesh" 'grep -q "GET /jwks.json" "$tmp/jwks-origin.out"' \
+  "$(tail -3 "$tmp/jwks-origin.out")"
+kill "${pids[@]}" 2>/dev/null
+pids=()
+sed -i "s|http://jwks.example.com:$origin_port/jwks.json|http://jwks.nowhere.example/jwks.json|" "$tmp/jwks-mesh.yaml"
+apply -f "$tmp/jwks-mesh.yaml"
+until_ok 10 'req -H "$(bearer "$demo")" | grep -q "^Jwks remote fetch is failed"'
+check "a jwksUri the mesh cannot route: 401 Jwks remote fetch is failed" '[ $? = 0 ]' "$(req -H "$(bearer "$demo")")"
+"$MESHLAB" logs "${L[@]}" httpbin-0 -c sidecar --proxy-log > "$tmp/sidecar.log" 2>&1
+check "... the sidecar's log says what the mesh answered" \
+  'grep -q "jwks.nowhere.example/jwks.json through the mesh answered 404 NR" "$tmp/sidecar.log"' "$(tail -3 "$tmp/sidecar.log")"
+"$MESHLAB" delete "${L[@]}" serviceentry jwks-server > /dev/null 2>&1
 
 # ---- the jwksUri of Istio's task pages: unreachable from the lab ----
 cat > "$tmp/github.yaml" <<'EOF2'
