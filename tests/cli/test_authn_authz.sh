@@ -248,6 +248,10 @@ spec:
   jwtRules:
   - issuer: https://issuer.meshlab.local
     jwksUri: https://issuer.meshlab.local/.well-known/jwks.json
+    forwardOriginalToken: true
+    outputClaimToHeaders:
+    - header: x-jwt-sub
+      claim: sub
 ---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -268,6 +272,10 @@ g1=$("$MESHLAB" token "${L[@]}" --sub alice --groups group1,group2)
 g2=$("$MESHLAB" token "${L[@]}" --sub bob --groups group2)
 until_code 200 -H "$(bearer "$g1")"
 check "meshlab token --groups group1: 200" '[ $? = 0 ]' "$(req -H "$(bearer "$g1")")"
+out=$("$MESHLAB" exec curl "${L[@]}" -- curl -s -m 5 -H "$(bearer "$g1")" -H "x-jwt-sub: forged" http://httpbin:8000/headers)
+check "outputClaimToHeaders: the app sees x-jwt-sub from the token, not the client's" \
+  'grep -q "\"X-Jwt-Sub\":\"alice\"" <<<"$out" && ! grep -q forged <<<"$out"' "$out"
+check "forwardOriginalToken: true keeps the Authorization header" 'grep -q "\"Authorization\":\"Bearer " <<<"$out"' "$out"
 check "meshlab token --groups group2: 403" '[ "$(code -H "$(bearer "$g2")")" = 403 ]' "$(req -H "$(bearer "$g2")")"
 expired=$("$MESHLAB" token "${L[@]}" --groups group1 --exp -1h)
 out=$(req -H "$(bearer "$expired")")
