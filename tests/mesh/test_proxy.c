@@ -1,12 +1,16 @@
 /* Integration tests for mesh/proxy.c over real sockets: a test origin and the proxy share a
  * loop on a background thread; blocking clients drive them. Each test ends by shutting the
  * proxy down and checking the loop closed with every handle closed. */
+#define _GNU_SOURCE /* strcasestr */
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mesh/bootstrap.h"
 #include "mesh/flags.h"
+#include "mesh/issuer.h"
 #include "support/client.h"
 #include "support/fixture.h"
 #include "support/test.h"
@@ -583,7 +587,121 @@ static void pushes_keep_pools_and_in_flight_requests(void) {
   STOP(f);
 }
 
-TEST_CASES(TEST(pushes_keep_pools_and_in_flight_requests), TEST(keeps_alive_and_reuses_pooled_connections), TEST(answers_pipelined_requests_in_order),
+/* ---- jwt_authn and rbac on the inbound listener (filters.c) ----------------------------------- */
+
+struct push_security {
+  const char *policies; /* a JSON array of security_policies */
+  int rc;
+  char err[256];
+};
+
+/* Runs on the loop thread: the fixture's routing, plus security_policies, pushed as the lab
+ * would (through compile_to_json / compile_from_json, so the key sets are parsed once). */
+static void push_security_config(struct fixture *f, void *arg) {
+  struct push_security *p = arg;
+  char addr[64];
+  snprintf(addr, sizeof addr, "127.0.0.1:%d", f->origin.port);
+  struct proxy_limits l;
+  proxy_limits_default(&l);
+  struct bootstrap b;
+  struct proxy_config *cfg = NULL, *with = NULL;
+  p->rc = bootstrap_for_proxy(&b, "127.0.0.1:0", addr, NULL, &l, NULL, NULL, p->err, sizeof p->err);
+  if (p->rc == 0) p->rc = bootstrap_routing(&b, &cfg, p->err, sizeof p->err);
+  bootstrap_free(&b);
+  if (p->rc != 0) return;
+  char *json = NULL;
+  p->rc = compile_to_json(cfg, 0, &json);
+  proxy_config_free(cfg);
+  if (p->rc != 0) return;
+  json_t *root = json_loads(json, 0, NULL), *pol = json_loads(p->policies, 0, NULL);
+  free(json);
+  json_object_set_new(root, "version", json_integer(9));
+  json_object_set_new(root, "security_policies", pol);
+  json = json_dumps(root, JSON_COMPACT);
+  json_decref(root);
+  p->rc = compile_from_json(json, strlen(json), "push", &with, p->err, sizeof p->err);
+  free(json);
+  if (p->rc == 0) p->rc = proxy_set_config(&f->px, with);
+}
+
+static void send_get(struct client *c, const char *path, const char *extra, struct client_response *r) {
+  char req[2048];
+  snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: test\r\n%s\r\n", path, extra ? extra : "");
+  if (client_send_str(c, req) != 0 || client_read(c, r) != 0)
+    test_fail(__FILE__, __LINE__, "GET %s: no complete response", path);
+}
+
+static void authenticates_then_authorizes_inbound(void) {
+  char tmpl[] = "/tmp/meshlab-proxy-issuer-XXXXXX", err[256], keyfile[600];
+  ASSERT(mkdtemp(tmpl) != NULL);
+  struct issuer is;
+  ASSERT_INT_EQ(issuer_load(tmpl, &is, err, sizeof err), 0);
+  const char *groups[] = {"group1"};
+  struct issuer_claims claims = {.sub = "alice", .groups = groups, .groups_len = 1};
+  char *token = NULL;
+  ASSERT_INT_EQ(issuer_mint(&is, &claims, (int64_t)time(NULL), &token, err, sizeof err), 0);
+  json_t *pol = json_pack("[{s:s,s:s,s:{s:s},s:{s:[{s:s,s:s,s:s}]}},"
+                          " {s:s,s:s,s:{s:s},s:{s:s,s:[{s:[{s:{s:[s]}}]}]}}]",
+                          "apiVersion", "security.istio.io/v1", "kind", "RequestAuthentication", "metadata", "name",
+                          "jwt", "spec", "jwtRules", "issuer", ISSUER_NAME, "jwks", is.jwks, "outputPayloadToHeader",
+                          "x-jwt-payload", "apiVersion", "security.istio.io/v1", "kind", "AuthorizationPolicy",
+                          "metadata", "name", "deny-size-1", "spec", "action", "DENY", "rules", "to", "operation",
+                          "paths", "/size/1");
+  char *text = json_dumps(pol, JSON_COMPACT);
+  json_decref(pol);
+  struct fixture f;
+  START(f, NULL);
+  struct push_security p = {text, -1, ""};
+  fixture_call(&f, push_security_config, &p);
+  if (p.rc != 0) test_fail(__FILE__, __LINE__, "push: %d %s", p.rc, p.err);
+  struct client c;
+  ASSERT_INT_EQ(client_open(&c, f.port), 0);
+  struct client_response r;
+  /* No token: passes without a principal. */
+  send_get(&c, "/size/10", NULL, &r);
+  EXPECT_INT_EQ(r.status, 200);
+  client_response_free(&r);
+  /* A valid token: the app gets the payload header and no Authorization header. */
+  char hdr[1200];
+  snprintf(hdr, sizeof hdr, "Authorization: Bearer %s\r\nx-jwt-payload: forged\r\n", token);
+  send_get(&c, "/headers", hdr, &r);
+  EXPECT_INT_EQ(r.status, 200);
+  const char *dot = strchr(token, '.');
+  char want[800];
+  snprintf(want, sizeof want, "x-jwt-payload: %.*s", (int)(strchr(dot + 1, '.') - dot - 1), dot + 1);
+  EXPECT_STR_CONTAINS(buf_cstr(&r.body), want);
+  EXPECT(strstr(buf_cstr(&r.body), "forged") == NULL);
+  EXPECT(strcasestr(buf_cstr(&r.body), "authorization:") == NULL);
+  client_response_free(&r);
+  /* A broken token: 401 with Envoy's body and www-authenticate, never reaching the origin. */
+  send_get(&c, "/size/10?x=1", "Authorization: Bearer a.b\r\n", &r);
+  EXPECT_INT_EQ(r.status, 401);
+  EXPECT_STR_EQ(buf_cstr(&r.body), "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections");
+  EXPECT_STR_CONTAINS(buf_cstr(&r.headers),
+                      "www-authenticate: Bearer realm=\"http://test/size/10?x=1\", error=\"invalid_token\"");
+  client_response_free(&r);
+  /* DENY on the path: 403, with or without a token; the next path passes. */
+  send_get(&c, "/size/1", NULL, &r);
+  EXPECT_INT_EQ(r.status, 403);
+  EXPECT_STR_EQ(buf_cstr(&r.body), "RBAC: access denied");
+  client_response_free(&r);
+  send_get(&c, "/size/1", hdr, &r);
+  EXPECT_INT_EQ(r.status, 403);
+  client_response_free(&r);
+  send_get(&c, "/size/2", NULL, &r);
+  EXPECT_INT_EQ(r.status, 200);
+  client_response_free(&r);
+  client_close(&c);
+  STOP(f);
+  free(text);
+  free(token);
+  issuer_free(&is);
+  snprintf(keyfile, sizeof keyfile, "%s/issuer.key", tmpl);
+  unlink(keyfile);
+  rmdir(tmpl);
+}
+
+TEST_CASES(TEST(authenticates_then_authorizes_inbound), TEST(pushes_keep_pools_and_in_flight_requests), TEST(keeps_alive_and_reuses_pooled_connections), TEST(answers_pipelined_requests_in_order),
            TEST(rewrites_headers_as_a_proxy_must), TEST(streams_large_bodies_with_backpressure),
            TEST(upstream_dying_mid_response_cuts_the_client), TEST(malformed_upstream_response_is_502),
            TEST(refuses_smuggling_shapes_without_forwarding), TEST(slow_headers_time_out),
