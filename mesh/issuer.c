@@ -77,7 +77,8 @@ void issuer_free(struct issuer *is) {
 }
 
 int issuer_owns_uri(const char *uri) {
-  return strncmp(uri, "https://issuer.meshlab.local/", 29) == 0 || strncmp(uri, "http://issuer.meshlab.local/", 28) == 0;
+  return strncmp(uri, "https://issuer.meshlab.local/", 29) == 0 ||
+         strncmp(uri, "http://issuer.meshlab.local/", 28) == 0;
 }
 
 static json_t *strings(const char *const *v, size_t n) {

@@ -672,7 +672,8 @@ int jwk_signing_key_jwks(const char *pem, char **jwks, char **kid) {
   int rc = -EINVAL;
   char *x = NULL, *y = NULL;
   if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point, &n) == 1 && n == 65 &&
-      point[0] == 0x04 && jwk_base64url_encode(point + 1, 32, &x) == 0 && jwk_base64url_encode(point + 33, 32, &y) == 0) {
+      point[0] == 0x04 && jwk_base64url_encode(point + 1, 32, &x) == 0 &&
+      jwk_base64url_encode(point + 33, 32, &y) == 0) {
     char id[32];
     snprintf(id, sizeof id, "meshlab-%.12s", x);
     json_t *set = json_pack("{s:[{s:s,s:s,s:s,s:s,s:s,s:s,s:s}]}", "keys", "kty", "EC", "crv", "P-256", "kid", id,
@@ -702,7 +703,8 @@ int jwk_sign_es256(const char *pem, const uint8_t *msg, size_t len, char **sig) 
     const unsigned char *p = der;
     ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
     uint8_t raw[64];
-    if (es && BN_bn2binpad(ECDSA_SIG_get0_r(es), raw, 32) == 32 && BN_bn2binpad(ECDSA_SIG_get0_s(es), raw + 32, 32) == 32)
+    if (es && BN_bn2binpad(ECDSA_SIG_get0_r(es), raw, 32) == 32 &&
+        BN_bn2binpad(ECDSA_SIG_get0_s(es), raw + 32, 32) == 32)
       rc = jwk_base64url_encode(raw, sizeof raw, sig);
     ECDSA_SIG_free(es);
   }

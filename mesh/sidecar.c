@@ -182,8 +182,8 @@ static void on_jwks_fetched(struct http_client_call *call, int status) {
     const char *body = r->body.data ? r->body.data : "";
     char why[768];
     if (status < 0) {
-      snprintf(why, sizeof why, "Jwks remote fetch is failed: %s %s: %s", f->via_mesh ? "GET" : "cannot reach the lab for",
-               f->uri, uv_strerror(status));
+      snprintf(why, sizeof why, "Jwks remote fetch is failed: %s %s: %s",
+               f->via_mesh ? "GET" : "cannot reach the lab for", f->uri, uv_strerror(status));
       jwks_cache_store(e, NULL, 0, why, uv_now(px->loop));
     } else if (r->status != 200 && f->via_mesh) {
       const char *flags = "";
@@ -203,7 +203,8 @@ static void on_jwks_fetched(struct http_client_call *call, int status) {
     } else {
       jwks_cache_store(e, body, r->body.len, NULL, uv_now(px->loop));
     }
-    if (e->error[0] && status != UV_ECANCELED) fprintf(stderr, "sidecar %s: jwksUri %s: %s\n", px->name, f->uri, e->error);
+    if (e->error[0] && status != UV_ECANCELED)
+      fprintf(stderr, "sidecar %s: jwksUri %s: %s\n", px->name, f->uri, e->error);
   }
   free(f);
 }

@@ -808,7 +808,8 @@ static void json_errors_name_the_path(void) {
   "spec:\n"                                                                                                            \
   "  selector: {matchLabels: {app: reviews}}\n"                                                                        \
   "  action: DENY\n"                                                                                                   \
-  "  rules: [{to: [{operation: {methods: [GET], paths: [\"/headers*\"]}}], when: [{key: \"request.auth.claims[groups]\", values: [group1]}]}]\n" \
+  "  rules: [{to: [{operation: {methods: [GET], paths: [\"/headers*\"]}}],\n"                                         \
+  "           when: [{key: \"request.auth.claims[groups]\", values: [group1]}]}]\n"                                    \
   "---\n"                                                                                                              \
   "apiVersion: security.istio.io/v1\n"                                                                                 \
   "kind: AuthorizationPolicy\n"                                                                                        \

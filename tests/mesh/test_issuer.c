@@ -109,7 +109,8 @@ static void minted_tokens_verify(void) {
 static void owns_its_uris(void) {
   EXPECT(issuer_owns_uri(ISSUER_JWKS_URI));
   EXPECT(issuer_owns_uri("http://issuer.meshlab.local/jwks"));
-  EXPECT(!issuer_owns_uri("https://raw.githubusercontent.com/istio/istio/release-1.24/security/tools/jwt/samples/jwks.json"));
+  EXPECT(!issuer_owns_uri("https://raw.githubusercontent.com/istio/istio/release-1.24/security/tools/jwt/samples/"
+                          "jwks.json"));
   EXPECT(!issuer_owns_uri("https://issuer.meshlab.local.evil.com/"));
 }
 

@@ -701,7 +701,9 @@ static void authenticates_then_authorizes_inbound(void) {
   rmdir(tmpl);
 }
 
-TEST_CASES(TEST(authenticates_then_authorizes_inbound), TEST(pushes_keep_pools_and_in_flight_requests), TEST(keeps_alive_and_reuses_pooled_connections), TEST(answers_pipelined_requests_in_order),
+TEST_CASES(TEST(authenticates_then_authorizes_inbound),
+           TEST(pushes_keep_pools_and_in_flight_requests), TEST(keeps_alive_and_reuses_pooled_connections),
+           TEST(answers_pipelined_requests_in_order),
            TEST(rewrites_headers_as_a_proxy_must), TEST(streams_large_bodies_with_backpressure),
            TEST(upstream_dying_mid_response_cuts_the_client), TEST(malformed_upstream_response_is_502),
            TEST(refuses_smuggling_shapes_without_forwarding), TEST(slow_headers_time_out),

@@ -1629,7 +1629,8 @@ static void test_analyze_jwks_uri(void) {
   diag_list_init(&w);
   if (parse_ok_into("apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt-example}\n"
                     "spec:\n  jwtRules:\n  - issuer: testing@secure.istio.io\n"
-                    "    jwksUri: https://raw.githubusercontent.com/istio/istio/release-1.24/security/tools/jwt/samples/jwks.json\n"
+                    "    jwksUri: https://raw.githubusercontent.com/istio/istio/release-1.24/security/tools/jwt/"
+                    "samples/jwks.json\n"
                     "  - issuer: https://issuer.meshlab.local\n"
                     "    jwksUri: https://issuer.meshlab.local/.well-known/jwks.json\n",
                     "ra.yaml", NULL, &l, &d) != 1)
