@@ -160,6 +160,7 @@ struct sec_view {
   struct authz_header *authz_headers;
   size_t headers_len;
   char *path, *host, *method, *source_ip;
+  char destination_ip[64]; /* the listener's local address without its port */
   char *mem;
 };
 
@@ -191,6 +192,10 @@ static int sec_view_init(struct sec_view *v, const struct session *s, const stru
   v->host = view_copy(&c, ex->authority);
   v->method = view_copy(&c, h->method);
   v->source_ip = view_copy(&c, s->client_ip);
+  /* "HOST:PORT" (IPv6 is "[::1]:80"): keep the host. */
+  snprintf(v->destination_ip, sizeof v->destination_ip, "%s", s->local[0] == '[' ? s->local + 1 : s->local);
+  char *colon = strrchr(v->destination_ip, s->local[0] == '[' ? ']' : ':');
+  if (colon) *colon = '\0';
   return 0;
 }
 
@@ -323,6 +328,7 @@ static int rbac(struct session *s, const struct sec_view *v, const struct jwt_ou
   struct authz_request rq = {0};
   rq.source_principal = inbound_peer_principal(s);
   rq.source_ip = v->source_ip[0] ? v->source_ip : NULL;
+  rq.destination_ip = v->destination_ip[0] ? v->destination_ip : NULL;
   if (authn->verdict == JWT_OK) {
     rq.request_principal = authn->token.principal;
     rq.claims = authn->token.claims;
@@ -338,10 +344,11 @@ static int rbac(struct session *s, const struct sec_view *v, const struct jwt_ou
   struct trace_record *t = &ex->trace;
   char line[768]; /* cut to the trace field by trace_copy */
   snprintf(line, sizeof line, "%s%s", vd.decision == AUTHZ_DENIED ? "403: " : "", vd.reason);
-  if (vd.dry_run_reason[0]) {
-    size_t n = strlen(line);
-    snprintf(line + n, sizeof line - n, "; dry-run: %s", vd.dry_run_reason);
-  }
+  size_t n = strlen(line);
+  if (vd.audit && n < sizeof line)
+    n += (size_t)snprintf(line + n, sizeof line - n, "; AUDIT by %s/%s rule %d", vd.audit->namespace, vd.audit->name,
+                          vd.audit_rule);
+  if (vd.dry_run_reason[0] && n < sizeof line) snprintf(line + n, sizeof line - n, "; dry-run: %s", vd.dry_run_reason);
   trace_copy(t->authz, sizeof t->authz, line, strlen(line));
   if (vd.decision == AUTHZ_ALLOWED) return 0;
   /* Envoy's details name the policy as istiod names it, "ns-policy-NS.NAME-rule-N"; Istio's

@@ -647,6 +647,11 @@ static void authenticates_then_authorizes_inbound(void) {
                           "x-jwt-payload", "apiVersion", "security.istio.io/v1", "kind", "AuthorizationPolicy",
                           "metadata", "name", "deny-size-1", "spec", "action", "DENY", "rules", "to", "operation",
                           "paths", "/size/1");
+  /* destination.ip is the listener's own address. */
+  json_array_append_new(pol, json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:[{s:[{s:{s:[s]}}],s:[{s:s,s:[s]}]}]}}", "apiVersion",
+                                       "security.istio.io/v1", "kind", "AuthorizationPolicy", "metadata", "name",
+                                       "deny-local", "spec", "action", "DENY", "rules", "to", "operation", "paths",
+                                       "/size/3", "when", "key", "destination.ip", "values", "127.0.0.1"));
   char *text = json_dumps(pol, JSON_COMPACT);
   json_decref(pol);
   struct fixture f;
@@ -690,6 +695,9 @@ static void authenticates_then_authorizes_inbound(void) {
   client_response_free(&r);
   send_get(&c, "/size/2", NULL, &r);
   EXPECT_INT_EQ(r.status, 200);
+  client_response_free(&r);
+  send_get(&c, "/size/3", NULL, &r);
+  EXPECT_INT_EQ(r.status, 403);
   client_response_free(&r);
   client_close(&c);
   STOP(f);
