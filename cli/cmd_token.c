@@ -1,7 +1,8 @@
 /* `meshlab token`: mints test JWTs signed by the lab's own issuer (mesh/issuer.h), and prints
  * the issuer's JWK Set, so lessons on RequestAuthentication and AuthorizationPolicy need no
- * outside tool. Works without a running lab: the key lives in the state folder (issuer.key,
- * 0600, made on first use) and the lab serves its public half at GET /v1/jwks. Exit 0, 2 on a
+ * outside tool. Works without a running lab: the keys live in the state folder (issuer.key and
+ * issuer-rs256.key, 0600, made on first use) and the lab serves their public halves at GET
+ * /v1/jwks. Exit 0, 2 on a
  * usage error, 1 when the key cannot be read or made. */
 #include <errno.h>
 #include <stdbool.h>
@@ -17,9 +18,9 @@
 
 void cmd_token_help(FILE *out) {
   fprintf(out, "Usage: meshlab token [--sub S] [--iss I] [--aud A[,B]] [--groups g1,g2] [--scope \"a b\"]\n"
-               "                     [--exp 1h] [--claim k=v]... [--lab-dir DIR]\n"
+               "                     [--exp 1h] [--claim k=v]... [--alg ES256|RS256] [--lab-dir DIR]\n"
                "       meshlab token --jwks [--lab-dir DIR]\n\n"
-               "Prints a JWT signed (ES256) by the lab's own issuer, " ISSUER_NAME ":\n"
+               "Prints a JWT signed (ES256, or RS256 with --alg) by the lab's own issuer, " ISSUER_NAME ":\n"
                "iss (default the lab issuer), sub (default \"tester\"), aud, iat, exp (--exp from now;\n"
                "a negative duration such as -1h gives an expired token), groups (an array), scope, and\n"
                "any --claim k=v (v is JSON when it parses: --claim level=3, --claim 'roles=[\"a\"]').\n"
@@ -56,6 +57,11 @@ int cmd_token(int argc, char **argv) {
     } else if ((rc = args_flag(argc, argv, &i, "sub", NULL, &v)) != 0) {
       if (rc < 0) return 2;
       c.sub = v;
+    } else if ((rc = args_flag(argc, argv, &i, "alg", NULL, &v)) != 0) {
+      if (rc < 0) return 2;
+      if (strcmp(v, "ES256") != 0 && strcmp(v, "RS256") != 0)
+        return args_usage_error(argv[0], "--alg %s: the lab issuer signs ES256 (the default) or RS256", v);
+      c.alg = v;
     } else if ((rc = args_flag(argc, argv, &i, "iss", NULL, &v)) != 0) {
       if (rc < 0) return 2;
       c.iss = v;

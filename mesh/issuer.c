@@ -23,17 +23,20 @@ static char *read_file(const char *path) {
   return text;
 }
 
-int issuer_load(const char *dir, struct issuer *is, char *err, size_t errlen) {
-  memset(is, 0, sizeof *is);
+/* Reads dir/name, creating it with a fresh alg key when missing. Returns owned PEM or NULL with
+ * err set. */
+static char *load_key(const char *dir, const char *name, enum jwk_alg alg, char *err, size_t errlen, int *rc) {
   char path[4200];
-  snprintf(path, sizeof path, "%s/issuer.key", dir);
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  errno = 0;
   char *pem = read_file(path);
   if (!pem && errno == ENOENT) {
     char *fresh = NULL;
-    int rc = jwk_signing_key_generate(&fresh);
-    if (rc != 0) {
-      snprintf(err, errlen, "cannot generate the issuer key: %s", strerror(-rc));
-      return rc;
+    int g = jwk_signing_key_generate(alg, &fresh);
+    if (g != 0) {
+      snprintf(err, errlen, "cannot generate the issuer key %s: %s", name, strerror(-g));
+      *rc = g;
+      return NULL;
     }
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
     if (fd >= 0) {
@@ -44,13 +47,15 @@ int issuer_load(const char *dir, struct issuer *is, char *err, size_t errlen) {
         unlink(path);
         free(fresh);
         snprintf(err, errlen, "cannot write %s", path);
-        return -EIO;
+        *rc = -EIO;
+        return NULL;
       }
     } else if (errno != EEXIST) {
       int e = errno;
       free(fresh);
       snprintf(err, errlen, "cannot create %s: %s", path, strerror(e));
-      return -e;
+      *rc = -e;
+      return NULL;
     }
     free(fresh);
     pem = read_file(path); /* ours, or the one another first use wrote just before */
@@ -58,21 +63,45 @@ int issuer_load(const char *dir, struct issuer *is, char *err, size_t errlen) {
   if (!pem) {
     int e = errno ? errno : EIO;
     snprintf(err, errlen, "cannot read %s: %s", path, strerror(e));
-    return -e;
+    *rc = -e;
   }
-  is->pem = pem;
-  if (jwk_signing_key_jwks(pem, &is->jwks, &is->kid) != 0) {
-    snprintf(err, errlen, "%s is not a P-256 private key; remove it and a new one is made", path);
+  return pem;
+}
+
+int issuer_load(const char *dir, struct issuer *is, char *err, size_t errlen) {
+  memset(is, 0, sizeof *is);
+  int rc = 0;
+  if (!(is->pem = load_key(dir, "issuer.key", JWK_ES256, err, errlen, &rc)) ||
+      !(is->rsa_pem = load_key(dir, "issuer-rs256.key", JWK_RS256, err, errlen, &rc))) {
+    issuer_free(is);
+    return rc;
+  }
+  char *ec = NULL, *rsa = NULL;
+  if (jwk_signing_key_public(is->pem, JWK_ES256, &ec, &is->kid) != 0 ||
+      jwk_signing_key_public(is->rsa_pem, JWK_RS256, &rsa, &is->rsa_kid) != 0) {
+    snprintf(err, errlen, "%s/issuer.key or issuer-rs256.key is not a key of its kind; remove it and a new one is made",
+             dir);
+    free(ec);
     issuer_free(is);
     return -EINVAL;
+  }
+  size_t n = strlen(ec) + strlen(rsa) + 16;
+  if ((is->jwks = malloc(n))) snprintf(is->jwks, n, "{\"keys\":[%s,%s]}", ec, rsa);
+  free(ec);
+  free(rsa);
+  if (!is->jwks) {
+    issuer_free(is);
+    return -ENOMEM;
   }
   return 0;
 }
 
 void issuer_free(struct issuer *is) {
   free(is->pem);
-  free(is->jwks);
   free(is->kid);
+  free(is->rsa_pem);
+  free(is->rsa_kid);
+  free(is->jwks);
   memset(is, 0, sizeof *is);
 }
 
@@ -90,6 +119,11 @@ static json_t *strings(const char *const *v, size_t n) {
 int issuer_mint(const struct issuer *is, const struct issuer_claims *c, int64_t now, char **token, char *err,
                 size_t errlen) {
   *token = NULL;
+  enum jwk_alg alg = c->alg ? jwk_alg_from_name(c->alg) : JWK_ES256;
+  if (alg != JWK_ES256 && alg != JWK_RS256) {
+    snprintf(err, errlen, "--alg %s: the lab issuer signs ES256 or RS256", c->alg);
+    return -EINVAL;
+  }
   json_t *p = json_object();
   json_object_set_new(p, "iss", json_string(c->iss ? c->iss : ISSUER_NAME));
   json_object_set_new(p, "sub", json_string(c->sub ? c->sub : "tester"));
@@ -111,7 +145,8 @@ int issuer_mint(const struct issuer *is, const struct issuer_claims *c, int64_t 
     json_object_set_new(p, name, v ? v : json_string(eq + 1));
     free(name);
   }
-  json_t *h = json_pack("{s:s,s:s,s:s}", "alg", "ES256", "kid", is->kid, "typ", "JWT");
+  json_t *h = json_pack("{s:s,s:s,s:s}", "alg", jwk_alg_name(alg), "kid", alg == JWK_RS256 ? is->rsa_kid : is->kid,
+                        "typ", "JWT");
   char *hs = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER), *ps = json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER);
   json_decref(h);
   json_decref(p);
@@ -121,7 +156,7 @@ int issuer_mint(const struct issuer *is, const struct issuer_claims *c, int64_t 
       jwk_base64url_encode((const uint8_t *)ps, strlen(ps), &pb) == 0 &&
       (input = malloc(strlen(hb) + strlen(pb) + 2))) {
     sprintf(input, "%s.%s", hb, pb);
-    rc = jwk_sign_es256(is->pem, (const uint8_t *)input, strlen(input), &sig);
+    rc = jwk_sign(alg == JWK_RS256 ? is->rsa_pem : is->pem, alg, (const uint8_t *)input, strlen(input), &sig);
     if (rc == 0) {
       size_t n = strlen(input) + strlen(sig) + 2;
       if ((*token = malloc(n))) snprintf(*token, n, "%s.%s", input, sig);

@@ -1,9 +1,10 @@
 /* issuer: the lab's own JWT issuer, so lessons on RequestAuthentication need no outside tool.
  *
  * Where it sits: `meshlab token` mints test tokens with it, and the lab serves its key set
- * (GET /v1/jwks, and to sidecars fetching a jwksUri that names it). The signing key is an
- * ES256 (P-256) key generated on first use into the lab state folder as `issuer.key` (mode
- * 0600; only the public half ever leaves it). A RequestAuthentication trusts it with
+ * (GET /v1/jwks, and to sidecars fetching a jwksUri that names it). Two signing keys, an ES256
+ * (P-256) one in `issuer.key` and an RS256 (RSA 2048) one in `issuer-rs256.key`, are generated on
+ * first use into the lab state folder (mode 0600; only their public halves ever leave it); the
+ * JWK Set holds both. A RequestAuthentication trusts them with
  *
  *   jwtRules:
  *   - issuer: https://issuer.meshlab.local
@@ -20,14 +21,14 @@
 #define ISSUER_JWKS_URI "https://issuer.meshlab.local/.well-known/jwks.json"
 
 struct issuer {
-  char *pem;  /* owned private key */
-  char *jwks; /* owned public JWK Set text */
-  char *kid;  /* owned */
+  char *pem, *kid;         /* owned: the ES256 private key and its kid */
+  char *rsa_pem, *rsa_kid; /* owned: the RS256 private key and its kid */
+  char *jwks;              /* owned: the public JWK Set text, both keys */
 };
 
-/* Loads dir/issuer.key, creating it (0600, exclusively: two first uses agree on one key) when
- * missing. Returns 0 and fills is (release with issuer_free), or a negative errno with a
- * one-line reason in err. */
+/* Loads dir/issuer.key and dir/issuer-rs256.key, creating each (0600, exclusively: two first
+ * uses agree on one key) when missing. Returns 0 and fills is (release with issuer_free), or a
+ * negative errno with a one-line reason in err. */
 int issuer_load(const char *dir, struct issuer *is, char *err, size_t errlen);
 void issuer_free(struct issuer *is);
 
@@ -37,6 +38,7 @@ int issuer_owns_uri(const char *uri);
 
 /* What a minted token says. Strings borrowed; NULL or 0 leaves a claim out. */
 struct issuer_claims {
+  const char *alg;          /* "ES256" (NULL) or "RS256" */
   const char *iss;          /* NULL: ISSUER_NAME */
   const char *sub;          /* NULL: "tester" */
   const char *const *aud;   /* audiences; one is written as a string, several as an array */
@@ -49,9 +51,10 @@ struct issuer_claims {
   size_t extra_len;
 };
 
-/* Mints a compact JWS signed ES256 with the issuer's key: header {alg, kid, typ: JWT}, payload
- * iss, sub, aud, iat = now, exp = now + lifetime, and the rest. Returns 0 and the owned token
- * in *token, or -EINVAL with the reason in err (a bad --claim), -ENOMEM, -EIO. */
+/* Mints a compact JWS signed with the issuer's key for c->alg: header {alg, kid, typ: JWT},
+ * payload iss, sub, aud, iat = now, exp = now + lifetime, and the rest. Returns 0 and the owned
+ * token in *token, or -EINVAL with the reason in err (a bad --claim, an alg other than ES256 and
+ * RS256), -ENOMEM, -EIO. */
 int issuer_mint(const struct issuer *is, const struct issuer_claims *c, int64_t now, char **token, char *err,
                 size_t errlen);
 

@@ -631,10 +631,12 @@ int jwk_base64url_encode(const uint8_t *in, size_t len, char **out) {
   return 0;
 }
 
-int jwk_signing_key_generate(char **pem) {
+int jwk_signing_key_generate(enum jwk_alg alg, char **pem) {
   *pem = NULL;
-  EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-  if (!key) return -EIO;
+  EVP_PKEY *key = alg == JWK_RS256   ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
+                  : alg == JWK_ES256 ? EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")
+                                     : NULL;
+  if (!key) return alg == JWK_RS256 || alg == JWK_ES256 ? -EIO : -EINVAL;
   BIO *bio = BIO_new(BIO_s_mem());
   int rc = -ENOMEM;
   if (bio && PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) == 1) {
@@ -647,14 +649,20 @@ int jwk_signing_key_generate(char **pem) {
   return rc;
 }
 
-static EVP_PKEY *load_p256(const char *pem) {
+/* The private key in pem if it can sign alg: a P-256 key for ES256, an RSA key of at least 2048
+ * bits for RS256; else NULL. */
+static EVP_PKEY *load_signing_key(const char *pem, enum jwk_alg alg) {
   BIO *bio = BIO_new_mem_buf(pem, -1);
   EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
   BIO_free(bio);
   char group[32] = "";
-  if (key && (!EVP_PKEY_is_a(key, "EC") ||
-              !EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, NULL) ||
-              strcmp(group, "prime256v1") != 0)) {
+  bool fits = key && (alg == JWK_ES256 ? EVP_PKEY_is_a(key, "EC") &&
+                                             EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group,
+                                                                            sizeof group, NULL) &&
+                                             strcmp(group, "prime256v1") == 0
+                      : alg == JWK_RS256 ? EVP_PKEY_is_a(key, "RSA") && EVP_PKEY_get_bits(key) >= 2048
+                                         : false);
+  if (!fits) {
     EVP_PKEY_free(key);
     key = NULL;
   }
@@ -662,52 +670,78 @@ static EVP_PKEY *load_p256(const char *pem) {
   return key;
 }
 
-int jwk_signing_key_jwks(const char *pem, char **jwks, char **kid) {
-  *jwks = NULL;
+static char *bn_base64url(EVP_PKEY *key, const char *name) {
+  BIGNUM *bn = NULL;
+  char *out = NULL;
+  if (EVP_PKEY_get_bn_param(key, name, &bn) == 1) {
+    int n = BN_num_bytes(bn);
+    uint8_t *bytes = malloc(n > 0 ? (size_t)n : 1);
+    if (bytes && BN_bn2bin(bn, bytes) == n) jwk_base64url_encode(bytes, (size_t)n, &out);
+    free(bytes);
+  }
+  BN_free(bn);
+  return out;
+}
+
+int jwk_signing_key_public(const char *pem, enum jwk_alg alg, char **jwk, char **kid) {
+  *jwk = NULL;
   if (kid) *kid = NULL;
-  EVP_PKEY *key = load_p256(pem);
+  EVP_PKEY *key = load_signing_key(pem, alg);
   if (!key) return -EINVAL;
-  uint8_t point[65];
-  size_t n = 0;
   int rc = -EINVAL;
-  char *x = NULL, *y = NULL;
-  if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point, &n) == 1 && n == 65 &&
-      point[0] == 0x04 && jwk_base64url_encode(point + 1, 32, &x) == 0 &&
-      jwk_base64url_encode(point + 33, 32, &y) == 0) {
-    char id[32];
-    snprintf(id, sizeof id, "meshlab-%.12s", x);
-    json_t *set = json_pack("{s:[{s:s,s:s,s:s,s:s,s:s,s:s,s:s}]}", "keys", "kty", "EC", "crv", "P-256", "kid", id,
-                            "alg", "ES256", "use", "sig", "x", x, "y", y);
-    *jwks = set ? json_dumps(set, JSON_PRESERVE_ORDER | JSON_COMPACT) : NULL;
-    json_decref(set);
-    rc = *jwks ? 0 : -ENOMEM;
+  char *a = NULL, *b = NULL, id[40];
+  json_t *o = NULL;
+  if (alg == JWK_ES256) {
+    uint8_t point[65];
+    size_t n = 0;
+    if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point, &n) == 1 && n == 65 &&
+        point[0] == 0x04 && jwk_base64url_encode(point + 1, 32, &a) == 0 &&
+        jwk_base64url_encode(point + 33, 32, &b) == 0) {
+      snprintf(id, sizeof id, "meshlab-%.12s", a);
+      o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "kty", "EC", "crv", "P-256", "kid", id, "alg", "ES256", "use",
+                    "sig", "x", a, "y", b);
+    }
+  } else if ((a = bn_base64url(key, OSSL_PKEY_PARAM_RSA_N)) && (b = bn_base64url(key, OSSL_PKEY_PARAM_RSA_E))) {
+    snprintf(id, sizeof id, "meshlab-rsa-%.12s", a);
+    o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "kty", "RSA", "kid", id, "alg", "RS256", "use", "sig", "n", a, "e", b);
+  }
+  if (o) {
+    *jwk = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT);
+    rc = *jwk ? 0 : -ENOMEM;
     if (rc == 0 && kid && !(*kid = strdup(id))) rc = -ENOMEM;
   }
-  free(x);
-  free(y);
+  json_decref(o);
+  free(a);
+  free(b);
   EVP_PKEY_free(key);
   return rc;
 }
 
-int jwk_sign_es256(const char *pem, const uint8_t *msg, size_t len, char **sig) {
+int jwk_sign(const char *pem, enum jwk_alg alg, const uint8_t *msg, size_t len, char **sig) {
   *sig = NULL;
-  EVP_PKEY *key = load_p256(pem);
+  EVP_PKEY *key = load_signing_key(pem, alg);
   if (!key) return -EINVAL;
   EVP_MD_CTX *md = EVP_MD_CTX_new();
-  uint8_t der[80];
-  size_t der_len = sizeof der;
+  size_t out_len = 0;
+  uint8_t *out = NULL;
   int rc = -EIO;
   if (md && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
-      EVP_DigestSign(md, der, &der_len, msg, len) == 1) {
-    /* OpenSSL writes ECDSA-Sig-Value (DER); JWS wants R and S as two 32-byte big-endian halves. */
-    const unsigned char *p = der;
-    ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
-    uint8_t raw[64];
-    if (es && BN_bn2binpad(ECDSA_SIG_get0_r(es), raw, 32) == 32 &&
-        BN_bn2binpad(ECDSA_SIG_get0_s(es), raw + 32, 32) == 32)
-      rc = jwk_base64url_encode(raw, sizeof raw, sig);
-    ECDSA_SIG_free(es);
+      EVP_DigestSign(md, NULL, &out_len, msg, len) == 1 && (out = malloc(out_len)) &&
+      EVP_DigestSign(md, out, &out_len, msg, len) == 1) {
+    if (alg == JWK_RS256) {
+      rc = jwk_base64url_encode(out, out_len, sig); /* RSASSA-PKCS1-v1_5: the signature as is */
+    } else {
+      /* OpenSSL writes ECDSA-Sig-Value (DER); JWS wants R and S as two 32-byte big-endian halves. */
+      const unsigned char *p = out;
+      ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)out_len);
+      uint8_t raw[64];
+      if (es && BN_bn2binpad(ECDSA_SIG_get0_r(es), raw, 32) == 32 &&
+          BN_bn2binpad(ECDSA_SIG_get0_s(es), raw + 32, 32) == 32)
+        rc = jwk_base64url_encode(raw, sizeof raw, sig);
+      ECDSA_SIG_free(es);
+    }
   }
+  free(out);
   EVP_MD_CTX_free(md);
   EVP_PKEY_free(key);
   return rc;

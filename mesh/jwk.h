@@ -100,17 +100,18 @@ bool jwk_verify(const struct jwk *key, enum jwk_alg alg, const uint8_t *msg, siz
 
 /* Encodes len bytes as base64url without padding. Returns 0 and owned text in *out, or -ENOMEM. */
 int jwk_base64url_encode(const uint8_t *in, size_t len, char **out);
-/* Generates a fresh ES256 signing key (P-256). Returns 0 and the private key as owned PKCS#8
- * PEM text in *pem, or -ENOMEM / -EIO. */
-int jwk_signing_key_generate(char **pem);
-/* The public half of pem (borrowed) as a JWK Set of one key: {"keys": [{"kty": "EC", "crv":
- * "P-256", "kid": ..., "alg": "ES256", "use": "sig", "x": ..., "y": ...}]}, the kid being
- * "meshlab-" and the first 12 characters of x. Returns 0 and owned JSON text in *jwks (and
- * the kid, owned, in *kid when kid is not NULL), or -EINVAL when pem is not a P-256 key. */
-int jwk_signing_key_jwks(const char *pem, char **jwks, char **kid);
-/* Signs msg (borrowed) with pem's P-256 key as JWS ES256 does (RFC 7518 section 3.4: SHA-256,
- * the raw R||S pair), returning the base64url signature in *sig (owned). Returns 0, -EINVAL,
- * -ENOMEM or -EIO. */
-int jwk_sign_es256(const char *pem, const uint8_t *msg, size_t len, char **sig);
+/* Generates a fresh signing key for alg: ES256 (P-256) or RS256 (RSA 2048). Returns 0 and the
+ * private key as owned PKCS#8 PEM text in *pem, -EINVAL for another alg, or -ENOMEM / -EIO. */
+int jwk_signing_key_generate(enum jwk_alg alg, char **pem);
+/* The public half of pem (borrowed), an alg key, as one JWK: {"kty": "EC", "crv": "P-256", "kid",
+ * "alg": "ES256", "use": "sig", "x", "y"} or {"kty": "RSA", "kid", "alg": "RS256", "use": "sig",
+ * "n", "e"}; the kid is "meshlab-" (RSA: "meshlab-rsa-") and the first 12 characters of x (n).
+ * Returns 0 and owned JSON text in *jwk (and the kid, owned, in *kid when kid is not NULL), or
+ * -EINVAL when pem is not a key for alg. */
+int jwk_signing_key_public(const char *pem, enum jwk_alg alg, char **jwk, char **kid);
+/* Signs msg (borrowed) with pem's key as JWS alg does (RFC 7518 section 3: SHA-256; ES256 as the
+ * raw R||S pair, RS256 as RSASSA-PKCS1-v1_5), returning the base64url signature in *sig (owned).
+ * Returns 0, -EINVAL (pem is not a key for alg), -ENOMEM or -EIO. */
+int jwk_sign(const char *pem, enum jwk_alg alg, const uint8_t *msg, size_t len, char **sig);
 
 #endif

@@ -276,6 +276,8 @@ out=$("$MESHLAB" exec curl "${L[@]}" -- curl -s -m 5 -H "$(bearer "$g1")" -H "x-
 check "outputClaimToHeaders: the app sees x-jwt-sub from the token, not the client's" \
   'grep -q "\"X-Jwt-Sub\":\"alice\"" <<<"$out" && ! grep -q forged <<<"$out"' "$out"
 check "forwardOriginalToken: true keeps the Authorization header" 'grep -q "\"Authorization\":\"Bearer " <<<"$out"' "$out"
+rs=$("$MESHLAB" token "${L[@]}" --alg RS256 --groups group1)
+check "meshlab token --alg RS256 --groups group1: 200" '[ "$(code -H "$(bearer "$rs")")" = 200 ]' "$(req -H "$(bearer "$rs")")"
 check "meshlab token --groups group2: 403" '[ "$(code -H "$(bearer "$g2")")" = 403 ]' "$(req -H "$(bearer "$g2")")"
 expired=$("$MESHLAB" token "${L[@]}" --groups group1 --exp -1h)
 out=$(req -H "$(bearer "$expired")")

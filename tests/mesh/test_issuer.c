@@ -26,6 +26,8 @@ static void remove_dir(char *dir) {
   char path[512];
   snprintf(path, sizeof path, "%s/issuer.key", dir);
   unlink(path);
+  snprintf(path, sizeof path, "%s/issuer-rs256.key", dir);
+  unlink(path);
   rmdir(dir);
   free(dir);
 }
@@ -54,10 +56,16 @@ static void key_made_once_private(void) {
   EXPECT_STR_EQ(a.jwks, b.jwks);
   EXPECT_STR_EQ(a.kid, b.kid);
   EXPECT(strncmp(a.kid, "meshlab-", 8) == 0);
-  EXPECT(strstr(a.jwks, "\"d\"") == NULL); /* only the public half */
+  EXPECT(strncmp(a.rsa_kid, "meshlab-rsa-", 12) == 0);
+  EXPECT(strstr(a.jwks, "\"d\"") == NULL && strstr(a.jwks, "\"p\"") == NULL); /* only the public halves */
+  EXPECT_STR_CONTAINS(a.jwks, "\"kty\":\"EC\"");
+  EXPECT_STR_CONTAINS(a.jwks, "\"kty\":\"RSA\"");
   char path[512];
   snprintf(path, sizeof path, "%s/issuer.key", dir);
   struct stat st;
+  ASSERT_INT_EQ(stat(path, &st), 0);
+  EXPECT_INT_EQ(st.st_mode & 0777, 0600);
+  snprintf(path, sizeof path, "%s/issuer-rs256.key", dir);
   ASSERT_INT_EQ(stat(path, &st), 0);
   EXPECT_INT_EQ(st.st_mode & 0777, 0600);
   issuer_free(&a);
@@ -96,6 +104,18 @@ static void minted_tokens_verify(void) {
   EXPECT(jwt_verify(tok, strlen(tok), keys, &ex, NOW, &t) != JWT_OK);
   jwt_clear(&t);
   free(tok);
+  /* RS256 with the RSA key of the same set. */
+  struct issuer_claims rs = {.alg = "RS256", .sub = "bob", .aud = aud, .aud_len = 1};
+  ASSERT_INT_EQ(issuer_mint(&is, &rs, NOW, &tok, err, sizeof err), 0);
+  EXPECT_INT_EQ(jwt_verify(tok, strlen(tok), keys, &ex, NOW, &t), JWT_OK);
+  EXPECT_INT_EQ(t.alg, JWK_RS256);
+  EXPECT_STR_EQ(t.kid, is.rsa_kid);
+  EXPECT_STR_EQ(t.principal, ISSUER_NAME "/bob");
+  jwt_clear(&t);
+  free(tok);
+  struct issuer_claims hs = {.alg = "HS256"};
+  EXPECT_INT_EQ(issuer_mint(&is, &hs, NOW, &tok, err, sizeof err), -EINVAL);
+  EXPECT_STR_CONTAINS(err, "ES256 or RS256");
   /* A bad --claim is refused with its reason. */
   const char *bad[] = {"=x"};
   struct issuer_claims cb = {.extra = bad, .extra_len = 1};

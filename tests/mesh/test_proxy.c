@@ -706,6 +706,8 @@ static void authenticates_then_authorizes_inbound(void) {
   issuer_free(&is);
   snprintf(keyfile, sizeof keyfile, "%s/issuer.key", tmpl);
   unlink(keyfile);
+  snprintf(keyfile, sizeof keyfile, "%s/issuer-rs256.key", tmpl);
+  unlink(keyfile);
   rmdir(tmpl);
 }
 
