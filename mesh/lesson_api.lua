@@ -674,6 +674,31 @@ spec:
       version: v2
 ]]
 
+-- Istio's virtual-service-reviews-test-v2.yaml: jason to v2, everyone else to v1 (the
+-- request-routing and fault-injection tasks start from it).
+bookinfo.virtual_service_reviews_test_v2 = [[
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: reviews
+spec:
+  hosts:
+  - reviews
+  http:
+  - match:
+    - headers:
+        end-user:
+          exact: jason
+    route:
+    - destination:
+        host: reviews
+        subset: v2
+  - route:
+    - destination:
+        host: reviews
+        subset: v1
+]]
+
 bookinfo.virtual_service_all_v1 = [[
 apiVersion: networking.istio.io/v1
 kind: VirtualService

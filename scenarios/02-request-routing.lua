@@ -54,28 +54,7 @@ step("virtual-service-all-v1: every request to reviews goes to v1", function()
 end)
 
 step("virtual-service-reviews-test-v2: jason goes to v2, everyone else to v1", function()
-  apply [[
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: reviews
-spec:
-  hosts:
-  - reviews
-  http:
-  - match:
-    - headers:
-        end-user:
-          exact: jason
-    route:
-    - destination:
-        host: reviews
-        subset: v2
-  - route:
-    - destination:
-        host: reviews
-        subset: v1
-]]
+  apply(bookinfo.virtual_service_reviews_test_v2)
   say("productpage reads the login cookie and sends `end-user: jason` to reviews; the first",
       "rule matches that header, the second catches everything else. Rules are tried in order.")
   local jason = pages(6, "jason")

@@ -8,35 +8,12 @@ lesson {
   duration = "1 min",
 }
 
-local reviews_test_v2 = [[
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: reviews
-spec:
-  hosts:
-  - reviews
-  http:
-  - match:
-    - headers:
-        end-user:
-          exact: jason
-    route:
-    - destination:
-        host: reviews
-        subset: v2
-  - route:
-    - destination:
-        host: reviews
-        subset: v1
-]]
-
 step("Start clean: all v1, jason on reviews v2 (which calls ratings)", function()
   reset()
   apply(bookinfo.gateway)
   apply(bookinfo.destination_rule_all)
   apply(bookinfo.virtual_service_all_v1)
-  apply(reviews_test_v2)
+  apply(bookinfo.virtual_service_reviews_test_v2)
   local ok, r = wait_until(function()
     local p = http.page("jason")
     return bookinfo.reviews_version(p.body) == "v2" and p
