@@ -73,6 +73,7 @@ struct cluster_manager {
    * owner tells its telemetry, so the lab hears of it even if no request follows. Optional. */
   void (*on_outlier_change)(struct cluster_manager *cm, struct cluster *c);
   void *data;
+  struct tls_ctx *const *identity; /* borrowed: the owner's identity slot (upstream.h), or NULL */
 };
 
 void cluster_manager_init(struct cluster_manager *cm, struct conn_env *env, uint64_t *live_handles);

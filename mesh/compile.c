@@ -264,6 +264,11 @@ static int add_endpoints(struct builder *b, struct xds_cluster *cl, const struct
       e->workload = eps[i].workload ? dup(&b->c, eps[i].workload->name) : NULL;
       e->replica = eps[i].replica ? dup(&b->c, eps[i].replica->name) : NULL;
       map_copy(&b->c, &e->labels, eps[i].labels);
+      /* Auto mTLS per endpoint, unless the DestinationRule says (compile_mtls.c). */
+      const struct registry_workload *pw = eps[i].workload;
+      enum resource_mtls_mode peer =
+          pw ? compile_peer_mtls(b->c.in, pw->ns, &pw->labels, eps[i].port, NULL) : RESOURCE_MTLS_PERMISSIVE;
+      e->tls = compile_endpoint_tls(&cl->policy.tls, pw != NULL, peer);
     }
     cl->endpoints_len = n;
   }
@@ -611,6 +616,10 @@ static int build_inbound(struct builder *b, const struct registry_workload *w, c
       if (proxy_config_route_config(b->c.cfg, name)) continue; /* two services, one target port */
       struct xds_route_config *rc = add_route_config(b, name, target);
       if (!rc) goto oom;
+      const struct resource *pa = NULL;
+      rc->mtls = compile_peer_mtls(b->c.in, w->ns, &w->labels, target, &pa);
+      if (pa) rc->mtls_source = dupf(&b->c, "PeerAuthentication %s/%s", pa->meta.ns ? pa->meta.ns : "default",
+                                     pa->meta.name ? pa->meta.name : "");
       rc->vhosts = zalloc(&b->c, sizeof *rc->vhosts);
       if (!rc->vhosts) goto oom;
       rc->vhosts_len = 1;

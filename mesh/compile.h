@@ -156,9 +156,22 @@ struct xds_route_config {
    * vhosts that list it, so lookup cost does not grow with the number of services. */
   struct xds_domain_slot *index;
   size_t index_cap;
+  /* Sidecar inbound only: the effective PeerAuthentication mode of this port (never UNSET:
+   * nothing set anywhere is PERMISSIVE) and the resource that decided it (NULL: the default). */
+  enum resource_mtls_mode mtls;
+  char *mtls_source; /* "PeerAuthentication default/reviews (port 9080)" */
 };
 
 /* ---- clusters ------------------------------------------------------------------------------- */
+
+/* How a client sidecar talks to one endpoint (Envoy's transport socket match on the endpoint's
+ * tlsMode, which is how Istio's auto mTLS works): outbound only. */
+enum xds_tls_mode {
+  XDS_TLS_NONE,         /* plaintext: outside the mesh, the peer DISABLEs mTLS, or a DR says DISABLE */
+  XDS_TLS_ISTIO_MUTUAL, /* mutual TLS with the workload identity (auto mTLS, or a DR ISTIO_MUTUAL) */
+  XDS_TLS_SIMPLE,       /* DR tls.mode SIMPLE: TLS originated with the lab identity */
+  XDS_TLS_MUTUAL,       /* DR tls.mode MUTUAL: likewise (credential files are not supported) */
+};
 
 struct xds_endpoint {
   char *address; /* "127.1.0.5" or a DNS name (ServiceEntry) or "unix:/path" (inbound app) */
@@ -167,6 +180,7 @@ struct xds_endpoint {
   char *workload; /* "reviews-v2"; NULL outside the mesh */
   char *replica;  /* "reviews-v2-0" */
   struct resource_map labels;
+  enum xds_tls_mode tls; /* outbound: the transport this sidecar uses toward it */
 };
 
 /* A DestinationRule traffic policy resolved for one cluster: service level, then the port's
@@ -313,6 +327,27 @@ int compile_sidecar(struct compile_state *st, const struct compile_input *in, co
  * Same ownership and returns as compile_sidecar. */
 int compile_gateway(struct compile_state *st, const struct compile_input *in, const char *ns, const char *name,
                     const struct resource_map *labels, struct proxy_config **out, struct diag_list *diags);
+
+/* ---- mTLS (compile_mtls.c) ----------------------------------------------------------------- */
+
+/* The PeerAuthentication mode in force for workload port `port` of a workload in `ns` carrying
+ * `labels`: workload scope (a policy in ns whose selector matches; its portLevelMtls entry for the
+ * port first) over namespace scope (no selector in ns) over mesh scope (no selector in the root
+ * namespace); UNSET defers to the next scope; nothing set is PERMISSIVE. Several policies at one
+ * scope: the oldest by name wins (Istio takes the oldest by creation time; meshlab has none, so
+ * the name order stands in). *source (may be NULL) gets the deciding resource or NULL. */
+enum resource_mtls_mode compile_peer_mtls(const struct compile_input *in, const char *ns,
+                                          const struct resource_map *labels, uint32_t port,
+                                          const struct resource **source);
+/* The transport toward one outbound endpoint: a DestinationRule tls mode (policy, present)
+ * overrides; otherwise auto mTLS: ISTIO_MUTUAL toward an in-mesh workload whose port is not
+ * DISABLE, plaintext otherwise. peer_mode is compile_peer_mtls of the endpoint (ignored when
+ * in_mesh is false). */
+enum xds_tls_mode compile_endpoint_tls(const struct resource_client_tls *policy, bool in_mesh,
+                                       enum resource_mtls_mode peer_mode);
+/* "DISABLE", "PERMISSIVE", "STRICT" ("UNSET" for UNSET) / "NONE", "ISTIO_MUTUAL" ... */
+const char *compile_mtls_name(enum resource_mtls_mode m);
+const char *compile_tls_name(enum xds_tls_mode m);
 
 /* ---- JSON (compile_json.c) ------------------------------------------------------------------ */
 

@@ -196,6 +196,11 @@ static json_t *w_route(const struct xds_route *r) {
 static const char *const LB_NAMES[] = {[RESOURCE_LB_UNSPECIFIED] = "UNSPECIFIED", [RESOURCE_LB_LEAST_REQUEST] = "LEAST_REQUEST",
                                        [RESOURCE_LB_ROUND_ROBIN] = "ROUND_ROBIN", [RESOURCE_LB_RANDOM] = "RANDOM",
                                        [RESOURCE_LB_PASSTHROUGH] = "PASSTHROUGH", [RESOURCE_LB_LEAST_CONN] = "LEAST_CONN"};
+static const char *const MTLS_NAMES[] = {[RESOURCE_MTLS_UNSET] = "UNSET", [RESOURCE_MTLS_DISABLE] = "DISABLE",
+                                         [RESOURCE_MTLS_PERMISSIVE] = "PERMISSIVE",
+                                         [RESOURCE_MTLS_STRICT] = "STRICT"};
+static const char *const ENDPOINT_TLS_NAMES[] = {[XDS_TLS_NONE] = "NONE", [XDS_TLS_ISTIO_MUTUAL] = "ISTIO_MUTUAL",
+                                                 [XDS_TLS_SIMPLE] = "SIMPLE", [XDS_TLS_MUTUAL] = "MUTUAL"};
 static const char *const TLS_NAMES[] = {[RESOURCE_TLS_DISABLE] = "DISABLE", [RESOURCE_TLS_SIMPLE] = "SIMPLE",
                                         [RESOURCE_TLS_MUTUAL] = "MUTUAL", [RESOURCE_TLS_ISTIO_MUTUAL] = "ISTIO_MUTUAL"};
 
@@ -280,6 +285,7 @@ static json_t *w_cluster(const struct xds_cluster *c) {
     set_str(eo, "workload", e->workload);
     set_str(eo, "replica", e->replica);
     if (e->labels.len) json_object_set_new(eo, "labels", w_map(&e->labels));
+    if (e->tls != XDS_TLS_NONE) json_object_set_new(eo, "tls", json_string(ENDPOINT_TLS_NAMES[e->tls]));
     json_array_append_new(a, eo);
   }
   json_object_set_new(o, "endpoints", a);
@@ -329,6 +335,8 @@ int compile_to_json(const struct proxy_config *cfg, int indent, char **out) {
     if (rc->local_rate_limit)
       json_object_set_new(rco, "local_rate_limit", w_rate_limit(rc->local_rate_limit, rc->local_rate_limit_source));
     json_object_set_new(rco, "virtual_hosts", vhs);
+    if (rc->mtls != RESOURCE_MTLS_UNSET) json_object_set_new(rco, "mtls", json_string(MTLS_NAMES[rc->mtls]));
+    set_str(rco, "mtls_source", rc->mtls_source);
     json_array_append_new(rcs, rco);
   }
   json_object_set_new(root, "route_configs", rcs);
@@ -918,7 +926,7 @@ static void r_cluster(struct rd *r, json_t *o, const char *path, struct xds_clus
     for (size_t i = 0; i < n && !r->rc; i++) {
       path_fmt(p, sizeof p, "%s.endpoints[%zu]", path, i);
       json_t *e = json_array_get(arr, i);
-      static const char *const ek[] = {"address", "port", "healthy", "workload", "replica", "labels", NULL};
+      static const char *const ek[] = {"address", "port", "healthy", "workload", "replica", "labels", "tls", NULL};
       if (!r_object(r, e, p, ek)) return;
       struct xds_endpoint *x = &c->endpoints[c->endpoints_len++];
       x->address = r_str(r, e, "address", p, true);
@@ -927,6 +935,7 @@ static void r_cluster(struct rd *r, json_t *o, const char *path, struct xds_clus
       x->workload = r_str(r, e, "workload", p, false);
       x->replica = r_str(r, e, "replica", p, false);
       r_map(r, e, "labels", p, &x->labels);
+      x->tls = (enum xds_tls_mode)r_enum(r, e, "tls", p, ENDPOINT_TLS_NAMES, 4, XDS_TLS_NONE);
     }
 }
 
@@ -992,11 +1001,13 @@ static void r_root(struct rd *r, json_t *root) {
     for (size_t i = 0; i < n && !r->rc; i++) {
       path_fmt(p, sizeof p, "route_configs[%zu]", i);
       json_t *o = json_array_get(arr, i);
-      static const char *const rk[] = {"name", "port", "local_rate_limit", "virtual_hosts", NULL};
+      static const char *const rk[] = {"name", "port", "local_rate_limit", "virtual_hosts", "mtls", "mtls_source", NULL};
       if (!r_object(r, o, p, rk)) return;
       struct xds_route_config *rc = &cfg->route_configs[cfg->route_configs_len++];
       rc->name = r_str(r, o, "name", p, true);
       rc->port = (uint32_t)r_int(r, o, "port", p, 0, 65535, 0);
+      rc->mtls = (enum resource_mtls_mode)r_enum(r, o, "mtls", p, MTLS_NAMES, 4, RESOURCE_MTLS_UNSET);
+      rc->mtls_source = r_str(r, o, "mtls_source", p, false);
       if (json_object_get(o, "local_rate_limit")) r_rate_limit(r, o, p, rc);
       json_t *vhs;
       size_t nv = r_array(r, o, "virtual_hosts", p, &vhs);

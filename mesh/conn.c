@@ -2,11 +2,20 @@
  *
  * Writes go out with uv_try_write first, as HAProxy and nginx write directly from their event
  * handler: on an uncongested loopback socket the kernel takes a whole response and no uv_write_t
- * is ever allocated. Only a remainder is copied into a write request. TLS will slot in here: the
- * read callback will pass ciphertext through OpenSSL memory BIOs before calling on_read, and
- * conn_write will encrypt before queueing, so no caller changes.
+ * is ever allocated. Only a remainder is copied into a write request.
+ *
+ * TLS slots in below the callers: the read callback passes ciphertext through the session's
+ * memory BIOs (tls.c) and hands on_read the plaintext of one socket read in one call, as a
+ * plaintext connection would; writes are encrypted into ciphertext just before they reach
+ * write_now, so the queue, backpressure marks and corking count ciphertext bytes. A client's
+ * handshake runs between TCP connect and on_connect: writes made meanwhile wait in `pending`
+ * exactly as they do while TCP connects, so the exchange code never learns there was a
+ * handshake. A PERMISSIVE server reads the first byte before it decides (Envoy's tls_inspector
+ * listener filter does the same peek): 0x16 is a TLS handshake record, anything else plaintext.
  */
 #include "mesh/conn.h"
+
+#include "mesh/tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -37,7 +46,8 @@ int conn_env_init(struct conn_env *env, uv_loop_t *loop, size_t read_buf_size) {
 
 void conn_env_free(struct conn_env *env) {
   free(env->read_buf);
-  env->read_buf = NULL;
+  free(env->plain_buf);
+  env->read_buf = env->plain_buf = NULL;
 }
 
 int conn_addr_parse(struct conn_addr *out, const char *text) {
@@ -110,15 +120,32 @@ int conn_accept(struct conn *c, struct conn_env *env, uv_stream_t *server, enum 
 }
 
 static int flush_pending(struct conn *c);
+static int flush_tls_out(struct conn *c);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_stream_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 static void on_connected(uv_connect_t *req, int status) {
   struct conn *c = container_of(req, struct conn, connect_req);
-  c->connecting = 0;
-  if (c->closing) return;
-  if (status == 0) {
-    if (c->kind == CONN_TCP) uv_tcp_nodelay(&c->h.tcp, 1);
-    status = flush_pending(c);
+  if (c->closing) {
+    c->connecting = 0;
+    return;
   }
+  if (status == 0 && c->kind == CONN_TCP) uv_tcp_nodelay(&c->h.tcp, 1);
+  if (status == 0 && c->tls) {
+    /* TCP is up; the TLS handshake starts (ClientHello out) and on_connect waits for it. The
+     * connection reads from now on: the owner starts reading after on_connect anyway. */
+    c->handshaking = 1;
+    if (tls_handshake(c->tls) == TLS_ERROR) status = UV_EPROTO;
+    if (status == 0) status = flush_tls_out(c);
+    if (status == 0) status = uv_read_start(&c->h.stream, on_alloc, on_stream_read);
+    if (status == 0) {
+      c->reading = 1;
+      return;
+    }
+    c->handshaking = 0;
+  }
+  c->connecting = 0;
+  if (status == 0) status = flush_pending(c);
   if (c->on_connect) c->on_connect(c, status);
 }
 
@@ -147,9 +174,24 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   buf->len = c->env->read_buf_size;
 }
 
+static void on_tls_bytes(struct conn *c, const char *data, size_t len);
+
 static void on_stream_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   struct conn *c = s->data;
   if (nread == 0 || c->closing) return;
+  if (c->handshaking && c->connecting && nread < 0) {
+    /* The server went away mid-handshake: a connect failure for the owner. A plaintext server
+     * does that (it reads a ClientHello as a malformed request): say so. */
+    tls_set_error(c->tls, nread == UV_EOF ? "TLS handshake: the peer closed the connection (is it speaking TLS?)"
+                                          : "TLS handshake: the connection failed");
+    c->handshaking = c->connecting = 0;
+    if (c->on_connect) c->on_connect(c, UV_EPROTO);
+    return;
+  }
+  if ((c->tls || c->sniffing) && nread > 0) {
+    on_tls_bytes(c, buf->base, (size_t)nread);
+    return;
+  }
   if (nread < 0) {
     c->on_read(c, (int)nread, NULL, 0);
     return;
@@ -218,6 +260,25 @@ static int write_now(struct conn *c, const uv_buf_t *bufs, unsigned nbufs, size_
   return 0;
 }
 
+/* Sends plaintext: encrypted first on a TLS connection, then handed to write_now. */
+static int send_now(struct conn *c, const uv_buf_t *bufs, unsigned nbufs, size_t total) {
+  if (!c->tls) return write_now(c, bufs, nbufs, total);
+  for (unsigned i = 0; i < nbufs; i++)
+    if (bufs[i].len && tls_write(c->tls, bufs[i].base, bufs[i].len) != 0) return UV_EPROTO;
+  return flush_tls_out(c);
+}
+
+/* Sends the ciphertext the TLS session produced (handshake flights, records, alerts). */
+static int flush_tls_out(struct conn *c) {
+  const char *p;
+  size_t n = tls_out(c->tls, &p);
+  if (n == 0) return 0;
+  uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+  int rc = write_now(c, &b, 1, n);
+  tls_out_consumed(c->tls);
+  return rc;
+}
+
 /* After bytes counted as queued (pending while connecting, corked) went out: if the kernel
  * took them all at once, no write request will complete to lift the block, so lift it here. */
 static void check_drain(struct conn *c) {
@@ -232,7 +293,7 @@ static int flush_pending(struct conn *c) {
   /* Pending bytes were counted as queued while connecting; they now go out for real. */
   c->queued -= c->pending.len;
   uv_buf_t b = uv_buf_init(c->pending.data, (unsigned)c->pending.len);
-  int rc = write_now(c, &b, 1, c->pending.len);
+  int rc = send_now(c, &b, 1, c->pending.len);
   buf_free(&c->pending);
   if (rc == 0) check_drain(c);
   return rc;
@@ -241,8 +302,8 @@ static int flush_pending(struct conn *c) {
 int conn_writev(struct conn *c, const struct slice *parts, size_t nparts) {
   if (c->closing) return UV_ECANCELED;
   size_t total = 0;
-  if (c->connecting || c->cork) {
-    struct buf *into = c->connecting ? &c->pending : &c->corked;
+  if (c->connecting || c->handshaking || c->cork) {
+    struct buf *into = c->connecting || c->handshaking ? &c->pending : &c->corked;
     for (size_t i = 0; i < nparts; i++) {
       if (buf_append(into, parts[i].p, parts[i].n) != 0) return -ENOMEM;
       total += parts[i].n;
@@ -258,7 +319,7 @@ int conn_writev(struct conn *c, const struct slice *parts, size_t nparts) {
     total += parts[i].n;
   }
   if (total == 0) return 0;
-  return write_now(c, bufs, (unsigned)nparts, total);
+  return send_now(c, bufs, (unsigned)nparts, total);
 }
 
 int conn_write(struct conn *c, const char *p, size_t n) {
@@ -280,7 +341,7 @@ int conn_uncork(struct conn *c) {
   /* Corked bytes were counted as queued; they now go out for real. */
   c->queued -= c->corked.len;
   uv_buf_t b = uv_buf_init(c->corked.data, (unsigned)c->corked.len);
-  int rc = write_now(c, &b, 1, c->corked.len);
+  int rc = send_now(c, &b, 1, c->corked.len);
   /* Keep the buffer's memory for the next turn unless it grew large. */
   if (c->corked.cap > 64 * 1024) buf_free(&c->corked);
   else buf_reset(&c->corked);
@@ -292,6 +353,8 @@ static void on_handle_closed(uv_handle_t *h) {
   struct conn *c = h->data;
   buf_free(&c->pending);
   buf_free(&c->corked);
+  tls_session_free(c->tls);
+  c->tls = NULL;
   if (c->on_close) c->on_close(c);
 }
 
@@ -299,6 +362,9 @@ void conn_close(struct conn *c) {
   if (c->closing) return;
   c->closing = 1;
   c->reading = 0;
+  /* A refused plaintext client gets a TCP reset, not a FIN: what Envoy's STRICT listener does
+   * (it closes with the request unread), and what makes curl report exit 56. */
+  if (c->reset_on_close && c->kind == CONN_TCP && uv_tcp_close_reset(&c->h.tcp, on_handle_closed) == 0) return;
   uv_close(&c->h.handle, on_handle_closed);
 }
 
@@ -313,6 +379,13 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
 void conn_close_after_write(struct conn *c) {
   if (c->closing) return;
   conn_uncork(c);
+  if (c->tls && tls_established(c->tls) && !c->connecting) {
+    tls_shutdown(c->tls); /* close_notify, so the peer can tell an end from a truncation */
+    if (flush_tls_out(c) != 0) {
+      conn_close(c);
+      return;
+    }
+  }
   if (c->connecting || c->queued == 0) {
     conn_close(c);
     return;
@@ -344,4 +417,133 @@ void conn_local_name(const struct conn *c, char *out, size_t n) {
     conn_addr_format((struct sockaddr *)&ss, out, n);
   else
     snprintf(out, n, c->kind == CONN_PIPE ? "unix" : "-");
+}
+
+/* ---- TLS ----------------------------------------------------------------------------------- */
+
+int conn_tls_client(struct conn *c, struct tls_ctx *ctx, const char *peer_key) {
+  c->tls = tls_session_new(ctx, TLS_CLIENT, peer_key);
+  if (!c->tls) return -ENOMEM;
+  c->security = CONN_TLS;
+  return 0;
+}
+
+int conn_tls_server(struct conn *c, struct tls_ctx *ctx, enum conn_tls_accept mode) {
+  if (mode == CONN_ACCEPT_PLAIN || !ctx) return 0;
+  /* The session exists from the start (it references ctx, so a rotation meanwhile is harmless)
+   * and is dropped if the first byte says plaintext. */
+  c->tls = tls_session_new(ctx, TLS_SERVER, NULL);
+  if (!c->tls) return -ENOMEM;
+  c->sniffing = 1;
+  c->tls_required = mode == CONN_ACCEPT_TLS_ONLY;
+  return 0;
+}
+
+int conn_is_tls(const struct conn *c) { return c->tls != NULL && !c->sniffing; }
+
+const char *conn_tls_peer_id(const struct conn *c) { return c->tls ? tls_peer_id(c->tls) : ""; }
+
+const char *conn_tls_error(const struct conn *c) { return c->tls ? tls_error(c->tls) : ""; }
+
+void conn_tls_describe(const struct conn *c, char *out, size_t n) {
+  if (!conn_is_tls(c) || !tls_established(c->tls)) {
+    snprintf(out, n, "plaintext");
+    return;
+  }
+  snprintf(out, n, "%s %s%s", tls_version(c->tls), tls_cipher(c->tls), tls_resumed(c->tls) ? " (resumed)" : "");
+}
+
+/* The handshake failed: a client's owner hears a connect failure, a server's owner a read
+ * error; either way the reason stays readable in conn_tls_error until the close. */
+static void tls_failed(struct conn *c) {
+  flush_tls_out(c); /* the alert, so the peer learns why */
+  if (c->connecting) {
+    c->handshaking = c->connecting = 0;
+    if (c->on_connect) c->on_connect(c, UV_EPROTO);
+    return;
+  }
+  c->handshaking = 0;
+  c->on_read(c, UV_EPROTO, NULL, 0);
+}
+
+/* Decrypts what the session holds and delivers it: the plaintext of one socket read in one
+ * on_read call (plain_buf is twice the read buffer, room for one read plus a record left over
+ * from the previous one), as a plaintext connection would deliver it. */
+static void deliver_plain(struct conn *c) {
+  struct conn_env *env = c->env;
+  size_t cap = 2 * env->read_buf_size;
+  if (!env->plain_buf && !(env->plain_buf = malloc(cap))) {
+    c->on_read(c, UV_ENOMEM, NULL, 0);
+    return;
+  }
+  do {
+    size_t total = 0, got = 0;
+    enum tls_status st = TLS_OK;
+    while (total < cap && (st = tls_read(c->tls, env->plain_buf + total, cap - total, &got)) == TLS_OK)
+      total += got;
+    if (flush_tls_out(c) != 0) st = TLS_ERROR; /* post-handshake messages (key updates) */
+    if (total > 0) c->on_read(c, 0, env->plain_buf, total);
+    if (c->closing) return;
+    if (st == TLS_CLOSED) {
+      c->on_read(c, UV_EOF, NULL, 0);
+      return;
+    }
+    if (st == TLS_ERROR) {
+      c->on_read(c, UV_EPROTO, NULL, 0);
+      return;
+    }
+    if (total < cap) return;
+  } while (c->reading);
+}
+
+static void on_tls_bytes(struct conn *c, const char *data, size_t len) {
+  if (c->sniffing) {
+    c->sniffing = 0;
+    if (!tls_looks_like_hello((const unsigned char *)data, len)) {
+      tls_session_free(c->tls);
+      c->tls = NULL;
+      if (c->tls_required) {
+        c->reset_on_close = 1;
+        c->on_read(c, UV_ECONNRESET, NULL, 0);
+        return;
+      }
+      c->on_read(c, 0, data, len); /* PERMISSIVE: a plaintext client */
+      return;
+    }
+    c->security = CONN_TLS;
+    c->handshaking = 1;
+  }
+  if (tls_feed(c->tls, data, len) != 0) {
+    if (c->connecting) {
+      c->connecting = c->handshaking = 0;
+      if (c->on_connect) c->on_connect(c, UV_ENOMEM);
+    } else {
+      c->on_read(c, UV_ENOMEM, NULL, 0);
+    }
+    return;
+  }
+  if (c->handshaking) {
+    enum tls_status st = tls_handshake(c->tls);
+    if (st == TLS_ERROR) {
+      tls_failed(c);
+      return;
+    }
+    if (flush_tls_out(c) != 0) {
+      tls_failed(c);
+      return;
+    }
+    if (st != TLS_OK) return;
+    c->handshaking = 0;
+    if (c->connecting) { /* a client: now the owner hears it is connected */
+      c->connecting = 0;
+      int rc = flush_pending(c);
+      if (c->on_connect) c->on_connect(c, rc);
+      if (rc != 0) return;
+    } else if (flush_pending(c) != 0) {
+      c->on_read(c, UV_EPROTO, NULL, 0);
+      return;
+    }
+    if (c->closing) return;
+  }
+  deliver_plain(c);
 }

@@ -21,6 +21,8 @@
 #include "mesh/buf.h"
 
 struct conn;
+struct tls_ctx;
+struct tls_session;
 
 /* Bytes arrived (status 0, data/len valid for this call only), or the stream ended (status
  * UV_EOF) or failed (status < 0, data NULL). */
@@ -39,6 +41,7 @@ struct conn_env {
   size_t read_buf_size;
   size_t write_high; /* queue size above which conn_write_blocked() says stop */
   size_t write_low;  /* drain callback fires when the queue falls to this */
+  char *plain_buf;   /* TLS: decrypted bytes of one read, 2 * read_buf_size (allocated on first use) */
 };
 
 /* Sets up an environment for loop with a read buffer of read_buf_size bytes; returns 0 or
@@ -84,6 +87,11 @@ struct conn {
   struct buf corked;  /* written while corked, sent at conn_uncork */
   size_t queued;      /* bytes handed to libuv and not yet written */
   unsigned connecting : 1, reading : 1, closing : 1, blocked : 1, shutting : 1, cork : 1;
+  /* TLS (security == CONN_TLS, or a server connection still sniffing its first bytes) */
+  struct tls_session *tls;      /* owned; a sniffing server's is dropped if plaintext arrives */
+  unsigned sniffing : 1;        /* server, PERMISSIVE: TLS or plaintext decided by the first byte */
+  unsigned tls_required : 1;    /* server, STRICT: plaintext is refused */
+  unsigned handshaking : 1, reset_on_close : 1;
 };
 
 /* Initialises c as the server side of a connection accepted from `server` (a listening
@@ -115,6 +123,34 @@ int conn_uncork(struct conn *c);
 /* Nonzero while the queue is above the high-water mark: stop feeding this connection until
  * on_drain fires. */
 int conn_write_blocked(const struct conn *c);
+
+/* ---- TLS ---- */
+
+/* How a server connection treats its first bytes (Istio's PeerAuthentication modes). */
+enum conn_tls_accept {
+  CONN_ACCEPT_PLAIN,    /* DISABLE: plaintext only (TLS bytes reach the reader as they are) */
+  CONN_ACCEPT_EITHER,   /* PERMISSIVE: a ClientHello first byte (0x16) means TLS, else plaintext */
+  CONN_ACCEPT_TLS_ONLY, /* STRICT: anything but a TLS handshake resets the connection */
+};
+
+/* Makes a client connection TLS (call right after conn_connect, before returning to the loop):
+ * once TCP is up the handshake runs; on_connect fires with 0 after it, or with UV_EPROTO.
+ * peer_key names the peer for session resumption (NULL: none). Takes a reference on ctx.
+ * Returns 0 or -ENOMEM. */
+int conn_tls_client(struct conn *c, struct tls_ctx *ctx, const char *peer_key);
+/* Makes an accepted connection TLS per mode (ctx may be NULL only with CONN_ACCEPT_PLAIN). A
+ * refused plaintext client or a failed handshake reaches on_read as UV_ECONNRESET or
+ * UV_EPROTO; the owner closes, and the close is a TCP reset (a curl client then exits 56, as
+ * Istio's STRICT docs show). Takes a reference on ctx. Returns 0 or -ENOMEM. */
+int conn_tls_server(struct conn *c, struct tls_ctx *ctx, enum conn_tls_accept mode);
+/* Nonzero when the connection carries TLS (decided and handshaken or handshaking). */
+int conn_is_tls(const struct conn *c);
+/* The peer's SPIFFE ID once a TLS handshake is done, "" otherwise. Borrowed from c. */
+const char *conn_tls_peer_id(const struct conn *c);
+/* Why the TLS handshake or session failed, "" when it did not. Borrowed from c. */
+const char *conn_tls_error(const struct conn *c);
+/* "TLSv1.3 TLS_AES_128_GCM_SHA256 (resumed)" into out, or "plaintext". */
+void conn_tls_describe(const struct conn *c, char *out, size_t n);
 
 /* Closes the connection at once (queued writes are dropped); on_close fires when done. */
 void conn_close(struct conn *c);

@@ -338,10 +338,18 @@ static void on_up_connect(struct conn *c, int status) {
   }
   if (status < 0) {
     uc->up->stats.cx_connect_fail++;
+    const char *why = uv_strerror(status);
+    if (conn_tls_error(c)[0]) {
+      /* A TLS mismatch is a connection failure with the reason in the log (Envoy's
+       * upstream_transport_failure_reason: "TLS error: ..."), as in Istio. */
+      snprintf(ex->tls_failure, sizeof ex->tls_failure, "TLS error: %s", conn_tls_error(c));
+      why = ex->tls_failure;
+    }
     try_failed(s, RETRY_EVENT_CONNECT_FAILURE, FLAG_UF, BODY_CONNECT_FAILURE,
-               "upstream_reset_before_response_started{connection_failure}", uv_strerror(status));
+               "upstream_reset_before_response_started{connection_failure}", why);
     return;
   }
+  snprintf(ex->up_principal, sizeof ex->up_principal, "%s", conn_tls_peer_id(c));
   uc->connected = 1;
   conn_read_start(c);
   session_arm_exchange(s);
@@ -570,7 +578,10 @@ static void try_send(struct session *s) {
   uc->conn.on_drain = on_up_drain;
   http_parser_reset(s->resp);
   http_parser_expect_head_response(s->resp, ex->head_request);
-  if (reused) conn_read_start(&uc->conn);
+  if (reused) {
+    conn_read_start(&uc->conn);
+    snprintf(ex->up_principal, sizeof ex->up_principal, "%s", conn_tls_peer_id(&uc->conn));
+  }
   if (!ex->upstream_start_ns) ex->upstream_start_ns = uv_hrtime();
   uint64_t now = uv_now(px->loop);
   uint64_t cto = connect_timeout_ms(s);

@@ -12,6 +12,7 @@
 #include "mesh/flags.h"
 #include "mesh/http_head.h"
 #include "mesh/proxy_internal.h"
+#include "mesh/tls.h"
 
 static void session_feed(struct session *s, const char *p, size_t n);
 static void session_end(struct session *s, int graceful);
@@ -111,11 +112,22 @@ static void record_istio(struct session *s, double ms) {
       snprintf(service, sizeof service, "%.*s", (int)host.n, host.p);
     }
     tr.service = service;
+    /* The principals are known only over mTLS: the caller's from its certificate, ours from
+     * our own (Istio's source_principal / destination_principal). */
+    tr.mutual_tls = conn_is_tls(&s->conn);
+    if (tr.mutual_tls) {
+      tr.source_principal = conn_tls_peer_id(&s->conn);
+      tr.destination_principal = px->identity ? tls_ctx_id(px->identity) : "";
+    }
   } else {
     tr.reporter = REPORTER_SOURCE;
     tr.source = &px->telemetry.self;
     tr.destination = ex->up ? &ex->up->peer : NULL;
     tr.service = ex->cluster ? ex->cluster->service : ex->route_service[0] ? ex->route_service : NULL;
+    if (ex->up_principal[0] && px->identity) {
+      tr.source_principal = tls_ctx_id(px->identity);
+      tr.destination_principal = ex->up_principal;
+    }
   }
   tr.code = ex->code;
   tr.flags = ex->flags;
@@ -526,6 +538,24 @@ static void session_end(struct session *s, int graceful) {
 
 void session_close(struct session *s) { session_end(s, 0); }
 
+/* What an accepted connection must speak: a sidecar's inbound listener applies the pushed
+ * PeerAuthentication mode of its port (Envoy's inbound filter chains: STRICT has only the TLS
+ * chain, PERMISSIVE both behind tls_inspector); everything else, and any proxy without an
+ * identity, is plaintext. Read at accept time, so a push changes new connections only. */
+static enum conn_tls_accept listener_tls(const struct proxy *px, const struct proxy_listener *l) {
+  if (!px->identity || l->dir != XDS_INBOUND || l->kind != CONN_TCP) return CONN_ACCEPT_PLAIN;
+  const struct xds_route_config *rc =
+      px->config ? proxy_config_listener(px->config->cfg, XDS_INBOUND, l->port) : NULL;
+  enum resource_mtls_mode m = rc ? rc->mtls : RESOURCE_MTLS_PERMISSIVE;
+  switch (m) {
+  case RESOURCE_MTLS_DISABLE: return CONN_ACCEPT_PLAIN;
+  case RESOURCE_MTLS_STRICT: return CONN_ACCEPT_TLS_ONLY;
+  case RESOURCE_MTLS_UNSET:
+  case RESOURCE_MTLS_PERMISSIVE: return CONN_ACCEPT_EITHER;
+  }
+  return CONN_ACCEPT_EITHER;
+}
+
 static void on_connection(uv_stream_t *server, int status) {
   struct proxy_listener *l = server->data;
   struct proxy *px = l->px;
@@ -537,6 +567,7 @@ static void on_connection(uv_stream_t *server, int status) {
   s->lport = l->port;
   snprintf(s->lname, sizeof s->lname, "%s", l->name);
   int rc = conn_accept(&s->conn, &px->env, server, l->kind);
+  if (rc == 0) rc = conn_tls_server(&s->conn, px->identity, listener_tls(px, l));
   s->conn.data = s;
   s->conn.on_close = on_session_conn_closed;
   s->conn.on_read = on_down_read;
@@ -607,6 +638,7 @@ int proxy_init(struct proxy *px, uv_loop_t *loop, const struct proxy_limits *lim
   px->clusters.on_capacity = exchange_on_capacity;
   px->clusters.on_outlier_change = on_outlier_change;
   px->clusters.data = px;
+  px->clusters.identity = &px->identity;
   snprintf(px->name, sizeof px->name, "proxy");
   uv_timer_init(loop, &px->sweep_timer);
   px->sweep_timer.data = px;
@@ -779,8 +811,15 @@ size_t proxy_buffered_bytes(const struct proxy *px) {
   return n;
 }
 
+void proxy_set_identity(struct proxy *px, struct tls_ctx *ctx) {
+  tls_ctx_unref(px->identity); /* connections made with it hold their own reference */
+  px->identity = ctx;
+}
+
 void proxy_free(struct proxy *px) {
   jwks_cache_free(&px->jwks);
+  tls_ctx_unref(px->identity);
+  px->identity = NULL;
   telemetry_free(&px->telemetry);
   trace_store_free(&px->traces);
   cluster_manager_free(&px->clusters);

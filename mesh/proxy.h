@@ -98,6 +98,7 @@ struct proxy {
    * result goes into jwks with jwks_cache_store. NULL: nobody fetches (a bootstrap proxy), and
    * tokens for such rules get 401. */
   void (*jwks_fetch)(struct proxy *px, const struct resource_jwt_rule *rule);
+  struct tls_ctx *identity;          /* owned: this workload's certificate (NULL: no mTLS at all) */
 };
 
 /* A pushed config shared by the proxy and the requests that started under it. */
@@ -130,6 +131,13 @@ void proxy_shutdown(struct proxy *px, proxy_closed_cb on_closed);
 /* Bytes the proxy holds right now in write queues, held pipelined requests and kept request
  * bodies, over all sessions: what backpressure keeps bounded. */
 size_t proxy_buffered_bytes(const struct proxy *px);
+
+/* Installs this proxy's workload identity (takes ctx; NULL removes it). New connections use it
+ * from now on: inbound listeners apply their pushed PeerAuthentication mode, outbound
+ * connections originate mTLS toward endpoints the push marks ISTIO_MUTUAL. Connections already
+ * open keep the identity they were made with (certificate rotation drops nothing). Without an
+ * identity every connection is plaintext, as before mTLS existed. */
+void proxy_set_identity(struct proxy *px, struct tls_ctx *ctx);
 
 /* Frees what proxy_init allocated; call after on_closed. */
 void proxy_free(struct proxy *px);

@@ -71,6 +71,10 @@ struct exchange {
       discarding : 1, retry_active : 1, pending_counted : 1, resent : 1, routed : 1;
   struct upstream *counted_up; /* the host whose rq_active counts this request */
   struct trace_record trace;
+  /* mTLS toward the upstream of the last try: the transport failure reason when its handshake
+   * failed ("TLS error: ..."), and the peer's SPIFFE ID when it succeeded ("" for plaintext). */
+  char tls_failure[192];
+  char up_principal[128];
 };
 
 struct session {

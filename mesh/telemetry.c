@@ -23,6 +23,8 @@ struct istio_series {
   char service[160];
   int code;
   uint32_t flags;
+  int mutual_tls;
+  char source_principal[128], destination_principal[128];
   uint64_t requests;
   struct histogram duration;
   uint64_t req_bytes[BYTE_BUCKETS + 1], resp_bytes[BYTE_BUCKETS + 1];
@@ -88,18 +90,19 @@ static char *render_labels(const struct istio_series *s) {
   service_parts(s->service, svc_name, sizeof svc_name, svc_ns, sizeof svc_ns);
   const struct peer *src = &s->source, *dst = &s->destination;
   buf_appendf(&b,
-              "reporter=\"%s\",source_workload=\"%s\",source_workload_namespace=\"%s\",source_principal=\"unknown\","
+              "reporter=\"%s\",source_workload=\"%s\",source_workload_namespace=\"%s\",source_principal=\"%s\","
               "source_app=\"%s\",source_version=\"%s\",source_cluster=\"Kubernetes\","
-              "destination_workload=\"%s\",destination_workload_namespace=\"%s\",destination_principal=\"unknown\","
+              "destination_workload=\"%s\",destination_workload_namespace=\"%s\",destination_principal=\"%s\","
               "destination_app=\"%s\",destination_version=\"%s\",destination_service=\"%s\","
               "destination_service_name=\"%s\",destination_service_namespace=\"%s\",destination_cluster=\"Kubernetes\","
               "request_protocol=\"http\",response_code=\"%d\",grpc_response_status=\"\",response_flags=\"%s\","
               "connection_security_policy=\"%s\"",
               s->reporter == REPORTER_SOURCE ? "source" : "destination", or_unknown(src->workload), or_unknown(src->ns),
-              or_unknown(src->app), or_unknown(src->version), or_unknown(dst->workload), or_unknown(dst->ns),
+              or_unknown(s->source_principal), or_unknown(src->app), or_unknown(src->version),
+              or_unknown(dst->workload), or_unknown(dst->ns), or_unknown(s->destination_principal),
               or_unknown(dst->app), or_unknown(dst->version), or_unknown(s->service), svc_name, svc_ns, s->code, flags,
-              /* Istio: "unknown" when reported by the source; plaintext until mTLS lands */
-              s->reporter == REPORTER_SOURCE ? "unknown" : "none");
+              /* Istio: "unknown" when reported by the source */
+              s->reporter == REPORTER_SOURCE ? "unknown" : s->mutual_tls ? "mutual_tls" : "none");
   return b.data;
 }
 
@@ -147,12 +150,17 @@ int telemetry_record(struct telemetry *t, const struct telemetry_request *r) {
   h = hash_str(h, svc);
   h = fnv(h, &r->code, sizeof r->code);
   h = fnv(h, &r->flags, sizeof r->flags);
+  const char *sp = r->source_principal ? r->source_principal : "", *dp = r->destination_principal ? r->destination_principal : "";
+  int mtls = r->mutual_tls != 0;
+  h = fnv(h, &mtls, sizeof mtls);
+  h = hash_str(h, sp);
   if ((t->len + 1) * 2 > t->cap && grow(t) != 0) return -ENOMEM;
   size_t k = h & (t->cap - 1);
   struct istio_series *s;
   while ((s = t->table[k])) {
     if (s->hash == h && s->reporter == r->reporter && s->code == r->code && s->flags == r->flags &&
-        same_peer(&s->source, src) && same_peer(&s->destination, dst) && strcmp(s->service, svc) == 0)
+        same_peer(&s->source, src) && same_peer(&s->destination, dst) && strcmp(s->service, svc) == 0 &&
+        s->mutual_tls == mtls && strcmp(s->source_principal, sp) == 0 && strcmp(s->destination_principal, dp) == 0)
       break;
     k = (k + 1) & (t->cap - 1);
   }
@@ -166,6 +174,9 @@ int telemetry_record(struct telemetry *t, const struct telemetry_request *r) {
     snprintf(s->service, sizeof s->service, "%s", svc);
     s->code = r->code;
     s->flags = r->flags;
+    s->mutual_tls = mtls;
+    snprintf(s->source_principal, sizeof s->source_principal, "%s", sp);
+    snprintf(s->destination_principal, sizeof s->destination_principal, "%s", dp);
     s->labels = render_labels(s);
     if (!s->labels) {
       free(s);

@@ -104,6 +104,11 @@ struct telemetry_request {
   uint32_t flags;
   double duration_ms;
   uint64_t request_bytes, response_bytes;
+  /* mTLS: whether the destination's inbound connection was mutual TLS (Istio's
+   * connection_security_policy: "mutual_tls" / "none" reported by the destination, "unknown"
+   * by the source), and the SPIFFE IDs on either end (NULL or "": "unknown"). */
+  int mutual_tls;
+  const char *source_principal, *destination_principal;
 };
 
 /* Counts one request; returns 0 or -ENOMEM (the request is then not counted). */

@@ -310,6 +310,11 @@ size_t tls_out(struct tls_session *s, const char **p) {
 void tls_out_consumed(struct tls_session *s) { (void)BIO_reset(s->out); }
 
 const char *tls_error(const struct tls_session *s) { return s->error; }
+
+void tls_set_error(struct tls_session *s, const char *why) {
+  s->failed = 1;
+  snprintf(s->error, sizeof s->error, "%s", why);
+}
 const char *tls_peer_id(const struct tls_session *s) { return s->peer_id; }
 const char *tls_version(const struct tls_session *s) { return s->established ? SSL_get_version(s->ssl) : ""; }
 const char *tls_cipher(const struct tls_session *s) {

@@ -78,6 +78,8 @@ void tls_out_consumed(struct tls_session *s);
 /* Why the session failed, as a short sentence for logs and 503 bodies ("certificate verify
  * failed: unable to get local issuer certificate", "peer offered only TLS 1.2"); "" when fine. */
 const char *tls_error(const struct tls_session *s);
+/* Records a failure the caller saw outside OpenSSL (the peer closed mid-handshake); borrows why. */
+void tls_set_error(struct tls_session *s, const char *why);
 /* The peer certificate's first URI SAN (its SPIFFE ID) after the handshake, "" when none. */
 const char *tls_peer_id(const struct tls_session *s);
 /* "TLSv1.3", and the cipher suite ("TLS_AES_128_GCM_SHA256"); "" before the handshake. */

@@ -54,8 +54,16 @@ static void on_idle_read(struct conn *c, int status, const char *data, size_t le
   close_conn((struct upstream_conn *)c);
 }
 
+/* The identity new connections to up originate TLS with, or NULL for plaintext. */
+static struct tls_ctx *wanted_identity(const struct upstream *up) {
+  return up->tls && up->identity ? *up->identity : NULL;
+}
+
 int upstream_acquire(struct upstream *up, void *owner, conn_connect_cb on_connect,
                      struct upstream_conn **out, int *reused) {
+  struct tls_ctx *identity = wanted_identity(up);
+  /* A push that turned mTLS on or off toward this host: pooled connections of the old kind go. */
+  while (up->idle && conn_is_tls(&up->idle->conn) != (identity != NULL)) close_conn(up->idle);
   struct upstream_conn *uc = up->idle;
   if (uc) {
     idle_unlink(uc);
@@ -73,6 +81,9 @@ int upstream_acquire(struct upstream *up, void *owner, conn_connect_cb on_connec
   if (up->live_handles) (*up->live_handles)++;
   int rc = conn_connect(&uc->conn, up->env, &up->addr, on_connect);
   uc->conn.data = uc;
+  /* The handshake happens inside the connect: on_connect fires once it is done (conn.h). The
+   * address is the resumption key, so a reconnect to the same sidecar resumes its session. */
+  if (rc == 0 && identity) rc = conn_tls_client(&uc->conn, identity, up->addr.text);
   if (rc != 0) {
     up->stats.cx_connect_fail++;
     uc->owner = NULL;

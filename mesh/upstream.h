@@ -16,6 +16,7 @@
 #include "mesh/telemetry.h"
 
 struct cluster;
+struct tls_ctx;
 
 /* Envoy's per-host statistics (admin /clusters names). */
 struct upstream_stats {
@@ -40,6 +41,11 @@ struct upstream {
    * request waiting for a connection can be given one (clusters.c sets it). */
   void (*on_capacity)(struct upstream *up);
   void *capacity_data;
+  /* mTLS: when `tls` is set and the owner holds an identity (*identity non-NULL), new
+   * connections originate TLS with it (clusters.c sets both from the pushed endpoint). Pooled
+   * connections of the other kind are not reused after a push changes it. */
+  unsigned tls : 1;
+  struct tls_ctx *const *identity; /* borrowed: the proxy's current identity slot */
 };
 
 struct upstream_conn {

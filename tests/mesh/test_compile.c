@@ -904,7 +904,91 @@ static void security_policies_owned_and_round_trip(void) {
   EXPECT_STR_CONTAINS(err, "action");
 }
 
-TEST_CASES(TEST(clusters_and_endpoints), TEST(domains_follow_istio), TEST(policies_merge_like_istio),
+/* PeerAuthentication precedence (workload > namespace > mesh, portLevelMtls first) on the inbound
+ * route configs, and auto mTLS on the client side: endpoints whose port DISABLEs mTLS get
+ * plaintext, the others ISTIO_MUTUAL; a DestinationRule tls mode overrides both ways. */
+static void mtls_modes_and_auto_mtls(void) {
+  static const char yaml[] = "apiVersion: security.istio.io/v1\n"
+                             "kind: PeerAuthentication\n"
+                             "metadata: {name: default, namespace: istio-system}\n"
+                             "spec: {mtls: {mode: STRICT}}\n"
+                             "---\n"
+                             "apiVersion: security.istio.io/v1\n"
+                             "kind: PeerAuthentication\n"
+                             "metadata: {name: ns-wide, namespace: default}\n"
+                             "spec: {mtls: {mode: PERMISSIVE}}\n"
+                             "---\n"
+                             "apiVersion: security.istio.io/v1\n"
+                             "kind: PeerAuthentication\n"
+                             "metadata: {name: reviews-v2, namespace: default}\n"
+                             "spec: {selector: {matchLabels: {app: reviews, version: v2}}, mtls: {mode: DISABLE}}\n"
+                             "---\n"
+                             "apiVersion: security.istio.io/v1\n"
+                             "kind: PeerAuthentication\n"
+                             "metadata: {name: reviews-v3, namespace: default}\n"
+                             "spec:\n"
+                             "  selector: {matchLabels: {app: reviews, version: v3}}\n"
+                             "  portLevelMtls: {9080: {mode: STRICT}}\n";
+  struct world w;
+  if (world_init(&w, NULL, yaml)) {
+    world_free(&w);
+    return;
+  }
+  static const struct {
+    const char *workload;
+    enum resource_mtls_mode mode;
+    const char *source;
+  } want[] = {
+      {"reviews-v1", RESOURCE_MTLS_PERMISSIVE, "PeerAuthentication default/ns-wide"},
+      {"reviews-v2", RESOURCE_MTLS_DISABLE, "PeerAuthentication default/reviews-v2"},
+      {"reviews-v3", RESOURCE_MTLS_STRICT, "PeerAuthentication default/reviews-v3"},
+  };
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    struct proxy_config *cfg = world_sidecar(&w, NULL, want[i].workload);
+    ASSERT(cfg);
+    const struct xds_route_config *rc = proxy_config_route_config(cfg, "inbound|9080");
+    ASSERT(rc);
+    EXPECT_INT_EQ(rc->mtls, want[i].mode);
+    EXPECT_STR_EQ(rc->mtls_source, want[i].source);
+    proxy_config_free(cfg);
+  }
+  struct proxy_config *pp = world_sidecar(&w, NULL, "productpage-v1");
+  ASSERT(pp);
+  const struct xds_cluster *all = proxy_config_cluster(pp, "outbound|9080||" REVIEWS);
+  ASSERT(all && all->endpoints_len == 3);
+  EXPECT_INT_EQ(all->endpoints[0].tls, XDS_TLS_ISTIO_MUTUAL); /* v1 */
+  EXPECT_INT_EQ(all->endpoints[1].tls, XDS_TLS_NONE);         /* v2 DISABLEs mTLS */
+  EXPECT_INT_EQ(all->endpoints[2].tls, XDS_TLS_ISTIO_MUTUAL); /* v3 */
+  /* The mode and the per-endpoint transport survive the JSON round trip. */
+  char *a = NULL, err[256] = "";
+  struct proxy_config *back = NULL;
+  ASSERT_INT_EQ(compile_to_json(pp, 0, &a), 0);
+  EXPECT_INT_EQ(compile_from_json(a, strlen(a), "push", &back, err, sizeof err), 0);
+  const struct xds_cluster *ball = back ? proxy_config_cluster(back, "outbound|9080||" REVIEWS) : NULL;
+  EXPECT(ball && ball->endpoints[1].tls == XDS_TLS_NONE && ball->endpoints[2].tls == XDS_TLS_ISTIO_MUTUAL);
+  const struct xds_route_config *brc = back ? proxy_config_route_config(back, "inbound|9080") : NULL;
+  EXPECT(brc && brc->mtls == RESOURCE_MTLS_PERMISSIVE && strcmp(brc->mtls_source, "PeerAuthentication default/ns-wide") == 0);
+  free(a);
+  proxy_config_free(back);
+  proxy_config_free(pp);
+  world_free(&w);
+
+  /* Nothing set anywhere: PERMISSIVE, no source; a workload outside the mesh is plaintext. */
+  struct compile_input none = {0};
+  const struct resource *src = (const struct resource *)1;
+  EXPECT_INT_EQ(compile_peer_mtls(&none, "default", NULL, 9080, &src), RESOURCE_MTLS_PERMISSIVE);
+  EXPECT(src == NULL);
+  EXPECT_INT_EQ(compile_endpoint_tls(NULL, false, RESOURCE_MTLS_PERMISSIVE), XDS_TLS_NONE);
+  EXPECT_INT_EQ(compile_endpoint_tls(NULL, true, RESOURCE_MTLS_STRICT), XDS_TLS_ISTIO_MUTUAL);
+  struct resource_client_tls dr = {.present = true, .mode = RESOURCE_TLS_DISABLE};
+  EXPECT_INT_EQ(compile_endpoint_tls(&dr, true, RESOURCE_MTLS_STRICT), XDS_TLS_NONE); /* confusion 5: 503 UF */
+  dr.mode = RESOURCE_TLS_ISTIO_MUTUAL;
+  EXPECT_INT_EQ(compile_endpoint_tls(&dr, true, RESOURCE_MTLS_DISABLE), XDS_TLS_ISTIO_MUTUAL);
+  dr.mode = RESOURCE_TLS_SIMPLE;
+  EXPECT_INT_EQ(compile_endpoint_tls(&dr, false, RESOURCE_MTLS_PERMISSIVE), XDS_TLS_SIMPLE);
+}
+
+TEST_CASES(TEST(clusters_and_endpoints), TEST(mtls_modes_and_auto_mtls), TEST(domains_follow_istio), TEST(policies_merge_like_istio),
            TEST(regex_posix_cannot_read_warns), TEST(gateway_config_shape), TEST(json_round_trip),
            TEST(json_errors_name_the_path), TEST(rate_limits_attach_like_istio),
            TEST(rate_limit_owned_and_round_trips), TEST(rate_limit_at_the_gateway),

@@ -26,7 +26,7 @@ static void counts_a_request_with_istios_labels(void) {
   struct telemetry t = {0};
   t.enabled = 1;
   struct telemetry_request r = {REPORTER_SOURCE, &productpage, &reviews_v2, "reviews.default.svc.cluster.local",
-                                200, 0, 12.5, 0, 1024};
+                                200, 0, 12.5, 0, 1024, 0, NULL, NULL};
   ASSERT_INT_EQ(telemetry_record(&t, &r), 0);
   ASSERT_INT_EQ(telemetry_record(&t, &r), 0);
   struct buf out = {0};
@@ -54,7 +54,7 @@ static void separates_series_by_code_flags_and_peer(void) {
   setup();
   struct telemetry t = {0};
   struct telemetry_request ok = {REPORTER_SOURCE, &productpage, &reviews_v2, "reviews.default.svc.cluster.local",
-                                 200, 0, 1, 0, 0};
+                                 200, 0, 1, 0, 0, 0, NULL, NULL};
   struct telemetry_request uo = ok;
   uo.code = 503;
   uo.flags = FLAG_UO;
@@ -127,7 +127,7 @@ static void deltas_report_each_count_once(void) {
   t.on_dirty = on_dirty;
   dirty_calls = 0;
   struct telemetry_request r = {REPORTER_SOURCE, &productpage, &reviews_v2, "reviews.default.svc.cluster.local",
-                                200, 0, 12.5, 0, 0};
+                                200, 0, 12.5, 0, 0, 0, NULL, NULL};
   struct telemetry_request slow = r;
   slow.duration_ms = 1e9; /* past Envoy's last bound: the overflow bucket */
   ASSERT_INT_EQ(telemetry_record(&t, &r), 0);
@@ -169,6 +169,31 @@ static void samples_are_bounded_and_oldest_first(void) {
   EXPECT_INT_EQ(telemetry_take_samples(&t, out), 0);
 }
 
-TEST_CASES(TEST(counts_a_request_with_istios_labels), TEST(separates_series_by_code_flags_and_peer),
+/* The destination reports how the connection came in: mutual_tls with both principals, or none;
+ * the two are separate series (confusion 10: "is mTLS actually on?"). */
+static void destination_tells_mtls_from_plaintext(void) {
+  setup();
+  struct telemetry t = {0};
+  t.enabled = 1;
+  struct telemetry_request r = {REPORTER_DESTINATION, &productpage, &reviews_v2, "reviews.default.svc.cluster.local",
+                                200, 0, 1, 0, 0, 1, "spiffe://cluster.local/ns/default/sa/bookinfo-productpage",
+                                "spiffe://cluster.local/ns/default/sa/bookinfo-reviews"};
+  ASSERT_INT_EQ(telemetry_record(&t, &r), 0);
+  struct telemetry_request plain = r;
+  plain.mutual_tls = 0;
+  plain.source_principal = plain.destination_principal = NULL;
+  ASSERT_INT_EQ(telemetry_record(&t, &plain), 0);
+  ASSERT_INT_EQ(telemetry_record(&t, &plain), 0);
+  struct buf out = {0};
+  const char *text = render(&t, &out);
+  EXPECT_STR_CONTAINS(text, "source_principal=\"spiffe://cluster.local/ns/default/sa/bookinfo-productpage\"");
+  EXPECT_STR_CONTAINS(text, "destination_principal=\"spiffe://cluster.local/ns/default/sa/bookinfo-reviews\"");
+  EXPECT_STR_CONTAINS(text, "connection_security_policy=\"mutual_tls\"} 1\n");
+  EXPECT_STR_CONTAINS(text, "connection_security_policy=\"none\"} 2\n");
+  buf_free(&out);
+  telemetry_free(&t);
+}
+
+TEST_CASES(TEST(counts_a_request_with_istios_labels), TEST(destination_tells_mtls_from_plaintext), TEST(separates_series_by_code_flags_and_peer),
            TEST(peer_header_round_trips_and_refuses_injection), TEST(deltas_report_each_count_once),
            TEST(samples_are_bounded_and_oldest_first))

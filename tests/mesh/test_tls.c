@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "mesh/ca.h"
+#include "mesh/conn.h"
 #include "mesh/tls.h"
 #include "support/test.h"
 
@@ -280,6 +281,171 @@ static void test_first_bytes(void) {
   EXPECT(!tls_looks_like_hello((const unsigned char *)"\x16G", 2));
 }
 
-TEST_CASES(TEST(test_handshake_and_data), TEST(test_wrong_root_refused), TEST(test_expired_refused),
+/* ---- conn.c over loopback: the same calls, TLS underneath ---- */
+
+struct loop_test {
+  uv_loop_t loop;
+  struct conn_env env;
+  uv_tcp_t listener;
+  struct tls_ctx *server_ctx;
+  enum conn_tls_accept mode;
+  struct conn server, client;
+  int server_open, client_open;
+  struct buf server_got, client_got;
+  int client_status, server_status, connect_status;
+  int connected;
+  char server_peer[256], client_peer[256];
+  int server_tls;
+  char tls_error[256];
+};
+
+static void lt_closed(struct conn *c) {
+  struct loop_test *t = c->data;
+  if (c == &t->server) t->server_open = 0;
+  else t->client_open = 0;
+  if (!t->server_open && !t->client_open) uv_close((uv_handle_t *)&t->listener, NULL);
+}
+
+static void lt_server_read(struct conn *c, int status, const char *data, size_t len) {
+  struct loop_test *t = c->data;
+  if (status < 0) {
+    t->server_status = status;
+    conn_close(c);
+    return;
+  }
+  if (len && data[0] == 0x16 && !conn_is_tls(c)) { /* a plaintext server meets a ClientHello */
+    conn_close(c);
+    return;
+  }
+  snprintf(t->server_peer, sizeof t->server_peer, "%s", conn_tls_peer_id(c));
+  t->server_tls = conn_is_tls(c);
+  buf_append(&t->server_got, data, len);
+  if (t->server_got.len >= 4 && memcmp(t->server_got.data + t->server_got.len - 4, "\r\n\r\n", 4) == 0)
+    conn_write(c, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", 40);
+}
+
+static void lt_accept(uv_stream_t *s, int status) {
+  struct loop_test *t = s->data;
+  if (status < 0) return;
+  conn_accept(&t->server, &t->env, s, CONN_TCP);
+  t->server.data = t;
+  t->server.on_read = lt_server_read;
+  t->server.on_close = lt_closed;
+  t->server_open = 1;
+  if (conn_tls_server(&t->server, t->server_ctx, t->mode) != 0) conn_close(&t->server);
+  conn_read_start(&t->server);
+}
+
+static void lt_client_read(struct conn *c, int status, const char *data, size_t len) {
+  struct loop_test *t = c->data;
+  if (status < 0) {
+    t->client_status = status;
+    conn_close(c);
+    return;
+  }
+  buf_append(&t->client_got, data, len);
+  if (t->client_got.len >= 40) {
+    conn_close(c);
+    conn_close(&t->server);
+  }
+}
+
+static void lt_connected(struct conn *c, int status) {
+  struct loop_test *t = c->data;
+  t->connect_status = status;
+  t->connected = 1;
+  snprintf(t->tls_error, sizeof t->tls_error, "%s", conn_tls_error(c));
+  if (status < 0) {
+    conn_close(c);
+    if (t->server_open) conn_close(&t->server);
+    return;
+  }
+  snprintf(t->client_peer, sizeof t->client_peer, "%s", conn_tls_peer_id(c));
+  conn_read_start(c);
+}
+
+/* Runs one client against one server connection; client_ctx NULL: a plaintext client. */
+static void lt_run(struct loop_test *t, struct tls_ctx *client_ctx) {
+  uv_loop_init(&t->loop);
+  conn_env_init(&t->env, &t->loop, 65536);
+  uv_tcp_init(&t->loop, &t->listener);
+  t->listener.data = t;
+  struct sockaddr_in sa;
+  uv_ip4_addr("127.0.0.1", 0, &sa);
+  uv_tcp_bind(&t->listener, (const struct sockaddr *)&sa, 0);
+  uv_listen((uv_stream_t *)&t->listener, 8, lt_accept);
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  uv_tcp_getsockname(&t->listener, (struct sockaddr *)&ss, &len);
+  char text[64];
+  conn_addr_format((struct sockaddr *)&ss, text, sizeof text);
+  struct conn_addr addr;
+  conn_addr_parse(&addr, text);
+  conn_connect(&t->client, &t->env, &addr, lt_connected);
+  t->client.data = t;
+  t->client.on_read = lt_client_read;
+  t->client.on_close = lt_closed;
+  t->client_open = 1;
+  if (client_ctx) conn_tls_client(&t->client, client_ctx, text);
+  /* Written before the connection (and its handshake) is up: it waits in `pending`. */
+  static const char req[] = "GET / HTTP/1.1\r\nhost: x\r\n\r\n";
+  conn_write(&t->client, req, sizeof req - 1);
+  uv_run(&t->loop, UV_RUN_DEFAULT);
+  EXPECT_INT_EQ(uv_loop_close(&t->loop), 0);
+  conn_env_free(&t->env);
+}
+
+static void test_conn_tls_over_loopback(void) {
+  struct ca *ca;
+  ASSERT_INT_EQ(ca_new(time(NULL), &ca), 0);
+  struct tls_ctx *cc = identity(ca, A, 600), *sc = identity(ca, B, 600);
+  ASSERT(cc && sc);
+  /* STRICT: a sidecar client gets through, both ends know each other. */
+  struct loop_test t = {.server_ctx = sc, .mode = CONN_ACCEPT_TLS_ONLY};
+  lt_run(&t, cc);
+  EXPECT_INT_EQ(t.connect_status, 0);
+  EXPECT_INT_EQ(t.server_got.len, 27);
+  EXPECT_INT_EQ(t.client_got.len, 40);
+  EXPECT_STR_EQ(t.server_peer, A);
+  EXPECT_STR_EQ(t.client_peer, B);
+  EXPECT(t.server_tls);
+  buf_free(&t.server_got);
+  buf_free(&t.client_got);
+  /* STRICT: a plaintext client is reset. */
+  struct loop_test p = {.server_ctx = sc, .mode = CONN_ACCEPT_TLS_ONLY};
+  lt_run(&p, NULL);
+  EXPECT_INT_EQ(p.server_status, UV_ECONNRESET);
+  EXPECT_INT_EQ(p.client_got.len, 0);
+  EXPECT_INT_EQ(p.client_status, UV_ECONNRESET);
+  buf_free(&p.server_got);
+  buf_free(&p.client_got);
+  /* PERMISSIVE: plaintext and TLS both served, told apart. */
+  struct loop_test q = {.server_ctx = sc, .mode = CONN_ACCEPT_EITHER};
+  lt_run(&q, NULL);
+  EXPECT_INT_EQ(q.client_got.len, 40);
+  EXPECT(!q.server_tls);
+  EXPECT_STR_EQ(q.server_peer, "");
+  buf_free(&q.server_got);
+  buf_free(&q.client_got);
+  struct loop_test r = {.server_ctx = sc, .mode = CONN_ACCEPT_EITHER};
+  lt_run(&r, cc);
+  EXPECT_INT_EQ(r.client_got.len, 40);
+  EXPECT(r.server_tls);
+  EXPECT_STR_EQ(r.server_peer, A);
+  buf_free(&r.server_got);
+  buf_free(&r.client_got);
+  /* DISABLE: a TLS client fails its handshake: a connect failure with a reason. */
+  struct loop_test d = {.server_ctx = sc, .mode = CONN_ACCEPT_PLAIN};
+  lt_run(&d, cc);
+  EXPECT_INT_EQ(d.connect_status, UV_EPROTO);
+  EXPECT_STR_CONTAINS(d.tls_error, "TLS handshake");
+  buf_free(&d.server_got);
+  buf_free(&d.client_got);
+  tls_ctx_unref(cc);
+  tls_ctx_unref(sc);
+  ca_free(ca);
+}
+
+TEST_CASES(TEST(test_conn_tls_over_loopback), TEST(test_handshake_and_data), TEST(test_wrong_root_refused), TEST(test_expired_refused),
            TEST(test_tls12_refused), TEST(test_client_without_cert_refused), TEST(test_ca_issue_describe),
            TEST(test_ca_folder), TEST(test_first_bytes))
