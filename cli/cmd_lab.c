@@ -172,7 +172,9 @@ void cmd_up_help(FILE *out) {
           "  --addresses CIDR        pod addresses (default " DEFAULT_ADDRESSES ")\n"
           "  --port-blocks [BASE]    every replica on 127.0.0.1 with a block of 16 ports instead of\n"
           "                          its own address (free blocks from BASE, else from a random\n"
-          "                          one); chosen by itself where pod addresses cannot be bound\n");
+          "                          one); chosen by itself where pod addresses cannot be bound\n"
+          "  --cert-ttl D            workload certificate lifetime (default 24h, Istio's); each is\n"
+          "                          re-issued at half of it (docs/security.md, \"Identity\")\n");
 }
 
 static void print_tail(const char *path, int lines) {
@@ -269,7 +271,7 @@ static void clean_replicas(const char *dir) {
 int cmd_up(int argc, char **argv) {
   struct lab_options opt = {.ingress = DEFAULT_INGRESS, .ingress_tls = DEFAULT_INGRESS_TLS,
                             .addresses = DEFAULT_ADDRESSES, .t0_ns = uv_hrtime()};
-  const char *dirflag = NULL, *seed = NULL, *wait = NULL;
+  const char *dirflag = NULL, *seed = NULL, *wait = NULL, *cert_ttl = NULL;
   const char *files[64];
   size_t nfiles = 0;
   int detach = 0;
@@ -301,8 +303,8 @@ int cmd_up(int argc, char **argv) {
       files[nfiles++] = v;
       continue;
     }
-    static const char *const names[] = {"lab-dir", "seed", "ingress", "ingress-tls", "addresses", "wait"};
-    const char **dst[] = {&dirflag, &seed, &opt.ingress, &opt.ingress_tls, &opt.addresses, &wait};
+    static const char *const names[] = {"lab-dir", "seed", "ingress", "ingress-tls", "addresses", "wait", "cert-ttl"};
+    const char **dst[] = {&dirflag, &seed, &opt.ingress, &opt.ingress_tls, &opt.addresses, &wait, &cert_ttl};
     int matched = 0;
     for (size_t k = 0; k < sizeof names / sizeof names[0] && !matched; k++) {
       if (!(rc = args_flag(argc, argv, &i, names[k], NULL, &v))) continue;
@@ -315,6 +317,12 @@ int cmd_up(int argc, char **argv) {
   uint64_t wait_ms = DEFAULT_WAIT_MS;
   if (wait && args_duration_ms(wait, &wait_ms) != 0)
     return args_usage_error(argv[0], "--wait \"%s\" is not a duration (500ms, 15s, 1m)", wait);
+  if (cert_ttl) {
+    uint64_t ms;
+    if (args_duration_ms(cert_ttl, &ms) != 0 || ms < 2000 || ms > 366ull * 24 * 3600 * 1000)
+      return args_usage_error(argv[0], "--cert-ttl \"%s\" is not a duration from 2s to 366d (30s, 1h, 24h)", cert_ttl);
+    opt.cert_ttl_s = (uint32_t)(ms / 1000);
+  }
   if (seed) {
     char *end;
     opt.seed = strtoull(seed, &end, 10);

@@ -214,7 +214,8 @@ void cmd_sidecar_help(FILE *out) {
           "       meshlab sidecar --xds HOST:PORT --node NS/REPLICA --address IP --outbound HOST:PORT\n"
           "                       [--admin HOST:PORT] [--gateway-port PORT=HOST:PORT ...]\n"
           "                       [--inbound-port PORT=HOST:PORT ...]\n"
-          "                       [--access-log FILE|-] [--access-log-format envoy|istio|json]\n\n"
+          "                       [--access-log FILE|-] [--access-log-format envoy|istio|json]\n"
+          "                       [--cert FILE --ca FILE]\n\n"
           "A workload's sidecar: inbound listeners on its service ports in front of its app, an\n"
           "outbound listener the app uses as http_proxy, and an admin listener.\n\n"
           "--config FILE   a static bootstrap (JSON, see docs/sidecar.md): no control plane.\n"
@@ -224,6 +225,9 @@ void cmd_sidecar_help(FILE *out) {
           "                a gateway binds its Gateway server ports where --gateway-port maps them,\n"
           "                and --inbound-port serves an inbound port elsewhere (the lab's port\n"
           "                blocks): the listener still routes as PORT.\n"
+          "--cert FILE     the workload's certificate and key (PEM, the lab writes and rotates it),\n"
+          "--ca FILE       the root it trusts: with both, mTLS (docs/security.md); the file is\n"
+          "                re-read when it changes, for new connections.\n"
           "Prints 'inbound on', 'outbound on', 'gateway on' and 'admin on' lines once ready;\n"
           "SIGINT/SIGTERM drain and exit 0.\n");
 }
@@ -270,6 +274,8 @@ int cmd_sidecar(int argc, char **argv) {
         {"outbound", offsetof(struct sidecar_xds_options, outbound)},
         {"access-log", offsetof(struct sidecar_xds_options, access_log)},
         {"access-log-format", offsetof(struct sidecar_xds_options, access_log_format)},
+        {"cert", offsetof(struct sidecar_xds_options, cert)},
+        {"ca", offsetof(struct sidecar_xds_options, ca)},
     };
     const char *v;
     int rc;

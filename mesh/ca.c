@@ -196,6 +196,18 @@ int ca_load_or_create(const char *dir, time_t now, struct ca **out, char *err, s
   return 0;
 }
 
+int ca_issued_write(const struct ca_issued *is, const char *path) {
+  size_t nc = strlen(is->cert_pem), nk = strlen(is->key_pem);
+  char *both = malloc(nc + nk + 1);
+  if (!both) return -ENOMEM;
+  memcpy(both, is->cert_pem, nc);
+  memcpy(both + nc, is->key_pem, nk + 1);
+  int rc = write_file(path, both, 0600);
+  OPENSSL_cleanse(both, nc + nk);
+  free(both);
+  return rc;
+}
+
 void ca_spiffe_id(char *out, size_t n, const char *trust_domain, const char *ns, const char *sa) {
   snprintf(out, n, "spiffe://%s/ns/%s/sa/%s", trust_domain ? trust_domain : "cluster.local", ns,
            sa && sa[0] ? sa : "default");

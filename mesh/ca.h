@@ -48,6 +48,10 @@ int ca_issue(struct ca *ca, const char *spiffe_id, uint32_t ttl_s, time_t now, s
 /* Frees the strings of an issued identity; safe on a zeroed struct. */
 void ca_issued_free(struct ca_issued *is);
 
+/* Writes the leaf certificate then its key to path (mode 0600), atomically (a temporary file
+ * renamed over it: a reader sees the old pair or the new one, never half). Returns 0 or -errno. */
+int ca_issued_write(const struct ca_issued *is, const char *path);
+
 /* Istio's SPIFFE ID for a workload: "spiffe://<trust_domain>/ns/<ns>/sa/<sa>" into out. */
 void ca_spiffe_id(char *out, size_t n, const char *trust_domain, const char *ns, const char *sa);
 

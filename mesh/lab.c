@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mesh/ca.h"
 #include "mesh/labdir.h"
 
 #define GATEWAY_NAME "istio-ingressgateway"
@@ -282,6 +283,58 @@ static void app_argv(struct lab *lab, struct lab_replica *rep, const char *versi
   }
 }
 
+/* ---- identity ------------------------------------------------------------------------------ */
+
+/* Istio's default workload certificate lifetime (istiod's DEFAULT_WORKLOAD_CERT_TTL: 24 h). */
+#define LAB_CERT_TTL_DEFAULT_S (24 * 3600)
+/* How often the renewal sweep looks (cheap: one comparison per replica). */
+#define LAB_CERT_SWEEP_MS 500
+
+static uint32_t cert_ttl(const struct lab *lab) {
+  return lab->opt.cert_ttl_s ? lab->opt.cert_ttl_s : LAB_CERT_TTL_DEFAULT_S;
+}
+
+/* Issues rep a certificate for its service account's SPIFFE ID and writes it, with its key, to
+ * <replica>/identity.pem, where its sidecar watches for it (docs/security.md, "Identity"). It is
+ * re-issued at half its lifetime, as Istio's agent rotates (SECRET_GRACE_PERIOD_RATIO 0.5): the
+ * sidecar picks the new pair up for new connections while open ones carry on. */
+static int replica_issue(struct lab *lab, struct lab_replica *rep) {
+  if (!lab->ca) return 0;
+  const char *sa = "default";
+  if (rep->gateway) {
+    sa = "istio-ingressgateway-service-account";
+  } else {
+    const struct registry_workload *w = registry_workload_find(lab->reg, rep->ns, rep->workload);
+    if (w && w->service_account) sa = w->service_account;
+  }
+  char id[256], path[4200];
+  ca_spiffe_id(id, sizeof id, NULL, rep->ns, sa);
+  time_t now = time(NULL);
+  uint32_t ttl = cert_ttl(lab);
+  struct ca_issued is;
+  int rc = ca_issue(lab->ca, id, ttl, now, &is);
+  if (rc == 0) {
+    snprintf(path, sizeof path, "%s/identity.pem", rep->dir);
+    rc = ca_issued_write(&is, path);
+  }
+  if (rc == 0) {
+    rep->cert_renew_at = (int64_t)now + (ttl / 2 ? ttl / 2 : 1);
+    snprintf(rep->cert_serial, sizeof rep->cert_serial, "%s", is.serial);
+  } else {
+    rep->cert_renew_at = (int64_t)now + 1; /* try again at the next sweep */
+    lab_event(lab, "warning: %s/%s: cannot issue its certificate (%s)", rep->ns, rep->name, strerror(-rc));
+  }
+  ca_issued_free(&is);
+  return rc;
+}
+
+static void on_cert_timer(uv_timer_t *t) {
+  struct lab *lab = t->data;
+  int64_t now = (int64_t)time(NULL);
+  for (struct lab_replica *r = lab->replicas; r; r = r->next)
+    if (r->present && r->cert_renew_at && now >= r->cert_renew_at) replica_issue(lab, r);
+}
+
 static void sidecar_argv(struct lab *lab, struct lab_replica *rep, struct argv_builder *b) {
   arg(b, "%s", lab->opt.self_exe);
   arg(b, "sidecar");
@@ -309,6 +362,12 @@ static void sidecar_argv(struct lab *lab, struct lab_replica *rep, struct argv_b
   for (size_t i = 0; i < nslots; i++) {
     arg(b, "--inbound-port");
     arg(b, "%u=%s:%u", slots[i], rep->address, rep->port_base + REGISTRY_BLOCK_PORTS + (uint32_t)i);
+  }
+  if (lab->ca) {
+    arg(b, "--cert");
+    arg(b, "%s/identity.pem", rep->dir);
+    arg(b, "--ca");
+    arg(b, "%s/ca-cert.pem", lab->opt.dir);
   }
   arg(b, "--access-log");
   arg(b, "%s/access.log", rep->dir);
@@ -352,6 +411,7 @@ static int replica_proc(struct lab *lab, struct lab_replica *rep, struct proc **
 
 /* Starts (or restarts with new arguments) what a present replica should run. */
 static int replica_run(struct lab *lab, struct lab_replica *rep) {
+  if (!rep->cert_renew_at) replica_issue(lab, rep); /* before its sidecar starts */
   struct argv_builder b = {0};
   sidecar_argv(lab, rep, &b);
   if (replica_proc(lab, rep, &rep->sidecar, "sidecar", b.argv) != 0) return -ENOMEM;
@@ -813,6 +873,7 @@ void lab_stop(struct lab *lab) {
   uv_close((uv_handle_t *)&lab->sigterm, NULL);
   uv_close((uv_handle_t *)&lab->push_timer, NULL);
   uv_close((uv_handle_t *)&lab->probe_timer, NULL);
+  uv_close((uv_handle_t *)&lab->cert_timer, NULL);
   lab_telemetry_stop(lab);
   supervisor_shutdown(&lab->sup, LAB_STOP_GRACE_MS, on_sup_closed);
   if (lab->api_open) server_close(&lab->api, NULL);
@@ -849,6 +910,14 @@ static int start(struct lab *lab, struct resource_list *initial, char *err, size
     snprintf(err, errlen, "cannot create the state folder %s: %s", dir, strerror(errno));
     return -EIO;
   }
+  /* The root CA: made on the first start, kept in the folder after (ca.h). */
+  char caerr[512];
+  int carc = ca_load_or_create(dir, time(NULL), &lab->ca, caerr, sizeof caerr);
+  if (carc != 0) {
+    snprintf(err, errlen, "%s", caerr);
+    return carc;
+  }
+  uv_timer_start(&lab->cert_timer, on_cert_timer, LAB_CERT_SWEEP_MS, LAB_CERT_SWEEP_MS);
   if (lab_telemetry_start(lab) != 0)
     fprintf(stderr, "meshlab up: cannot open %s/journal: %s (no journal)\n", dir, strerror(errno));
   char pid[32];
@@ -981,7 +1050,8 @@ int lab_run(const struct lab_options *opt, struct resource_list *initial) {
   uv_signal_start(&lab->sigterm, on_signal, SIGTERM);
   uv_timer_init(loop, &lab->push_timer);
   uv_timer_init(loop, &lab->probe_timer);
-  lab->push_timer.data = lab->probe_timer.data = lab;
+  uv_timer_init(loop, &lab->cert_timer);
+  lab->push_timer.data = lab->probe_timer.data = lab->cert_timer.data = lab;
   lab->reg = registry_new();
   char err[512] = "";
   int rc = lab->reg ? start(lab, initial, err, sizeof err) : -ENOMEM;
@@ -1022,6 +1092,7 @@ int lab_run(const struct lab_options *opt, struct resource_list *initial) {
   }
   free(lab->initial);
   registry_free(lab->reg);
+  ca_free(lab->ca);
   conn_env_free(&lab->env);
   free(lab);
   free(loop);

@@ -68,6 +68,7 @@ struct lab_options {
   uint64_t t0_ns;           /* uv_hrtime() when `up` began, for the cold-start time */
   enum lab_port_blocks port_blocks;
   uint32_t port_block_base; /* --port-blocks BASE: the first block's first port; 0 picks one */
+  uint32_t cert_ttl_s;      /* --cert-ttl: workload certificate lifetime; 0 = Istio's 24 h */
 };
 
 /* What a replica's app is. */
@@ -88,6 +89,8 @@ struct lab_replica {
   bool present;     /* false once scaled away or deleted (its processes are stopped) */
   bool healthy;     /* last health told to the registry */
   struct proc *app, *sidecar; /* owned by the supervisor; app NULL when none */
+  int64_t cert_renew_at;      /* wall-clock second its certificate is re-issued; 0: never issued */
+  char cert_serial[40];       /* the serial of the certificate in <dir>/identity.pem */
   /* xDS state */
   char *config_json;        /* the latest config, as sent (owned) */
   char *config_key;         /* the same config with version 0, to tell real changes (owned) */
@@ -101,6 +104,7 @@ struct lab_replica {
 };
 
 struct lab_poll;
+struct ca;
 
 /* One stored object and when it was created / last changed (for `get`'s AGE). */
 struct lab_object {
@@ -153,6 +157,9 @@ struct lab {
   uint64_t tel_prev_rps;
   uint64_t tel_reports;           /* reports ingested */
   FILE *journal;                  /* <dir>/journal, appended; NULL if it could not be opened */
+  /* identity (lab.c): the root CA kept in the state folder, and the renewal sweep */
+  struct ca *ca;
+  uv_timer_t cert_timer;
 };
 
 /* Runs a lab until it is told to stop. Takes the objects of `initial` (moved into the store;

@@ -10,6 +10,9 @@
 
 #include "mesh/issuer.h"
 
+#include "mesh/ca.h"
+#include "mesh/tls.h"
+
 static int port_of(const struct conn_addr *a) {
   const char *colon = strrchr(a->text, ':');
   return a->kind == CONN_TCP && colon ? atoi(colon + 1) : 0;
@@ -287,6 +290,41 @@ static int on_pushed(struct xds_agent *x, struct proxy_config *cfg, char *err, s
   return 0;
 }
 
+/* ---- identity ------------------------------------------------------------------------------ */
+
+/* Loads the identity file into a new context and makes it the proxy's: new connections use it,
+ * open ones keep theirs (tls.h: contexts are reference counted), so a rotation drops nothing. */
+static int identity_load(struct sidecar *sc, char *err, size_t errlen) {
+  struct tls_ctx *ctx;
+  int rc = tls_ctx_load(sc->opts.cert, sc->opts.ca, &ctx, err, errlen);
+  if (rc != 0) return rc;
+  struct ca_cert_info info;
+  char serial[40] = "?";
+  if (ca_cert_describe(tls_ctx_chain_pem(ctx), &info, 1) == 1) snprintf(serial, sizeof serial, "%s", info.serial);
+  fprintf(stderr, "identity %s loaded (serial %s)\n", tls_ctx_id(ctx), serial);
+  proxy_set_identity(&sc->px, ctx);
+  return 0;
+}
+
+static int stat_changed(const struct stat *a, const struct stat *b) {
+  return a->st_ino != b->st_ino || a->st_size != b->st_size || a->st_mtim.tv_sec != b->st_mtim.tv_sec ||
+         a->st_mtim.tv_nsec != b->st_mtim.tv_nsec;
+}
+
+/* The lab renames a new identity file over the old one (ca_issued_write): a changed inode or
+ * time means a rotation. A file that fails to load keeps the previous identity in force. */
+static void on_cert_timer(uv_timer_t *t) {
+  struct sidecar *sc = t->data;
+  struct stat st;
+  if (stat(sc->opts.cert, &st) != 0 || !stat_changed(&st, &sc->cert_stat)) return;
+  char err[512];
+  if (identity_load(sc, err, sizeof err) != 0) {
+    fprintf(stderr, "identity not rotated: %s (the previous one stays in force)\n", err);
+    return;
+  }
+  sc->cert_stat = st;
+}
+
 int sidecar_start_xds(struct sidecar *sc, uv_loop_t *loop, const struct sidecar_xds_options *o,
                       const char *command_line, char *err, size_t errlen) {
   void (*on_ready)(struct sidecar *) = sc->on_ready;
@@ -332,6 +370,18 @@ int sidecar_start_xds(struct sidecar *sc, uv_loop_t *loop, const struct sidecar_
       return rc;
     }
   }
+  if (o->cert || o->ca) {
+    if (!o->cert || !o->ca) {
+      snprintf(err, errlen, "--cert and --ca go together");
+      return -EINVAL;
+    }
+    stat(o->cert, &sc->cert_stat);
+    if ((rc = identity_load(sc, err, errlen)) != 0) return rc;
+    uv_timer_init(loop, &sc->cert_timer);
+    sc->cert_timer.data = sc;
+    sc->cert_timer_open = 1;
+    uv_timer_start(&sc->cert_timer, on_cert_timer, 1000, 1000);
+  }
   rc = xds_start(&sc->xds, &sc->px.env, o->xds, o->node, on_pushed, sc);
   if (rc != 0) {
     snprintf(err, errlen, "--xds %s is not HOST:PORT", o->xds);
@@ -360,6 +410,10 @@ static void on_report_stopped(struct report_agent *a) {
   maybe_stopped((struct sidecar *)((char *)a - offsetof(struct sidecar, report)));
 }
 
+static void on_cert_timer_closed(uv_handle_t *h) {
+  maybe_stopped((struct sidecar *)((char *)h - offsetof(struct sidecar, cert_timer)));
+}
+
 static void on_admin_closed(struct http_server *srv) {
   struct admin *a = (struct admin *)((char *)srv - offsetof(struct admin, srv));
   maybe_stopped((struct sidecar *)((char *)a - offsetof(struct sidecar, admin)));
@@ -372,7 +426,12 @@ void sidecar_stop(struct sidecar *sc, void (*on_stopped)(struct sidecar *sc)) {
     if (on_stopped) on_stopped(sc);
     return;
   }
-  sc->pending_closes = 1 + (sc->has_admin ? 1 : 0) + (sc->xds_running ? 1 : 0) + (sc->report_running ? 1 : 0);
+  sc->pending_closes = 1 + (sc->has_admin ? 1 : 0) + (sc->xds_running ? 1 : 0) + (sc->report_running ? 1 : 0) +
+                       (sc->cert_timer_open ? 1 : 0);
+  if (sc->cert_timer_open) {
+    sc->cert_timer_open = 0;
+    uv_close((uv_handle_t *)&sc->cert_timer, on_cert_timer_closed);
+  }
   if (sc->xds_running) xds_stop(&sc->xds, on_xds_stopped);
   if (sc->report_running) report_stop(&sc->report, on_report_stopped);
   if (sc->has_admin) admin_close(&sc->admin, on_admin_closed);

@@ -11,6 +11,7 @@
 #define MESH_SIDECAR_H
 
 #include <stdio.h>
+#include <sys/stat.h>
 #include <uv.h>
 
 #include "mesh/admin.h"
@@ -44,6 +45,8 @@ struct sidecar_xds_options {
   size_t ninbound_at;
   const char *access_log, *access_log_format;
   struct proxy_limits limits;
+  const char *cert; /* the identity file (certificate and key, PEM) or NULL: no mTLS */
+  const char *ca;   /* the root certificate the identity and its peers chain to */
 };
 
 struct sidecar {
@@ -69,6 +72,10 @@ struct sidecar {
   void (*on_stopped)(struct sidecar *sc);
   int pending_closes;
   int started;
+  /* mTLS: the identity file is watched (stat once a second) and reloaded when it changes */
+  uv_timer_t cert_timer;
+  int cert_timer_open;
+  struct stat cert_stat;
 };
 
 /* Starts every listener b describes on loop. b is borrowed only during the call. On error

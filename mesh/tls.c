@@ -38,6 +38,7 @@ struct tls_ctx {
   char id[256];
   struct resume_slot slots[TLS_RESUME_SLOTS]; /* client side: the newest ticket per peer */
   unsigned next_slot;
+  char *chain_pem, *root_pem; /* what the identity presents and trusts, for display */
 };
 
 struct tls_session {
@@ -155,6 +156,22 @@ int tls_ctx_new(const struct tls_identity *id, struct tls_ctx **out, char *err, 
     goto fail;
   }
   BIO_free(b);
+  /* Keep the certificates (never the key) for display. */
+  b = BIO_new(BIO_s_mem());
+  if (b && PEM_write_bio_X509(b, leaf) == 1) {
+    STACK_OF(X509) *chain = NULL;
+    SSL_CTX_get0_chain_certs(ctx->ssl, &chain);
+    for (int i = 0; chain && i < sk_X509_num(chain); i++) PEM_write_bio_X509(b, sk_X509_value(chain, i));
+    char *p;
+    long n = BIO_get_mem_data(b, &p);
+    ctx->chain_pem = n > 0 ? strndup(p, (size_t)n) : NULL;
+  }
+  ctx->root_pem = strdup(id->root_pem);
+  if (!ctx->chain_pem || !ctx->root_pem) {
+    rc = -ENOMEM;
+    goto fail;
+  }
+  BIO_free(b);
   X509_free(leaf);
   EVP_PKEY_free(key);
   *out = ctx;
@@ -171,10 +188,55 @@ void tls_ctx_unref(struct tls_ctx *ctx) {
   if (!ctx || --ctx->refs > 0) return;
   for (int i = 0; i < TLS_RESUME_SLOTS; i++) SSL_SESSION_free(ctx->slots[i].sess);
   SSL_CTX_free(ctx->ssl);
+  free(ctx->chain_pem);
+  free(ctx->root_pem);
   free(ctx);
 }
 
 const char *tls_ctx_id(const struct tls_ctx *ctx) { return ctx->id; }
+const char *tls_ctx_chain_pem(const struct tls_ctx *ctx) { return ctx->chain_pem ? ctx->chain_pem : ""; }
+const char *tls_ctx_root_pem(const struct tls_ctx *ctx) { return ctx->root_pem ? ctx->root_pem : ""; }
+
+static char *read_text(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return NULL;
+  char *text = NULL;
+  size_t len = 0, cap = 0;
+  char chunk[4096];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+    if (len + n + 1 > cap) {
+      cap = (len + n + 1) * 2;
+      char *p = realloc(text, cap);
+      if (!p) break;
+      text = p;
+    }
+    memcpy(text + len, chunk, n);
+    len += n;
+  }
+  fclose(f);
+  if (text) text[len] = '\0';
+  return text;
+}
+
+int tls_ctx_load(const char *identity_path, const char *root_path, struct tls_ctx **out, char *err, size_t errlen) {
+  char *idtext = read_text(identity_path), *root = read_text(root_path);
+  int rc;
+  if (!idtext || !root) {
+    snprintf(err, errlen, "cannot read %s", !idtext ? identity_path : root_path);
+    rc = -ENOENT;
+  } else {
+    /* One file holds both: PEM readers skip blocks of other types. */
+    struct tls_identity id = {idtext, idtext, root};
+    char why[256];
+    rc = tls_ctx_new(&id, out, why, sizeof why);
+    if (rc != 0) snprintf(err, errlen, "%s: %s", identity_path, why);
+  }
+  if (idtext) OPENSSL_cleanse(idtext, strlen(idtext));
+  free(idtext);
+  free(root);
+  return rc;
+}
 
 struct tls_session *tls_session_new(struct tls_ctx *ctx, enum tls_role role, const char *peer_key) {
   struct tls_session *s = calloc(1, sizeof *s);

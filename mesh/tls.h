@@ -33,6 +33,14 @@ struct tls_identity {
 /* Builds a context for identity. Returns 0 and *out (owned: tls_ctx_unref), or -EINVAL with
  * what is wrong in err (a bad PEM, a key that does not match the certificate), or -ENOMEM. */
 int tls_ctx_new(const struct tls_identity *id, struct tls_ctx **out, char *err, size_t errlen);
+/* Reads an identity file (the certificate, then intermediates, and the private key, PEM: what
+ * the lab writes, ca_issued_write) and the root file, and builds a context as tls_ctx_new.
+ * Errors name the file. */
+int tls_ctx_load(const char *identity_path, const char *root_path, struct tls_ctx **out, char *err, size_t errlen);
+/* The context's certificate chain and root as PEM (no key), for `proxy-config secret`.
+ * Borrowed from ctx. */
+const char *tls_ctx_chain_pem(const struct tls_ctx *ctx);
+const char *tls_ctx_root_pem(const struct tls_ctx *ctx);
 /* Drops a reference (NULL is a no-op); the context is freed with its last session. */
 void tls_ctx_unref(struct tls_ctx *ctx);
 /* The context's own SPIFFE ID (its certificate's first URI SAN), "" when none. Borrowed. */
