@@ -1,28 +1,36 @@
 /* `meshlab proxy-config routes|clusters|endpoints|listeners REPLICA`: what one sidecar runs, as
  * istioctl's tables show it. The sidecar itself is asked (its admin /config_dump and
  * /listeners), not the lab, so a config the sidecar refused shows as what it really runs.
+ * `secret` shows the certificates the sidecar has in force (its admin /certs), as istioctl's
+ * `proxy-config secret` does: the chain with its SPIFFE ID, serial and validity, and the root.
  */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uv.h>
+
+#include <jansson.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "mesh/ca.h"
 #include "mesh/client.h"
 #include "mesh/compile.h"
 #include "mesh/labdir.h"
 
 void cmd_proxy_config_help(FILE *out) {
   fprintf(out,
-          "Usage: meshlab proxy-config routes|clusters|endpoints|listeners REPLICA [-n NS] [--lab-dir DIR]\n\n"
+          "Usage: meshlab proxy-config routes|clusters|endpoints|listeners|secret REPLICA [-n NS] [--lab-dir DIR]\n\n"
           "Prints what a sidecar runs, in istioctl proxy-config's tables: its routes (virtual hosts,\n"
           "matches, the VirtualService each came from), clusters (service, port, subset, the\n"
           "DestinationRule that set its policy), endpoints (address, health, cluster) and listeners.\n"
           "Under the clusters table, for clusters with a connectionPool or outlierDetection, their live\n"
           "circuit breakers as this sidecar counts them (/clusters): CX, PENDING, RQ and RETRIES as\n"
           "active/limit (- for no limit), the overflow counters, and EJECTED hosts/all hosts.\n"
+          "secret: the workload certificate the sidecar presents (\"default\", its SPIFFE ID, serial,\n"
+          "validity) and the root it trusts (\"ROOTCA\"), as istioctl proxy-config secret prints them.\n"
           "REPLICA is a replica name (reviews-v2-0) or a deployment name (its first replica).\n");
 }
 
@@ -228,6 +236,52 @@ static void print_endpoints(const struct proxy_config *cfg) {
   }
 }
 
+static void utc(time_t t, char *out, size_t n) {
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void lower(char *s) {
+  for (; *s; s++)
+    if (*s >= 'A' && *s <= 'F') *s = (char)(*s - 'A' + 'a');
+}
+
+/* One table line per certificate of pem: istioctl's columns, plus the SPIFFE ID. */
+static void print_secret_rows(const char *resource, const char *type, const char *pem, time_t now) {
+  struct ca_cert_info info[4];
+  int n = pem ? ca_cert_describe(pem, info, 4) : 0;
+  for (int i = 0; i < n; i++) {
+    char nb[32], na[32];
+    utc(info[i].not_before, nb, sizeof nb);
+    utc(info[i].not_after, na, sizeof na);
+    lower(info[i].serial);
+    bool valid = now >= info[i].not_before && now < info[i].not_after;
+    printf("%-14s %-11s %-7s %-11s %-34s %-21s %-21s %s\n", resource, type, "ACTIVE", valid ? "true" : "false",
+           info[i].serial, na, nb, info[i].uri_san[0] ? info[i].uri_san : info[i].subject);
+  }
+}
+
+static int print_secret(const char *replica, const char *body) {
+  json_error_t jerr;
+  json_t *o = json_loads(body, 0, &jerr);
+  const char *chain = json_string_value(json_object_get(o, "cert_chain"));
+  const char *root = json_string_value(json_object_get(o, "ca_cert"));
+  if (!chain) {
+    fprintf(stderr, "meshlab proxy-config: %s has no workload certificate (the lab issues one to every sidecar; "
+                    "an older sidecar or one started without --cert runs plaintext only)\n", replica);
+    json_decref(o);
+    return 1;
+  }
+  time_t now = time(NULL);
+  printf("%-14s %-11s %-7s %-11s %-34s %-21s %-21s %s\n", "RESOURCE NAME", "TYPE", "STATUS", "VALID CERT",
+         "SERIAL NUMBER", "NOT AFTER", "NOT BEFORE", "IDENTITY");
+  print_secret_rows("default", "Cert Chain", chain, now);
+  print_secret_rows("ROOTCA", "CA", root, now);
+  json_decref(o);
+  return 0;
+}
+
 int cmd_proxy_config(int argc, char **argv) {
   const char *what = NULL, *name = NULL, *lab_dir = NULL, *ns = NULL;
   for (int i = 1; i < argc; i++) {
@@ -245,8 +299,8 @@ int cmd_proxy_config(int argc, char **argv) {
     else return args_usage_error(argv[0], "unexpected argument \"%s\"", argv[i]);
   }
   if (!what || !name || (strcmp(what, "routes") && strcmp(what, "clusters") && strcmp(what, "endpoints") &&
-                         strcmp(what, "listeners")))
-    return args_usage_error(argv[0], "expected routes|clusters|endpoints|listeners and a REPLICA");
+                         strcmp(what, "listeners") && strcmp(what, "secret")))
+    return args_usage_error(argv[0], "expected routes|clusters|endpoints|listeners|secret and a REPLICA");
   char dir[4096], replica[256], admin[256];
   if (labdir_resolve(lab_dir, dir, sizeof dir) != 0 || !labdir_running(dir)) {
     fprintf(stderr, "%s\n", LABDIR_NO_LAB);
@@ -261,7 +315,13 @@ int cmd_proxy_config(int argc, char **argv) {
   }
   struct buf body = {0};
   int status;
-  if (strcmp(what, "listeners") == 0) {
+  if (strcmp(what, "secret") == 0) {
+    status = admin_get(admin, "/certs", &body);
+    if (status == 200 && print_secret(replica, buf_cstr(&body)) != 0) {
+      buf_free(&body);
+      return 1;
+    }
+  } else if (strcmp(what, "listeners") == 0) {
     status = admin_get(admin, "/listeners", &body);
     if (status == 200) {
       printf("%-10s %s\n", "NAME", "ADDRESS");

@@ -9,7 +9,10 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include <jansson.h>
+
 #include "mesh/flags.h"
+#include "mesh/tls.h"
 
 #define MESHLAB_VERSION "0.1.0"
 
@@ -186,6 +189,20 @@ static void on_admin_request(struct server_request *r) {
     free(routing);
     buf_append(&out, "\n", 1);
     reply_buf(r, 200, "application/json", &out);
+  } else if (is(r->path, "/certs")) {
+    /* The identity in force (what new connections present), as PEM without the key:
+     * `meshlab proxy-config secret` reads it, as istioctl reads Envoy's secrets. */
+    json_t *o = json_object();
+    if (a->px->identity) {
+      json_object_set_new(o, "spiffe_id", json_string(tls_ctx_id(a->px->identity)));
+      json_object_set_new(o, "cert_chain", json_string(tls_ctx_chain_pem(a->px->identity)));
+      json_object_set_new(o, "ca_cert", json_string(tls_ctx_root_pem(a->px->identity)));
+    }
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (text) buf_append_str(&out, text);
+    free(text);
+    reply_buf(r, 200, "application/json", &out);
   } else if (is(r->path, "/listeners")) {
     /* Envoy's text form: name::address, one listener a line. */
     for (const struct proxy_listener *l = a->px->listeners; l; l = l->next)
@@ -205,6 +222,7 @@ static void on_admin_request(struct server_request *r) {
   } else if (is(r->path, "/help") || is(r->path, "/")) {
     buf_append_str(&out,
                    "admin commands are:\n"
+                   "  /certs: the workload certificate chain and root in force (PEM, no key)\n"
                    "  /clusters: upstream cluster status\n"
                    "  /config_dump: dump current configuration\n"
                    "  /debug/why?id=REQUEST_ID: the decision traces of one request (meshlab why)\n"
