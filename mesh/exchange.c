@@ -567,7 +567,10 @@ static void try_send(struct session *s) {
   ex->reused = reused;
   ex->connecting = !reused;
   struct trace_attempt *a = current_attempt(ex);
-  if (a) a->reused = reused;
+  if (a) {
+    a->reused = reused;
+    a->mtls = conn_is_tls(&uc->conn) != 0; /* the transport chosen: confusion 5 shows here */
+  }
   if (!reused && ex->cluster) {
     /* A request waiting on a connection that is still connecting counts as pending (Envoy). */
     ex->pending_counted = 1;

@@ -280,6 +280,7 @@ static const struct field ATTEMPT_FIELDS[] = {
     {"backoff_ms", F_U32, A(backoff_ms), 0, NULL, 0},
     {"reused", F_BOOL, A(reused), 0, NULL, 0},
     {"other_host_preferred", F_BOOL, A(other_host_preferred), 0, NULL, 0},
+    {"mtls", F_BOOL, A(mtls), 0, NULL, 0},
 };
 
 #define NFIELDS(t) (sizeof t / sizeof t[0])
@@ -969,10 +970,12 @@ static void text_attempt(const struct trace_record *r, uint32_t i, struct buf *o
   /* What is known about the host: its replica, a reused connection, a retry's
    * pick that avoided the hosts already tried (Istio's previous_hosts
    * predicate). */
-  const char *notes[3];
+  const char *notes[4];
   size_t nn = 0;
   if (a->replica[0])
     notes[nn++] = a->replica;
+  if (a->mtls)
+    notes[nn++] = "mTLS";
   if (a->reused)
     notes[nn++] = "pooled connection";
   if (a->other_host_preferred)

@@ -57,6 +57,7 @@ struct trace_attempt {
   uint32_t backoff_ms;     /* with TRACE_NEXT_RETRY: the jittered wait before the next try */
   bool reused;             /* went over a pooled connection */
   bool other_host_preferred; /* a retry's pick avoided the hosts already tried */
+  bool mtls;               /* the connection is mutual TLS (auto mTLS or a DestinationRule's) */
 };
 
 enum trace_breaker {

@@ -228,9 +228,9 @@ static struct trace_record full_record(void) {
   trace_copy(r.authn, sizeof r.authn, authn, strlen(authn));
   trace_copy(r.authz, sizeof r.authz, authz, strlen(authz));
   static const struct trace_attempt tries[3] = {
-      {"127.1.0.7:9080", "ratings-v1-0", 0, 2, 503, TRACE_OUTCOME_RESPONSE, TRACE_NEXT_RETRY, 17, true, false},
-      {"127.1.0.8:9080", "ratings-v1-1", 19, 2000, 0, TRACE_OUTCOME_PER_TRY_TIMEOUT, TRACE_NEXT_RETRY, 40, false, true},
-      {"127.1.0.9:9080", "", 2059, 1, 0, TRACE_OUTCOME_CONNECT_FAILURE, TRACE_NEXT_EXHAUSTED, 0, false, true},
+      {"127.1.0.7:9080", "ratings-v1-0", 0, 2, 503, TRACE_OUTCOME_RESPONSE, TRACE_NEXT_RETRY, 17, true, false, true},
+      {"127.1.0.8:9080", "ratings-v1-1", 19, 2000, 0, TRACE_OUTCOME_PER_TRY_TIMEOUT, TRACE_NEXT_RETRY, 40, false, true, true},
+      {"127.1.0.9:9080", "", 2059, 1, 0, TRACE_OUTCOME_CONNECT_FAILURE, TRACE_NEXT_EXHAUSTED, 0, false, true, false},
   };
   memcpy(r.attempts, tries, sizeof tries);
   r.attempts_len = 3;
