@@ -1001,7 +1001,8 @@ static void r_root(struct rd *r, json_t *root) {
     for (size_t i = 0; i < n && !r->rc; i++) {
       path_fmt(p, sizeof p, "route_configs[%zu]", i);
       json_t *o = json_array_get(arr, i);
-      static const char *const rk[] = {"name", "port", "local_rate_limit", "virtual_hosts", "mtls", "mtls_source", NULL};
+      static const char *const rk[] = {"name", "port", "local_rate_limit", "virtual_hosts", "mtls", "mtls_source",
+                                       NULL};
       if (!r_object(r, o, p, rk)) return;
       struct xds_route_config *rc = &cfg->route_configs[cfg->route_configs_len++];
       rc->name = r_str(r, o, "name", p, true);

@@ -150,7 +150,8 @@ int telemetry_record(struct telemetry *t, const struct telemetry_request *r) {
   h = hash_str(h, svc);
   h = fnv(h, &r->code, sizeof r->code);
   h = fnv(h, &r->flags, sizeof r->flags);
-  const char *sp = r->source_principal ? r->source_principal : "", *dp = r->destination_principal ? r->destination_principal : "";
+  const char *sp = r->source_principal ? r->source_principal : "";
+  const char *dp = r->destination_principal ? r->destination_principal : "";
   int mtls = r->mutual_tls != 0;
   h = fnv(h, &mtls, sizeof mtls);
   h = hash_str(h, sp);

@@ -122,7 +122,8 @@ after=$(serial details-v1-0)
 summary=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["requests"], d["codes"], d["flags"], d["errors"])' \
   "$tmp/load.json" 2>&1)
 echo "# load across rotations: $summary"
-check "certificates rotated during the load (serial $before -> $after)" '[ -n "$before" ] && [ -n "$after" ] && [ "$before" != "$after" ]'
+check "certificates rotated during the load (serial $before -> $after)" \
+  '[ -n "$before" ] && [ -n "$after" ] && [ "$before" != "$after" ]'
 loads=$(grep -c "identity spiffe://cluster.local/ns/default/sa/bookinfo-details loaded" "$lab/replicas/details-v1-0/sidecar.log")
 check "the details sidecar loaded at least 3 certificates (first + 2 rotations)" '[ "$loads" -ge 3 ]' "loaded $loads"
 check "zero failed requests across the rotations" \
