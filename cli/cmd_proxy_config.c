@@ -25,7 +25,9 @@ void cmd_proxy_config_help(FILE *out) {
           "Usage: meshlab proxy-config routes|clusters|endpoints|listeners|secret REPLICA [-n NS] [--lab-dir DIR]\n\n"
           "Prints what a sidecar runs, in istioctl proxy-config's tables: its routes (virtual hosts,\n"
           "matches, the VirtualService each came from), clusters (service, port, subset, the\n"
-          "DestinationRule that set its policy), endpoints (address, health, cluster) and listeners.\n"
+          "DestinationRule that set its policy), endpoints (address, health, cluster, the transport:\n"
+          "ISTIO_MUTUAL or NONE, auto mTLS unless a DestinationRule's tls.mode says) and listeners\n"
+          "(with the PeerAuthentication mode of each inbound port and the resource that set it).\n"
           "Under the clusters table, for clusters with a connectionPool or outlierDetection, their live\n"
           "circuit breakers as this sidecar counts them (/clusters): CX, PENDING, RQ and RETRIES as\n"
           "active/limit (- for no limit), the overflow counters, and EJECTED hosts/all hosts.\n"
@@ -223,7 +225,9 @@ static void print_breakers(const struct proxy_config *cfg, const char *text) {
 }
 
 static void print_endpoints(const struct proxy_config *cfg) {
-  printf("%-28s %-10s %s\n", "ENDPOINT", "STATUS", "CLUSTER");
+  /* TLS: the transport this sidecar uses toward the endpoint (auto mTLS or a DestinationRule's
+   * tls.mode), "-" for inbound endpoints (the local app). */
+  printf("%-28s %-10s %-64s %s\n", "ENDPOINT", "STATUS", "CLUSTER", "TLS");
   for (size_t i = 0; i < cfg->clusters_len; i++) {
     const struct xds_cluster *c = &cfg->clusters[i];
     for (size_t e = 0; e < c->endpoints_len; e++) {
@@ -231,7 +235,8 @@ static void print_endpoints(const struct proxy_config *cfg) {
       char addr[160];
       if (ep->port) snprintf(addr, sizeof addr, "%s:%u", ep->address, ep->port);
       else snprintf(addr, sizeof addr, "%s", ep->address);
-      printf("%-28s %-10s %s\n", addr, ep->healthy ? "HEALTHY" : "UNHEALTHY", c->name);
+      printf("%-28s %-10s %-64s %s\n", addr, ep->healthy ? "HEALTHY" : "UNHEALTHY", c->name,
+             c->direction == XDS_INBOUND ? "-" : compile_tls_name(ep->tls));
     }
   }
 }
@@ -331,6 +336,23 @@ int cmd_proxy_config(int argc, char **argv) {
         if (sep) *sep = '\0';
         printf("%-10s %s\n", line, sep ? sep + 2 : "");
       }
+      /* Under the listeners, the PeerAuthentication mode each inbound port enforces. */
+      struct buf rbody = {0};
+      struct proxy_config *cfg = NULL;
+      char err[256];
+      if (admin_get(admin, "/config_dump?resource=routing", &rbody) == 200 &&
+          compile_from_json(buf_cstr(&rbody), rbody.len, replica, &cfg, err, sizeof err) == 0) {
+        int header = 0;
+        for (size_t i = 0; i < cfg->route_configs_len; i++) {
+          const struct xds_route_config *rc = &cfg->route_configs[i];
+          if (rc->mtls == RESOURCE_MTLS_UNSET) continue;
+          if (!header++) printf("\n%-12s %-11s %s\n", "INBOUND PORT", "MTLS", "DECIDED BY");
+          printf("%-12u %-11s %s\n", rc->port, compile_mtls_name(rc->mtls),
+                 rc->mtls_source ? rc->mtls_source : "nothing set (PERMISSIVE)");
+        }
+        proxy_config_free(cfg);
+      }
+      buf_free(&rbody);
     }
   } else {
     status = admin_get(admin, "/config_dump?resource=routing", &body);

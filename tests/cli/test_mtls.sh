@@ -78,6 +78,13 @@ check "a TLS client without a certificate is refused (mutual TLS)" '! grep -q "H
   "$(head -10 "$tmp/nocert.out")"
 
 # ---- PERMISSIVE (nothing set): both, told apart ----
+"$MESHLAB" proxy-config listeners details-v1-0 "${L[@]}" > "$tmp/listeners.out" 2>&1
+check "proxy-config listeners: port 9080 PERMISSIVE, nothing set" \
+  'grep -qE "^9080 +PERMISSIVE +nothing set" "$tmp/listeners.out"' "$(cat "$tmp/listeners.out")"
+"$MESHLAB" proxy-config endpoints productpage-v1 "${L[@]}" > "$tmp/endpoints.out" 2>&1
+check "proxy-config endpoints: productpage reaches details with auto mTLS (ISTIO_MUTUAL)" \
+  'grep -qE "HEALTHY +outbound\|9080\|\|details.default.svc.cluster.local +ISTIO_MUTUAL$" "$tmp/endpoints.out"' \
+  "$(cat "$tmp/endpoints.out")"
 for _ in 1 2 3 4 5; do page > /dev/null; done
 plain=$(curl -s -m 5 -o /dev/null -w "%{http_code}" "http://$details/details/0")
 check "PERMISSIVE: a plaintext client outside the mesh is served" '[ "$plain" = 200 ]' "got $plain"
@@ -106,7 +113,9 @@ check "apply a namespace-wide STRICT PeerAuthentication" '[ $? = 0 ]' "$(cat "$t
 strict_refuses() { curl -s -m 5 -o /dev/null "http://$details/details/0"; [ $? = 56 ]; }
 until_ok 10 strict_refuses
 check "STRICT: a plaintext client is refused at the connection (curl exit 56)" '[ $? = 0 ]'
-"$MESHLAB" proxy-config listeners details-v1-0 "${L[@]}" > /dev/null 2>&1
+"$MESHLAB" proxy-config listeners details-v1-0 "${L[@]}" > "$tmp/listeners.out" 2>&1
+check "proxy-config listeners: port 9080 STRICT, set by PeerAuthentication default/default" \
+  'grep -qE "^9080 +STRICT +PeerAuthentication default/default$" "$tmp/listeners.out"' "$(cat "$tmp/listeners.out")"
 codes=$(for _ in $(seq 1 10); do page; echo; done | sort | uniq -c | tr -s ' \n' ' ')
 check "STRICT: sidecars still get through (10 of 10 productpage requests 200)" '[ "$codes" = " 10 200 " ]' "$codes"
 
