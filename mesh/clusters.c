@@ -99,6 +99,8 @@ static int reconcile_hosts(struct cluster_manager *cm, struct cluster *c, const 
     up->cluster = c;
     up->tls = x->direction == XDS_OUTBOUND && x->endpoints[i].tls != XDS_TLS_NONE;
     up->identity = cm->identity;
+    snprintf(up->expected_id, sizeof up->expected_id, "%s",
+             x->direction == XDS_OUTBOUND && x->endpoints[i].identity ? x->endpoints[i].identity : "");
     up->on_capacity = on_host_capacity;
     up->capacity_data = cm;
     /* The endpoint's namespace is its service's: "name.NS.svc.cluster.local". */

@@ -269,6 +269,9 @@ static int add_endpoints(struct builder *b, struct xds_cluster *cl, const struct
       enum resource_mtls_mode peer =
           pw ? compile_peer_mtls(b->c.in, pw->ns, &pw->labels, eps[i].port, NULL) : RESOURCE_MTLS_PERMISSIVE;
       e->tls = compile_endpoint_tls(&cl->policy.tls, pw != NULL, peer);
+      if (pw && e->tls != XDS_TLS_NONE)
+        e->identity = dupf(&b->c, "spiffe://cluster.local/ns/%s/sa/%s", pw->ns,
+                           pw->service_account && pw->service_account[0] ? pw->service_account : "default");
     }
     cl->endpoints_len = n;
   }

@@ -181,6 +181,8 @@ struct xds_endpoint {
   char *replica;  /* "reviews-v2-0" */
   struct resource_map labels;
   enum xds_tls_mode tls; /* outbound: the transport this sidecar uses toward it */
+  char *identity;        /* outbound, in the mesh: the SPIFFE ID its certificate must carry
+                            (its service account's, as Envoy's SAN match), else NULL */
 };
 
 /* A DestinationRule traffic policy resolved for one cluster: service level, then the port's

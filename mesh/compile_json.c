@@ -286,6 +286,7 @@ static json_t *w_cluster(const struct xds_cluster *c) {
     set_str(eo, "replica", e->replica);
     if (e->labels.len) json_object_set_new(eo, "labels", w_map(&e->labels));
     if (e->tls != XDS_TLS_NONE) json_object_set_new(eo, "tls", json_string(ENDPOINT_TLS_NAMES[e->tls]));
+    set_str(eo, "identity", e->identity);
     json_array_append_new(a, eo);
   }
   json_object_set_new(o, "endpoints", a);
@@ -926,7 +927,8 @@ static void r_cluster(struct rd *r, json_t *o, const char *path, struct xds_clus
     for (size_t i = 0; i < n && !r->rc; i++) {
       path_fmt(p, sizeof p, "%s.endpoints[%zu]", path, i);
       json_t *e = json_array_get(arr, i);
-      static const char *const ek[] = {"address", "port", "healthy", "workload", "replica", "labels", "tls", NULL};
+      static const char *const ek[] = {"address", "port", "healthy", "workload", "replica", "labels", "tls",
+                                       "identity", NULL};
       if (!r_object(r, e, p, ek)) return;
       struct xds_endpoint *x = &c->endpoints[c->endpoints_len++];
       x->address = r_str(r, e, "address", p, true);
@@ -936,6 +938,7 @@ static void r_cluster(struct rd *r, json_t *o, const char *path, struct xds_clus
       x->replica = r_str(r, e, "replica", p, false);
       r_map(r, e, "labels", p, &x->labels);
       x->tls = (enum xds_tls_mode)r_enum(r, e, "tls", p, ENDPOINT_TLS_NAMES, 4, XDS_TLS_NONE);
+      x->identity = r_str(r, e, "identity", p, false);
     }
 }
 

@@ -355,6 +355,8 @@ static void on_handle_closed(uv_handle_t *h) {
   buf_free(&c->corked);
   tls_session_free(c->tls);
   c->tls = NULL;
+  free(c->tls_expected_id);
+  c->tls_expected_id = NULL;
   if (c->on_close) c->on_close(c);
 }
 
@@ -421,9 +423,10 @@ void conn_local_name(const struct conn *c, char *out, size_t n) {
 
 /* ---- TLS ----------------------------------------------------------------------------------- */
 
-int conn_tls_client(struct conn *c, struct tls_ctx *ctx, const char *peer_key) {
+int conn_tls_client(struct conn *c, struct tls_ctx *ctx, const char *peer_key, const char *expected_id) {
   c->tls = tls_session_new(ctx, TLS_CLIENT, peer_key);
   if (!c->tls) return -ENOMEM;
+  if (expected_id && expected_id[0] && !(c->tls_expected_id = strdup(expected_id))) return -ENOMEM;
   c->security = CONN_TLS;
   return 0;
 }
@@ -533,6 +536,15 @@ static void on_tls_bytes(struct conn *c, const char *data, size_t len) {
       return;
     }
     if (st != TLS_OK) return;
+    if (c->connecting && c->tls_expected_id && strcmp(tls_peer_id(c->tls), c->tls_expected_id) != 0) {
+      /* A valid certificate of the wrong workload: refused like a failed handshake. */
+      char why[600];
+      snprintf(why, sizeof why, "TLS handshake: the server is %s, expected %s",
+               tls_peer_id(c->tls)[0] ? tls_peer_id(c->tls) : "(no SPIFFE ID)", c->tls_expected_id);
+      tls_set_error(c->tls, why);
+      tls_failed(c);
+      return;
+    }
     c->handshaking = 0;
     if (c->connecting) { /* a client: now the owner hears it is connected */
       c->connecting = 0;

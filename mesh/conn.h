@@ -92,6 +92,7 @@ struct conn {
   unsigned sniffing : 1;        /* server, PERMISSIVE: TLS or plaintext decided by the first byte */
   unsigned tls_required : 1;    /* server, STRICT: plaintext is refused */
   unsigned handshaking : 1, reset_on_close : 1;
+  char *tls_expected_id; /* client: the server's SPIFFE ID must be this (owned), or NULL */
 };
 
 /* Initialises c as the server side of a connection accepted from `server` (a listening
@@ -135,9 +136,10 @@ enum conn_tls_accept {
 
 /* Makes a client connection TLS (call right after conn_connect, before returning to the loop):
  * once TCP is up the handshake runs; on_connect fires with 0 after it, or with UV_EPROTO.
- * peer_key names the peer for session resumption (NULL: none). Takes a reference on ctx.
- * Returns 0 or -ENOMEM. */
-int conn_tls_client(struct conn *c, struct tls_ctx *ctx, const char *peer_key);
+ * peer_key names the peer for session resumption (NULL: none). With expected_id (borrowed for
+ * the call) the server's SPIFFE ID must equal it, or the connect fails (Envoy's SAN match
+ * against the destination's service accounts). Takes a reference on ctx. Returns 0 or -ENOMEM. */
+int conn_tls_client(struct conn *c, struct tls_ctx *ctx, const char *peer_key, const char *expected_id);
 /* Makes an accepted connection TLS per mode (ctx may be NULL only with CONN_ACCEPT_PLAIN). A
  * refused plaintext client or a failed handshake reaches on_read as UV_ECONNRESET or
  * UV_EPROTO; the owner closes, and the close is a TCP reset (a curl client then exits 56, as

@@ -83,7 +83,7 @@ int upstream_acquire(struct upstream *up, void *owner, conn_connect_cb on_connec
   uc->conn.data = uc;
   /* The handshake happens inside the connect: on_connect fires once it is done (conn.h). The
    * address is the resumption key, so a reconnect to the same sidecar resumes its session. */
-  if (rc == 0 && identity) rc = conn_tls_client(&uc->conn, identity, up->addr.text);
+  if (rc == 0 && identity) rc = conn_tls_client(&uc->conn, identity, up->addr.text, up->expected_id);
   if (rc != 0) {
     up->stats.cx_connect_fail++;
     uc->owner = NULL;

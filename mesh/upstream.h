@@ -46,6 +46,7 @@ struct upstream {
    * connections of the other kind are not reused after a push changes it. */
   unsigned tls : 1;
   struct tls_ctx *const *identity; /* borrowed: the proxy's current identity slot */
+  char expected_id[160];           /* the SPIFFE ID the endpoint must present, "" for any */
 };
 
 struct upstream_conn {

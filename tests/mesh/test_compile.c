@@ -959,6 +959,9 @@ static void mtls_modes_and_auto_mtls(void) {
   EXPECT_INT_EQ(all->endpoints[0].tls, XDS_TLS_ISTIO_MUTUAL); /* v1 */
   EXPECT_INT_EQ(all->endpoints[1].tls, XDS_TLS_NONE);         /* v2 DISABLEs mTLS */
   EXPECT_INT_EQ(all->endpoints[2].tls, XDS_TLS_ISTIO_MUTUAL); /* v3 */
+  /* The server must be the workload's service account (Envoy's SAN match). */
+  EXPECT_STR_EQ(all->endpoints[2].identity, "spiffe://cluster.local/ns/default/sa/bookinfo-reviews");
+  EXPECT(all->endpoints[1].identity == NULL);
   /* The mode and the per-endpoint transport survive the JSON round trip. */
   char *a = NULL, err[256] = "";
   struct proxy_config *back = NULL;
@@ -966,6 +969,8 @@ static void mtls_modes_and_auto_mtls(void) {
   EXPECT_INT_EQ(compile_from_json(a, strlen(a), "push", &back, err, sizeof err), 0);
   const struct xds_cluster *ball = back ? proxy_config_cluster(back, "outbound|9080||" REVIEWS) : NULL;
   EXPECT(ball && ball->endpoints[1].tls == XDS_TLS_NONE && ball->endpoints[2].tls == XDS_TLS_ISTIO_MUTUAL);
+  EXPECT(ball && ball->endpoints[2].identity &&
+         strcmp(ball->endpoints[2].identity, "spiffe://cluster.local/ns/default/sa/bookinfo-reviews") == 0);
   const struct xds_route_config *brc = back ? proxy_config_route_config(back, "inbound|9080") : NULL;
   EXPECT(brc && brc->mtls == RESOURCE_MTLS_PERMISSIVE && strcmp(brc->mtls_source, "PeerAuthentication default/ns-wide") == 0);
   free(a);

@@ -297,6 +297,7 @@ struct loop_test {
   char server_peer[256], client_peer[256];
   int server_tls;
   char tls_error[256];
+  const char *expect; /* the server SPIFFE ID the client requires, or NULL */
 };
 
 static void lt_closed(struct conn *c) {
@@ -386,7 +387,7 @@ static void lt_run(struct loop_test *t, struct tls_ctx *client_ctx) {
   t->client.on_read = lt_client_read;
   t->client.on_close = lt_closed;
   t->client_open = 1;
-  if (client_ctx) conn_tls_client(&t->client, client_ctx, text);
+  if (client_ctx) conn_tls_client(&t->client, client_ctx, text, t->expect);
   /* Written before the connection (and its handshake) is up: it waits in `pending`. */
   static const char req[] = "GET / HTTP/1.1\r\nhost: x\r\n\r\n";
   conn_write(&t->client, req, sizeof req - 1);
@@ -434,6 +435,20 @@ static void test_conn_tls_over_loopback(void) {
   EXPECT_STR_EQ(r.server_peer, A);
   buf_free(&r.server_got);
   buf_free(&r.client_got);
+  /* The client requires the server's SPIFFE ID: the right one connects, another workload's
+   * valid certificate is refused. */
+  struct loop_test e = {.server_ctx = sc, .mode = CONN_ACCEPT_TLS_ONLY, .expect = B};
+  lt_run(&e, cc);
+  EXPECT_INT_EQ(e.connect_status, 0);
+  EXPECT_INT_EQ(e.client_got.len, 40);
+  buf_free(&e.server_got);
+  buf_free(&e.client_got);
+  struct loop_test x = {.server_ctx = sc, .mode = CONN_ACCEPT_TLS_ONLY, .expect = A};
+  lt_run(&x, cc);
+  EXPECT_INT_EQ(x.connect_status, UV_EPROTO);
+  EXPECT_STR_CONTAINS(x.tls_error, "expected spiffe://cluster.local/ns/default/sa/productpage");
+  buf_free(&x.server_got);
+  buf_free(&x.client_got);
   /* DISABLE: a TLS client fails its handshake: a connect failure with a reason. */
   struct loop_test d = {.server_ctx = sc, .mode = CONN_ACCEPT_PLAIN};
   lt_run(&d, cc);
