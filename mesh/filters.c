@@ -206,12 +206,13 @@ static void sec_view_free(struct sec_view *v) {
 }
 
 /* The caller's mTLS identity ("cluster.local/ns/default/sa/sleep") for source.principal and
- * source.namespace. NULL until the mTLS work lands (mesh/tls.c, conn.c): then this returns the
- * SAN URI of the verified peer certificate, minus "spiffe://". Until then policies on
- * principals or namespaces match nothing, as they do in Istio for plaintext callers. */
+ * source.namespace: the SAN URI of the peer certificate conn.c verified, minus "spiffe://".
+ * NULL for a plaintext caller: then policies on principals or namespaces match nothing, as they
+ * do in Istio. */
 static const char *inbound_peer_principal(const struct session *s) {
-  (void)s;
-  return NULL;
+  const char *id = conn_tls_peer_id(&s->conn);
+  if (!id || !*id) return NULL;
+  return strncmp(id, "spiffe://", 9) == 0 ? id + 9 : id;
 }
 
 /* Whether this listener runs the security filters: a sidecar's inbound listeners and every

@@ -202,6 +202,39 @@ check "allow-nothing: POST 403 too" \
 "$MESHLAB" delete "${L[@]}" authorizationpolicy allow-nothing > /dev/null 2>&1
 until_code 200
 
+# ---- source principals from mTLS (Istio's authorization for HTTP traffic task) ----
+# Sidecars talk mTLS by default (auto mTLS, PERMISSIVE), so the caller's SPIFFE ID reaches the
+# policy: cluster.local/ns/default/sa/curl is allowed, fortio (the namespace's default service
+# account) is not; the trace names the principal.
+apply -f "$conf/istio/samples-clients/fortio-deploy.yaml"
+fcode() { "$MESHLAB" exec fortio-deploy "${L[@]}" -- curl -s -m 5 -o /dev/null -w "%{http_code}" http://httpbin:8000/headers; }
+until_ok 15 '[ "$(fcode)" = 200 ]'
+cat > "$tmp/allow-curl.yaml" <<'EOF2'
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: allow-curl
+spec:
+  selector:
+    matchLabels:
+      app: httpbin
+  action: ALLOW
+  rules:
+  - from:
+    - source:
+        principals: ["cluster.local/ns/default/sa/curl"]
+EOF2
+apply -f "$tmp/allow-curl.yaml"
+until_ok 10 '[ "$(fcode)" = 403 ]'
+check "principals from mTLS: fortio's sidecar (another service account) gets 403" '[ $? = 0 ]' "$(fcode)"
+check "... curl's sidecar (cluster.local/ns/default/sa/curl) gets 200" '[ "$(code)" = 200 ]' "$(code)"
+"$MESHLAB" exec curl "${L[@]}" -- curl -s -m 5 -o /dev/null -H "x-request-id: authz-principal-1" http://httpbin:8000/headers
+out=$("$MESHLAB" why authz-principal-1 "${L[@]}" 2>&1)
+check "meshlab why shows the caller's SPIFFE principal on httpbin's hop" \
+  'echo "$out" | grep -q "cluster.local/ns/default/sa/curl"' "$out"
+"$MESHLAB" delete "${L[@]}" authorizationpolicy allow-curl > /dev/null 2>&1
+until_code 200
+
 # ---- at the ingress gateway: a policy in istio-system selecting istio: ingressgateway ----
 need_gateway=$conf/istio/bookinfo-networking/bookinfo-gateway.yaml
 if [ -e "$need_gateway" ]; then
