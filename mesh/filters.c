@@ -391,7 +391,7 @@ static int security_filters(struct session *s, struct http_head *h) {
 int filters_run(struct session *s, struct http_head *h) {
   struct proxy *px = s->px;
   struct exchange *ex = &s->ex;
-  trace_record_clear(&ex->trace);
+  /* on_req_head (proxy.c) cleared the trace record with the rest of the exchange. */
   if (!px->config) {
     session_local_reply(s, 404, FLAG_NR, NULL, "route_not_found", NULL);
     return 0;
