@@ -280,7 +280,6 @@ static void retry_go(struct session *s) {
   cluster_release(NULL, ex->up);
   cluster_release(c, NULL);
   ex->up = pick;
-  ex->retried = 1;
   try_begin(s);
 }
 

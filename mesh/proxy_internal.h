@@ -61,13 +61,12 @@ struct exchange {
   uint32_t retries_done;
   struct upstream *tried[TRACE_MAX_ATTEMPTS]; /* hosts tried, compared by address only */
   struct fault_draw fault;
-  size_t body_sent;              /* of body_copy, bytes already written to the current try */
   char request_id[37];
   struct slice rid, authority, path;
   struct peer source;          /* inbound: the caller, from x-meshlab-peer */
   int has_source;
   unsigned active : 1, req_done : 1, resp_started : 1, resp_done : 1, interim : 1, head_request : 1,
-      body_kept : 1, retried : 1, reused : 1, close_after : 1, up_keep_alive : 1, up_extra : 1, connecting : 1,
+      body_kept : 1, reused : 1, close_after : 1, up_keep_alive : 1, up_extra : 1, connecting : 1,
       discarding : 1, retry_active : 1, pending_counted : 1, resent : 1, routed : 1;
   struct upstream *counted_up; /* the host whose rq_active counts this request */
   struct trace_record trace;
