@@ -6,6 +6,7 @@
 #include <errno.h>
 
 #include "bookinfo_world.h"
+#include "support/istio_tasks.h"
 #include "mesh/breaker.h"
 #include "mesh/fault.h"
 #include "mesh/outlier.h"
@@ -484,54 +485,8 @@ static void json_round_trip(void) {
 
 /* ---- EnvoyFilter local rate limits ------------------------------------------------------------- */
 
-/* Istio's rate-limiting task, "local rate limit" (istio.io/latest/docs/tasks/policy-enforcement/
- * rate-limit/): the service-level filter, as the task writes it. */
-static const char TASK_RATE_LIMIT[] =
-    "apiVersion: networking.istio.io/v1alpha3\n"
-    "kind: EnvoyFilter\n"
-    "metadata:\n"
-    "  name: filter-local-ratelimit-svc\n"
-    "  namespace: istio-system\n"
-    "spec:\n"
-    "  workloadSelector:\n"
-    "    labels:\n"
-    "      app: productpage\n"
-    "  configPatches:\n"
-    "    - applyTo: HTTP_FILTER\n"
-    "      match:\n"
-    "        context: SIDECAR_INBOUND\n"
-    "        listener:\n"
-    "          filterChain:\n"
-    "            filter:\n"
-    "              name: \"envoy.filters.network.http_connection_manager\"\n"
-    "      patch:\n"
-    "        operation: INSERT_BEFORE\n"
-    "        value:\n"
-    "          name: envoy.filters.http.local_ratelimit\n"
-    "          typed_config:\n"
-    "            \"@type\": type.googleapis.com/udpa.type.v1.TypedStruct\n"
-    "            type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit\n"
-    "            value:\n"
-    "              stat_prefix: http_local_rate_limiter\n"
-    "              token_bucket:\n"
-    "                max_tokens: 4\n"
-    "                tokens_per_fill: 4\n"
-    "                fill_interval: 60s\n"
-    "              filter_enabled:\n"
-    "                runtime_key: local_rate_limit_enabled\n"
-    "                default_value:\n"
-    "                  numerator: 100\n"
-    "                  denominator: HUNDRED\n"
-    "              filter_enforced:\n"
-    "                runtime_key: local_rate_limit_enforced\n"
-    "                default_value:\n"
-    "                  numerator: 100\n"
-    "                  denominator: HUNDRED\n"
-    "              response_headers_to_add:\n"
-    "                - append: false\n"
-    "                  header:\n"
-    "                    key: x-local-rate-limit\n"
-    "                    value: 'true'\n";
+/* Istio's rate-limiting task, "local rate limit": the service-level filter (support/istio_tasks.h). */
+static const char TASK_RATE_LIMIT[] = ISTIO_TASK_LOCAL_RATE_LIMIT;
 
 /* The task's route-level variant: the filter without a bucket, the bucket on the inbound vhost. */
 static const char TASK_RATE_LIMIT_ROUTE[] =
