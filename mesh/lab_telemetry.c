@@ -43,14 +43,15 @@ static uint64_t key_hash(const struct labtel_key *k) {
   const char *s[] = {k->source_workload, k->source_version, k->destination_workload, k->destination_version,
                      k->service};
   for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) h = fnv(h, s[i], strlen(s[i]) + 1);
-  int r = (int)k->reporter;
+  int r = (int)k->reporter, sec = (int)k->security;
   h = fnv(h, &r, sizeof r);
+  h = fnv(h, &sec, sizeof sec);
   h = fnv(h, &k->code, sizeof k->code);
   return fnv(h, &k->flags, sizeof k->flags);
 }
 
 static int key_eq(const struct labtel_key *a, const struct labtel_key *b) {
-  return a->reporter == b->reporter && a->code == b->code && a->flags == b->flags &&
+  return a->reporter == b->reporter && a->security == b->security && a->code == b->code && a->flags == b->flags &&
          strcmp(a->service, b->service) == 0 && strcmp(a->source_workload, b->source_workload) == 0 &&
          strcmp(a->source_version, b->source_version) == 0 &&
          strcmp(a->destination_workload, b->destination_workload) == 0 &&
@@ -112,8 +113,9 @@ static int holds(const struct labtel_series *s, int64_t sec) {
   return sec >= 0 && s->last_s >= 0 && sec <= s->last_s && sec > s->last_s - LABTEL_SECONDS;
 }
 
-static int matches(const struct labtel_series *s, const struct labtel_query *q) {
-  if (q->reporter >= 0 && (int)s->key.reporter != q->reporter) return 0;
+/* Whether q selects s; with any_reporter, whatever reporter q asks for. */
+static int matches(const struct labtel_series *s, const struct labtel_query *q, bool any_reporter) {
+  if (!any_reporter && q->reporter >= 0 && (int)s->key.reporter != q->reporter) return 0;
   if (q->destination_service && *q->destination_service && strcmp(s->key.service, q->destination_service) != 0)
     return 0;
   if (q->source_workload && *q->source_workload && strcmp(s->key.source_workload, q->source_workload) != 0) return 0;
@@ -142,9 +144,15 @@ void labtel_query(const struct labtel *t, int64_t now_s, const struct labtel_que
   int64_t w = window_of(q);
   for (size_t i = 0; i < t->len; i++) {
     const struct labtel_series *s = t->series[i];
-    if (!matches(s, q)) continue;
-    uint64_t n = sum_window(s, now_s, w, &out->duration);
+    bool counted = matches(s, q, false);
+    bool carried = s->key.reporter == REPORTER_DESTINATION && s->key.security != LABTEL_SECURITY_UNKNOWN &&
+                   matches(s, q, true);
+    if (!counted && !carried) continue;
+    uint64_t n = sum_window(s, now_s, w, counted ? &out->duration : NULL);
     if (!n) continue;
+    if (carried && s->key.security == LABTEL_SECURITY_MUTUAL_TLS) out->mutual_tls += n;
+    else if (carried) out->plaintext += n;
+    if (!counted) continue;
     out->requests += n;
     if (s->key.code < 500) out->non_5xx += n; /* code 0 (no response) counts as a failure below */
     if (s->key.code == 0) out->non_5xx -= n;
@@ -183,7 +191,7 @@ size_t labtel_services(const struct labtel *t, int64_t now_s, const struct labte
   int64_t w = window_of(q);
   for (size_t i = 0; i < t->len; i++) {
     const struct labtel_series *s = t->series[i];
-    if (!matches(s, q) || !sum_window(s, now_s, w, NULL)) continue;
+    if (!matches(s, q, false) || !sum_window(s, now_s, w, NULL)) continue;
     size_t k;
     for (k = 0; k < n && strcmp(out[k], s->key.service) != 0; k++) {
     }
@@ -535,6 +543,10 @@ int lab_telemetry_ingest(struct lab *lab, const char *node, const char *body, si
   json_array_foreach(series, i, item) {
     struct labtel_key k = {0};
     k.reporter = strcmp(str_of(item, "reporter"), "destination") == 0 ? REPORTER_DESTINATION : REPORTER_SOURCE;
+    const char *policy = str_of(item, "connection_security_policy");
+    k.security = strcmp(policy, "mutual_tls") == 0 ? LABTEL_SECURITY_MUTUAL_TLS
+                 : strcmp(policy, "none") == 0     ? LABTEL_SECURITY_NONE
+                                                   : LABTEL_SECURITY_UNKNOWN;
     copy_cut(k.source_workload, sizeof k.source_workload, str_of(item, "source_workload"));
     copy_cut(k.source_version, sizeof k.source_version, str_of(item, "source_version"));
     copy_cut(k.destination_workload, sizeof k.destination_workload, str_of(item, "destination_workload"));
@@ -612,6 +624,16 @@ static json_t *summary_json(const struct labtel_summary *s) {
     json_object_set_new(flags, text, json_integer((json_int_t)s->flags[i].n + (prev ? json_integer_value(prev) : 0)));
   }
   json_object_set_new(o, "by_response_flags", flags);
+  /* one word for the dashboard's edge mark, and the counts behind it */
+  const char *policy = s->mutual_tls && s->plaintext ? "mixed"
+                       : s->mutual_tls                ? "mutual_tls"
+                       : s->plaintext                 ? "none"
+                                                      : "unknown";
+  json_object_set_new(o, "connection_security_policy", json_string(policy));
+  json_t *carried = json_object();
+  json_object_set_new(carried, "mutual_tls", json_integer((json_int_t)s->mutual_tls));
+  json_object_set_new(carried, "none", json_integer((json_int_t)s->plaintext));
+  json_object_set_new(o, "by_connection_security_policy", carried);
   return o;
 }
 

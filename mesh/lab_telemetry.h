@@ -3,7 +3,8 @@
  * lesson assertions ask of them.
  *
  * A series is Istio's identity of a request, cut to what the queries need: reporter, source
- * workload and version, destination workload, version and service, response code and flags.
+ * workload and version, destination workload, version and service, response code and flags,
+ * connection security policy.
  * Each series holds a ring of LABTEL_SECONDS one-second buckets: a request count and the
  * duration histogram on Envoy's bounds (stats.h), so percentiles over any window come from
  * merged histograms, as Prometheus' histogram_quantile over summed buckets does. A bucket is
@@ -33,8 +34,13 @@
 #define LABTEL_MAX_GROUPS 32               /* distinct versions / codes / flag sets per answer */
 #define LABTEL_MAX_CLUSTERS 4096           /* (caller, cluster) states kept; beyond it new ones are refused */
 
+/* Istio's connection_security_policy: what the destination's sidecar saw of the connection
+ * (the source reports "unknown", as in Istio). */
+enum labtel_security { LABTEL_SECURITY_UNKNOWN, LABTEL_SECURITY_NONE, LABTEL_SECURITY_MUTUAL_TLS };
+
 struct labtel_key {
   enum reporter reporter;
+  enum labtel_security security;
   char source_workload[96], source_version[32];
   char destination_workload[96], destination_version[32];
   char service[160];
@@ -116,6 +122,10 @@ struct labtel_summary {
   size_t ncodes;
   struct { uint32_t flags; uint64_t n; } flags[LABTEL_MAX_GROUPS];
   size_t nflags;
+  /* How the selected calls were carried, whatever reporter the query counts: the destination
+   * series of the same callers and services, over mTLS or in plaintext. Calls to a workload
+   * without a sidecar (an external service) have no destination report and count in neither. */
+  uint64_t mutual_tls, plaintext;
 };
 
 /* Adds `requests` and the duration bucket counts (LABTEL_BUCKETS of them, borrowed) to the

@@ -46,6 +46,7 @@ static void on_delta(void *data, const struct telemetry_delta *d) {
   append_json_field(out, "destination_workload", d->destination->workload);
   append_json_field(out, "destination_version", d->destination->version);
   append_json_field(out, "destination_service", d->service);
+  append_json_field(out, "connection_security_policy", telemetry_security_policy(d->reporter, d->mutual_tls));
   buf_appendf(out, ",\"response_code\":%d,\"response_flags\":%u,\"requests\":%llu,\"duration_buckets\":[", d->code,
               (unsigned)d->flags, (unsigned long long)d->requests);
   for (int k = 0; k <= STATS_NBUCKETS; k++)

@@ -61,6 +61,10 @@ static int same_peer(const struct peer *a, const struct peer *b) {
 
 static const char *or_unknown(const char *s) { return s && *s ? s : "unknown"; }
 
+const char *telemetry_security_policy(enum reporter r, int mutual_tls) {
+  return r == REPORTER_SOURCE ? "unknown" : mutual_tls ? "mutual_tls" : "none";
+}
+
 /* Copies n bytes of s into out (size cap), cut to fit, NUL-terminated. */
 static void copy_cut(char *out, size_t cap, const char *s, size_t n) {
   if (n >= cap) n = cap - 1;
@@ -101,8 +105,7 @@ static char *render_labels(const struct istio_series *s) {
               or_unknown(s->source_principal), or_unknown(src->app), or_unknown(src->version),
               or_unknown(dst->workload), or_unknown(dst->ns), or_unknown(s->destination_principal),
               or_unknown(dst->app), or_unknown(dst->version), or_unknown(s->service), svc_name, svc_ns, s->code, flags,
-              /* Istio: "unknown" when reported by the source */
-              s->reporter == REPORTER_SOURCE ? "unknown" : s->mutual_tls ? "mutual_tls" : "none");
+              telemetry_security_policy(s->reporter, s->mutual_tls));
   return b.data;
 }
 
@@ -291,6 +294,7 @@ size_t telemetry_take_deltas(struct telemetry *t, telemetry_delta_cb cb, void *d
     d.service = s->service;
     d.code = s->code;
     d.flags = s->flags;
+    d.mutual_tls = s->mutual_tls;
     d.requests = s->requests - s->reported_requests;
     /* stats.h's histogram keeps no overflow bucket: it is what count has beyond the buckets */
     uint64_t in_buckets = 0;

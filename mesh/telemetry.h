@@ -88,6 +88,7 @@ struct telemetry_delta {
   const char *service;      /* "" when unknown */
   int code;
   uint32_t flags;
+  int mutual_tls;           /* destination series: whether the inbound connection was mTLS */
   uint64_t requests;
   uint64_t duration[STATS_NBUCKETS + 1];
 };
@@ -117,6 +118,9 @@ int telemetry_record(struct telemetry *t, const struct telemetry_request *r);
 int telemetry_write_prometheus(struct buf *out, const struct telemetry *t);
 /* Formats a peer for the x-meshlab-peer header ("workload;ns;app;version") into out. */
 void telemetry_peer_format(const struct peer *p, char *out, size_t n);
+/* Istio's connection_security_policy label: "unknown" when the source reports, else
+ * "mutual_tls" or "none" as the destination's inbound connection was. */
+const char *telemetry_security_policy(enum reporter r, int mutual_tls);
 /* Parses an x-meshlab-peer value; returns 0 or -EINVAL. */
 int telemetry_peer_parse(struct slice v, struct peer *out);
 /* Fills p from a workload name, namespace and labels (app, version). */

@@ -66,20 +66,17 @@ check "dash --help names the keys" '"$MESHLAB" dash --help | grep -q "? help"'
 rc=$?
 check "up --detach with Istio's httpbin and fortio" '[ $rc = 0 ]' "$(cat "$tmp/up.out")"
 [ $rc = 0 ] || tap_finish
-"$MESHLAB" apply "${L[@]}" -f - > "$tmp/apply.out" 2>&1 <<'YAML'
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: httpbin
-spec:
-  host: httpbin
-  trafficPolicy:
-    outlierDetection:
-      consecutive5xxErrors: 3
-      interval: 1s
-      baseEjectionTime: 5s
-      maxEjectionPercent: 100
-YAML
+# apply_httpbin_dr [TLS_MODE]: httpbin's DestinationRule with outlier detection (and a tls mode).
+apply_httpbin_dr() {
+  {
+    printf 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: httpbin\n'
+    printf 'spec:\n  host: httpbin\n  trafficPolicy:\n'
+    [ -n "${1:-}" ] && printf '    tls:\n      mode: %s\n' "$1"
+    printf '    outlierDetection:\n      consecutive5xxErrors: 3\n      interval: 1s\n'
+    printf '      baseEjectionTime: 5s\n      maxEjectionPercent: 100\n'
+  } | "$MESHLAB" apply "${L[@]}" -f - > "$tmp/apply.out" 2>&1
+}
+apply_httpbin_dr
 rc=$?
 check "apply the outlierDetection DestinationRule" '[ $rc = 0 ]' "$(cat "$tmp/apply.out")"
 "$MESHLAB" scale httpbin "${L[@]}" --replicas 3 > "$tmp/scale.out" 2>&1
@@ -107,7 +104,8 @@ check "idle CPU of the dashboard under 2 % of a core ($cpu %)" 'python3 -c "impo
 "$MESHLAB" load --from fortio-deploy "${L[@]}" --qps 40 --connections 2 --duration 25s http://httpbin:8000/get \
   > "$tmp/load.out" 2>&1 &
 load_pid=$!
-expect "topology: the call fortio-deploy --> httpbin with its rate" "fortio-deploy +--> httpbin +[0-9]+\.[0-9]" 12
+# mTLS is on by default (auto mTLS): the edge is drawn ==>, as the destination's metrics say
+expect "topology: the call fortio-deploy ==> httpbin (mTLS) with its rate" "fortio-deploy +==> httpbin +[0-9]+\.[0-9]" 12
 expect "topology: the httpbin node with its version, rate and success" "^ [+~x] httpbin +v1 +[0-9]+\.[0-9]+ +[0-9.]+%" 5
 
 T send-keys -t dash 3
@@ -136,6 +134,20 @@ expect "a 70x20 terminal gets the plain too-small message" "terminal too small: 
 T resize-window -t dash -x 80 -y 24
 expect "back at 80x24 the dashboard redraws" "meshlab dash .*Requests" 3
 check "... and no line is wider than 80 columns" '[ "$(screen | awk "{ if (length(\$0) > 80) n++ } END { print n + 0 }")" = 0 ]'
+
+# The client side turns TLS off for httpbin (the same outlier detection kept, so the replay
+# below still finds the ejection): once the 10 s window holds only plaintext calls the edge is
+# drawn --> again.
+apply_httpbin_dr DISABLE
+rc=$?
+check "apply a DestinationRule with tls mode DISABLE" '[ $rc = 0 ]' "$(cat "$tmp/apply.out")"
+kill "$load_pid" 2>/dev/null
+wait "$load_pid" 2>/dev/null
+"$MESHLAB" load --from fortio-deploy "${L[@]}" --qps 20 --connections 1 --duration 20s http://httpbin:8000/get \
+  > "$tmp/load2.out" 2>&1 &
+load_pid=$!
+T send-keys -t dash 1
+expect "topology: in plaintext the edge is fortio-deploy --> httpbin" "fortio-deploy +--> httpbin +[0-9]+\.[0-9]" 18
 
 T send-keys -t dash q
 until_ok 5 '! T has-session -t dash 2>/dev/null'; rc=$?

@@ -178,6 +178,69 @@ static void counts_codes_flags_and_success(void) {
   labtel_free(&t);
 }
 
+/* A source-side query still says how its calls were carried: from the destination's series of
+ * the same caller and service (the source reports "unknown", as in Istio). */
+static void security_policy_comes_from_the_destination(void) {
+  struct labtel t = {0};
+  struct labtel_key src = key(REPORTER_SOURCE, "v1", 200, 0), dst = key(REPORTER_DESTINATION, "v1", 200, 0);
+  dst.security = LABTEL_SECURITY_MUTUAL_TLS;
+  add(&t, 1, &src, 10, 1);
+  add(&t, 1, &dst, 10, 1);
+  struct labtel_summary s;
+  struct labtel_query q = window(10);
+  q.reporter = REPORTER_SOURCE;
+  labtel_query(&t, 1, &q, &s);
+  EXPECT_INT_EQ(s.requests, 10); /* counted once, by the source */
+  EXPECT_INT_EQ(s.mutual_tls, 10);
+  EXPECT_INT_EQ(s.plaintext, 0);
+  /* another caller's plaintext calls are not this caller's */
+  struct labtel_key other = dst;
+  strcpy(other.source_workload, "sleep");
+  other.security = LABTEL_SECURITY_NONE;
+  add(&t, 1, &other, 4, 1);
+  q.source_workload = "productpage-v1";
+  labtel_query(&t, 1, &q, &s);
+  EXPECT_INT_EQ(s.mutual_tls, 10);
+  EXPECT_INT_EQ(s.plaintext, 0);
+  q.source_workload = NULL;
+  labtel_query(&t, 1, &q, &s);
+  EXPECT_INT_EQ(s.requests, 10);
+  EXPECT_INT_EQ(s.mutual_tls, 10);
+  EXPECT_INT_EQ(s.plaintext, 4);
+  /* out of the window, nothing was carried */
+  labtel_query(&t, 20, &q, &s);
+  EXPECT_INT_EQ(s.mutual_tls + s.plaintext, 0);
+  labtel_free(&t);
+}
+
+/* The sidecar's report names the policy per series, as its Prometheus label does. */
+static void report_names_the_security_policy(void) {
+  struct telemetry t = {.enabled = 1};
+  struct peer me, caller;
+  telemetry_peer_set(&me, "reviews-v1", "default", "reviews", "v1");
+  telemetry_peer_set(&caller, "productpage-v1", "default", "productpage", "v1");
+  t.self = me;
+  struct telemetry_request r = {.reporter = REPORTER_DESTINATION, .source = &caller, .destination = &me,
+                                .service = REVIEWS, .code = 200, .mutual_tls = 1};
+  ASSERT_INT_EQ(telemetry_record(&t, &r), 0);
+  r.reporter = REPORTER_SOURCE;
+  ASSERT_INT_EQ(telemetry_record(&t, &r), 0);
+  struct cluster_manager cm = {0};
+  struct buf body = {0};
+  EXPECT_INT_EQ(report_build(&body, &t, &cm, "default/reviews-v1-0", 0), 2);
+  const char *text = buf_cstr(&body);
+  EXPECT(strstr(text, "\"reporter\":\"destination\"") != NULL);
+  const char *dst = strstr(text, "\"reporter\":\"destination\""), *src = strstr(text, "\"reporter\":\"source\"");
+  ASSERT(dst && src);
+  const char *dst_end = strchr(dst, '}'), *src_end = strchr(src, '}');
+  const char *mtls = strstr(dst, "\"connection_security_policy\":\"mutual_tls\"");
+  const char *unknown = strstr(src, "\"connection_security_policy\":\"unknown\"");
+  EXPECT(mtls && mtls < dst_end);
+  EXPECT(unknown && unknown < src_end);
+  buf_free(&body);
+  telemetry_free(&t);
+}
+
 static void request_log_keeps_the_newest(void) {
   struct labtel t = {0};
   EXPECT(labtel_log_get(&t, 0) == NULL);
@@ -476,6 +539,7 @@ static void changes_name_ejections_returns_and_overflows(void) {
 TEST_CASES(TEST(window_sums_the_last_seconds_only), TEST(ring_rotation_forgets_a_lap_ago),
            TEST(expire_drops_idle_series), TEST(merges_histograms_across_series_for_percentiles),
            TEST(share_by_version_and_filters), TEST(counts_codes_flags_and_success),
+           TEST(security_policy_comes_from_the_destination), TEST(report_names_the_security_policy),
            TEST(request_log_keeps_the_newest), TEST(report_carries_changed_clusters_only),
            TEST(ejections_and_returns_fire_the_hook),
            TEST(parse_refuses_non_objects_and_takes_reports_without_clusters),

@@ -288,6 +288,29 @@ static void test_admin_clusters_fallback(void) {
   free(text);
 }
 
+/* An edge is drawn ==> only when every call of the window went over mTLS. */
+static void test_mtls_mark(void) {
+  static struct dash_model m;
+  dash_model_init(&m);
+  static const struct {
+    const char *policy;
+    bool mtls;
+  } cases[] = {{"mutual_tls", true}, {"mixed", false}, {"none", false}, {"unknown", false}, {NULL, false}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char text[256];
+    if (cases[i].policy)
+      snprintf(text, sizeof text,
+               "{\"services\":[{\"destination_service\":\"httpbin.default.svc.cluster.local\","
+               "\"rate_rps\":1.0,\"connection_security_policy\":\"%s\"}]}",
+               cases[i].policy);
+    else
+      snprintf(text, sizeof text, "{\"services\":[{\"destination_service\":\"httpbin.default.svc.cluster.local\"}]}");
+    ASSERT_INT_EQ(dash_model_feed_edges(&m, "sleep", text, strlen(text)), 0);
+    ASSERT_INT_EQ(m.nedges, 1);
+    EXPECT(m.edges[0].mtls == cases[i].mtls);
+  }
+}
+
 static void test_bad_json_keeps_the_model(void) {
   static struct dash_model m;
   lab_model(&m);
@@ -396,6 +419,6 @@ static void test_mouse(void) {
 
 TEST_CASES(TEST(test_topology), TEST(test_split), TEST(test_breakers), TEST(test_requests_filter_and_trace),
            TEST(test_lesson_pane), TEST(test_help), TEST(test_too_small), TEST(test_no_color_glyphs),
-           TEST(test_frame_ansi_diff), TEST(test_admin_clusters_fallback), TEST(test_bad_json_keeps_the_model),
+           TEST(test_frame_ansi_diff), TEST(test_mtls_mark), TEST(test_admin_clusters_fallback), TEST(test_bad_json_keeps_the_model),
            TEST(test_weights), TEST(test_journal_replay),
            TEST(test_journal_hosts_stay_with_their_cluster), TEST(test_mouse))
