@@ -9,15 +9,12 @@
  */
 #include "mesh/lab.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,117 +54,6 @@ void lab_event(struct lab *lab, const char *fmt, ...) {
 void lab_output_free(struct lab_output *o) {
   buf_free(&o->out);
   buf_free(&o->err);
-}
-
-/* ---- pod addresses -------------------------------------------------------------------------- */
-
-/* Parses "A.B.C.D/LEN" into the first and last host address (host byte order). */
-static int parse_cidr(const char *cidr, uint32_t *first, uint32_t *last) {
-  char ip[64];
-  const char *slash = strchr(cidr, '/');
-  if (!slash || (size_t)(slash - cidr) >= sizeof ip) return -EINVAL;
-  memcpy(ip, cidr, (size_t)(slash - cidr));
-  ip[slash - cidr] = '\0';
-  char *end;
-  long len = strtol(slash + 1, &end, 10);
-  struct in_addr in;
-  if (*end || len < 8 || len > 30 || inet_pton(AF_INET, ip, &in) != 1) return -EINVAL;
-  uint32_t mask = len == 0 ? 0 : 0xffffffffu << (32 - len);
-  uint32_t net = ntohl(in.s_addr) & mask;
-  *first = net + 1;
-  *last = (net | ~mask) - 1;
-  return 0;
-}
-
-static void addr_text(uint32_t a, char *out, size_t n) {
-  struct in_addr o = {htonl(a)};
-  inet_ntop(AF_INET, &o, out, (socklen_t)n);
-}
-
-static uint32_t addr_value(const char *text) {
-  struct in_addr in;
-  return inet_pton(AF_INET, text, &in) == 1 ? ntohl(in.s_addr) : 0;
-}
-
-/* ---- port blocks ------------------------------------------------------------------------------ */
-
-/* Port blocks (docs/lab.md): every replica on BLOCK_ADDRESS, each with REGISTRY_BLOCK_SIZE
- * ports of its own. Blocks are searched from a base below Linux's ephemeral range (32768+, where
- * outgoing connections take their ports), at a random block when no BASE is given, so labs
- * started side by side rarely probe the same ones. */
-#define BLOCK_ADDRESS "127.0.0.1"
-#define BLOCK_SEARCH_FIRST 20000u
-#define BLOCK_SEARCH_LAST 32767u
-
-/* Nonzero when a TCP listener could bind address:port now (SO_REUSEADDR, as libuv binds). */
-static bool port_free(uint32_t address, uint32_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr = {htonl(address)}};
-  bool ok = bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0;
-  close(fd);
-  return ok;
-}
-
-/* registry_block_cb: the next block whose every port is free now (probed, not reserved: the
- * sidecar binds them a moment later). Wraps once around the search range; 0 when none. */
-static uint32_t next_block(void *ctx) {
-  struct lab *lab = ctx;
-  uint32_t lo = lab->opt.port_block_base ? lab->opt.port_block_base : BLOCK_SEARCH_FIRST;
-  uint32_t hi = lab->opt.port_block_base ? 65535u : BLOCK_SEARCH_LAST;
-  uint32_t blocks = (hi + 1 - lo) / REGISTRY_BLOCK_SIZE;
-  for (uint32_t tried = 0; tried < blocks; tried++) {
-    if (lab->block_next < lo || lab->block_next + REGISTRY_BLOCK_SIZE - 1 > hi) lab->block_next = lo;
-    uint32_t base = lab->block_next;
-    lab->block_next += REGISTRY_BLOCK_SIZE;
-    bool free_all = true;
-    for (uint32_t p = 0; p < REGISTRY_BLOCK_SIZE && free_all; p++) free_all = port_free(INADDR_LOOPBACK, base + p);
-    if (free_all) return base;
-  }
-  return 0;
-}
-
-/* Whether pod addresses work here: bind the first one (port 0). EADDRNOTAVAIL means only
- * 127.0.0.1 is configured (macOS without aliases, some containers). */
-static bool pod_addresses_bindable(uint32_t first) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return true; /* not the question asked: let the sidecars report it */
-  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = 0, .sin_addr = {htonl(first)}};
-  bool ok = bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0 || errno != EADDRNOTAVAIL;
-  close(fd);
-  return ok;
-}
-
-uint32_t lab_replica_port(const struct lab_replica *rep, uint32_t slot, uint32_t istio_port) {
-  return rep->port_base ? rep->port_base + slot : istio_port;
-}
-
-/* An ingress address with port 0 gets a free port now, so the gateway sidecar, `status` and
- * the `ingress` file all name the same one (bind, read the port, release: the sidecar binds
- * it a moment later). */
-static int resolve_port(uv_loop_t *loop, const char *in, char *out, size_t n) {
-  struct conn_addr a;
-  if (conn_addr_parse(&a, in) != 0 || a.kind != CONN_TCP) return -EINVAL;
-  const struct sockaddr_in *sin = (const struct sockaddr_in *)&a.sa;
-  if (a.sa.ss_family != AF_INET || sin->sin_port != 0) {
-    if (strlen(a.text) >= n) return -ENAMETOOLONG;
-    memcpy(out, a.text, strlen(a.text) + 1);
-    return 0;
-  }
-  uv_tcp_t t;
-  uv_tcp_init(loop, &t);
-  int rc = uv_tcp_bind(&t, (const struct sockaddr *)&a.sa, 0);
-  if (rc == 0) {
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    rc = uv_tcp_getsockname(&t, (struct sockaddr *)&ss, &len);
-    if (rc == 0) conn_addr_format((struct sockaddr *)&ss, out, n);
-  }
-  uv_close((uv_handle_t *)&t, NULL);
-  uv_run(loop, UV_RUN_NOWAIT);
-  return rc;
 }
 
 /* ---- replicas -------------------------------------------------------------------------------- */
@@ -661,7 +547,7 @@ int lab_store_changed(struct lab *lab) {
   free(items);
   if (rc != 0) return rc;
   if (lab->blocks) {
-    rc = registry_assign_port_blocks(lab->reg, BLOCK_ADDRESS, next_block, lab);
+    rc = registry_assign_port_blocks(lab->reg, LAB_BLOCK_ADDRESS, lab_next_block, lab);
     if (rc == -EADDRINUSE) lab_event(lab, "warning: no free port block left; new replicas wait for one");
     if (rc < 0 && rc != -EADDRINUSE) return rc;
     rc = sync_replicas(lab);
@@ -670,7 +556,7 @@ int lab_store_changed(struct lab *lab) {
     return rc;
   }
   char first[INET_ADDRSTRLEN];
-  addr_text(lab->addr_next, first, sizeof first);
+  lab_addr_text(lab->addr_next, first, sizeof first);
   rc = registry_assign_addresses(lab->reg, first);
   if (rc < 0) return rc;
   /* Addresses are never reused while the lab runs: a stopped sidecar may still hold one. */
@@ -678,7 +564,7 @@ int lab_store_changed(struct lab *lab) {
   const struct registry_workload *ws = registry_workloads(lab->reg, &nw);
   for (size_t i = 0; i < nw; i++)
     for (size_t k = 0; k < ws[i].replicas_len; k++) {
-      uint32_t a = addr_value(ws[i].replicas[k].address);
+      uint32_t a = lab_addr_value(ws[i].replicas[k].address);
       if (a >= lab->addr_next) lab->addr_next = a + 1;
       if (a > lab->addr_last) lab_event(lab, "warning: %s is outside --addresses %s", ws[i].replicas[k].address,
                                         lab->opt.addresses);
@@ -883,28 +769,21 @@ static int start(struct lab *lab, struct resource_list *initial, char *err, size
   const char *dir = lab->opt.dir;
   char path[4200];
   uint32_t first;
-  if (parse_cidr(lab->opt.addresses, &first, &lab->addr_last) != 0) {
+  if (lab_parse_cidr(lab->opt.addresses, &first, &lab->addr_last) != 0) {
     snprintf(err, errlen, "--addresses \"%s\" is not an IPv4 CIDR such as 127.1.0.0/16 (prefix 8 to 30)",
              lab->opt.addresses);
     return -EINVAL;
   }
   lab->addr_next = first;
   lab->blocks = lab->opt.port_blocks == LAB_PORT_BLOCKS_ON;
-  if (!lab->blocks && !pod_addresses_bindable(first)) {
+  if (!lab->blocks && !lab_pod_addresses_bindable(first)) {
     char text[INET_ADDRSTRLEN];
-    addr_text(first, text, sizeof text);
+    lab_addr_text(first, text, sizeof text);
     lab->blocks = true;
     lab_event(lab, "notice: pod address %s cannot be bound here (EADDRNOTAVAIL): using port blocks on %s "
-                   "(docs/lab.md, \"Port blocks\")", text, BLOCK_ADDRESS);
+                   "(docs/lab.md, \"Port blocks\")", text, LAB_BLOCK_ADDRESS);
   }
-  if (lab->blocks) {
-    /* A random first block without BASE: labs side by side rarely probe the same ones. */
-    uint32_t span = (BLOCK_SEARCH_LAST + 1 - BLOCK_SEARCH_FIRST) / REGISTRY_BLOCK_SIZE;
-    lab->block_next = lab->opt.port_block_base
-                          ? lab->opt.port_block_base
-                          : BLOCK_SEARCH_FIRST + (uint32_t)((uv_hrtime() ^ (uint64_t)getpid() * 2654435761u) % span) *
-                                                     REGISTRY_BLOCK_SIZE;
-  }
+  if (lab->blocks) lab_blocks_begin(lab);
   snprintf(path, sizeof path, "%s/replicas", dir);
   if (labdir_make(dir) != 0 || labdir_make(path) != 0) {
     snprintf(err, errlen, "cannot create the state folder %s: %s", dir, strerror(errno));
@@ -936,8 +815,8 @@ static int start(struct lab *lab, struct resource_list *initial, char *err, size
   char text[192];
   snprintf(text, sizeof text, "%s\n", lab->api_address);
   labdir_write(dir, "api", text);
-  if (resolve_port(lab->loop, lab->opt.ingress, lab->ingress, sizeof lab->ingress) != 0 ||
-      resolve_port(lab->loop, lab->opt.ingress_tls, lab->ingress_tls, sizeof lab->ingress_tls) != 0) {
+  if (lab_resolve_port(lab->loop, lab->opt.ingress, lab->ingress, sizeof lab->ingress) != 0 ||
+      lab_resolve_port(lab->loop, lab->opt.ingress_tls, lab->ingress_tls, sizeof lab->ingress_tls) != 0) {
     snprintf(err, errlen, "--ingress %s / --ingress-tls %s: not a usable HOST:PORT", lab->opt.ingress,
              lab->opt.ingress_tls);
     return -EINVAL;
@@ -976,9 +855,9 @@ static int start(struct lab *lab, struct resource_list *initial, char *err, size
   initial->len = 0;
   if (lab->blocks) {
     lab_event(lab, "lab API on %s, state in %s, replicas on %s in port blocks of %d", lab->api_address, dir,
-              BLOCK_ADDRESS, REGISTRY_BLOCK_SIZE);
+              LAB_BLOCK_ADDRESS, REGISTRY_BLOCK_SIZE);
     /* `up --detach` prints this as its notice; `status` shows the blocks. */
-    snprintf(text, sizeof text, "%s\n", BLOCK_ADDRESS);
+    snprintf(text, sizeof text, "%s\n", LAB_BLOCK_ADDRESS);
     labdir_write(dir, "port_blocks", text);
   } else {
     lab_event(lab, "lab API on %s, state in %s, pod addresses from %s", lab->api_address, dir, lab->opt.addresses);
@@ -989,10 +868,10 @@ static int start(struct lab *lab, struct resource_list *initial, char *err, size
   rc = registry_sync(lab->reg, items, n);
   free(items);
   if (rc == 0 && lab->blocks) {
-    rc = registry_assign_port_blocks(lab->reg, BLOCK_ADDRESS, next_block, lab);
+    rc = registry_assign_port_blocks(lab->reg, LAB_BLOCK_ADDRESS, lab_next_block, lab);
   } else if (rc == 0) {
     char firsttext[INET_ADDRSTRLEN];
-    addr_text(first, firsttext, sizeof firsttext);
+    lab_addr_text(first, firsttext, sizeof firsttext);
     rc = registry_assign_addresses(lab->reg, firsttext);
   }
   if (rc < 0) {
@@ -1003,16 +882,16 @@ static int start(struct lab *lab, struct resource_list *initial, char *err, size
   const struct registry_workload *ws = registry_workloads(lab->reg, &nw);
   for (size_t i = 0; i < nw; i++)
     for (size_t k = 0; k < ws[i].replicas_len; k++) {
-      uint32_t v = addr_value(ws[i].replicas[k].address);
+      uint32_t v = lab_addr_value(ws[i].replicas[k].address);
       if (v >= lab->addr_next) lab->addr_next = v + 1;
     }
-  char gwaddr[INET_ADDRSTRLEN] = BLOCK_ADDRESS;
-  uint32_t gwblock = lab->blocks ? next_block(lab) : 0;
+  char gwaddr[INET_ADDRSTRLEN] = LAB_BLOCK_ADDRESS;
+  uint32_t gwblock = lab->blocks ? lab_next_block(lab) : 0;
   if (lab->blocks && !gwblock) {
     snprintf(err, errlen, "no free port block for the ingress gateway");
     return -EADDRINUSE;
   }
-  if (!lab->blocks) addr_text(lab->addr_next++, gwaddr, sizeof gwaddr);
+  if (!lab->blocks) lab_addr_text(lab->addr_next++, gwaddr, sizeof gwaddr);
   struct lab_replica *gw = replica_new(lab, GATEWAY_NS, GATEWAY_NAME "-0", GATEWAY_NAME, gwaddr);
   if (!gw) return -ENOMEM;
   gw->port_base = gwblock;

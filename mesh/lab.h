@@ -235,6 +235,23 @@ const char *lab_sidecar_state(const struct lab_replica *rep);
 /* The replica called ns/name (present or not), or NULL. */
 struct lab_replica *lab_replica_find(struct lab *lab, const char *ns, const char *name);
 
+/* ---- addresses and port blocks (lab_addr.c) ----------------------------------------------- */
+
+/* Every replica's address in port-block mode. */
+#define LAB_BLOCK_ADDRESS "127.0.0.1"
+/* Parses "A.B.C.D/LEN" into the first and last host address (host byte order). */
+int lab_parse_cidr(const char *cidr, uint32_t *first, uint32_t *last);
+void lab_addr_text(uint32_t a, char *out, size_t n);
+uint32_t lab_addr_value(const char *text); /* 0 when not an IPv4 address */
+/* Port blocks: where the search for free blocks starts (BASE, or a random block). */
+void lab_blocks_begin(struct lab *lab);
+/* registry_block_cb over lab (ctx): the next block of ports all free now; 0 when none. */
+uint32_t lab_next_block(void *ctx);
+/* Whether pod addresses can be bound here (the first one tried). */
+bool lab_pod_addresses_bindable(uint32_t first);
+/* An address with port 0 resolved to a free port (in: "HOST:PORT"). Returns 0 or a negative errno. */
+int lab_resolve_port(uv_loop_t *loop, const char *in, char *out, size_t n);
+
 /* ---- workload control (lab_control.c) ---------------------------------------------------- */
 
 /* The present replicas `name` stands for: the replica of that name, or every replica of the
