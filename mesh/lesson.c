@@ -12,6 +12,7 @@
  *                                      -> {status, headers, body, flags, request_id, ms}
  *   admin {replica, path}              -> {status, body}            (a sidecar's admin listener)
  *   load_start {url, qps, connections, headers, from, method}   load_stop -> the run's summary
+ *   token {sub, groups, aud, exp, alg}  -> a JWT from the lab's own issuer (issuer.h)
  */
 #include "mesh/lesson.h"
 
@@ -20,11 +21,13 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mesh/buf.h"
 #include "mesh/client.h"
 #include "mesh/conn.h"
 #include "mesh/flags.h"
+#include "mesh/issuer.h"
 #include "mesh/labdir.h"
 #include "mesh/loadgen.h"
 #include "mesh/script.h"
@@ -237,8 +240,10 @@ static struct http_client *proxied_client(struct lesson *l, const char *addr) {
   return NULL;
 }
 
-/* Where a URL goes: the ingress gateway for host "ingress" (or a bare path), else through the
- * outbound listener of `from`'s sidecar. Fills connect (ingress) or proxy_addr, and url. */
+/* Where a URL goes: the ingress gateway for host "ingress" (or a bare path); for `from`
+ * "outside", a client with no sidecar, straight to the URL's address in plaintext; else through
+ * the outbound listener of `from`'s sidecar. Fills connect (ingress, outside) or proxy_addr,
+ * and url. */
 static int resolve_target(struct lesson *l, const char *url_in, const char *from, char *url, size_t un,
                           struct conn_addr *connect, char *proxy_addr, size_t pn, char *err, size_t errlen) {
   struct loadgen_url u;
@@ -257,6 +262,16 @@ static int resolve_target(struct lesson *l, const char *url_in, const char *from
       return -ENOENT;
     }
     snprintf(url, un, "http://%s%s", ingress, u.path);
+    return 0;
+  }
+  if (strcmp(from, "outside") == 0) {
+    char hostport[300];
+    snprintf(hostport, sizeof hostport, "%s:%u", u.host, (unsigned)u.port);
+    if (conn_addr_parse(connect, hostport) != 0) {
+      snprintf(err, errlen, "from = \"outside\" needs an address, not \"%s\" (pod_url gives one)", u.host);
+      return -EINVAL;
+    }
+    snprintf(url, un, "%s", tmp);
     return 0;
   }
   char rel[512], file[600];
@@ -323,6 +338,36 @@ static enum script_reply op_http(struct lesson *l, json_t *args, char *err, size
   }
   pending(l);
   return SCRIPT_PENDING;
+}
+
+/* Up to 8 strings of a JSON array (or one string) into out; returns the count. */
+static size_t strings_arg(json_t *v, const char **out, size_t max) {
+  if (json_is_string(v)) return out[0] = json_string_value(v), 1;
+  size_t n = 0, i;
+  json_t *item;
+  json_array_foreach(v, i, item) if (json_is_string(item) && n < max) out[n++] = json_string_value(item);
+  return n;
+}
+
+/* A token from the lab's own issuer, as `meshlab token` mints it (keys in the lab folder). */
+static enum script_reply op_token(struct lesson *l, json_t *args, json_t **result, char *err, size_t errlen) {
+  struct issuer is;
+  if (issuer_load(l->opts->lab_dir, &is, err, errlen) != 0) return SCRIPT_FAIL;
+  const char *aud[8], *groups[8];
+  struct issuer_claims c = {.alg = str_arg(args, "alg", NULL), .sub = str_arg(args, "sub", NULL),
+                            .scope = str_arg(args, "scope", NULL),
+                            .exp_seconds = (int64_t)num_arg(args, "exp", 0)};
+  c.aud_len = strings_arg(json_object_get(args, "aud"), aud, 8);
+  c.aud = aud;
+  c.groups_len = strings_arg(json_object_get(args, "groups"), groups, 8);
+  c.groups = groups;
+  char *token = NULL;
+  int rc = issuer_mint(&is, &c, (int64_t)time(NULL), &token, err, errlen);
+  issuer_free(&is);
+  if (rc != 0) return SCRIPT_FAIL;
+  *result = json_string(token);
+  free(token);
+  return SCRIPT_DONE;
 }
 
 /* GET a sidecar's admin path (/clusters ...): its address is in the replica's `admin` file. */
@@ -543,6 +588,7 @@ static enum script_reply host_call(void *data, const char *op, json_t *args, jso
   if (strcmp(op, "admin") == 0) return op_admin(l, args, err, errlen);
   if (strcmp(op, "load_start") == 0) return op_load_start(l, args, err, errlen);
   if (strcmp(op, "load_stop") == 0) return op_load_stop(l, result);
+  if (strcmp(op, "token") == 0) return op_token(l, args, result, err, errlen);
   if (strcmp(op, "fail_lab") == 0) {
     l->exit_code = LESSON_LAB_GONE;
     return SCRIPT_DONE;

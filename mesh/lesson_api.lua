@@ -336,7 +336,8 @@ end
 
 -- http.get(url [, {headers=, from=, timeout=}]): one request. "/productpage" or
 -- "http://ingress/..." goes to the ingress gateway; "http://reviews:9080/reviews/0" leaves
--- through the sidecar of `from` (default productpage-v1), as `meshlab exec` does. Returns
+-- through the sidecar of `from` (default productpage-v1), as `meshlab exec` does; with from =
+-- "outside" it goes straight to the URL's address, plaintext, as a client with no sidecar. Returns
 -- {status, headers, body, flags, request_id, ms}; status 0 with `error` when no answer came.
 http = {}
 function http.request(r)
@@ -450,6 +451,24 @@ function replica_address(replica)
   end
   return nil
 end
+
+-- pod_url(replica, port, path): where a client outside the mesh reaches the replica's service
+-- port (its sidecar's inbound listener): http://ADDRESS:PORT/path, the block's port in port
+-- blocks. For http.get(url, {from = "outside"}).
+function pod_url(replica, port, path)
+  for _, r in ipairs(status().replicas or {}) do
+    if r.name == replica then
+      local block = type(r.port_block) == "table" and r.port_block.ports or {}
+      return string.format("http://%s:%d%s", r.address, block[tostring(port)] or port, path or "/")
+    end
+  end
+  fail("pod_url: no replica %q", tostring(replica))
+end
+
+-- token{sub=, groups=, aud=, scope=, exp=, alg=}: a JWT signed by the lab's own issuer
+-- (https://issuer.meshlab.local), as `meshlab token` mints it; exp is the lifetime in seconds
+-- (negative: already expired that long ago).
+function token(claims) return call("token", claims or {}) end
 
 -- ---- exercises --------------------------------------------------------------------------------------------
 

@@ -268,7 +268,7 @@ static int on_req_head(void *owner, struct http_head *h) {
   ex->start_ns = uv_hrtime();
   ex->start_wall_ms = wall_ms();
   ex->body_kept = 1;
-  ex->close_after = !h->keep_alive || px->draining;
+  ex->close_after = !h->keep_alive || px->draining || s->retired;
   ex->head_request = slice_eq_str_nocase(h->method, "HEAD");
   buf_reset(&ex->added_headers);
   px->stats.downstream_rq_total++;
@@ -541,11 +541,13 @@ void session_close(struct session *s) { session_end(s, 0); }
 /* What an accepted connection must speak: a sidecar's inbound listener applies the pushed
  * PeerAuthentication mode of its port (Envoy's inbound filter chains: STRICT has only the TLS
  * chain, PERMISSIVE both behind tls_inspector); everything else, and any proxy without an
- * identity, is plaintext. Read at accept time, so a push changes new connections only. */
-static enum conn_tls_accept listener_tls(const struct proxy *px, const struct proxy_listener *l) {
-  if (!px->identity || l->dir != XDS_INBOUND || l->kind != CONN_TCP) return CONN_ACCEPT_PLAIN;
+ * identity, is plaintext. Read at accept time; a push that changes it retires the connections
+ * accepted under the old mode (retire_misfits). */
+static enum conn_tls_accept listener_tls(const struct proxy *px, enum xds_direction dir, enum conn_kind kind,
+                                         uint32_t port) {
+  if (!px->identity || dir != XDS_INBOUND || kind != CONN_TCP) return CONN_ACCEPT_PLAIN;
   const struct xds_route_config *rc =
-      px->config ? proxy_config_listener(px->config->cfg, XDS_INBOUND, l->port) : NULL;
+      px->config ? proxy_config_listener(px->config->cfg, XDS_INBOUND, port) : NULL;
   enum resource_mtls_mode m = rc ? rc->mtls : RESOURCE_MTLS_PERMISSIVE;
   switch (m) {
   case RESOURCE_MTLS_DISABLE: return CONN_ACCEPT_PLAIN;
@@ -567,7 +569,7 @@ static void on_connection(uv_stream_t *server, int status) {
   s->lport = l->port;
   snprintf(s->lname, sizeof s->lname, "%s", l->name);
   int rc = conn_accept(&s->conn, &px->env, server, l->kind);
-  if (rc == 0) rc = conn_tls_server(&s->conn, px->identity, listener_tls(px, l));
+  if (rc == 0) rc = conn_tls_server(&s->conn, px->identity, listener_tls(px, l->dir, l->kind, l->port));
   s->conn.data = s;
   s->conn.on_close = on_session_conn_closed;
   s->conn.on_read = on_down_read;
@@ -708,6 +710,26 @@ static void sweep_arm(struct proxy *px) {
 
 static void on_sweep(uv_timer_t *t) { sweep_arm(t->data); }
 
+/* A push that changes what an inbound port accepts (a PeerAuthentication turned STRICT, say)
+ * retires the connections accepted under the old mode, as Envoy drains the connections of a
+ * listener's replaced filter chains: an idle one closes now, a busy one after its response.
+ * Without it a plaintext keep-alive connection would outlive STRICT. */
+static void retire_misfits(struct proxy *px) {
+  struct session *s = px->sessions;
+  while (s) {
+    struct session *next = s->next;
+    enum conn_tls_accept now = listener_tls(px, s->dir, s->conn.kind, s->lport);
+    bool fits = now == CONN_ACCEPT_EITHER || (now == CONN_ACCEPT_TLS_ONLY) == conn_is_tls(&s->conn);
+    if (!fits && s->state == SESSION_IDLE) {
+      session_close(s);
+    } else if (!fits) {
+      s->retired = 1;
+      s->ex.close_after = 1;
+    }
+    s = next;
+  }
+}
+
 int proxy_set_config(struct proxy *px, struct proxy_config *cfg) {
   struct config_ref *r = calloc(1, sizeof *r);
   if (!r) {
@@ -725,6 +747,7 @@ int proxy_set_config(struct proxy *px, struct proxy_config *cfg) {
   }
   config_unref(px->config);
   px->config = r;
+  retire_misfits(px);
   sweep_arm(px);
   /* Who this proxy is, for Istio's metrics and the peer header. */
   telemetry_peer_set(&px->telemetry.self, cfg->node, cfg->ns, resource_map_get(&cfg->labels, "app"),

@@ -91,6 +91,7 @@ struct session {
   enum session_state state;
   int handles;
   unsigned in_feed : 1, read_paused : 1;
+  unsigned retired : 1; /* accepted under an mTLS mode its port no longer has: closes after its response */
   char peer[64], local[64];
   struct slice client_ip;
 };

@@ -108,8 +108,41 @@ spec:
   mtls:
     mode: STRICT
 EOF
-"$MESHLAB" apply "${L[@]}" -f "$tmp/strict.yaml" > "$tmp/apply.out" 2>&1
-check "apply a namespace-wide STRICT PeerAuthentication" '[ $? = 0 ]' "$(cat "$tmp/apply.out")"
+# A plaintext keep-alive connection opened under PERMISSIVE is served once, then STRICT is
+# applied while it stays open: the sidecar retires it (Envoy drains a replaced filter chain's
+# connections), so a second request on it gets no answer.
+python3 - "$details" "$MESHLAB" "$lab" "$tmp/strict.yaml" > "$tmp/keepalive.out" 2>&1 <<'PY'
+import socket, subprocess, sys, time
+host, port = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((host, int(port)), timeout=5)
+req = b"GET /details/0 HTTP/1.1\r\nHost: details:9080\r\n\r\n"
+def answer():
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk: return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    n = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0])
+    while len(body) < n: body += s.recv(65536)
+    return head
+s.sendall(req)
+first = answer()
+print("first:", first.split(b"\r\n")[0].decode())
+rc = subprocess.run([sys.argv[2], "apply", "--lab-dir", sys.argv[3], "-f", sys.argv[4]]).returncode
+print("apply exit", rc)
+time.sleep(1)
+try:
+    s.sendall(req)
+    second = answer()
+except OSError as e:
+    second = b""
+print("second:", second.split(b"\r\n")[0].decode() or "(connection closed)")
+PY
+check "apply a namespace-wide STRICT PeerAuthentication" 'grep -q "apply exit 0" "$tmp/keepalive.out"' "$(cat "$tmp/keepalive.out")"
+check "STRICT retires a plaintext keep-alive connection opened under PERMISSIVE" \
+  'grep -q "^first: HTTP/1.1 200" "$tmp/keepalive.out" && grep -q "^second: (connection closed)" "$tmp/keepalive.out"' \
+  "$(cat "$tmp/keepalive.out")"
 strict_refuses() { curl -s -m 5 -o /dev/null "http://$details/details/0"; [ $? = 56 ]; }
 until_ok 10 strict_refuses
 check "STRICT: a plaintext client is refused at the connection (curl exit 56)" '[ $? = 0 ]'
