@@ -28,7 +28,7 @@
 /* The flags every command here takes, and its positional arguments. */
 struct control_args {
   const char *dir, *ns, *container, *replicas;
-  const char *latency, *jitter, *error_rate, *code, *slow_start;
+  const char *latency, *jitter, *error_rate, *code, *slow_start, *forwarding;
   int hang, crash, clear, follow, proxy_log;
   const char *pos[2];
   int npos;
@@ -63,6 +63,7 @@ static int parse_args(int argc, char **argv, const char *allowed, struct control
     FLAG('x', "error-rate", NULL, error_rate)
     FLAG('x', "code", NULL, code)
     FLAG('x', "slow-start", NULL, slow_start)
+    FLAG('x', "headers-forwarding", NULL, forwarding)
 #undef FLAG
     if (strchr(allowed, 'x') && strcmp(a, "--hang") == 0) c->hang = 1;
     else if (strchr(allowed, 'x') && strcmp(a, "--crash") == 0) c->crash = 1;
@@ -100,7 +101,8 @@ static int control_post(const char *cmd, const struct control_args *c, const cha
 void cmd_chaos_help(FILE *out) {
   fprintf(out,
           "Usage: meshlab chaos WORKLOAD [--latency 2s] [--jitter 100ms] [--error-rate 0.5 --code 503]\n"
-          "                     [--hang] [--crash] [--slow-start 5s] [--clear] [-n NS] [--lab-dir DIR]\n\n"
+          "                     [--hang] [--crash] [--slow-start 5s] [--headers-forwarding on|off]\n"
+          "                     [--clear] [-n NS] [--lab-dir DIR]\n\n"
           "Turns on an app's chaos knobs at runtime. WORKLOAD is a Deployment (every replica) or a\n"
           "replica (reviews-v2-0: that one). Knobs not named keep their value; --clear turns all off.\n"
           "One line per replica changed. See docs/apps.md for what each knob does.\n\n"
@@ -111,7 +113,10 @@ void cmd_chaos_help(FILE *out) {
           "  --hang           accept requests and never answer them\n"
           "  --crash          the app exits at once (the lab restarts it with backoff)\n"
           "  --slow-start D   answer 503 for D, as an app still starting\n"
-          "  --clear          every knob off; hung requests are served\n");
+          "  --headers-forwarding on|off\n"
+          "                   copy trace headers and end-user onto the app's calls (default on);\n"
+          "                   off, the trace falls apart at this hop\n"
+          "  --clear          every knob off, header forwarding on; hung requests are served\n");
 }
 
 static void json_ms(struct buf *b, const char *key, uint64_t ms) {
@@ -122,11 +127,11 @@ int cmd_chaos(int argc, char **argv) {
   struct control_args c;
   int rc = parse_args(argc, argv, "x", &c);
   if (rc) return rc;
-  int knobs = c.latency || c.jitter || c.error_rate || c.code || c.slow_start || c.hang || c.crash;
+  int knobs = c.latency || c.jitter || c.error_rate || c.code || c.slow_start || c.forwarding || c.hang || c.crash;
   if (c.clear && knobs) return args_usage_error(argv[0], "--clear turns every knob off; give it alone");
   if (!c.clear && !knobs)
     return args_usage_error(argv[0], "nothing to change: give --latency, --jitter, --error-rate, --code, --hang, "
-                                     "--crash, --slow-start or --clear");
+                                     "--crash, --slow-start, --headers-forwarding or --clear");
   struct buf body = {0};
   buf_append_str(&body, "{");
   struct {
@@ -163,6 +168,14 @@ int cmd_chaos(int argc, char **argv) {
       return args_usage_error(argv[0], "--code takes an HTTP status from 200 to 599 such as 503, not \"%s\"", c.code);
     }
     buf_appendf(&body, "%s\"error_code\":%ld", body.len > 1 ? "," : "", code);
+  }
+  if (c.forwarding) {
+    int on = strcmp(c.forwarding, "on") == 0;
+    if (!on && strcmp(c.forwarding, "off") != 0) {
+      buf_free(&body);
+      return args_usage_error(argv[0], "--headers-forwarding takes on or off, not \"%s\"", c.forwarding);
+    }
+    buf_appendf(&body, "%s\"headers_forwarding\":%s", body.len > 1 ? "," : "", on ? "true" : "false");
   }
   if (c.hang) buf_appendf(&body, "%s\"hang\":true", body.len > 1 ? "," : "");
   if (c.crash) buf_appendf(&body, "%s\"crash\":true", body.len > 1 ? "," : "");

@@ -2,7 +2,8 @@
  * (lab.h; the endpoints are in lab_api.c, the commands in cli/cmd_control.c).
  *
  * These are the lab's kubelet and kubectl sides, not its control-plane side: chaos talks to
- * each app's control endpoint (services/app.h: `<rdir>/control.sock`, POST /chaos), kill and
+ * each app's control endpoint (services/app.h: `<rdir>/control.sock`, POST /chaos, whose
+ * knobs include headers_forwarding, so `--headers-forwarding off` travels the same way), kill and
  * restart go to the supervisor, and scale edits the Deployment in the store, after which the
  * usual path runs (registry sync → replicas started or stopped → config pushed, so callers'
  * endpoints follow, as Kubernetes' EndpointSlices follow a `kubectl scale`).

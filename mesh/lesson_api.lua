@@ -250,8 +250,9 @@ function replicas(prefix)
   return out
 end
 
--- chaos(workload, {latency=, jitter=, error_rate=, code=, hang=, crash=, slow_start=}) or
--- chaos(workload, "clear"). Durations in seconds (0.5) or Istio's strings ("500ms").
+-- chaos(workload, {latency=, jitter=, error_rate=, code=, hang=, crash=, slow_start=,
+-- headers_forwarding=}) or chaos(workload, "clear"). Durations in seconds (0.5) or Istio's
+-- strings ("500ms"); headers_forwarding = false is `--headers-forwarding off`.
 local function ms(v)
   if v == nil then return nil end
   if type(v) == "number" then return math.floor(v * 1000 + 0.5) end
@@ -276,6 +277,7 @@ function chaos(workload, knobs)
   if knobs.code ~= nil then body.error_code = knobs.code end
   if knobs.hang ~= nil then body.hang = knobs.hang end
   if knobs.crash ~= nil then body.crash = knobs.crash end
+  if knobs.headers_forwarding ~= nil then body.headers_forwarding = knobs.headers_forwarding end
   return console("chaos", lab.call("POST", "/v1/chaos" .. query({workload = workload}), json_encode(body),
                                    "application/json"))
 end

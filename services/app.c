@@ -4,8 +4,9 @@
  *   GET  /chaos               the knobs, as JSON
  *   POST /chaos               sets the knobs named in a JSON object (others keep their value):
  *                             {"latency_ms":2000,"jitter_ms":0,"error_rate":0.5,"error_code":503,
- *                              "hang":false,"crash":false,"slow_start_ms":0}
- *   POST /chaos/clear         every knob back to off; hung requests are served
+ *                              "hang":false,"crash":false,"slow_start_ms":0,"headers_forwarding":true}
+ *   POST /chaos/clear         every knob back to off, header forwarding back to how the app
+ *                             started; hung requests are served
  *   GET  /headers-forwarding  {"headers_forwarding":true}
  *   POST /headers-forwarding  body "on"/"off" or {"enabled":false}
  *   GET  /info                kind, version, name, namespace, addresses, requests served
@@ -413,11 +414,11 @@ static int apply_chaos(struct app *a, const struct buf *body, int *crash, char *
     snprintf(why, whylen, "the body must be a JSON object such as {\"latency_ms\":2000,\"error_rate\":0.5}");
     return -EINVAL;
   }
-  static const char *const known[] = {"latency_ms", "jitter_ms", "error_rate", "error_code",
-                                      "hang",       "crash",     "slow_start_ms"};
+  static const char *const known[] = {"latency_ms", "jitter_ms",     "error_rate",        "error_code",
+                                      "hang",       "crash",         "slow_start_ms",     "headers_forwarding"};
   struct app_chaos c = a->chaos;
   uint64_t slow = 0;
-  int has_slow = 0, hang = c.hang;
+  int has_slow = 0, hang = c.hang, forwarding = a->forwarding;
   const char *msg = NULL;
   double v;
   int rc;
@@ -438,13 +439,17 @@ static int apply_chaos(struct app *a, const struct buf *body, int *crash, char *
   }
   if (!msg && (n = json_node_get(o, "hang")) && !json_node_bool(n, &hang)) msg = "hang must be true or false";
   if (!msg && (n = json_node_get(o, "crash")) && !json_node_bool(n, crash)) msg = "crash must be true or false";
+  /* Not chaos in the strict sense, but the knob a lesson turns with the others: the lab's
+   * `meshlab chaos --headers-forwarding off` arrives here (GET /chaos already reports it). */
+  if (!msg && (n = json_node_get(o, "headers_forwarding")) && !json_node_bool(n, &forwarding))
+    msg = "headers_forwarding must be true or false";
   /* An unknown key is an error, never silently ignored (the lab's rule for config too). */
   const char *unknown = msg ? NULL : json_node_first_unknown_key(o, known, sizeof known / sizeof known[0]);
   if (msg) snprintf(why, whylen, "%s", msg);
   else if (unknown)
     snprintf(why, whylen,
              "unknown chaos knob \"%s\": the knobs are latency_ms, jitter_ms, error_rate, error_code, hang, "
-             "crash, slow_start_ms",
+             "crash, slow_start_ms, headers_forwarding",
              unknown);
   json_doc_free(d);
   if (msg || unknown) return -EINVAL;
@@ -455,6 +460,7 @@ static int apply_chaos(struct app *a, const struct buf *body, int *crash, char *
   }
   int thawing = a->chaos.hang && !c.hang;
   a->chaos = c;
+  a->forwarding = forwarding;
   if (thawing) thaw(a);
   return 0;
 }
@@ -482,6 +488,9 @@ static void on_control(struct server_request *r) {
     int thawing = a->chaos.hang;
     memset(&a->chaos, 0, sizeof a->chaos);
     a->chaos.error_code = 503;
+    /* Clear undoes what was turned at runtime: forwarding as --headers-forwarding started it
+     * (on in the lab), so `meshlab chaos --clear` and a lesson's reset() join traces up again. */
+    a->forwarding = !a->opt.no_forwarding;
     if (thawing) thaw(a);
     write_knobs(a, &b);
     respond_json(r, 200, &b);

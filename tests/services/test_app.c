@@ -213,9 +213,14 @@ static void clear_resets_every_knob(void) {
   int i = start_one(&f, APP_RATINGS);
   ASSERT(i >= 0);
   post_chaos(&f, i,
-             "{\"latency_ms\":2000,\"jitter_ms\":5,\"error_rate\":0.5,\"error_code\":502,\"slow_start_ms\":9000}", 200,
-             NULL);
+             "{\"latency_ms\":2000,\"jitter_ms\":5,\"error_rate\":0.5,\"error_code\":502,\"slow_start_ms\":9000,"
+             "\"headers_forwarding\":false}",
+             200, NULL);
   struct client_response r;
+  ASSERT_INT_EQ(http_do(f.control_ports[i], "GET", "/headers-forwarding", NULL, NULL, &r), 0);
+  EXPECT_STR_EQ(r.body.data, "{\"headers_forwarding\":false}\n");
+  client_response_free(&r);
+  /* Clear turns forwarding back on (as the app started), with every knob off. */
   ASSERT_INT_EQ(http_do(f.control_ports[i], "POST", "/chaos/clear", NULL, "", &r), 0);
   EXPECT_STR_EQ(r.body.data, "{\"latency_ms\":0,\"jitter_ms\":0,\"error_rate\":0,\"error_code\":503,\"hang\":false,"
                              "\"crash\":false,\"slow_start_ms\":0,\"ready\":true,\"hung_requests\":0,"
@@ -241,6 +246,8 @@ static void bad_knobs_are_refused_whole(void) {
       {"{\"hang\":\"yes\"}", "hang must be true or false"},
       {"latency=5", "must be a JSON object"},
       {"{\"latency_ms\":100,\"error_rate\":7}", "error_rate"},
+      {"{\"headers_forwarding\":\"off\"}", "headers_forwarding must be true or false"},
+      {"{\"headers_forwarding\":false,\"error_rate\":7}", "error_rate"},
   };
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     struct client_response r;
@@ -250,7 +257,8 @@ static void bad_knobs_are_refused_whole(void) {
   }
   struct client_response r;
   ASSERT_INT_EQ(http_do(f.control_ports[i], "GET", "/chaos", NULL, NULL, &r), 0);
-  EXPECT_STR_CONTAINS(r.body.data, "\"latency_ms\":0,"); /* the last case changed nothing */
+  EXPECT_STR_CONTAINS(r.body.data, "\"latency_ms\":0,"); /* the refused cases changed nothing */
+  EXPECT_STR_CONTAINS(r.body.data, "\"headers_forwarding\":true}");
   client_response_free(&r);
   ASSERT_INT_EQ(http_do(f.control_ports[i], "POST", "/headers-forwarding", NULL, "maybe", &r), 0);
   EXPECT_INT_EQ(r.status, 400);

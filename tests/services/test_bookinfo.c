@@ -44,6 +44,13 @@ static void chaos(struct appfix *f, int i, const char *json) {
   client_response_free(&r);
 }
 
+static void chaos_clear(struct appfix *f, int i) {
+  struct client_response r;
+  if (http_do(f->control_ports[i], "POST", "/chaos/clear", NULL, "", &r) != 0 || r.status != 200)
+    test_fail(__FILE__, __LINE__, "POST /chaos/clear: status %d", r.status);
+  client_response_free(&r);
+}
+
 static void get_page(struct bookinfo *b, const char *headers, struct client_response *r) {
   if (http_do(b->f.ports[b->pp], "GET", "/productpage", headers, NULL, r) != 0)
     test_fail(__FILE__, __LINE__, "GET /productpage: no response");
@@ -202,8 +209,7 @@ static void page_shows_error_texts_when_calls_fail(void) {
   client_response_free(&r);
   /* ratings down only: reviews v2 still answers, the page shows the ratings error per review */
   chaos(&b.f, b.details, "{\"error_rate\":0}");
-  ASSERT_INT_EQ(http_do(b.f.control_ports[b.reviews], "POST", "/chaos/clear", NULL, "", &r), 0);
-  client_response_free(&r);
+  chaos_clear(&b.f, b.reviews);
   chaos(&b.f, b.ratings, "{\"error_rate\":1,\"error_code\":500}");
   get_page(&b, NULL, &r);
   EXPECT_STR_CONTAINS(r.body.data, "Book Details");
@@ -314,6 +320,36 @@ static void login_as_jason_sends_end_user(void) {
   EXPECT_INT_EQ(appfix_stop(&f), 0);
 }
 
+/* What a hop must carry when the request it serves came with trace_headers and end-user: jason,
+ * as the recorder writes it ("name: value\n"). */
+static const char *const forwarded_lines[] = {
+    "x-request-id: 5d0f6a5c-1d6b-4b7c-9a86-1c2e3f4a5b6c\n",
+    "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\n",
+    "tracestate: congo=t61rcWkgMzE\n",
+    "x-b3-traceid: 80f198ee56343ba864fe8b2a57d3eff7\n",
+    "x-b3-spanid: e457b5a2e4d86bd1\n",
+    "x-b3-parentspanid: 05e3ac9a4f6e3b90\n",
+    "x-b3-sampled: 1\n",
+    "x-b3-flags: 0\n",
+    "\nb3: 80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1\n",
+    "end-user: jason\n",
+};
+
+/* The recorded call `seen` carries every forwarded header (on) or none of them (off); the
+ * header nobody forwards never arrives. */
+static void expect_forwarded(const char *file, int line, const struct buf *seen, int on) {
+  const char *text = seen->data ? seen->data : "";
+  for (size_t i = 0; i < sizeof forwarded_lines / sizeof forwarded_lines[0]; i++) {
+    /* Off: not even the name may arrive (a fresh id from elsewhere would be a different value). */
+    char name[32];
+    const char *want = forwarded_lines[i];
+    snprintf(name, sizeof name, "%.*s", (int)(strchr(want, ':') - want + 1), want);
+    if (on && !strstr(text, want)) test_fail(file, line, "the call lacks %s in:\n%s", want, text);
+    if (!on && strstr(text, name)) test_fail(file, line, "forwarding off, yet the call has %s in:\n%s", name, text);
+  }
+  if (strstr(text, "x-not-forwarded")) test_fail(file, line, "x-not-forwarded was copied:\n%s", text);
+}
+
 static void forwards_trace_headers_unless_turned_off(void) {
   struct appfix f;
   appfix_init(&f);
@@ -331,20 +367,7 @@ static void forwards_trace_headers_unless_turned_off(void) {
   struct buf seen = {0};
   appfix_recorded(&f, &seen, NULL);
   EXPECT_STR_CONTAINS(seen.data, "GET /ratings/0\n");
-  static const char *const want[] = {
-      "x-request-id: 5d0f6a5c-1d6b-4b7c-9a86-1c2e3f4a5b6c\n",
-      "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\n",
-      "tracestate: congo=t61rcWkgMzE\n",
-      "x-b3-traceid: 80f198ee56343ba864fe8b2a57d3eff7\n",
-      "x-b3-spanid: e457b5a2e4d86bd1\n",
-      "x-b3-parentspanid: 05e3ac9a4f6e3b90\n",
-      "x-b3-sampled: 1\n",
-      "x-b3-flags: 0\n",
-      "b3: 80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1\n",
-      "end-user: jason\n",
-  };
-  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) EXPECT_STR_CONTAINS(seen.data, want[i]);
-  EXPECT(!strstr(seen.data, "x-not-forwarded"));
+  expect_forwarded(__FILE__, __LINE__, &seen, 1);
   /* Forwarding off: the trace falls apart. */
   ASSERT_INT_EQ(http_do(f.control_ports[rv], "POST", "/headers-forwarding", NULL, "off", &r), 0);
   EXPECT_INT_EQ(r.status, 200);
@@ -353,10 +376,8 @@ static void forwards_trace_headers_unless_turned_off(void) {
   ASSERT_INT_EQ(http_do(f.ports[rv], "GET", "/reviews/0", hdrs, NULL, &r), 0);
   client_response_free(&r);
   appfix_recorded(&f, &seen, NULL);
-  EXPECT(!strstr(seen.data, "x-request-id"));
-  EXPECT(!strstr(seen.data, "x-b3-"));
-  EXPECT(!strstr(seen.data, "traceparent"));
-  EXPECT(!strstr(seen.data, "end-user"));
+  EXPECT_STR_CONTAINS(seen.data, "GET /ratings/0\n");
+  expect_forwarded(__FILE__, __LINE__, &seen, 0);
   /* And back on, with JSON this time. */
   ASSERT_INT_EQ(http_do(f.control_ports[rv], "POST", "/headers-forwarding", NULL, "{\"enabled\":true}", &r), 0);
   EXPECT_STR_CONTAINS(r.body.data, "\"headers_forwarding\":true");
@@ -364,7 +385,47 @@ static void forwards_trace_headers_unless_turned_off(void) {
   ASSERT_INT_EQ(http_do(f.ports[rv], "GET", "/reviews/0", hdrs, NULL, &r), 0);
   client_response_free(&r);
   appfix_recorded(&f, &seen, NULL);
-  EXPECT_STR_CONTAINS(seen.data, "x-b3-traceid: 80f198ee56343ba864fe8b2a57d3eff7\n");
+  expect_forwarded(__FILE__, __LINE__, &seen, 1);
+  buf_free(&seen);
+  EXPECT_INT_EQ(appfix_stop(&f), 0);
+}
+
+/* productpage's two hops: one productpage calls the recorder as details, the other as reviews
+ * (the recorder keeps only the last request). The chaos knob turns forwarding off and
+ * /chaos/clear turns it back on, the path `meshlab chaos --headers-forwarding` takes. */
+static void productpage_forwards_trace_headers_to_details_and_reviews(void) {
+  struct appfix f;
+  appfix_init(&f);
+  int rec = appfix_recorder(&f, 200, reviews_json);
+  int d = appfix_add(&f, APP_DETAILS, "v1", 0, 0, 0, 0, 1);
+  int rv = appfix_add(&f, APP_REVIEWS, "v1", 0, 0, 0, 0, 1);
+  ASSERT(rec > 0 && d >= 0 && rv >= 0);
+  int to_details = appfix_add(&f, APP_PRODUCTPAGE, "v1", rec, f.ports[rv], 0, 0, 1);
+  int to_reviews = appfix_add(&f, APP_PRODUCTPAGE, "v1", f.ports[d], rec, 0, 0, 1);
+  ASSERT(to_details >= 0 && to_reviews >= 0);
+  appfix_run(&f);
+  char hdrs[1024];
+  snprintf(hdrs, sizeof hdrs, "%send-user: jason\r\n", trace_headers);
+  static const struct {
+    const char *knobs; /* NULL: /chaos/clear */
+    int on;
+  } steps[] = {{"{}", 1}, {"{\"headers_forwarding\":false}", 0}, {NULL, 1}};
+  struct buf seen = {0};
+  for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+    const int pps[] = {to_details, to_reviews};
+    const char *const lines[] = {"GET /details/0\n", "GET /reviews/0\n"};
+    for (int j = 0; j < 2; j++) {
+      if (steps[k].knobs) chaos(&f, pps[j], steps[k].knobs);
+      else chaos_clear(&f, pps[j]);
+      struct client_response r;
+      ASSERT_INT_EQ(http_do(f.ports[pps[j]], "GET", "/productpage", hdrs, NULL, &r), 0);
+      EXPECT_INT_EQ(r.status, 200);
+      client_response_free(&r);
+      appfix_recorded(&f, &seen, NULL);
+      EXPECT_STR_CONTAINS(seen.data, lines[j]);
+      expect_forwarded(__FILE__, __LINE__, &seen, steps[k].on);
+    }
+  }
   buf_free(&seen);
   EXPECT_INT_EQ(appfix_stop(&f), 0);
 }
@@ -455,6 +516,7 @@ TEST_CASES(TEST(details_answers_bookinfo_shape), TEST(ratings_answers_bookinfo_s
            TEST(reviews_versions_differ_in_ratings), TEST(page_stars_follow_reviews_version),
            TEST(page_shows_error_texts_when_calls_fail), TEST(api_serves_products_details_reviews_ratings),
            TEST(login_as_jason_sends_end_user), TEST(forwards_trace_headers_unless_turned_off),
+           TEST(productpage_forwards_trace_headers_to_details_and_reviews),
            TEST(calls_go_through_the_proxy_in_absolute_form), TEST(ratings_delay_breaks_v2_page_after_two_tries),
            TEST(ratings_delay_keeps_v3_page_whole), TEST(ratings_delay_at_real_timings),
            TEST(default_timeouts_are_bookinfos))
