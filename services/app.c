@@ -268,11 +268,11 @@ static void serve_now(struct app_request *ar) {
   kind_serve[a->opt.kind](ar);
 }
 
-static uint64_t draw_latency(struct app *a) {
-  int64_t ms = (int64_t)a->chaos.latency_ms;
-  if (a->chaos.jitter_ms) {
-    uint64_t span = 2 * a->chaos.jitter_ms + 1;
-    ms += (int64_t)(rng_next(&a->rng) % span) - (int64_t)a->chaos.jitter_ms;
+uint64_t app_chaos_latency(const struct app_chaos *c, struct rng *rng) {
+  int64_t ms = (int64_t)c->latency_ms;
+  if (c->jitter_ms) {
+    uint64_t span = 2 * c->jitter_ms + 1;
+    ms += (int64_t)(rng_next(rng) % span) - (int64_t)c->jitter_ms;
   }
   return ms > 0 ? (uint64_t)ms : 0;
 }
@@ -306,7 +306,7 @@ static void on_request(struct server_request *r) {
     a->nhung++;
     return;
   }
-  uint64_t delay = is_health(ar) ? 0 : draw_latency(a);
+  uint64_t delay = is_health(ar) ? 0 : app_chaos_latency(&a->chaos, &a->rng);
   if (delay) {
     ar->state = APP_REQ_DELAYED;
     app_after(ar, delay, serve_now);

@@ -67,6 +67,11 @@ struct app_chaos {
   uint64_t ready_at;     /* loop time (ms) before which every request gets 503 */
 };
 
+/* The delay chaos adds to one request: latency_ms plus a uniform draw from
+ * [-jitter_ms, +jitter_ms] taken from rng, clamped at 0 (a jitter wider than the latency never
+ * makes a negative wait). Pure but for the draw. */
+uint64_t app_chaos_latency(const struct app_chaos *c, struct rng *rng);
+
 struct app_request;
 
 /* The result of a call made with app_call: status 0 and resp, or status < 0 (timeout,

@@ -80,16 +80,54 @@ static void latency_fixed_and_jittered(void) {
   /* health checks are not delayed */
   ms = timed_get(f.ports[i], "/health", &status);
   EXPECT_INT_LE(ms, 250);
-  post_chaos(&f, i, "{\"latency_ms\":150,\"jitter_ms\":100}", 200, NULL);
+  post_chaos(&f, i, "{\"latency_ms\":200,\"jitter_ms\":180}", 200, NULL);
   int lo = 1 << 30, hi = 0;
   for (int k = 0; k < 8; k++) {
     ms = timed_get(f.ports[i], "/ratings/0", &status);
     if (ms < lo) lo = ms;
     if (ms > hi) hi = ms;
   }
-  EXPECT_INT_GE(lo, 48);    /* 150 - 100, less a little timer rounding */
-  EXPECT_INT_LE(hi, 2500);  /* 250 at most, and a busy machine's margin */
+  EXPECT_INT_GE(lo, 18);    /* 200 - 180, less a little timer rounding */
+  EXPECT_INT_LE(hi, 2500);  /* 380 at most, and a busy machine's margin */
+  /* The jitter goes both ways: seed 42's eight draws run from 48 to 344 ms, so one answer comes
+   * well before the bare 200 ms (load can only delay it, never hurry it) and one well after. */
+  EXPECT_INT_LE(lo, 150);
+  EXPECT_INT_GE(hi, 250);
   EXPECT_INT_EQ(appfix_stop(&f), 0);
+}
+
+/* The draw itself: uniform over [latency - jitter, latency + jitter], reaching both ends, and
+ * clamped at 0 when the jitter is wider than the latency. */
+static void latency_draw_spreads_and_never_goes_negative(void) {
+  struct rng rng;
+  rng_seed(&rng, 7);
+  struct app_chaos c = {.latency_ms = 100, .jitter_ms = 20};
+  uint64_t lo = UINT64_MAX, hi = 0;
+  int seen[41] = {0}, distinct = 0;
+  for (int k = 0; k < 4000; k++) {
+    uint64_t ms = app_chaos_latency(&c, &rng);
+    if (ms < lo) lo = ms;
+    if (ms > hi) hi = ms;
+    if (ms >= 80 && ms <= 120 && !seen[ms - 80]++) distinct++;
+  }
+  EXPECT_INT_EQ(lo, 80);
+  EXPECT_INT_EQ(hi, 120);
+  EXPECT_INT_EQ(distinct, 41); /* every millisecond of the window is drawn */
+  c = (struct app_chaos){.latency_ms = 100};
+  EXPECT_INT_EQ(app_chaos_latency(&c, &rng), 100);
+  c = (struct app_chaos){.latency_ms = 10, .jitter_ms = 50};
+  int zeros = 0;
+  hi = 0;
+  for (int k = 0; k < 4000; k++) {
+    uint64_t ms = app_chaos_latency(&c, &rng);
+    zeros += ms == 0;
+    if (ms > hi) hi = ms;
+  }
+  EXPECT_INT_GE(zeros, 4000 * 40 / 101 - 200); /* draws of -40..0 all become 0 */
+  EXPECT_INT_LE(zeros, 4000 * 41 / 101 + 200);
+  EXPECT_INT_EQ(hi, 60);
+  c = (struct app_chaos){.jitter_ms = 5};
+  for (int k = 0; k < 100; k++) EXPECT_INT_LE(app_chaos_latency(&c, &rng), 5);
 }
 
 static void error_rate_uses_chosen_code_and_seed(void) {
@@ -471,7 +509,8 @@ static void process_usage_errors_exit_two(void) {
   }
 }
 
-TEST_CASES(TEST(knobs_default_off), TEST(latency_fixed_and_jittered), TEST(error_rate_uses_chosen_code_and_seed),
+TEST_CASES(TEST(knobs_default_off), TEST(latency_fixed_and_jittered), TEST(latency_draw_spreads_and_never_goes_negative),
+           TEST(error_rate_uses_chosen_code_and_seed),
            TEST(hang_never_answers_until_cleared), TEST(crash_calls_the_crash_hook),
            TEST(slow_start_answers_503_until_ready), TEST(clear_resets_every_knob), TEST(bad_knobs_are_refused_whole),
            TEST(process_serves_and_exits_zero_on_sigterm), TEST(process_crash_exits_non_zero),

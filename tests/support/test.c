@@ -88,5 +88,12 @@ int test_main(int argc, char **argv, const struct test_case *cases, size_t n) {
     }
   }
   printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+  /* A filter that names no case (a renamed test, a typo in CMakeLists) would otherwise pass
+   * with nothing run. */
+  if (filter && passed + failed + skipped == 0) {
+    fprintf(stderr, "no test case name contains \"%s\"; the cases are:\n", filter);
+    for (size_t i = 0; i < n; i++) fprintf(stderr, "  %s\n", cases[i].name);
+    return 1;
+  }
   return failed ? 1 : 0;
 }

@@ -16,7 +16,8 @@ struct test_case {
   void (*fn)(void);
 };
 
-/* Runs every case (or those whose names contain argv[1]); returns the process exit code. */
+/* Runs every case (or those whose names contain argv[1]); returns the process exit code: 1
+ * when a case failed, or when argv[1] matches no case's name. */
 int test_main(int argc, char **argv, const struct test_case *cases, size_t n);
 
 /* Marks the running case failed; used by the macros below. */
