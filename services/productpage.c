@@ -16,11 +16,13 @@
  *    (any failure or non-200 answer counts), so a 7 s delay behind reviews shows "Sorry, product
  *    reviews are currently unavailable for this book." after about 6 s.
  *  - a logged-in user (the `user` cookie; Istio's request-routing task logs in as jason) goes
- *    out as `end-user: <name>` on both calls, which VirtualServices match on.
+ *    out as `end-user: <name>` on both calls, which VirtualServices match on. An end-user header
+ *    the client sends is not passed on (productpage.py sets it from the session only).
  *  - the page is 200 even when its calls fail; the failures show as text on it.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "services/app.h"
 #include "services/json.h"
@@ -323,6 +325,25 @@ static void login(struct app_request *ar) {
   app_reply(ar, 302, NULL, "", 0, extra);
 }
 
+/* productpage.py builds end-user from the session alone and leaves it out of the incoming
+ * headers it copies, so an `end-user` a client sends never reaches reviews: routing by user
+ * follows the login cookie, and a request carrying both goes out with one end-user, not two.
+ * The shared forwarding list (reviews forwards end-user, as its Java does) is pruned here. */
+static void drop_incoming_end_user(struct app_request *ar) {
+  static const char name[] = "end-user:";
+  struct buf kept = {0};
+  const char *p = ar->forward.data, *end = p ? p + ar->forward.len : NULL;
+  while (p && p < end) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *next = nl ? nl + 1 : end;
+    if (!((size_t)(next - p) >= sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0))
+      buf_append(&kept, p, (size_t)(next - p));
+    p = next;
+  }
+  buf_free(&ar->forward);
+  ar->forward = kept;
+}
+
 void productpage_serve(struct app_request *ar) {
   char path[256];
   const char *rest;
@@ -331,6 +352,7 @@ void productpage_serve(struct app_request *ar) {
     return;
   }
   cookie_user(ar, ar->end_user, sizeof ar->end_user);
+  drop_incoming_end_user(ar);
   int post = slice_eq_str_nocase(ar->r->head->method, "POST");
   if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
     reply_index(ar);

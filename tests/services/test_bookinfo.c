@@ -350,6 +350,38 @@ static void expect_forwarded(const char *file, int line, const struct buf *seen,
   if (strstr(text, "x-not-forwarded")) test_fail(file, line, "x-not-forwarded was copied:\n%s", text);
 }
 
+/* productpage.py sets end-user from the session and does not copy a client's end-user header:
+ * with both, reviews sees the logged-in user once; with the header alone, no end-user at all. */
+static void end_user_comes_from_the_login_only(void) {
+  struct appfix f;
+  appfix_init(&f);
+  int rec = appfix_recorder(&f, 200, reviews_json);
+  int d = appfix_add(&f, APP_DETAILS, "v1", 0, 0, 0, 0, 1);
+  ASSERT(rec > 0 && d >= 0);
+  int pp = appfix_add(&f, APP_PRODUCTPAGE, "v1", f.ports[d], rec, 0, 0, 1);
+  ASSERT(pp >= 0);
+  appfix_run(&f);
+  struct client_response r;
+  ASSERT_INT_EQ(http_do(f.ports[pp], "GET", "/productpage", "cookie: user=jason\r\nend-user: mallory\r\n", NULL, &r),
+                0);
+  EXPECT_INT_EQ(r.status, 200);
+  client_response_free(&r);
+  struct buf seen = {0};
+  appfix_recorded(&f, &seen, NULL);
+  EXPECT_INT_EQ(count(seen.data, "end-user:"), 1);
+  EXPECT_STR_CONTAINS(seen.data, "end-user: jason\n");
+  EXPECT(!strstr(seen.data, "mallory"));
+  EXPECT_STR_CONTAINS(seen.data, "cookie: user=jason\n"); /* the other forwarded headers still go */
+  ASSERT_INT_EQ(http_do(f.ports[pp], "GET", "/productpage", "End-User: mallory\r\n", NULL, &r), 0);
+  EXPECT_INT_EQ(r.status, 200);
+  client_response_free(&r);
+  appfix_recorded(&f, &seen, NULL);
+  EXPECT_STR_CONTAINS(seen.data, "GET /reviews/0\n");
+  EXPECT(!strstr(seen.data, "end-user"));
+  buf_free(&seen);
+  EXPECT_INT_EQ(appfix_stop(&f), 0);
+}
+
 static void forwards_trace_headers_unless_turned_off(void) {
   struct appfix f;
   appfix_init(&f);
@@ -515,7 +547,8 @@ static void default_timeouts_are_bookinfos(void) {
 TEST_CASES(TEST(details_answers_bookinfo_shape), TEST(ratings_answers_bookinfo_shape),
            TEST(reviews_versions_differ_in_ratings), TEST(page_stars_follow_reviews_version),
            TEST(page_shows_error_texts_when_calls_fail), TEST(api_serves_products_details_reviews_ratings),
-           TEST(login_as_jason_sends_end_user), TEST(forwards_trace_headers_unless_turned_off),
+           TEST(login_as_jason_sends_end_user), TEST(end_user_comes_from_the_login_only),
+           TEST(forwards_trace_headers_unless_turned_off),
            TEST(productpage_forwards_trace_headers_to_details_and_reviews),
            TEST(calls_go_through_the_proxy_in_absolute_form), TEST(ratings_delay_breaks_v2_page_after_two_tries),
            TEST(ratings_delay_keeps_v3_page_whole), TEST(ratings_delay_at_real_timings),
