@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # End-to-end checks of workload control and the inside of the mesh (../shared/CLI.md,
-# docs/lab.md): exec through a sidecar, chaos (errors, latency, clear), kill (restart counted),
+# docs/lab.md): exec through a sidecar, chaos (errors, latency, jitter, hang, slow start, crash,
+# clear), kill (restart counted),
 # scale (a new replica gets traffic), restart, logs, namespaces (the same Deployment in two:
 # -n picks one, no -n is ambiguous), and exit 3 with no lab. The lab runs in its
 # own temp folder, on OS-assigned ingress ports and its own pod address range; the trap stops it.
-# Waits are bounded with margins: the machine may be busy.
+# Waits are bounded with margins: the machine may be busy. The lab runs with --seed 42, so an
+# app's jitter draws are seed 42's (every app gets the lab's seed).
 set -u
 MESHLAB=${MESHLAB_BIN:?MESHLAB_BIN must name the meshlab binary}
 tmp=$(mktemp -d)
@@ -30,7 +32,7 @@ done
 # ---- a lab ----
 # A pod range from 225-254, skipping 230 (test_trace_headers'; the list is in test_lab.sh).
 pod_net=$(( (RANDOM % 29) + 225 )); [ $pod_net -ge 230 ] && pod_net=$((pod_net + 1))
-"$MESHLAB" up --detach "${L[@]}" --ingress 127.0.0.1:0 --ingress-tls 127.0.0.1:0 \
+"$MESHLAB" up --detach "${L[@]}" --seed 42 --ingress 127.0.0.1:0 --ingress-tls 127.0.0.1:0 \
   --addresses "127.1.$pod_net.0/24" --wait 20s > "$tmp/up.out" 2>&1
 rc=$?
 check "up --detach" '[ $rc = 0 ]' "$(cat "$tmp/up.out")"
@@ -68,7 +70,33 @@ check "... ratings answers 200 again" '[ "${r% *}" = 200 ]' "$r"
 "$MESHLAB" chaos details "${L[@]}" --latency 300ms >/dev/null 2>&1
 r=$(in_mesh http://details:9080/details/0)
 check "chaos --latency 300ms on details: a request takes >= 300 ms" '[ "${r% *}" = 200 ] && [ "${r#* }" -ge 290 ]' "$r"
+# Jitter: details has drawn nothing yet (no error rate, no jitter so far), so its next draws are
+# seed 42's first: 150 184 237 110 334 219 346 92 ms for 200ms +- 150ms. Load only adds time,
+# so a request well under 200 ms proves the jitter subtracts, one well over it that it adds.
+"$MESHLAB" chaos details "${L[@]}" --latency 200ms --jitter 150ms >/dev/null 2>&1
+times=
+for _ in 1 2 3 4 5 6 7 8; do r=$(in_mesh http://details:9080/details/0); times="$times ${r#* }"; done
+lo=$(echo $times | tr ' ' '\n' | sort -n | head -1); hi=$(echo $times | tr ' ' '\n' | sort -n | tail -1)
+check "chaos --latency 200ms --jitter 150ms: durations spread both ways (one <= 160 ms, one >= 280 ms)" \
+  '[ "$lo" -ge 45 ] && [ "$lo" -le 160 ] && [ "$hi" -ge 280 ]' "ms:$times"
 "$MESHLAB" chaos details "${L[@]}" --clear >/dev/null 2>&1
+# Hang: the request is accepted and never answered (no route timeout by default, so the caller
+# waits until it gives up); --clear serves what was held and new requests answer again.
+"$MESHLAB" chaos ratings-v1 "${L[@]}" --hang >/dev/null 2>&1
+code=$("$MESHLAB" exec productpage-v1 "${L[@]}" -- curl -s -m 1 -o /dev/null -w '%{http_code}' \
+  http://ratings:9080/ratings/0); rc=$?
+check "chaos --hang: no answer (curl -m 1 times out: exit 28, code 000)" '[ $rc = 28 ] && [ "$code" = 000 ]' \
+  "rc=$rc code=$code"
+"$MESHLAB" chaos ratings-v1 "${L[@]}" --clear >/dev/null 2>&1
+r=$(in_mesh http://ratings:9080/ratings/0)
+check "... after --clear ratings answers 200 again" '[ "${r% *}" = 200 ]' "$r"
+# Slow start: 503 "not ready" for the duration (the sidecar's retries on 503 all land inside
+# it), then 200.
+"$MESHLAB" chaos ratings-v1 "${L[@]}" --slow-start 2s >/dev/null 2>&1
+r=$(in_mesh http://ratings:9080/ratings/0)
+check "chaos --slow-start 2s: 503 at first" '[ "${r% *}" = 503 ] && grep -q "not ready: slow start" "$tmp/body"' \
+  "$r $(cat "$tmp/body")"
+check "... then 200 once the 2 s are over" 'until_ok 6 "[ \"\$(in_mesh http://ratings:9080/ratings/0 | cut -d\" \" -f1)\" = 200 ]"'
 out=$("$MESHLAB" chaos reviews "${L[@]}" --latency 10ms 2>&1); rc=$?
 check "chaos on a service's app label reaches each of its replicas" '[ $rc = 0 ] && [ "$(echo "$out" | wc -l)" = 3 ]' "$out"
 "$MESHLAB" chaos reviews "${L[@]}" --clear >/dev/null 2>&1
@@ -80,19 +108,32 @@ for bad in "--latency 2x" "--error-rate 1.5" "--code 99" "--clear --hang" ""; do
 done
 
 # ---- kill ----
-restarts() { "$MESHLAB" status -o json "${L[@]}" | python3 -c "
+# replica_field REPLICA restarts|app_pid: from `status -o json`.
+replica_field() { "$MESHLAB" status -o json "${L[@]}" | python3 -c "
 import json,sys
-print([r for r in json.load(sys.stdin)['replicas'] if r['name']==sys.argv[1]][0]['restarts'])" "$1"; }
+r = [r for r in json.load(sys.stdin)['replicas'] if r['name']==sys.argv[1]][0]
+print(r['restarts'] if sys.argv[2] == 'restarts' else r['pids']['app'])" "$1" "$2"; }
+restarts() { replica_field "$1" restarts; }
 out=$("$MESHLAB" kill ratings-v1-0 "${L[@]}" 2>&1); rc=$?
 check "kill ratings-v1-0" '[ $rc = 0 ] && echo "$out" | grep -q "^ratings-v1-0/app killed"' "$out"
 check "... status counts the restart within 10 s" 'until_ok 10 "[ \"\$(restarts ratings-v1-0)\" -ge 1 ]"' \
   "$("$MESHLAB" status "${L[@]}")"
 check "... and it serves again" 'until_ok 10 "[ \"\$(in_mesh http://ratings:9080/ratings/0 | cut -d\" \" -f1)\" = 200 ]"'
 
+# Crash: the app exits (code 1) right after answering, and the supervisor starts a new one.
+before=$(restarts ratings-v1-0)
+pid0=$(replica_field ratings-v1-0 app_pid)
+out=$("$MESHLAB" chaos ratings-v1 "${L[@]}" --crash 2>&1); rc=$?
+check "chaos --crash: ratings-v1-0 answers before it goes" '[ $rc = 0 ] && echo "$out" | grep -q "^ratings-v1-0: {"' "$out"
+check "... the app exits and the lab restarts it: restarts goes up" \
+  'until_ok 10 "[ \"\$(restarts ratings-v1-0)\" -gt $before ]"' "$("$MESHLAB" status "${L[@]}")"
+check "... a new app process serves" \
+  'until_ok 10 "[ \"\$(in_mesh http://ratings:9080/ratings/0 | cut -d\" \" -f1)\" = 200 ]" &&
+   [ "$(replica_field ratings-v1-0 app_pid)" != "$pid0" ]' \
+  "$("$MESHLAB" status "${L[@]}")"
+
 # ---- restart ----
-pid0=$("$MESHLAB" status -o json "${L[@]}" | python3 -c "
-import json,sys
-print([r for r in json.load(sys.stdin)['replicas'] if r['name']=='details-v1-0'][0]['pids']['app'])")
+pid0=$(replica_field details-v1-0 app_pid)
 out=$("$MESHLAB" restart details-v1-0 "${L[@]}" 2>&1); rc=$?
 check "restart details-v1-0" '[ $rc = 0 ] && echo "$out" | grep -q "^details-v1-0 restarting"' "$out"
 check "... a new app process serves, no restart counted" \
@@ -146,11 +187,16 @@ check "load --from productpage-v1 reaches reviews through its sidecar: 20 x 200"
   'python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d[\"codes\"] == {\"200\": 20}, d" "$tmp/from.json"' \
   "$(cat "$tmp/from.json" "$tmp/from.err")"
 # The external service runs outside the mesh (no sidecar, its own address) and is reached
-# through a ServiceEntry, as in Istio's egress tasks.
+# through a ServiceEntry, as in Istio's egress tasks (the steps docs/apps.md gives).
 ext_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$MESHLAB" app external --listen "127.0.0.1:$ext_port" > "$tmp/ext.out" 2>&1 &
 ext_pid=$!
 wait_line "$tmp/ext.out" '^listening on' >/dev/null
+# Without a ServiceEntry the host is in no registry: the sidecar has no route for it and answers
+# 404 NR itself (the lab knows no passthrough; docs/apps.md compares Istio's two modes).
+out=$("$MESHLAB" exec productpage-v1 "${L[@]}" -- curl -s -m 5 -D - -o /dev/null "http://api.external.example:$ext_port/")
+check "before the ServiceEntry the external host is not reached: 404 NR from the sidecar" \
+  'echo "$out" | grep -q "^HTTP/1.1 404" && echo "$out" | grep -qi "^x-meshlab-response-flags: NR"' "$out"
 cat > "$tmp/se.yaml" <<YAML
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -177,6 +223,14 @@ for _ in $(seq 1 30); do
 done
 check "a ServiceEntry routes an in-mesh call to the external service" \
   'case "$body" in *"outside the mesh"*) true;; *) false;; esac' "body: $body"
+# Monitoring external calls: the caller's sidecar reports them (the external service has no
+# sidecar, so reporter=source is the only side), under the ServiceEntry's host.
+ext_metrics() {
+  curl -s "http://$(cat "$lab/api")/v1/metrics?window=60s&reporter=source&destination_service=api.external.example" |
+    python3 -c "import json,sys; d=json.load(sys.stdin); print(d['by_response_code'].get('200', 0), d['connection_security_policy'])"
+}
+check "... and the lab's telemetry counts it: /v1/metrics for api.external.example has 200s, security unknown" \
+  'until_ok 5 "ext_metrics | grep -qE \"^[1-9][0-9]* unknown$\""' "$(ext_metrics 2>&1)"
 
 # ---- namespaces: the same Deployment and Service in two of them ----
 # Each replica has its own folder (replicas/httpbin-0.ns-a, replicas/httpbin-0.ns-b); every
