@@ -5,7 +5,8 @@
 # answers, and --from (exit 3 without a lab; a lab state folder's outbound address with one).
 # Origins: python's http.server (HTTP/1.0: one connection per request) behind `meshlab proxy`
 # (keep-alive), a `meshlab proxy` in front of a dead port (503 with flag UF), and a listener that
-# never answers. Ports are OS-assigned; every process started here is stopped by pid.
+# never answers, and a python origin that prints the method and header each request brought
+# (-X, -H). Ports are OS-assigned; every process started here is stopped by pid.
 set -u
 MESHLAB=${MESHLAB_BIN:?MESHLAB_BIN must name the meshlab binary}
 tmp=$(mktemp -d)
@@ -73,6 +74,30 @@ rc=$?
 check "requests without a response count as fortio's code -1" \
   '[ $rc = 0 ] && [ "$(tail -n1 "$tmp/t5.out")" = "Code  -1 : 2 (100.0 %)" ]' \
   "exit $rc: $(cat "$tmp/t5.out" "$tmp/t5.err")"
+
+# ---- -X and -H reach the origin ----
+# A small origin that prints, per request, the method, the path and the x-t header it got: the
+# load output counts codes only, so this is where -X and -H show.
+python3 -u -c 'import http.server, sys
+class Echo(http.server.BaseHTTPRequestHandler):
+    def answer(self):
+        n = int(self.headers.get("content-length") or 0)
+        if n: self.rfile.read(n)
+        print("%s %s x-t=%s" % (self.command, self.path, self.headers.get("x-t")), flush=True)
+        self.send_response(200); self.send_header("content-length", "0"); self.end_headers()
+    do_GET = do_POST = do_PUT = answer
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), Echo); print(s.server_address[1], flush=True); s.serve_forever()' \
+  > "$tmp/echo.out" 2>&1 &
+pids+=($!)
+echo_port=$(wait_line "$tmp/echo.out" '^[0-9]+$')
+"$MESHLAB" load -X POST -H "x-t: 1" --requests 5 -c 1 --qps 0 "http://127.0.0.1:$echo_port/anything" \
+  > "$tmp/x1.out" 2>&1
+rc=$?
+check "-X POST -H 'x-t: 1' --requests 5: the origin saw 5 POSTs carrying x-t: 1, and nothing else" \
+  '[ $rc = 0 ] && [ "$(tail -n1 "$tmp/x1.out")" = "Code 200 : 5 (100.0 %)" ] &&
+   [ "$(grep -c "^POST /anything x-t=1$" "$tmp/echo.out")" = 5 ] && [ "$(grep -vc "^[0-9]*$" "$tmp/echo.out")" = 5 ]' \
+  "exit $rc: $(cat "$tmp/x1.out" "$tmp/echo.out")"
 
 # ---- JSON ----
 "$MESHLAB" load "http://$dead_listen/x" -n 8 -c 2 --qps 100 -o json > "$tmp/j1.out" 2> "$tmp/j1.err"
