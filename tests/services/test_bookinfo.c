@@ -272,15 +272,22 @@ static const char trace_headers[] =
     "b3: 80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1\r\n"
     "x-not-forwarded: nope\r\n";
 
+/* productpage in front of details and a recorder standing in for reviews (which answers
+ * reviews_json and keeps what productpage sent it); returns productpage's index, or -1. */
+static int start_page_recording_reviews(struct appfix *f) {
+  appfix_init(f);
+  int rec = appfix_recorder(f, 200, reviews_json);
+  int d = appfix_add(f, APP_DETAILS, "v1", 0, 0, 0, 0, 1);
+  if (rec <= 0 || d < 0) return -1;
+  int pp = appfix_add(f, APP_PRODUCTPAGE, "v1", f->ports[d], rec, 0, 0, 1);
+  if (pp >= 0) appfix_run(f);
+  return pp;
+}
+
 static void login_as_jason_sends_end_user(void) {
   struct appfix f;
-  appfix_init(&f);
-  int rec = appfix_recorder(&f, 200, reviews_json);
-  int d = appfix_add(&f, APP_DETAILS, "v1", 0, 0, 0, 0, 1);
-  ASSERT(rec > 0 && d >= 0);
-  int pp = appfix_add(&f, APP_PRODUCTPAGE, "v1", f.ports[d], rec, 0, 0, 1);
+  int pp = start_page_recording_reviews(&f);
   ASSERT(pp >= 0);
-  appfix_run(&f);
   struct client_response r;
   ASSERT_INT_EQ(http_do(f.ports[pp], "POST", "/login", "content-type: application/x-www-form-urlencoded\r\n",
                         "username=jason&passwd=", &r), 0);
@@ -354,13 +361,8 @@ static void expect_forwarded(const char *file, int line, const struct buf *seen,
  * with both, reviews sees the logged-in user once; with the header alone, no end-user at all. */
 static void end_user_comes_from_the_login_only(void) {
   struct appfix f;
-  appfix_init(&f);
-  int rec = appfix_recorder(&f, 200, reviews_json);
-  int d = appfix_add(&f, APP_DETAILS, "v1", 0, 0, 0, 0, 1);
-  ASSERT(rec > 0 && d >= 0);
-  int pp = appfix_add(&f, APP_PRODUCTPAGE, "v1", f.ports[d], rec, 0, 0, 1);
+  int pp = start_page_recording_reviews(&f);
   ASSERT(pp >= 0);
-  appfix_run(&f);
   struct client_response r;
   ASSERT_INT_EQ(http_do(f.ports[pp], "GET", "/productpage", "cookie: user=jason\r\nend-user: mallory\r\n", NULL, &r),
                 0);
