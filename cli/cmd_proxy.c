@@ -32,6 +32,8 @@ void cmd_proxy_help(FILE *out) {
           "  --request-timeout D        route timeout (default 0 = off, as Istio; 504 UT after)\n"
           "  --header-timeout D         time to receive a request head (default 10s; 408 after)\n"
           "  --idle-timeout D           keep-alive idle timeout (default 300s)\n"
+          "  --stream-idle-timeout D    a request with no progress either side (default 300s;\n"
+          "                             408 or 504 SI, a reset once the response started)\n"
           "  --drain-timeout D          grace for in-flight requests on SIGTERM (default 5s)\n"
           "  --max-header-bytes N       request head limit (default 60KiB; 431 above)\n"
           "  --max-body-bytes N         request body limit (default unlimited; 413 above)\n"
@@ -151,6 +153,7 @@ static int parse_opts(int argc, char **argv, struct proxy_opts *o) {
         {"request-timeout", offsetof(struct proxy_limits, request_timeout_ms), 0},
         {"header-timeout", offsetof(struct proxy_limits, header_timeout_ms), 0},
         {"idle-timeout", offsetof(struct proxy_limits, idle_timeout_ms), 0},
+        {"stream-idle-timeout", offsetof(struct proxy_limits, stream_idle_timeout_ms), 0},
         {"drain-timeout", offsetof(struct proxy_limits, drain_timeout_ms), 0},
         {"max-header-bytes", offsetof(struct proxy_limits, max_head_bytes), 1},
         {"max-body-bytes", offsetof(struct proxy_limits, max_request_body), 1},

@@ -98,6 +98,7 @@ static void stats_text(struct admin *a, struct buf *out) {
   buf_appendf(out, "http.downstream_cx_total: %llu\n", (unsigned long long)s->downstream_cx_total);
   buf_appendf(out, "http.downstream_rq_active: %llu\n", (unsigned long long)s->downstream_rq_active);
   buf_appendf(out, "http.downstream_rq_header_timeout: %llu\n", (unsigned long long)s->downstream_rq_timeout);
+  buf_appendf(out, "http.downstream_rq_idle_timeout: %llu\n", (unsigned long long)s->downstream_rq_idle_timeout);
   buf_appendf(out, "http.downstream_rq_total: %llu\n", (unsigned long long)s->downstream_rq_total);
   for (size_t i = 0; i < s->nby_code; i++) {
     char flags[64];

@@ -205,7 +205,8 @@ int bootstrap_parse(struct bootstrap *b, const char *text, size_t len, const cha
   json_t *limits = json_object_get(root, "limits");
   if (limits) {
     static const char *const keys[] = {"connect_timeout_ms", "request_timeout_ms", "header_timeout_ms", "idle_timeout_ms",
-                                       "drain_timeout_ms", "max_header_bytes", "max_body_bytes", NULL};
+                                       "stream_idle_timeout_ms", "drain_timeout_ms", "max_header_bytes",
+                                       "max_body_bytes", NULL};
     if (!json_is_object(limits)) {
       rc = fail(&c, "limits", "must be an object");
       goto out;
@@ -216,6 +217,7 @@ int bootstrap_parse(struct bootstrap *b, const char *text, size_t len, const cha
         (rc = get_uint(&c, limits, "request_timeout_ms", "limits", &b->limits.request_timeout_ms)) ||
         (rc = get_uint(&c, limits, "header_timeout_ms", "limits", &b->limits.header_timeout_ms)) ||
         (rc = get_uint(&c, limits, "idle_timeout_ms", "limits", &b->limits.idle_timeout_ms)) ||
+        (rc = get_uint(&c, limits, "stream_idle_timeout_ms", "limits", &b->limits.stream_idle_timeout_ms)) ||
         (rc = get_uint(&c, limits, "drain_timeout_ms", "limits", &b->limits.drain_timeout_ms)) ||
         (rc = get_uint(&c, limits, "max_header_bytes", "limits", &head)) ||
         (rc = get_uint(&c, limits, "max_body_bytes", "limits", &b->limits.max_request_body)))
@@ -277,9 +279,10 @@ int bootstrap_for_proxy(struct bootstrap *b, const char *listen, const char *ups
   json_object_set_new(root, "inbound", json_pack("{s:[s],s:s}", "listen", listen, "app", upstream));
   if (admin) json_object_set_new(root, "admin", json_string(admin));
   json_object_set_new(root, "limits",
-                      json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "connect_timeout_ms", (json_int_t)limits->connect_timeout_ms,
+                      json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "connect_timeout_ms", (json_int_t)limits->connect_timeout_ms,
                                 "request_timeout_ms", (json_int_t)limits->request_timeout_ms, "header_timeout_ms",
                                 (json_int_t)limits->header_timeout_ms, "idle_timeout_ms", (json_int_t)limits->idle_timeout_ms,
+                                "stream_idle_timeout_ms", (json_int_t)limits->stream_idle_timeout_ms,
                                 "drain_timeout_ms", (json_int_t)limits->drain_timeout_ms, "max_header_bytes",
                                 (json_int_t)limits->max_head_bytes, "max_body_bytes", (json_int_t)limits->max_request_body));
   if (log_path)

@@ -20,8 +20,8 @@
  *       ]
  *     },
  *     "limits": {"connect_timeout_ms": 10000, "request_timeout_ms": 0, "header_timeout_ms": 10000,
- *                "idle_timeout_ms": 300000, "drain_timeout_ms": 5000, "max_header_bytes": 61440,
- *                "max_body_bytes": 0},
+ *                "idle_timeout_ms": 300000, "stream_idle_timeout_ms": 300000, "drain_timeout_ms": 5000,
+ *                "max_header_bytes": 61440, "max_body_bytes": 0},
  *     "access_log": {"path": "-", "format": "istio"}
  *   }
  */

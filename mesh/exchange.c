@@ -349,6 +349,7 @@ static void on_up_connect(struct conn *c, int status) {
     return;
   }
   snprintf(ex->up_principal, sizeof ex->up_principal, "%s", conn_tls_peer_id(c));
+  session_progress(s);
   uc->connected = 1;
   conn_read_start(c);
   session_arm_exchange(s);
@@ -362,6 +363,7 @@ static void on_up_read(struct conn *c, int status, const char *data, size_t len)
   struct upstream_conn *uc = (struct upstream_conn *)c;
   struct session *s = uc->owner;
   if (!s) return;
+  session_progress(s);
   conn_cork(&s->conn);
   up_read(s, uc, status, data, len);
   if (conn_uncork(&s->conn) != 0) session_close(s);
@@ -440,6 +442,7 @@ static void on_up_drain(struct conn *c) {
   struct upstream_conn *uc = (struct upstream_conn *)c;
   struct session *s = uc->owner;
   if (!s || s->state == SESSION_CLOSING) return;
+  session_progress(s);
   if (s->read_paused && s->pipelined.len < PIPELINE_LIMIT) {
     s->read_paused = 0;
     conn_read_start(&s->conn);
@@ -778,10 +781,39 @@ void exchange_request_done(struct session *s) {
   session_arm_exchange(s);
 }
 
+/* Envoy's stream_idle_timeout (HttpConnectionManager, ConnectionManagerImpl::ActiveStream::
+ * onIdleTimeout): no progress on either side for the whole timeout. Before the response started
+ * it is a local reply "stream timeout" with flag SI and details stream_idle_timeout: 408 while
+ * the request is still arriving (a client stalled mid-body), 504 once the request was read whole
+ * (an upstream that never answers; Envoy since PR #20026, "on downstream timeout, set response
+ * 504 if the request is fully read"). After the response started, the stream is reset. */
+static void stream_idle_timeout(struct session *s) {
+  struct exchange *ex = &s->ex;
+  s->px->stats.downstream_rq_idle_timeout++;
+  attempt_close(ex, TRACE_OUTCOME_TIMEOUT, 0);
+  if (ex->resp_started) {
+    session_abort(s, FLAG_SI, "stream_idle_timeout");
+    return;
+  }
+  if (!ex->req_done) {
+    /* The rest of the body will not come: answer and close. */
+    ex->req_done = 1;
+    ex->close_after = 1;
+    session_local_reply(s, 408, FLAG_SI, "stream timeout", "stream_idle_timeout", NULL);
+    return;
+  }
+  session_local_reply(s, 504, FLAG_SI, "stream timeout", "stream_idle_timeout", NULL);
+}
+
 void exchange_on_timer(struct session *s) {
   struct proxy *px = s->px;
   struct exchange *ex = &s->ex;
   uint64_t now = uv_now(px->loop);
+  uint64_t idle = px->limits.stream_idle_timeout_ms;
+  if (idle && now >= s->progress_ms + idle) {
+    stream_idle_timeout(s);
+    return;
+  }
   if (ex->request_deadline && now >= ex->request_deadline) {
     /* The route timeout covers every try and every wait: no retry after it (Envoy). */
     ex->request_deadline = 0;

@@ -26,6 +26,7 @@ void proxy_limits_default(struct proxy_limits *l) {
   l->idle_timeout_ms = 300000;
   l->connect_timeout_ms = 10000;
   l->request_timeout_ms = 0;
+  l->stream_idle_timeout_ms = 300000;
   l->drain_timeout_ms = 5000;
 }
 
@@ -44,15 +45,18 @@ static void arm(struct session *s, uint64_t ms) {
   else uv_timer_stop(&s->timer);
 }
 
-/* During an exchange the timer follows the nearest deadline: connect, per-try, route, or the
- * end of a wait (fault delay, retry backoff). */
+/* During an exchange the timer follows the nearest deadline: connect, per-try, route, the end
+ * of a wait (fault delay, retry backoff), or the stream idle timeout counted from the last
+ * progress. Progress only moves progress_ms; when the timer fires early for it, the exchange
+ * re-arms here for the new nearest deadline. */
 void session_arm_exchange(struct session *s) {
   struct exchange *ex = &s->ex;
   if (s->state == SESSION_CLOSING) return;
   uint64_t now = uv_now(s->px->loop), next = 0;
-  uint64_t deadlines[4] = {ex->connecting ? ex->connect_deadline : 0, ex->request_deadline, ex->try_deadline,
-                           ex->wait_until};
-  for (size_t i = 0; i < 4; i++)
+  uint64_t idle = s->px->limits.stream_idle_timeout_ms;
+  uint64_t deadlines[5] = {ex->connecting ? ex->connect_deadline : 0, ex->request_deadline, ex->try_deadline,
+                           ex->wait_until, idle && s->state == SESSION_ACTIVE ? s->progress_ms + idle : 0};
+  for (size_t i = 0; i < 5; i++)
     if (deadlines[i] && (!next || deadlines[i] < next)) next = deadlines[i];
   if (!next) {
     uv_timer_stop(&s->timer);
@@ -253,8 +257,11 @@ static int on_req_head(void *owner, struct http_head *h) {
   struct proxy *px = s->px;
   struct exchange *ex = &s->ex;
   if (s->state == SESSION_CLOSING) return -1;
-  uv_timer_stop(&s->timer);
+  /* From here the stream idle timeout guards the request (a local reply that leaves a body to
+   * read and drop included); the exchange re-arms for its own deadlines as it goes. */
   s->state = SESSION_ACTIVE;
+  session_progress(s);
+  arm(s, px->limits.stream_idle_timeout_ms);
   memset(&ex->flags, 0, sizeof *ex - offsetof(struct exchange, flags));
   trace_record_clear(&ex->trace);
   ex->cluster = NULL;
@@ -433,6 +440,7 @@ static void session_feed(struct session *s, const char *p, size_t n) {
 static void on_down_read(struct conn *c, int status, const char *data, size_t len) {
   struct session *s = c->data;
   if (s->state == SESSION_CLOSING) return;
+  session_progress(s);
   if (status < 0) {
     if (s->ex.active) {
       if (!s->ex.resp_started) s->ex.code = 0;
@@ -447,6 +455,7 @@ static void on_down_read(struct conn *c, int status, const char *data, size_t le
 
 static void on_down_drain(struct conn *c) {
   struct session *s = c->data;
+  session_progress(s);
   if (s->state != SESSION_CLOSING && s->ex.uc && s->ex.uc->connected) conn_read_start(&s->ex.uc->conn);
 }
 

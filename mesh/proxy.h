@@ -39,6 +39,9 @@ struct proxy_limits {
   uint64_t idle_timeout_ms;      /* keep-alive connection with no request */
   uint64_t connect_timeout_ms;   /* upstream connect; 503 UF after (Istio default 10 s) */
   uint64_t request_timeout_ms;   /* route timeout; 504 UT after; 0 = off as in Istio */
+  uint64_t stream_idle_timeout_ms; /* a request with no read or write progress either side (Envoy
+                                    * stream_idle_timeout, 5 min): 408 SI while the request is still
+                                    * arriving, 504 SI once it is read, a reset once the response started */
   uint64_t drain_timeout_ms;     /* SIGTERM: in-flight requests get this long */
 };
 

@@ -89,6 +89,10 @@ struct session {
   struct buf pipelined;
   struct exchange ex;
   enum session_state state;
+  /* Loop time (ms) of the request's last progress: bytes read from either side, or a write
+   * queue drained. Stamped, not re-armed: the session timer checks it when it fires (a lazy
+   * timer, as Envoy's stream idle timer), so progress costs one store. */
+  uint64_t progress_ms;
   int handles;
   unsigned in_feed : 1, read_paused : 1;
   unsigned retired : 1; /* accepted under an mTLS mode its port no longer has: closes after its response */
@@ -111,6 +115,9 @@ void session_exchange_done(struct session *s);
 void session_close(struct session *s);
 /* The session timer follows the exchange's nearest deadline. */
 void session_arm_exchange(struct session *s);
+/* The request made progress (a read or a drained write on either side): pushes back its
+ * stream idle timeout. */
+static inline void session_progress(struct session *s) { s->progress_ms = uv_now(s->px->loop); }
 
 /* ---- filters.c ---- */
 

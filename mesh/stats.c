@@ -105,6 +105,8 @@ int stats_write_prometheus(struct buf *out, const struct proxy_stats *s, const s
               s->downstream_cx_protocol_error));
   TRY(counter(out, "envoy_http_downstream_rq_header_timeout", "Downstream requests whose headers did not arrive in time",
               s->downstream_rq_timeout));
+  TRY(counter(out, "envoy_http_downstream_rq_idle_timeout", "Downstream requests cut by the stream idle timeout",
+              s->downstream_rq_idle_timeout));
 
   TRY(buf_append_str(out, "# HELP meshlab_requests_total Requests by response code and Envoy response flags\n"
                           "# TYPE meshlab_requests_total counter\n"));

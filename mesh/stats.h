@@ -47,6 +47,7 @@ struct proxy_stats {
   uint64_t downstream_rq_total, downstream_rq_active;
   uint64_t downstream_cx_protocol_error; /* heads refused by the strictness layer */
   uint64_t downstream_rq_timeout;        /* header-read timeouts */
+  uint64_t downstream_rq_idle_timeout;   /* stream idle timeouts (SI) */
   struct code_flags_count by_code[STATS_MAX_CODE_FLAGS];
   size_t nby_code;
   struct histogram duration;

@@ -2,10 +2,14 @@
  * loop on a background thread; blocking clients drive them. Each test ends by shutting the
  * proxy down and checking the loop closed with every handle closed. */
 #define _GNU_SOURCE /* strcasestr */
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "mesh/bootstrap.h"
@@ -354,6 +358,215 @@ static void refused_upstream_is_503_uf(void) {
   struct counts n;
   fixture_call(&f, read_counts, &n);
   EXPECT_INT_EQ(n.by_flag[flag_index(FLAG_UF)], 1);
+  STOP(f);
+}
+
+static uint64_t ms_since(uint64_t start_ns) { return (uv_hrtime() - start_ns) / 1000000; }
+
+/* A listening socket that never accepts, with its accept queue full: Linux drops every further
+ * SYN (tcp_conn_request: "sk_acceptq_is_full ... goto drop", with tcp_abort_on_overflow at its
+ * default 0), so a connect to it neither completes nor fails: the connect timeout's case, on
+ * loopback. The fillers are non-blocking connects that complete into the queue. Returns the
+ * port; fds[0] is the listener. */
+static int unanswering_port(int fds[4]) {
+  fds[0] = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {0};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  if (fds[0] < 0 || bind(fds[0], (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fds[0], 0) != 0 ||
+      getsockname(fds[0], (struct sockaddr *)&sa, &len) != 0)
+    return -1;
+  for (int i = 1; i < 4; i++) {
+    fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (fds[i] >= 0) (void)connect(fds[i], (struct sockaddr *)&sa, sizeof sa);
+  }
+  usleep(50 * 1000); /* the fillers' handshakes complete; the queue is full */
+  return ntohs(sa.sin_port);
+}
+
+static void connect_timeout_is_503_uf(void) {
+  int fds[4];
+  int port = unanswering_port(fds);
+  ASSERT(port > 0);
+  struct proxy_limits l;
+  proxy_limits_default(&l);
+  l.connect_timeout_ms = 200;
+  struct fixture f;
+  ASSERT_INT_EQ(fixture_start(&f, &l, port, NULL), 0);
+  struct client c;
+  ASSERT_INT_EQ(client_open(&c, f.port), 0);
+  struct client_response r;
+  uint64_t start = uv_hrtime();
+  get(&c, "/size/3", &r);
+  uint64_t took = ms_since(start);
+  EXPECT_INT_EQ(r.status, 503);
+  EXPECT_STR_EQ(buf_cstr(&r.body),
+                "upstream connect error or disconnect/reset before headers. reset reason: connection timeout");
+  char flags[32] = "";
+  client_header(&r, "x-meshlab-response-flags", flags, sizeof flags);
+  EXPECT_STR_EQ(flags, "UF");
+  EXPECT_INT_GE(took, 180);
+  EXPECT_INT_LE(took, 1500);
+  client_response_free(&r);
+  client_close(&c);
+  struct counts n;
+  fixture_call(&f, read_counts, &n);
+  EXPECT_INT_EQ(n.by_flag[flag_index(FLAG_UF)], 1);
+  STOP(f);
+  for (int i = 0; i < 4; i++)
+    if (fds[i] >= 0) close(fds[i]);
+}
+
+/* Envoy's stream_idle_timeout, before the response: 408 "stream timeout" SI while the request
+ * is still arriving, and the connection closed (the rest of the body is not coming). */
+static void client_stalled_mid_body_is_408_si(void) {
+  struct proxy_limits l;
+  proxy_limits_default(&l);
+  l.stream_idle_timeout_ms = 300;
+  struct fixture f;
+  START(f, &l);
+  struct client c;
+  ASSERT_INT_EQ(client_open(&c, f.port), 0);
+  uint64_t start = uv_hrtime();
+  ASSERT_INT_EQ(client_send_str(&c, "POST /headers HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nhello"), 0);
+  struct client_response r;
+  ASSERT_INT_EQ(client_read(&c, &r), 0);
+  EXPECT_INT_EQ(r.status, 408);
+  EXPECT_STR_EQ(buf_cstr(&r.body), "stream timeout");
+  char v[32] = "";
+  client_header(&r, "x-meshlab-response-flags", v, sizeof v);
+  EXPECT_STR_EQ(v, "SI");
+  EXPECT(client_wait_closed(&c, 1000));
+  EXPECT_INT_GE(ms_since(start), 280);
+  EXPECT_INT_LE(ms_since(start), 1500);
+  client_response_free(&r);
+  client_close(&c);
+  struct counts n;
+  fixture_call(&f, read_counts, &n);
+  EXPECT_INT_EQ(n.code_count[408], 1);
+  EXPECT_INT_EQ(n.by_flag[flag_index(FLAG_SI)], 1);
+  STOP(f);
+}
+
+/* The request was read whole and the upstream never answers, with no route timeout (Istio's
+ * default): the stream idle timeout ends it with 504 "stream timeout" SI (Envoy since PR
+ * #20026: a downstream timeout after the request was fully read is a 504, not a 408). The
+ * client connection goes on. Progress on the way pushes the timeout back: a body sent in three
+ * parts 200 ms apart does not trip a 300 ms timeout. */
+static void unanswered_request_is_504_si(void) {
+  struct proxy_limits l;
+  proxy_limits_default(&l);
+  l.stream_idle_timeout_ms = 300;
+  struct fixture f;
+  START(f, &l);
+  struct client c;
+  ASSERT_INT_EQ(client_open(&c, f.port), 0);
+  ASSERT_INT_EQ(client_send_str(&c, "POST /headers HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n\r\nab"), 0);
+  usleep(200 * 1000);
+  ASSERT_INT_EQ(client_send_str(&c, "cd"), 0);
+  usleep(200 * 1000);
+  ASSERT_INT_EQ(client_send_str(&c, "ef"), 0);
+  struct client_response r;
+  ASSERT_INT_EQ(client_read(&c, &r), 0);
+  EXPECT_INT_EQ(r.status, 200);
+  client_response_free(&r);
+  uint64_t start = uv_hrtime();
+  get(&c, "/delay/3000", &r);
+  EXPECT_INT_EQ(r.status, 504);
+  EXPECT_STR_EQ(buf_cstr(&r.body), "stream timeout");
+  char v[32] = "";
+  client_header(&r, "x-meshlab-response-flags", v, sizeof v);
+  EXPECT_STR_EQ(v, "SI");
+  EXPECT_INT_GE(ms_since(start), 280);
+  EXPECT_INT_LE(ms_since(start), 1500);
+  client_response_free(&r);
+  get(&c, "/size/3", &r);
+  EXPECT_INT_EQ(r.status, 200);
+  client_response_free(&r);
+  client_close(&c);
+  struct counts n;
+  fixture_call(&f, read_counts, &n);
+  EXPECT_INT_EQ(n.code_count[504], 1);
+  EXPECT_INT_EQ(n.by_flag[flag_index(FLAG_SI)], 1);
+  STOP(f);
+}
+
+/* Head and body limits answer before anything reaches the origin: a head over
+ * max_head_bytes is 431, a Content-Length over max_request_body is 413 (refused from the head,
+ * before the request is routed); both close the connection. */
+static void oversized_head_is_431_and_body_413(void) {
+  struct proxy_limits l;
+  proxy_limits_default(&l);
+  l.max_head_bytes = 1024;
+  l.max_request_body = 100;
+  struct fixture f;
+  START(f, &l);
+  char big[2048];
+  int n = snprintf(big, sizeof big, "GET /size/1 HTTP/1.1\r\nHost: t\r\nX-Big: %01500d\r\n\r\n", 0);
+  ASSERT(n > 1500 && (size_t)n < sizeof big);
+  static const struct {
+    const char *req;
+    int status;
+  } cases[] = {
+      {NULL, 431},
+      {"POST /headers HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n", 413},
+  };
+  for (size_t i = 0; i < 2; i++) {
+    struct client c;
+    ASSERT_INT_EQ(client_open(&c, f.port), 0);
+    ASSERT_INT_EQ(client_send_str(&c, cases[i].req ? cases[i].req : big), 0);
+    struct client_response r;
+    ASSERT_INT_EQ(client_read(&c, &r), 0);
+    EXPECT_INT_EQ(r.status, cases[i].status);
+    EXPECT(client_wait_closed(&c, 2000));
+    client_response_free(&r);
+    client_close(&c);
+  }
+  struct counts k;
+  fixture_call(&f, read_counts, &k);
+  EXPECT_INT_EQ(k.origin_requests, 0);
+  EXPECT_INT_EQ(k.origin_connections, 0);
+  EXPECT_INT_EQ(k.code_count[431], 1);
+  EXPECT_INT_EQ(k.code_count[413], 1);
+  STOP(f);
+}
+
+/* Bytes arriving on c within ms, or -1 when it closed first (EOF or reset), or 0 for silence. */
+static ssize_t recv_within(struct client *c, int ms, char *out, size_t cap) {
+  struct pollfd pfd = {c->fd, POLLIN, 0};
+  if (poll(&pfd, 1, ms) <= 0) return 0;
+  ssize_t got = recv(c->fd, out, cap, 0);
+  return got > 0 ? got : -1;
+}
+
+/* A keep-alive connection with no request is closed after idle_timeout, silently (no 408: the
+ * header timeout, set far longer here, only starts with a request's first byte), both fresh
+ * and after a request. */
+static void idle_connections_close_after_idle_timeout(void) {
+  struct proxy_limits l;
+  proxy_limits_default(&l);
+  l.idle_timeout_ms = 300;
+  l.header_timeout_ms = 5000;
+  struct fixture f;
+  START(f, &l);
+  for (int used = 0; used < 2; used++) {
+    struct client c;
+    ASSERT_INT_EQ(client_open(&c, f.port), 0);
+    if (used) {
+      struct client_response r;
+      get(&c, "/size/3", &r);
+      EXPECT_INT_EQ(r.status, 200);
+      client_response_free(&r);
+    }
+    uint64_t start = uv_hrtime();
+    char buf[256];
+    EXPECT_INT_EQ(recv_within(&c, 200, buf, sizeof buf), 0); /* still open before the timeout */
+    EXPECT_INT_EQ(recv_within(&c, 1500, buf, sizeof buf), -1);  /* closed, with nothing sent */
+    EXPECT_INT_GE(ms_since(start), 280);
+    EXPECT_INT_LE(ms_since(start), 1500);
+    client_close(&c);
+  }
   STOP(f);
 }
 
@@ -717,5 +930,8 @@ TEST_CASES(TEST(authenticates_then_authorizes_inbound),
            TEST(rewrites_headers_as_a_proxy_must), TEST(streams_large_bodies_with_backpressure),
            TEST(upstream_dying_mid_response_cuts_the_client), TEST(malformed_upstream_response_is_502),
            TEST(refuses_smuggling_shapes_without_forwarding), TEST(slow_headers_time_out),
-           TEST(route_timeout_is_504_ut), TEST(refused_upstream_is_503_uf), TEST(speaks_http10_and_reframes),
+           TEST(route_timeout_is_504_ut), TEST(refused_upstream_is_503_uf), TEST(connect_timeout_is_503_uf),
+           TEST(client_stalled_mid_body_is_408_si), TEST(unanswered_request_is_504_si),
+           TEST(oversized_head_is_431_and_body_413), TEST(idle_connections_close_after_idle_timeout),
+           TEST(speaks_http10_and_reframes),
            TEST(drains_in_flight_requests_on_shutdown), TEST(mirror_is_fire_and_forget))
