@@ -115,6 +115,10 @@ static int run_sidecar(struct run *r, const struct bootstrap *b, const char *cmd
   } else {
     r->sc.admin.on_quit = on_quit;
     r->sc.admin.data = r;
+    /* The handlers go in before the ready lines: a script that sends SIGTERM as soon as it has
+     * read them gets a drain, never the default action (death with requests in flight). */
+    uv_signal_start(&r->sigint, on_signal, SIGINT);
+    uv_signal_start(&r->sigterm, on_signal, SIGTERM);
     if (proxy_lines) {
       printf("listening on %s\n", r->sc.inbound[0]->address);
     } else {
@@ -123,8 +127,6 @@ static int run_sidecar(struct run *r, const struct bootstrap *b, const char *cmd
     }
     if (r->sc.has_admin) printf("admin on %s\n", r->sc.admin.srv.address);
     fflush(stdout);
-    uv_signal_start(&r->sigint, on_signal, SIGINT);
-    uv_signal_start(&r->sigterm, on_signal, SIGTERM);
   }
   return run_until_stopped(r, cmd, rc);
 }

@@ -70,5 +70,6 @@ void cmd_dash_help(FILE *out);
 int cmd_replay(int argc, char **argv);
 void cmd_replay_help(FILE *out);
 int cmd_version(int argc, char **argv);
+void cmd_version_help(FILE *out);
 
 #endif

@@ -58,7 +58,7 @@ static const struct command commands[] = {
 
     {"token", "mint a test JWT signed by the lab's own issuer (or print its JWKS with --jwks)", cmd_token,
      cmd_token_help},
-    {"version", "print meshlab's version", cmd_version, NULL},
+    {"version", "print meshlab's version", cmd_version, cmd_version_help},
 };
 
 static void usage(FILE *f) {
@@ -70,6 +70,8 @@ static void usage(FILE *f) {
   fprintf(f, "  %-13s %s\n", "help", "show this help, or a command's: meshlab help COMMAND");
   fprintf(f, "\nRun 'meshlab COMMAND --help' for a command's flags.\n");
 }
+
+void cmd_version_help(FILE *out) { fprintf(out, "Usage: meshlab version\n\nPrints meshlab's version.\n"); }
 
 int cmd_version(int argc, char **argv) {
   (void)argc;

@@ -146,10 +146,12 @@ static void on_admin_request(struct server_request *r) {
   struct admin *a = r->user;
   struct buf out = {0};
   int post = slice_eq_str_nocase(r->head->method, "POST");
-  const char *state = a->px->draining ? "DRAINING" : "LIVE";
+  /* Envoy's server states: a load balancer or the kubelet's readiness probe sends traffic only
+   * on LIVE, and stops before the drain cuts anything. */
+  const char *state = a->px->draining ? "DRAINING" : a->live ? "LIVE" : "PRE_INITIALIZING";
   if (is(r->path, "/ready")) {
     buf_appendf(&out, "%s\n", state);
-    reply_buf(r, a->px->draining ? 503 : 200, "text/plain", &out);
+    reply_buf(r, state[0] == 'L' ? 200 : 503, "text/plain", &out);
   } else if (is(r->path, "/server_info")) {
     int64_t up = (now_ms() - a->started_ms) / 1000;
     buf_appendf(&out,

@@ -75,6 +75,7 @@ int sidecar_start(struct sidecar *sc, uv_loop_t *loop, const struct bootstrap *b
       snprintf(err, errlen, "cannot listen on admin %s: %s", b->admin.text, uv_strerror(rc));
       return rc;
     }
+    sc->admin.live = 1; /* the static config is in force and every listener is bound */
   }
   return 0;
 }
@@ -285,6 +286,7 @@ static int on_pushed(struct xds_agent *x, struct proxy_config *cfg, char *err, s
   jwks_prefetch(sc);
   if (!sc->ready) {
     sc->ready = 1;
+    sc->admin.live = 1;
     if (sc->on_ready) sc->on_ready(sc);
   }
   return 0;
@@ -402,7 +404,15 @@ static void maybe_stopped(struct sidecar *sc) {
   if (--sc->pending_closes == 0 && sc->on_stopped) sc->on_stopped(sc);
 }
 
-static void on_proxy_closed(struct proxy *px) { maybe_stopped((struct sidecar *)((char *)px - offsetof(struct sidecar, px))); }
+static void on_admin_closed(struct http_server *srv);
+
+/* The drain is over: the admin listener, kept open so /ready answered DRAINING meanwhile (what
+ * a readiness probe watches), closes last. */
+static void on_proxy_closed(struct proxy *px) {
+  struct sidecar *sc = (struct sidecar *)((char *)px - offsetof(struct sidecar, px));
+  if (sc->has_admin) admin_close(&sc->admin, on_admin_closed);
+  maybe_stopped(sc);
+}
 
 static void on_xds_stopped(struct xds_agent *x) { maybe_stopped(x->data); }
 
@@ -434,7 +444,6 @@ void sidecar_stop(struct sidecar *sc, void (*on_stopped)(struct sidecar *sc)) {
   }
   if (sc->xds_running) xds_stop(&sc->xds, on_xds_stopped);
   if (sc->report_running) report_stop(&sc->report, on_report_stopped);
-  if (sc->has_admin) admin_close(&sc->admin, on_admin_closed);
   proxy_shutdown(&sc->px, on_proxy_closed);
 }
 
