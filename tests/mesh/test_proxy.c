@@ -492,6 +492,33 @@ static void unanswered_request_is_504_si(void) {
   STOP(f);
 }
 
+/* A client that stops reading a response: the proxy stops reading the origin (backpressure),
+ * nothing moves, and the stream idle timeout resets the connection, as Envoy resets a stream
+ * whose response started (SI). The client gets a truncated body. */
+static void client_that_stops_reading_is_reset_si(void) {
+  struct proxy_limits l;
+  proxy_limits_default(&l);
+  l.stream_idle_timeout_ms = 500;
+  struct fixture f;
+  START(f, &l);
+  struct client c;
+  ASSERT_INT_EQ(client_open(&c, f.port), 0);
+  int small = 4096;
+  setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  ASSERT_INT_EQ(client_send_str(&c, "GET /size/8000000 HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
+  usleep(2000 * 1000); /* reads nothing for four timeouts */
+  struct client_response r;
+  EXPECT_INT_EQ(client_read(&c, &r), -1);
+  EXPECT_INT_EQ(r.status, 200);
+  EXPECT(r.body.len < 8000000);
+  client_response_free(&r);
+  client_close(&c);
+  struct counts n;
+  fixture_call(&f, read_counts, &n);
+  EXPECT_INT_EQ(n.by_flag[flag_index(FLAG_SI)], 1);
+  STOP(f);
+}
+
 /* Head and body limits answer before anything reaches the origin: a head over
  * max_head_bytes is 431, a Content-Length over max_request_body is 413 (refused from the head,
  * before the request is routed); both close the connection. */
@@ -932,6 +959,7 @@ TEST_CASES(TEST(authenticates_then_authorizes_inbound),
            TEST(refuses_smuggling_shapes_without_forwarding), TEST(slow_headers_time_out),
            TEST(route_timeout_is_504_ut), TEST(refused_upstream_is_503_uf), TEST(connect_timeout_is_503_uf),
            TEST(client_stalled_mid_body_is_408_si), TEST(unanswered_request_is_504_si),
+           TEST(client_that_stops_reading_is_reset_si),
            TEST(oversized_head_is_431_and_body_413), TEST(idle_connections_close_after_idle_timeout),
            TEST(speaks_http10_and_reframes),
            TEST(drains_in_flight_requests_on_shutdown), TEST(mirror_is_fire_and_forget))
