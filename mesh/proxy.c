@@ -62,6 +62,10 @@ void session_arm_exchange(struct session *s) {
     uv_timer_stop(&s->timer);
     return;
   }
+  /* Already due no later: keep it. Firing early is harmless (the exchange finds nothing due and
+   * re-arms), and it spares a timer-heap update for each request on the hot path, where the
+   * nearest deadline is usually the stream idle one armed when the head arrived. */
+  if (uv_is_active((uv_handle_t *)&s->timer) && now + uv_timer_get_due_in(&s->timer) <= next) return;
   uv_timer_start(&s->timer, on_session_timer, next > now ? next - now : 1, 0);
 }
 
