@@ -23,7 +23,7 @@
 #define STOP(f) EXPECT_INT_EQ(fixture_stop(&(f)), 0)
 
 struct counts {
-  uint64_t origin_connections, origin_requests, cx_total, cx_idle, protocol_errors;
+  uint64_t origin_connections, origin_requests, cx_total, cx_idle, protocol_errors, down_cx_active;
   uint64_t by_flag[FLAG_COUNT];
   uint64_t code_count[600];
 };
@@ -36,6 +36,7 @@ static void read_counts(struct fixture *f, void *arg) {
   c->cx_total = f->px.clusters.items[0]->hosts[0]->stats.cx_total;
   c->cx_idle = f->px.clusters.items[0]->hosts[0]->stats.cx_idle;
   c->protocol_errors = f->px.stats.downstream_cx_protocol_error;
+  c->down_cx_active = f->px.stats.downstream_cx_active;
   for (size_t i = 0; i < f->px.stats.nby_code; i++) {
     const struct code_flags_count *e = &f->px.stats.by_code[i];
     if (e->code >= 0 && e->code < 600) c->code_count[e->code] += e->n;
@@ -494,7 +495,7 @@ static void unanswered_request_is_504_si(void) {
 
 /* A client that stops reading a response: the proxy stops reading the origin (backpressure),
  * nothing moves, and the stream idle timeout resets the connection, as Envoy resets a stream
- * whose response started (SI). The client gets a truncated body. */
+ * whose response started (SI). */
 static void client_that_stops_reading_is_reset_si(void) {
   struct proxy_limits l;
   proxy_limits_default(&l);
@@ -507,15 +508,12 @@ static void client_that_stops_reading_is_reset_si(void) {
   setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
   ASSERT_INT_EQ(client_send_str(&c, "GET /size/8000000 HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
   usleep(2000 * 1000); /* reads nothing for four timeouts */
-  struct client_response r;
-  EXPECT_INT_EQ(client_read(&c, &r), -1);
-  EXPECT_INT_EQ(r.status, 200);
-  EXPECT(r.body.len < 8000000);
-  client_response_free(&r);
-  client_close(&c);
   struct counts n;
   fixture_call(&f, read_counts, &n);
   EXPECT_INT_EQ(n.by_flag[flag_index(FLAG_SI)], 1);
+  EXPECT_INT_EQ(n.code_count[200], 1); /* the response had started */
+  EXPECT_INT_EQ(n.down_cx_active, 0);  /* and the proxy closed the connection */
+  client_close(&c);                    /* unread: the rest of the body is not read */
   STOP(f);
 }
 
