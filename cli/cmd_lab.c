@@ -174,7 +174,11 @@ void cmd_up_help(FILE *out) {
           "                          its own address (free blocks from BASE, else from a random\n"
           "                          one); chosen by itself where pod addresses cannot be bound\n"
           "  --cert-ttl D            workload certificate lifetime (default 24h, Istio's); each is\n"
-          "                          re-issued at half of it (docs/security.md, \"Identity\")\n");
+          "                          re-issued at half of it (docs/security.md, \"Identity\")\n"
+          "  --outbound-traffic-policy MODE\n"
+          "                          what sidecars do with a host in no registry (Istio's mesh option\n"
+          "                          outboundTrafficPolicy.mode): ALLOW_ANY (default) passes it through\n"
+          "                          to its own address, REGISTRY_ONLY answers 502 (docs/routing.md)\n");
 }
 
 static void print_tail(const char *path, int lines) {
@@ -271,7 +275,7 @@ static void clean_replicas(const char *dir) {
 int cmd_up(int argc, char **argv) {
   struct lab_options opt = {.ingress = DEFAULT_INGRESS, .ingress_tls = DEFAULT_INGRESS_TLS,
                             .addresses = DEFAULT_ADDRESSES, .t0_ns = uv_hrtime()};
-  const char *dirflag = NULL, *seed = NULL, *wait = NULL, *cert_ttl = NULL;
+  const char *dirflag = NULL, *seed = NULL, *wait = NULL, *cert_ttl = NULL, *outbound = NULL;
   const char *files[64];
   size_t nfiles = 0;
   int detach = 0;
@@ -303,8 +307,9 @@ int cmd_up(int argc, char **argv) {
       files[nfiles++] = v;
       continue;
     }
-    static const char *const names[] = {"lab-dir", "seed", "ingress", "ingress-tls", "addresses", "wait", "cert-ttl"};
-    const char **dst[] = {&dirflag, &seed, &opt.ingress, &opt.ingress_tls, &opt.addresses, &wait, &cert_ttl};
+    static const char *const names[] = {"lab-dir", "seed",     "ingress", "ingress-tls", "addresses", "wait",
+                                        "cert-ttl", "outbound-traffic-policy"};
+    const char **dst[] = {&dirflag, &seed, &opt.ingress, &opt.ingress_tls, &opt.addresses, &wait, &cert_ttl, &outbound};
     int matched = 0;
     for (size_t k = 0; k < sizeof names / sizeof names[0] && !matched; k++) {
       if (!(rc = args_flag(argc, argv, &i, names[k], NULL, &v))) continue;
@@ -323,6 +328,8 @@ int cmd_up(int argc, char **argv) {
       return args_usage_error(argv[0], "--cert-ttl \"%s\" is not a duration from 2s to 366d (30s, 1h, 24h)", cert_ttl);
     opt.cert_ttl_s = (uint32_t)(ms / 1000);
   }
+  if (outbound && xds_outbound_policy_parse(outbound, &opt.outbound_policy) != 0)
+    return args_usage_error(argv[0], "--outbound-traffic-policy \"%s\" is not ALLOW_ANY or REGISTRY_ONLY", outbound);
   if (seed) {
     char *end;
     opt.seed = strtoull(seed, &end, 10);

@@ -204,11 +204,88 @@ int cluster_manager_apply(struct cluster_manager *cm, const struct proxy_config 
   return rc;
 }
 
+/* ---- PassthroughCluster -------------------------------------------------------------------- */
+
+static struct cluster *passthrough_new(struct cluster_manager *cm) {
+  struct cluster *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->name = strdup("PassthroughCluster");
+  c->hosts = calloc(CLUSTER_PASSTHROUGH_MAX_HOSTS, sizeof *c->hosts);
+  c->lb_hosts = calloc(CLUSTER_PASSTHROUGH_MAX_HOSTS, sizeof *c->lb_hosts);
+  c->outlier = calloc(CLUSTER_PASSTHROUGH_MAX_HOSTS, sizeof *c->outlier);
+  if (!c->name || !c->hosts || !c->lb_hosts || !c->outlier) {
+    cluster_free(c);
+    return NULL;
+  }
+  c->cm = cm;
+  c->direction = XDS_OUTBOUND;
+  /* Istio gives PassthroughCluster its default circuit breakers (2^32-1 everywhere) and no
+   * outlier detection. */
+  breaker_limits_from_policy(NULL, &c->breaker.limits);
+  return c;
+}
+
+/* Drops host i of the passthrough cluster (the last one takes its slot). */
+static void passthrough_drop(struct cluster_manager *cm, struct cluster *c, size_t i) {
+  retire_host(cm, c->hosts[i]);
+  c->nhosts--;
+  c->hosts[i] = c->hosts[c->nhosts];
+  c->lb_hosts[i] = c->lb_hosts[c->nhosts];
+  c->hosts[c->nhosts] = NULL;
+}
+
+/* Envoy's ORIGINAL_DST cleanup: hosts no request has used for the idle interval go, their
+ * pooled connections closed. Returns the index of the least recently used host nothing holds
+ * now (the one to give up when the set is full), or -1. */
+static int passthrough_sweep(struct cluster_manager *cm, struct cluster *c, int64_t now_ms) {
+  int lru = -1;
+  for (size_t i = 0; i < c->nhosts;) {
+    struct upstream *h = c->hosts[i];
+    if (h->refs == 0 && now_ms - h->used_ms >= CLUSTER_PASSTHROUGH_IDLE_MS) {
+      passthrough_drop(cm, c, i);
+      continue;
+    }
+    if (h->refs == 0 && (lru < 0 || h->used_ms < c->hosts[lru]->used_ms)) lru = (int)i;
+    i++;
+  }
+  return lru;
+}
+
+int cluster_manager_passthrough(struct cluster_manager *cm, const struct conn_addr *addr, int64_t now_ms,
+                                struct cluster **cp, struct upstream **upp) {
+  if (!cm->passthrough && !(cm->passthrough = passthrough_new(cm))) return -ENOMEM;
+  struct cluster *c = cm->passthrough;
+  int lru = passthrough_sweep(cm, c, now_ms);
+  struct upstream *up = NULL;
+  for (size_t i = 0; i < c->nhosts && !up; i++)
+    if (strcmp(c->hosts[i]->addr.text, addr->text) == 0) up = c->hosts[i];
+  if (!up) {
+    if (c->nhosts == CLUSTER_PASSTHROUGH_MAX_HOSTS) {
+      if (lru < 0) return -EBUSY;
+      passthrough_drop(cm, c, (size_t)lru);
+    }
+    if (!(up = calloc(1, sizeof *up))) return -ENOMEM;
+    upstream_init(up, cm->env, addr, cm->live_handles);
+    up->cluster = c;
+    up->on_capacity = on_host_capacity;
+    up->capacity_data = cm;
+    c->lb_hosts[c->nhosts].healthy = true;
+    c->hosts[c->nhosts++] = up;
+  }
+  up->used_ms = now_ms;
+  up->refs++;
+  c->refs++;
+  *cp = c;
+  *upp = up;
+  return 0;
+}
+
 enum lb_verdict cluster_pick(struct cluster *c, const uint64_t *hash, struct rng *rng, struct upstream **out,
                              struct lb_pick *pick) {
   struct lb_pick local;
   if (!pick) pick = &local;
-  if (c->nhosts == 0) return LB_NO_HEALTHY;
+  /* PassthroughCluster has no balancer: its one destination is the request's own. */
+  if (c->nhosts == 0 || (c->cm && c == c->cm->passthrough)) return LB_NO_HEALTHY;
   for (size_t i = 0; i < c->nhosts; i++) c->lb_hosts[i].active_requests = (uint32_t)c->hosts[i]->stats.rq_active;
   enum lb_verdict v = lb_pick(&c->lb, c->lb_hosts, hash, rng, pick);
   if (v != LB_PICKED) return v;
@@ -370,6 +447,8 @@ void cluster_manager_collect(struct cluster_manager *cm) {
 void cluster_manager_close_idle(struct cluster_manager *cm) {
   for (size_t i = 0; i < cm->len; i++)
     for (size_t k = 0; k < cm->items[i]->nhosts; k++) upstream_close_idle(cm->items[i]->hosts[k]);
+  if (cm->passthrough)
+    for (size_t k = 0; k < cm->passthrough->nhosts; k++) upstream_close_idle(cm->passthrough->hosts[k]);
   for (size_t i = 0; i < cm->nretired_hosts; i++) upstream_close_idle(cm->retired_hosts[i]);
 }
 
@@ -379,6 +458,10 @@ void cluster_manager_free(struct cluster_manager *cm) {
     cluster_free(cm->items[i]);
   }
   free(cm->items);
+  if (cm->passthrough) {
+    for (size_t k = 0; k < cm->passthrough->nhosts; k++) free(cm->passthrough->hosts[k]);
+    cluster_free(cm->passthrough);
+  }
   for (size_t i = 0; i < cm->nretired_hosts; i++) free(cm->retired_hosts[i]);
   free(cm->retired_hosts);
   while (cm->retired) {

@@ -74,7 +74,24 @@ struct cluster_manager {
   void (*on_outlier_change)(struct cluster_manager *cm, struct cluster *c);
   void *data;
   struct tls_ctx *const *identity; /* borrowed: the owner's identity slot (upstream.h), or NULL */
+  struct cluster *passthrough;     /* PassthroughCluster, made on first use; never in items */
 };
+
+/* Istio's PassthroughCluster (outboundTrafficPolicy ALLOW_ANY): an Envoy ORIGINAL_DST cluster,
+ * whose hosts are not pushed but made on demand, one per original destination address, and
+ * dropped once unused for CLUSTER_PASSTHROUGH_IDLE_MS (Envoy's cleanup_interval default, 5 s).
+ * Never mTLS: the destination is outside the mesh's registry. At most
+ * CLUSTER_PASSTHROUGH_MAX_HOSTS hosts at a time; when all are in use a new address waits for
+ * none and is refused. */
+#define CLUSTER_PASSTHROUGH_MAX_HOSTS 64
+#define CLUSTER_PASSTHROUGH_IDLE_MS 5000
+
+/* The host for addr in the PassthroughCluster (made, or an existing one), with a reference on
+ * it and on the cluster for the caller as cluster_pick takes (released with cluster_release).
+ * now_ms: the loop time, for the idle cleanup. Returns 0 and *c, *up; -EBUSY when every host
+ * slot is held by a request in flight; -ENOMEM. */
+int cluster_manager_passthrough(struct cluster_manager *cm, const struct conn_addr *addr, int64_t now_ms,
+                                struct cluster **c, struct upstream **up);
 
 void cluster_manager_init(struct cluster_manager *cm, struct conn_env *env, uint64_t *live_handles);
 /* Reconciles the live clusters with cfg's (borrowed). Returns 0 or -ENOMEM (the manager is then

@@ -579,6 +579,8 @@ static int build_outbound_routes(struct builder *b) {
   const struct registry_service *svcs = registry_services(b->c.in->registry, &n);
   struct xds_route_config *rc = add_route_config(b, "outbound", 0);
   if (!rc) return -ENOMEM;
+  enum xds_outbound_policy mode = b->c.in->outbound_policy;
+  rc->outbound_policy = mode == XDS_OUTBOUND_POLICY_NONE ? XDS_OUTBOUND_POLICY_ALLOW_ANY : mode;
   size_t rc_index = b->c.cfg->route_configs_len - 1;
   for (size_t i = 0; i < n; i++) {
     const struct registry_service *s = &svcs[i];

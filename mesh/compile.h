@@ -138,8 +138,26 @@ struct xds_domain_slot {
   size_t vhosts_len;
 };
 
+/* The mesh option outboundTrafficPolicy.mode (Istio's MeshConfig): what a sidecar's outbound
+ * listener does with a host no vhost serves (router.h). Istio builds it as a catch-all vhost
+ * "*" after every service's vhosts: "allow_any" routing to PassthroughCluster (the request's
+ * original destination), or "block_all" answering a direct response 502 (BlackHoleCluster in
+ * Istio's telemetry). Only a sidecar's "outbound" config carries a mode: inbound listeners and
+ * gateways answer an unknown host 404 NR (Istio's gateways never pass through). */
+enum xds_outbound_policy {
+  XDS_OUTBOUND_POLICY_NONE,          /* inbound and gateway configs: 404 NR */
+  XDS_OUTBOUND_POLICY_ALLOW_ANY,     /* Istio's default */
+  XDS_OUTBOUND_POLICY_REGISTRY_ONLY,
+};
+
+/* "ALLOW_ANY", "REGISTRY_ONLY"; "" for NONE. */
+const char *xds_outbound_policy_name(enum xds_outbound_policy p);
+/* Parses "ALLOW_ANY" or "REGISTRY_ONLY" (exact, as Istio's enum); returns 0 or -EINVAL. */
+int xds_outbound_policy_parse(const char *text, enum xds_outbound_policy *out);
+
 struct xds_route_config {
   char *name;    /* "outbound", "inbound|9080", "http.8080" */
+  enum xds_outbound_policy outbound_policy; /* sidecar "outbound" only, else NONE */
   uint32_t port; /* the listener's port (inbound, gateway); 0 for outbound: from the authority */
   struct xds_vhost *vhosts;
   size_t vhosts_len;
@@ -284,13 +302,15 @@ struct compile_input {
   size_t len;
   const struct registry *registry; /* borrowed; endpoints and topology */
   const char *root_ns;             /* mesh root namespace; NULL = "istio-system" */
+  enum xds_outbound_policy outbound_policy; /* mesh outboundTrafficPolicy.mode; NONE = ALLOW_ANY */
 };
 
 /* Compiles the config of the sidecar of workload `name` in `ns`:
  *  - route config "outbound": a vhost per port of every Service and ServiceEntry host, routes
  *    from the VirtualServices bound to `mesh` (gateways empty or listing "mesh") whose hosts
  *    cover it (match blocks that name other gateways dropped, rules left with no block dropped,
- *    Istio's rule), or a default route to every endpoint when no VirtualService does;
+ *    Istio's rule), or a default route to every endpoint when no VirtualService does; it
+ *    carries in->outbound_policy for hosts none of them serves (NONE given: ALLOW_ANY);
  *  - a route config "inbound|TARGETPORT" per port of every Service selecting the workload, with
  *    one vhost "*" routed to cluster "inbound|PORT||" whose endpoint is app_address
  *    ("unix:/path" or "HOST:PORT"; NULL: the replica's own address at the target port);

@@ -314,6 +314,8 @@ int compile_to_json(const struct proxy_config *cfg, int indent, char **out) {
     json_object_set_new(rco, "virtual_hosts", vhs);
     if (rc->mtls != RESOURCE_MTLS_UNSET) json_object_set_new(rco, "mtls", json_string(MTLS_NAMES[rc->mtls]));
     set_str(rco, "mtls_source", rc->mtls_source);
+    if (rc->outbound_policy != XDS_OUTBOUND_POLICY_NONE)
+      json_object_set_new(rco, "outbound_traffic_policy", json_string(OUTBOUND_POLICY_NAMES[rc->outbound_policy]));
     json_array_append_new(rcs, rco);
   }
   json_object_set_new(root, "route_configs", rcs);

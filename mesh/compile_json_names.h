@@ -29,6 +29,11 @@ static const char *const MTLS_NAMES[] = {[RESOURCE_MTLS_UNSET] = "UNSET", [RESOU
                                          [RESOURCE_MTLS_PERMISSIVE] = "PERMISSIVE",
                                          [RESOURCE_MTLS_STRICT] = "STRICT"};
 
+/* NONE has no name: a config that carries no mode writes no key. */
+static const char *const OUTBOUND_POLICY_NAMES[] = {[XDS_OUTBOUND_POLICY_NONE] = NULL,
+                                                    [XDS_OUTBOUND_POLICY_ALLOW_ANY] = "ALLOW_ANY",
+                                                    [XDS_OUTBOUND_POLICY_REGISTRY_ONLY] = "REGISTRY_ONLY"};
+
 static const char *const ENDPOINT_TLS_NAMES[] = {[XDS_TLS_NONE] = "NONE", [XDS_TLS_ISTIO_MUTUAL] = "ISTIO_MUTUAL",
                                                  [XDS_TLS_SIMPLE] = "SIMPLE", [XDS_TLS_MUTUAL] = "MUTUAL"};
 

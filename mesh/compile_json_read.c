@@ -648,13 +648,15 @@ static void r_root(struct rd *r, json_t *root) {
       path_fmt(p, sizeof p, "route_configs[%zu]", i);
       json_t *o = json_array_get(arr, i);
       static const char *const rk[] = {"name", "port", "local_rate_limit", "virtual_hosts", "mtls", "mtls_source",
-                                       NULL};
+                                       "outbound_traffic_policy", NULL};
       if (!r_object(r, o, p, rk)) return;
       struct xds_route_config *rc = &cfg->route_configs[cfg->route_configs_len++];
       rc->name = r_str(r, o, "name", p, true);
       rc->port = (uint32_t)r_int(r, o, "port", p, 0, 65535, 0);
       rc->mtls = (enum resource_mtls_mode)r_enum(r, o, "mtls", p, MTLS_NAMES, 4, RESOURCE_MTLS_UNSET);
       rc->mtls_source = r_str(r, o, "mtls_source", p, false);
+      rc->outbound_policy = (enum xds_outbound_policy)r_enum(r, o, "outbound_traffic_policy", p, OUTBOUND_POLICY_NAMES,
+                                                             3, XDS_OUTBOUND_POLICY_NONE);
       if (json_object_get(o, "local_rate_limit")) r_rate_limit(r, o, p, rc);
       json_t *vhs;
       size_t nv = r_array(r, o, "virtual_hosts", p, &vhs);

@@ -9,7 +9,8 @@
  *   rbac (authz.c)                  inbound: the AuthorizationPolicies; 403 "RBAC: access denied"
  *   local rate limit (ratelimit.c)  the listener's EnvoyFilter token bucket: 429 RL
  *   router (router.c)               which VirtualService rule, weighted destination, cluster
- *                                   (NR, NC, redirects, direct responses answer here)
+ *                                   (NR, NC, redirects, direct responses answer here; a
+ *                                   host in no registry is passed through or blackholed)
  *   route policy                    the rule's timeout and retry policy, read for exchange.c
  *   fault (fault.c)                 the delay and abort draw: an abort with no delay answers
  *                                   here (FI); a delay is waited out by exchange.c (DI)
@@ -388,6 +389,46 @@ static int security_filters(struct session *s, struct http_head *h) {
   return answered;
 }
 
+/* Istio's "allow_any" route (outboundTrafficPolicy ALLOW_ANY): PassthroughCluster, an Envoy
+ * ORIGINAL_DST cluster, forwards to the address the app asked for, with the proxy's default
+ * timeout, no retries and no mTLS (clusters.h). The explicit proxy's original destination is
+ * the request's authority. meshlab resolves no DNS names for it (the lab runs offline): a name
+ * that is not a numeric address or localhost is 503 DF, as Envoy's failed resolution is.
+ * Returns 1 when the request goes on to exchange.c, 0 when it was answered. */
+static int passthrough(struct session *s) {
+  struct proxy *px = s->px;
+  struct exchange *ex = &s->ex;
+  struct trace_record *t = &ex->trace;
+  ex->catch_all = ROUTER_PASSTHROUGH_ROUTE;
+  trace_copy(t->route_name, sizeof t->route_name, ROUTER_PASSTHROUGH_ROUTE, strlen(ROUTER_PASSTHROUGH_ROUTE));
+  trace_copy(t->cluster, sizeof t->cluster, ROUTER_PASSTHROUGH_CLUSTER, strlen(ROUTER_PASSTHROUGH_CLUSTER));
+  route_policy(s, NULL);
+  char dest[160];
+  struct conn_addr addr;
+  if (router_original_destination(ex->authority, dest, sizeof dest) != 0 || conn_addr_parse(&addr, dest) != 0) {
+    snprintf(ex->details_buf, sizeof ex->details_buf, "dns_resolution_failure{%.*s}",
+             (int)(ex->authority.n > 100 ? 100 : ex->authority.n), ex->authority.p);
+    session_local_reply(s, 503, FLAG_DF,
+                        "PassthroughCluster: meshlab resolves no DNS names; call a numeric address or localhost, "
+                        "or add a ServiceEntry for the host",
+                        ex->details_buf, NULL);
+    return 0;
+  }
+  int rc = cluster_manager_passthrough(&px->clusters, &addr, (int64_t)uv_now(px->loop), &ex->cluster, &ex->up);
+  if (rc != 0) {
+    session_local_reply(s, 503, FLAG_UO,
+                        "upstream connect error or disconnect/reset before headers. reset reason: overflow",
+                        "upstream_reset_before_response_started{overflow}",
+                        rc == -EBUSY ? "x-envoy-overloaded: true\r\n" : NULL);
+    return 0;
+  }
+  t->hosts = (uint32_t)ex->cluster->nhosts;
+  t->hosts_available = t->hosts;
+  t->picked = cluster_host_index(ex->cluster, ex->up);
+  ex->routed = 1;
+  return 1;
+}
+
 int filters_run(struct session *s, struct http_head *h) {
   struct proxy *px = s->px;
   struct exchange *ex = &s->ex;
@@ -434,6 +475,17 @@ int filters_run(struct session *s, struct http_head *h) {
       session_local_reply(s, (int)rd->redirect_code.value, 0, NULL, "redirect", location);
       return 0;
     }
+    case ROUTER_BLACKHOLE:
+      /* Istio's "block_all" route: a direct response 502, no body, no flag. */
+      ex->catch_all = ROUTER_BLACKHOLE_ROUTE;
+      trace_copy(ex->trace.route_name, sizeof ex->trace.route_name, ROUTER_BLACKHOLE_ROUTE,
+                 strlen(ROUTER_BLACKHOLE_ROUTE));
+      trace_copy(ex->trace.cluster, sizeof ex->trace.cluster, ROUTER_BLACKHOLE_CLUSTER,
+                 strlen(ROUTER_BLACKHOLE_CLUSTER));
+      session_local_reply(s, router_verdict_status(v), 0, NULL, "direct_response", NULL);
+      return 0;
+    case ROUTER_PASSTHROUGH:
+      return passthrough(s);
     case ROUTER_ROUTE:
       break;
   }

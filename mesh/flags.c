@@ -5,7 +5,7 @@
 
 static const char *const names[FLAG_COUNT] = {
     "LH", "UH", "UT", "LR",   "UR",   "UF", "UC", "UO",  "NR", "DI", "FI", "RL",
-    "UAEX", "RLSE", "DC", "URX", "SI", "IH", "DPE", "UMSDR", "NC", "DT", "UPE",
+    "UAEX", "RLSE", "DC", "URX", "SI", "IH", "DPE", "UMSDR", "NC", "DT", "UPE", "DF",
 };
 
 const char *flag_name(uint32_t bit) {

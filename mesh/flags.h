@@ -34,7 +34,8 @@ enum response_flag {
   FLAG_NC = 1u << 20,  /* no cluster */
   FLAG_DT = 1u << 21,  /* duration timeout */
   FLAG_UPE = 1u << 22, /* upstream protocol error */
-  FLAG_COUNT = 23
+  FLAG_DF = 1u << 23,  /* DNS resolution failed (a passthrough host meshlab cannot resolve) */
+  FLAG_COUNT = 24
 };
 
 /* Returns the short name of one flag bit ("UF"), or NULL for a bit that is not a flag. */

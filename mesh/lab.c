@@ -471,7 +471,7 @@ static int compile_replica(struct lab *lab, const struct compile_input *in, stru
 static void push(struct lab *lab) {
   size_t n;
   struct resource **items = lab_store_items(lab, &n);
-  struct compile_input in = {items, n, lab->reg, NULL};
+  struct compile_input in = {items, n, lab->reg, NULL, lab->opt.outbound_policy};
   size_t count = 0;
   for (struct lab_replica *r = lab->replicas; r; r = r->next) count++;
   struct proxy_config **changed = calloc(count ? count : 1, sizeof *changed);

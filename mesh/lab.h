@@ -69,6 +69,8 @@ struct lab_options {
   enum lab_port_blocks port_blocks;
   uint32_t port_block_base; /* --port-blocks BASE: the first block's first port; 0 picks one */
   uint32_t cert_ttl_s;      /* --cert-ttl: workload certificate lifetime; 0 = Istio's 24 h */
+  /* --outbound-traffic-policy: the mesh's outboundTrafficPolicy.mode; NONE = Istio's ALLOW_ANY */
+  enum xds_outbound_policy outbound_policy;
 };
 
 /* What a replica's app is. */

@@ -335,6 +335,12 @@ static bool in_ns(const struct lab_replica *r, const char *ns) { return !ns || !
 
 static json_int_t proc_pid(const struct proc *p) { return p && p->alive ? (json_int_t)p->handle.pid : 0; }
 
+/* The mesh's outboundTrafficPolicy.mode: "ALLOW_ANY" unless `up` said otherwise. */
+static const char *outbound_policy(const struct lab *lab) {
+  enum xds_outbound_policy p = lab->opt.outbound_policy;
+  return xds_outbound_policy_name(p == XDS_OUTBOUND_POLICY_NONE ? XDS_OUTBOUND_POLICY_ALLOW_ANY : p);
+}
+
 void lab_status(struct lab *lab, const char *ns, bool as_json, struct buf *out) {
   if (as_json) {
     json_t *root = json_object(), *reps = json_array();
@@ -362,6 +368,10 @@ void lab_status(struct lab *lab, const char *ns, bool as_json, struct buf *out) 
     }
     json_object_set_new(root, "replicas", reps);
     json_object_set_new(root, "ingress", json_string(lab->ingress));
+    /* The mesh-wide settings `meshlab up` took (Istio's MeshConfig). */
+    json_t *mesh = json_object();
+    json_object_set_new(mesh, "outbound_traffic_policy", json_string(outbound_policy(lab)));
+    json_object_set_new(root, "mesh", mesh);
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (text) buf_appendf(out, "%s\n", text);
     free(text);
@@ -397,6 +407,7 @@ void lab_status(struct lab *lab, const char *ns, bool as_json, struct buf *out) 
   buf_free(&tsv);
   buf_appendf(out, "\ningress: http://%s (Gateway port 80), https://%s (port 443)\n", lab->ingress,
               lab->ingress_tls);
+  buf_appendf(out, "outboundTrafficPolicy: %s\n", outbound_policy(lab));
 }
 
 static const char *sync_state(const struct lab_replica *r) {

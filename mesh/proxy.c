@@ -12,6 +12,7 @@
 #include "mesh/flags.h"
 #include "mesh/http_head.h"
 #include "mesh/proxy_internal.h"
+#include "mesh/router.h"
 #include "mesh/tls.h"
 
 static void session_feed(struct session *s, const char *p, size_t n);
@@ -132,6 +133,15 @@ static void record_istio(struct session *s, double ms) {
     tr.source = &px->telemetry.self;
     tr.destination = ex->up ? &ex->up->peer : NULL;
     tr.service = ex->cluster ? ex->cluster->service : ex->route_service[0] ? ex->route_service : NULL;
+    if (ex->catch_all) {
+      /* Istio's outbound catch-all: destination_service is the Host the app called,
+       * destination_service_name the cluster the route stands for (istio/proxy
+       * populateDestinationService keys on the route names "allow_any" / "block_all"). */
+      snprintf(service, sizeof service, "%.*s", (int)ex->authority.n, ex->authority.p);
+      tr.service = service;
+      tr.service_name =
+          strcmp(ex->catch_all, ROUTER_PASSTHROUGH_ROUTE) == 0 ? ROUTER_PASSTHROUGH_CLUSTER : ROUTER_BLACKHOLE_CLUSTER;
+    }
     if (ex->up_principal[0] && px->identity) {
       tr.source_principal = tls_ctx_id(px->identity);
       tr.destination_principal = ex->up_principal;
@@ -192,7 +202,7 @@ static void record(struct session *s) {
   r.downstream_local = s->local;
   r.downstream_remote = s->peer;
   r.route_name = ex->route ? (ex->route->name ? ex->route->name : ex->route->vs_name ? ex->route->vs_name : "default")
-                           : NULL;
+                           : ex->catch_all;
   accesslog_record(px->log, &r);
 }
 
@@ -273,6 +283,7 @@ static int on_req_head(void *owner, struct http_head *h) {
   ex->config = NULL;
   ex->route = NULL;
   ex->route_service[0] = '\0';
+  ex->catch_all = NULL;
   ex->uc = NULL;
   ex->req = h;
   ex->active = 1;

@@ -87,6 +87,25 @@ const struct xds_cluster *proxy_config_cluster(const struct proxy_config *cfg, c
   return bsearch(&key, cfg->clusters, cfg->clusters_len, sizeof key, cmp_cluster);
 }
 
+const char *xds_outbound_policy_name(enum xds_outbound_policy p) {
+  switch (p) {
+  case XDS_OUTBOUND_POLICY_NONE:
+    return "";
+  case XDS_OUTBOUND_POLICY_ALLOW_ANY:
+    return "ALLOW_ANY";
+  case XDS_OUTBOUND_POLICY_REGISTRY_ONLY:
+    return "REGISTRY_ONLY";
+  }
+  return "";
+}
+
+int xds_outbound_policy_parse(const char *text, enum xds_outbound_policy *out) {
+  if (strcmp(text, "ALLOW_ANY") == 0) *out = XDS_OUTBOUND_POLICY_ALLOW_ANY;
+  else if (strcmp(text, "REGISTRY_ONLY") == 0) *out = XDS_OUTBOUND_POLICY_REGISTRY_ONLY;
+  else return -EINVAL;
+  return 0;
+}
+
 const struct xds_route_config *proxy_config_route_config(const struct proxy_config *cfg, const char *name) {
   for (size_t i = 0; i < cfg->route_configs_len; i++)
     if (strcmp(cfg->route_configs[i].name, name) == 0) return &cfg->route_configs[i];

@@ -37,6 +37,9 @@ struct exchange {
   /* The routed destination service, for telemetry when no cluster was picked (a fault abort,
    * no healthy upstream): Istio still reports destination_service for those. "" when unrouted. */
   char route_service[128];
+  /* Istio's catch-all route when no vhost took the host (router.h): "allow_any" or
+   * "block_all", NULL otherwise. The logs name it and the metrics the cluster it stands for. */
+  const char *catch_all;
   struct upstream_conn *uc;
   struct http_head *req; /* borrowed from the request parser until the exchange ends */
   struct buf head_out;   /* the head sent upstream, kept for a re-send */

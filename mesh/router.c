@@ -14,6 +14,7 @@
 #include "mesh/router.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,10 @@ const char *router_verdict_name(enum router_verdict v) {
     return "REDIRECT";
   case ROUTER_DIRECT_RESPONSE:
     return "DIRECT_RESPONSE";
+  case ROUTER_PASSTHROUGH:
+    return "PASSTHROUGH";
+  case ROUTER_BLACKHOLE:
+    return "BLACKHOLE";
   }
   return "?";
 }
@@ -45,6 +50,8 @@ const char *router_verdict_flag(enum router_verdict v) {
   case ROUTER_ROUTE:
   case ROUTER_REDIRECT:
   case ROUTER_DIRECT_RESPONSE:
+  case ROUTER_PASSTHROUGH:
+  case ROUTER_BLACKHOLE: /* a direct response: Envoy sets no flag ("-") */
     return NULL;
   }
   return NULL;
@@ -56,9 +63,12 @@ int router_verdict_status(enum router_verdict v) {
     return 404;
   case ROUTER_NO_CLUSTER:
     return 503;
+  case ROUTER_BLACKHOLE:
+    return 502;
   case ROUTER_ROUTE:
   case ROUTER_REDIRECT:
   case ROUTER_DIRECT_RESPONSE:
+  case ROUTER_PASSTHROUGH:
     return 0;
   }
   return 0;
@@ -191,6 +201,15 @@ static void split_authority(struct slice a, struct slice *host, uint32_t *port) 
   if (host->n > 1 && host->p[host->n - 1] == '.') host->n--; /* "reviews." is "reviews" */
 }
 
+int router_original_destination(struct slice authority, char *out, size_t n) {
+  struct slice host;
+  uint32_t port;
+  split_authority(authority, &host, &port);
+  if (!host.n || (host.n == 2 && host.p[0] == '[')) return -EINVAL;
+  int w = snprintf(out, n, "%.*s:%u", (int)host.n, host.p, (unsigned)(port ? port : 80));
+  return w > 0 && (size_t)w < n ? 0 : -EINVAL;
+}
+
 /* Among the vhosts of one domain (sorted by port), the one for port; 0 = no port given. */
 static const struct xds_vhost *pick_vhost(const struct xds_domain_slot *s, uint32_t port) {
   if (!s) return NULL;
@@ -259,8 +278,21 @@ enum router_verdict router_route(const struct proxy_config *cfg, const struct ro
   const struct xds_vhost *vh = find_vhost(rc, host, rc->port ? 0 : port);
   out->vhost = vh;
   if (!vh) {
-    say(out->why, sizeof out->why, "route config %s: no virtual host for \"%.*s\"", rc->name,
-             (int)(req->authority.n > 200 ? 200 : req->authority.n), req->authority.p);
+    int an = (int)(req->authority.n > 200 ? 200 : req->authority.n);
+    /* Istio's catch-all vhost "*" of a sidecar's outbound routes (BuildCatchAllVirtualHost):
+     * it only sees hosts no service vhost took, and ends the lookup either way. */
+    if (rc->outbound_policy != XDS_OUTBOUND_POLICY_NONE) {
+      bool allow = rc->outbound_policy == XDS_OUTBOUND_POLICY_ALLOW_ANY;
+      if (allow) out->port = port;
+      say(out->why, sizeof out->why,
+          "route config %s: no virtual host for \"%.*s\"; outboundTrafficPolicy %s: route %s to %s%s", rc->name, an,
+          req->authority.p, xds_outbound_policy_name(rc->outbound_policy),
+          allow ? ROUTER_PASSTHROUGH_ROUTE : ROUTER_BLACKHOLE_ROUTE,
+          allow ? ROUTER_PASSTHROUGH_CLUSTER : ROUTER_BLACKHOLE_CLUSTER,
+          allow ? " (the original destination)" : " (a direct response 502)");
+      return verdict(out, allow ? ROUTER_PASSTHROUGH : ROUTER_BLACKHOLE);
+    }
+    say(out->why, sizeof out->why, "route config %s: no virtual host for \"%.*s\"", rc->name, an, req->authority.p);
     return verdict(out, ROUTER_NO_ROUTE);
   }
   out->port = vh->port ? vh->port : rc->port ? rc->port : port;

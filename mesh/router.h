@@ -8,10 +8,16 @@
  * (drawn from the caller's seeded rng), which cluster; or a verdict that becomes a local reply:
  *
  *   ROUTER_ROUTE            forward to decision.cluster
- *   ROUTER_NO_ROUTE         404, response flag NR: no virtual host, or no rule matched
+ *   ROUTER_NO_ROUTE         404, response flag NR: no rule matched, or no virtual host where
+ *                           there is no catch-all (inbound, gateways)
  *   ROUTER_NO_CLUSTER       503, response flag NC: the destination's cluster (subset) does not exist
  *   ROUTER_REDIRECT         answer with the rule's redirect (decision.route->redirect)
  *   ROUTER_DIRECT_RESPONSE  answer with the rule's direct response
+ *   ROUTER_PASSTHROUGH      a sidecar's outbound host no vhost serves, outboundTrafficPolicy
+ *                           ALLOW_ANY: Istio's "allow_any" catch-all route to PassthroughCluster,
+ *                           the request's own authority (host:port) as the destination
+ *   ROUTER_BLACKHOLE        the same host with REGISTRY_ONLY: Istio's "block_all" route, a
+ *                           direct response 502 with no body and no response flag
  *
  * Pure: no I/O, no clock, no allocation; the decision borrows from the config (valid as long as
  * the config is) and records what matched and why, for the per-request decision trace.
@@ -32,7 +38,17 @@ enum router_verdict {
   ROUTER_NO_CLUSTER,
   ROUTER_REDIRECT,
   ROUTER_DIRECT_RESPONSE,
+  ROUTER_PASSTHROUGH,
+  ROUTER_BLACKHOLE,
 };
+
+/* Istio's names for the catch-all of a sidecar's outbound route config (the route names its
+ * telemetry keys destination_service_name on: istio/proxy extensions/common/context.cc), and
+ * the clusters they stand for. */
+#define ROUTER_PASSTHROUGH_ROUTE "allow_any"
+#define ROUTER_PASSTHROUGH_CLUSTER "PassthroughCluster"
+#define ROUTER_BLACKHOLE_ROUTE "block_all"
+#define ROUTER_BLACKHOLE_CLUSTER "BlackHoleCluster"
 
 struct router_request {
   enum xds_direction direction; /* sidecars: which listener; ignored by gateway configs */
@@ -71,8 +87,14 @@ enum router_verdict router_route(const struct proxy_config *cfg, const struct ro
 const char *router_verdict_name(enum router_verdict v);
 /* Envoy's response flag for a verdict: "NR", "NC", or NULL when there is none. */
 const char *router_verdict_flag(enum router_verdict v);
-/* The status of the local reply: 404 (NR), 503 (NC); 0 for verdicts that carry their own. */
+/* The status of the local reply: 404 (NR), 503 (NC), 502 (blackhole); 0 for verdicts that carry
+ * their own or forward. */
 int router_verdict_status(enum router_verdict v);
+
+/* The original destination of a ROUTER_PASSTHROUGH request: the authority's host and port (80,
+ * http's, when it names none) written "HOST:PORT" ("[v6]:PORT") into out for conn_addr_parse.
+ * Returns 0, or -EINVAL when the host is empty or does not fit. */
+int router_original_destination(struct slice authority, char *out, size_t n);
 
 /* The raw (not percent-decoded) value of query parameter `name` in path ("/p?a=1&b"); a
  * parameter without "=" has an empty value. Returns 1 and *value (borrowing path) or 0. */

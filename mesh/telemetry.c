@@ -21,6 +21,7 @@ struct istio_series {
   enum reporter reporter;
   struct peer source, destination;
   char service[160];
+  char service_name[32]; /* the catch-all cluster's name, "" when it comes from service */
   int code;
   uint32_t flags;
   int mutual_tls;
@@ -92,6 +93,10 @@ static char *render_labels(const struct istio_series *s) {
   char flags[64], svc_name[128], svc_ns[64];
   flags_format(s->flags, flags, sizeof flags);
   service_parts(s->service, svc_name, sizeof svc_name, svc_ns, sizeof svc_ns);
+  if (s->service_name[0]) {
+    copy_cut(svc_name, sizeof svc_name, s->service_name, strlen(s->service_name));
+    copy_cut(svc_ns, sizeof svc_ns, "unknown", 7);
+  }
   const struct peer *src = &s->source, *dst = &s->destination;
   buf_appendf(&b,
               "reporter=\"%s\",source_workload=\"%s\",source_workload_namespace=\"%s\",source_principal=\"%s\","
@@ -146,11 +151,13 @@ int telemetry_record(struct telemetry *t, const struct telemetry_request *r) {
   const struct peer *src = r->source ? r->source : &unknown_peer;
   const struct peer *dst = r->destination ? r->destination : &unknown_peer;
   const char *svc = r->service ? r->service : "";
+  const char *svc_name = r->service_name ? r->service_name : "";
   uint64_t h = 14695981039346656037ULL;
   h = fnv(h, &r->reporter, sizeof r->reporter);
   h = hash_peer(h, src);
   h = hash_peer(h, dst);
   h = hash_str(h, svc);
+  h = hash_str(h, svc_name);
   h = fnv(h, &r->code, sizeof r->code);
   h = fnv(h, &r->flags, sizeof r->flags);
   const char *sp = r->source_principal ? r->source_principal : "";
@@ -164,6 +171,7 @@ int telemetry_record(struct telemetry *t, const struct telemetry_request *r) {
   while ((s = t->table[k])) {
     if (s->hash == h && s->reporter == r->reporter && s->code == r->code && s->flags == r->flags &&
         same_peer(&s->source, src) && same_peer(&s->destination, dst) && strcmp(s->service, svc) == 0 &&
+        strcmp(s->service_name, svc_name) == 0 &&
         s->mutual_tls == mtls && strcmp(s->source_principal, sp) == 0 && strcmp(s->destination_principal, dp) == 0)
       break;
     k = (k + 1) & (t->cap - 1);
@@ -176,6 +184,7 @@ int telemetry_record(struct telemetry *t, const struct telemetry_request *r) {
     s->source = *src;
     s->destination = *dst;
     snprintf(s->service, sizeof s->service, "%s", svc);
+    snprintf(s->service_name, sizeof s->service_name, "%s", svc_name);
     s->code = r->code;
     s->flags = r->flags;
     s->mutual_tls = mtls;

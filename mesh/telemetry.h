@@ -110,6 +110,10 @@ struct telemetry_request {
    * by the source), and the SPIFFE IDs on either end (NULL or "": "unknown"). */
   int mutual_tls;
   const char *source_principal, *destination_principal;
+  /* destination_service_name when it is not the service's first label: "PassthroughCluster"
+   * or "BlackHoleCluster" for the outbound catch-all routes (service is then the Host, as
+   * istio/proxy's populateDestinationService does). NULL: from service. */
+  const char *service_name;
 };
 
 /* Counts one request; returns 0 or -ENOMEM (the request is then not counted). */

@@ -188,6 +188,16 @@ static void text_route(const struct trace_record *r, struct buf *out) {
   } else if (strcmp(r->verdict, "NO_ROUTE") == 0) {
     line(out, "route", "no VirtualService rule or default route matches %s%s → 404 NR",
          r->authority[0] ? r->authority : "the authority", r->path);
+  } else if (strcmp(r->verdict, "PASSTHROUGH") == 0) {
+    line(out, "route",
+         "%s is in no registry (no Service or ServiceEntry): outboundTrafficPolicy ALLOW_ANY → route "
+         "allow_any → PassthroughCluster, straight to %s",
+         r->authority[0] ? r->authority : "the host", r->authority[0] ? r->authority : "the original destination");
+  } else if (strcmp(r->verdict, "BLACKHOLE") == 0) {
+    line(out, "route",
+         "%s is in no registry (no Service or ServiceEntry): outboundTrafficPolicy REGISTRY_ONLY → route "
+         "block_all → BlackHoleCluster → 502",
+         r->authority[0] ? r->authority : "the host");
   } else if (strcmp(r->verdict, "NO_CLUSTER") == 0) {
     line(out, "route",
          "%s → %s, but the proxy has no such cluster (a subset no "

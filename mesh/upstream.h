@@ -34,6 +34,7 @@ struct upstream {
   struct upstream_stats stats;
   uint32_t max_idle;       /* pool size bound (connections beyond it are closed) */
   int refs;                /* requests in flight that picked it (clusters.c) */
+  int64_t used_ms;         /* PassthroughCluster hosts: loop time of the last request (clusters.c) */
   struct peer peer;        /* the workload behind it, for Istio's destination_* labels */
   char replica[48];        /* the replica behind it ("reviews-v2-0"), "" outside the mesh */
   uint64_t *live_handles;  /* borrowed counter the owner uses to know when all closed */

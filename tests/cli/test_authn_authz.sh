@@ -368,7 +368,7 @@ until_ok 10 'req -H "$(bearer "$demo")" | grep -q "^Jwks remote fetch is failed"
 check "a jwksUri the mesh cannot route: 401 Jwks remote fetch is failed" '[ $? = 0 ]' "$(req -H "$(bearer "$demo")")"
 "$MESHLAB" logs "${L[@]}" httpbin-0 -c sidecar --proxy-log > "$tmp/sidecar.log" 2>&1
 check "... the sidecar's log says what the mesh answered" \
-  'grep -q "jwks.nowhere.example/jwks.json through the mesh answered 404 NR" "$tmp/sidecar.log"' "$(tail -3 "$tmp/sidecar.log")"
+  'grep -q "jwks.nowhere.example/jwks.json through the mesh answered 503 DF" "$tmp/sidecar.log"' "$(tail -3 "$tmp/sidecar.log")"
 "$MESHLAB" delete "${L[@]}" serviceentry jwks-server > /dev/null 2>&1
 
 # ---- the jwksUri of Istio's task pages: unreachable from the lab ----

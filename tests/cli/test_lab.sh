@@ -22,7 +22,7 @@ trap cleanup EXIT
 # A /24 of pod addresses no other test run is likely to use at the same time.
 # Ranges in use by the lab tests, which ctest may run side by side: test_lab 127.1.20-119,
 # test_telemetry_sink 150-179, test_push_under_load 201 (its release run 203), test_export_crds 202,
-# test_why 204, test_resilience 205, test_ratelimit_mirror 207, test_dash_e2e 209,
+# test_why 204, test_resilience 205, test_egress 206, test_ratelimit_mirror 207, test_dash_e2e 209,
 # test_lesson_exits 210, test_lesson_N 210+N (lessons 1-9: 211-219; lesson 10: 208), test_mtls 220,
 # test_authn_authz 221, test_run_dash 222, test_lab_control 225-229 and 231-254, test_trace_headers
 # 230; test_port_blocks none (127.0.0.1 in port blocks the lab probes free). A test that shares a

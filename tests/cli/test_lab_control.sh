@@ -19,6 +19,7 @@ cleanup() {
 }
 trap cleanup EXIT
 . "$(dirname "$0")/tap.sh"
+. "$(dirname "$0")/external.sh"
 L=(--lab-dir "$lab")
 
 # ---- no lab ----
@@ -188,32 +189,23 @@ check "load --from productpage-v1 reaches reviews through its sidecar: 20 x 200"
   "$(cat "$tmp/from.json" "$tmp/from.err")"
 # The external service runs outside the mesh (no sidecar, its own address) and is reached
 # through a ServiceEntry, as in Istio's egress tasks (the steps docs/apps.md gives).
-ext_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$MESHLAB" app external --listen "127.0.0.1:$ext_port" > "$tmp/ext.out" 2>&1 &
-ext_pid=$!
-wait_line "$tmp/ext.out" '^listening on' >/dev/null
-# Without a ServiceEntry the host is in no registry: the sidecar has no route for it and answers
-# 404 NR itself (the lab knows no passthrough; docs/apps.md compares Istio's two modes).
+external_start "$tmp/ext.out"
+# Without a ServiceEntry the host is in no registry: Istio's default outboundTrafficPolicy
+# ALLOW_ANY passes the call through to the address the app asked for (PassthroughCluster), the
+# sidecar reporting it as destination_service_name="PassthroughCluster"; a name the lab cannot
+# resolve (it uses no DNS) is 503 DF. test_egress.sh checks REGISTRY_ONLY.
+out=$("$MESHLAB" exec productpage-v1 "${L[@]}" -- curl -s -m 5 -D - "http://127.0.0.1:$ext_port/")
+check "before the ServiceEntry, ALLOW_ANY: a call to the external address passes through (200)" \
+  'echo "$out" | grep -q "^HTTP/1.1 200" && echo "$out" | grep -q "outside the mesh"' "$out"
+prom=$(curl -s -m 5 "http://$(cat "$lab/replicas/productpage-v1-0/admin")/stats/prometheus")
+check "... counted by productpage's sidecar as destination_service_name PassthroughCluster, service the Host" \
+  'echo "$prom" | grep "^istio_requests_total{" | grep "destination_service=\"127.0.0.1:$ext_port\"" |
+     grep "destination_service_name=\"PassthroughCluster\"" | grep -q "response_code=\"200\""' \
+  "$(echo "$prom" | grep -i passthrough)"
 out=$("$MESHLAB" exec productpage-v1 "${L[@]}" -- curl -s -m 5 -D - -o /dev/null "http://api.external.example:$ext_port/")
-check "before the ServiceEntry the external host is not reached: 404 NR from the sidecar" \
-  'echo "$out" | grep -q "^HTTP/1.1 404" && echo "$out" | grep -qi "^x-meshlab-response-flags: NR"' "$out"
-cat > "$tmp/se.yaml" <<YAML
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata:
-  name: external-api
-spec:
-  hosts:
-  - api.external.example
-  location: MESH_EXTERNAL
-  ports:
-  - number: $ext_port
-    name: http
-    protocol: HTTP
-  resolution: STATIC
-  endpoints:
-  - address: 127.0.0.1
-YAML
+check "... a name in no registry and not numeric: 503 DF (meshlab resolves no DNS names)" \
+  'echo "$out" | grep -q "^HTTP/1.1 503" && echo "$out" | grep -qi "^x-meshlab-response-flags: DF"' "$out"
+external_service_entry > "$tmp/se.yaml"
 "$MESHLAB" apply "${L[@]}" -f "$tmp/se.yaml" > /dev/null
 body=
 for _ in $(seq 1 30); do

@@ -81,7 +81,7 @@ static inline void world_free(struct world *w) {
 }
 
 static inline struct compile_input world_input(const struct world *w) {
-  return (struct compile_input){w->list.items, w->list.len, w->reg, NULL};
+  return (struct compile_input){w->list.items, w->list.len, w->reg, NULL, XDS_OUTBOUND_POLICY_NONE};
 }
 
 /* The sidecar config of workload name in ns ("default" when NULL), or NULL after failing. */

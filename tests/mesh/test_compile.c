@@ -99,14 +99,14 @@ static void domains_follow_istio(void) {
   rng_seed(&rng, 1);
   struct route_decision d;
   struct world_req req = {.authority = "reviews:9080"};
-  EXPECT_INT_EQ(world_route(sl, &req, &rng, &d), ROUTER_NO_ROUTE);
+  /* Not a domain here: only the catch-all takes it (ALLOW_ANY, the default: passthrough). */
+  EXPECT_INT_EQ(world_route(sl, &req, &rng, &d), ROUTER_PASSTHROUGH);
   req.authority = "reviews.default:9080";
   EXPECT_INT_EQ(world_route(sl, &req, &rng, &d), ROUTER_ROUTE);
   /* sleep is selected by no Service: no inbound route configs. */
   EXPECT_INT_EQ(sl->route_configs_len, 1);
-  EXPECT_INT_EQ(compile_sidecar(&w.st, &(struct compile_input){w.list.items, w.list.len, w.reg, NULL}, "default",
-                                "nosuch", NULL, &(struct proxy_config *){NULL}, NULL),
-                -ENOENT);
+  struct compile_input in = world_input(&w);
+  EXPECT_INT_EQ(compile_sidecar(&w.st, &in, "default", "nosuch", NULL, &(struct proxy_config *){NULL}, NULL), -ENOENT);
   proxy_config_free(pp);
   proxy_config_free(sl);
   world_free(&w);
@@ -355,6 +355,12 @@ static void json_round_trip(void) {
   ASSERT_INT_EQ(compile_to_json(back, 0, &b), 0);
   EXPECT_STR_EQ(a, b);
   EXPECT_INT_EQ(back->version, cfg->version);
+  /* The outbound catch-all travels with the outbound config only (inbound has none). */
+  EXPECT_STR_CONTAINS(a, "\"outbound_traffic_policy\":\"ALLOW_ANY\"");
+  EXPECT_INT_EQ(proxy_config_listener(back, XDS_OUTBOUND, 0)->outbound_policy, XDS_OUTBOUND_POLICY_ALLOW_ANY);
+  for (size_t i = 0; i < back->route_configs_len; i++)
+    if (strcmp(back->route_configs[i].name, "outbound") != 0)
+      EXPECT_INT_EQ(back->route_configs[i].outbound_policy, XDS_OUTBOUND_POLICY_NONE);
   /* Every route gives the same retry policy pushed as compiled (Istio's translation reads what
    * the VirtualService wrote, not only the effective values). */
   int retry_5xx = 0;
@@ -726,6 +732,12 @@ static void json_errors_name_the_path(void) {
       {"{\"route_configs\": [{\"name\": \"inbound|9080\", \"local_rate_limit\": {\"envoy_filter\": \"a/b\", "
        "\"max_tokens\": 4}}]}",
        "push: route_configs[0].local_rate_limit: missing required field \"fill_interval_ms\""},
+      {"{\"route_configs\": [{\"name\": \"outbound\", \"outbound_traffic_policy\": \"REGISTRY\"}]}",
+       "push: route_configs[0]: field \"outbound_traffic_policy\" has an unknown value"},
+      {"{\"route_configs\": [{\"name\": \"outbound\", \"outbound_traffic_policy\": \"\"}]}",
+       "push: route_configs[0]: field \"outbound_traffic_policy\" has an unknown value"},
+      {"{\"route_configs\": [{\"name\": \"outbound\", \"outboundTrafficPolicy\": \"ALLOW_ANY\"}]}",
+       "push: route_configs[0]: unknown field \"outboundTrafficPolicy\""},
       {"{\"version\": 1,", "push:1:"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

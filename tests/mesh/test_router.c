@@ -6,6 +6,7 @@
  * must get n*p +- 5 standard deviations (5*sqrt(n*p*(1-p)), e.g. +-150 picks for 90/10). With
  * a fixed seed the outcome is deterministic anyway; the margin says the generator and the draw
  * are right, not lucky, and a 5-sigma miss by chance is about 1 in 1.7 million. */
+#include <errno.h>
 #include <math.h>
 
 #include "bookinfo_world.h"
@@ -56,10 +57,11 @@ static const struct subset_case SUBSET_CASES[] = {
      * empty cluster (503 UH later, not NC) */
     {"bookinfo-networking/virtual-service-ratings-db.yaml", {.authority = "ratings:9080"}, ROUTER_ROUTE,
      "outbound|9080|v2|ratings.default.svc.cluster.local"},
-    /* unknown host, wrong port */
-    {"bookinfo-networking/virtual-service-all-v1.yaml", {.authority = "nosuch:9080"}, ROUTER_NO_ROUTE, NULL},
-    {"bookinfo-networking/virtual-service-all-v1.yaml", {.authority = "reviews:9999"}, ROUTER_NO_ROUTE, NULL},
-    {"bookinfo-networking/virtual-service-all-v1.yaml", {.authority = "reviews.other:9080"}, ROUTER_NO_ROUTE, NULL},
+    /* unknown host, wrong port: no vhost, so Istio's catch-all (ALLOW_ANY by default) */
+    {"bookinfo-networking/virtual-service-all-v1.yaml", {.authority = "nosuch:9080"}, ROUTER_PASSTHROUGH, NULL},
+    {"bookinfo-networking/virtual-service-all-v1.yaml", {.authority = "reviews:9999"}, ROUTER_PASSTHROUGH, NULL},
+    {"bookinfo-networking/virtual-service-all-v1.yaml", {.authority = "reviews.other:9080"}, ROUTER_PASSTHROUGH,
+     NULL},
 };
 
 static void subset_routing_follows_bookinfo_files(void) {
@@ -212,9 +214,9 @@ static void missing_subset_is_no_cluster(void) {
   EXPECT_INT_EQ(world_route(cfg, &req, &rng, &d), ROUTER_NO_CLUSTER);
   EXPECT_STR_CONTAINS(d.why, "no Service or ServiceEntry for host nosuch.default.svc.cluster.local");
   req = (struct world_req){.authority = "unknown.example.com"};
-  EXPECT_INT_EQ(world_route(cfg, &req, &rng, &d), ROUTER_NO_ROUTE);
-  EXPECT_STR_EQ(router_verdict_flag(d.verdict), "NR");
-  EXPECT_INT_EQ(router_verdict_status(d.verdict), 404);
+  EXPECT_INT_EQ(world_route(cfg, &req, &rng, &d), ROUTER_PASSTHROUGH);
+  EXPECT(router_verdict_flag(d.verdict) == NULL);
+  EXPECT_INT_EQ(router_verdict_status(d.verdict), 0);
   proxy_config_free(cfg);
   world_free(&w);
 }
@@ -404,11 +406,14 @@ static void domains_with_and_without_port(void) {
     if (v != ROUTER_ROUTE || strcmp(d.cluster->name, "outbound|9080||" REVIEWS) != 0)
       test_fail(__FILE__, __LINE__, "%s: %s (%s)", same[i], router_verdict_name(v), d.why);
   }
-  static const char *const nr[] = {"reviews:80", "reviews.default.svc.cluster", "review", "reviews.default.svc.cluster.local.x"};
-  for (size_t i = 0; i < sizeof nr / sizeof nr[0]; i++) {
+  /* Not reviews' domains: no vhost, so the outbound catch-all takes them. */
+  static const char *const other[] = {"reviews:80", "reviews.default.svc.cluster", "review",
+                                      "reviews.default.svc.cluster.local.x"};
+  for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
     struct route_decision d;
-    struct world_req req = {.authority = nr[i]};
-    if (world_route(cfg, &req, &rng, &d) != ROUTER_NO_ROUTE) test_fail(__FILE__, __LINE__, "%s: %s", nr[i], d.why);
+    struct world_req req = {.authority = other[i]};
+    if (world_route(cfg, &req, &rng, &d) != ROUTER_PASSTHROUGH || d.vhost)
+      test_fail(__FILE__, __LINE__, "%s: %s", other[i], d.why);
   }
   proxy_config_free(cfg);
   world_free(&w);
@@ -529,7 +534,82 @@ static void inbound_routes_to_the_local_app(void) {
   world_free(&w);
 }
 
+/* outboundTrafficPolicy: a host no vhost serves is passed through (ALLOW_ANY, the default) or
+ * answered 502 without a flag (REGISTRY_ONLY); known hosts, unmatched rules, inbound listeners
+ * and gateways are not touched. */
+static void outbound_traffic_policy_catch_all(void) {
+  struct world w;
+  const char *files[] = {"bookinfo-networking/bookinfo-gateway.yaml", NULL};
+  if (world_init(&w, files, NULL)) {
+    world_free(&w);
+    return;
+  }
+  struct rng rng;
+  rng_seed(&rng, 1);
+  struct route_decision d;
+  static const enum xds_outbound_policy modes[] = {XDS_OUTBOUND_POLICY_NONE, XDS_OUTBOUND_POLICY_ALLOW_ANY,
+                                                   XDS_OUTBOUND_POLICY_REGISTRY_ONLY};
+  for (size_t m = 0; m < 3; m++) {
+    struct compile_input in = world_input(&w);
+    in.outbound_policy = modes[m];
+    bool blocks = modes[m] == XDS_OUTBOUND_POLICY_REGISTRY_ONLY;
+    struct proxy_config *cfg = NULL;
+    ASSERT_INT_EQ(compile_sidecar(&w.st, &in, "default", "productpage-v1", NULL, &cfg, &w.diags), 0);
+    EXPECT_INT_EQ(proxy_config_listener(cfg, XDS_OUTBOUND, 0)->outbound_policy,
+                  blocks ? XDS_OUTBOUND_POLICY_REGISTRY_ONLY : XDS_OUTBOUND_POLICY_ALLOW_ANY);
+    struct world_req req = {.authority = "127.0.0.1:8000"};
+    EXPECT_INT_EQ(world_route(cfg, &req, &rng, &d), blocks ? ROUTER_BLACKHOLE : ROUTER_PASSTHROUGH);
+    EXPECT(d.vhost == NULL && d.cluster == NULL);
+    EXPECT(router_verdict_flag(d.verdict) == NULL);
+    EXPECT_INT_EQ(router_verdict_status(d.verdict), blocks ? 502 : 0);
+    EXPECT_STR_CONTAINS(d.why, blocks ? "block_all" : "allow_any");
+    EXPECT_STR_CONTAINS(d.why, blocks ? "BlackHoleCluster" : "PassthroughCluster");
+    req = (struct world_req){.authority = "reviews:9080"};
+    EXPECT_INT_EQ(world_route(cfg, &req, &rng, &d), ROUTER_ROUTE);
+    /* Inbound: the workload's own port answers whatever the Host says. */
+    req = (struct world_req){.authority = "www.example.com", .direction = XDS_INBOUND, .port = 9080};
+    EXPECT_INT_EQ(world_route(cfg, &req, &rng, &d), ROUTER_ROUTE);
+    proxy_config_free(cfg);
+    /* Gateways never pass through: an unknown host stays 404 NR. */
+    static const struct resource_map_entry gl[] = {{(char *)"istio", (char *)"ingressgateway"}};
+    struct resource_map labels = {(struct resource_map_entry *)gl, 1};
+    struct proxy_config *gw = NULL;
+    ASSERT_INT_EQ(compile_gateway(&w.st, &in, "istio-system", "istio-ingressgateway", &labels, &gw, &w.diags), 0);
+    req = (struct world_req){.authority = "www.example.com", .path = "/productpage", .port = 8080};
+    EXPECT_INT_EQ(world_route(gw, &req, &rng, &d), ROUTER_ROUTE); /* the Gateway's hosts: "*" */
+    req = (struct world_req){.authority = "www.example.com", .path = "/nowhere", .port = 8080};
+    EXPECT_INT_EQ(world_route(gw, &req, &rng, &d), ROUTER_NO_ROUTE);
+    req = (struct world_req){.authority = "www.example.com", .path = "/productpage", .port = 9999};
+    EXPECT_INT_EQ(world_route(gw, &req, &rng, &d), ROUTER_NO_ROUTE);
+    for (size_t i = 0; i < gw->route_configs_len; i++)
+      EXPECT_INT_EQ(gw->route_configs[i].outbound_policy, XDS_OUTBOUND_POLICY_NONE);
+    proxy_config_free(gw);
+  }
+  world_free(&w);
+}
+
+/* The passthrough destination is the authority, port 80 when it names none. */
+static void original_destination_is_the_authority(void) {
+  static const struct {
+    const char *authority, *want; /* want NULL: refused */
+  } cases[] = {
+      {"127.0.0.1:8000", "127.0.0.1:8000"}, {"127.0.0.1", "127.0.0.1:80"},   {"[::1]:8443", "[::1]:8443"},
+      {"[::1]", "[::1]:80"},                {"localhost:9", "localhost:9"}, {"api.example.com", "api.example.com:80"},
+      {"", NULL},                           {":8080", NULL},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char out[64] = "";
+    int rc = router_original_destination(slice_from(cases[i].authority), out, sizeof out);
+    if (cases[i].want ? rc != 0 || strcmp(out, cases[i].want) != 0 : rc != -EINVAL)
+      test_fail(__FILE__, __LINE__, "\"%s\": rc %d \"%s\", want %s", cases[i].authority, rc, out,
+                cases[i].want ? cases[i].want : "-EINVAL");
+  }
+  char tiny[8];
+  EXPECT_INT_EQ(router_original_destination(slice_from("127.0.0.1:8000"), tiny, sizeof tiny), -EINVAL);
+}
+
 TEST_CASES(TEST(subset_routing_follows_bookinfo_files), TEST(weighted_splits_match_weights),
            TEST(same_seed_gives_same_picks), TEST(missing_subset_is_no_cluster), TEST(match_fields),
            TEST(no_rule_matches_is_no_route), TEST(domains_with_and_without_port), TEST(many_services_are_all_found),
-           TEST(gateway_routes_apply_only_at_the_gateway), TEST(inbound_routes_to_the_local_app))
+           TEST(gateway_routes_apply_only_at_the_gateway), TEST(inbound_routes_to_the_local_app),
+           TEST(outbound_traffic_policy_catch_all), TEST(original_destination_is_the_authority))

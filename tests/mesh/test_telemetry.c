@@ -26,7 +26,7 @@ static void counts_a_request_with_istios_labels(void) {
   struct telemetry t = {0};
   t.enabled = 1;
   struct telemetry_request r = {REPORTER_SOURCE, &productpage, &reviews_v2, "reviews.default.svc.cluster.local",
-                                200, 0, 12.5, 0, 1024, 0, NULL, NULL};
+                                200, 0, 12.5, 0, 1024, 0, NULL, NULL, NULL};
   ASSERT_INT_EQ(telemetry_record(&t, &r), 0);
   ASSERT_INT_EQ(telemetry_record(&t, &r), 0);
   struct buf out = {0};
@@ -50,11 +50,36 @@ static void counts_a_request_with_istios_labels(void) {
   telemetry_free(&t);
 }
 
+/* Istio's outbound catch-all: destination_service is the Host called, destination_service_name
+ * the cluster (PassthroughCluster, BlackHoleCluster), and a series of its own. */
+static void catch_all_names_its_cluster(void) {
+  setup();
+  struct telemetry t = {0};
+  t.enabled = 1;
+  struct telemetry_request r = {.reporter = REPORTER_SOURCE, .source = &productpage, .service = "127.0.0.1:8000",
+                                .code = 200, .service_name = "PassthroughCluster"};
+  ASSERT_INT_EQ(telemetry_record(&t, &r), 0);
+  r.service_name = "BlackHoleCluster";
+  r.code = 502;
+  ASSERT_INT_EQ(telemetry_record(&t, &r), 0);
+  struct buf out = {0};
+  const char *text = render(&t, &out);
+  EXPECT_STR_CONTAINS(text, "destination_service=\"127.0.0.1:8000\",destination_service_name=\"PassthroughCluster\","
+                            "destination_service_namespace=\"unknown\",destination_cluster=\"Kubernetes\","
+                            "request_protocol=\"http\",response_code=\"200\"");
+  EXPECT_STR_CONTAINS(text, "destination_service=\"127.0.0.1:8000\",destination_service_name=\"BlackHoleCluster\","
+                            "destination_service_namespace=\"unknown\",destination_cluster=\"Kubernetes\","
+                            "request_protocol=\"http\",response_code=\"502\",grpc_response_status=\"\","
+                            "response_flags=\"-\"");
+  buf_free(&out);
+  telemetry_free(&t);
+}
+
 static void separates_series_by_code_flags_and_peer(void) {
   setup();
   struct telemetry t = {0};
   struct telemetry_request ok = {REPORTER_SOURCE, &productpage, &reviews_v2, "reviews.default.svc.cluster.local",
-                                 200, 0, 1, 0, 0, 0, NULL, NULL};
+                                 200, 0, 1, 0, 0, 0, NULL, NULL, NULL};
   struct telemetry_request uo = ok;
   uo.code = 503;
   uo.flags = FLAG_UO;
@@ -127,7 +152,7 @@ static void deltas_report_each_count_once(void) {
   t.on_dirty = on_dirty;
   dirty_calls = 0;
   struct telemetry_request r = {REPORTER_SOURCE, &productpage, &reviews_v2, "reviews.default.svc.cluster.local",
-                                200, 0, 12.5, 0, 0, 0, NULL, NULL};
+                                200, 0, 12.5, 0, 0, 0, NULL, NULL, NULL};
   struct telemetry_request slow = r;
   slow.duration_ms = 1e9; /* past Envoy's last bound: the overflow bucket */
   ASSERT_INT_EQ(telemetry_record(&t, &r), 0);
@@ -177,7 +202,7 @@ static void destination_tells_mtls_from_plaintext(void) {
   t.enabled = 1;
   struct telemetry_request r = {REPORTER_DESTINATION, &productpage, &reviews_v2, "reviews.default.svc.cluster.local",
                                 200, 0, 1, 0, 0, 1, "spiffe://cluster.local/ns/default/sa/bookinfo-productpage",
-                                "spiffe://cluster.local/ns/default/sa/bookinfo-reviews"};
+                                "spiffe://cluster.local/ns/default/sa/bookinfo-reviews", NULL};
   ASSERT_INT_EQ(telemetry_record(&t, &r), 0);
   struct telemetry_request plain = r;
   plain.mutual_tls = 0;
@@ -194,6 +219,7 @@ static void destination_tells_mtls_from_plaintext(void) {
   telemetry_free(&t);
 }
 
-TEST_CASES(TEST(counts_a_request_with_istios_labels), TEST(destination_tells_mtls_from_plaintext), TEST(separates_series_by_code_flags_and_peer),
+TEST_CASES(TEST(counts_a_request_with_istios_labels), TEST(catch_all_names_its_cluster),
+           TEST(destination_tells_mtls_from_plaintext), TEST(separates_series_by_code_flags_and_peer),
            TEST(peer_header_round_trips_and_refuses_injection), TEST(deltas_report_each_count_once),
            TEST(samples_are_bounded_and_oldest_first))
