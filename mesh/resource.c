@@ -470,8 +470,11 @@ static struct resource *parse_document(const struct yamldoc_node *doc, const cha
     }
     for (int i = 0; !said && LATER_KINDS[i]; i++) {
       if (strcmp(kind, LATER_KINDS[i]) == 0) {
-        rerror(c, kind_node, "kind", "%s is a valid Istio kind but is not supported by meshlab yet",
-               kind);
+        /* A Sidecar is most often written for its outboundTrafficPolicy: say where that lives. */
+        rerror(c, kind_node, "kind", "%s is a valid Istio kind but is not supported by meshlab yet%s", kind,
+               strcmp(kind, "Sidecar") == 0 ? "; for spec.outboundTrafficPolicy, set the mesh-wide mode with "
+                                              "'meshlab up --outbound-traffic-policy REGISTRY_ONLY'"
+                                            : "");
         said = true;
       }
     }

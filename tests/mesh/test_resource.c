@@ -493,7 +493,8 @@ static const struct {
     {"unknown kind", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n", 2, 7, "kind",
      "unknown kind 'ConfigMap'"},
     {"later kind", "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata:\n  name: x\n",
-     2, 7, "kind", "not supported by meshlab yet"},
+     2, 7, "kind", "not supported by meshlab yet; for spec.outboundTrafficPolicy, set the mesh-wide mode with "
+                   "'meshlab up --outbound-traffic-policy REGISTRY_ONLY'"},
     {"other EnvoyFilter", "apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\n"
                           "metadata:\n  name: lua\nspec:\n  configPatches:\n"
                           "  - applyTo: HTTP_FILTER\n    patch:\n      operation: INSERT_BEFORE\n"
