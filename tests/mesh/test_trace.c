@@ -524,6 +524,31 @@ static void summary_line(void) {
   EXPECT_INT_EQ(trace_records_summary("s", r, 0, &b), -EINVAL);
 }
 
-TEST_CASES(TEST(clear_and_copy), TEST(ring_wraps_around), TEST(notable_keeps_failure), TEST(find_returns_hops_in_order),
+/* Many laps of both rings, failures interleaved: every request still in its window is found,
+ * exactly once, whichever ring holds it. */
+static void find_after_many_laps(void) {
+  enum { CAP = 8, TOTAL = 5 * CAP + 3 };
+  struct trace_store st = {0};
+  ASSERT_INT_EQ(trace_store_init(&st, CAP), 0);
+  for (int i = 0; i < TOTAL; i++) {
+    struct trace_record r;
+    trace_record_clear(&r);
+    snprintf(r.request_id, sizeof r.request_id, "r-%d", i);
+    r.code = i % 3 == 0 ? 503 : 200;
+    trace_store_commit(&st, &r);
+  }
+  int notable_seen = 0;
+  for (int i = TOTAL - 1; i >= 0; i--) {
+    char id[16];
+    snprintf(id, sizeof id, "r-%d", i);
+    const struct trace_record *out[4];
+    size_t n = trace_store_find(&st, id, out, 4);
+    bool in_recent = i >= TOTAL - CAP, in_notable = i % 3 == 0 && notable_seen++ < CAP;
+    if ((in_recent || in_notable) != (n == 1)) test_fail(__FILE__, __LINE__, "%s: found %zu", id, n);
+  }
+  trace_store_free(&st);
+}
+
+TEST_CASES(TEST(clear_and_copy), TEST(ring_wraps_around), TEST(find_after_many_laps), TEST(notable_keeps_failure), TEST(find_returns_hops_in_order),
            TEST(sort_orders_hops), TEST(json_round_trip), TEST(why_answer_round_trip), TEST(json_refusals),
            TEST(text_cases), TEST(summary_line))
