@@ -337,6 +337,15 @@ static void route_timeout_is_504_ut(void) {
   STOP(f);
 }
 
+/* The response flags a local reply carries (x-meshlab-response-flags), "" when none. Valid
+ * until the next call. */
+static const char *flags_of(const struct client_response *r) {
+  static char flags[32];
+  flags[0] = '\0';
+  client_header(r, "x-meshlab-response-flags", flags, sizeof flags);
+  return flags;
+}
+
 static void refused_upstream_is_503_uf(void) {
   /* A port that was free a moment ago: nothing listens there. */
   struct fixture probe;
@@ -351,9 +360,7 @@ static void refused_upstream_is_503_uf(void) {
   get(&c, "/size/3", &r);
   EXPECT_INT_EQ(r.status, 503);
   EXPECT_STR_CONTAINS(buf_cstr(&r.body), "upstream connect error or disconnect/reset before headers");
-  char flags[32] = "";
-  client_header(&r, "x-meshlab-response-flags", flags, sizeof flags);
-  EXPECT_STR_EQ(flags, "UF");
+  EXPECT_STR_EQ(flags_of(&r), "UF");
   client_response_free(&r);
   client_close(&c);
   struct counts n;
@@ -404,9 +411,7 @@ static void connect_timeout_is_503_uf(void) {
   EXPECT_INT_EQ(r.status, 503);
   EXPECT_STR_EQ(buf_cstr(&r.body),
                 "upstream connect error or disconnect/reset before headers. reset reason: connection timeout");
-  char flags[32] = "";
-  client_header(&r, "x-meshlab-response-flags", flags, sizeof flags);
-  EXPECT_STR_EQ(flags, "UF");
+  EXPECT_STR_EQ(flags_of(&r), "UF");
   EXPECT_INT_GE(took, 180);
   EXPECT_INT_LE(took, 1500);
   client_response_free(&r);
@@ -435,9 +440,7 @@ static void client_stalled_mid_body_is_408_si(void) {
   ASSERT_INT_EQ(client_read(&c, &r), 0);
   EXPECT_INT_EQ(r.status, 408);
   EXPECT_STR_EQ(buf_cstr(&r.body), "stream timeout");
-  char v[32] = "";
-  client_header(&r, "x-meshlab-response-flags", v, sizeof v);
-  EXPECT_STR_EQ(v, "SI");
+  EXPECT_STR_EQ(flags_of(&r), "SI");
   EXPECT(client_wait_closed(&c, 1000));
   EXPECT_INT_GE(ms_since(start), 280);
   EXPECT_INT_LE(ms_since(start), 1500);
@@ -476,9 +479,7 @@ static void unanswered_request_is_504_si(void) {
   get(&c, "/delay/3000", &r);
   EXPECT_INT_EQ(r.status, 504);
   EXPECT_STR_EQ(buf_cstr(&r.body), "stream timeout");
-  char v[32] = "";
-  client_header(&r, "x-meshlab-response-flags", v, sizeof v);
-  EXPECT_STR_EQ(v, "SI");
+  EXPECT_STR_EQ(flags_of(&r), "SI");
   EXPECT_INT_GE(ms_since(start), 280);
   EXPECT_INT_LE(ms_since(start), 1500);
   client_response_free(&r);
