@@ -65,3 +65,23 @@ tap_finish() {
   [ "$failed" = 0 ]
   exit
 }
+
+# circuit_breaking_dr: the DestinationRule of Istio's circuit-breaking task (httpbin: one
+# connection, one pending request, one request per connection), on stdout.
+circuit_breaking_dr() {
+  cat <<'YAML'
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: httpbin
+spec:
+  host: httpbin
+  trafficPolicy:
+    connectionPool:
+      tcp:
+        maxConnections: 1
+      http:
+        http1MaxPendingRequests: 1
+        maxRequestsPerConnection: 1
+YAML
+}

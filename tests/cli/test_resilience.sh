@@ -54,21 +54,7 @@ until_ok 15 '[ "$("$MESHLAB" exec fortio-deploy "${L[@]}" -- curl -s -m 5 -o /de
 check "fortio reaches httpbin through its sidecar" '[ $? = 0 ]'
 
 # ---- circuit breaking (Istio's task, its DestinationRule) ----
-cat > "$tmp/cb.yaml" <<'EOF'
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: httpbin
-spec:
-  host: httpbin
-  trafficPolicy:
-    connectionPool:
-      tcp:
-        maxConnections: 1
-      http:
-        http1MaxPendingRequests: 1
-        maxRequestsPerConnection: 1
-EOF
+circuit_breaking_dr > "$tmp/cb.yaml"
 apply -f "$tmp/cb.yaml"
 check "apply the circuit-breaking DestinationRule" '[ $? = 0 ]' "$(cat "$tmp/apply.out")"
 until_ok 5 '[ "$(stat fortio-deploy-0 "outbound\\|8000\\|\\|httpbin" max_connections)" = 1 ]'

@@ -132,21 +132,7 @@ rc=$?
 check "apply Istio's httpbin and fortio samples" '[ $rc = 0 ]' "$(cat "$tmp/apply2.out")"
 until_ok 15 '[ "$("$MESHLAB" exec fortio-deploy "${L[@]}" -- curl -s -m 5 -o /dev/null -w "%{http_code}" http://httpbin:8000/get)" = 200 ]'
 check "fortio reaches httpbin through its sidecar" '[ $? = 0 ]'
-cat > "$tmp/cb.yaml" <<'EOF'
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: httpbin
-spec:
-  host: httpbin
-  trafficPolicy:
-    connectionPool:
-      tcp:
-        maxConnections: 1
-      http:
-        http1MaxPendingRequests: 1
-        maxRequestsPerConnection: 1
-EOF
+circuit_breaking_dr > "$tmp/cb.yaml"
 "$MESHLAB" apply "${L[@]}" -f "$tmp/cb.yaml" > "$tmp/apply3.out" 2>&1
 rc=$?
 check "apply the circuit-breaking DestinationRule on httpbin" '[ $rc = 0 ]' "$(cat "$tmp/apply3.out")"
