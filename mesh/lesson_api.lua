@@ -446,25 +446,27 @@ function breakers(caller, service, subset)
   return nil
 end
 
--- replica_address(replica): the pod address its sidecar serves on (to match clusters' hosts).
-function replica_address(replica)
+-- The replica called name as status() lists it, or nil.
+local function replica_entry(name)
   for _, r in ipairs(status().replicas or {}) do
-    if r.name == replica then return r.address end
+    if r.name == name then return r end
   end
   return nil
+end
+
+-- replica_address(replica): the pod address its sidecar serves on (to match clusters' hosts).
+function replica_address(replica)
+  local r = replica_entry(replica)
+  return r and r.address
 end
 
 -- pod_url(replica, port, path): where a client outside the mesh reaches the replica's service
 -- port (its sidecar's inbound listener): http://ADDRESS:PORT/path, the block's port in port
 -- blocks. For http.get(url, {from = "outside"}).
 function pod_url(replica, port, path)
-  for _, r in ipairs(status().replicas or {}) do
-    if r.name == replica then
-      local block = type(r.port_block) == "table" and r.port_block.ports or {}
-      return string.format("http://%s:%d%s", r.address, block[tostring(port)] or port, path or "/")
-    end
-  end
-  fail("pod_url: no replica %q", tostring(replica))
+  local r = replica_entry(replica) or fail("pod_url: no replica %q", tostring(replica))
+  local block = type(r.port_block) == "table" and r.port_block.ports or {}
+  return string.format("http://%s:%d%s", r.address, block[tostring(port)] or port, path or "/")
 end
 
 -- token{sub=, groups=, aud=, scope=, exp=, alg=}: a JWT signed by the lab's own issuer
