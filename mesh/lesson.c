@@ -62,6 +62,9 @@ struct lesson {
   struct loadgen lg;
   struct buf lg_request;
   bool lg_running, lg_stop_pending;
+  /* the lab issuer's keys, read on the first token() */
+  struct issuer issuer;
+  bool has_issuer;
   /* progress */
   int step;
   char step_title[256];
@@ -351,8 +354,10 @@ static size_t strings_arg(json_t *v, const char **out, size_t max) {
 
 /* A token from the lab's own issuer, as `meshlab token` mints it (keys in the lab folder). */
 static enum script_reply op_token(struct lesson *l, json_t *args, json_t **result, char *err, size_t errlen) {
-  struct issuer is;
-  if (issuer_load(l->opts->lab_dir, &is, err, errlen) != 0) return SCRIPT_FAIL;
+  if (!l->has_issuer) {
+    if (issuer_load(l->opts->lab_dir, &l->issuer, err, errlen) != 0) return SCRIPT_FAIL;
+    l->has_issuer = true;
+  }
   const char *aud[8], *groups[8];
   struct issuer_claims c = {.alg = str_arg(args, "alg", NULL), .sub = str_arg(args, "sub", NULL),
                             .scope = str_arg(args, "scope", NULL),
@@ -362,9 +367,7 @@ static enum script_reply op_token(struct lesson *l, json_t *args, json_t **resul
   c.groups_len = strings_arg(json_object_get(args, "groups"), groups, 8);
   c.groups = groups;
   char *token = NULL;
-  int rc = issuer_mint(&is, &c, (int64_t)time(NULL), &token, err, errlen);
-  issuer_free(&is);
-  if (rc != 0) return SCRIPT_FAIL;
+  if (issuer_mint(&l->issuer, &c, (int64_t)time(NULL), &token, err, errlen) != 0) return SCRIPT_FAIL;
   *result = json_string(token);
   free(token);
   return SCRIPT_DONE;
@@ -714,6 +717,7 @@ enum lesson_exit lesson_run(uv_loop_t *loop, const struct lesson_opts *opts, str
   code = l->exit_code;
   script_free(l->script);
   conn_env_free(&l->env);
+  if (l->has_issuer) issuer_free(&l->issuer);
   free(l->error);
   free(l);
   return code;
