@@ -7,7 +7,7 @@
 # and it must reach 95 % of its target rate.
 #
 # MESHLAB_PUSH_QPS sets the rate (default 500, the figure) and MESHLAB_PUSH_ADDRESSES the
-# lab's /24: the sanitizer tree runs its own binary at a rate ASan can carry beside other tests, and
+# lab's /24: the sanitizer tree runs its own binary at a rate ASan can carry, and
 # the release binary at 500 rps alone (tests/CMakeLists.txt).
 #
 # The lab runs in a temp folder, on OS-assigned ingress ports and its own /24 of pod addresses;
