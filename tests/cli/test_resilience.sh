@@ -115,8 +115,9 @@ check "Istio's default retry policy (503 on another host) keeps every request wh
 # The decision trace of a retried request: `meshlab why` shows both tries and why. A request
 # whose JSON trace shows the retry is then explained in text at once; the text must say the same.
 # (Under a fully loaded 2-core ASan run the text answer, asked a second later, once came without
-# the caller's record and without an unreachable proxy; a mismatch is reported below and the
-# search goes on with the next request. An answer that never explains a retry fails.)
+# the caller's record: a proxy's admin that does not answer within 1.5 s is left out with a
+# warning. A mismatch is reported below, warnings included, and the search goes on with the next
+# request. An answer that never explains a retry fails.)
 why_id= traced_id= out=
 explains() {
   echo "$1" | grep -q "try 1 .*httpbin-2.* 503 .*retry in .*retriable-status-codes" && echo "$1" | grep -q "try 2 .* 200 "
@@ -135,7 +136,7 @@ assert a[0]["replica"] == "httpbin-2" and a[1]["replica"] != "httpbin-2", a
   out=$("$MESHLAB" why "retry-$i" "${L[@]}" 2>&1)
   if explains "$out"; then why_id=retry-$i; break; fi
   echo "# retry-$i: the JSON trace shows the retry, the text answer does not:"
-  echo "$out" | grep -E ' → |^request ' | sed 's/^/#   /'
+  echo "$out" | grep -E ' → |^request |^warning: ' | sed 's/^/#   /'
 done
 check "a request that met httpbin-2 first: its trace has try 1 = 503 from httpbin-2, retried, try 2 = 200 elsewhere" \
   '[ -n "$traced_id" ]' "$("$MESHLAB" why retry-1 "${L[@]}" 2>&1 | head -20)"
