@@ -337,15 +337,15 @@ static int string_match(struct builder *b, struct xds_string_match *dst, const s
   }
   dst->value = dup(&b->c, src->value ? src->value : "");
   if (dst->kind == XDS_MATCH_REGEX && dst->value) {
-    int rc = proxy_config_regex(b->c.cfg, dst, icase);
+    char why[160] = "";
+    int rc = proxy_config_regex(b->c.cfg, dst, icase, why, sizeof why);
     if (rc == -ENOMEM) return rc;
     if (rc) {
-      /* POSIX ERE cannot read this RE2 pattern: the condition never matches, and we say so. */
+      /* POSIX ERE cannot express this RE2 pattern: the condition never matches, and we say so. */
       if (b->c.diags)
         diag_add(b->c.diags, DIAG_WARNING, NULL, 0, 0, what,
-                 "regex '%s' is not supported by meshlab's POSIX regex engine (RE2 features such as "
-                 "(?i), \\d or lazy quantifiers); this condition never matches",
-                 src->value);
+                 "regex '%s' cannot run on meshlab's POSIX regex engine: %s; this condition never matches",
+                 src->value, why);
       dst->regex = NULL;
     }
   }

@@ -399,8 +399,9 @@ bool compile_security_applies(const struct resource *r, const char *ns, const st
  * Appends it to list. Returns 0, -ENOMEM, or -EINVAL with why (should not happen: r was valid). */
 int compile_security_copy(const struct resource *r, struct resource_list *list, char *why, size_t why_size);
 
-/* Compiles a regex match into cfg (anchored, POSIX extended). Returns 0, -EINVAL when POSIX
- * regcomp refuses it, or -ENOMEM. */
-int proxy_config_regex(struct proxy_config *cfg, struct xds_string_match *m, bool icase);
+/* Compiles a regex match (RE2 syntax, as Istio writes it) into cfg: regex_re2.h translates it
+ * for POSIX and anchors it. Returns 0, -EINVAL with what POSIX cannot express in why, or
+ * -ENOMEM. */
+int proxy_config_regex(struct proxy_config *cfg, struct xds_string_match *m, bool icase, char *why, size_t whylen);
 
 #endif

@@ -173,7 +173,8 @@ static void r_string_match_in(struct rd *r, json_t *o, const char *path, struct 
   }
   if (n > 1) bad(r, path, "give exactly one of exact, prefix, regex, present");
   if (m->kind == XDS_MATCH_REGEX && m->value) {
-    int rc = proxy_config_regex(r->cfg, m, icase);
+    char why[160];
+    int rc = proxy_config_regex(r->cfg, m, icase, why, sizeof why);
     if (rc == -ENOMEM) oom(r);
     /* -EINVAL: POSIX refuses it; the compiler already warned and the condition never matches. */
   }

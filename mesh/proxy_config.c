@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "mesh/compile.h"
+#include "mesh/regex_re2.h"
 
 static void *zalloc(struct proxy_config *cfg, size_t n) {
   void *p = arena_alloc(&cfg->arena, n ? n : 1);
@@ -43,23 +44,13 @@ void proxy_config_free(struct proxy_config *cfg) {
   free(cfg);
 }
 
-int proxy_config_regex(struct proxy_config *cfg, struct xds_string_match *m, bool icase) {
-  /* Envoy's safe_regex must match the whole value: anchor it. POSIX ERE stands in for RE2;
-   * the common subset (classes, alternation, repetition) behaves the same. */
-  size_t n = strlen(m->value) + 5;
-  char *pattern = malloc(n);
+int proxy_config_regex(struct proxy_config *cfg, struct xds_string_match *m, bool icase, char *why, size_t whylen) {
   regex_t *re = calloc(1, sizeof *re);
-  if (!pattern || !re) {
-    free(pattern);
-    free(re);
-    return -ENOMEM;
-  }
-  snprintf(pattern, n, "^(%s)$", m->value);
-  int rc = regcomp(re, pattern, REG_EXTENDED | REG_NOSUB | (icase ? REG_ICASE : 0));
-  free(pattern);
+  if (!re) return -ENOMEM;
+  int rc = re2_compile(m->value, icase, re, why, whylen);
   if (rc != 0) {
     free(re);
-    return -EINVAL;
+    return rc;
   }
   if (cfg->regexes_len == cfg->regexes_cap) {
     size_t cap = cfg->regexes_cap ? cfg->regexes_cap * 2 : 8;

@@ -11,9 +11,12 @@
 #include "mesh/resource_internal.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "mesh/regex_re2.h"
 
 #define END {NULL, RF_OK, NULL}
 #define OK(name) {name, RF_OK, NULL}
@@ -24,6 +27,22 @@ static const uint32_t INT32_MAX_U = 2147483647u;
 /* ---- shared pieces -------------------------------------------------------------------------- */
 
 static const struct rfield STRING_MATCH_FIELDS[] = {OK("exact"), OK("prefix"), OK("regex"), END};
+
+/* Istio accepts any RE2 pattern; meshlab runs them on POSIX (regex_re2.h). One POSIX cannot
+ * express is accepted too, but said at apply, where the learner looks: that condition will
+ * never match. */
+static void warn_regex(struct rctx *c, const struct yamldoc_node *n, const char *path, const char *re) {
+  regex_t compiled;
+  char why[160] = "";
+  int rc = re2_compile(re, false, &compiled, why, sizeof why);
+  if (rc == 0) {
+    regfree(&compiled);
+    return;
+  }
+  if (rc == -EINVAL)
+    rwarning(c, yamldoc_get(n, "regex"), path,
+             "regex '%s' cannot run on meshlab's POSIX regex engine: %s; this condition never matches", re, why);
+}
 
 /* A StringMatch {exact | prefix | regex}. allow_empty: `{}` means "present" (headers and
  * query parameters). */
@@ -51,6 +70,8 @@ static void parse_string_match(struct rctx *c, const struct yamldoc_node *n, con
     rerror(c, n, path, "set only one of exact, prefix or regex");
   else if (count == 0 && !allow_empty && n->len == 0)
     rerror(c, n, path, "set one of exact, prefix or regex");
+  else if (count == 1 && out->type == RESOURCE_MATCH_REGEX)
+    warn_regex(c, n, path, out->value);
 }
 
 static void parse_named_matches(struct rctx *c, const struct yamldoc_node *parent,

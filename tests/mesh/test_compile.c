@@ -215,32 +215,49 @@ static void policies_merge_like_istio(void) {
   world_free(&w);
 }
 
-static void regex_posix_cannot_read_warns(void) {
-  static const char yaml[] = "apiVersion: networking.istio.io/v1\n"
-                             "kind: VirtualService\n"
-                             "metadata: {name: reviews}\n"
-                             "spec:\n"
-                             "  hosts: [reviews]\n"
-                             "  http:\n"
-                             "  - match: [{uri: {regex: '(?i)/reviews/.*'}}]\n"
-                             "    route: [{destination: {host: reviews, subset: v2}}]\n"
-                             "  - route: [{destination: {host: reviews, subset: v1}}]\n";
+/* A VirtualService with two regex rules: one RE2 pattern meshlab translates ((?i), \d), one
+ * POSIX cannot express (\b). */
+static const char REGEX_VS[] = "apiVersion: networking.istio.io/v1\n"
+                               "kind: VirtualService\n"
+                               "metadata: {name: reviews}\n"
+                               "spec:\n"
+                               "  hosts: [reviews]\n"
+                               "  http:\n"
+                               "  - match: [{uri: {regex: '\\bfoo/.*'}}]\n"
+                               "    route: [{destination: {host: reviews, subset: v3}}]\n"
+                               "  - match: [{uri: {regex: '(?i)/reviews/\\d+'}}]\n"
+                               "    route: [{destination: {host: reviews, subset: v2}}]\n"
+                               "  - route: [{destination: {host: reviews, subset: v1}}]\n";
+
+static void regex_re2_translated_or_warned(void) {
   struct world w;
-  if (world_init(&w, NULL, yaml)) {
+  if (world_init(&w, NULL, REGEX_VS)) {
     world_free(&w);
     return;
   }
   size_t before = diag_count(&w.diags, DIAG_WARNING);
   struct proxy_config *cfg = world_sidecar(&w, NULL, "productpage-v1");
   ASSERT(cfg);
-  EXPECT_INT_EQ(diag_count(&w.diags, DIAG_WARNING), before + 1);
-  EXPECT_STR_CONTAINS(w.diags.items[w.diags.len - 1].message, "never matches");
+  ASSERT_INT_EQ(diag_count(&w.diags, DIAG_WARNING), before + 1);
+  const char *msg = w.diags.items[w.diags.len - 1].message;
+  EXPECT_STR_CONTAINS(msg, "\\b (a zero-width assertion)");
+  EXPECT_STR_CONTAINS(msg, "never matches");
   struct rng rng;
   rng_seed(&rng, 1);
-  struct route_decision d;
-  struct world_req req = {.authority = "reviews", .path = "/reviews/1"};
-  EXPECT_INT_EQ(world_route(cfg, &req, &rng, &d), ROUTER_ROUTE);
-  EXPECT_STR_EQ(d.cluster->subset, "v1");
+  static const struct {
+    const char *path, *subset;
+  } cases[] = {
+      {"/REVIEWS/12", "v2"}, /* (?i) and \d translated */
+      {"/reviews/x", "v1"},  /* \d is a digit, not the letter d */
+      {"/reviews/d", "v1"},
+      {"foo/x", "v1"},       /* the refused rule never matches */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct route_decision d;
+    struct world_req req = {.authority = "reviews", .path = cases[i].path};
+    EXPECT_INT_EQ(world_route(cfg, &req, &rng, &d), ROUTER_ROUTE);
+    if (d.cluster) EXPECT_STR_EQ(d.cluster->subset, cases[i].subset);
+  }
   proxy_config_free(cfg);
   world_free(&w);
 }
@@ -961,7 +978,7 @@ static void mtls_modes_and_auto_mtls(void) {
 }
 
 TEST_CASES(TEST(clusters_and_endpoints), TEST(mtls_modes_and_auto_mtls), TEST(domains_follow_istio), TEST(policies_merge_like_istio),
-           TEST(regex_posix_cannot_read_warns), TEST(gateway_config_shape), TEST(json_round_trip),
+           TEST(regex_re2_translated_or_warned), TEST(gateway_config_shape), TEST(json_round_trip),
            TEST(json_errors_name_the_path), TEST(rate_limits_attach_like_istio),
            TEST(rate_limit_owned_and_round_trips), TEST(rate_limit_at_the_gateway),
            TEST(security_policies_select_like_istio), TEST(security_policies_owned_and_round_trip))

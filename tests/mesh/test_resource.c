@@ -1333,6 +1333,27 @@ static void test_warnings_and_notes(void) {
   diag_list_free(&d);
 }
 
+/* A regex POSIX cannot express is accepted (Istio accepts any RE2) and warned about at its
+ * position; one meshlab translates is not. */
+static void test_regex_warnings(void) {
+  struct resource_list l;
+  struct diag_list d;
+  resource_list_init(&l);
+  diag_list_init(&d);
+  const char *yaml = VS_HEAD "  - match:\n"
+                             "    - uri: {regex: '\\bv1'}\n"
+                             "    - headers: {end-user: {regex: '(?i)jason\\d*'}}\n" ROUTE;
+  if (parse_ok_into(yaml, "rx.yaml", NULL, &l, &d) == 1) {
+    ASSERT_INT_EQ(diag_count(&d, DIAG_WARNING), 1);
+    EXPECT_INT_EQ(d.items[0].line, 9);
+    EXPECT_STR_EQ(d.items[0].path, "spec.http[0].match[0].uri");
+    EXPECT_STR_CONTAINS(d.items[0].message, "\\b (a zero-width assertion)");
+    EXPECT_STR_CONTAINS(d.items[0].message, "never matches");
+  }
+  resource_list_free(&l);
+  diag_list_free(&d);
+}
+
 /* ---- writers ------------------------------------------------------------------------------------ */
 
 /* parse -> YAML -> parse must give the same model (compared through JSON, which holds every
@@ -1610,6 +1631,6 @@ TEST_CASES(TEST(test_bookinfo_networking_all_parse), TEST(test_bookinfo_networki
            TEST(test_failures), TEST(test_every_error_reported), TEST(test_all_or_nothing),
            TEST(test_defaults), TEST(test_namespaces), TEST(test_durations),
            TEST(test_kind_names), TEST(test_rich_model), TEST(test_jwks_inline_from_conformance),
-           TEST(test_envoy_filter_rate_limit), TEST(test_warnings_and_notes),
+           TEST(test_envoy_filter_rate_limit), TEST(test_warnings_and_notes), TEST(test_regex_warnings),
            TEST(test_round_trip), TEST(test_yaml_output_shape), TEST(test_analyze), TEST(test_analyze_jwks_uri),
            TEST(test_free_null))
