@@ -8,8 +8,8 @@
  * puts in its workload certificates and AuthorizationPolicy's `principals` match.
  *
  * Where it sits: the lab calls ca_issue for each replica before it starts and again before the
- * certificate expires (lab.c); the sidecar reads the result through tls.h. ca_cert_describe is
- * what `meshlab proxy-config secret` prints. Uses OpenSSL's crypto and X509 API (never its TLS
+ * certificate expires (lab_replica.c); the sidecar reads the result through tls.h.
+ * ca_cert_describe is what `meshlab proxy-config secret` prints. Uses OpenSSL's crypto and X509 API (never its TLS
  * API, which only tls.c includes). No global state; no clock: callers pass `now`.
  */
 #ifndef MESH_CA_H

@@ -23,7 +23,8 @@
  * answered. Replica health (an app or sidecar that went down) takes the same path from the
  * registry on.
  *
- * Files: lab.c (lifecycle, replicas, config push), lab_store.c (the resource store and what
+ * Files: lab.c (lifecycle, config push, readiness), lab_replica.c (what each replica runs, its
+ * identity, the sync with the registry), lab_store.c (the resource store and what
  * apply/delete/get/analyze/export print), lab_api.c (the HTTP endpoints), lab_control.c
  * (workload control: chaos, kill, restart, scale), lab_telemetry.c (metrics, request log,
  * journal), lab_why.c (a request's decision traces gathered from every proxy).
@@ -159,7 +160,8 @@ struct lab {
   uint64_t tel_prev_rps;
   uint64_t tel_reports;           /* reports ingested */
   FILE *journal;                  /* <dir>/journal, appended; NULL if it could not be opened */
-  /* identity (lab.c): the root CA kept in the state folder, and the renewal sweep */
+  /* identity: the root CA kept in the state folder (loaded by lab.c), and the renewal sweep
+   * (lab_replica.c) */
   struct ca *ca;
   uv_timer_t cert_timer;
 };
@@ -236,6 +238,29 @@ const char *lab_app_state(const struct lab_replica *rep);
 const char *lab_sidecar_state(const struct lab_replica *rep);
 /* The replica called ns/name (present or not), or NULL. */
 struct lab_replica *lab_replica_find(struct lab *lab, const char *ns, const char *name);
+
+/* ---- replicas (lab_replica.c), driven by lab.c ------------------------------------------- */
+
+/* Makes the lab's replicas match the registry: new ones get a folder, a certificate and their
+ * processes, ones the registry no longer has are stopped and hidden. Returns 0 or -ENOMEM. */
+int lab_replicas_sync(struct lab *lab);
+/* A replica appended to lab->replicas, with its folder made; NULL when out of memory or when
+ * its folder is already another replica's. */
+struct lab_replica *lab_replica_new(struct lab *lab, const char *ns, const char *name, const char *workload,
+                                    const char *address);
+/* Starts (or restarts with new arguments) what a present replica should run; issues its
+ * certificate first when it has none. Returns 0 or -ENOMEM. */
+int lab_replica_run(struct lab *lab, struct lab_replica *rep);
+/* Writes the replica's `outbound` and `admin` files, which `load --from` and `exec` read. */
+void lab_replica_write_files(struct lab_replica *rep);
+/* "127.1.0.5", or "127.0.0.1 ports 20000-20015" in a port block: for events. */
+void lab_replica_where(const struct lab_replica *rep, char *out, size_t n);
+/* Removes the app's sockets from the replica's folder (its socket appearing means ready). */
+void lab_replica_unlink_sockets(struct lab_replica *rep);
+/* Starts the certificate renewal sweep on lab->cert_timer. */
+void lab_identity_start(struct lab *lab);
+/* (lab.c) Starts polling for apps' sockets while some app is starting. */
+void lab_probe_start(struct lab *lab);
 
 /* ---- addresses and port blocks (lab_addr.c) ----------------------------------------------- */
 
