@@ -14,8 +14,9 @@
  *     the sidecar acknowledged, when it was last seen, and the reason of its last rejection;
  *   - the lab API (server.h on 127.0.0.1:0, address in `<dir>/api`): the sidecars' config
  *     long poll and the commands of the CLI (lab_api.c). docs/lab.md describes both;
- *   - the telemetry sink (lab_telemetry.c): the sidecars' metric deltas as five minutes of
- *     per-second series, the sampled request log, and `<dir>/journal`, one JSON line per event.
+ *   - the telemetry sink (lab_telemetry.c, its series in lab_series.c): the sidecars' metric
+ *     deltas as five minutes of per-second series, the sampled request log, and
+ *     `<dir>/journal`, one JSON line per event.
  *
  * Where it sits: resources arrive (up, apply, delete) → the store changes → registry_sync and
  * address assignment → replicas are started or stopped to match → every proxy's config is
@@ -26,8 +27,9 @@
  * Files: lab.c (lifecycle, config push, readiness), lab_replica.c (what each replica runs, its
  * identity, the sync with the registry), lab_store.c (the resource store and what
  * apply/delete/get/analyze/export print), lab_api.c (the HTTP endpoints), lab_control.c
- * (workload control: chaos, kill, restart, scale), lab_telemetry.c (metrics, request log,
- * journal), lab_why.c (a request's decision traces gathered from every proxy).
+ * (workload control: chaos, kill, restart, scale), lab_series.c (the per-second series and
+ * the request log), lab_telemetry.c (reports in, metrics out, clusters' state, journal),
+ * lab_why.c (a request's decision traces gathered from every proxy).
  */
 #ifndef MESH_LAB_H
 #define MESH_LAB_H

@@ -13,8 +13,9 @@
  * Beside the series, the latest connection-pool and outlier state of each (caller, cluster)
  * pair the sidecars report, for GET /v1/clusters and the journal's ejection and overflow events.
  *
- * Pure: the caller passes the time (whole seconds of a monotonic clock); no I/O. The JSON
- * around it (ingesting reports, answering /v1/metrics and /v1/requests) and the journal live
+ * Pure: the caller passes the time (whole seconds of a monotonic clock); no I/O. The series
+ * and the request log are lab_series.c's, the clusters' state lab_telemetry.c's; the JSON
+ * around them (ingesting reports, answering /v1/metrics and /v1/requests) and the journal live
  * in lab_telemetry.c too, declared in lab.h.
  */
 #ifndef MESH_LAB_TELEMETRY_H

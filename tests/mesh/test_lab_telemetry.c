@@ -1,8 +1,8 @@
-/* Unit tests for mesh/lab_telemetry.c's per-second series (pure): bucket rotation, merging
+/* Unit tests for mesh/lab_series.c's per-second series (pure): bucket rotation, merging
  * across series and seconds, window queries, share by version, codes and flags, expiry, the
  * request log ring. Times are whole seconds passed in, as the lab passes its loop clock.
- * Then the clusters' state: a sidecar's report (report_build over a hand-built cluster manager)
- * parsed back by the lab, the store of the latest state per caller and cluster, and the
+ * Then the clusters' state (mesh/lab_telemetry.c): a sidecar's report (report_build over a
+ * hand-built cluster manager) parsed back by the lab, the store of the latest state per caller and cluster, and the
  * changes the journal records. */
 #include <errno.h>
 #include <stdio.h>
