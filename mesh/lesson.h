@@ -11,6 +11,9 @@
  * What the learner sees goes through a small vtable, struct lesson_ui: the headless TAP
  * printer (lesson_ui_tap) now, the ncurses dashboard (tui/) later. The runner never prints.
  *
+ * Files: lesson.c (the runner), lesson_text.c (the TAP printer and the metadata read without
+ * running a lesson).
+ *
  * The lesson API itself (every call, with an example) is docs/scenario-api.md.
  */
 #ifndef MESH_LESSON_H

@@ -1,5 +1,5 @@
-/* Tests for mesh/lesson.c's pure parts: the metadata `meshlab lessons` reads without running a
- * lesson, and the headless TAP lines of the lesson_ui it provides (ok/not ok, observed values,
+/* Tests for the lesson runner's pure parts (mesh/lesson_text.c): the metadata `meshlab lessons`
+ * reads without running a lesson, and the headless TAP lines of the lesson_ui it provides (ok/not ok, observed values,
  * the step and line of a failure, the plan). The runner itself is tested end to end by
  * tests/cli/test_lesson.sh, one lab per lesson. */
 #include "mesh/lesson.h"
