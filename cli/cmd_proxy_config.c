@@ -139,6 +139,12 @@ static void print_clusters(const struct proxy_config *cfg) {
     printf("%-46s %-6u %-8s %-10s %s\n", c->service ? c->service : "-", c->port, c->subset ? c->subset : "-",
            c->direction == XDS_INBOUND ? "inbound" : "outbound", c->policy.source ? c->policy.source : "-");
   }
+  /* The clusters every Istio proxy has beside the pushed ones, as istioctl lists them: where
+   * outboundTrafficPolicy sends a host in no registry (REGISTRY_ONLY: BlackHoleCluster, 502;
+   * ALLOW_ANY: PassthroughCluster, the address asked for). Gateways route by their Gateway
+   * only, so they have no PassthroughCluster. */
+  printf("%-46s %-6s %-8s %-10s %s\n", "BlackHoleCluster", "-", "-", "-", "-");
+  if (proxy_config_route_config(cfg, "outbound")) printf("%-46s %-6s %-8s %-10s %s\n", "PassthroughCluster", "-", "-", "-", "-");
 }
 
 /* The value of "PREFIX::KEY::VALUE" in the sidecar's /clusters text (admin.c), or NULL. */

@@ -27,68 +27,73 @@ static void reply_buf(struct server_request *r, int status, const char *type, st
   buf_free(b);
 }
 
-/* Envoy's /clusters: cluster::host::stat::value lines. Besides Envoy's own lines, meshlab
- * prints the live breaker and outlier state a learner needs to see (the caller's view: every
- * sidecar has its own), under names that say what they count. */
+/* Envoy's /clusters lines of one cluster: cluster::host::stat::value. Besides Envoy's own
+ * lines, meshlab prints the live breaker and outlier state a learner needs to see (the caller's
+ * view: every sidecar has its own), under names that say what they count. */
+static void cluster_lines(const struct cluster *cl, bool via_api, int64_t now, struct buf *out) {
+  const struct breaker *b = &cl->breaker;
+  const char *n = cl->name;
+  buf_appendf(out, "%s::default_priority::max_connections::%u\n", n, b->limits.max_connections);
+  buf_appendf(out, "%s::default_priority::max_pending_requests::%u\n", n, b->limits.max_pending);
+  buf_appendf(out, "%s::default_priority::max_requests::%u\n", n, b->limits.max_requests);
+  buf_appendf(out, "%s::default_priority::max_retries::%u\n", n, b->limits.max_retries);
+  buf_appendf(out, "%s::default_priority::max_requests_per_connection::%u\n", n, b->limits.max_requests_per_connection);
+  buf_appendf(out, "%s::circuit_breakers::cx_active::%u\n", n, cluster_connections(cl));
+  buf_appendf(out, "%s::circuit_breakers::rq_pending_active::%u\n", n, b->rq_pending);
+  buf_appendf(out, "%s::circuit_breakers::rq_active::%u\n", n, cluster_active_requests(cl));
+  buf_appendf(out, "%s::circuit_breakers::rq_retry_active::%u\n", n, b->rq_retry_active);
+  buf_appendf(out, "%s::upstream_cx_overflow::%llu\n", n, (unsigned long long)b->cx_overflow);
+  buf_appendf(out, "%s::upstream_rq_pending_overflow::%llu\n", n, (unsigned long long)b->rq_pending_overflow);
+  buf_appendf(out, "%s::upstream_rq_retry_overflow::%llu\n", n, (unsigned long long)b->rq_retry_overflow);
+  if (cl->outlier_cfg.enabled) {
+    const struct outlier_stats *os = &cl->outlier_stats;
+    buf_appendf(out, "%s::outlier::consecutive_5xx_threshold::%u\n", n, cl->outlier_cfg.consecutive_5xx);
+    buf_appendf(out, "%s::outlier::max_ejection_percent::%u\n", n, cl->outlier_cfg.max_ejection_percent);
+    buf_appendf(out, "%s::outlier::ejections_active::%llu\n", n, (unsigned long long)os->ejections_active);
+    buf_appendf(out, "%s::outlier::ejections_total::%llu\n", n, (unsigned long long)os->ejections_total);
+    buf_appendf(out, "%s::outlier::ejections_overflow::%llu\n", n, (unsigned long long)os->ejections_overflow);
+  }
+  buf_appendf(out, "%s::added_via_api::%s\n", n, via_api ? "true" : "false");
+  for (size_t e = 0; e < cl->nhosts; e++) {
+    const struct upstream *up = cl->hosts[e];
+    const struct upstream_stats *s = &up->stats;
+    const char *h = up->addr.text;
+    buf_appendf(out, "%s::%s::cx_active::%llu\n", n, h, (unsigned long long)s->cx_active);
+    buf_appendf(out, "%s::%s::cx_connect_fail::%llu\n", n, h, (unsigned long long)s->cx_connect_fail);
+    buf_appendf(out, "%s::%s::cx_total::%llu\n", n, h, (unsigned long long)s->cx_total);
+    buf_appendf(out, "%s::%s::cx_idle::%llu\n", n, h, (unsigned long long)s->cx_idle);
+    buf_appendf(out, "%s::%s::rq_active::%llu\n", n, h, (unsigned long long)s->rq_active);
+    buf_appendf(out, "%s::%s::rq_error::%llu\n", n, h, (unsigned long long)s->rq_error);
+    buf_appendf(out, "%s::%s::rq_success::%llu\n", n, h, (unsigned long long)s->rq_success);
+    buf_appendf(out, "%s::%s::rq_timeout::%llu\n", n, h, (unsigned long long)s->rq_timeout);
+    buf_appendf(out, "%s::%s::rq_total::%llu\n", n, h, (unsigned long long)s->rq_total);
+    const char *health = !cl->lb_hosts[e].healthy ? "/failed_eds_health"
+                         : cl->lb_hosts[e].ejected ? "/failed_outlier_check"
+                                                   : "healthy";
+    buf_appendf(out, "%s::%s::health_flags::%s\n", n, h, health);
+    buf_appendf(out, "%s::%s::weight::1\n", n, h);
+    buf_appendf(out, "%s::%s::success_rate::-1\n", n, h);
+    if (cl->outlier_cfg.enabled && cl->outlier) {
+      const struct outlier_host *o = &cl->outlier[e];
+      int64_t left = o->ejected && o->eject_until_ms > now ? o->eject_until_ms - now : 0;
+      buf_appendf(out, "%s::%s::consecutive_5xx::%u\n", n, h, o->consecutive_5xx);
+      buf_appendf(out, "%s::%s::consecutive_gateway_errors::%u\n", n, h, o->consecutive_gateway);
+      buf_appendf(out, "%s::%s::ejected::%s\n", n, h, o->ejected ? "true" : "false");
+      buf_appendf(out, "%s::%s::ejection_remaining_ms::%lld\n", n, h, (long long)left);
+      buf_appendf(out, "%s::%s::times_ejected::%llu\n", n, h, (unsigned long long)o->ejections_total);
+      buf_appendf(out, "%s::%s::ejection_multiplier::%u\n", n, h, o->multiplier);
+    }
+  }
+}
+
+/* Every live cluster, then Istio's PassthroughCluster once a call went through it (ALLOW_ANY):
+ * its hosts are the original destinations in use, each dropped after 5 s unused. */
 static void clusters(struct admin *a, struct buf *out) {
   struct proxy *px = a->px;
   int64_t now = (int64_t)uv_now(px->loop);
-  for (size_t c = 0; c < px->clusters.len; c++) {
-    const struct cluster *cl = px->clusters.items[c];
-    const struct breaker *b = &cl->breaker;
-    const char *n = cl->name;
-    buf_appendf(out, "%s::default_priority::max_connections::%u\n", n, b->limits.max_connections);
-    buf_appendf(out, "%s::default_priority::max_pending_requests::%u\n", n, b->limits.max_pending);
-    buf_appendf(out, "%s::default_priority::max_requests::%u\n", n, b->limits.max_requests);
-    buf_appendf(out, "%s::default_priority::max_retries::%u\n", n, b->limits.max_retries);
-    buf_appendf(out, "%s::default_priority::max_requests_per_connection::%u\n", n, b->limits.max_requests_per_connection);
-    buf_appendf(out, "%s::circuit_breakers::cx_active::%u\n", n, cluster_connections(cl));
-    buf_appendf(out, "%s::circuit_breakers::rq_pending_active::%u\n", n, b->rq_pending);
-    buf_appendf(out, "%s::circuit_breakers::rq_active::%u\n", n, cluster_active_requests(cl));
-    buf_appendf(out, "%s::circuit_breakers::rq_retry_active::%u\n", n, b->rq_retry_active);
-    buf_appendf(out, "%s::upstream_cx_overflow::%llu\n", n, (unsigned long long)b->cx_overflow);
-    buf_appendf(out, "%s::upstream_rq_pending_overflow::%llu\n", n, (unsigned long long)b->rq_pending_overflow);
-    buf_appendf(out, "%s::upstream_rq_retry_overflow::%llu\n", n, (unsigned long long)b->rq_retry_overflow);
-    if (cl->outlier_cfg.enabled) {
-      const struct outlier_stats *os = &cl->outlier_stats;
-      buf_appendf(out, "%s::outlier::consecutive_5xx_threshold::%u\n", n, cl->outlier_cfg.consecutive_5xx);
-      buf_appendf(out, "%s::outlier::max_ejection_percent::%u\n", n, cl->outlier_cfg.max_ejection_percent);
-      buf_appendf(out, "%s::outlier::ejections_active::%llu\n", n, (unsigned long long)os->ejections_active);
-      buf_appendf(out, "%s::outlier::ejections_total::%llu\n", n, (unsigned long long)os->ejections_total);
-      buf_appendf(out, "%s::outlier::ejections_overflow::%llu\n", n, (unsigned long long)os->ejections_overflow);
-    }
-    buf_appendf(out, "%s::added_via_api::%s\n", n, px->config && px->config->cfg->version > 1 ? "true" : "false");
-    for (size_t e = 0; e < cl->nhosts; e++) {
-      const struct upstream *up = cl->hosts[e];
-      const struct upstream_stats *s = &up->stats;
-      const char *h = up->addr.text;
-      buf_appendf(out, "%s::%s::cx_active::%llu\n", n, h, (unsigned long long)s->cx_active);
-      buf_appendf(out, "%s::%s::cx_connect_fail::%llu\n", n, h, (unsigned long long)s->cx_connect_fail);
-      buf_appendf(out, "%s::%s::cx_total::%llu\n", n, h, (unsigned long long)s->cx_total);
-      buf_appendf(out, "%s::%s::cx_idle::%llu\n", n, h, (unsigned long long)s->cx_idle);
-      buf_appendf(out, "%s::%s::rq_active::%llu\n", n, h, (unsigned long long)s->rq_active);
-      buf_appendf(out, "%s::%s::rq_error::%llu\n", n, h, (unsigned long long)s->rq_error);
-      buf_appendf(out, "%s::%s::rq_success::%llu\n", n, h, (unsigned long long)s->rq_success);
-      buf_appendf(out, "%s::%s::rq_timeout::%llu\n", n, h, (unsigned long long)s->rq_timeout);
-      buf_appendf(out, "%s::%s::rq_total::%llu\n", n, h, (unsigned long long)s->rq_total);
-      const char *health = !cl->lb_hosts[e].healthy ? "/failed_eds_health"
-                           : cl->lb_hosts[e].ejected ? "/failed_outlier_check"
-                                                     : "healthy";
-      buf_appendf(out, "%s::%s::health_flags::%s\n", n, h, health);
-      buf_appendf(out, "%s::%s::weight::1\n", n, h);
-      buf_appendf(out, "%s::%s::success_rate::-1\n", n, h);
-      if (cl->outlier_cfg.enabled && cl->outlier) {
-        const struct outlier_host *o = &cl->outlier[e];
-        int64_t left = o->ejected && o->eject_until_ms > now ? o->eject_until_ms - now : 0;
-        buf_appendf(out, "%s::%s::consecutive_5xx::%u\n", n, h, o->consecutive_5xx);
-        buf_appendf(out, "%s::%s::consecutive_gateway_errors::%u\n", n, h, o->consecutive_gateway);
-        buf_appendf(out, "%s::%s::ejected::%s\n", n, h, o->ejected ? "true" : "false");
-        buf_appendf(out, "%s::%s::ejection_remaining_ms::%lld\n", n, h, (long long)left);
-        buf_appendf(out, "%s::%s::times_ejected::%llu\n", n, h, (unsigned long long)o->ejections_total);
-        buf_appendf(out, "%s::%s::ejection_multiplier::%u\n", n, h, o->multiplier);
-      }
-    }
-  }
+  bool via_api = px->config && px->config->cfg->version > 1;
+  for (size_t c = 0; c < px->clusters.len; c++) cluster_lines(px->clusters.items[c], via_api, now, out);
+  if (px->clusters.passthrough) cluster_lines(px->clusters.passthrough, via_api, now, out);
 }
 
 static void stats_text(struct admin *a, struct buf *out) {

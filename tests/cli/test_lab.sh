@@ -308,6 +308,9 @@ if [ $e2e = 1 ]; then
     check "proxy-config clusters: reviews subsets from DestinationRule reviews" \
       'grep -q "^reviews.default.svc.cluster.local *9080 *v2 *outbound *DestinationRule default/reviews (subset v2)" "$tmp/clusters.txt"' \
       "$(cat "$tmp/clusters.txt")"
+    check "proxy-config clusters: BlackHoleCluster and PassthroughCluster, as istioctl lists them" \
+      'grep -q "^BlackHoleCluster  *- " "$tmp/clusters.txt" && grep -q "^PassthroughCluster  *- " "$tmp/clusters.txt"' \
+      "$(cat "$tmp/clusters.txt")"
     "$MESHLAB" proxy-config endpoints productpage-v1 "${L[@]}" > "$tmp/endpoints.txt" 2>&1
     check "proxy-config endpoints: the app's socket and reviews' pods" \
       'grep -q "app.sock *HEALTHY *inbound|9080||" "$tmp/endpoints.txt" && grep -q "HEALTHY *outbound|9080|v2|reviews" "$tmp/endpoints.txt"'

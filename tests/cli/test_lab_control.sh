@@ -202,6 +202,11 @@ check "... counted by productpage's sidecar as destination_service_name Passthro
   'echo "$prom" | grep "^istio_requests_total{" | grep "destination_service=\"127.0.0.1:$ext_port\"" |
      grep "destination_service_name=\"PassthroughCluster\"" | grep -q "response_code=\"200\""' \
   "$(echo "$prom" | grep -i passthrough)"
+cl=$(curl -s -m 5 "http://$(cat "$lab/replicas/productpage-v1-0/admin")/clusters")
+check "... and its /clusters lists PassthroughCluster with that address as a host (Envoy's ORIGINAL_DST)" \
+  'echo "$cl" | grep -q "^PassthroughCluster::127.0.0.1:$ext_port::rq_success::[1-9]" &&
+     echo "$cl" | grep -q "^PassthroughCluster::default_priority::max_connections::4294967295$"' \
+  "$(echo "$cl" | grep -i passthrough)"
 out=$("$MESHLAB" exec productpage-v1 "${L[@]}" -- curl -s -m 5 -D - -o /dev/null "http://api.external.example:$ext_port/")
 check "... a name in no registry and not numeric: 503 DF (meshlab resolves no DNS names)" \
   'echo "$out" | grep -q "^HTTP/1.1 503" && echo "$out" | grep -qi "^x-meshlab-response-flags: DF"' "$out"
