@@ -15,8 +15,13 @@
  *    (MergeTrafficPolicy);
  *  - a destination to a subset no DestinationRule defines still names its cluster
  *    (`outbound|9080|v9|reviews...`), which does not exist: Envoy answers 503 NC.
+ *
+ * This file holds the clusters, the inbound listeners, the gateways' servers, EnvoyFilter rate
+ * limits, end-user authn/authz and the entry points; compile_routes.c translates the
+ * VirtualService rules into routes, compile_mtls.c decides mutual TLS, and compile_internal.h
+ * is what they share.
  */
-#include "mesh/compile.h"
+#include "mesh/compile_internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -28,16 +33,7 @@
 
 /* ---- arena helpers -------------------------------------------------------------------------- */
 
-struct cctx {
-  struct proxy_config *cfg;
-  const struct compile_input *in;
-  const char *root_ns;
-  const char *client_ns;
-  struct diag_list *diags;
-  bool oom;
-};
-
-static void *zalloc(struct cctx *c, size_t n) {
+void *compile_zalloc(struct cctx *c, size_t n) {
   void *p = arena_alloc(&c->cfg->arena, n ? n : 1);
   if (!p) {
     c->oom = true;
@@ -47,29 +43,28 @@ static void *zalloc(struct cctx *c, size_t n) {
   return p;
 }
 
-static char *dup(struct cctx *c, const char *s) {
+char *compile_dup(struct cctx *c, const char *s) {
   if (!s) return NULL;
   char *p = arena_strndup(&c->cfg->arena, s, strlen(s));
   if (!p) c->oom = true;
   return p;
 }
 
-static char *dupf(struct cctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static char *dupf(struct cctx *c, const char *fmt, ...) {
+char *compile_dupf(struct cctx *c, const char *fmt, ...) {
   char tmp[1024];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(tmp, sizeof tmp, fmt, ap);
   va_end(ap);
-  return dup(c, tmp);
+  return compile_dup(c, tmp);
 }
 
 /* Grows an arena array by one zeroed element; returns it. Old copies stay in the arena (at most
  * as much again as the final array), which is the price of never freeing piecemeal. */
-static void *push(struct cctx *c, void **items, size_t *len, size_t *cap, size_t size) {
+void *compile_push(struct cctx *c, void **items, size_t *len, size_t *cap, size_t size) {
   if (*len == *cap) {
     size_t n = *cap ? *cap * 2 : 4;
-    void *p = zalloc(c, n * size);
+    void *p = compile_zalloc(c, n * size);
     if (!p) return NULL;
     if (*len) memcpy(p, *items, *len * size);
     *items = p;
@@ -80,14 +75,14 @@ static void *push(struct cctx *c, void **items, size_t *len, size_t *cap, size_t
   return e;
 }
 
-static void map_copy(struct cctx *c, struct resource_map *dst, const struct resource_map *src) {
+void compile_map_copy(struct cctx *c, struct resource_map *dst, const struct resource_map *src) {
   *dst = (struct resource_map){0};
   if (!src || !src->len) return;
-  dst->items = zalloc(c, src->len * sizeof *dst->items);
+  dst->items = compile_zalloc(c, src->len * sizeof *dst->items);
   if (!dst->items) return;
   for (size_t i = 0; i < src->len; i++) {
-    dst->items[i].key = dup(c, src->items[i].key);
-    dst->items[i].value = dup(c, src->items[i].value);
+    dst->items[i].key = compile_dup(c, src->items[i].key);
+    dst->items[i].value = compile_dup(c, src->items[i].value);
   }
   dst->len = src->len;
 }
@@ -95,26 +90,26 @@ static void map_copy(struct cctx *c, struct resource_map *dst, const struct reso
 static void strings_copy(struct cctx *c, struct resource_strings *dst, const struct resource_strings *src) {
   *dst = (struct resource_strings){0};
   if (!src->len) return;
-  dst->items = zalloc(c, src->len * sizeof *dst->items);
+  dst->items = compile_zalloc(c, src->len * sizeof *dst->items);
   if (!dst->items) return;
-  for (size_t i = 0; i < src->len; i++) dst->items[i] = dup(c, src->items[i]);
+  for (size_t i = 0; i < src->len; i++) dst->items[i] = compile_dup(c, src->items[i]);
   dst->len = src->len;
 }
 
-static void headers_copy(struct cctx *c, struct resource_headers *dst, const struct resource_headers *src) {
+void compile_headers_copy(struct cctx *c, struct resource_headers *dst, const struct resource_headers *src) {
   dst->present = src->present;
-  map_copy(c, &dst->request.set, &src->request.set);
-  map_copy(c, &dst->request.add, &src->request.add);
+  compile_map_copy(c, &dst->request.set, &src->request.set);
+  compile_map_copy(c, &dst->request.add, &src->request.add);
   strings_copy(c, &dst->request.remove, &src->request.remove);
-  map_copy(c, &dst->response.set, &src->response.set);
-  map_copy(c, &dst->response.add, &src->response.add);
+  compile_map_copy(c, &dst->response.set, &src->response.set);
+  compile_map_copy(c, &dst->response.add, &src->response.add);
   strings_copy(c, &dst->response.remove, &src->response.remove);
 }
 
 /* ---- DestinationRules and policies ---------------------------------------------------------- */
 
 /* Does a DestinationRule / VirtualService host (FQDN or "*.suffix" or "*") cover name? */
-static bool host_covers(const char *pattern, const char *name) {
+bool compile_host_covers(const char *pattern, const char *name) {
   if (strcmp(pattern, "*") == 0) return true;
   if (pattern[0] == '*' && pattern[1] == '.') {
     size_t pl = strlen(pattern) - 1, nl = strlen(name); /* ".suffix" */
@@ -130,7 +125,7 @@ static const struct resource *find_dr_in(const struct cctx *c, const char *ns, c
     const struct resource *r = c->in->items[i];
     if (r->kind != RESOURCE_DESTINATION_RULE || strcmp(r->meta.ns, ns) != 0) continue;
     const char *h = r->spec.destination_rule.host.fqdn;
-    if (!host_covers(h, fqdn)) continue;
+    if (!compile_host_covers(h, fqdn)) continue;
     if (h[0] != '*') return r; /* exact */
     if (!best || strlen(h) > best_len) {
       best = r;
@@ -141,7 +136,7 @@ static const struct resource *find_dr_in(const struct cctx *c, const char *ns, c
 }
 
 /* Client namespace, then service namespace, then root namespace. */
-static const struct resource *find_dr(const struct cctx *c, const char *svc_ns, const char *fqdn) {
+const struct resource *compile_find_dr(const struct cctx *c, const char *svc_ns, const char *fqdn) {
   const char *order[3] = {c->client_ns, svc_ns, c->root_ns};
   for (int i = 0; i < 3; i++) {
     if (!order[i]) continue;
@@ -153,13 +148,13 @@ static const struct resource *find_dr(const struct cctx *c, const char *svc_ns, 
 
 /* Istio merges the DestinationRules for one host in one namespace (MergeDestinationRule):
  * subsets are combined, the first definition of a name winning, and the first rule's top-level
- * trafficPolicy applies. `dr` is the first (what find_dr returns); the others follow it. */
+ * trafficPolicy applies. `dr` is the first (what compile_find_dr returns); the others follow it. */
 static bool same_dr_group(const struct resource *a, const struct resource *b) {
   return b->kind == RESOURCE_DESTINATION_RULE && strcmp(a->meta.ns, b->meta.ns) == 0 &&
          strcmp(a->spec.destination_rule.host.fqdn, b->spec.destination_rule.host.fqdn) == 0;
 }
 
-static const struct resource_subset *find_subset(const struct cctx *c, const struct resource *dr, const char *name) {
+const struct resource_subset *compile_find_subset(const struct cctx *c, const struct resource *dr, const char *name) {
   if (!dr) return NULL;
   for (size_t i = 0; i < c->in->len; i++) {
     const struct resource *r = c->in->items[i];
@@ -192,13 +187,13 @@ static void lb_copy(struct cctx *c, struct resource_load_balancer *dst, const st
   if (!dst->simple_set && !dst->hash_present) dst->simple = RESOURCE_LB_LEAST_REQUEST;
   if (dst->simple == RESOURCE_LB_UNSPECIFIED || dst->simple == RESOURCE_LB_LEAST_CONN)
     dst->simple = RESOURCE_LB_LEAST_REQUEST; /* Istio maps both to LEAST_REQUEST */
-  dst->consistent_hash.name = dup(c, src->consistent_hash.name);
-  dst->consistent_hash.cookie_path = dup(c, src->consistent_hash.cookie_path);
+  dst->consistent_hash.name = compile_dup(c, src->consistent_hash.name);
+  dst->consistent_hash.cookie_path = compile_dup(c, src->consistent_hash.cookie_path);
 }
 
 static void tls_copy(struct cctx *c, struct resource_client_tls *dst, const struct resource_client_tls *src) {
   *dst = *src;
-  dst->sni = dup(c, src->sni);
+  dst->sni = compile_dup(c, src->sni);
   strings_copy(c, &dst->subject_alt_names, &src->subject_alt_names);
 }
 
@@ -233,20 +228,15 @@ static void resolve_policy(struct cctx *c, struct xds_policy *p, const struct re
       dr = c->in->items[i];
   apply_policy(c, p, &dr->spec.destination_rule.traffic_policy, port);
   if (subset) apply_policy(c, p, &subset->traffic_policy, port);
-  p->source = subset ? dupf(c, "DestinationRule %s/%s (subset %s)", dr->meta.ns, dr->meta.name, subset->name)
-                     : dupf(c, "DestinationRule %s/%s", dr->meta.ns, dr->meta.name);
+  p->source = subset ? compile_dupf(c, "DestinationRule %s/%s (subset %s)", dr->meta.ns, dr->meta.name, subset->name)
+                     : compile_dupf(c, "DestinationRule %s/%s", dr->meta.ns, dr->meta.name);
 }
 
 /* ---- clusters ------------------------------------------------------------------------------- */
 
-struct builder {
-  struct cctx c;
-  size_t clusters_cap, rcs_cap;
-};
-
 static struct xds_cluster *add_cluster(struct builder *b) {
   struct proxy_config *cfg = b->c.cfg;
-  return push(&b->c, (void **)&cfg->clusters, &cfg->clusters_len, &b->clusters_cap, sizeof *cfg->clusters);
+  return compile_push(&b->c, (void **)&cfg->clusters, &cfg->clusters_len, &b->clusters_cap, sizeof *cfg->clusters);
 }
 
 static int add_endpoints(struct builder *b, struct xds_cluster *cl, const struct registry_service *svc, uint32_t port,
@@ -254,24 +244,24 @@ static int add_endpoints(struct builder *b, struct xds_cluster *cl, const struct
   struct registry_endpoint *eps;
   size_t n;
   if (registry_endpoints(b->c.in->registry, svc, port, labels, &eps, &n) != 0) return -ENOMEM;
-  cl->endpoints = zalloc(&b->c, n * sizeof *cl->endpoints);
+  cl->endpoints = compile_zalloc(&b->c, n * sizeof *cl->endpoints);
   if (cl->endpoints) {
     for (size_t i = 0; i < n; i++) {
       struct xds_endpoint *e = &cl->endpoints[i];
-      e->address = dup(&b->c, eps[i].address);
+      e->address = compile_dup(&b->c, eps[i].address);
       e->port = eps[i].port;
       e->healthy = eps[i].healthy;
-      e->workload = eps[i].workload ? dup(&b->c, eps[i].workload->name) : NULL;
-      e->replica = eps[i].replica ? dup(&b->c, eps[i].replica->name) : NULL;
-      map_copy(&b->c, &e->labels, eps[i].labels);
+      e->workload = eps[i].workload ? compile_dup(&b->c, eps[i].workload->name) : NULL;
+      e->replica = eps[i].replica ? compile_dup(&b->c, eps[i].replica->name) : NULL;
+      compile_map_copy(&b->c, &e->labels, eps[i].labels);
       /* Auto mTLS per endpoint, unless the DestinationRule says (compile_mtls.c). */
       const struct registry_workload *pw = eps[i].workload;
       enum resource_mtls_mode peer =
           pw ? compile_peer_mtls(b->c.in, pw->ns, &pw->labels, eps[i].port, NULL) : RESOURCE_MTLS_PERMISSIVE;
       e->tls = compile_endpoint_tls(&cl->policy.tls, pw != NULL, peer);
       if (pw && e->tls != XDS_TLS_NONE)
-        e->identity = dupf(&b->c, "spiffe://cluster.local/ns/%s/sa/%s", pw->ns,
-                           pw->service_account && pw->service_account[0] ? pw->service_account : "default");
+        e->identity = compile_dupf(&b->c, "spiffe://cluster.local/ns/%s/sa/%s", pw->ns,
+                                   pw->service_account && pw->service_account[0] ? pw->service_account : "default");
     }
     cl->endpoints_len = n;
   }
@@ -283,11 +273,11 @@ static int add_outbound_cluster(struct builder *b, const struct registry_service
                                 const struct resource *dr, const struct resource_subset *sub) {
   struct xds_cluster *cl = add_cluster(b);
   if (!cl) return -ENOMEM;
-  cl->name = dupf(&b->c, "outbound|%u|%s|%s", (unsigned)port, sub ? sub->name : "", s->fqdn);
+  cl->name = compile_dupf(&b->c, "outbound|%u|%s|%s", (unsigned)port, sub ? sub->name : "", s->fqdn);
   cl->direction = XDS_OUTBOUND;
-  cl->service = dup(&b->c, s->fqdn);
+  cl->service = compile_dup(&b->c, s->fqdn);
   cl->port = port;
-  cl->subset = sub ? dup(&b->c, sub->name) : NULL;
+  cl->subset = sub ? compile_dup(&b->c, sub->name) : NULL;
   cl->external = s->origin == REGISTRY_SERVICE_ENTRY && s->location == RESOURCE_MESH_EXTERNAL;
   resolve_policy(&b->c, &cl->policy, dr, sub, port);
   return add_endpoints(b, cl, s, port, sub ? &sub->labels : NULL);
@@ -298,7 +288,7 @@ static int build_outbound_clusters(struct builder *b) {
   const struct registry_service *svcs = registry_services(b->c.in->registry, &n);
   for (size_t i = 0; i < n; i++) {
     const struct registry_service *s = &svcs[i];
-    const struct resource *dr = find_dr(&b->c, s->ns, s->fqdn);
+    const struct resource *dr = compile_find_dr(&b->c, s->ns, s->fqdn);
     for (size_t p = 0; p < s->ports_len; p++) {
       uint32_t port = s->ports[p].port;
       /* The subsetless cluster, then every subset of the merged rules for the host. */
@@ -308,298 +298,10 @@ static int build_outbound_clusters(struct builder *b) {
         if (!same_dr_group(dr, d)) continue;
         for (size_t k = 0; k < d->spec.destination_rule.subsets_len; k++) {
           const struct resource_subset *sub = &d->spec.destination_rule.subsets[k];
-          if (find_subset(&b->c, dr, sub->name) != sub) continue; /* an earlier rule defines it */
+          if (compile_find_subset(&b->c, dr, sub->name) != sub) continue; /* an earlier rule defines it */
           if (add_outbound_cluster(b, s, port, dr, sub)) return -ENOMEM;
         }
       }
-    }
-  }
-  return b->c.oom ? -ENOMEM : 0;
-}
-
-/* ---- routes --------------------------------------------------------------------------------- */
-
-static int string_match(struct builder *b, struct xds_string_match *dst, const struct resource_string_match *src,
-                        bool present_if_none, bool icase, const char *what) {
-  switch (src->type) {
-  case RESOURCE_MATCH_NONE:
-    dst->kind = present_if_none ? XDS_MATCH_PRESENT : XDS_MATCH_ANY;
-    return 0;
-  case RESOURCE_MATCH_EXACT:
-    dst->kind = XDS_MATCH_EXACT;
-    break;
-  case RESOURCE_MATCH_PREFIX:
-    dst->kind = XDS_MATCH_PREFIX;
-    break;
-  case RESOURCE_MATCH_REGEX:
-    dst->kind = XDS_MATCH_REGEX;
-    break;
-  }
-  dst->value = dup(&b->c, src->value ? src->value : "");
-  if (dst->kind == XDS_MATCH_REGEX && dst->value) {
-    char why[160] = "";
-    int rc = proxy_config_regex(b->c.cfg, dst, icase, why, sizeof why);
-    if (rc == -ENOMEM) return rc;
-    if (rc) {
-      /* POSIX ERE cannot express this RE2 pattern: the condition never matches, and we say so. */
-      if (b->c.diags)
-        diag_add(b->c.diags, DIAG_WARNING, NULL, 0, 0, what,
-                 "regex '%s' cannot run on meshlab's POSIX regex engine: %s; this condition never matches",
-                 src->value, why);
-      dst->regex = NULL;
-    }
-  }
-  return 0;
-}
-
-static int named_matches(struct builder *b, struct xds_named_match **dst, size_t *dst_len,
-                         const struct resource_named_match *src, size_t n, const char *what) {
-  *dst = NULL;
-  *dst_len = 0;
-  if (!n) return 0;
-  *dst = zalloc(&b->c, n * sizeof **dst);
-  if (!*dst) return -ENOMEM;
-  for (size_t i = 0; i < n; i++) {
-    (*dst)[i].name = dup(&b->c, src[i].name);
-    int rc = string_match(b, &(*dst)[i].match, &src[i].match, true, false, what);
-    if (rc) return rc;
-  }
-  *dst_len = n;
-  return 0;
-}
-
-/* Does a match block (or VirtualService) `gateways` list name the proxy's context? ctx is
- * "mesh" or "ns/name"; names without a slash resolve in the VirtualService's namespace. */
-static bool gateways_include(const struct resource_strings *gws, const char *vs_ns, const char *ctx) {
-  for (size_t i = 0; i < gws->len; i++) {
-    const char *g = gws->items[i];
-    if (strcmp(g, "mesh") == 0) {
-      if (strcmp(ctx, "mesh") == 0) return true;
-      continue;
-    }
-    char full[512];
-    if (strchr(g, '/')) snprintf(full, sizeof full, "%s", g);
-    else snprintf(full, sizeof full, "%s/%s", vs_ns, g);
-    if (strcmp(full, ctx) == 0) return true;
-  }
-  return false;
-}
-
-static bool vs_bound_to(const struct resource *vs, const char *ctx) {
-  const struct resource_strings *g = &vs->spec.virtual_service.gateways;
-  if (!g->len) return strcmp(ctx, "mesh") == 0;
-  return gateways_include(g, vs->meta.ns, ctx);
-}
-
-/* The destination's service port: written, the service's only port, or the vhost's port. */
-static void destination(struct builder *b, struct xds_destination *d, const struct resource_route_destination *rd,
-                        const struct resource_destination *src, uint32_t vhost_port) {
-  const char *fqdn = src->host.fqdn;
-  d->host = dup(&b->c, fqdn);
-  d->subset = dup(&b->c, src->subset);
-  d->weight = rd ? rd->weight.value : 0;
-  if (rd) headers_copy(&b->c, &d->headers, &rd->headers);
-  const struct registry_service *svc = registry_service_find(b->c.in->registry, fqdn);
-  uint32_t port = src->port;
-  if (!port && svc && svc->ports_len == 1) port = svc->ports[0].port;
-  if (!port && svc && registry_service_port(svc, vhost_port)) port = vhost_port;
-  d->port = port;
-  d->cluster_name = dupf(&b->c, "outbound|%u|%s|%s", (unsigned)port, src->subset ? src->subset : "", fqdn);
-  if (!svc) {
-    d->missing = dupf(&b->c, "no Service or ServiceEntry for host %s", fqdn);
-  } else if (!port) {
-    d->missing = dupf(&b->c, "%s has several ports and the destination names none", fqdn);
-  } else if (!registry_service_port(svc, port)) {
-    d->missing = dupf(&b->c, "%s has no port %u", fqdn, (unsigned)port);
-  } else if (src->subset) {
-    const struct resource *dr = find_dr(&b->c, svc->ns, svc->fqdn);
-    if (!dr)
-      d->missing = dupf(&b->c, "no DestinationRule for %s defines subset %s", fqdn, src->subset);
-    else if (!find_subset(&b->c, dr, src->subset))
-      d->missing = dupf(&b->c, "DestinationRule %s/%s for %s defines no subset %s", dr->meta.ns, dr->meta.name, fqdn,
-                        src->subset);
-  }
-}
-
-/* Translates http[rule] of vs for a vhost on vhost_port in context ctx ("mesh" or "ns/gw").
- * Returns 1 when a route was appended, 0 when the rule does not apply here, -ENOMEM. */
-static int translate_rule(struct builder *b, struct xds_route **routes, size_t *len, size_t *cap,
-                          const struct resource *vs, size_t rule, uint32_t vhost_port, const char *ctx) {
-  const struct resource_http_route *h = &vs->spec.virtual_service.http[rule];
-  size_t keep = 0;
-  for (size_t m = 0; m < h->match_len; m++)
-    if (!h->match[m].gateways.len || gateways_include(&h->match[m].gateways, vs->meta.ns, ctx)) keep++;
-  if (h->match_len && !keep) return 0;
-  struct xds_route *rt = push(&b->c, (void **)routes, len, cap, sizeof **routes);
-  if (!rt) return -ENOMEM;
-  rt->name = dup(&b->c, h->name);
-  rt->vs_name = dup(&b->c, vs->meta.name);
-  rt->vs_ns = dup(&b->c, vs->meta.ns);
-  rt->rule = (int)rule;
-  if (keep) {
-    rt->match = zalloc(&b->c, keep * sizeof *rt->match);
-    if (!rt->match) return -ENOMEM;
-  }
-  char path[128];
-  for (size_t m = 0; m < h->match_len; m++) {
-    const struct resource_http_match *sm = &h->match[m];
-    if (sm->gateways.len && !gateways_include(&sm->gateways, vs->meta.ns, ctx)) continue;
-    struct xds_match *xm = &rt->match[rt->match_len++];
-    snprintf(path, sizeof path, "%s/%s: spec.http[%zu].match[%zu]", vs->meta.ns, vs->meta.name, rule, m);
-    xm->name = dup(&b->c, sm->name);
-    xm->ignore_uri_case = sm->ignore_uri_case.value;
-    int rc;
-    if ((rc = string_match(b, &xm->uri, &sm->uri, false, xm->ignore_uri_case, path)) ||
-        (rc = string_match(b, &xm->scheme, &sm->scheme, false, false, path)) ||
-        (rc = string_match(b, &xm->method, &sm->method, false, false, path)) ||
-        (rc = string_match(b, &xm->authority, &sm->authority, false, false, path)) ||
-        (rc = named_matches(b, &xm->headers, &xm->headers_len, sm->headers, sm->headers_len, path)) ||
-        (rc = named_matches(b, &xm->without_headers, &xm->without_headers_len, sm->without_headers,
-                            sm->without_headers_len, path)) ||
-        (rc = named_matches(b, &xm->query_params, &xm->query_params_len, sm->query_params, sm->query_params_len,
-                            path)))
-      return rc;
-    xm->port = sm->port;
-    map_copy(&b->c, &xm->source_labels, &sm->source_labels);
-  }
-  rt->action = h->redirect.present ? XDS_ACTION_REDIRECT
-               : h->direct_response.present ? XDS_ACTION_DIRECT_RESPONSE
-                                            : XDS_ACTION_ROUTE;
-  if (h->route_len) {
-    rt->destinations = zalloc(&b->c, h->route_len * sizeof *rt->destinations);
-    if (!rt->destinations) return -ENOMEM;
-    for (size_t d = 0; d < h->route_len; d++) {
-      destination(b, &rt->destinations[d], &h->route[d], &h->route[d].destination, vhost_port);
-      rt->total_weight += rt->destinations[d].weight;
-    }
-    rt->destinations_len = h->route_len;
-  }
-  rt->timeout = h->timeout;
-  rt->retries = h->retries;
-  rt->retries.retry_on = dup(&b->c, h->retries.retry_on);
-  rt->fault = h->fault;
-  rt->fault.abort.grpc_status = dup(&b->c, h->fault.abort.grpc_status);
-  rt->mirror_present = h->mirror_present;
-  if (h->mirror_present) destination(b, &rt->mirror, NULL, &h->mirror, vhost_port);
-  rt->mirror_percentage = h->mirror_percentage;
-  headers_copy(&b->c, &rt->headers, &h->headers);
-  rt->rewrite = (struct resource_rewrite){h->rewrite.present, dup(&b->c, h->rewrite.uri), dup(&b->c, h->rewrite.authority)};
-  rt->redirect = h->redirect;
-  rt->redirect.uri = dup(&b->c, h->redirect.uri);
-  rt->redirect.authority = dup(&b->c, h->redirect.authority);
-  rt->redirect.scheme = dup(&b->c, h->redirect.scheme);
-  rt->direct_response = h->direct_response;
-  rt->direct_response.body = dup(&b->c, h->direct_response.body);
-  return b->c.oom ? -ENOMEM : 1;
-}
-
-/* The default route when no VirtualService names the service: all of its endpoints. */
-static int default_route(struct builder *b, struct xds_vhost *vh, const struct registry_service *s, uint32_t port) {
-  vh->routes = zalloc(&b->c, sizeof *vh->routes);
-  if (!vh->routes) return -ENOMEM;
-  vh->routes_len = 1;
-  struct xds_route *rt = &vh->routes[0];
-  rt->name = dup(&b->c, "default");
-  rt->rule = -1;
-  rt->action = XDS_ACTION_ROUTE;
-  rt->destinations = zalloc(&b->c, sizeof *rt->destinations);
-  if (!rt->destinations) return -ENOMEM;
-  rt->destinations_len = 1;
-  struct xds_destination *d = &rt->destinations[0];
-  d->host = dup(&b->c, s->fqdn);
-  d->port = port;
-  d->weight = 100;
-  d->cluster_name = dupf(&b->c, "outbound|%u||%s", (unsigned)port, s->fqdn);
-  rt->total_weight = 100;
-  /* Istio's default retry policy applies to the default route too. */
-  rt->retries.attempts.value = 2;
-  rt->retries.retry_on = dup(&b->c, RESOURCE_DEFAULT_RETRY_ON);
-  return b->c.oom ? -ENOMEM : 0;
-}
-
-/* Istio's domains for a service port as seen from a proxy in client_ns. */
-static int sidecar_domains(struct builder *b, struct xds_vhost *vh, const struct registry_service *s, uint32_t port) {
-  const char *names[4];
-  size_t n = 0;
-  char short_name[256] = "", with_ns[300] = "", with_svc[310] = "";
-  names[n++] = s->fqdn;
-  const char *suffix = ".svc.cluster.local";
-  size_t fl = strlen(s->fqdn), sl = strlen(suffix);
-  if (s->origin == REGISTRY_KUBERNETES && fl > sl && strcasecmp(s->fqdn + fl - sl, suffix) == 0) {
-    snprintf(with_svc, sizeof with_svc, "%s.%s.svc", s->name, s->ns);
-    snprintf(with_ns, sizeof with_ns, "%s.%s", s->name, s->ns);
-    snprintf(short_name, sizeof short_name, "%s", s->name);
-    if (strcmp(s->ns, b->c.client_ns) == 0) names[n++] = short_name; /* only same namespace */
-    names[n++] = with_svc;
-    names[n++] = with_ns;
-  }
-  vh->domains = zalloc(&b->c, 2 * n * sizeof *vh->domains);
-  if (!vh->domains) return -ENOMEM;
-  for (size_t i = 0; i < n; i++) {
-    vh->domains[vh->domains_len++] = dup(&b->c, names[i]);
-    vh->domains[vh->domains_len++] = dupf(&b->c, "%s:%u", names[i], (unsigned)port);
-  }
-  return b->c.oom ? -ENOMEM : 0;
-}
-
-static struct xds_route_config *add_route_config(struct builder *b, const char *name, uint32_t port) {
-  struct proxy_config *cfg = b->c.cfg;
-  struct xds_route_config *rc =
-      push(&b->c, (void **)&cfg->route_configs, &cfg->route_configs_len, &b->rcs_cap, sizeof *cfg->route_configs);
-  if (rc) {
-    rc->name = dup(&b->c, name);
-    rc->port = port;
-  }
-  return rc;
-}
-
-/* The VirtualServices that give `fqdn` its routes at a sidecar: the first one (store order) with
- * an exact host, else the first with the most specific wildcard host. */
-static const struct resource *sidecar_vs_for(struct builder *b, const char *fqdn) {
-  const struct resource *best = NULL;
-  size_t best_len = 0;
-  for (size_t i = 0; i < b->c.in->len; i++) {
-    const struct resource *r = b->c.in->items[i];
-    if (r->kind != RESOURCE_VIRTUAL_SERVICE || !vs_bound_to(r, "mesh")) continue;
-    for (size_t h = 0; h < r->spec.virtual_service.hosts_len; h++) {
-      const char *pat = r->spec.virtual_service.hosts[h].fqdn;
-      if (strcmp(pat, "*") == 0 || !host_covers(pat, fqdn)) continue;
-      if (pat[0] != '*') return r;
-      if (!best || strlen(pat) > best_len) {
-        best = r;
-        best_len = strlen(pat);
-      }
-    }
-  }
-  return best;
-}
-
-static int build_outbound_routes(struct builder *b) {
-  size_t n, vcap = 0;
-  const struct registry_service *svcs = registry_services(b->c.in->registry, &n);
-  struct xds_route_config *rc = add_route_config(b, "outbound", 0);
-  if (!rc) return -ENOMEM;
-  enum xds_outbound_policy mode = b->c.in->outbound_policy;
-  rc->outbound_policy = mode == XDS_OUTBOUND_POLICY_NONE ? XDS_OUTBOUND_POLICY_ALLOW_ANY : mode;
-  size_t rc_index = b->c.cfg->route_configs_len - 1;
-  for (size_t i = 0; i < n; i++) {
-    const struct registry_service *s = &svcs[i];
-    const struct resource *vs = sidecar_vs_for(b, s->fqdn);
-    for (size_t p = 0; p < s->ports_len; p++) {
-      rc = &b->c.cfg->route_configs[rc_index];
-      struct xds_vhost *vh = push(&b->c, (void **)&rc->vhosts, &rc->vhosts_len, &vcap, sizeof *rc->vhosts);
-      if (!vh) return -ENOMEM;
-      uint32_t port = s->ports[p].port;
-      vh->name = dupf(&b->c, "%s:%u", s->fqdn, (unsigned)port);
-      vh->port = port;
-      if (sidecar_domains(b, vh, s, port)) return -ENOMEM;
-      if (!vs) {
-        if (default_route(b, vh, s, port)) return -ENOMEM;
-        continue;
-      }
-      size_t rcap = 0;
-      for (size_t r = 0; r < vs->spec.virtual_service.http_len; r++)
-        if (translate_rule(b, &vh->routes, &vh->routes_len, &rcap, vs, r, port, "mesh") < 0) return -ENOMEM;
     }
   }
   return b->c.oom ? -ENOMEM : 0;
@@ -619,63 +321,63 @@ static int build_inbound(struct builder *b, const struct registry_workload *w, c
       char name[64];
       snprintf(name, sizeof name, "inbound|%u", (unsigned)target);
       if (proxy_config_route_config(b->c.cfg, name)) continue; /* two services, one target port */
-      struct xds_route_config *rc = add_route_config(b, name, target);
+      struct xds_route_config *rc = compile_add_route_config(b, name, target);
       if (!rc) goto oom;
       const struct resource *pa = NULL;
       rc->mtls = compile_peer_mtls(b->c.in, w->ns, &w->labels, target, &pa);
-      if (pa) rc->mtls_source = dupf(&b->c, "PeerAuthentication %s/%s", pa->meta.ns ? pa->meta.ns : "default",
-                                     pa->meta.name ? pa->meta.name : "");
-      rc->vhosts = zalloc(&b->c, sizeof *rc->vhosts);
+      if (pa) rc->mtls_source = compile_dupf(&b->c, "PeerAuthentication %s/%s", pa->meta.ns ? pa->meta.ns : "default",
+                                             pa->meta.name ? pa->meta.name : "");
+      rc->vhosts = compile_zalloc(&b->c, sizeof *rc->vhosts);
       if (!rc->vhosts) goto oom;
       rc->vhosts_len = 1;
       struct xds_vhost *vh = &rc->vhosts[0];
-      vh->name = dupf(&b->c, "inbound|http|%u", (unsigned)target);
-      vh->domains = zalloc(&b->c, sizeof *vh->domains);
+      vh->name = compile_dupf(&b->c, "inbound|http|%u", (unsigned)target);
+      vh->domains = compile_zalloc(&b->c, sizeof *vh->domains);
       if (!vh->domains) goto oom;
-      vh->domains[0] = dup(&b->c, "*");
+      vh->domains[0] = compile_dup(&b->c, "*");
       vh->domains_len = 1;
-      vh->routes = zalloc(&b->c, sizeof *vh->routes);
+      vh->routes = compile_zalloc(&b->c, sizeof *vh->routes);
       if (!vh->routes) goto oom;
       vh->routes_len = 1;
       struct xds_route *rt = &vh->routes[0];
-      rt->name = dup(&b->c, "default");
+      rt->name = compile_dup(&b->c, "default");
       rt->rule = -1;
-      rt->destinations = zalloc(&b->c, sizeof *rt->destinations);
+      rt->destinations = compile_zalloc(&b->c, sizeof *rt->destinations);
       if (!rt->destinations) goto oom;
       rt->destinations_len = 1;
       rt->total_weight = 100;
       struct xds_destination *d = &rt->destinations[0];
-      d->host = dup(&b->c, s->fqdn);
+      d->host = compile_dup(&b->c, s->fqdn);
       d->port = s->ports[p].port;
       d->weight = 100;
-      d->cluster_name = dupf(&b->c, "inbound|%u||", (unsigned)target);
+      d->cluster_name = compile_dupf(&b->c, "inbound|%u||", (unsigned)target);
 
       struct xds_cluster *cl = add_cluster(b);
       if (!cl) goto oom;
-      cl->name = dup(&b->c, d->cluster_name);
+      cl->name = compile_dup(&b->c, d->cluster_name);
       cl->direction = XDS_INBOUND;
       cl->port = target;
       /* connectionPool applies on the server side too; load balancing, outlier detection and
        * client TLS only on the client side (pilot's applyTrafficPolicy). */
-      const struct resource *dr = find_dr(&b->c, s->ns, s->fqdn);
+      const struct resource *dr = compile_find_dr(&b->c, s->ns, s->fqdn);
       resolve_policy(&b->c, &cl->policy, dr, NULL, s->ports[p].port);
       struct xds_policy defaults;
       policy_defaults(&defaults);
       cl->policy.load_balancer = defaults.load_balancer;
       cl->policy.outlier_detection = defaults.outlier_detection;
       cl->policy.tls = defaults.tls;
-      cl->endpoints = zalloc(&b->c, sizeof *cl->endpoints);
+      cl->endpoints = compile_zalloc(&b->c, sizeof *cl->endpoints);
       if (!cl->endpoints) goto oom;
       cl->endpoints_len = 1;
       struct xds_endpoint *e = &cl->endpoints[0];
       e->healthy = true;
-      e->workload = dup(&b->c, w->name);
+      e->workload = compile_dup(&b->c, w->name);
       const char *colon = app_address ? strrchr(app_address, ':') : NULL;
       if (!app_address) {
-        e->address = dup(&b->c, "127.0.0.1");
+        e->address = compile_dup(&b->c, "127.0.0.1");
         e->port = target;
       } else if (strncmp(app_address, "unix:", 5) == 0 || !colon) {
-        e->address = dup(&b->c, app_address);
+        e->address = compile_dup(&b->c, app_address);
       } else {
         e->address = arena_strndup(&b->c.cfg->arena, app_address, (size_t)(colon - app_address));
         e->port = (uint32_t)strtoul(colon + 1, NULL, 10);
@@ -704,8 +406,8 @@ static const char *server_admits(const char *server_host, const char *gw_ns, con
     if (!ns_ok) return NULL;
     host = slash + 1;
   }
-  if (host_covers(host, vs_host)) return vs_host;
-  if (host_covers(vs_host, host)) return host;
+  if (compile_host_covers(host, vs_host)) return vs_host;
+  if (compile_host_covers(vs_host, host)) return host;
   return NULL;
 }
 
@@ -721,10 +423,10 @@ static int gateway_server(struct builder *b, const struct resource *gw, const st
   size_t rci = cfg->route_configs_len;
   for (size_t i = 0; i < cfg->route_configs_len; i++)
     if (strcmp(cfg->route_configs[i].name, name) == 0) rci = i;
-  if (rci == cfg->route_configs_len && !add_route_config(b, name, srv->port.number)) return -ENOMEM;
+  if (rci == cfg->route_configs_len && !compile_add_route_config(b, name, srv->port.number)) return -ENOMEM;
   for (size_t i = 0; i < b->c.in->len; i++) {
     const struct resource *vs = b->c.in->items[i];
-    if (vs->kind != RESOURCE_VIRTUAL_SERVICE || !vs_bound_to(vs, ctx)) continue;
+    if (vs->kind != RESOURCE_VIRTUAL_SERVICE || !compile_vs_bound_to(vs, ctx)) continue;
     for (size_t h = 0; h < vs->spec.virtual_service.hosts_len; h++) {
       const char *domain = NULL;
       for (size_t sh = 0; sh < srv->hosts.len && !domain; sh++)
@@ -737,19 +439,19 @@ static int gateway_server(struct builder *b, const struct resource *gw, const st
       if (!vh) {
         /* vhost arrays here grow by copying; capacity is the length (rare, small). */
         size_t cap = rc->vhosts_len;
-        vh = push(&b->c, (void **)&rc->vhosts, &rc->vhosts_len, &cap, sizeof *rc->vhosts);
+        vh = compile_push(&b->c, (void **)&rc->vhosts, &rc->vhosts_len, &cap, sizeof *rc->vhosts);
         if (!vh) return -ENOMEM;
-        vh->name = dup(&b->c, domain);
-        vh->domains = zalloc(&b->c, 2 * sizeof *vh->domains);
+        vh->name = compile_dup(&b->c, domain);
+        vh->domains = compile_zalloc(&b->c, 2 * sizeof *vh->domains);
         if (!vh->domains) return -ENOMEM;
-        vh->domains[vh->domains_len++] = dup(&b->c, domain);
+        vh->domains[vh->domains_len++] = compile_dup(&b->c, domain);
         if (strcmp(domain, "*") != 0)
-          vh->domains[vh->domains_len++] = dupf(&b->c, "%s:%u", domain, (unsigned)srv->port.number);
+          vh->domains[vh->domains_len++] = compile_dupf(&b->c, "%s:%u", domain, (unsigned)srv->port.number);
       }
       /* Gateways append the routes of every VirtualService for the host (pilot merges them). */
       size_t rcap = vh->routes_len;
       for (size_t r = 0; r < vs->spec.virtual_service.http_len; r++)
-        if (translate_rule(b, &vh->routes, &vh->routes_len, &rcap, vs, r, 0, ctx) < 0) return -ENOMEM;
+        if (compile_translate_rule(b, &vh->routes, &vh->routes_len, &rcap, vs, r, 0, ctx) < 0) return -ENOMEM;
     }
   }
   return b->c.oom ? -ENOMEM : 0;
@@ -807,13 +509,13 @@ static int attach_rate_limits(struct builder *b) {
     const struct resource_local_rate_limit *use = filter && route && route->max_tokens > 0 ? route : filter;
     const struct resource *src = use == route ? route_ef : filter_ef;
     if (!use || use->max_tokens == 0) continue; /* no bucket: the filter passes everything */
-    struct resource_local_rate_limit *copy = zalloc(&b->c, sizeof *copy);
+    struct resource_local_rate_limit *copy = compile_zalloc(&b->c, sizeof *copy);
     if (!copy) return -ENOMEM;
     *copy = *use;
-    copy->stat_prefix = dup(&b->c, use->stat_prefix);
-    map_copy(&b->c, &copy->response_headers, &use->response_headers);
+    copy->stat_prefix = compile_dup(&b->c, use->stat_prefix);
+    compile_map_copy(&b->c, &copy->response_headers, &use->response_headers);
     rc->local_rate_limit = copy;
-    rc->local_rate_limit_source = dupf(&b->c, "%s/%s", src->meta.ns ? src->meta.ns : "default", src->meta.name);
+    rc->local_rate_limit_source = compile_dupf(&b->c, "%s/%s", src->meta.ns ? src->meta.ns : "default", src->meta.name);
   }
   return b->c.oom ? -ENOMEM : 0;
 }
@@ -852,9 +554,9 @@ static int begin(struct builder *b, const struct compile_input *in, enum proxy_c
   b->c.client_ns = ns;
   b->c.diags = diags;
   b->c.cfg->kind = kind;
-  b->c.cfg->node = dup(&b->c, name);
-  b->c.cfg->ns = dup(&b->c, ns);
-  map_copy(&b->c, &b->c.cfg->labels, labels);
+  b->c.cfg->node = compile_dup(&b->c, name);
+  b->c.cfg->ns = compile_dup(&b->c, ns);
+  compile_map_copy(&b->c, &b->c.cfg->labels, labels);
   return b->c.oom ? -ENOMEM : 0;
 }
 
@@ -879,7 +581,7 @@ int compile_sidecar(struct compile_state *st, const struct compile_input *in, co
   struct builder b;
   int rc = begin(&b, in, PROXY_CONFIG_SIDECAR, ns, name, &w->labels, diags);
   if (rc == 0) rc = build_outbound_clusters(&b);
-  if (rc == 0) rc = build_outbound_routes(&b);
+  if (rc == 0) rc = compile_outbound_routes(&b);
   if (rc == 0) rc = build_inbound(&b, w, app_address);
   if (rc == 0) rc = attach_rate_limits(&b);
   if (rc == 0) rc = attach_security(&b);
