@@ -1,5 +1,6 @@
-/* What the two halves of the proxy engine share: proxy.c (listeners, downstream sessions,
- * local replies, accounting, drain) and exchange.c (the upstream half of one request:
+/* What the parts of the proxy engine share: proxy.c (listeners, downstream sessions,
+ * local replies, drain), proxy_record.c (accounting: stats, metrics, access log), filters.c
+ * (the filter chain) and exchange.c (the upstream half of one request:
  * routing, the policy checks, each try, retries, timeouts and the response). Not for use
  * outside them.
  */
@@ -121,6 +122,12 @@ void session_arm_exchange(struct session *s);
 /* The request made progress (a read or a drained write on either side): pushes back its
  * stream idle timeout. */
 static inline void session_progress(struct session *s) { s->progress_ms = uv_now(s->px->loop); }
+
+/* ---- proxy_record.c ---- */
+
+/* The request ended: counts it in the proxy's stats and on its upstream host, records Istio's
+ * metrics (and maybe a live-log sample), commits the decision trace, writes the access log. */
+void session_record(struct session *s);
 
 /* ---- filters.c ---- */
 
