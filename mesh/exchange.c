@@ -18,8 +18,8 @@
  * the per-try timeout (retries.perTryTimeout), the connect timeout, the fault delay and the
  * retry backoff all share the session's one timer, armed for the nearest.
  *
- * Every decision is written into the exchange's trace record (trace.h), committed when the
- * request ends, which is what `meshlab why` shows.
+ * Every decision is written into the exchange's trace record (trace.h) through
+ * exchange_trace.c, committed when the request ends, which is what `meshlab why` shows.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -44,74 +44,6 @@ static const char BODY_OVERFLOW[] = "upstream connect error or disconnect/reset 
 
 static void try_begin(struct session *s);
 static void try_send(struct session *s);
-static int was_tried(const struct exchange *ex, const struct upstream *up);
-
-/* ---- trace helpers ----------------------------------------------------------------------- */
-
-static uint32_t since_start_ms(const struct exchange *ex) {
-  return (uint32_t)((uv_hrtime() - ex->start_ns) / 1000000);
-}
-
-/* The record of the current try, or NULL when the trace has no room left. */
-static struct trace_attempt *current_attempt(struct exchange *ex) {
-  if (!ex->trace.attempts_len || ex->trace.attempts_len > TRACE_MAX_ATTEMPTS) return NULL;
-  return &ex->trace.attempts[ex->trace.attempts_len - 1];
-}
-
-static void attempt_open(struct session *s) {
-  struct exchange *ex = &s->ex;
-  ex->try_start_ns = uv_hrtime();
-  if (ex->trace.attempts_len >= TRACE_MAX_ATTEMPTS) {
-    ex->trace.attempts_len = TRACE_MAX_ATTEMPTS + 1; /* marks "more tries than recorded" */
-    return;
-  }
-  struct trace_attempt *a = &ex->trace.attempts[ex->trace.attempts_len++];
-  memset(a, 0, sizeof *a);
-  trace_copy(a->host, sizeof a->host, ex->up->addr.text, strlen(ex->up->addr.text));
-  const char *who = ex->up->replica[0] ? ex->up->replica : ex->up->peer.workload;
-  trace_copy(a->replica, sizeof a->replica, who, strlen(who));
-  a->start_ms = since_start_ms(ex);
-  a->outcome = TRACE_OUTCOME_PENDING;
-  a->other_host_preferred = ex->retries_done > 0 && ex->retry.previous_hosts && !was_tried(ex, ex->up);
-}
-
-static void attempt_close(struct exchange *ex, enum trace_outcome outcome, int status) {
-  struct trace_attempt *a = current_attempt(ex);
-  if (!a || a->outcome != TRACE_OUTCOME_PENDING) return;
-  a->outcome = outcome;
-  a->status = status;
-  a->duration_ms = (uint32_t)((uv_hrtime() - ex->try_start_ns) / 1000000);
-}
-
-static void attempt_next(struct exchange *ex, enum trace_next next, uint32_t backoff_ms) {
-  struct trace_attempt *a = current_attempt(ex);
-  if (!a) return;
-  a->next = next;
-  a->backoff_ms = backoff_ms;
-}
-
-void exchange_trace_commit(struct session *s, double ms) {
-  struct proxy *px = s->px;
-  struct exchange *ex = &s->ex;
-  struct trace_record *t = &ex->trace;
-  if (!px->traces.cap) return;
-  trace_copy(t->request_id, sizeof t->request_id, ex->rid.p, ex->rid.n);
-  trace_copy(t->proxy, sizeof t->proxy, px->name, strlen(px->name));
-  trace_copy(t->direction, sizeof t->direction, s->lname, strlen(s->lname));
-  t->start_wall_ms = ex->start_wall_ms;
-  t->duration_ms = (uint32_t)ms;
-  if (ex->req) trace_copy(t->method, sizeof t->method, ex->req->method.p, ex->req->method.n);
-  trace_copy(t->authority, sizeof t->authority, ex->authority.p, ex->authority.n);
-  struct slice path = ex->path.n ? ex->path : ex->req ? ex->req->target : slice_from("");
-  trace_copy(t->path, sizeof t->path, path.p, path.n);
-  t->code = ex->code;
-  t->flags = ex->flags;
-  /* A try still running when the request ended (the caller left, DC) ran until now. */
-  struct trace_attempt *a = current_attempt(ex);
-  if (a && a->outcome == TRACE_OUTCOME_PENDING) a->duration_ms = (uint32_t)((uv_hrtime() - ex->try_start_ns) / 1000000);
-  if (t->attempts_len > TRACE_MAX_ATTEMPTS) t->attempts_len = TRACE_MAX_ATTEMPTS;
-  trace_store_commit(&px->traces, t);
-}
 
 /* ---- connections ------------------------------------------------------------------------- */
 
@@ -182,7 +114,7 @@ static void overflow_reply(struct session *s, enum trace_breaker why) {
   struct exchange *ex = &s->ex;
   if (ex->trace.breaker == TRACE_BREAKER_NONE || ex->trace.breaker == TRACE_BREAKER_OK)
     ex->trace.breaker = why;
-  attempt_close(ex, TRACE_OUTCOME_OVERFLOW, 0);
+  exchange_attempt_close(ex, TRACE_OUTCOME_OVERFLOW, 0);
   session_local_reply(s, 503, FLAG_UO, BODY_OVERFLOW, "upstream_reset_before_response_started{overflow}",
                       "x-envoy-overloaded: true\r\n");
 }
@@ -215,33 +147,33 @@ static int try_should_retry(struct session *s, enum retry_event ev, int status, 
   if (c && ex->up) cluster_outlier_report(c, ex->up, outlier_kind(ev), status, (int64_t)uv_now(px->loop));
   if (!ex->retry.retries) return 0;
   if (!retry_policy_matches(&ex->retry, ev, status, grpc_status)) {
-    if (ev != RETRY_EVENT_RESPONSE || status >= 400) attempt_next(ex, TRACE_NEXT_NO_MATCH, 0);
+    if (ev != RETRY_EVENT_RESPONSE || status >= 400) exchange_attempt_next(ex, TRACE_NEXT_NO_MATCH, 0);
     return 0;
   }
   if (ex->retries_done >= ex->retry.retries) {
     ex->flags |= FLAG_URX;
-    attempt_next(ex, TRACE_NEXT_EXHAUSTED, 0);
+    exchange_attempt_next(ex, TRACE_NEXT_EXHAUSTED, 0);
     return 0;
   }
   if (!ex->body_kept && ex->req_framing != HTTP_FRAMING_NONE) {
-    attempt_next(ex, TRACE_NEXT_BODY_GONE, 0);
+    exchange_attempt_next(ex, TRACE_NEXT_BODY_GONE, 0);
     return 0;
   }
   uint64_t now = uv_now(px->loop);
   if (ex->request_deadline && now + 1 >= ex->request_deadline) {
-    attempt_next(ex, TRACE_NEXT_NO_TIME, 0);
+    exchange_attempt_next(ex, TRACE_NEXT_NO_TIME, 0);
     return 0;
   }
   if (!c || breaker_admit_retry(&c->breaker) != BREAKER_ADMIT) {
     ex->flags |= FLAG_UO;
-    attempt_next(ex, TRACE_NEXT_OVERFLOW, 0);
+    exchange_attempt_next(ex, TRACE_NEXT_OVERFLOW, 0);
     return 0;
   }
   c->breaker.rq_retry_active++;
   ex->retry_active = 1;
   ex->retries_done++;
   int64_t backoff = retry_backoff_ms(&ex->retry, ex->retries_done, &px->rng);
-  attempt_next(ex, TRACE_NEXT_RETRY, (uint32_t)backoff);
+  exchange_attempt_next(ex, TRACE_NEXT_RETRY, (uint32_t)backoff);
   /* The backoff runs on the session timer even when it is 0, so the retry starts outside the
    * callback that saw the failure. */
   ex->wait = EXCHANGE_WAIT_BACKOFF;
@@ -250,7 +182,7 @@ static int try_should_retry(struct session *s, enum retry_event ev, int status, 
   return 1;
 }
 
-static int was_tried(const struct exchange *ex, const struct upstream *up) {
+int exchange_was_tried(const struct exchange *ex, const struct upstream *up) {
   size_t n = ex->retries_done < TRACE_MAX_ATTEMPTS ? ex->retries_done : TRACE_MAX_ATTEMPTS;
   for (size_t i = 0; i < n; i++)
     if (ex->tried[i] == up) return 1;
@@ -270,7 +202,7 @@ static void retry_go(struct session *s) {
     if (cluster_pick(c, NULL, &px->rng, &cand, NULL) != LB_PICKED) break;
     if (pick) cluster_release(c, pick);
     pick = cand;
-    if (!ex->retry.previous_hosts || !was_tried(ex, cand)) break;
+    if (!ex->retry.previous_hosts || !exchange_was_tried(ex, cand)) break;
   }
   if (!pick) {
     session_local_reply(s, 503, FLAG_UH, "no healthy upstream", "no_healthy_upstream", NULL);
@@ -315,7 +247,7 @@ static void try_failed(struct session *s, enum retry_event ev, uint32_t flag, co
     try_send(s);
     return;
   }
-  attempt_close(ex, outcome, 0);
+  exchange_attempt_close(ex, outcome, 0);
   exchange_release_upstream(s, 0);
   if (try_should_retry(s, ev, 0, -1)) {
     session_arm_exchange(s);
@@ -414,7 +346,7 @@ static void up_read(struct session *s, struct upstream_conn *uc, int status, con
         session_abort(s, FLAG_UPE, "upstream_reset_after_response_started{protocol_error}");
       } else {
         ex->transport_failure = http_parser_error_reason(s->resp);
-        attempt_close(ex, TRACE_OUTCOME_RESET, 0);
+        exchange_attempt_close(ex, TRACE_OUTCOME_RESET, 0);
         session_local_reply(s, 502, FLAG_UPE, "upstream protocol error",
                             "upstream_reset_before_response_started{protocol_error}", NULL);
       }
@@ -478,7 +410,7 @@ int exchange_on_resp_head(void *owner, struct http_head *h) {
   }
   ex->interim = 0;
   int no_body = ex->head_request || h->status == 204 || h->status == 304;
-  attempt_close(ex, TRACE_OUTCOME_RESPONSE, h->status);
+  exchange_attempt_close(ex, TRACE_OUTCOME_RESPONSE, h->status);
   ex->up_keep_alive = h->keep_alive;
   if (try_should_retry(s, RETRY_EVENT_RESPONSE, h->status, grpc_status_of(h))) {
     /* Dropped: read to its end so the connection can be reused, then the retry. */
@@ -568,7 +500,7 @@ static void try_send(struct session *s) {
   ex->uc = uc;
   ex->reused = reused;
   ex->connecting = !reused;
-  struct trace_attempt *a = current_attempt(ex);
+  struct trace_attempt *a = exchange_current_attempt(ex);
   if (a) {
     a->reused = reused;
     a->mtls = conn_is_tls(&uc->conn) != 0; /* the transport chosen: confusion 5 shows here */
@@ -639,7 +571,7 @@ static void try_begin(struct session *s) {
     ex->trace.rq_active = c->breaker.rq_active;
     ex->trace.rq_max = c->breaker.limits.max_requests;
   }
-  attempt_open(s);
+  exchange_attempt_open(s);
   if (breaker_admit_request(&c->breaker) != BREAKER_ADMIT) {
     overflow_reply(s, TRACE_BREAKER_REQUESTS_FULL);
     return;
@@ -790,7 +722,7 @@ void exchange_request_done(struct session *s) {
 static void stream_idle_timeout(struct session *s) {
   struct exchange *ex = &s->ex;
   s->px->stats.downstream_rq_idle_timeout++;
-  attempt_close(ex, TRACE_OUTCOME_TIMEOUT, 0);
+  exchange_attempt_close(ex, TRACE_OUTCOME_TIMEOUT, 0);
   if (ex->resp_started) {
     session_abort(s, FLAG_SI, "stream_idle_timeout");
     return;
@@ -820,7 +752,7 @@ void exchange_on_timer(struct session *s) {
     if (ex->up) ex->up->stats.rq_timeout++;
     if (ex->cluster && ex->up && ex->uc)
       cluster_outlier_report(ex->cluster, ex->up, OUTLIER_TIMEOUT, 0, (int64_t)now);
-    attempt_close(ex, TRACE_OUTCOME_TIMEOUT, 0);
+    exchange_attempt_close(ex, TRACE_OUTCOME_TIMEOUT, 0);
     if (ex->resp_started) session_abort(s, FLAG_UT, "response_timeout");
     else session_local_reply(s, 504, FLAG_UT, "upstream request timeout", "response_timeout", NULL);
     return;

@@ -1,13 +1,14 @@
 /* What the parts of the proxy engine share: proxy.c (listeners, downstream sessions,
  * local replies, drain), proxy_record.c (accounting: stats, metrics, access log), filters.c
- * (the filter chain) and exchange.c (the upstream half of one request:
- * routing, the policy checks, each try, retries, timeouts and the response). Not for use
+ * (the filter chain), exchange.c (the upstream half of one request: each try, retries,
+ * timeouts and the response) and exchange_trace.c (the tries' decision trace). Not for use
  * outside them.
  */
 #ifndef MESH_PROXY_INTERNAL_H
 #define MESH_PROXY_INTERNAL_H
 
 #include "mesh/fault.h"
+#include "mesh/http_head.h"
 #include "mesh/proxy.h"
 #include "mesh/retry.h"
 #include "mesh/trace.h"
@@ -163,6 +164,19 @@ int exchange_on_resp_body(void *owner, const char *p, size_t n);
 int exchange_on_resp_complete(void *owner);
 /* Drops a config reference. */
 void config_unref(struct config_ref *r);
+/* Whether up was the host of an earlier try (retries' previous-hosts predicate). */
+int exchange_was_tried(const struct exchange *ex, const struct upstream *up);
+
+/* ---- exchange_trace.c ---- */
+
+/* The record of the current try, or NULL when the trace has no room left. */
+struct trace_attempt *exchange_current_attempt(struct exchange *ex);
+/* A try starts on ex->up: opens its attempt record (past TRACE_MAX_ATTEMPTS, only counts). */
+void exchange_attempt_open(struct session *s);
+/* The current try ended with outcome (status: the response's, else 0). */
+void exchange_attempt_close(struct exchange *ex, enum trace_outcome outcome, int status);
+/* What followed the current try: a retry after backoff_ms, or why there was none. */
+void exchange_attempt_next(struct exchange *ex, enum trace_next next, uint32_t backoff_ms);
 /* Fills the trace's final fields and commits it to the proxy's store. */
 void exchange_trace_commit(struct session *s, double ms);
 
