@@ -20,8 +20,10 @@
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 #define CALL_TIMEOUT_MS 2000
 
-enum poll_kind { POLL_STATUS, POLL_METRICS, POLL_EDGES, POLL_REQUESTS, POLL_CLUSTERS, POLL_ADMIN, POLL_VS, POLL_DR,
-                 POLL_TRACE };
+enum poll_kind {
+  POLL_STATUS, POLL_METRICS, POLL_SERVED, POLL_EDGES, POLL_REQUESTS, POLL_CLUSTERS, POLL_ADMIN, POLL_VS, POLL_DR,
+  POLL_TRACE
+};
 
 struct poll_call {
   struct dash *d;
@@ -132,6 +134,7 @@ static void on_call_done(struct http_client_call *call, int status) {
       d->traffic = ok && m->nservices > 0;
       if (!d->traffic) m->nedges = 0;
       break;
+    case POLL_SERVED: if (ok) dash_model_feed_served(m, body, len); break;
     case POLL_EDGES: if (ok) dash_model_feed_edges(m, pc->name, body, len); break;
     case POLL_REQUESTS: if (ok) dash_model_feed_requests(m, body, len); break;
     case POLL_CLUSTERS:
@@ -195,6 +198,7 @@ static void poll_lab(struct dash *d) {
   snprintf(d->api, sizeof d->api, "%s", api);
   unsigned t = d->ticks++;
   call_lab(d, POLL_METRICS, NULL, "/v1/metrics?window=10s&reporter=source&group_by=destination_service");
+  call_lab(d, POLL_SERVED, NULL, "/v1/metrics?window=10s&reporter=destination&group_by=destination_service");
   if (t % 4 == 0) call_lab(d, POLL_STATUS, NULL, "/v1/status");
   if (d->traffic || t % 4 == 0) poll_clusters(d);
   if (t % 8 == 0) {

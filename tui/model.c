@@ -211,6 +211,34 @@ int dash_model_feed_metrics(struct dash_model *m, const char *text, size_t len) 
   return 0;
 }
 
+int dash_model_feed_served(struct dash_model *m, const char *text, size_t len) {
+  json_t *root = parse(text, len);
+  json_t *svcs = json_object_get(root, "services");
+  if (!json_is_array(svcs)) {
+    json_decref(root);
+    return -EINVAL;
+  }
+  m->nserved = 0;
+  size_t i;
+  json_t *o;
+  json_array_foreach(svcs, i, o) {
+    if (m->nserved == DASH_MAX_SERVICES) break;
+    struct dash_served *s = &m->served[m->nserved++];
+    copy(s->fqdn, sizeof s->fqdn, str_of(o, "destination_service"));
+    s->rps = num_of(o, "rate_rps", 0);
+    s->success = num_of(o, "success_ratio", -1);
+    s->p99 = num_of(json_object_get(o, "latency_ms"), "p99", 0);
+  }
+  json_decref(root);
+  return 0;
+}
+
+const struct dash_served *dash_model_served(const struct dash_model *m, const char *fqdn) {
+  for (size_t i = 0; i < m->nserved; i++)
+    if (strcmp(m->served[i].fqdn, fqdn) == 0) return &m->served[i];
+  return NULL;
+}
+
 /* Edges in a stable order whatever order the answers came in: the ingress's first (where
  * requests enter), then by caller and callee. */
 static int edge_cmp(const void *pa, const void *pb) {

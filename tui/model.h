@@ -63,6 +63,15 @@ struct dash_service {
   bool external;  /* a ServiceEntry host / outside the mesh */
 };
 
+/* A service as its own sidecars answered it (reporter="destination": every try that reached
+ * it, retries included), Kiali's view of a node; the callers' view (struct dash_service) counts
+ * what they got in the end. A caller's retries can hide a failing service: ratings answering
+ * 30 % 503 while reviews gets every answer on the second try. */
+struct dash_served {
+  char fqdn[160];
+  double rps, success, p99; /* success < 0: no requests */
+};
+
 struct dash_edge {
   char source[96]; /* source workload ("istio-ingressgateway" is shown as ingress) */
   char dest[96];   /* short service name */
@@ -160,6 +169,8 @@ struct dash_model {
   size_t nreplicas;
   struct dash_service services[DASH_MAX_SERVICES];
   size_t nservices;
+  struct dash_served served[DASH_MAX_SERVICES];
+  size_t nserved;
   struct dash_edge edges[DASH_MAX_EDGES];
   size_t nedges;
   struct dash_cluster clusters[DASH_MAX_CLUSTERS];
@@ -205,6 +216,12 @@ void dash_model_set_now(struct dash_model *m, int64_t now_ms);
  * text is not the expected JSON (the model then keeps what it had). */
 int dash_model_feed_status(struct dash_model *m, const char *json, size_t len);           /* GET /v1/status */
 int dash_model_feed_metrics(struct dash_model *m, const char *json, size_t len);          /* /v1/metrics group_by */
+/* GET /v1/metrics?reporter=destination&group_by=destination_service: the services as their
+ * own sidecars answered (Kiali's node health), replacing the last such answer. */
+int dash_model_feed_served(struct dash_model *m, const char *json, size_t len);
+/* The service fqdn as its sidecars answered it, or NULL (no inbound reports: an external
+ * service, or nothing reached it in the window). */
+const struct dash_served *dash_model_served(const struct dash_model *m, const char *fqdn);
 /* GET /v1/metrics?reporter=source&source_workload=W&group_by=destination_service: the calls
  * workload W makes, replacing W's edges. */
 int dash_model_feed_edges(struct dash_model *m, const char *source, const char *json, size_t len);

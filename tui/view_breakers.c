@@ -9,6 +9,20 @@
 
 #include "tui/view.h"
 
+/* A host row: "+ replica" in HOST_NAME_W columns, a space, the address from HOST_ADDR_X (so
+ * "productpage-v1-0" never runs into it), the state from 40. */
+#define HOST_NAME_W 18
+#define HOST_ADDR_X 21
+
+/* The subset of an Envoy cluster name "outbound|9080|v1|reviews...": true and out = "v1" when
+ * it has one (a DestinationRule's subsets make one cluster each). */
+static bool subset_of(const char *cluster, char *out, size_t n) {
+  const char *a = strchr(cluster, '|'), *b = a ? strchr(a + 1, '|') : NULL, *c = b ? strchr(b + 1, '|') : NULL;
+  if (!c || c == b + 1) return false;
+  snprintf(out, n, "%.*s", (int)(c - b - 1), b + 1);
+  return true;
+}
+
 /* Clusters worth a row: traffic went through them, or a DestinationRule set a limit or
  * outlier detection, or they refused requests. */
 static bool interesting(const struct dash_model *m, const struct dash_cluster *c) {
@@ -68,7 +82,11 @@ static void draw(const struct dash_model *m, struct frame *f, struct dash_rect r
     uint64_t uo = c->pending_overflow + c->cx_overflow + c->retry_overflow;
     y++;
     if (y >= limit) break;
-    frame_printf(f, r.x, y++, FRAME_BOLD, 0, "%s -> %s", c->caller, c->service);
+    char subset[48];
+    if (subset_of(c->name, subset, sizeof subset))
+      frame_printf(f, r.x, y++, FRAME_BOLD, 0, "%s -> %s (subset %s)", c->caller, c->service, subset);
+    else
+      frame_printf(f, r.x, y++, FRAME_BOLD, 0, "%s -> %s", c->caller, c->service);
     if (y >= limit) break;
     if (c->partial) {
       frame_printf(f, r.x + 2, y++, 0, 0, "UO %llu   (the journal keeps ejections and overflows, not the pool's gauges)",
@@ -77,8 +95,8 @@ static void draw(const struct dash_model *m, struct frame *f, struct dash_rect r
         const struct dash_host *h = &m->hosts[c->first_host + k];
         int64_t left = h->ejected && h->ejection_until_ms > m->now_ms ? h->ejection_until_ms - m->now_ms : 0;
         enum dash_health hl = h->ejected ? DASH_HEALTH_BAD : DASH_HEALTH_OK;
-        frame_printf(f, r.x + 2, y, dash_health_attr(hl), 18, "%c %s", dash_health_glyph(hl), h->replica);
-        frame_put(f, r.x + 20, y, dash_health_attr(hl), h->address, 19);
+        frame_printf(f, r.x + 2, y, dash_health_attr(hl), HOST_NAME_W, "%c %s", dash_health_glyph(hl), h->replica);
+        frame_put(f, r.x + HOST_ADDR_X, y, dash_health_attr(hl), h->address, 40 - HOST_ADDR_X);
         if (h->ejected) frame_printf(f, r.x + 40, y, dash_health_attr(hl), 19, "EJECTED %.1fs left", (double)left / 1000);
         else frame_put(f, r.x + 40, y, 0, "serving", 19);
         if (h->times_ejected)
@@ -120,8 +138,8 @@ static void draw(const struct dash_model *m, struct frame *f, struct dash_rect r
                             : c->outlier && h->consecutive_5xx ? DASH_HEALTH_WARN
                                                                 : DASH_HEALTH_OK;
       uint8_t attr = dash_health_attr(hl);
-      frame_printf(f, r.x + 2, y, attr, 18, "%c %s", dash_health_glyph(hl), h->replica[0] ? h->replica : "?");
-      frame_put(f, r.x + 20, y, attr, h->address, 19);
+      frame_printf(f, r.x + 2, y, attr, HOST_NAME_W, "%c %s", dash_health_glyph(hl), h->replica[0] ? h->replica : "?");
+      frame_put(f, r.x + HOST_ADDR_X, y, attr, h->address, 40 - HOST_ADDR_X);
       frame_put(f, r.x + 40, y, attr, state, 19);
       frame_put(f, r.x + 59, y, hl == DASH_HEALTH_OK ? 0 : attr, errs, 9);
       if (h->times_ejected)

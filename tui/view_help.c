@@ -18,6 +18,7 @@ static const char *const lines[] = {
     "",
     "Health: + ok  ~ degraded (<99.5%)  x failing (<95%)  . idle",
     "Data: the lab's last 10 s, polled every 250 ms.",
+    "Nodes: what services answered; calls: what callers got.",
 };
 
 static void draw(const struct dash_model *m, struct frame *f, struct dash_rect r) {

@@ -1,7 +1,9 @@
 /* The topology view: services (and the ingress, the callers outside any service, external
  * hosts) as nodes, calls as edges, each with its rate, success ratio and p99 over the last
- * 10 s. Health reads by colour and by glyph: + ok, ~ degraded, x failing, . idle. An edge
- * carried over mTLS draws as ==>, a plaintext one as -->. */
+ * 10 s: a node as the service's own sidecars answered (every try), an edge as the caller got
+ * it (after its retries), so a failing service behind retries shows red beside a green call.
+ * Health reads by colour and by glyph: + ok, ~ degraded, x failing, . idle. An edge carried
+ * over mTLS draws as ==>, a plaintext one as -->. */
 #include <stdio.h>
 #include <string.h>
 
@@ -37,7 +39,7 @@ static void draw(const struct dash_model *m, struct frame *f, struct dash_rect r
   int limit = r.y + r.h;
   frame_put(f, r.x, y, FRAME_BOLD, "NODES", 0);
   frame_put(f, r.x + vx, y, FRAME_BOLD, "VERSIONS", 0);
-  columns(f, r, y++, namew, FRAME_BOLD, "RPS", "SUCCESS", "P99", "FLAGS");
+  columns(f, r, y++, namew, FRAME_BOLD, "RPS", "SERVED", "P99", "FLAGS");
   /* callers that are no service's node: the ingress, load generators, clients */
   char seen[DASH_MAX_EDGES][96];
   size_t nseen = 0;
@@ -58,15 +60,19 @@ static void draw(const struct dash_model *m, struct frame *f, struct dash_rect r
   }
   for (size_t i = 0; i < m->nservices && y < limit; i++) {
     const struct dash_service *s = &m->services[i];
-    enum dash_health h = dash_health_of(s->success, s->rps);
+    /* A node is the service as its own sidecars answered it (every try, as Kiali draws it);
+     * a service without inbound reports (external, no sidecar) as its callers got it. */
+    const struct dash_served *in = s->external ? NULL : dash_model_served(m, s->fqdn);
+    double rps = in ? in->rps : s->rps, success = in ? in->success : s->success, p99ms = in ? in->p99 : s->p99;
+    enum dash_health h = dash_health_of(success, rps);
     char vers[64] = "", rate[16], succ[16], p99[16];
     size_t used = 0;
     for (size_t v = 0; v < s->nversions && used < sizeof vers; v++)
       used += (size_t)snprintf(vers + used, sizeof vers - used, "%s%s", v ? " " : "", s->versions[v].name);
     if (s->external) snprintf(vers, sizeof vers, "(external)");
-    dash_fmt_rps(s->rps, rate, sizeof rate);
-    dash_fmt_ratio(s->success, succ, sizeof succ);
-    dash_fmt_ms(s->p99, p99, sizeof p99);
+    dash_fmt_rps(rps, rate, sizeof rate);
+    dash_fmt_ratio(success, succ, sizeof succ);
+    dash_fmt_ms(p99ms, p99, sizeof p99);
     frame_printf(f, r.x, y, dash_health_attr(h), vx - 1, "%c %s", dash_health_glyph(h), s->name);
     frame_put(f, r.x + vx, y, 0, vers, namew - vx - 1);
     columns(f, r, y++, namew, h == DASH_HEALTH_BAD || h == DASH_HEALTH_WARN ? dash_health_attr(h) : 0, rate, succ,

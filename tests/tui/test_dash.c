@@ -59,6 +59,7 @@ static void lab_model(struct dash_model *m) {
   free(vs);
   free(dr);
   feed(m, dash_model_feed_metrics, "metrics.json");
+  feed(m, dash_model_feed_served, "served.json");
   feed_edges(m, "istio-ingressgateway", "edges_ingress.json");
   feed_edges(m, "productpage-v1", "edges_productpage.json");
   feed_edges(m, "reviews-v3", "edges_reviews.json");
@@ -70,13 +71,22 @@ static void lab_model(struct dash_model *m) {
 }
 
 /* Renders m at w x h and compares with golden/<name>_<w>x<h>.txt (or writes it). */
-static void golden(const struct dash_model *m, const char *name, int w, int h) {
+/* m rendered at w x h, as text (attributes aside), into out (reset first). */
+static void screen_of(const struct dash_model *m, int w, int h, struct buf *out) {
   struct frame f;
-  ASSERT_INT_EQ(frame_init(&f, w, h), 0);
+  buf_reset(out);
+  if (frame_init(&f, w, h) != 0) {
+    test_fail(__FILE__, __LINE__, "frame_init %dx%d failed", w, h);
+    return;
+  }
   dash_render(m, &f);
-  struct buf got = {0};
-  frame_text(&f, &got);
+  frame_text(&f, out);
   frame_free(&f);
+}
+
+static void golden(const struct dash_model *m, const char *name, int w, int h) {
+  struct buf got = {0};
+  screen_of(m, w, h, &got);
   char path[1024];
   snprintf(path, sizeof path, "%s/golden/%s_%dx%d.txt", TUI_TEST_DIR, name, w, h);
   if (getenv("MESHLAB_UPDATE_GOLDEN")) {
@@ -311,6 +321,80 @@ static void test_mtls_mark(void) {
   }
 }
 
+/* The line of the rendered screen that starts (after spaces) with prefix, or, for a prefix
+ * that is an arrow ("--> ratings"), has it anywhere; "" when none. */
+static const char *screen_line(const char *screen, const char *prefix, char *out, size_t n) {
+  out[0] = '\0';
+  for (const char *line = screen; line && *line;) {
+    const char *end = strchr(line, '\n');
+    size_t len = end ? (size_t)(end - line) : strlen(line);
+    const char *p = line;
+    while (*p == ' ' && p < line + len) p++;
+    const char *hit = strstr(p, prefix);
+    if (hit && hit < line + len && (hit == p || prefix[0] == '-')) {
+      snprintf(out, n, "%.*s", (int)len, line);
+      break;
+    }
+    line = end ? end + 1 : NULL;
+  }
+  return out;
+}
+
+/* Retries hide a failing service from its caller: ratings answers 30 % 503, reviews-v2 gets
+ * every answer on a later try. The node (what ratings answered) reads x 70.0 %, the call (what
+ * reviews got) + 100.0 %; with no inbound reports the node falls back to the callers' view. */
+static void test_nodes_show_what_the_service_answered(void) {
+  static struct dash_model m;
+  dash_model_init(&m);
+  dash_model_set_now(&m, T0);
+  static const char callers[] = "{\"services\":[{\"destination_service\":\"ratings.default.svc.cluster.local\","
+                                "\"rate_rps\":10.0,\"success_ratio\":1.0,\"latency_ms\":{\"p99\":3.0}}]}";
+  static const char served[] = "{\"services\":[{\"destination_service\":\"ratings.default.svc.cluster.local\","
+                               "\"rate_rps\":14.2,\"success_ratio\":0.7,\"latency_ms\":{\"p99\":2.5}}]}";
+  ASSERT_INT_EQ(dash_model_feed_metrics(&m, callers, strlen(callers)), 0);
+  ASSERT_INT_EQ(dash_model_feed_edges(&m, "reviews-v2", callers, strlen(callers)), 0);
+  dash_model_set_lab(&m, true, NULL);
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass == 1) ASSERT_INT_EQ(dash_model_feed_served(&m, served, strlen(served)), 0);
+    struct buf text = {0};
+    screen_of(&m, 80, 24, &text);
+    char node[128], call[128];
+    screen_line(buf_cstr(&text), pass ? "x ratings" : "+ ratings", node, sizeof node);
+    screen_line(buf_cstr(&text), "--> ratings", call, sizeof call);
+    EXPECT_STR_CONTAINS(node, pass ? "14.2    70.0%" : "10.0   100.0%");
+    EXPECT_STR_CONTAINS(call, "10.0   100.0%");
+    if (test_failed()) fprintf(stderr, "%s", buf_cstr(&text));
+    buf_free(&text);
+  }
+}
+
+/* A caller with one cluster per DestinationRule subset reads them apart ("(subset v1)"), and a
+ * 16-character replica name keeps a space before its address. */
+static void test_breakers_subsets_and_long_names(void) {
+  static struct dash_model m;
+  dash_model_init(&m);
+  dash_model_set_now(&m, T0);
+  static const char host[] = "{\"address\":\"127.1.242.2:9080\",\"replica\":\"productpage-v1-0\",\"rq_total\":5,"
+                             "\"health\":\"healthy\"}";
+  char text[2048];
+  snprintf(text, sizeof text,
+           "{\"callers\":[{\"node\":\"default/istio-ingressgateway-0\",\"clusters\":["
+           "{\"name\":\"outbound|9080|v1|productpage.default.svc.cluster.local\",\"direction\":\"outbound\","
+           "\"service\":\"productpage.default.svc.cluster.local\",\"hosts\":[%s]},"
+           "{\"name\":\"outbound|9080|v2|productpage.default.svc.cluster.local\",\"direction\":\"outbound\","
+           "\"service\":\"productpage.default.svc.cluster.local\",\"hosts\":[%s]}]}]}",
+           host, host);
+  ASSERT_INT_EQ(dash_model_feed_clusters(&m, text, strlen(text)), 0);
+  dash_model_set_lab(&m, true, NULL);
+  dash_model_key(&m, '3');
+  struct buf screen = {0};
+  screen_of(&m, 80, 24, &screen);
+  EXPECT_STR_CONTAINS(buf_cstr(&screen), "istio-ingressgateway-0 -> productpage (subset v1)");
+  EXPECT_STR_CONTAINS(buf_cstr(&screen), "istio-ingressgateway-0 -> productpage (subset v2)");
+  EXPECT_STR_CONTAINS(buf_cstr(&screen), "+ productpage-v1-0 127.1.242.2:9080");
+  buf_free(&screen);
+}
+
 static void test_bad_json_keeps_the_model(void) {
   static struct dash_model m;
   lab_model(&m);
@@ -417,7 +501,7 @@ static void test_mouse(void) {
   EXPECT_INT_EQ(dash_click(&m, 60, 20, 30, 0), DASH_ACTION_NONE);
 }
 
-TEST_CASES(TEST(test_topology), TEST(test_split), TEST(test_breakers), TEST(test_requests_filter_and_trace),
+TEST_CASES(TEST(test_topology), TEST(test_nodes_show_what_the_service_answered), TEST(test_breakers_subsets_and_long_names), TEST(test_split), TEST(test_breakers), TEST(test_requests_filter_and_trace),
            TEST(test_lesson_pane), TEST(test_help), TEST(test_too_small), TEST(test_no_color_glyphs),
            TEST(test_frame_ansi_diff), TEST(test_mtls_mark), TEST(test_admin_clusters_fallback), TEST(test_bad_json_keeps_the_model),
            TEST(test_weights), TEST(test_journal_replay),
