@@ -62,12 +62,13 @@ static const char *piece_of(char c, char *tmp) {
 
 /* One escape outside brackets; t->p is on the character after the backslash. */
 static void escape_outside(struct tr *t) {
-  char c = *t->p++, tmp[3];
+  char c = *t->p, tmp[3];
   const char *cls;
-  if (c == '\0') {
+  if (c == '\0') { /* t->p stays on the terminator */
     refuse(t, "the pattern ends with a lone backslash%s", "");
     return;
   }
+  t->p++;
   if ((cls = class_escape((char)tolower((unsigned char)c)))) {
     put(t, isupper((unsigned char)c) ? "[^" : "[");
     put(t, cls);
@@ -122,11 +123,14 @@ static void bracket(struct tr *t) {
       if (buf_append(&body, &c, 1) != 0) t->rc = -ENOMEM;
       continue;
     }
-    char e = *t->p++;
+    char e = *t->p;
     const char *cls = class_escape(e);
-    if (e == '\0') {
+    if (e == '\0') { /* t->p stays on the terminator */
       refuse(t, "the pattern ends with a lone backslash%s", "");
-    } else if (cls) {
+      break;
+    }
+    t->p++;
+    if (cls) {
       if (buf_append_str(&body, cls) != 0) t->rc = -ENOMEM;
     } else if (control_escape(e)) {
       char ch = control_escape(e);

@@ -94,7 +94,7 @@ static void refusals_name_the_piece(void) {
       {"(a)\\1", "\\1"},          {"\\pL+", "\\p"},           {"\\x41", "\\x"},
       {"[\\D]", "\\D"},           {"a(?i)b", "(?i"},          {"(?i:ab)", "(?i:"},
       {"(?=a)", "(?="},           {"[abc", "closing ]"},      {"abc\\", "lone backslash"},
-      {"(abc", "not a valid regular expression"},
+      {"[a\\", "lone backslash"},    {"(abc", "not a valid regular expression"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     regex_t re;
