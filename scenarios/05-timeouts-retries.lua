@@ -65,6 +65,9 @@ step("Retries hide a flaky replica", function()
          "actual success rate: details answered 503 to the first tries that met the bad replica",
          {answers = callee.requests, calls = caller.requests, codes = callee.by_response_code})
   expect(s:code(200) == s.requests, "every page was whole", s.codes)
+  say("The dashboard shows both (1 Topology): the details node, SERVED, is what details answered,",
+      "every try counted, and reads red; the call productpage-v1 ==> details, SUCCESS, is what",
+      "productpage got after its retries, and stays green.")
   pause()
 end)
 
