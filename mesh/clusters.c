@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mesh/hash.h"
+
 void cluster_manager_init(struct cluster_manager *cm, struct conn_env *env, uint64_t *live_handles) {
   memset(cm, 0, sizeof *cm);
   cm->env = env;
@@ -363,19 +365,13 @@ enum outlier_verdict cluster_outlier_report(struct cluster *c, struct upstream *
   return v;
 }
 
-/* FNV-1a over 64-bit words: cheap, and a change in any of them changes the mark. */
-static uint64_t mix(uint64_t h, uint64_t v) {
-  for (int i = 0; i < 8; i++) {
-    h ^= (v >> (8 * i)) & 0xff;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
+/* FNV-1a over 64-bit words: a change in any of them changes the mark. */
+static uint64_t mix(uint64_t h, uint64_t v) { return fnv1a(h, &v, sizeof v); }
 
 uint64_t cluster_change_mark(const struct cluster *c) {
   const struct breaker *b = &c->breaker;
   const struct outlier_stats *os = &c->outlier_stats;
-  uint64_t h = 14695981039346656037ULL, used = b->rq_pending | b->cx_overflow | b->rq_pending_overflow |
+  uint64_t h = FNV1A_OFFSET, used = b->rq_pending | b->cx_overflow | b->rq_pending_overflow |
                                                b->rq_retry_overflow | os->ejections_total | os->ejections_overflow;
   h = mix(h, b->rq_pending);
   h = mix(h, b->rq_retry_active);

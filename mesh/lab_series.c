@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mesh/hash.h"
+
 /* ---- the per-second series (pure) ------------------------------------------------------------ */
 
 struct labtel_series {
@@ -21,25 +23,16 @@ struct labtel_series {
   uint32_t duration[LABTEL_SECONDS][LABTEL_BUCKETS];
 };
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n) {
-  const unsigned char *b = p;
-  for (size_t i = 0; i < n; i++) {
-    h ^= b[i];
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
 static uint64_t key_hash(const struct labtel_key *k) {
-  uint64_t h = 14695981039346656037ULL;
+  uint64_t h = FNV1A_OFFSET;
   const char *s[] = {k->source_workload, k->source_version, k->destination_workload, k->destination_version,
                      k->service};
-  for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) h = fnv(h, s[i], strlen(s[i]) + 1);
+  for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) h = fnv1a(h, s[i], strlen(s[i]) + 1);
   int r = (int)k->reporter, sec = (int)k->security;
-  h = fnv(h, &r, sizeof r);
-  h = fnv(h, &sec, sizeof sec);
-  h = fnv(h, &k->code, sizeof k->code);
-  return fnv(h, &k->flags, sizeof k->flags);
+  h = fnv1a(h, &r, sizeof r);
+  h = fnv1a(h, &sec, sizeof sec);
+  h = fnv1a(h, &k->code, sizeof k->code);
+  return fnv1a(h, &k->flags, sizeof k->flags);
 }
 
 static int key_eq(const struct labtel_key *a, const struct labtel_key *b) {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mesh/flags.h"
+#include "mesh/hash.h"
 #include "mesh/rand.h"
 
 /* Istio's byte histograms use decades from 1 to 10^8. */
@@ -37,16 +38,7 @@ struct istio_series {
 
 static const struct peer unknown_peer;
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n) {
-  const unsigned char *b = p;
-  for (size_t i = 0; i < n; i++) {
-    h ^= b[i];
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
-static uint64_t hash_str(uint64_t h, const char *s) { return fnv(fnv(h, s, strlen(s)), "", 1); }
+static uint64_t hash_str(uint64_t h, const char *s) { return fnv1a(fnv1a(h, s, strlen(s)), "", 1); }
 
 static uint64_t hash_peer(uint64_t h, const struct peer *p) {
   h = hash_str(h, p->workload);
@@ -152,18 +144,18 @@ int telemetry_record(struct telemetry *t, const struct telemetry_request *r) {
   const struct peer *dst = r->destination ? r->destination : &unknown_peer;
   const char *svc = r->service ? r->service : "";
   const char *svc_name = r->service_name ? r->service_name : "";
-  uint64_t h = 14695981039346656037ULL;
-  h = fnv(h, &r->reporter, sizeof r->reporter);
+  uint64_t h = FNV1A_OFFSET;
+  h = fnv1a(h, &r->reporter, sizeof r->reporter);
   h = hash_peer(h, src);
   h = hash_peer(h, dst);
   h = hash_str(h, svc);
   h = hash_str(h, svc_name);
-  h = fnv(h, &r->code, sizeof r->code);
-  h = fnv(h, &r->flags, sizeof r->flags);
+  h = fnv1a(h, &r->code, sizeof r->code);
+  h = fnv1a(h, &r->flags, sizeof r->flags);
   const char *sp = r->source_principal ? r->source_principal : "";
   const char *dp = r->destination_principal ? r->destination_principal : "";
   int mtls = r->mutual_tls != 0;
-  h = fnv(h, &mtls, sizeof mtls);
+  h = fnv1a(h, &mtls, sizeof mtls);
   h = hash_str(h, sp);
   if ((t->len + 1) * 2 > t->cap && grow(t) != 0) return -ENOMEM;
   size_t k = h & (t->cap - 1);
