@@ -144,7 +144,8 @@ static void print_clusters(const struct proxy_config *cfg) {
    * ALLOW_ANY: PassthroughCluster, the address asked for). Gateways route by their Gateway
    * only, so they have no PassthroughCluster. */
   printf("%-46s %-6s %-8s %-10s %s\n", "BlackHoleCluster", "-", "-", "-", "-");
-  if (proxy_config_route_config(cfg, "outbound")) printf("%-46s %-6s %-8s %-10s %s\n", "PassthroughCluster", "-", "-", "-", "-");
+  if (proxy_config_route_config(cfg, "outbound"))
+    printf("%-46s %-6s %-8s %-10s %s\n", "PassthroughCluster", "-", "-", "-", "-");
 }
 
 /* The value of "PREFIX::KEY::VALUE" in the sidecar's /clusters text (admin.c), or NULL. */
