@@ -137,8 +137,8 @@ int cmd_app(int argc, char **argv) {
     if (!*scale || *end || !(o.time_scale > 0) || o.time_scale > 100)
       return args_usage_error(argv[0], "--time-scale: \"%s\" is not a number above 0 (1 = Istio's timings)", scale);
   }
-  static const char *const names[] = {"--listen", "--control", "--proxy", "--upstream-details",
-                                      "--upstream-reviews", "--upstream-ratings"};
+  static const char *const names[] = {"--listen",           "--control",          "--proxy",
+                                      "--upstream-details", "--upstream-reviews", "--upstream-ratings"};
   const char *values[] = {o.listen, o.control, o.proxy, o.upstream[0], o.upstream[1], o.upstream[2]};
   for (int k = 0; k < 6; k++) {
     struct conn_addr a;

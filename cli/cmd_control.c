@@ -47,12 +47,11 @@ static int parse_args(int argc, char **argv, const char *allowed, struct control
       c->pos[c->npos++] = a;
       continue;
     }
-#define FLAG(letter, name, short_name, field) \
-  if ((letter == '*' || strchr(allowed, letter)) && \
-      (rc = args_flag(argc, argv, &i, name, short_name, &v)) != 0) { \
-    if (rc < 0) return 2; \
-    c->field = v; \
-    continue; \
+#define FLAG(letter, name, short_name, field)                                                                      \
+  if ((letter == '*' || strchr(allowed, letter)) && (rc = args_flag(argc, argv, &i, name, short_name, &v)) != 0) { \
+    if (rc < 0) return 2;                                                                                          \
+    c->field = v;                                                                                                  \
+    continue;                                                                                                      \
   }
     FLAG('*', "lab-dir", NULL, dir)
     FLAG('*', "namespace", "-n", ns)
@@ -90,8 +89,8 @@ static int control_post(const char *cmd, const struct control_args *c, const cha
   if (c->ns) labcli_query_add(&target, "ns", c->ns);
   if (extra_key) labcli_query_add(&target, extra_key, extra_value);
   struct labcli_reply rep;
-  rc = labcli_call(dir, "POST", buf_cstr(&target), body ? "content-type: application/json\r\n" : NULL,
-                   body ? body : "", body ? strlen(body) : 0, CONTROL_TIMEOUT_MS, &rep);
+  rc = labcli_call(dir, "POST", buf_cstr(&target), body ? "content-type: application/json\r\n" : NULL, body ? body : "",
+                   body ? strlen(body) : 0, CONTROL_TIMEOUT_MS, &rep);
   buf_free(&target);
   return rc ? labcli_failed(cmd, rc) : labcli_print_console(cmd, &rep);
 }
@@ -130,8 +129,9 @@ int cmd_chaos(int argc, char **argv) {
   int knobs = c.latency || c.jitter || c.error_rate || c.code || c.slow_start || c.forwarding || c.hang || c.crash;
   if (c.clear && knobs) return args_usage_error(argv[0], "--clear turns every knob off; give it alone");
   if (!c.clear && !knobs)
-    return args_usage_error(argv[0], "nothing to change: give --latency, --jitter, --error-rate, --code, --hang, "
-                                     "--crash, --slow-start, --headers-forwarding or --clear");
+    return args_usage_error(argv[0],
+                            "nothing to change: give --latency, --jitter, --error-rate, --code, --hang, "
+                            "--crash, --slow-start, --headers-forwarding or --clear");
   struct buf body = {0};
   buf_append_str(&body, "{");
   struct {
@@ -155,8 +155,7 @@ int cmd_chaos(int argc, char **argv) {
     double rate = strtod(c.error_rate, &end);
     if (errno || end == c.error_rate || *end || !(rate >= 0 && rate <= 1)) {
       buf_free(&body);
-      return args_usage_error(argv[0], "--error-rate takes a share from 0 to 1 such as 0.5, not \"%s\"",
-                              c.error_rate);
+      return args_usage_error(argv[0], "--error-rate takes a share from 0 to 1 such as 0.5, not \"%s\"", c.error_rate);
     }
     buf_appendf(&body, "%s\"error_rate\":%.6g", body.len > 1 ? "," : "", rate);
   }

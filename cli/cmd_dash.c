@@ -32,8 +32,7 @@ void cmd_replay_help(FILE *out) {
 }
 
 /* The common flags; journal is NULL for dash. */
-static int parse(int argc, char **argv, const char **dir, const char **record, const char **journal,
-                 bool *no_mouse) {
+static int parse(int argc, char **argv, const char **dir, const char **record, const char **journal, bool *no_mouse) {
   for (int i = 1; i < argc; i++) {
     const char *v;
     int rc;

@@ -167,9 +167,12 @@ void cmd_up_help(FILE *out) {
           "  --seed N                seed every app's random choices (repeatable runs)\n"
           "  --lab-dir DIR           state folder (default $MESHLAB_HOME, $XDG_STATE_HOME/meshlab,\n"
           "                          ~/.local/state/meshlab)\n"
-          "  --ingress HOST:PORT     where Gateway port 80 listens (default " DEFAULT_INGRESS "; port 0: a free one)\n"
-          "  --ingress-tls HOST:PORT where Gateway port 443 listens (default " DEFAULT_INGRESS_TLS ")\n"
-          "  --addresses CIDR        pod addresses (default " DEFAULT_ADDRESSES ")\n"
+          "  --ingress HOST:PORT     where Gateway port 80 listens (default " DEFAULT_INGRESS
+          "; port 0: a free one)\n"
+          "  --ingress-tls HOST:PORT where Gateway port 443 listens (default " DEFAULT_INGRESS_TLS
+          ")\n"
+          "  --addresses CIDR        pod addresses (default " DEFAULT_ADDRESSES
+          ")\n"
           "  --port-blocks [BASE]    every replica on 127.0.0.1 with a block of 16 ports instead of\n"
           "                          its own address (free blocks from BASE, else from a random\n"
           "                          one); chosen by itself where pod addresses cannot be bound\n"
@@ -206,8 +209,8 @@ static int wait_detached(const char *dir, pid_t child, uint64_t wait_ms, const c
   for (;;) {
     int status;
     if (waitpid(child, &status, WNOHANG) == child) {
-      fprintf(stderr, "meshlab up: the lab exited during start-up (%s %d)\n",
-              WIFEXITED(status) ? "code" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+      fprintf(stderr, "meshlab up: the lab exited during start-up (%s %d)\n", WIFEXITED(status) ? "code" : "signal",
+              WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
       print_tail(logp, 20);
       return 1;
     }
@@ -217,8 +220,9 @@ static int wait_detached(const char *dir, pid_t child, uint64_t wait_ms, const c
     if (uv_hrtime() / 1000000 >= deadline) {
       fprintf(stderr, "meshlab up: the lab is not ready after %.1f s. Not ready:\n%.*s", (double)wait_ms / 1000,
               (int)rep.body.len, rep.body.data ? rep.body.data : "  (the lab API did not answer)\n");
-      fprintf(stderr, "The lab keeps running (pid %d): inspect it with 'meshlab status%s%s', stop it with "
-                      "'meshlab down%s%s'. Its log: %s\n",
+      fprintf(stderr,
+              "The lab keeps running (pid %d): inspect it with 'meshlab status%s%s', stop it with "
+              "'meshlab down%s%s'. Its log: %s\n",
               (int)child, dirflag ? " --lab-dir " : "", dirflag ? dirflag : "", dirflag ? " --lab-dir " : "",
               dirflag ? dirflag : "", logp);
       buf_free(&rep.body);
@@ -232,9 +236,10 @@ static int wait_detached(const char *dir, pid_t child, uint64_t wait_ms, const c
   labdir_read(dir, "ingress", ingress, sizeof ingress);
   char blocks[64];
   if (labdir_read(dir, "port_blocks", blocks, sizeof blocks) == 0)
-    printf("notice: replicas share %s, each with a block of ports (docs/lab.md, \"Port blocks\"; see: meshlab "
-           "status)\n",
-           blocks);
+    printf(
+        "notice: replicas share %s, each with a block of ports (docs/lab.md, \"Port blocks\"; see: meshlab "
+        "status)\n",
+        blocks);
   printf("lab ready in %s ms (pid %d, state in %s)\n", ms, (int)child, dir);
   printf("Route the ingress gateway: meshlab apply -f bookinfo-gateway%s%s\n", dirflag ? " --lab-dir " : "",
          dirflag ? dirflag : "");
@@ -273,8 +278,10 @@ static void clean_replicas(const char *dir) {
 }
 
 int cmd_up(int argc, char **argv) {
-  struct lab_options opt = {.ingress = DEFAULT_INGRESS, .ingress_tls = DEFAULT_INGRESS_TLS,
-                            .addresses = DEFAULT_ADDRESSES, .t0_ns = uv_hrtime()};
+  struct lab_options opt = {.ingress = DEFAULT_INGRESS,
+                            .ingress_tls = DEFAULT_INGRESS_TLS,
+                            .addresses = DEFAULT_ADDRESSES,
+                            .t0_ns = uv_hrtime()};
   const char *dirflag = NULL, *seed = NULL, *wait = NULL, *cert_ttl = NULL, *outbound = NULL;
   const char *files[64];
   size_t nfiles = 0;
@@ -288,7 +295,7 @@ int cmd_up(int argc, char **argv) {
     }
     /* --port-blocks [BASE]: the value is optional, so only a number after it is taken. */
     if (strcmp(argv[i], "--port-blocks") == 0 || strncmp(argv[i], "--port-blocks=", 14) == 0) {
-      const char *base = argv[i][13] == '=' ? argv[i] + 14
+      const char *base = argv[i][13] == '='                                               ? argv[i] + 14
                          : i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9' ? argv[++i]
                                                                                           : NULL;
       opt.port_blocks = LAB_PORT_BLOCKS_ON;
@@ -307,8 +314,8 @@ int cmd_up(int argc, char **argv) {
       files[nfiles++] = v;
       continue;
     }
-    static const char *const names[] = {"lab-dir", "seed",     "ingress", "ingress-tls", "addresses", "wait",
-                                        "cert-ttl", "outbound-traffic-policy"};
+    static const char *const names[] = {"lab-dir",   "seed", "ingress",  "ingress-tls",
+                                        "addresses", "wait", "cert-ttl", "outbound-traffic-policy"};
     const char **dst[] = {&dirflag, &seed, &opt.ingress, &opt.ingress_tls, &opt.addresses, &wait, &cert_ttl, &outbound};
     int matched = 0;
     for (size_t k = 0; k < sizeof names / sizeof names[0] && !matched; k++) {
@@ -478,8 +485,9 @@ int cmd_down(int argc, char **argv) {
   uint64_t deadline = uv_hrtime() / 1000000 + DOWN_WAIT_MS;
   while (!pid_gone(pid) && uv_hrtime() / 1000000 < deadline) usleep(20 * 1000);
   if (!pid_gone(pid)) {
-    fprintf(stderr, "meshlab down: the lab (pid %d) did not stop within %d s; killing it (its children die "
-                    "with it)\n",
+    fprintf(stderr,
+            "meshlab down: the lab (pid %d) did not stop within %d s; killing it (its children die "
+            "with it)\n",
             (int)pid, DOWN_WAIT_MS / 1000);
     kill(pid, SIGKILL);
     for (int i = 0; i < 100 && !pid_gone(pid); i++) usleep(20 * 1000);

@@ -95,8 +95,10 @@ static int parse_opts(int argc, char **argv, struct load_opts *o) {
       char *end;
       o->qps = strtod(v, &end);
       if (!*v || *end || !isfinite(o->qps) || o->qps < 0 || o->qps > 1e7)
-        return args_usage_error(cmd, "--qps: \"%s\" is not a rate (requests per second, e.g. 100 or 0.5; 0 = as fast "
-                                     "as possible)", v);
+        return args_usage_error(cmd,
+                                "--qps: \"%s\" is not a rate (requests per second, e.g. 100 or 0.5; 0 = as fast "
+                                "as possible)",
+                                v);
     } else if (FLAG("connections", "-c")) {
       if (rc < 0) return 2;
       if (parse_count(v, 1, 10000, &o->connections))
@@ -213,8 +215,10 @@ static int resolve_from(const struct load_opts *o, struct conn_addr *addr, char 
     }
   }
   if (rc != 0) {
-    fprintf(stderr, "meshlab load: --from %s: no such workload or replica with a sidecar in the lab at %s "
-                    "(see: meshlab status)\n", o->from, dir);
+    fprintf(stderr,
+            "meshlab load: --from %s: no such workload or replica with a sidecar in the lab at %s "
+            "(see: meshlab status)\n",
+            o->from, dir);
     return 1;
   }
   if (conn_addr_parse(addr, text) != 0) {
@@ -258,8 +262,7 @@ static void print_json(const struct load_opts *o, const struct loadgen_result *r
   if (o->qps > 0)
     buf_appendf(&b, "\"lateness_ms\": {\"p50\": %.3f, \"p99\": %.3f, \"max\": %.3f},\n \"codes\": {",
                 ms(hist_quantile(late, 0.5)), ms(hist_quantile(late, 0.99)), ms(hist_max(late)));
-  else
-    buf_append_str(&b, "\"codes\": {");
+  else buf_append_str(&b, "\"codes\": {");
   const char *sep = "";
   if (r->errors) {
     buf_appendf(&b, "\"-1\": %llu", (unsigned long long)r->errors);
@@ -298,12 +301,11 @@ static void print_text(const struct load_opts *o, const struct loadgen_result *r
   const struct hist *l = &r->latency;
   char target[32] = "max";
   if (o->qps > 0) snprintf(target, sizeof target, "%g", o->qps);
-  printf("Ended after %.3f s : %llu calls. qps=%.1f (target %s)%s\n", r->duration_s,
-         (unsigned long long)r->requests, r->qps, target, r->interrupted ? ", interrupted" : "");
+  printf("Ended after %.3f s : %llu calls. qps=%.1f (target %s)%s\n", r->duration_s, (unsigned long long)r->requests,
+         r->qps, target, r->interrupted ? ", interrupted" : "");
   printf("Latency ms (%s): p50 %.3f, p90 %.3f, p99 %.3f, p99.9 %.3f, max %.3f\n",
-         o->qps > 0 ? "from each request's intended send time" : "round trip",
-         ms(hist_quantile(l, 0.5)), ms(hist_quantile(l, 0.9)), ms(hist_quantile(l, 0.99)),
-         ms(hist_quantile(l, 0.999)), ms(hist_max(l)));
+         o->qps > 0 ? "from each request's intended send time" : "round trip", ms(hist_quantile(l, 0.5)),
+         ms(hist_quantile(l, 0.9)), ms(hist_quantile(l, 0.99)), ms(hist_quantile(l, 0.999)), ms(hist_max(l)));
   if (o->qps > 0 && r->lateness.count)
     printf("Send lateness ms (the generator's own delay, intended -> actual send): p50 %.3f, p99 %.3f, max %.3f\n",
            ms(hist_quantile(&r->lateness, 0.5)), ms(hist_quantile(&r->lateness, 0.99)), ms(hist_max(&r->lateness)));

@@ -363,8 +363,9 @@ static void on_origin_request(struct server_request *req) {
     buf_append_slice(&out, req->head->headers[i].value);
     buf_append(&out, "\n", 1);
   }
-  buf_append_str(&out, "\nx-forwarded-for, x-forwarded-proto and x-request-id were added by the proxy;\n"
-                      "hop-by-hop headers (Connection, Keep-Alive, TE, ...) were removed.\n");
+  buf_append_str(&out,
+                 "\nx-forwarded-for, x-forwarded-proto and x-request-id were added by the proxy;\n"
+                 "hop-by-hop headers (Connection, Keep-Alive, TE, ...) were removed.\n");
   server_respond(req, 200, "text/plain", out.data, out.len, NULL);
   buf_free(&out);
 }
@@ -402,11 +403,12 @@ int cmd_demo(int argc, char **argv) {
     free(r);
     return 1;
   }
-  printf("meshlab demo: an origin on %s, and meshlab's proxy in front of it.\n"
-         "Try: curl -v http://%s/hello   (Ctrl-C stops)\n"
-         "The access log below shows each request in Envoy's format: code, response flags, bytes,\n"
-         "duration, request id. The origin's reply shows the headers the proxy added and removed.\n\n",
-         r->origin.address, listen);
+  printf(
+      "meshlab demo: an origin on %s, and meshlab's proxy in front of it.\n"
+      "Try: curl -v http://%s/hello   (Ctrl-C stops)\n"
+      "The access log below shows each request in Envoy's format: code, response flags, bytes,\n"
+      "duration, request id. The origin's reply shows the headers the proxy added and removed.\n\n",
+      r->origin.address, listen);
   fflush(stdout);
   rc = run_sidecar(r, &b, argv[0], "meshlab demo", 1);
   bootstrap_free(&b);

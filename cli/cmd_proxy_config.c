@@ -105,7 +105,8 @@ static const char *match_text(const struct xds_match *m, char *buf, size_t n) {
   else snprintf(buf, n, "/*");
   if (m->headers_len) {
     size_t len = strlen(buf);
-    snprintf(buf + len, n - len, " [%s=%s]", m->headers[0].name, m->headers[0].match.value ? m->headers[0].match.value : "*");
+    snprintf(buf + len, n - len, " [%s=%s]", m->headers[0].name,
+             m->headers[0].match.value ? m->headers[0].match.value : "*");
   }
   return buf;
 }
@@ -280,8 +281,10 @@ static int print_secret(const char *replica, const char *body) {
   const char *chain = json_string_value(json_object_get(o, "cert_chain"));
   const char *root = json_string_value(json_object_get(o, "ca_cert"));
   if (!chain) {
-    fprintf(stderr, "meshlab proxy-config: %s has no workload certificate (the lab issues one to every sidecar; "
-                    "an older sidecar or one started without --cert runs plaintext only)\n", replica);
+    fprintf(stderr,
+            "meshlab proxy-config: %s has no workload certificate (the lab issues one to every sidecar; "
+            "an older sidecar or one started without --cert runs plaintext only)\n",
+            replica);
     json_decref(o);
     return 1;
   }
@@ -304,14 +307,14 @@ int cmd_proxy_config(int argc, char **argv) {
     else if ((rc = args_flag(argc, argv, &i, "namespace", "-n", &v)) != 0) {
       if (rc < 0) return 2;
       ns = v;
-    }
-    else if (argv[i][0] == '-') return args_usage_error(argv[0], "unknown flag \"%s\"", argv[i]);
+    } else if (argv[i][0] == '-') return args_usage_error(argv[0], "unknown flag \"%s\"", argv[i]);
     else if (!what) what = argv[i];
     else if (!name) name = argv[i];
     else return args_usage_error(argv[0], "unexpected argument \"%s\"", argv[i]);
   }
-  if (!what || !name || (strcmp(what, "routes") && strcmp(what, "clusters") && strcmp(what, "endpoints") &&
-                         strcmp(what, "listeners") && strcmp(what, "secret")))
+  if (!what || !name ||
+      (strcmp(what, "routes") && strcmp(what, "clusters") && strcmp(what, "endpoints") && strcmp(what, "listeners") &&
+       strcmp(what, "secret")))
     return args_usage_error(argv[0], "expected routes|clusters|endpoints|listeners|secret and a REPLICA");
   char dir[4096], replica[256], admin[256];
   if (labdir_resolve(lab_dir, dir, sizeof dir) != 0 || !labdir_running(dir)) {

@@ -139,11 +139,13 @@ static int parse_flags(int argc, char **argv, struct run_flags *f, bool want_les
       f->headless = true;
       continue;
     }
-    static const struct args_string_flag table[] = {
-        {"lab-dir", offsetof(struct run_flags, dirflag)},     {"seed", offsetof(struct run_flags, seed)},
-        {"addresses", offsetof(struct run_flags, addresses)}, {"ingress", offsetof(struct run_flags, ingress)},
-        {"ingress-tls", offsetof(struct run_flags, ingress_tls)}, {"wait", offsetof(struct run_flags, wait)},
-        {"record", offsetof(struct run_flags, record)}};
+    static const struct args_string_flag table[] = {{"lab-dir", offsetof(struct run_flags, dirflag)},
+                                                    {"seed", offsetof(struct run_flags, seed)},
+                                                    {"addresses", offsetof(struct run_flags, addresses)},
+                                                    {"ingress", offsetof(struct run_flags, ingress)},
+                                                    {"ingress-tls", offsetof(struct run_flags, ingress_tls)},
+                                                    {"wait", offsetof(struct run_flags, wait)},
+                                                    {"record", offsetof(struct run_flags, record)}};
     int rc = args_string_flags(argc, argv, &i, table, sizeof table / sizeof table[0], f);
     if (rc < 0) return 2;
     if (rc > 0) continue;
@@ -221,8 +223,7 @@ static enum lesson_exit run_one(const char *dir, const struct lesson_src *src, u
       ui = &rd.ui;
       rd.steps = lesson_count_steps(src->text, src->len);
       rd.more = more;
-    }
-    else fprintf(stderr, "meshlab run: no terminal for the dashboard; running headless (TAP)\n");
+    } else fprintf(stderr, "meshlab run: no terminal for the dashboard; running headless (TAP)\n");
   }
   struct lesson_opts o = {dir, src->file, src->text, src->len, seed};
   enum lesson_exit rc = lesson_run(&loop, &o, ui);
@@ -230,9 +231,11 @@ static enum lesson_exit run_one(const char *dir, const struct lesson_src *src, u
   if (uv_loop_close(&loop) != 0) fprintf(stderr, "meshlab run: a handle was left open\n");
   if (ui != &tap) {
     /* The dashboard had the terminal: say the result where it stays. */
-    printf("%s: %s\n", src->file, rc == LESSON_PASSED ? "passed" : rc == LESSON_FAILED ? "an expectation failed"
-                                                      : rc == LESSON_INTERRUPTED ? "interrupted"
-                                                                                 : "the lesson stopped (see above)");
+    printf("%s: %s\n", src->file,
+           rc == LESSON_PASSED        ? "passed"
+           : rc == LESSON_FAILED      ? "an expectation failed"
+           : rc == LESSON_INTERRUPTED ? "interrupted"
+                                      : "the lesson stopped (see above)");
   }
   return rc;
 }

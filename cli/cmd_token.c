@@ -17,19 +17,23 @@
 #include "mesh/labdir.h"
 
 void cmd_token_help(FILE *out) {
-  fprintf(out, "Usage: meshlab token [--sub S] [--iss I] [--aud A[,B]] [--groups g1,g2] [--scope \"a b\"]\n"
-               "                     [--exp 1h] [--claim k=v]... [--alg ES256|RS256] [--lab-dir DIR]\n"
-               "       meshlab token --jwks [--lab-dir DIR]\n\n"
-               "Prints a JWT signed (ES256, or RS256 with --alg) by the lab's own issuer, " ISSUER_NAME ":\n"
-               "iss (default the lab issuer), sub (default \"tester\"), aud, iat, exp (--exp from now;\n"
-               "a negative duration such as -1h gives an expired token), groups (an array), scope, and\n"
-               "any --claim k=v (v is JSON when it parses: --claim level=3, --claim 'roles=[\"a\"]').\n"
-               "--jwks prints the issuer's public JWK Set instead. Trust the issuer with:\n\n"
-               "  jwtRules:\n"
-               "  - issuer: " ISSUER_NAME "\n"
-               "    jwksUri: " ISSUER_JWKS_URI "   # the lab serves it\n"
-               "    # offline and explicit: jwks: '<output of meshlab token --jwks>'\n\n"
-               "then: curl -H \"Authorization: Bearer $(meshlab token --groups group1)\" ...\n");
+  fprintf(out,
+          "Usage: meshlab token [--sub S] [--iss I] [--aud A[,B]] [--groups g1,g2] [--scope \"a b\"]\n"
+          "                     [--exp 1h] [--claim k=v]... [--alg ES256|RS256] [--lab-dir DIR]\n"
+          "       meshlab token --jwks [--lab-dir DIR]\n\n"
+          "Prints a JWT signed (ES256, or RS256 with --alg) by the lab's own issuer, " ISSUER_NAME
+          ":\n"
+          "iss (default the lab issuer), sub (default \"tester\"), aud, iat, exp (--exp from now;\n"
+          "a negative duration such as -1h gives an expired token), groups (an array), scope, and\n"
+          "any --claim k=v (v is JSON when it parses: --claim level=3, --claim 'roles=[\"a\"]').\n"
+          "--jwks prints the issuer's public JWK Set instead. Trust the issuer with:\n\n"
+          "  jwtRules:\n"
+          "  - issuer: " ISSUER_NAME
+          "\n"
+          "    jwksUri: " ISSUER_JWKS_URI
+          "   # the lab serves it\n"
+          "    # offline and explicit: jwks: '<output of meshlab token --jwks>'\n\n"
+          "then: curl -H \"Authorization: Bearer $(meshlab token --groups group1)\" ...\n");
 }
 
 /* Splits a comma-separated list in place into items (at most cap). */

@@ -60,7 +60,7 @@ static void on_api_done(struct http_client_call *call, int status) {
 /* One request to the lab API, synchronously (a private loop). Returns 0 with *rep filled
  * (rep->status may be any HTTP status), or a negative error. */
 int labcli_call(const char *dir, const char *method, const char *target, const char *headers, const char *body,
-                    size_t len, uint64_t timeout_ms, struct labcli_reply *rep) {
+                size_t len, uint64_t timeout_ms, struct labcli_reply *rep) {
   char addr[128], url[4096];
   memset(rep, 0, sizeof *rep);
   rep->exit_code = -1;
@@ -89,7 +89,7 @@ int labcli_call(const char *dir, const char *method, const char *target, const c
 /* Prints a console answer (stdout part, then stderr part) and returns its exit code. */
 int labcli_print_console(const char *cmd, struct labcli_reply *rep) {
   size_t out = rep->stdout_length >= 0 && (size_t)rep->stdout_length <= rep->body.len ? (size_t)rep->stdout_length
-                                                                                       : rep->body.len;
+                                                                                      : rep->body.len;
   fwrite(rep->body.data, 1, out, stdout);
   fflush(stdout);
   fwrite(rep->body.data + out, 1, rep->body.len - out, stderr);
@@ -112,7 +112,6 @@ void labcli_query_add(struct buf *b, const char *key, const char *s) {
     unsigned char c = (unsigned char)*s;
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~/", c))
       buf_append(b, s, 1);
-    else
-      buf_appendf(b, "%%%02X", c);
+    else buf_appendf(b, "%%%02X", c);
   }
 }

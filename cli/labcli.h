@@ -22,8 +22,8 @@ int labcli_find(const char *flag, char *dir, size_t n);
 struct labcli_reply {
   int status; /* HTTP status, or a negative error */
   struct buf body;
-  int exit_code;       /* x-meshlab-exit, -1 when absent */
-  long stdout_length;  /* x-meshlab-stdout-length, -1 when absent */
+  int exit_code;      /* x-meshlab-exit, -1 when absent */
+  long stdout_length; /* x-meshlab-stdout-length, -1 when absent */
 };
 
 /* One request to the lab API, synchronously (a private loop). headers are "name: value\r\n"

@@ -21,7 +21,8 @@ static void show(struct run_dash *rd, const char *keys) {
 }
 
 static const char *running_keys(const struct run_dash *rd) {
-  return rd->waiting ? "space continue  n skip ahead (an exercise: its solution)  q end the lesson" : "q end the lesson";
+  return rd->waiting ? "space continue  n skip ahead (an exercise: its solution)  q end the lesson"
+                     : "q end the lesson";
 }
 
 static void on_lesson(struct lesson_ui *ui, const struct lesson_info *info) {
@@ -85,25 +86,25 @@ static void on_done(struct lesson_ui *ui, const struct lesson_result *r) {
 static void on_action(struct dash *d, enum dash_action action, void *data) {
   struct run_dash *rd = data;
   switch (action) {
-    case DASH_ACTION_LESSON_TOGGLE:
-    case DASH_ACTION_LESSON_NEXT:
-      if (rd->waiting) {
-        struct lesson *l = rd->waiting;
-        rd->waiting = NULL;
-        show(rd, running_keys(rd));
-        lesson_unpause(l, action == DASH_ACTION_LESSON_NEXT);
-      }
-      return;
-    case DASH_ACTION_QUIT:
-      /* While the lesson runs, q ends it as Ctrl-C does; the pane then shows the result. */
-      if (!rd->done) raise(SIGINT);
-      else dash_close(d, NULL);
-      return;
-    case DASH_ACTION_NONE:
-    case DASH_ACTION_OPEN_TRACE:
-    case DASH_ACTION_SEEK_BACK:
-    case DASH_ACTION_SEEK_FORWARD:
-      return;
+  case DASH_ACTION_LESSON_TOGGLE:
+  case DASH_ACTION_LESSON_NEXT:
+    if (rd->waiting) {
+      struct lesson *l = rd->waiting;
+      rd->waiting = NULL;
+      show(rd, running_keys(rd));
+      lesson_unpause(l, action == DASH_ACTION_LESSON_NEXT);
+    }
+    return;
+  case DASH_ACTION_QUIT:
+    /* While the lesson runs, q ends it as Ctrl-C does; the pane then shows the result. */
+    if (!rd->done) raise(SIGINT);
+    else dash_close(d, NULL);
+    return;
+  case DASH_ACTION_NONE:
+  case DASH_ACTION_OPEN_TRACE:
+  case DASH_ACTION_SEEK_BACK:
+  case DASH_ACTION_SEEK_FORWARD:
+    return;
   }
 }
 

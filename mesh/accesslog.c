@@ -68,9 +68,11 @@ int accesslog_format_line(struct buf *out, enum accesslog_format format, const s
     rc |= json_str(out, "response_flags", slice_from(flags), 0);
     rc |= json_str(out, "response_code_details", slice_from(str_or_dash(r->details)), 0);
     rc |= json_str(out, "connection_termination_details", (struct slice){0}, 0);
-    rc |= json_str(out, "upstream_transport_failure_reason", slice_from(r->transport_failure ? r->transport_failure : ""), 0);
+    rc |= json_str(out, "upstream_transport_failure_reason",
+                   slice_from(r->transport_failure ? r->transport_failure : ""), 0);
     rc |= buf_appendf(out, ",\"bytes_received\":%llu,\"bytes_sent\":%llu,\"duration\":%lld",
-                      (unsigned long long)r->bytes_received, (unsigned long long)r->bytes_sent, (long long)r->duration_ms);
+                      (unsigned long long)r->bytes_received, (unsigned long long)r->bytes_sent,
+                      (long long)r->duration_ms);
     if (r->upstream_ms >= 0) rc |= buf_appendf(out, ",\"upstream_service_time\":\"%s\"", upstream_ms);
     else rc |= buf_append_str(out, ",\"upstream_service_time\":null");
     rc |= json_str(out, "x_forwarded_for", r->xff, 0);

@@ -13,23 +13,23 @@
 #include "mesh/buf.h"
 
 enum accesslog_format {
-  ACCESSLOG_ENVOY,      /* Envoy's default format string */
-  ACCESSLOG_ISTIO,      /* Istio's default TEXT format (meshConfig.accessLogFormat unset) */
-  ACCESSLOG_ISTIO_JSON  /* Istio's JSON encoding (meshConfig.accessLogEncoding: JSON) */
+  ACCESSLOG_ENVOY,     /* Envoy's default format string */
+  ACCESSLOG_ISTIO,     /* Istio's default TEXT format (meshConfig.accessLogFormat unset) */
+  ACCESSLOG_ISTIO_JSON /* Istio's JSON encoding (meshConfig.accessLogEncoding: JSON) */
 };
 
 /* What one log line says; unset strings print "-". Slices are borrowed for the call. */
 struct access_record {
-  int64_t start_ms;           /* wall clock, ms since the epoch */
+  int64_t start_ms; /* wall clock, ms since the epoch */
   struct slice method, path;
   int minor;
   int code;
   uint32_t flags;
-  const char *details;        /* %RESPONSE_CODE_DETAILS%, e.g. "via_upstream" */
+  const char *details; /* %RESPONSE_CODE_DETAILS%, e.g. "via_upstream" */
   const char *transport_failure;
   uint64_t bytes_received, bytes_sent;
   int64_t duration_ms;
-  int64_t upstream_ms;        /* -1 when no upstream answered */
+  int64_t upstream_ms; /* -1 when no upstream answered */
   struct slice xff, user_agent, request_id, authority;
   const char *upstream_host, *upstream_cluster, *upstream_local;
   const char *downstream_local, *downstream_remote;
@@ -37,7 +37,7 @@ struct access_record {
 };
 
 struct accesslog {
-  FILE *out;  /* borrowed */
+  FILE *out; /* borrowed */
   enum accesslog_format format;
   struct buf pending;
 };

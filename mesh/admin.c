@@ -67,7 +67,7 @@ static void cluster_lines(const struct cluster *cl, bool via_api, int64_t now, s
     buf_appendf(out, "%s::%s::rq_success::%llu\n", n, h, (unsigned long long)s->rq_success);
     buf_appendf(out, "%s::%s::rq_timeout::%llu\n", n, h, (unsigned long long)s->rq_timeout);
     buf_appendf(out, "%s::%s::rq_total::%llu\n", n, h, (unsigned long long)s->rq_total);
-    const char *health = !cl->lb_hosts[e].healthy ? "/failed_eds_health"
+    const char *health = !cl->lb_hosts[e].healthy  ? "/failed_eds_health"
                          : cl->lb_hosts[e].ejected ? "/failed_outlier_check"
                                                    : "healthy";
     buf_appendf(out, "%s::%s::health_flags::%s\n", n, h, health);
@@ -116,7 +116,6 @@ static void stats_text(struct admin *a, struct buf *out) {
   stats_write_policy_text(out, &a->px->ratelimit, &a->px->mirrors.stats);
 }
 
-
 /* GET /debug/why?id=REQUEST_ID: every decision trace this proxy keeps for that request id
  * (trace.h), oldest first, as {"proxy": NAME, "records": [...]}; an empty list when none. */
 static void debug_why(struct admin *a, struct server_request *r, struct buf *out) {
@@ -143,9 +142,7 @@ static void debug_why(struct admin *a, struct server_request *r, struct buf *out
   reply_buf(r, 200, "application/json", out);
 }
 
-static int is(struct slice s, const char *lit) {
-  return s.n == strlen(lit) && memcmp(s.p, lit, s.n) == 0;
-}
+static int is(struct slice s, const char *lit) { return s.n == strlen(lit) && memcmp(s.p, lit, s.n) == 0; }
 
 static void on_admin_request(struct server_request *r) {
   struct admin *a = r->user;

@@ -20,13 +20,13 @@
 
 struct admin {
   struct http_server srv;
-  struct proxy *px;          /* borrowed */
-  char *config_json;         /* owned: what /config_dump serves */
-  char *command_line;        /* owned */
+  struct proxy *px;   /* borrowed */
+  char *config_json;  /* owned: what /config_dump serves */
+  char *command_line; /* owned */
   int64_t started_ms;
-  int live;                  /* set by the owner once a config is in force and its listeners are
+  int live;                         /* set by the owner once a config is in force and its listeners are
                                 bound (Envoy's server state leaves PRE_INITIALIZING) */
-  char name[64];             /* what /debug/why answers as "proxy": the replica ("reviews-v1-0"); set by
+  char name[64];                    /* what /debug/why answers as "proxy": the replica ("reviews-v1-0"); set by
                                 the owner after admin_start, "" = the pushed config's node */
   void (*on_quit)(struct admin *a); /* POST /quitquitquit */
   void *data;

@@ -20,77 +20,62 @@
 
 /* Istio's string match: "*" any non-empty, "abc*" prefix, "*abc" suffix, else exact. */
 static bool str_match(const char *pattern, const char *value, bool nocase) {
-  if (value == NULL)
-    return false;
+  if (value == NULL) return false;
   size_t p = strlen(pattern), v = strlen(value);
   int (*cmp)(const char *, const char *, size_t) = nocase ? strncasecmp : strncmp;
-  if (strcmp(pattern, "*") == 0)
-    return v > 0;
-  if (p > 0 && pattern[p - 1] == '*')
-    return v >= p - 1 && cmp(value, pattern, p - 1) == 0;
-  if (p > 0 && pattern[0] == '*')
-    return v >= p - 1 && cmp(value + v - (p - 1), pattern + 1, p - 1) == 0;
+  if (strcmp(pattern, "*") == 0) return v > 0;
+  if (p > 0 && pattern[p - 1] == '*') return v >= p - 1 && cmp(value, pattern, p - 1) == 0;
+  if (p > 0 && pattern[0] == '*') return v >= p - 1 && cmp(value + v - (p - 1), pattern + 1, p - 1) == 0;
   return p == v && cmp(value, pattern, p) == 0;
 }
 
 static bool any_match(const struct resource_strings *list, const char *value) {
   for (size_t i = 0; i < list->len; i++)
-    if (str_match(list->items[i], value, false))
-      return true;
+    if (str_match(list->items[i], value, false)) return true;
   return false;
 }
 
 /* "10.0.0.0/16" or "10.0.0.1" against an address; v4 and v6, never across families. */
 static bool cidr_match(const char *block, const char *ip) {
-  if (ip == NULL)
-    return false;
+  if (ip == NULL) return false;
   char buf[64];
   snprintf(buf, sizeof buf, "%s", block);
   char *slash = strchr(buf, '/');
-  if (slash)
-    *slash = '\0';
+  if (slash) *slash = '\0';
   unsigned char net[16], addr[16];
   int len;
   if (inet_pton(AF_INET, buf, net) == 1) {
-    if (inet_pton(AF_INET, ip, addr) != 1)
-      return false;
+    if (inet_pton(AF_INET, ip, addr) != 1) return false;
     len = 32;
   } else if (inet_pton(AF_INET6, buf, net) == 1) {
-    if (inet_pton(AF_INET6, ip, addr) != 1)
-      return false;
+    if (inet_pton(AF_INET6, ip, addr) != 1) return false;
     len = 128;
   } else {
     return false;
   }
   int bits = slash ? atoi(slash + 1) : len;
-  if (bits < 0 || bits > len)
-    return false;
+  if (bits < 0 || bits > len) return false;
   for (int i = 0; i < bits / 8; i++)
-    if (net[i] != addr[i])
-      return false;
+    if (net[i] != addr[i]) return false;
   int rest = bits % 8;
   if (rest) {
     unsigned char mask = (unsigned char)(0xff << (8 - rest));
-    if ((net[bits / 8] & mask) != (addr[bits / 8] & mask))
-      return false;
+    if ((net[bits / 8] & mask) != (addr[bits / 8] & mask)) return false;
   }
   return true;
 }
 
 static bool any_cidr(const struct resource_strings *list, const char *ip) {
   for (size_t i = 0; i < list->len; i++)
-    if (cidr_match(list->items[i], ip))
-      return true;
+    if (cidr_match(list->items[i], ip)) return true;
   return false;
 }
 
 /* A field and its not-form: the field (when set) must match, the not-form must not. */
 static bool field_ok(const struct resource_strings *yes, const struct resource_strings *no,
                      bool (*match)(const struct resource_strings *, const char *), const char *value) {
-  if (yes->len && !match(yes, value))
-    return false;
-  if (no->len && match(no, value))
-    return false;
+  if (yes->len && !match(yes, value)) return false;
+  if (no->len && match(no, value)) return false;
   return true;
 }
 
@@ -99,12 +84,10 @@ static bool field_ok(const struct resource_strings *yes, const struct resource_s
 /* Namespace and "ns/sa" from a SPIFFE-style principal "<td>/ns/<ns>/sa/<sa>". */
 static bool principal_parts(const char *principal, char *ns, size_t ns_size, char *nssa, size_t nssa_size) {
   const char *p = principal ? strstr(principal, "/ns/") : NULL;
-  if (p == NULL)
-    return false;
+  if (p == NULL) return false;
   p += 4;
   const char *sa = strstr(p, "/sa/");
-  if (sa == NULL)
-    return false;
+  if (sa == NULL) return false;
   snprintf(ns, ns_size, "%.*s", (int)(sa - p), p);
   snprintf(nssa, nssa_size, "%.*s/%s", (int)(sa - p), p, sa + 4);
   return true;
@@ -112,15 +95,13 @@ static bool principal_parts(const char *principal, char *ns, size_t ns_size, cha
 
 static const char *source_namespace(const struct authz_request *req, char *buf, size_t size) {
   char nssa[256];
-  if (req->source_namespace)
-    return req->source_namespace;
+  if (req->source_namespace) return req->source_namespace;
   return principal_parts(req->source_principal, buf, size, nssa, sizeof nssa) ? buf : NULL;
 }
 
 static const char *header_get(const struct authz_request *req, const char *name) {
   for (size_t i = 0; i < req->headers_len; i++)
-    if (strcasecmp(req->headers[i].name, name) == 0)
-      return req->headers[i].value;
+    if (strcasecmp(req->headers[i].name, name) == 0) return req->headers[i].value;
   return NULL;
 }
 
@@ -141,34 +122,29 @@ static bool source_matches(const struct resource_authz_source *s, const struct a
 
 /* hosts: case-insensitive; a value without a port also matches the host with any port. */
 static bool any_host(const struct resource_strings *list, const char *host) {
-  if (host == NULL)
-    return false;
+  if (host == NULL) return false;
   char bare[256];
   snprintf(bare, sizeof bare, "%s", host);
   /* "host:8000" → "host"; "[::1]:80" → "[::1]"; a bare IPv6 address keeps its colons. */
   char *colon = bare[0] == '[' ? strchr(bare, ']') : strchr(bare, ':');
-  if (bare[0] == '[' && colon && colon[1] == ':')
-    colon[1] = '\0';
-  else if (bare[0] != '[' && colon && strchr(colon + 1, ':') == NULL)
-    *colon = '\0';
+  if (bare[0] == '[' && colon && colon[1] == ':') colon[1] = '\0';
+  else if (bare[0] != '[' && colon && strchr(colon + 1, ':') == NULL) *colon = '\0';
   for (size_t i = 0; i < list->len; i++)
-    if (str_match(list->items[i], host, true) || (!strchr(list->items[i], ':') && str_match(list->items[i], bare, true)))
+    if (str_match(list->items[i], host, true) ||
+        (!strchr(list->items[i], ':') && str_match(list->items[i], bare, true)))
       return true;
   return false;
 }
 
 /* paths: the URL path without query or fragment. */
 static bool any_path(const struct resource_strings *list, const char *path) {
-  if (path == NULL)
-    return false;
+  if (path == NULL) return false;
   char p[2048];
   snprintf(p, sizeof p, "%.*s", (int)strcspn(path, "?#"), path);
   return any_match(list, p);
 }
 
-static bool any_port(const struct resource_strings *list, const char *port) {
-  return any_match(list, port);
-}
+static bool any_port(const struct resource_strings *list, const char *port) { return any_match(list, port); }
 
 static bool operation_matches(const struct resource_authz_operation *o, const struct authz_request *req) {
   char port[16];
@@ -185,8 +161,7 @@ static const json_t *claim_lookup(const json_t *claims, const char *key) {
   const json_t *v = claims;
   while (*s == '[' && v) {
     const char *close = strchr(s, ']');
-    if (close == NULL)
-      return NULL;
+    if (close == NULL) return NULL;
     char name[256];
     snprintf(name, sizeof name, "%.*s", (int)(close - s - 1), s + 1);
     v = json_is_object(v) ? json_object_get(v, name) : NULL;
@@ -198,8 +173,7 @@ static const json_t *claim_lookup(const json_t *claims, const char *key) {
 /* Istio's claim condition: a string claim matches a value; a list of strings matches when any
  * element does. Other JSON types never match (Istio supports string and string-list claims). */
 static bool claim_matches(const json_t *claim, const struct resource_strings *values) {
-  if (json_is_string(claim))
-    return any_match(values, json_string_value(claim));
+  if (json_is_string(claim)) return any_match(values, json_string_value(claim));
   if (json_is_array(claim)) {
     size_t i;
     const json_t *e;
@@ -211,8 +185,7 @@ static bool claim_matches(const json_t *claim, const struct resource_strings *va
 static bool audiences_match(const struct authz_request *req, const struct resource_strings *values) {
   if (req->audiences_len) {
     for (size_t i = 0; i < req->audiences_len; i++)
-      if (any_match(values, req->audiences[i]))
-        return true;
+      if (any_match(values, req->audiences[i])) return true;
     return false;
   }
   return claim_matches(req->claims ? json_object_get(req->claims, "aud") : NULL, values);
@@ -228,85 +201,72 @@ static bool condition_hits(const char *key, const struct resource_strings *value
   }
   if (strncmp(key, "request.auth.claims[", 20) == 0)
     return claim_matches(req->claims ? claim_lookup(req->claims, key) : NULL, values);
-  if (strcmp(key, "source.ip") == 0)
-    return any_cidr(values, req->source_ip);
-  if (strcmp(key, "remote.ip") == 0)
-    return any_cidr(values, req->remote_ip ? req->remote_ip : req->source_ip);
-  if (strcmp(key, "destination.ip") == 0)
-    return any_cidr(values, req->destination_ip);
-  if (strcmp(key, "source.namespace") == 0)
-    return any_match(values, source_namespace(req, buf, sizeof buf));
-  if (strcmp(key, "source.principal") == 0)
-    return any_match(values, req->source_principal);
-  if (strcmp(key, "request.auth.principal") == 0)
-    return any_match(values, req->request_principal);
-  if (strcmp(key, "request.auth.audiences") == 0)
-    return audiences_match(req, values);
+  if (strcmp(key, "source.ip") == 0) return any_cidr(values, req->source_ip);
+  if (strcmp(key, "remote.ip") == 0) return any_cidr(values, req->remote_ip ? req->remote_ip : req->source_ip);
+  if (strcmp(key, "destination.ip") == 0) return any_cidr(values, req->destination_ip);
+  if (strcmp(key, "source.namespace") == 0) return any_match(values, source_namespace(req, buf, sizeof buf));
+  if (strcmp(key, "source.principal") == 0) return any_match(values, req->source_principal);
+  if (strcmp(key, "request.auth.principal") == 0) return any_match(values, req->request_principal);
+  if (strcmp(key, "request.auth.audiences") == 0) return audiences_match(req, values);
   if (strcmp(key, "request.auth.presenter") == 0) {
     const char *azp = req->presenter;
-    if (azp == NULL && req->claims)
-      azp = json_string_value(json_object_get(req->claims, "azp"));
+    if (azp == NULL && req->claims) azp = json_string_value(json_object_get(req->claims, "azp"));
     return any_match(values, azp);
   }
   if (strcmp(key, "destination.port") == 0) {
     snprintf(buf, sizeof buf, "%u", req->port);
     return any_match(values, buf);
   }
-  if (strcmp(key, "connection.sni") == 0)
-    return any_match(values, req->sni);
+  if (strcmp(key, "connection.sni") == 0) return any_match(values, req->sni);
   return false; /* unreachable for parsed policies: resource_security.c refuses other keys */
 }
 
 static bool condition_matches(const struct resource_authz_condition *w, const struct authz_request *req) {
-  if (w->key == NULL)
-    return false;
-  if (w->values.len && !condition_hits(w->key, &w->values, req))
-    return false;
-  if (w->not_values.len && condition_hits(w->key, &w->not_values, req))
-    return false;
+  if (w->key == NULL) return false;
+  if (w->values.len && !condition_hits(w->key, &w->values, req)) return false;
+  if (w->not_values.len && condition_hits(w->key, &w->not_values, req)) return false;
   return true;
 }
 
 static bool rule_matches(const struct resource_authz_rule *r, const struct authz_request *req) {
   bool from = r->from_len == 0, to = r->to_len == 0;
-  for (size_t i = 0; !from && i < r->from_len; i++)
-    from = source_matches(&r->from[i], req);
-  for (size_t i = 0; from && !to && i < r->to_len; i++)
-    to = operation_matches(&r->to[i], req);
-  if (!from || !to)
-    return false;
+  for (size_t i = 0; !from && i < r->from_len; i++) from = source_matches(&r->from[i], req);
+  for (size_t i = 0; from && !to && i < r->to_len; i++) to = operation_matches(&r->to[i], req);
+  if (!from || !to) return false;
   for (size_t i = 0; i < r->when_len; i++)
-    if (!condition_matches(&r->when[i], req))
-      return false;
+    if (!condition_matches(&r->when[i], req)) return false;
   return true;
 }
 
 /* The first rule of p that matches, or -1. */
 static int policy_match(const struct authz_policy *p, const struct authz_request *req) {
   for (size_t i = 0; p->spec && i < p->spec->rules_len; i++)
-    if (rule_matches(&p->spec->rules[i], req))
-      return (int)i;
+    if (rule_matches(&p->spec->rules[i], req)) return (int)i;
   return -1;
 }
 
 bool authz_condition_key_supported(const char *key) {
-  static const char *const KEYS[] = {
-      "source.ip", "remote.ip", "source.namespace", "source.principal", "request.auth.principal",
-      "request.auth.audiences", "request.auth.presenter", "destination.ip", "destination.port",
-      "connection.sni", NULL};
+  static const char *const KEYS[] = {"source.ip",
+                                     "remote.ip",
+                                     "source.namespace",
+                                     "source.principal",
+                                     "request.auth.principal",
+                                     "request.auth.audiences",
+                                     "request.auth.presenter",
+                                     "destination.ip",
+                                     "destination.port",
+                                     "connection.sni",
+                                     NULL};
   for (int i = 0; KEYS[i]; i++)
-    if (strcmp(key, KEYS[i]) == 0)
-      return true;
+    if (strcmp(key, KEYS[i]) == 0) return true;
   /* request.headers[<name>] (one group), request.auth.claims[<a>][<b>]... (nested). */
   bool claims = strncmp(key, "request.auth.claims", 19) == 0;
   const char *s = claims ? key + 19 : strncmp(key, "request.headers", 15) == 0 ? key + 15 : NULL;
-  if (s == NULL)
-    return false;
+  if (s == NULL) return false;
   int groups = 0;
   while (*s == '[') {
     const char *close = strchr(s, ']');
-    if (close == NULL || close == s + 1 || memchr(s + 1, '[', (size_t)(close - s - 1)))
-      return false;
+    if (close == NULL || close == s + 1 || memchr(s + 1, '[', (size_t)(close - s - 1))) return false;
     groups++;
     s = close + 1;
   }
@@ -319,20 +279,17 @@ static enum resource_authz_action action_of(const struct authz_policy *p) {
   return p->spec ? p->spec->action : RESOURCE_AUTHZ_ALLOW;
 }
 
-static bool dry_run(const struct authz_policy *p) {
-  return p->spec && p->spec->dry_run;
-}
+static bool dry_run(const struct authz_policy *p) { return p->spec && p->spec->dry_run; }
 
 /* Runs DENY then ALLOW over the policies whose dry-run flag is want_dry_run. */
-static void decide(const struct authz_policy *policies, size_t n, const struct authz_request *req,
-                   bool want_dry_run, struct authz_verdict *out) {
+static void decide(const struct authz_policy *policies, size_t n, const struct authz_request *req, bool want_dry_run,
+                   struct authz_verdict *out) {
   out->decision = AUTHZ_ALLOWED;
   out->policy = NULL;
   out->rule = -1;
   for (size_t i = 0; i < n; i++) {
     const struct authz_policy *p = &policies[i];
-    if (dry_run(p) != want_dry_run || action_of(p) != RESOURCE_AUTHZ_DENY)
-      continue;
+    if (dry_run(p) != want_dry_run || action_of(p) != RESOURCE_AUTHZ_DENY) continue;
     int r = policy_match(p, req);
     if (r >= 0) {
       out->decision = AUTHZ_DENIED;
@@ -345,8 +302,7 @@ static void decide(const struct authz_policy *policies, size_t n, const struct a
   size_t allows = 0;
   for (size_t i = 0; i < n; i++) {
     const struct authz_policy *p = &policies[i];
-    if (dry_run(p) != want_dry_run || action_of(p) != RESOURCE_AUTHZ_ALLOW)
-      continue;
+    if (dry_run(p) != want_dry_run || action_of(p) != RESOURCE_AUTHZ_ALLOW) continue;
     allows++;
     int r = policy_match(p, req);
     if (r >= 0) {
@@ -358,8 +314,7 @@ static void decide(const struct authz_policy *policies, size_t n, const struct a
   }
   if (allows) {
     out->decision = AUTHZ_DENIED;
-    snprintf(out->reason, sizeof out->reason, "denied: ALLOW policies exist and none matched (%zu checked)",
-             allows);
+    snprintf(out->reason, sizeof out->reason, "denied: ALLOW policies exist and none matched (%zu checked)", allows);
   } else {
     snprintf(out->reason, sizeof out->reason, "allowed: no DENY matched and no ALLOW policy applies");
   }
@@ -370,8 +325,7 @@ void authz_evaluate(const struct authz_policy *policies, size_t n, const struct 
   memset(out, 0, sizeof *out);
   out->audit_rule = -1;
   for (size_t i = 0; i < n && out->audit == NULL; i++) {
-    if (action_of(&policies[i]) != RESOURCE_AUTHZ_AUDIT)
-      continue;
+    if (action_of(&policies[i]) != RESOURCE_AUTHZ_AUDIT) continue;
     int r = policy_match(&policies[i], req);
     if (r >= 0) {
       out->audit = &policies[i];
@@ -379,8 +333,7 @@ void authz_evaluate(const struct authz_policy *policies, size_t n, const struct 
     }
   }
   bool any_dry = false;
-  for (size_t i = 0; i < n; i++)
-    any_dry |= dry_run(&policies[i]);
+  for (size_t i = 0; i < n; i++) any_dry |= dry_run(&policies[i]);
   if (any_dry) {
     struct authz_verdict shadow;
     memset(&shadow, 0, sizeof shadow);

@@ -49,20 +49,20 @@ struct authz_request {
   const char *source_ip;        /* the direct peer's address */
   const char *remote_ip;        /* the original client (X-Forwarded-For); NULL: source_ip */
   const char *destination_ip;
-  const char *sni;              /* connection.sni */
+  const char *sni; /* connection.sni */
   /* The end user, from jwt.h (request.auth.*). */
   const char *request_principal; /* "<iss>/<sub>" */
   const struct json_t *claims;   /* the token's claims object */
   const char *const *audiences;  /* none: the claims' "aud" (string or array) */
   size_t audiences_len;
-  const char *presenter;         /* NULL: the claims' "azp" */
+  const char *presenter; /* NULL: the claims' "azp" */
   /* HTTP. */
   const struct authz_header *headers;
   size_t headers_len;
-  const char *host;   /* :authority */
-  uint32_t port;      /* the destination (workload) port */
+  const char *host; /* :authority */
+  uint32_t port;    /* the destination (workload) port */
   const char *method;
-  const char *path;   /* may carry ?query, which paths ignore (Envoy matches url_path) */
+  const char *path; /* may carry ?query, which paths ignore (Envoy matches url_path) */
 };
 
 /* A policy that applies to the workload: its metadata and its parsed spec (borrowed). */
@@ -86,7 +86,7 @@ struct authz_verdict {
   char reason[256];                  /* one line for the decision trace */
   const struct authz_policy *audit;  /* the first AUDIT policy that matched; NULL if none */
   int audit_rule;
-  char dry_run_reason[256];          /* what the dry-run policies would decide; "" if none */
+  char dry_run_reason[256]; /* what the dry-run policies would decide; "" if none */
 };
 
 /* Evaluates policies (borrowed, n of them) for req (borrowed) and fills out. */

@@ -204,9 +204,9 @@ int bootstrap_parse(struct bootstrap *b, const char *text, size_t len, const cha
   }
   json_t *limits = json_object_get(root, "limits");
   if (limits) {
-    static const char *const keys[] = {"connect_timeout_ms", "request_timeout_ms", "header_timeout_ms", "idle_timeout_ms",
-                                       "stream_idle_timeout_ms", "drain_timeout_ms", "max_header_bytes",
-                                       "max_body_bytes", NULL};
+    static const char *const keys[] = {"connect_timeout_ms", "request_timeout_ms",     "header_timeout_ms",
+                                       "idle_timeout_ms",    "stream_idle_timeout_ms", "drain_timeout_ms",
+                                       "max_header_bytes",   "max_body_bytes",         NULL};
     if (!json_is_object(limits)) {
       rc = fail(&c, "limits", "must be an object");
       goto out;
@@ -278,15 +278,17 @@ int bootstrap_for_proxy(struct bootstrap *b, const char *listen, const char *ups
   json_object_set_new(root, "node", json_pack("{s:s}", "id", "proxy"));
   json_object_set_new(root, "inbound", json_pack("{s:[s],s:s}", "listen", listen, "app", upstream));
   if (admin) json_object_set_new(root, "admin", json_string(admin));
-  json_object_set_new(root, "limits",
-                      json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "connect_timeout_ms", (json_int_t)limits->connect_timeout_ms,
-                                "request_timeout_ms", (json_int_t)limits->request_timeout_ms, "header_timeout_ms",
-                                (json_int_t)limits->header_timeout_ms, "idle_timeout_ms", (json_int_t)limits->idle_timeout_ms,
-                                "stream_idle_timeout_ms", (json_int_t)limits->stream_idle_timeout_ms,
-                                "drain_timeout_ms", (json_int_t)limits->drain_timeout_ms, "max_header_bytes",
-                                (json_int_t)limits->max_head_bytes, "max_body_bytes", (json_int_t)limits->max_request_body));
+  json_object_set_new(
+      root, "limits",
+      json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "connect_timeout_ms", (json_int_t)limits->connect_timeout_ms,
+                "request_timeout_ms", (json_int_t)limits->request_timeout_ms, "header_timeout_ms",
+                (json_int_t)limits->header_timeout_ms, "idle_timeout_ms", (json_int_t)limits->idle_timeout_ms,
+                "stream_idle_timeout_ms", (json_int_t)limits->stream_idle_timeout_ms, "drain_timeout_ms",
+                (json_int_t)limits->drain_timeout_ms, "max_header_bytes", (json_int_t)limits->max_head_bytes,
+                "max_body_bytes", (json_int_t)limits->max_request_body));
   if (log_path)
-    json_object_set_new(root, "access_log", json_pack("{s:s,s:s}", "path", log_path, "format", log_format ? log_format : "envoy"));
+    json_object_set_new(root, "access_log",
+                        json_pack("{s:s,s:s}", "path", log_path, "format", log_format ? log_format : "envoy"));
   char *text = json_dumps(root, JSON_COMPACT);
   json_decref(root);
   if (!text) {
@@ -322,8 +324,8 @@ static json_t *endpoint_json(const struct conn_addr *a) {
 }
 
 static json_t *route_to(const char *host, int port, const char *cluster) {
-  return json_pack("[{s:s,s:[{s:s,s:i,s:i,s:s}]}]", "action", "route", "route", "host", host, "port", port, "weight", 100,
-                   "cluster", cluster);
+  return json_pack("[{s:s,s:[{s:s,s:i,s:i,s:s}]}]", "action", "route", "route", "host", host, "port", port, "weight",
+                   100, "cluster", cluster);
 }
 
 int bootstrap_routing(const struct bootstrap *b, struct proxy_config **out, char *err, size_t errlen) {
@@ -335,7 +337,8 @@ int bootstrap_routing(const struct bootstrap *b, struct proxy_config **out, char
     snprintf(cluster, sizeof cluster, "inbound|%d||", port);
     json_t *vhost = json_pack("{s:s,s:i,s:[s],s:o}", "name", "inbound|http", "port", 0, "domains", "*", "routes",
                               route_to("inbound", port, cluster));
-    json_array_append_new(route_configs, json_pack("{s:s,s:i,s:[o]}", "name", rc_name, "port", port, "virtual_hosts", vhost));
+    json_array_append_new(route_configs,
+                          json_pack("{s:s,s:i,s:[o]}", "name", rc_name, "port", port, "virtual_hosts", vhost));
     json_array_append_new(clusters, json_pack("{s:s,s:s,s:i,s:[o]}", "name", cluster, "direction", "inbound", "port",
                                               port, "endpoints", endpoint_json(&b->app)));
   }
@@ -360,7 +363,8 @@ int bootstrap_routing(const struct bootstrap *b, struct proxy_config **out, char
       json_array_append_new(clusters, json_pack("{s:s,s:s,s:s,s:i,s:o}", "name", cluster, "direction", "outbound",
                                                 "service", s->name, "port", s->port, "endpoints", eps));
     }
-    json_array_append_new(route_configs, json_pack("{s:s,s:i,s:o}", "name", "outbound", "port", 0, "virtual_hosts", vhosts));
+    json_array_append_new(route_configs,
+                          json_pack("{s:s,s:i,s:o}", "name", "outbound", "port", 0, "virtual_hosts", vhosts));
   }
   json_t *root = json_pack("{s:i,s:s,s:{s:s,s:s},s:o,s:o}", "version", 1, "kind", "sidecar", "node", "name",
                            b->workload ? b->workload : (b->node_id ? b->node_id : "proxy"), "namespace",

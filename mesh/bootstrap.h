@@ -48,18 +48,18 @@ struct bootstrap {
   char *node_id, *workload, *ns;
   int has_admin;
   struct conn_addr admin;
-  struct conn_addr *inbound;   /* service ports the sidecar owns */
+  struct conn_addr *inbound; /* service ports the sidecar owns */
   size_t ninbound;
   int has_app;
-  struct conn_addr app;        /* where the local app listens */
+  struct conn_addr app; /* where the local app listens */
   int has_outbound;
   struct conn_addr outbound;
   struct bootstrap_service *services;
   size_t nservices;
   struct proxy_limits limits;
-  char *access_log_path;       /* NULL = none, "-" = stdout */
+  char *access_log_path; /* NULL = none, "-" = stdout */
   enum accesslog_format access_log_format;
-  char *json;                  /* the validated document, for /config_dump */
+  char *json; /* the validated document, for /config_dump */
 };
 
 /* Parses and validates JSON text (name is the file name used in messages). On error returns

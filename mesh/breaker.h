@@ -23,12 +23,12 @@
 #include "mesh/resource.h"
 
 struct breaker_limits {
-  uint32_t max_connections;       /* tcp.maxConnections, 2^32-1 */
-  uint32_t max_pending;           /* http.http1MaxPendingRequests, 2^32-1 */
-  uint32_t max_requests;          /* http.http2MaxRequests, 2^32-1 */
-  uint32_t max_retries;           /* http.maxRetries, 2^32-1 */
+  uint32_t max_connections;             /* tcp.maxConnections, 2^32-1 */
+  uint32_t max_pending;                 /* http.http1MaxPendingRequests, 2^32-1 */
+  uint32_t max_requests;                /* http.http2MaxRequests, 2^32-1 */
+  uint32_t max_retries;                 /* http.maxRetries, 2^32-1 */
   uint32_t max_requests_per_connection; /* 0 = unlimited */
-  int64_t connect_timeout_ms;     /* tcp.connectTimeout, 10 s */
+  int64_t connect_timeout_ms;           /* tcp.connectTimeout, 10 s */
 };
 
 /* Fills out from a connectionPool with Istio's defaults (cp NULL or not present: defaults).
@@ -39,11 +39,11 @@ void breaker_limits_from_policy(const struct resource_connection_pool *cp, struc
 /* Live counts and overflow counters of one cluster (Envoy's stat names in comments). */
 struct breaker {
   struct breaker_limits limits;
-  uint32_t cx_active;     /* upstream_cx_active: open or connecting connections */
-  uint32_t rq_pending;    /* upstream_rq_pending_active: waiting for a connection */
-  uint32_t rq_active;     /* upstream_rq_active */
-  uint32_t rq_retry_active; /* retries in flight (waiting out backoff or running) */
-  uint64_t cx_overflow;   /* upstream_cx_overflow: a connection wanted beyond maxConnections */
+  uint32_t cx_active;           /* upstream_cx_active: open or connecting connections */
+  uint32_t rq_pending;          /* upstream_rq_pending_active: waiting for a connection */
+  uint32_t rq_active;           /* upstream_rq_active */
+  uint32_t rq_retry_active;     /* retries in flight (waiting out backoff or running) */
+  uint64_t cx_overflow;         /* upstream_cx_overflow: a connection wanted beyond maxConnections */
   uint64_t rq_pending_overflow; /* upstream_rq_pending_overflow (pending queue and max requests) */
   uint64_t rq_retry_overflow;   /* upstream_rq_retry_overflow */
 };
@@ -55,9 +55,9 @@ enum breaker_verdict {
 
 /* How a request admitted to the cluster gets a connection to its host. */
 enum breaker_connect {
-  BREAKER_USE_IDLE,   /* an idle pooled connection to the host */
-  BREAKER_CONNECT,    /* open a new one (counts as pending until it is up) */
-  BREAKER_QUEUE,      /* wait in the pending queue for a connection to come free */
+  BREAKER_USE_IDLE,         /* an idle pooled connection to the host */
+  BREAKER_CONNECT,          /* open a new one (counts as pending until it is up) */
+  BREAKER_QUEUE,            /* wait in the pending queue for a connection to come free */
   BREAKER_PENDING_OVERFLOW, /* queue full: 503 UO */
 };
 

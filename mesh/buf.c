@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct slice slice_from(const char *s) { return (struct slice){s, s ? strlen(s) : 0}; }
+struct slice slice_from(const char *s) {
+  return (struct slice){s, s ? strlen(s) : 0};
+}
 
 static int lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
 

@@ -56,8 +56,8 @@ const char *buf_cstr(struct buf *b);
 struct arena_block;
 struct arena {
   struct arena_block *head;
-  size_t used;   /* bytes used in head */
-  size_t total;  /* bytes handed out since the last reset, for limits */
+  size_t used;  /* bytes used in head */
+  size_t total; /* bytes handed out since the last reset, for limits */
 };
 
 /* Returns n bytes aligned for any type, owned by the arena; NULL when out of memory. */

@@ -169,8 +169,8 @@ int ca_load_or_create(const char *dir, time_t now, struct ca **out, char *err, s
     return 0;
   }
   if (!have_k || !have_c) {
-    snprintf(err, errlen, "%s: %s is missing while %s exists; restore it or remove both to make a new root",
-             dir, have_k ? "ca-cert.pem" : "ca-key.pem", have_k ? "ca-key.pem" : "ca-cert.pem");
+    snprintf(err, errlen, "%s: %s is missing while %s exists; restore it or remove both to make a new root", dir,
+             have_k ? "ca-cert.pem" : "ca-key.pem", have_k ? "ca-key.pem" : "ca-cert.pem");
     return -EINVAL;
   }
   struct ca *ca = calloc(1, sizeof *ca);
@@ -187,8 +187,10 @@ int ca_load_or_create(const char *dir, time_t now, struct ca **out, char *err, s
   }
   if (!ca->key || !ca->cert || X509_check_private_key(ca->cert, ca->key) != 1 ||
       !(ca->root_pem = cert_to_pem(ca->cert))) {
-    snprintf(err, errlen, "%s: ca-key.pem and ca-cert.pem are unreadable or do not belong together; "
-             "remove both to make a new root", dir);
+    snprintf(err, errlen,
+             "%s: ca-key.pem and ca-cert.pem are unreadable or do not belong together; "
+             "remove both to make a new root",
+             dir);
     ca_free(ca);
     return -EINVAL;
   }
@@ -215,8 +217,7 @@ void ca_spiffe_id(char *out, size_t n, const char *trust_domain, const char *ns,
 
 int ca_issue(struct ca *ca, const char *spiffe_id, uint32_t ttl_s, time_t now, struct ca_issued *out) {
   memset(out, 0, sizeof *out);
-  if (strncmp(spiffe_id, "spiffe://", 9) != 0 || strlen(spiffe_id) > 200 || strchr(spiffe_id, ','))
-    return -EINVAL;
+  if (strncmp(spiffe_id, "spiffe://", 9) != 0 || strlen(spiffe_id) > 200 || strchr(spiffe_id, ',')) return -EINVAL;
   EVP_PKEY *key = EVP_EC_gen("P-256");
   X509 *x = X509_new();
   int rc = key && x ? 0 : -ENOMEM;

@@ -22,7 +22,7 @@ struct http_client_conn {
   struct http_client_conn *next, *prev;
   struct http_parser *parser;
   struct http_client_call *call; /* the call it carries; NULL while idle */
-  char key[128];            /* the address it goes to, as conn_addr text */
+  char key[128];                 /* the address it goes to, as conn_addr text */
   unsigned idle : 1, closing : 1, interim : 1, complete : 1, keep_alive : 1;
 };
 
@@ -359,7 +359,7 @@ static int write_request(struct http_client_call *call, const struct http_client
 }
 
 int http_client_send(struct http_client *cl, const struct http_client_req *req, http_client_done_cb cb, void *data,
-                struct http_client_call **out) {
+                     struct http_client_call **out) {
   if (cl->closing) return UV_ECANCELED;
   struct http_client_call *call = calloc(1, sizeof *call);
   if (!call) return -ENOMEM;

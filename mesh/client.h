@@ -49,44 +49,44 @@ typedef void (*http_client_done_cb)(struct http_client_call *call, int status);
 
 /* What to send. Every pointer is borrowed for the duration of http_client_send (it copies). */
 struct http_client_req {
-  const char *method;               /* "GET"; NULL means GET */
-  const char *url;                  /* "http://reviews:9080/reviews/0" */
-  const struct conn_addr *connect;  /* go straight there (origin-form target); NULL: through the
+  const char *method;              /* "GET"; NULL means GET */
+  const char *url;                 /* "http://reviews:9080/reviews/0" */
+  const struct conn_addr *connect; /* go straight there (origin-form target); NULL: through the
                                        client's proxy when it has one, else to the URL's host */
-  const char *headers;              /* extra "name: value\r\n" lines, or NULL */
-  struct slice body;                /* sent with Content-Length when method is not GET/HEAD or n > 0 */
-  uint64_t timeout_ms;              /* whole exchange, connect included; 0 = none */
+  const char *headers;             /* extra "name: value\r\n" lines, or NULL */
+  struct slice body;               /* sent with Content-Length when method is not GET/HEAD or n > 0 */
+  uint64_t timeout_ms;             /* whole exchange, connect included; 0 = none */
 };
 
 struct http_client {
-  struct conn_env *env;             /* borrowed */
+  struct conn_env *env; /* borrowed */
   struct conn_addr proxy;
   int has_proxy;
-  size_t max_idle;                  /* pooled idle connections, all addresses together */
-  size_t max_body;                  /* responses with longer bodies fail with UV_E2BIG */
+  size_t max_idle; /* pooled idle connections, all addresses together */
+  size_t max_body; /* responses with longer bodies fail with UV_E2BIG */
   struct http_limits limits;
   struct http_parser_cbs cbs;
-  struct http_client_conn *conns;        /* every live connection, idle or busy */
-  struct http_client_call *calls;        /* every call not yet finished */
+  struct http_client_conn *conns; /* every live connection, idle or busy */
+  struct http_client_call *calls; /* every call not yet finished */
   size_t nidle;
-  size_t live_handles;              /* connections and call timers not yet closed */
+  size_t live_handles; /* connections and call timers not yet closed */
   unsigned closing : 1;
   void (*on_closed)(struct http_client *cl);
-  void *data;                       /* the owner's */
+  void *data; /* the owner's */
 };
 
 struct http_client_call {
   struct http_client *cl;
   struct http_client_call *next, *prev;
-  struct http_client_conn *cc;           /* the connection carrying it, while it has one */
+  struct http_client_conn *cc; /* the connection carrying it, while it has one */
   uv_timer_t timer;
-  struct conn_addr addr;            /* where it connects */
-  struct buf out;                   /* the serialised request */
-  struct arena arena;               /* copies of the response's headers */
+  struct conn_addr addr; /* where it connects */
+  struct buf out;        /* the serialised request */
+  struct arena arena;    /* copies of the response's headers */
   struct http_client_response response;
   size_t header_room;
   http_client_done_cb cb;
-  void *data;                       /* the caller's */
+  void *data; /* the caller's */
   unsigned head_request : 1, got_bytes : 1, retried : 1, done : 1, reused : 1;
 };
 
@@ -101,8 +101,8 @@ int http_client_set_proxy(struct http_client *cl, const char *addr);
  * returns) with data in call->data; *out (when not NULL) gets the call, valid until cb returns.
  * Returns -EINVAL for a URL that is not http://, a host that is not an address with no proxy
  * to go through, UV_ECANCELED while the client is closing, -ENOMEM; cb then never fires. */
-int http_client_send(struct http_client *cl, const struct http_client_req *req, http_client_done_cb cb,
-                     void *data, struct http_client_call **out);
+int http_client_send(struct http_client *cl, const struct http_client_req *req, http_client_done_cb cb, void *data,
+                     struct http_client_call **out);
 
 /* Ends a call now: its callback fires with UV_ECANCELED before this returns; its connection is
  * closed (a half-sent request cannot be reused). No-op for a finished call. */

@@ -40,10 +40,11 @@ static int endpoint_addr(const struct xds_endpoint *e, struct conn_addr *out) {
 
 static bool outlier_config_equal(const struct outlier_config *a, const struct outlier_config *b) {
   return a->enabled == b->enabled && a->consecutive_5xx == b->consecutive_5xx &&
-         a->consecutive_gateway == b->consecutive_gateway && a->consecutive_local_origin == b->consecutive_local_origin &&
-         a->split_local_origin == b->split_local_origin && a->interval_ms == b->interval_ms &&
-         a->base_ejection_ms == b->base_ejection_ms && a->max_ejection_ms == b->max_ejection_ms &&
-         a->max_ejection_percent == b->max_ejection_percent && a->always_eject_one_host == b->always_eject_one_host;
+         a->consecutive_gateway == b->consecutive_gateway &&
+         a->consecutive_local_origin == b->consecutive_local_origin && a->split_local_origin == b->split_local_origin &&
+         a->interval_ms == b->interval_ms && a->base_ejection_ms == b->base_ejection_ms &&
+         a->max_ejection_ms == b->max_ejection_ms && a->max_ejection_percent == b->max_ejection_percent &&
+         a->always_eject_one_host == b->always_eject_one_host;
 }
 
 /* A connection of up went back to the pool or closed: the owner may hand it to a waiter. */
@@ -371,8 +372,8 @@ static uint64_t mix(uint64_t h, uint64_t v) { return fnv1a(h, &v, sizeof v); }
 uint64_t cluster_change_mark(const struct cluster *c) {
   const struct breaker *b = &c->breaker;
   const struct outlier_stats *os = &c->outlier_stats;
-  uint64_t h = FNV1A_OFFSET, used = b->rq_pending | b->cx_overflow | b->rq_pending_overflow |
-                                               b->rq_retry_overflow | os->ejections_total | os->ejections_overflow;
+  uint64_t h = FNV1A_OFFSET, used = b->rq_pending | b->cx_overflow | b->rq_pending_overflow | b->rq_retry_overflow |
+                                    os->ejections_total | os->ejections_overflow;
   h = mix(h, b->rq_pending);
   h = mix(h, b->rq_retry_active);
   h = mix(h, b->cx_overflow);

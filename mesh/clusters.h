@@ -35,35 +35,35 @@ struct pool_waiter {
 };
 
 struct cluster {
-  char *name;                /* "outbound|9080|v2|reviews.default.svc.cluster.local" */
+  char *name; /* "outbound|9080|v2|reviews.default.svc.cluster.local" */
   enum xds_direction direction;
-  char *service;             /* destination service FQDN, NULL for inbound */
-  struct upstream **hosts;   /* owned */
+  char *service;           /* destination service FQDN, NULL for inbound */
+  struct upstream **hosts; /* owned */
   size_t nhosts;
-  struct lb_host *lb_hosts;  /* the balancer's view of each host */
+  struct lb_host *lb_hosts; /* the balancer's view of each host */
   struct lb lb;
   struct cluster_manager *cm;
   struct cluster *next_retired;
-  int refs;                  /* requests in flight that picked it */
+  int refs; /* requests in flight that picked it */
   unsigned retired : 1;
   /* Resilience state of this caller toward this cluster, kept across pushes. */
   struct breaker breaker;            /* connection-pool limits and counters (limits from the push) */
   struct outlier_config outlier_cfg; /* outbound only: Istio applies outlierDetection client side */
   struct outlier_host *outlier;      /* one per host, parallel to hosts */
   struct outlier_stats outlier_stats;
-  int64_t next_sweep_ms;             /* loop time of the next outlier interval sweep; 0 = none */
+  int64_t next_sweep_ms;                      /* loop time of the next outlier interval sweep; 0 = none */
   struct pool_waiter *waiters, *waiters_tail; /* the pending queue */
   unsigned dispatching : 1, dispatch_again : 1;
   unsigned outlier_reset : 1; /* the last push changed outlierDetection: hosts start clean */
-  uint64_t reported_mark;            /* cluster_change_mark at the last telemetry report (report.c) */
+  uint64_t reported_mark;     /* cluster_change_mark at the last telemetry report (report.c) */
 };
 
 struct cluster_manager {
-  struct conn_env *env;      /* borrowed */
-  uint64_t *live_handles;    /* borrowed: the proxy's count of open handles */
-  struct cluster **items;    /* live clusters, sorted by name */
+  struct conn_env *env;   /* borrowed */
+  uint64_t *live_handles; /* borrowed: the proxy's count of open handles */
+  struct cluster **items; /* live clusters, sorted by name */
   size_t len;
-  struct cluster *retired;   /* removed clusters still referenced */
+  struct cluster *retired;         /* removed clusters still referenced */
   struct upstream **retired_hosts; /* removed hosts with connections or requests left */
   size_t nretired_hosts, retired_cap;
   /* Called when a host's connection goes back to the pool or closes: a request waiting for

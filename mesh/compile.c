@@ -325,8 +325,9 @@ static int build_inbound(struct builder *b, const struct registry_workload *w, c
       if (!rc) goto oom;
       const struct resource *pa = NULL;
       rc->mtls = compile_peer_mtls(b->c.in, w->ns, &w->labels, target, &pa);
-      if (pa) rc->mtls_source = compile_dupf(&b->c, "PeerAuthentication %s/%s", pa->meta.ns ? pa->meta.ns : "default",
-                                             pa->meta.name ? pa->meta.name : "");
+      if (pa)
+        rc->mtls_source = compile_dupf(&b->c, "PeerAuthentication %s/%s", pa->meta.ns ? pa->meta.ns : "default",
+                                       pa->meta.name ? pa->meta.name : "");
       rc->vhosts = compile_zalloc(&b->c, sizeof *rc->vhosts);
       if (!rc->vhosts) goto oom;
       rc->vhosts_len = 1;
@@ -401,7 +402,8 @@ static const char *server_admits(const char *server_host, const char *gw_ns, con
   const char *host = server_host;
   if (slash) {
     size_t nl = (size_t)(slash - server_host);
-    bool ns_ok = (nl == 1 && server_host[0] == '*') || (nl == 1 && server_host[0] == '.' && strcmp(vs_ns, gw_ns) == 0) ||
+    bool ns_ok = (nl == 1 && server_host[0] == '*') ||
+                 (nl == 1 && server_host[0] == '.' && strcmp(vs_ns, gw_ns) == 0) ||
                  (strlen(vs_ns) == nl && strncmp(server_host, vs_ns, nl) == 0);
     if (!ns_ok) return NULL;
     host = slash + 1;
@@ -606,7 +608,8 @@ int compile_gateway(struct compile_state *st, const struct compile_input *in, co
           diag_add(diags, DIAG_WARNING, gw->file, srv->pos.line, srv->pos.col, "spec.servers",
                    "Gateway %s/%s: %s server on port %u is not served yet (meshlab's ingress terminates plain "
                    "HTTP only)",
-                   gw->meta.ns, gw->meta.name, srv->port.protocol ? srv->port.protocol : "?", (unsigned)srv->port.number);
+                   gw->meta.ns, gw->meta.name, srv->port.protocol ? srv->port.protocol : "?",
+                   (unsigned)srv->port.number);
         continue;
       }
       rc = gateway_server(&b, gw, srv);

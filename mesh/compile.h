@@ -44,7 +44,7 @@
 /* ---- matches -------------------------------------------------------------------------------- */
 
 enum xds_match_kind {
-  XDS_MATCH_ANY,     /* the condition is not set */
+  XDS_MATCH_ANY, /* the condition is not set */
   XDS_MATCH_EXACT,
   XDS_MATCH_PREFIX,
   XDS_MATCH_REGEX,   /* POSIX ERE, anchored to the whole value (RE2 full match in Envoy) */
@@ -53,8 +53,8 @@ enum xds_match_kind {
 
 struct xds_string_match {
   enum xds_match_kind kind;
-  char *value;      /* NULL for ANY and PRESENT */
-  regex_t *regex;   /* compiled when kind is REGEX */
+  char *value;    /* NULL for ANY and PRESENT */
+  regex_t *regex; /* compiled when kind is REGEX */
 };
 
 struct xds_named_match { /* headers, withoutHeaders, queryParams entries */
@@ -72,7 +72,7 @@ struct xds_match { /* one block of `match[]`: every set condition must hold */
   size_t without_headers_len;
   struct xds_named_match *query_params;
   size_t query_params_len;
-  uint32_t port; /* 0 = any */
+  uint32_t port;                     /* 0 = any */
   struct resource_map source_labels; /* the calling workload must carry all of these */
 };
 
@@ -85,18 +85,18 @@ struct xds_destination {
   char *subset;  /* NULL: every endpoint */
   uint32_t port; /* resolved service port; 0 when it could not be resolved */
   uint32_t weight;
-  struct resource_headers headers; /* route[].headers, carried */
-  const char *cluster_name;        /* Istio's name even when the cluster is missing */
+  struct resource_headers headers;   /* route[].headers, carried */
+  const char *cluster_name;          /* Istio's name even when the cluster is missing */
   const struct xds_cluster *cluster; /* NULL: no such cluster or subset: 503 NC */
-  char *missing;                   /* why cluster is NULL (for the "why" trace), else NULL */
+  char *missing;                     /* why cluster is NULL (for the "why" trace), else NULL */
 };
 
 enum xds_action { XDS_ACTION_ROUTE, XDS_ACTION_REDIRECT, XDS_ACTION_DIRECT_RESPONSE };
 
 struct xds_route {
-  char *name;   /* http[].name, or NULL */
-  char *vs_name, *vs_ns; /* the VirtualService it came from; NULL for a default route */
-  int rule;              /* index in the VirtualService's http[]; -1 for a default route */
+  char *name;              /* http[].name, or NULL */
+  char *vs_name, *vs_ns;   /* the VirtualService it came from; NULL for a default route */
+  int rule;                /* index in the VirtualService's http[]; -1 for a default route */
   struct xds_match *match; /* ORed; none = every request */
   size_t match_len;
   enum xds_action action;
@@ -145,8 +145,8 @@ struct xds_domain_slot {
  * Istio's telemetry). Only a sidecar's "outbound" config carries a mode: inbound listeners and
  * gateways answer an unknown host 404 NR (Istio's gateways never pass through). */
 enum xds_outbound_policy {
-  XDS_OUTBOUND_POLICY_NONE,          /* inbound and gateway configs: 404 NR */
-  XDS_OUTBOUND_POLICY_ALLOW_ANY,     /* Istio's default */
+  XDS_OUTBOUND_POLICY_NONE,      /* inbound and gateway configs: 404 NR */
+  XDS_OUTBOUND_POLICY_ALLOW_ANY, /* Istio's default */
   XDS_OUTBOUND_POLICY_REGISTRY_ONLY,
 };
 
@@ -156,7 +156,7 @@ const char *xds_outbound_policy_name(enum xds_outbound_policy p);
 int xds_outbound_policy_parse(const char *text, enum xds_outbound_policy *out);
 
 struct xds_route_config {
-  char *name;    /* "outbound", "inbound|9080", "http.8080" */
+  char *name;                               /* "outbound", "inbound|9080", "http.8080" */
   enum xds_outbound_policy outbound_policy; /* sidecar "outbound" only, else NONE */
   uint32_t port; /* the listener's port (inbound, gateway); 0 for outbound: from the authority */
   struct xds_vhost *vhosts;
@@ -218,7 +218,7 @@ struct xds_policy {
 enum xds_direction { XDS_OUTBOUND, XDS_INBOUND };
 
 struct xds_cluster {
-  char *name;    /* "outbound|9080|v2|reviews.default.svc.cluster.local", "inbound|9080||" */
+  char *name; /* "outbound|9080|v2|reviews.default.svc.cluster.local", "inbound|9080||" */
   enum xds_direction direction;
   char *service; /* FQDN; NULL for inbound */
   uint32_t port; /* service port */
@@ -236,10 +236,10 @@ enum proxy_config_kind { PROXY_CONFIG_SIDECAR, PROXY_CONFIG_GATEWAY };
 /* One jwtRule of a RequestAuthentication that selects the proxy, with its key set parsed once
  * per config (proxy_config_finish), never per request. */
 struct xds_jwt_rule {
-  const struct resource *source;       /* the RequestAuthentication (in cfg->security) */
+  const struct resource *source;        /* the RequestAuthentication (in cfg->security) */
   const struct resource_jwt_rule *rule; /* borrowed from source */
-  struct jwk_set *keys;                /* owned: the inline jwks; NULL for a jwksUri (the proxy's cache) */
-  char *keys_error;                    /* owned: why an inline jwks did not parse, else NULL */
+  struct jwk_set *keys;                 /* owned: the inline jwks; NULL for a jwksUri (the proxy's cache) */
+  char *keys_error;                     /* owned: why an inline jwks did not parse, else NULL */
 };
 
 /* End-user authentication and authorization that select the proxy (security.istio.io), as
@@ -261,7 +261,7 @@ struct xds_security {
 struct proxy_config {
   uint64_t version;
   enum proxy_config_kind kind;
-  char *node;  /* the workload (Deployment) name, or the gateway's name */
+  char *node; /* the workload (Deployment) name, or the gateway's name */
   char *ns;
   struct resource_map labels; /* the proxy's own labels: default source labels for matches */
   struct xds_route_config *route_configs;
@@ -287,8 +287,7 @@ const struct xds_route_config *proxy_config_listener(const struct proxy_config *
                                                      uint32_t port);
 
 /* The index slot for host (case-insensitive, no port), or NULL. O(1) expected. Borrowed. */
-const struct xds_domain_slot *proxy_config_domain_find(const struct xds_route_config *rc, const char *host,
-                                                       size_t len);
+const struct xds_domain_slot *proxy_config_domain_find(const struct xds_route_config *rc, const char *host, size_t len);
 
 /* ---- compiling ------------------------------------------------------------------------------ */
 
@@ -300,8 +299,8 @@ struct compile_state {
 struct compile_input {
   struct resource *const *items; /* the resource store (borrowed) */
   size_t len;
-  const struct registry *registry; /* borrowed; endpoints and topology */
-  const char *root_ns;             /* mesh root namespace; NULL = "istio-system" */
+  const struct registry *registry;          /* borrowed; endpoints and topology */
+  const char *root_ns;                      /* mesh root namespace; NULL = "istio-system" */
   enum xds_outbound_policy outbound_policy; /* mesh outboundTrafficPolicy.mode; NONE = ALLOW_ANY */
 };
 

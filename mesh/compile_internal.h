@@ -43,8 +43,7 @@ bool compile_host_covers(const char *pattern, const char *name);
 /* The DestinationRule for fqdn: client namespace, then service namespace, then root namespace. */
 const struct resource *compile_find_dr(const struct cctx *c, const char *svc_ns, const char *fqdn);
 /* The subset `name` of dr's merged rules (the first definition wins), or NULL. */
-const struct resource_subset *compile_find_subset(const struct cctx *c, const struct resource *dr,
-                                                  const char *name);
+const struct resource_subset *compile_find_subset(const struct cctx *c, const struct resource *dr, const char *name);
 
 /* ---- compile_routes.c ---- */
 

@@ -37,7 +37,6 @@ static json_t *w_strings(const struct resource_strings *s) {
   return a;
 }
 
-
 /* Adds {"exact": v} etc. into o (o is the match object itself for named matches). */
 static void w_string_match_into(json_t *o, const struct xds_string_match *m) {
   switch (m->kind) {
@@ -82,8 +81,9 @@ static json_t *w_header_ops(const struct resource_header_ops *h) {
 
 static void w_headers(json_t *o, const struct resource_headers *h) {
   if (!h->present) return;
-  json_object_set_new(o, "headers", json_pack("{s:o,s:o}", "request", w_header_ops(&h->request), "response",
-                                              w_header_ops(&h->response)));
+  json_object_set_new(
+      o, "headers",
+      json_pack("{s:o,s:o}", "request", w_header_ops(&h->request), "response", w_header_ops(&h->response)));
 }
 
 static json_t *w_destination(const struct xds_destination *d) {
@@ -114,8 +114,8 @@ static json_t *w_match(const struct xds_match *m) {
   return o;
 }
 
-static const char *const ACTIONS[] = {[XDS_ACTION_ROUTE] = "route", [XDS_ACTION_REDIRECT] = "redirect",
-                                      [XDS_ACTION_DIRECT_RESPONSE] = "direct_response"};
+static const char *const ACTIONS[] = {
+    [XDS_ACTION_ROUTE] = "route", [XDS_ACTION_REDIRECT] = "redirect", [XDS_ACTION_DIRECT_RESPONSE] = "direct_response"};
 
 static json_t *w_route(const struct xds_route *r) {
   json_t *o = json_object();
@@ -147,8 +147,9 @@ static json_t *w_route(const struct xds_route *r) {
   if (r->fault.present) {
     json_t *f = json_object();
     if (r->fault.delay.present)
-      json_object_set_new(f, "delay", json_pack("{s:I,s:f}", "fixed_delay_ms", (json_int_t)r->fault.delay.fixed_delay.ms,
-                                                "percentage", r->fault.delay.percentage.value));
+      json_object_set_new(f, "delay",
+                          json_pack("{s:I,s:f}", "fixed_delay_ms", (json_int_t)r->fault.delay.fixed_delay.ms,
+                                    "percentage", r->fault.delay.percentage.value));
     if (r->fault.abort.present) {
       json_t *ab = json_pack("{s:f}", "percentage", r->fault.abort.percentage.value);
       if (r->fault.abort.grpc_status) set_str(ab, "grpc_status", r->fault.abort.grpc_status);
@@ -158,8 +159,9 @@ static json_t *w_route(const struct xds_route *r) {
     json_object_set_new(o, "fault", f);
   }
   if (r->mirror_present)
-    json_object_set_new(o, "mirror", json_pack("{s:o,s:f}", "destination", w_destination(&r->mirror), "percentage",
-                                               r->mirror_percentage.value));
+    json_object_set_new(
+        o, "mirror",
+        json_pack("{s:o,s:f}", "destination", w_destination(&r->mirror), "percentage", r->mirror_percentage.value));
   w_headers(o, &r->headers);
   if (r->rewrite.present) {
     json_t *w = json_object();
@@ -182,7 +184,6 @@ static json_t *w_route(const struct xds_route *r) {
   }
   return o;
 }
-
 
 static json_t *w_lb(const struct resource_load_balancer *lb) {
   json_t *o = json_object();
@@ -211,7 +212,8 @@ static json_t *w_lb(const struct resource_load_balancer *lb) {
     set_str(ch, "http_query_parameter_name", h->name);
     break;
   }
-  if (h->maglev) json_object_set_new(ch, "maglev", json_pack("{s:I}", "table_size", (json_int_t)h->maglev_table_size.value));
+  if (h->maglev)
+    json_object_set_new(ch, "maglev", json_pack("{s:I}", "table_size", (json_int_t)h->maglev_table_size.value));
   else json_object_set_new(ch, "ring_hash", json_pack("{s:I}", "minimum_ring_size", (json_int_t)h->ring_size.value));
   json_object_set_new(o, "consistent_hash", ch);
   return o;
@@ -234,17 +236,18 @@ static json_t *w_policy(const struct xds_policy *p) {
   if (od->present)
     json_object_set_new(
         o, "outlier_detection",
-        json_pack("{s:I,s:I,s:I,s:b,s:I,s:I,s:I,s:I}", "consecutive_5xx_errors", (json_int_t)od->consecutive_5xx_errors.value,
-                  "consecutive_gateway_errors", (json_int_t)od->consecutive_gateway_errors.value,
-                  "consecutive_local_origin_failures", (json_int_t)od->consecutive_local_origin_failures.value,
-                  "split_external_local_origin_errors", od->split_external_local_origin_errors.value, "interval_ms",
-                  (json_int_t)od->interval.ms, "base_ejection_time_ms", (json_int_t)od->base_ejection_time.ms,
-                  "max_ejection_percent", (json_int_t)od->max_ejection_percent.value, "min_health_percent",
+        json_pack("{s:I,s:I,s:I,s:b,s:I,s:I,s:I,s:I}", "consecutive_5xx_errors",
+                  (json_int_t)od->consecutive_5xx_errors.value, "consecutive_gateway_errors",
+                  (json_int_t)od->consecutive_gateway_errors.value, "consecutive_local_origin_failures",
+                  (json_int_t)od->consecutive_local_origin_failures.value, "split_external_local_origin_errors",
+                  od->split_external_local_origin_errors.value, "interval_ms", (json_int_t)od->interval.ms,
+                  "base_ejection_time_ms", (json_int_t)od->base_ejection_time.ms, "max_ejection_percent",
+                  (json_int_t)od->max_ejection_percent.value, "min_health_percent",
                   (json_int_t)od->min_health_percent.value));
   if (p->tls.present) {
-    json_t *t = json_pack("{s:s,s:o,s:b}", "mode", TLS_NAMES[p->tls.mode], "subject_alt_names",
-                          w_strings(&p->tls.subject_alt_names), "insecure_skip_verify",
-                          p->tls.insecure_skip_verify.value);
+    json_t *t =
+        json_pack("{s:s,s:o,s:b}", "mode", TLS_NAMES[p->tls.mode], "subject_alt_names",
+                  w_strings(&p->tls.subject_alt_names), "insecure_skip_verify", p->tls.insecure_skip_verify.value);
     set_str(t, "sni", p->tls.sni);
     json_object_set_new(o, "tls", t);
   }
@@ -252,7 +255,8 @@ static json_t *w_policy(const struct xds_policy *p) {
 }
 
 static json_t *w_cluster(const struct xds_cluster *c) {
-  json_t *o = json_pack("{s:s,s:s}", "name", c->name, "direction", c->direction == XDS_INBOUND ? "inbound" : "outbound");
+  json_t *o =
+      json_pack("{s:s,s:s}", "name", c->name, "direction", c->direction == XDS_INBOUND ? "inbound" : "outbound");
   set_str(o, "service", c->service);
   set_int(o, "port", c->port);
   set_str(o, "subset", c->subset);
@@ -272,7 +276,6 @@ static json_t *w_cluster(const struct xds_cluster *c) {
   json_object_set_new(o, "endpoints", a);
   return o;
 }
-
 
 static json_t *w_rate_limit(const struct resource_local_rate_limit *l, const char *source) {
   json_t *o = json_object();
@@ -294,8 +297,9 @@ int compile_to_json(const struct proxy_config *cfg, int indent, char **out) {
   json_t *root = json_object();
   set_int(root, "version", (json_int_t)cfg->version);
   set_str(root, "kind", cfg->kind == PROXY_CONFIG_GATEWAY ? "gateway" : "sidecar");
-  json_object_set_new(root, "node", json_pack("{s:o,s:o,s:o}", "name", w_str(cfg->node), "namespace", w_str(cfg->ns),
-                                              "labels", w_map(&cfg->labels)));
+  json_object_set_new(
+      root, "node",
+      json_pack("{s:o,s:o,s:o}", "name", w_str(cfg->node), "namespace", w_str(cfg->ns), "labels", w_map(&cfg->labels)));
   json_t *rcs = json_array();
   for (size_t i = 0; i < cfg->route_configs_len; i++) {
     const struct xds_route_config *rc = &cfg->route_configs[i];

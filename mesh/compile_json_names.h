@@ -18,14 +18,16 @@ static inline void path_fmt(char *out, size_t n, const char *fmt, ...) {
   va_end(ap);
 }
 
-static const char *const MATCH_KEYS[] = {[XDS_MATCH_EXACT] = "exact", [XDS_MATCH_PREFIX] = "prefix",
-                                         [XDS_MATCH_REGEX] = "regex"};
+static const char *const MATCH_KEYS[] = {
+    [XDS_MATCH_EXACT] = "exact", [XDS_MATCH_PREFIX] = "prefix", [XDS_MATCH_REGEX] = "regex"};
 
-static const char *const LB_NAMES[] = {[RESOURCE_LB_UNSPECIFIED] = "UNSPECIFIED", [RESOURCE_LB_LEAST_REQUEST] = "LEAST_REQUEST",
-                                       [RESOURCE_LB_ROUND_ROBIN] = "ROUND_ROBIN", [RESOURCE_LB_RANDOM] = "RANDOM",
-                                       [RESOURCE_LB_PASSTHROUGH] = "PASSTHROUGH", [RESOURCE_LB_LEAST_CONN] = "LEAST_CONN"};
+static const char *const LB_NAMES[] = {
+    [RESOURCE_LB_UNSPECIFIED] = "UNSPECIFIED", [RESOURCE_LB_LEAST_REQUEST] = "LEAST_REQUEST",
+    [RESOURCE_LB_ROUND_ROBIN] = "ROUND_ROBIN", [RESOURCE_LB_RANDOM] = "RANDOM",
+    [RESOURCE_LB_PASSTHROUGH] = "PASSTHROUGH", [RESOURCE_LB_LEAST_CONN] = "LEAST_CONN"};
 
-static const char *const MTLS_NAMES[] = {[RESOURCE_MTLS_UNSET] = "UNSET", [RESOURCE_MTLS_DISABLE] = "DISABLE",
+static const char *const MTLS_NAMES[] = {[RESOURCE_MTLS_UNSET] = "UNSET",
+                                         [RESOURCE_MTLS_DISABLE] = "DISABLE",
                                          [RESOURCE_MTLS_PERMISSIVE] = "PERMISSIVE",
                                          [RESOURCE_MTLS_STRICT] = "STRICT"};
 
@@ -34,11 +36,15 @@ static const char *const OUTBOUND_POLICY_NAMES[] = {[XDS_OUTBOUND_POLICY_NONE] =
                                                     [XDS_OUTBOUND_POLICY_ALLOW_ANY] = "ALLOW_ANY",
                                                     [XDS_OUTBOUND_POLICY_REGISTRY_ONLY] = "REGISTRY_ONLY"};
 
-static const char *const ENDPOINT_TLS_NAMES[] = {[XDS_TLS_NONE] = "NONE", [XDS_TLS_ISTIO_MUTUAL] = "ISTIO_MUTUAL",
-                                                 [XDS_TLS_SIMPLE] = "SIMPLE", [XDS_TLS_MUTUAL] = "MUTUAL"};
+static const char *const ENDPOINT_TLS_NAMES[] = {[XDS_TLS_NONE] = "NONE",
+                                                 [XDS_TLS_ISTIO_MUTUAL] = "ISTIO_MUTUAL",
+                                                 [XDS_TLS_SIMPLE] = "SIMPLE",
+                                                 [XDS_TLS_MUTUAL] = "MUTUAL"};
 
-static const char *const TLS_NAMES[] = {[RESOURCE_TLS_DISABLE] = "DISABLE", [RESOURCE_TLS_SIMPLE] = "SIMPLE",
-                                        [RESOURCE_TLS_MUTUAL] = "MUTUAL", [RESOURCE_TLS_ISTIO_MUTUAL] = "ISTIO_MUTUAL"};
+static const char *const TLS_NAMES[] = {[RESOURCE_TLS_DISABLE] = "DISABLE",
+                                        [RESOURCE_TLS_SIMPLE] = "SIMPLE",
+                                        [RESOURCE_TLS_MUTUAL] = "MUTUAL",
+                                        [RESOURCE_TLS_ISTIO_MUTUAL] = "ISTIO_MUTUAL"};
 
 static const char *const CONTEXT_NAMES[] = {[RESOURCE_CONTEXT_ANY] = "ANY",
                                             [RESOURCE_CONTEXT_SIDECAR_INBOUND] = "SIDECAR_INBOUND",

@@ -78,7 +78,8 @@ static char *r_str(struct rd *r, json_t *o, const char *key, const char *path, b
   return r_dup(r, json_string_value(v));
 }
 
-static int64_t r_int(struct rd *r, json_t *o, const char *key, const char *path, int64_t min, int64_t max, int64_t dflt) {
+static int64_t r_int(struct rd *r, json_t *o, const char *key, const char *path, int64_t min, int64_t max,
+                     int64_t dflt) {
   json_t *v = json_object_get(o, key);
   if (!v) return dflt;
   if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
@@ -249,8 +250,9 @@ static void r_destination(struct rd *r, json_t *o, const char *path, struct xds_
 }
 
 static void r_match(struct rd *r, json_t *o, const char *path, struct xds_match *m) {
-  static const char *const keys[] = {"name", "uri", "scheme", "method", "authority", "ignore_uri_case", "headers",
-                                     "without_headers", "query_params", "port", "source_labels", NULL};
+  static const char *const keys[] = {
+      "name",         "uri",  "scheme",        "method", "authority", "ignore_uri_case", "headers", "without_headers",
+      "query_params", "port", "source_labels", NULL};
   if (!r_object(r, o, path, keys)) return;
   m->name = r_str(r, o, "name", path, false);
   m->ignore_uri_case = r_bool(r, o, "ignore_uri_case", path);
@@ -266,9 +268,9 @@ static void r_match(struct rd *r, json_t *o, const char *path, struct xds_match 
 }
 
 static void r_route(struct rd *r, json_t *o, const char *path, struct xds_route *rt) {
-  static const char *const keys[] = {"name", "virtual_service", "rule", "match", "action", "route", "timeout_ms",
-                                     "retries", "fault", "mirror", "headers", "rewrite", "redirect", "direct_response",
-                                     NULL};
+  static const char *const keys[] = {"name",    "virtual_service", "rule",     "match",           "action",
+                                     "route",   "timeout_ms",      "retries",  "fault",           "mirror",
+                                     "headers", "rewrite",         "redirect", "direct_response", NULL};
   if (!r_object(r, o, path, keys)) return;
   char p[512];
   rt->name = r_str(r, o, "name", path, false);
@@ -408,9 +410,9 @@ static int r_enum(struct rd *r, json_t *o, const char *key, const char *path, co
 
 /* route_configs[].local_rate_limit: what compile.c attached (docs/routing.md). */
 static void r_rate_limit(struct rd *r, json_t *parent, const char *path, struct xds_route_config *rc) {
-  static const char *const keys[] = {"envoy_filter", "context", "port", "per_route", "stat_prefix", "max_tokens",
-                                     "tokens_per_fill", "fill_interval_ms", "filter_enabled", "filter_enforced",
-                                     "response_headers", NULL};
+  static const char *const keys[] = {
+      "envoy_filter",    "context",          "port",           "per_route",       "stat_prefix",      "max_tokens",
+      "tokens_per_fill", "fill_interval_ms", "filter_enabled", "filter_enforced", "response_headers", NULL};
   char p[320];
   snprintf(p, sizeof p, "%s.local_rate_limit", path);
   json_t *o = json_object_get(parent, "local_rate_limit");
@@ -443,8 +445,8 @@ static void r_lb(struct rd *r, json_t *o, const char *path, struct resource_load
   if (!ch) return;
   char p[560];
   path_fmt(p, sizeof p, "%s.consistent_hash", path);
-  static const char *const ck[] = {"http_header_name", "http_cookie", "use_source_ip", "http_query_parameter_name",
-                                   "ring_hash", "maglev", NULL};
+  static const char *const ck[] = {
+      "http_header_name", "http_cookie", "use_source_ip", "http_query_parameter_name", "ring_hash", "maglev", NULL};
   if (!r_object(r, ch, p, ck)) return;
   lb->present = lb->hash_present = true;
   struct resource_consistent_hash *h = &lb->consistent_hash;
@@ -491,8 +493,13 @@ static void r_policy(struct rd *r, json_t *o, const char *path, struct xds_polic
   cp->tcp.connect_timeout.ms = 10000;
   if ((v = json_object_get(o, "connection_pool"))) {
     path_fmt(p, sizeof p, "%s.connection_pool", path);
-    static const char *const k[] = {"max_connections", "connect_timeout_ms", "http1_max_pending_requests",
-                                    "http2_max_requests", "max_requests_per_connection", "max_retries", NULL};
+    static const char *const k[] = {"max_connections",
+                                    "connect_timeout_ms",
+                                    "http1_max_pending_requests",
+                                    "http2_max_requests",
+                                    "max_requests_per_connection",
+                                    "max_retries",
+                                    NULL};
     if (r_object(r, v, p, k)) {
       cp->tcp.max_connections.value = r_u32(r, v, "max_connections", p, UINT32_MAX);
       cp->tcp.connect_timeout.ms = r_int(r, v, "connect_timeout_ms", p, 0, INT64_MAX, 10000);
@@ -513,10 +520,15 @@ static void r_policy(struct rd *r, json_t *o, const char *path, struct xds_polic
   od->max_ejection_percent.value = 10;
   if ((v = json_object_get(o, "outlier_detection"))) {
     path_fmt(p, sizeof p, "%s.outlier_detection", path);
-    static const char *const k[] = {"consecutive_5xx_errors", "consecutive_gateway_errors",
-                                    "consecutive_local_origin_failures", "split_external_local_origin_errors",
-                                    "interval_ms", "base_ejection_time_ms", "max_ejection_percent",
-                                    "min_health_percent", NULL};
+    static const char *const k[] = {"consecutive_5xx_errors",
+                                    "consecutive_gateway_errors",
+                                    "consecutive_local_origin_failures",
+                                    "split_external_local_origin_errors",
+                                    "interval_ms",
+                                    "base_ejection_time_ms",
+                                    "max_ejection_percent",
+                                    "min_health_percent",
+                                    NULL};
     if (r_object(r, v, p, k)) {
       od->present = true;
       od->consecutive_5xx_errors.value = r_u32(r, v, "consecutive_5xx_errors", p, 5);
@@ -549,8 +561,8 @@ static void r_policy(struct rd *r, json_t *o, const char *path, struct xds_polic
 }
 
 static void r_cluster(struct rd *r, json_t *o, const char *path, struct xds_cluster *c) {
-  static const char *const keys[] = {"name", "direction", "service", "port", "subset", "external", "policy",
-                                     "endpoints", NULL};
+  static const char *const keys[] = {"name",     "direction", "service",   "port", "subset",
+                                     "external", "policy",    "endpoints", NULL};
   if (!r_object(r, o, path, keys)) return;
   c->name = r_str(r, o, "name", path, true);
   static const char *const dirs[] = {"outbound", "inbound"};
@@ -571,8 +583,8 @@ static void r_cluster(struct rd *r, json_t *o, const char *path, struct xds_clus
     for (size_t i = 0; i < n && !r->rc; i++) {
       path_fmt(p, sizeof p, "%s.endpoints[%zu]", path, i);
       json_t *e = json_array_get(arr, i);
-      static const char *const ek[] = {"address", "port", "healthy", "workload", "replica", "labels", "tls",
-                                       "identity", NULL};
+      static const char *const ek[] = {"address", "port", "healthy",  "workload", "replica",
+                                       "labels",  "tls",  "identity", NULL};
       if (!r_object(r, e, p, ek)) return;
       struct xds_endpoint *x = &c->endpoints[c->endpoints_len++];
       x->address = r_str(r, e, "address", p, true);
@@ -625,8 +637,7 @@ static void r_security(struct rd *r, json_t *root) {
 }
 
 static void r_root(struct rd *r, json_t *root) {
-  static const char *const keys[] = {"version", "kind", "node", "route_configs", "clusters", "security_policies",
-                                     NULL};
+  static const char *const keys[] = {"version", "kind", "node", "route_configs", "clusters", "security_policies", NULL};
   struct proxy_config *cfg = r->cfg;
   if (!r_object(r, root, "(top)", keys)) return;
   cfg->version = (uint64_t)r_int(r, root, "version", "(top)", 0, INT64_MAX, 0);
@@ -648,8 +659,8 @@ static void r_root(struct rd *r, json_t *root) {
     for (size_t i = 0; i < n && !r->rc; i++) {
       path_fmt(p, sizeof p, "route_configs[%zu]", i);
       json_t *o = json_array_get(arr, i);
-      static const char *const rk[] = {"name", "port", "local_rate_limit", "virtual_hosts", "mtls", "mtls_source",
-                                       "outbound_traffic_policy", NULL};
+      static const char *const rk[] = {"name", "port",        "local_rate_limit",        "virtual_hosts",
+                                       "mtls", "mtls_source", "outbound_traffic_policy", NULL};
       if (!r_object(r, o, p, rk)) return;
       struct xds_route_config *rc = &cfg->route_configs[cfg->route_configs_len++];
       rc->name = r_str(r, o, "name", p, true);

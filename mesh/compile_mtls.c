@@ -67,10 +67,14 @@ enum xds_tls_mode compile_endpoint_tls(const struct resource_client_tls *policy,
                                        enum resource_mtls_mode peer_mode) {
   if (policy && policy->present) {
     switch (policy->mode) {
-    case RESOURCE_TLS_DISABLE: return XDS_TLS_NONE;
-    case RESOURCE_TLS_SIMPLE: return XDS_TLS_SIMPLE;
-    case RESOURCE_TLS_MUTUAL: return XDS_TLS_MUTUAL;
-    case RESOURCE_TLS_ISTIO_MUTUAL: return XDS_TLS_ISTIO_MUTUAL;
+    case RESOURCE_TLS_DISABLE:
+      return XDS_TLS_NONE;
+    case RESOURCE_TLS_SIMPLE:
+      return XDS_TLS_SIMPLE;
+    case RESOURCE_TLS_MUTUAL:
+      return XDS_TLS_MUTUAL;
+    case RESOURCE_TLS_ISTIO_MUTUAL:
+      return XDS_TLS_ISTIO_MUTUAL;
     }
   }
   return in_mesh && peer_mode != RESOURCE_MTLS_DISABLE ? XDS_TLS_ISTIO_MUTUAL : XDS_TLS_NONE;
@@ -78,20 +82,28 @@ enum xds_tls_mode compile_endpoint_tls(const struct resource_client_tls *policy,
 
 const char *compile_mtls_name(enum resource_mtls_mode m) {
   switch (m) {
-  case RESOURCE_MTLS_UNSET: return "UNSET";
-  case RESOURCE_MTLS_DISABLE: return "DISABLE";
-  case RESOURCE_MTLS_PERMISSIVE: return "PERMISSIVE";
-  case RESOURCE_MTLS_STRICT: return "STRICT";
+  case RESOURCE_MTLS_UNSET:
+    return "UNSET";
+  case RESOURCE_MTLS_DISABLE:
+    return "DISABLE";
+  case RESOURCE_MTLS_PERMISSIVE:
+    return "PERMISSIVE";
+  case RESOURCE_MTLS_STRICT:
+    return "STRICT";
   }
   return "?";
 }
 
 const char *compile_tls_name(enum xds_tls_mode m) {
   switch (m) {
-  case XDS_TLS_NONE: return "NONE";
-  case XDS_TLS_ISTIO_MUTUAL: return "ISTIO_MUTUAL";
-  case XDS_TLS_SIMPLE: return "SIMPLE";
-  case XDS_TLS_MUTUAL: return "MUTUAL";
+  case XDS_TLS_NONE:
+    return "NONE";
+  case XDS_TLS_ISTIO_MUTUAL:
+    return "ISTIO_MUTUAL";
+  case XDS_TLS_SIMPLE:
+    return "SIMPLE";
+  case XDS_TLS_MUTUAL:
+    return "MUTUAL";
   }
   return "?";
 }

@@ -44,8 +44,8 @@ static int string_match(struct builder *b, struct xds_string_match *dst, const s
       /* POSIX ERE cannot express this RE2 pattern: the condition never matches, and we say so. */
       if (b->c.diags)
         diag_add(b->c.diags, DIAG_WARNING, NULL, 0, 0, what,
-                 "regex '%s' cannot run on meshlab's POSIX regex engine: %s; this condition never matches",
-                 src->value, why);
+                 "regex '%s' cannot run on meshlab's POSIX regex engine: %s; this condition never matches", src->value,
+                 why);
       dst->regex = NULL;
     }
   }
@@ -113,11 +113,10 @@ static void destination(struct builder *b, struct xds_destination *d, const stru
     d->missing = compile_dupf(&b->c, "%s has no port %u", fqdn, (unsigned)port);
   } else if (src->subset) {
     const struct resource *dr = compile_find_dr(&b->c, svc->ns, svc->fqdn);
-    if (!dr)
-      d->missing = compile_dupf(&b->c, "no DestinationRule for %s defines subset %s", fqdn, src->subset);
+    if (!dr) d->missing = compile_dupf(&b->c, "no DestinationRule for %s defines subset %s", fqdn, src->subset);
     else if (!compile_find_subset(&b->c, dr, src->subset))
-      d->missing = compile_dupf(&b->c, "DestinationRule %s/%s for %s defines no subset %s", dr->meta.ns,
-                                dr->meta.name, fqdn, src->subset);
+      d->missing = compile_dupf(&b->c, "DestinationRule %s/%s for %s defines no subset %s", dr->meta.ns, dr->meta.name,
+                                fqdn, src->subset);
   }
 }
 
@@ -156,13 +155,12 @@ int compile_translate_rule(struct builder *b, struct xds_route **routes, size_t 
         (rc = named_matches(b, &xm->headers, &xm->headers_len, sm->headers, sm->headers_len, path)) ||
         (rc = named_matches(b, &xm->without_headers, &xm->without_headers_len, sm->without_headers,
                             sm->without_headers_len, path)) ||
-        (rc = named_matches(b, &xm->query_params, &xm->query_params_len, sm->query_params, sm->query_params_len,
-                            path)))
+        (rc = named_matches(b, &xm->query_params, &xm->query_params_len, sm->query_params, sm->query_params_len, path)))
       return rc;
     xm->port = sm->port;
     compile_map_copy(&b->c, &xm->source_labels, &sm->source_labels);
   }
-  rt->action = h->redirect.present ? XDS_ACTION_REDIRECT
+  rt->action = h->redirect.present          ? XDS_ACTION_REDIRECT
                : h->direct_response.present ? XDS_ACTION_DIRECT_RESPONSE
                                             : XDS_ACTION_ROUTE;
   if (h->route_len) {
@@ -245,9 +243,8 @@ static int sidecar_domains(struct builder *b, struct xds_vhost *vh, const struct
 
 struct xds_route_config *compile_add_route_config(struct builder *b, const char *name, uint32_t port) {
   struct proxy_config *cfg = b->c.cfg;
-  struct xds_route_config *rc =
-      compile_push(&b->c, (void **)&cfg->route_configs, &cfg->route_configs_len, &b->rcs_cap,
-                   sizeof *cfg->route_configs);
+  struct xds_route_config *rc = compile_push(&b->c, (void **)&cfg->route_configs, &cfg->route_configs_len, &b->rcs_cap,
+                                             sizeof *cfg->route_configs);
   if (rc) {
     rc->name = compile_dup(&b->c, name);
     rc->port = port;

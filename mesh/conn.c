@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 struct write_req {
   uv_write_t req;
@@ -149,8 +149,7 @@ static void on_connected(uv_connect_t *req, int status) {
   if (c->on_connect) c->on_connect(c, status);
 }
 
-int conn_connect(struct conn *c, struct conn_env *env, const struct conn_addr *addr,
-                 conn_connect_cb on_connect) {
+int conn_connect(struct conn *c, struct conn_env *env, const struct conn_addr *addr, conn_connect_cb on_connect) {
   int rc = conn_handle_init(c, env, addr->kind);
   if (rc != 0) return rc;
   c->on_connect = on_connect;
@@ -408,8 +407,7 @@ void conn_peer_name(const struct conn *c, char *out, size_t n) {
   int len = sizeof ss;
   if (c->kind == CONN_TCP && uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&ss, &len) == 0)
     conn_addr_format((struct sockaddr *)&ss, out, n);
-  else
-    snprintf(out, n, c->kind == CONN_PIPE ? "unix" : "-");
+  else snprintf(out, n, c->kind == CONN_PIPE ? "unix" : "-");
 }
 
 void conn_local_name(const struct conn *c, char *out, size_t n) {
@@ -417,8 +415,7 @@ void conn_local_name(const struct conn *c, char *out, size_t n) {
   int len = sizeof ss;
   if (c->kind == CONN_TCP && uv_tcp_getsockname(&c->h.tcp, (struct sockaddr *)&ss, &len) == 0)
     conn_addr_format((struct sockaddr *)&ss, out, n);
-  else
-    snprintf(out, n, c->kind == CONN_PIPE ? "unix" : "-");
+  else snprintf(out, n, c->kind == CONN_PIPE ? "unix" : "-");
 }
 
 /* ---- TLS ----------------------------------------------------------------------------------- */
@@ -482,8 +479,7 @@ static void deliver_plain(struct conn *c) {
   do {
     size_t total = 0, got = 0;
     enum tls_status st = TLS_OK;
-    while (total < cap && (st = tls_read(c->tls, env->plain_buf + total, cap - total, &got)) == TLS_OK)
-      total += got;
+    while (total < cap && (st = tls_read(c->tls, env->plain_buf + total, cap - total, &got)) == TLS_OK) total += got;
     if (flush_tls_out(c) != 0) st = TLS_ERROR; /* post-handshake messages (key updates) */
     if (total > 0) c->on_read(c, 0, env->plain_buf, total);
     if (c->closing) return;

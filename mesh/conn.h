@@ -88,9 +88,9 @@ struct conn {
   size_t queued;      /* bytes handed to libuv and not yet written */
   unsigned connecting : 1, reading : 1, closing : 1, blocked : 1, shutting : 1, cork : 1;
   /* TLS (security == CONN_TLS, or a server connection still sniffing its first bytes) */
-  struct tls_session *tls;      /* owned; a sniffing server's is dropped if plaintext arrives */
-  unsigned sniffing : 1;        /* server, PERMISSIVE: TLS or plaintext decided by the first byte */
-  unsigned tls_required : 1;    /* server, STRICT: plaintext is refused */
+  struct tls_session *tls;   /* owned; a sniffing server's is dropped if plaintext arrives */
+  unsigned sniffing : 1;     /* server, PERMISSIVE: TLS or plaintext decided by the first byte */
+  unsigned tls_required : 1; /* server, STRICT: plaintext is refused */
   unsigned handshaking : 1, reset_on_close : 1;
   char *tls_expected_id; /* client: the server's SPIFFE ID must be this (owned), or NULL */
 };
@@ -102,8 +102,7 @@ int conn_accept(struct conn *c, struct conn_env *env, uv_stream_t *server, enum 
 /* Starts connecting to addr; on_connect fires later with the result (never after an error
  * return). Writes made before it completes are buffered. Returns 0 or a negative libuv error;
  * either way the owner ends c with conn_close and frees it in on_close. */
-int conn_connect(struct conn *c, struct conn_env *env, const struct conn_addr *addr,
-                 conn_connect_cb on_connect);
+int conn_connect(struct conn *c, struct conn_env *env, const struct conn_addr *addr, conn_connect_cb on_connect);
 
 /* Starts delivering bytes to on_read; idempotent. */
 int conn_read_start(struct conn *c);

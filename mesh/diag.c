@@ -13,8 +13,7 @@ void diag_list_init(struct diag_list *list) {
 }
 
 void diag_list_free(struct diag_list *list) {
-  if (list == NULL)
-    return;
+  if (list == NULL) return;
   for (size_t i = 0; i < list->len; i++) {
     free(list->items[i].file);
     free(list->items[i].path);
@@ -28,13 +27,12 @@ static char *dup_or_empty(const char *s) {
   const char *src = s ? s : "";
   size_t n = strlen(src) + 1;
   char *out = malloc(n);
-  if (out)
-    memcpy(out, src, n);
+  if (out) memcpy(out, src, n);
   return out;
 }
 
-static int diag_push(struct diag_list *list, enum diag_severity severity, const char *file,
-                     int line, int col, const char *path, char *message /* takes */) {
+static int diag_push(struct diag_list *list, enum diag_severity severity, const char *file, int line, int col,
+                     const char *path, char *message /* takes */) {
   if (list->len == list->cap) {
     size_t cap = list->cap ? list->cap * 2 : 8;
     struct diag *items = realloc(list->items, cap * sizeof *items);
@@ -62,23 +60,21 @@ static int diag_push(struct diag_list *list, enum diag_severity severity, const 
   return 0;
 }
 
-int diag_addv(struct diag_list *list, enum diag_severity severity, const char *file, int line,
-              int col, const char *path, const char *fmt, va_list ap) {
+int diag_addv(struct diag_list *list, enum diag_severity severity, const char *file, int line, int col,
+              const char *path, const char *fmt, va_list ap) {
   va_list ap2;
   va_copy(ap2, ap);
   int n = vsnprintf(NULL, 0, fmt, ap2);
   va_end(ap2);
-  if (n < 0)
-    return -EINVAL;
+  if (n < 0) return -EINVAL;
   char *message = malloc((size_t)n + 1);
-  if (message == NULL)
-    return -ENOMEM;
+  if (message == NULL) return -ENOMEM;
   vsnprintf(message, (size_t)n + 1, fmt, ap);
   return diag_push(list, severity, file, line, col, path, message);
 }
 
-int diag_add(struct diag_list *list, enum diag_severity severity, const char *file, int line,
-             int col, const char *path, const char *fmt, ...) {
+int diag_add(struct diag_list *list, enum diag_severity severity, const char *file, int line, int col, const char *path,
+             const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   int rc = diag_addv(list, severity, file, line, col, path, fmt, ap);
@@ -90,16 +86,14 @@ int diag_list_append(struct diag_list *dst, const struct diag_list *src) {
   for (size_t i = 0; i < src->len; i++) {
     const struct diag *d = &src->items[i];
     int rc = diag_add(dst, d->severity, d->file, d->line, d->col, d->path, "%s", d->message);
-    if (rc < 0)
-      return rc;
+    if (rc < 0) return rc;
   }
   return 0;
 }
 
 size_t diag_count(const struct diag_list *list, enum diag_severity severity) {
   size_t n = 0;
-  for (size_t i = 0; i < list->len; i++)
-    n += list->items[i].severity == severity;
+  for (size_t i = 0; i < list->len; i++) n += list->items[i].severity == severity;
   return n;
 }
 
@@ -117,13 +111,10 @@ const char *diag_severity_name(enum diag_severity severity) {
 
 int diag_format(const struct diag *d, char *buf, size_t size) {
   char where[64] = "";
-  if (d->line > 0 && d->col > 0)
-    snprintf(where, sizeof where, ":%d:%d", d->line, d->col);
-  else if (d->line > 0)
-    snprintf(where, sizeof where, ":%d", d->line);
+  if (d->line > 0 && d->col > 0) snprintf(where, sizeof where, ":%d:%d", d->line, d->col);
+  else if (d->line > 0) snprintf(where, sizeof where, ":%d", d->line);
   if (d->path[0] != '\0')
-    return snprintf(buf, size, "%s%s: %s: %s: %s", d->file, where,
-                    diag_severity_name(d->severity), d->path, d->message);
-  return snprintf(buf, size, "%s%s: %s: %s", d->file, where, diag_severity_name(d->severity),
-                  d->message);
+    return snprintf(buf, size, "%s%s: %s: %s: %s", d->file, where, diag_severity_name(d->severity), d->path,
+                    d->message);
+  return snprintf(buf, size, "%s%s: %s: %s", d->file, where, diag_severity_name(d->severity), d->message);
 }

@@ -43,14 +43,12 @@ void diag_list_free(struct diag_list *list);
 
 /* Appends one diagnostic; borrows file and path (copied), formats the message printf-style.
  * Returns 0 or -ENOMEM. */
-int diag_add(struct diag_list *list, enum diag_severity severity, const char *file, int line,
-             int col, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
+int diag_add(struct diag_list *list, enum diag_severity severity, const char *file, int line, int col, const char *path,
+             const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
 /* diag_add() with a va_list. */
-int diag_addv(struct diag_list *list, enum diag_severity severity, const char *file, int line,
-              int col, const char *path, const char *fmt, va_list ap)
-    __attribute__((format(printf, 7, 0)));
+int diag_addv(struct diag_list *list, enum diag_severity severity, const char *file, int line, int col,
+              const char *path, const char *fmt, va_list ap) __attribute__((format(printf, 7, 0)));
 
 /* Appends copies of every diagnostic of src to dst; borrows src. Returns 0 or -ENOMEM. */
 int diag_list_append(struct diag_list *dst, const struct diag_list *src);

@@ -112,8 +112,7 @@ void exchange_unroute(struct exchange *ex) {
 /* 503 UO: a connection-pool limit refused the try. Envoy adds x-envoy-overloaded. */
 static void overflow_reply(struct session *s, enum trace_breaker why) {
   struct exchange *ex = &s->ex;
-  if (ex->trace.breaker == TRACE_BREAKER_NONE || ex->trace.breaker == TRACE_BREAKER_OK)
-    ex->trace.breaker = why;
+  if (ex->trace.breaker == TRACE_BREAKER_NONE || ex->trace.breaker == TRACE_BREAKER_OK) ex->trace.breaker = why;
   exchange_attempt_close(ex, TRACE_OUTCOME_OVERFLOW, 0);
   session_local_reply(s, 503, FLAG_UO, BODY_OVERFLOW, "upstream_reset_before_response_started{overflow}",
                       "x-envoy-overloaded: true\r\n");
@@ -123,14 +122,14 @@ static void overflow_reply(struct session *s, enum trace_breaker why) {
 
 static enum outlier_result_kind outlier_kind(enum retry_event ev) {
   switch (ev) {
-    case RETRY_EVENT_RESPONSE:
-      return OUTLIER_RESPONSE;
-    case RETRY_EVENT_CONNECT_FAILURE:
-      return OUTLIER_CONNECT_FAILURE;
-    case RETRY_EVENT_RESET:
-      return OUTLIER_RESET;
-    case RETRY_EVENT_PER_TRY_TIMEOUT:
-      return OUTLIER_TIMEOUT;
+  case RETRY_EVENT_RESPONSE:
+    return OUTLIER_RESPONSE;
+  case RETRY_EVENT_CONNECT_FAILURE:
+    return OUTLIER_CONNECT_FAILURE;
+  case RETRY_EVENT_RESET:
+    return OUTLIER_RESET;
+  case RETRY_EVENT_PER_TRY_TIMEOUT:
+    return OUTLIER_TIMEOUT;
   }
   return OUTLIER_RESET;
 }
@@ -196,7 +195,8 @@ static void retry_go(struct session *s) {
   struct exchange *ex = &s->ex;
   struct cluster *c = ex->cluster;
   struct upstream *pick = NULL;
-  uint32_t rounds = ex->retry.previous_hosts && ex->retry.host_selection_attempts ? ex->retry.host_selection_attempts : 1;
+  uint32_t rounds =
+      ex->retry.previous_hosts && ex->retry.host_selection_attempts ? ex->retry.host_selection_attempts : 1;
   for (uint32_t i = 0; i < rounds; i++) {
     struct upstream *cand;
     if (cluster_pick(c, NULL, &px->rng, &cand, NULL) != LB_PICKED) break;
@@ -239,8 +239,8 @@ static void try_failed(struct session *s, enum retry_event ev, uint32_t flag, co
     session_arm_exchange(s);
     return;
   }
-  int stale = ex->reused && !ex->resent && (ex->body_kept || ex->req_framing == HTTP_FRAMING_NONE) &&
-              flag == FLAG_UC && ev == RETRY_EVENT_RESET;
+  int stale = ex->reused && !ex->resent && (ex->body_kept || ex->req_framing == HTTP_FRAMING_NONE) && flag == FLAG_UC &&
+              ev == RETRY_EVENT_RESET;
   if (stale) {
     exchange_release_upstream(s, 0);
     ex->resent = 1;
@@ -436,8 +436,8 @@ int exchange_on_resp_head(void *owner, struct http_head *h) {
     flags_format(ex->flags, flags_text, sizeof flags_text);
     snprintf(extra, sizeof extra, "x-meshlab-response-flags: %s\r\n", flags_text);
   }
-  if (http_head_write_response(&ex->scratch, h, ex->resp_framing, h->content_length, client_minor,
-                                     ex->close_after, extra[0] ? extra : NULL) != 0)
+  if (http_head_write_response(&ex->scratch, h, ex->resp_framing, h->content_length, client_minor, ex->close_after,
+                               extra[0] ? extra : NULL) != 0)
     return -1;
   session_write_down(s, ex->scratch.data, ex->scratch.len);
   return no_body ? 1 : 0;
@@ -579,21 +579,21 @@ static void try_begin(struct session *s) {
   count_active_on(ex, up);
   up->stats.rq_total++;
   switch (breaker_connection(&c->breaker, up->idle != NULL, (uint32_t)up->stats.cx_active)) {
-    case BREAKER_USE_IDLE:
-    case BREAKER_CONNECT:
-      if (first) ex->trace.breaker = TRACE_BREAKER_OK;
-      try_send(s);
-      return;
-    case BREAKER_QUEUE:
-      if (first) ex->trace.breaker = TRACE_BREAKER_QUEUED;
-      cluster_wait(c, &ex->waiter, up);
-      ex->wait = EXCHANGE_WAIT_POOL;
-      ex->wait_until = 0;
-      session_arm_exchange(s);
-      return;
-    case BREAKER_PENDING_OVERFLOW:
-      overflow_reply(s, TRACE_BREAKER_PENDING_FULL);
-      return;
+  case BREAKER_USE_IDLE:
+  case BREAKER_CONNECT:
+    if (first) ex->trace.breaker = TRACE_BREAKER_OK;
+    try_send(s);
+    return;
+  case BREAKER_QUEUE:
+    if (first) ex->trace.breaker = TRACE_BREAKER_QUEUED;
+    cluster_wait(c, &ex->waiter, up);
+    ex->wait = EXCHANGE_WAIT_POOL;
+    ex->wait_until = 0;
+    session_arm_exchange(s);
+    return;
+  case BREAKER_PENDING_OVERFLOW:
+    overflow_reply(s, TRACE_BREAKER_PENDING_FULL);
+    return;
   }
 }
 
@@ -750,8 +750,7 @@ void exchange_on_timer(struct session *s) {
     /* The route timeout covers every try and every wait: no retry after it (Envoy). */
     ex->request_deadline = 0;
     if (ex->up) ex->up->stats.rq_timeout++;
-    if (ex->cluster && ex->up && ex->uc)
-      cluster_outlier_report(ex->cluster, ex->up, OUTLIER_TIMEOUT, 0, (int64_t)now);
+    if (ex->cluster && ex->up && ex->uc) cluster_outlier_report(ex->cluster, ex->up, OUTLIER_TIMEOUT, 0, (int64_t)now);
     exchange_attempt_close(ex, TRACE_OUTCOME_TIMEOUT, 0);
     if (ex->resp_started) session_abort(s, FLAG_UT, "response_timeout");
     else session_local_reply(s, 504, FLAG_UT, "upstream request timeout", "response_timeout", NULL);
@@ -762,20 +761,20 @@ void exchange_on_timer(struct session *s) {
     ex->wait = EXCHANGE_WAIT_NONE;
     ex->wait_until = 0;
     switch (w) {
-      case EXCHANGE_WAIT_FAULT_DELAY:
-        if (ex->fault.abort) {
-          filters_fault_abort(s);
-          return;
-        }
-        route_timer_start(s);
-        try_begin(s);
+    case EXCHANGE_WAIT_FAULT_DELAY:
+      if (ex->fault.abort) {
+        filters_fault_abort(s);
         return;
-      case EXCHANGE_WAIT_BACKOFF:
-        retry_go(s);
-        return;
-      case EXCHANGE_WAIT_POOL:
-      case EXCHANGE_WAIT_NONE:
-        break;
+      }
+      route_timer_start(s);
+      try_begin(s);
+      return;
+    case EXCHANGE_WAIT_BACKOFF:
+      retry_go(s);
+      return;
+    case EXCHANGE_WAIT_POOL:
+    case EXCHANGE_WAIT_NONE:
+      break;
     }
   }
   if (ex->connecting && ex->connect_deadline && now >= ex->connect_deadline) {
@@ -787,8 +786,7 @@ void exchange_on_timer(struct session *s) {
   if (ex->try_deadline && now >= ex->try_deadline && !ex->resp_started) {
     ex->try_deadline = 0;
     if (ex->up) ex->up->stats.rq_timeout++;
-    try_failed(s, RETRY_EVENT_PER_TRY_TIMEOUT, FLAG_UT, "upstream request timeout",
-               "upstream_per_try_timeout", NULL);
+    try_failed(s, RETRY_EVENT_PER_TRY_TIMEOUT, FLAG_UT, "upstream request timeout", "upstream_per_try_timeout", NULL);
     return;
   }
   session_arm_exchange(s);

@@ -11,9 +11,7 @@
 
 /* ---- trace helpers ----------------------------------------------------------------------- */
 
-static uint32_t since_start_ms(const struct exchange *ex) {
-  return (uint32_t)((uv_hrtime() - ex->start_ns) / 1000000);
-}
+static uint32_t since_start_ms(const struct exchange *ex) { return (uint32_t)((uv_hrtime() - ex->start_ns) / 1000000); }
 
 /* The record of the current try, or NULL when the trace has no room left. */
 struct trace_attempt *exchange_current_attempt(struct exchange *ex) {

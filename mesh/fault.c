@@ -25,11 +25,9 @@ static const char *const GRPC_NAMES[] = {
     "DATA_LOSS", "UNAUTHENTICATED"};
 
 int fault_grpc_code(const char *name) {
-  if (!name)
-    return -1;
+  if (!name) return -1;
   for (size_t i = 0; i < sizeof GRPC_NAMES / sizeof GRPC_NAMES[0]; i++)
-    if (strcmp(name, GRPC_NAMES[i]) == 0)
-      return (int)i;
+    if (strcmp(name, GRPC_NAMES[i]) == 0) return (int)i;
   return -1;
 }
 
@@ -37,10 +35,8 @@ int fault_grpc_code(const char *name) {
  * (resource.h), so it never fires; only .value is read, because a pushed config
  * (compile_json.c) carries the effective value without the `set` bit. */
 static uint32_t numerator(const struct resource_pct *pct) {
-  if (pct->value <= 0)
-    return 0;
-  if (pct->value >= 100)
-    return PER_MILLION;
+  if (pct->value <= 0) return 0;
+  if (pct->value >= 100) return PER_MILLION;
   return (uint32_t)(pct->value * 10000.0);
 }
 
@@ -57,8 +53,7 @@ void fault_draw(const struct resource_fault *f, struct rng *rng, struct fault_dr
   out->grpc_code = -1;
   out->delay_roll = -1;
   out->abort_roll = -1;
-  if (!f || !f->present)
-    return;
+  if (!f || !f->present) return;
   if (f->delay.present) {
     out->has_delay = true;
     out->delay_pct = f->delay.percentage.value;

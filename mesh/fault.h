@@ -20,13 +20,13 @@
 #include "mesh/resource.h"
 
 struct fault_draw {
-  bool has_delay, has_abort;   /* the route configures them */
-  bool delay, abort;           /* they fired */
+  bool has_delay, has_abort; /* the route configures them */
+  bool delay, abort;         /* they fired */
   int64_t delay_ms;
-  int abort_status;            /* HTTP status; with a grpcStatus abort: 200 */
-  const char *grpc_status;     /* borrowed from the route: "UNAVAILABLE", or NULL */
-  int grpc_code;               /* its numeric code (14 for UNAVAILABLE), -1 when none */
-  double delay_pct, abort_pct; /* configured percent, 0..100 */
+  int abort_status;              /* HTTP status; with a grpcStatus abort: 200 */
+  const char *grpc_status;       /* borrowed from the route: "UNAVAILABLE", or NULL */
+  int grpc_code;                 /* its numeric code (14 for UNAVAILABLE), -1 when none */
+  double delay_pct, abort_pct;   /* configured percent, 0..100 */
   double delay_roll, abort_roll; /* the draws, as percent in [0, 100) (-1 when not drawn) */
 };
 

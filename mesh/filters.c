@@ -43,7 +43,6 @@ void filters_fault_abort(struct session *s) {
                       extra[0] ? extra : NULL);
 }
 
-
 static void route_trace(struct exchange *ex, const struct route_decision *d, enum router_verdict v) {
   struct trace_record *t = &ex->trace;
   const char *vn = router_verdict_name(v);
@@ -104,8 +103,9 @@ static void route_policy(struct session *s, const struct xds_route *r) {
     t->abort_pct = f->abort_pct;
     t->abort_roll = f->abort_roll;
     /* The configured delay, fired or not (the draw only says whether it fired). */
-    t->delay_ms = r && r->fault.delay.present && r->fault.delay.fixed_delay.ms > 0 ? (uint32_t)r->fault.delay.fixed_delay.ms
-                                                                                   : (uint32_t)f->delay_ms;
+    t->delay_ms = r && r->fault.delay.present && r->fault.delay.fixed_delay.ms > 0
+                      ? (uint32_t)r->fault.delay.fixed_delay.ms
+                      : (uint32_t)f->delay_ms;
     t->abort_status = f->abort_status;
   }
 }
@@ -125,14 +125,14 @@ static int local_rate_limit(struct session *s) {
   enum ratelimit_verdict v = ratelimit_slot_check(slot, l, &px->rng, now, &left);
   ex->trace.tokens_left = left;
   switch (v) {
-    case RATELIMIT_PASS:
-      ex->trace.ratelimit = TRACE_RATELIMIT_PASSED;
-      return 0;
-    case RATELIMIT_NOT_ENFORCED:
-      ex->trace.ratelimit = TRACE_RATELIMIT_NOT_ENFORCED;
-      return 0;
-    case RATELIMIT_LIMITED:
-      break;
+  case RATELIMIT_PASS:
+    ex->trace.ratelimit = TRACE_RATELIMIT_PASSED;
+    return 0;
+  case RATELIMIT_NOT_ENFORCED:
+    ex->trace.ratelimit = TRACE_RATELIMIT_NOT_ENFORCED;
+    return 0;
+  case RATELIMIT_LIMITED:
+    break;
   }
   ex->trace.ratelimit = TRACE_RATELIMIT_LIMITED;
   char extra[192];
@@ -150,7 +150,6 @@ static int local_rate_limit(struct session *s) {
   session_local_reply(s, 429, FLAG_RL, "local_rate_limited", "local_rate_limited", n ? extra : NULL);
   return 1;
 }
-
 
 /* ---- jwt_authn and rbac --------------------------------------------------------------------- */
 
@@ -358,8 +357,7 @@ static int rbac(struct session *s, const struct sec_view *v, const struct jwt_ou
   if (vd.policy)
     snprintf(ex->details_buf, sizeof ex->details_buf, "rbac_access_denied_matched_policy[%s.%s]", vd.policy->namespace,
              vd.policy->name);
-  else
-    snprintf(ex->details_buf, sizeof ex->details_buf, "rbac_access_denied_matched_policy[none]");
+  else snprintf(ex->details_buf, sizeof ex->details_buf, "rbac_access_denied_matched_policy[none]");
   session_local_reply(s, 403, 0, AUTHZ_DENIED_BODY, ex->details_buf, NULL);
   return 1;
 }
@@ -416,10 +414,9 @@ static int passthrough(struct session *s) {
   }
   int rc = cluster_manager_passthrough(&px->clusters, &addr, (int64_t)uv_now(px->loop), &ex->cluster, &ex->up);
   if (rc != 0) {
-    session_local_reply(s, 503, FLAG_UO,
-                        "upstream connect error or disconnect/reset before headers. reset reason: overflow",
-                        "upstream_reset_before_response_started{overflow}",
-                        rc == -EBUSY ? "x-envoy-overloaded: true\r\n" : NULL);
+    session_local_reply(
+        s, 503, FLAG_UO, "upstream connect error or disconnect/reset before headers. reset reason: overflow",
+        "upstream_reset_before_response_started{overflow}", rc == -EBUSY ? "x-envoy-overloaded: true\r\n" : NULL);
     return 0;
   }
   t->hosts = (uint32_t)ex->cluster->nhosts;
@@ -454,40 +451,39 @@ int filters_run(struct session *s, struct http_head *h) {
   ex->route = d.route;
   route_trace(ex, &d, v);
   switch (v) {
-    case ROUTER_NO_ROUTE:
-      session_local_reply(s, 404, FLAG_NR, NULL, "route_not_found", NULL);
-      return 0;
-    case ROUTER_NO_CLUSTER:
-      session_local_reply(s, 503, FLAG_NC, NULL, "cluster_not_found", NULL);
-      return 0;
-    case ROUTER_DIRECT_RESPONSE: {
-      const struct resource_direct_response *dr = &d.route->direct_response;
-      session_local_reply(s, (int)dr->status, 0, dr->body, "direct_response", NULL);
-      return 0;
-    }
-    case ROUTER_REDIRECT: {
-      const struct resource_redirect *rd = &d.route->redirect;
-      char location[512];
-      struct slice host = ex->authority;
-      snprintf(location, sizeof location, "location: %s://%.*s%s\r\n", rd->scheme ? rd->scheme : "http",
-               rd->authority ? (int)strlen(rd->authority) : (int)host.n, rd->authority ? rd->authority : host.p,
-               rd->uri ? rd->uri : "/");
-      session_local_reply(s, (int)rd->redirect_code.value, 0, NULL, "redirect", location);
-      return 0;
-    }
-    case ROUTER_BLACKHOLE:
-      /* Istio's "block_all" route: a direct response 502, no body, no flag. */
-      ex->catch_all = ROUTER_BLACKHOLE_ROUTE;
-      trace_copy(ex->trace.route_name, sizeof ex->trace.route_name, ROUTER_BLACKHOLE_ROUTE,
-                 strlen(ROUTER_BLACKHOLE_ROUTE));
-      trace_copy(ex->trace.cluster, sizeof ex->trace.cluster, ROUTER_BLACKHOLE_CLUSTER,
-                 strlen(ROUTER_BLACKHOLE_CLUSTER));
-      session_local_reply(s, router_verdict_status(v), 0, NULL, "direct_response", NULL);
-      return 0;
-    case ROUTER_PASSTHROUGH:
-      return passthrough(s);
-    case ROUTER_ROUTE:
-      break;
+  case ROUTER_NO_ROUTE:
+    session_local_reply(s, 404, FLAG_NR, NULL, "route_not_found", NULL);
+    return 0;
+  case ROUTER_NO_CLUSTER:
+    session_local_reply(s, 503, FLAG_NC, NULL, "cluster_not_found", NULL);
+    return 0;
+  case ROUTER_DIRECT_RESPONSE: {
+    const struct resource_direct_response *dr = &d.route->direct_response;
+    session_local_reply(s, (int)dr->status, 0, dr->body, "direct_response", NULL);
+    return 0;
+  }
+  case ROUTER_REDIRECT: {
+    const struct resource_redirect *rd = &d.route->redirect;
+    char location[512];
+    struct slice host = ex->authority;
+    snprintf(location, sizeof location, "location: %s://%.*s%s\r\n", rd->scheme ? rd->scheme : "http",
+             rd->authority ? (int)strlen(rd->authority) : (int)host.n, rd->authority ? rd->authority : host.p,
+             rd->uri ? rd->uri : "/");
+    session_local_reply(s, (int)rd->redirect_code.value, 0, NULL, "redirect", location);
+    return 0;
+  }
+  case ROUTER_BLACKHOLE:
+    /* Istio's "block_all" route: a direct response 502, no body, no flag. */
+    ex->catch_all = ROUTER_BLACKHOLE_ROUTE;
+    trace_copy(ex->trace.route_name, sizeof ex->trace.route_name, ROUTER_BLACKHOLE_ROUTE,
+               strlen(ROUTER_BLACKHOLE_ROUTE));
+    trace_copy(ex->trace.cluster, sizeof ex->trace.cluster, ROUTER_BLACKHOLE_CLUSTER, strlen(ROUTER_BLACKHOLE_CLUSTER));
+    session_local_reply(s, router_verdict_status(v), 0, NULL, "direct_response", NULL);
+    return 0;
+  case ROUTER_PASSTHROUGH:
+    return passthrough(s);
+  case ROUTER_ROUTE:
+    break;
   }
   route_policy(s, d.route);
   if (d.cluster->service) snprintf(ex->route_service, sizeof ex->route_service, "%s", d.cluster->service);
@@ -566,4 +562,3 @@ void filters_mirror(struct session *s) {
   buf_free(&head);
   t->mirror = rc == 0 ? TRACE_MIRROR_SENT : TRACE_MIRROR_NO_HOST;
 }
-

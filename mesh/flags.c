@@ -4,7 +4,7 @@
 #include <string.h>
 
 static const char *const names[FLAG_COUNT] = {
-    "LH", "UH", "UT", "LR",   "UR",   "UF", "UC", "UO",  "NR", "DI", "FI", "RL",
+    "LH",   "UH",   "UT", "LR",  "UR", "UF", "UC",  "UO",    "NR", "DI", "FI",  "RL",
     "UAEX", "RLSE", "DC", "URX", "SI", "IH", "DPE", "UMSDR", "NC", "DT", "UPE", "DF",
 };
 

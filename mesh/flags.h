@@ -11,18 +11,18 @@
 
 /* Bit per flag, in Envoy's printing order (envoy/stream_info/stream_info.h). */
 enum response_flag {
-  FLAG_LH = 1u << 0,   /* local service failed health check */
-  FLAG_UH = 1u << 1,   /* no healthy upstream */
-  FLAG_UT = 1u << 2,   /* upstream request timeout */
-  FLAG_LR = 1u << 3,   /* local reset */
-  FLAG_UR = 1u << 4,   /* upstream remote reset */
-  FLAG_UF = 1u << 5,   /* upstream connection failure */
-  FLAG_UC = 1u << 6,   /* upstream connection termination */
-  FLAG_UO = 1u << 7,   /* upstream overflow (circuit breaking) */
-  FLAG_NR = 1u << 8,   /* no route */
-  FLAG_DI = 1u << 9,   /* delayed by fault injection */
-  FLAG_FI = 1u << 10,  /* aborted by fault injection */
-  FLAG_RL = 1u << 11,  /* rate limited */
+  FLAG_LH = 1u << 0,  /* local service failed health check */
+  FLAG_UH = 1u << 1,  /* no healthy upstream */
+  FLAG_UT = 1u << 2,  /* upstream request timeout */
+  FLAG_LR = 1u << 3,  /* local reset */
+  FLAG_UR = 1u << 4,  /* upstream remote reset */
+  FLAG_UF = 1u << 5,  /* upstream connection failure */
+  FLAG_UC = 1u << 6,  /* upstream connection termination */
+  FLAG_UO = 1u << 7,  /* upstream overflow (circuit breaking) */
+  FLAG_NR = 1u << 8,  /* no route */
+  FLAG_DI = 1u << 9,  /* delayed by fault injection */
+  FLAG_FI = 1u << 10, /* aborted by fault injection */
+  FLAG_RL = 1u << 11, /* rate limited */
   FLAG_UAEX = 1u << 12,
   FLAG_RLSE = 1u << 13,
   FLAG_DC = 1u << 14,  /* downstream connection termination */

@@ -16,9 +16,9 @@
 
 #include <stdint.h>
 
-#define HIST_SUB_BITS 7                             /* 128 sub-buckets per power of two */
-#define HIST_MAX_NS 60000000000ull                  /* 60 s: the top of the tracked range */
-#define HIST_TOP_EXP 35                             /* 2^35 <= HIST_MAX_NS < 2^36 */
+#define HIST_SUB_BITS 7            /* 128 sub-buckets per power of two */
+#define HIST_MAX_NS 60000000000ull /* 60 s: the top of the tracked range */
+#define HIST_TOP_EXP 35            /* 2^35 <= HIST_MAX_NS < 2^36 */
 #define HIST_NBUCKETS ((1u << HIST_SUB_BITS) * (HIST_TOP_EXP - HIST_SUB_BITS + 2))
 
 /* Zero-initialised is a valid empty histogram. */

@@ -30,11 +30,11 @@ enum phase { PHASE_HEAD, PHASE_BODY, PHASE_CHUNKED, PHASE_DEAD };
 
 /* Where a chunked body stands (RFC 9112 section 7.1). */
 enum chunk_step {
-  CHUNK_STEP_LINE,     /* a chunk-size line, checked by http_strict_chunk_line_byte */
-  CHUNK_STEP_DATA,     /* chunk_left bytes of chunk data */
-  CHUNK_STEP_DATA_CR,  /* the CRLF after chunk data */
+  CHUNK_STEP_LINE,    /* a chunk-size line, checked by http_strict_chunk_line_byte */
+  CHUNK_STEP_DATA,    /* chunk_left bytes of chunk data */
+  CHUNK_STEP_DATA_CR, /* the CRLF after chunk data */
   CHUNK_STEP_DATA_LF,
-  CHUNK_STEP_TRAILERS  /* after the last chunk: trailer fields and the empty line */
+  CHUNK_STEP_TRAILERS /* after the last chunk: trailer fields and the empty line */
 };
 
 struct http_parser {
@@ -45,18 +45,18 @@ struct http_parser {
   const struct http_parser_cbs *cbs;
   const struct http_limits *limits;
   void *owner;
-  struct buf raw;            /* the head being accumulated */
-  struct buf llhead;         /* the head as llhttp sees it: re-serialised from `head` */
+  struct buf raw;    /* the head being accumulated */
+  struct buf llhead; /* the head as llhttp sees it: re-serialised from `head` */
   struct http_head head;
-  struct http_header *hdrs;  /* room for limits->max_headers */
+  struct http_header *hdrs; /* room for limits->max_headers */
   uint64_t body_bytes;
   enum chunk_step chunk;
   struct http_chunk_line line;
   uint64_t chunk_left;
-  struct buf trailer;        /* the trailer section being accumulated */
-  int eoh;                   /* progress through the CRLF CRLF that ends a head */
+  struct buf trailer; /* the trailer section being accumulated */
+  int eoh;            /* progress through the CRLF CRLF that ends a head */
   unsigned head_response : 1, message_done : 1, aborted : 1;
-  unsigned closed : 1;       /* the last message ended the connection (not keep-alive) */
+  unsigned closed : 1; /* the last message ended the connection (not keep-alive) */
   int error_status;
   int error_code;
   const char *error_reason;
@@ -111,8 +111,7 @@ static int ll_on_headers_complete(llhttp_t *ll) {
   /* llhttp's framing verdict must agree with ours; where it does not, refuse (never guess). */
   h->keep_alive = llhttp_should_keep_alive(ll) ? 1 : 0;
   if (h->chunked != ((ll->flags & F_CHUNKED) != 0)) return -1;
-  if (p->limits->max_body_bytes && h->content_length > 0 &&
-      (uint64_t)h->content_length > p->limits->max_body_bytes) {
+  if (p->limits->max_body_bytes && h->content_length > 0 && (uint64_t)h->content_length > p->limits->max_body_bytes) {
     p->error_status = 413;
     return -1;
   }
@@ -261,60 +260,60 @@ static int take_chunked(struct http_parser *p, const char *data, size_t n, size_
     char c = data[i];
     enum http_strict_code rc = STRICT_OK;
     switch (p->chunk) {
-      case CHUNK_STEP_LINE:
-        rc = http_strict_chunk_line_byte(&p->line, c);
-        i++;
-        if (rc != STRICT_OK || p->line.state != CHUNK_LINE_DONE) break;
-        if (p->line.size == 0) {
-          p->chunk = CHUNK_STEP_TRAILERS;
-        } else {
-          p->chunk = CHUNK_STEP_DATA;
-          p->chunk_left = p->line.size;
-        }
-        break;
-      case CHUNK_STEP_DATA: {
-        size_t k = n - i < p->chunk_left ? n - i : (size_t)p->chunk_left;
-        if (deliver_body(p, data + i, k) != 0) {
-          *used = i;
-          if (!p->aborted) return fail(p, 413, 0, "body larger than the limit");
-          p->phase = PHASE_DEAD;
-          return HTTP_PARSE_ABORTED;
-        }
-        i += k;
-        p->chunk_left -= k;
-        if (p->chunk_left == 0) p->chunk = CHUNK_STEP_DATA_CR;
-        break;
+    case CHUNK_STEP_LINE:
+      rc = http_strict_chunk_line_byte(&p->line, c);
+      i++;
+      if (rc != STRICT_OK || p->line.state != CHUNK_LINE_DONE) break;
+      if (p->line.size == 0) {
+        p->chunk = CHUNK_STEP_TRAILERS;
+      } else {
+        p->chunk = CHUNK_STEP_DATA;
+        p->chunk_left = p->line.size;
       }
-      case CHUNK_STEP_DATA_CR:
-        if (c != '\r') rc = STRICT_BAD_CHUNK_END;
-        p->chunk = CHUNK_STEP_DATA_LF;
-        i++;
-        break;
-      case CHUNK_STEP_DATA_LF:
-        if (c != '\n') rc = STRICT_BAD_CHUNK_END;
-        p->chunk = CHUNK_STEP_LINE;
-        memset(&p->line, 0, sizeof p->line);
-        i++;
-        break;
-      case CHUNK_STEP_TRAILERS:
-        rc = http_strict_head_byte(p->trailer.len ? p->trailer.data[p->trailer.len - 1] : 0, c);
-        if (rc != STRICT_OK) break;
-        if (p->trailer.len >= p->limits->max_head_bytes) {
-          *used = i;
-          return fail(p, 431, 0, "trailer section larger than the limit");
-        }
-        if (buf_append(&p->trailer, &c, 1) != 0) return fail(p, 500, 0, "out of memory");
-        i++;
-        if (!trailer_complete(&p->trailer)) break;
-        rc = http_strict_check_trailers(p->trailer.data, p->trailer.len, p->kind == HTTP_PARSE_REQUEST);
-        if (rc != STRICT_OK) break;
+      break;
+    case CHUNK_STEP_DATA: {
+      size_t k = n - i < p->chunk_left ? n - i : (size_t)p->chunk_left;
+      if (deliver_body(p, data + i, k) != 0) {
         *used = i;
-        if (p->cbs->on_complete(p->owner) < 0) {
-          p->phase = PHASE_DEAD;
-          return HTTP_PARSE_ABORTED;
-        }
-        end_message(p);
-        return HTTP_PARSE_DONE;
+        if (!p->aborted) return fail(p, 413, 0, "body larger than the limit");
+        p->phase = PHASE_DEAD;
+        return HTTP_PARSE_ABORTED;
+      }
+      i += k;
+      p->chunk_left -= k;
+      if (p->chunk_left == 0) p->chunk = CHUNK_STEP_DATA_CR;
+      break;
+    }
+    case CHUNK_STEP_DATA_CR:
+      if (c != '\r') rc = STRICT_BAD_CHUNK_END;
+      p->chunk = CHUNK_STEP_DATA_LF;
+      i++;
+      break;
+    case CHUNK_STEP_DATA_LF:
+      if (c != '\n') rc = STRICT_BAD_CHUNK_END;
+      p->chunk = CHUNK_STEP_LINE;
+      memset(&p->line, 0, sizeof p->line);
+      i++;
+      break;
+    case CHUNK_STEP_TRAILERS:
+      rc = http_strict_head_byte(p->trailer.len ? p->trailer.data[p->trailer.len - 1] : 0, c);
+      if (rc != STRICT_OK) break;
+      if (p->trailer.len >= p->limits->max_head_bytes) {
+        *used = i;
+        return fail(p, 431, 0, "trailer section larger than the limit");
+      }
+      if (buf_append(&p->trailer, &c, 1) != 0) return fail(p, 500, 0, "out of memory");
+      i++;
+      if (!trailer_complete(&p->trailer)) break;
+      rc = http_strict_check_trailers(p->trailer.data, p->trailer.len, p->kind == HTTP_PARSE_REQUEST);
+      if (rc != STRICT_OK) break;
+      *used = i;
+      if (p->cbs->on_complete(p->owner) < 0) {
+        p->phase = PHASE_DEAD;
+        return HTTP_PARSE_ABORTED;
+      }
+      end_message(p);
+      return HTTP_PARSE_DONE;
     }
     if (rc != STRICT_OK) {
       *used = i;
@@ -418,8 +417,7 @@ int http_parser_execute(struct http_parser *p, const char *data, size_t n, size_
       p->body_bytes = 0;
       enum http_strict_code sc = http_strict_parse_head(p->raw.data, p->raw.len, p->kind == HTTP_PARSE_REQUEST,
                                                         &p->head, p->limits->max_headers);
-      if (sc != STRICT_OK)
-        return fail(p, sc == STRICT_TOO_MANY_HEADERS ? 431 : 400, sc, http_strict_reason(sc));
+      if (sc != STRICT_OK) return fail(p, sc == STRICT_TOO_MANY_HEADERS ? 431 : 400, sc, http_strict_reason(sc));
       if (write_llhead(p) != 0) return fail(p, 500, 0, "out of memory");
       p->phase = PHASE_BODY;
       size_t hused;
@@ -443,22 +441,22 @@ int http_parser_execute(struct http_parser *p, const char *data, size_t n, size_
 
 int http_parser_finish(struct http_parser *p) {
   switch (p->phase) {
-    case PHASE_DEAD:
-      return HTTP_PARSE_ERROR;
-    case PHASE_HEAD:
-      if (p->raw.len == 0) return HTTP_PARSE_OK;
-      return fail(p, 400, 0, "connection closed inside a message head");
-    case PHASE_CHUNKED:
-      return fail(p, 400, 0, "connection closed inside a message body");
-    case PHASE_BODY: {
-      p->message_done = 0;
-      enum llhttp_errno err = llhttp_finish(&p->ll);
-      if ((err == HPE_OK || err == HPE_PAUSED) && p->message_done) {
-        end_message(p);
-        return HTTP_PARSE_DONE;
-      }
-      return fail(p, 400, 0, "connection closed inside a message body");
+  case PHASE_DEAD:
+    return HTTP_PARSE_ERROR;
+  case PHASE_HEAD:
+    if (p->raw.len == 0) return HTTP_PARSE_OK;
+    return fail(p, 400, 0, "connection closed inside a message head");
+  case PHASE_CHUNKED:
+    return fail(p, 400, 0, "connection closed inside a message body");
+  case PHASE_BODY: {
+    p->message_done = 0;
+    enum llhttp_errno err = llhttp_finish(&p->ll);
+    if ((err == HPE_OK || err == HPE_PAUSED) && p->message_done) {
+      end_message(p);
+      return HTTP_PARSE_DONE;
     }
+    return fail(p, 400, 0, "connection closed inside a message body");
+  }
   }
   return HTTP_PARSE_ERROR;
 }

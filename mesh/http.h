@@ -28,17 +28,17 @@ struct http_header {
  * HTTP_PARSE_DONE). */
 struct http_head {
   int is_request;
-  struct slice method;  /* requests: "GET" */
-  struct slice target;  /* requests: "/path?q", "http://host/path" or "*" */
-  int minor;            /* HTTP/1.<minor>: 0 or 1 */
-  int status;           /* responses */
-  struct slice reason;  /* responses, may be empty */
+  struct slice method; /* requests: "GET" */
+  struct slice target; /* requests: "/path?q", "http://host/path" or "*" */
+  int minor;           /* HTTP/1.<minor>: 0 or 1 */
+  int status;          /* responses */
+  struct slice reason; /* responses, may be empty */
   struct http_header *headers;
   size_t nheaders;
   /* Framing, as the parser decided it (RFC 9112 section 6.3): */
-  int64_t content_length; /* -1 when the message has none */
-  unsigned chunked : 1;   /* Transfer-Encoding: chunked */
-  unsigned keep_alive : 1;/* the sender keeps the connection after this message */
+  int64_t content_length;  /* -1 when the message has none */
+  unsigned chunked : 1;    /* Transfer-Encoding: chunked */
+  unsigned keep_alive : 1; /* the sender keeps the connection after this message */
 };
 
 /* Returns the value of the first header named `name` (case-insensitive), or NULL. */
@@ -56,9 +56,9 @@ struct http_parser_cbs {
 };
 
 struct http_limits {
-  size_t max_head_bytes;    /* request line/status line plus headers (Envoy: 60 KiB) */
-  size_t max_headers;       /* header count (Envoy: 100) */
-  uint64_t max_body_bytes;  /* 0 = unlimited */
+  size_t max_head_bytes;   /* request line/status line plus headers (Envoy: 60 KiB) */
+  size_t max_headers;      /* header count (Envoy: 100) */
+  uint64_t max_body_bytes; /* 0 = unlimited */
 };
 
 enum {

@@ -5,8 +5,7 @@
 #include <string.h>
 
 static const char *const hop_by_hop[] = {
-    "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
-    "upgrade", "content-length",
+    "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "content-length",
 };
 
 /* Is `name` one of the comma-separated tokens of a Connection header value? */
@@ -27,8 +26,7 @@ int http_head_is_hop_by_hop(const struct http_head *h, struct slice name) {
   for (size_t i = 0; i < sizeof hop_by_hop / sizeof hop_by_hop[0]; i++)
     if (slice_eq_str_nocase(name, hop_by_hop[i])) return 1;
   for (size_t i = 0; i < h->nheaders; i++)
-    if (slice_eq_str_nocase(h->headers[i].name, "connection") && connection_names(h->headers[i].value, name))
-      return 1;
+    if (slice_eq_str_nocase(h->headers[i].name, "connection") && connection_names(h->headers[i].value, name)) return 1;
   return 0;
 }
 
@@ -49,7 +47,10 @@ int http_head_split_target(struct slice target, struct slice *authority, struct 
   return 0;
 }
 
-#define TRY(x) do { if ((x) != 0) return -ENOMEM; } while (0)
+#define TRY(x)                    \
+  do {                            \
+    if ((x) != 0) return -ENOMEM; \
+  } while (0)
 
 static int write_header(struct buf *out, struct slice name, struct slice value) {
   TRY(buf_append_slice(out, name));
@@ -61,13 +62,13 @@ static int write_header(struct buf *out, struct slice name, struct slice value) 
 
 static int write_framing(struct buf *out, enum http_framing framing, int64_t content_length) {
   switch (framing) {
-    case HTTP_FRAMING_LENGTH:
-      return buf_appendf(out, "content-length: %lld\r\n", (long long)content_length);
-    case HTTP_FRAMING_CHUNKED:
-      return buf_append_str(out, "transfer-encoding: chunked\r\n");
-    case HTTP_FRAMING_NONE:
-    case HTTP_FRAMING_CLOSE:
-      return 0;
+  case HTTP_FRAMING_LENGTH:
+    return buf_appendf(out, "content-length: %lld\r\n", (long long)content_length);
+  case HTTP_FRAMING_CHUNKED:
+    return buf_append_str(out, "transfer-encoding: chunked\r\n");
+  case HTTP_FRAMING_NONE:
+  case HTTP_FRAMING_CLOSE:
+    return 0;
   }
   return 0;
 }
@@ -153,33 +154,61 @@ int http_head_write_chunk_header(struct buf *out, size_t size) {
 
 const char *http_status_reason(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 418: return "I'm a teapot";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Unknown";
+  case 100:
+    return "Continue";
+  case 101:
+    return "Switching Protocols";
+  case 200:
+    return "OK";
+  case 201:
+    return "Created";
+  case 202:
+    return "Accepted";
+  case 204:
+    return "No Content";
+  case 206:
+    return "Partial Content";
+  case 301:
+    return "Moved Permanently";
+  case 302:
+    return "Found";
+  case 304:
+    return "Not Modified";
+  case 307:
+    return "Temporary Redirect";
+  case 308:
+    return "Permanent Redirect";
+  case 400:
+    return "Bad Request";
+  case 401:
+    return "Unauthorized";
+  case 403:
+    return "Forbidden";
+  case 404:
+    return "Not Found";
+  case 405:
+    return "Method Not Allowed";
+  case 408:
+    return "Request Timeout";
+  case 413:
+    return "Payload Too Large";
+  case 418:
+    return "I'm a teapot";
+  case 429:
+    return "Too Many Requests";
+  case 431:
+    return "Request Header Fields Too Large";
+  case 500:
+    return "Internal Server Error";
+  case 501:
+    return "Not Implemented";
+  case 502:
+    return "Bad Gateway";
+  case 503:
+    return "Service Unavailable";
+  case 504:
+    return "Gateway Timeout";
+  default:
+    return "Unknown";
   }
 }

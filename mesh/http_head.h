@@ -19,21 +19,21 @@ enum http_framing {
   HTTP_FRAMING_NONE,   /* no body */
   HTTP_FRAMING_LENGTH, /* Content-Length */
   HTTP_FRAMING_CHUNKED,
-  HTTP_FRAMING_CLOSE   /* body ends when the connection closes (HTTP/1.0 peers) */
+  HTTP_FRAMING_CLOSE /* body ends when the connection closes (HTTP/1.0 peers) */
 };
 
 /* What the proxy adds or replaces when it forwards a request. Slices are borrowed. */
 struct http_forward {
-  struct slice target;         /* origin-form target to send */
-  struct slice host;           /* Host to send; empty = keep the request's */
-  struct slice client_ip;      /* appended to X-Forwarded-For; empty = leave it */
-  struct slice proto;          /* X-Forwarded-Proto value; empty = leave it */
-  struct slice request_id;     /* X-Request-Id to add (only when the request had none) */
-  enum http_framing framing;   /* NONE, LENGTH or CHUNKED */
-  int64_t content_length;      /* with HTTP_FRAMING_LENGTH */
-  int close;                   /* send Connection: close */
-  struct slice peer;           /* x-meshlab-peer to add (telemetry.h); any received one is dropped */
-  const char *extra_headers;   /* whole "name: value\r\n" lines the filters add (jwt_authn's outputs), or NULL */
+  struct slice target;       /* origin-form target to send */
+  struct slice host;         /* Host to send; empty = keep the request's */
+  struct slice client_ip;    /* appended to X-Forwarded-For; empty = leave it */
+  struct slice proto;        /* X-Forwarded-Proto value; empty = leave it */
+  struct slice request_id;   /* X-Request-Id to add (only when the request had none) */
+  enum http_framing framing; /* NONE, LENGTH or CHUNKED */
+  int64_t content_length;    /* with HTTP_FRAMING_LENGTH */
+  int close;                 /* send Connection: close */
+  struct slice peer;         /* x-meshlab-peer to add (telemetry.h); any received one is dropped */
+  const char *extra_headers; /* whole "name: value\r\n" lines the filters add (jwt_authn's outputs), or NULL */
 };
 
 /* Nonzero when `name` must not be forwarded: a hop-by-hop header, a framing header the

@@ -58,37 +58,37 @@ const char *http_strict_reason(enum http_strict_code code) {
  * is named (no default), so a new code does not compile under -Werror until it is classified. */
 int http_strict_is_extra(enum http_strict_code code) {
   switch (code) {
-    case STRICT_METHOD_NOT_ALLOWED:      /* CONNECT, PRI, RTSP and ICE methods */
-    case STRICT_UNSUPPORTED_VERSION:     /* HTTP/0.9, HTTP/2.0 and other versions, RTSP, ICE */
-    case STRICT_REPEATED_CONTENT_LENGTH: /* even when the values are equal */
-    case STRICT_BAD_TRANSFER_ENCODING:   /* anything but one `chunked` */
-    case STRICT_TE_IN_HTTP10:
-    case STRICT_MISSING_HOST:
-    case STRICT_REPEATED_HOST:
-      return 1;
-    case STRICT_OK:
-    case STRICT_BAD_REQUEST_LINE:
-    case STRICT_BAD_METHOD:
-    case STRICT_BAD_TARGET:
-    case STRICT_BAD_VERSION:
-    case STRICT_BAD_STATUS_LINE:
-    case STRICT_BARE_CR:
-    case STRICT_BARE_LF:
-    case STRICT_OBS_FOLD:
-    case STRICT_EMPTY_HEADER_NAME:
-    case STRICT_BAD_HEADER_NAME:
-    case STRICT_SPACE_BEFORE_COLON:
-    case STRICT_BAD_HEADER_VALUE:
-    case STRICT_TOO_MANY_HEADERS:
-    case STRICT_BAD_CONTENT_LENGTH:
-    case STRICT_CONTENT_LENGTH_WITH_TE:
-    case STRICT_BAD_CHUNK_SIZE:
-    case STRICT_BAD_CHUNK_EXTENSION:
-    case STRICT_BAD_CHUNK_END:
-    case STRICT_FRAMING_IN_TRAILER:
-    case STRICT_DATA_AFTER_CLOSE:
-    case STRICT_CODE_COUNT:
-      return 0;
+  case STRICT_METHOD_NOT_ALLOWED:      /* CONNECT, PRI, RTSP and ICE methods */
+  case STRICT_UNSUPPORTED_VERSION:     /* HTTP/0.9, HTTP/2.0 and other versions, RTSP, ICE */
+  case STRICT_REPEATED_CONTENT_LENGTH: /* even when the values are equal */
+  case STRICT_BAD_TRANSFER_ENCODING:   /* anything but one `chunked` */
+  case STRICT_TE_IN_HTTP10:
+  case STRICT_MISSING_HOST:
+  case STRICT_REPEATED_HOST:
+    return 1;
+  case STRICT_OK:
+  case STRICT_BAD_REQUEST_LINE:
+  case STRICT_BAD_METHOD:
+  case STRICT_BAD_TARGET:
+  case STRICT_BAD_VERSION:
+  case STRICT_BAD_STATUS_LINE:
+  case STRICT_BARE_CR:
+  case STRICT_BARE_LF:
+  case STRICT_OBS_FOLD:
+  case STRICT_EMPTY_HEADER_NAME:
+  case STRICT_BAD_HEADER_NAME:
+  case STRICT_SPACE_BEFORE_COLON:
+  case STRICT_BAD_HEADER_VALUE:
+  case STRICT_TOO_MANY_HEADERS:
+  case STRICT_BAD_CONTENT_LENGTH:
+  case STRICT_CONTENT_LENGTH_WITH_TE:
+  case STRICT_BAD_CHUNK_SIZE:
+  case STRICT_BAD_CHUNK_EXTENSION:
+  case STRICT_BAD_CHUNK_END:
+  case STRICT_FRAMING_IN_TRAILER:
+  case STRICT_DATA_AFTER_CLOSE:
+  case STRICT_CODE_COUNT:
+    return 0;
   }
   return 0;
 }
@@ -105,22 +105,21 @@ static int is_value_char(unsigned char c) { return c == '\t' || (c >= 0x20 && c 
  * CONNECT (meshlab does not tunnel) and PRI (the HTTP/2 preface). RTSP and ICE methods are
  * absent because their protocols are. */
 static const char *const methods[] = {
-    "DELETE", "GET", "HEAD", "POST", "PUT", "OPTIONS", "TRACE", "COPY", "LOCK", "MKCOL",
-    "MOVE", "PROPFIND", "PROPPATCH", "SEARCH", "UNLOCK", "BIND", "REBIND", "UNBIND", "ACL",
-    "REPORT", "MKACTIVITY", "CHECKOUT", "MERGE", "M-SEARCH", "NOTIFY", "SUBSCRIBE",
-    "UNSUBSCRIBE", "PATCH", "PURGE", "MKCALENDAR", "LINK", "UNLINK", "QUERY",
+    "DELETE", "GET",    "HEAD",       "POST",      "PUT",    "OPTIONS",  "TRACE",  "COPY",      "LOCK",
+    "MKCOL",  "MOVE",   "PROPFIND",   "PROPPATCH", "SEARCH", "UNLOCK",   "BIND",   "REBIND",    "UNBIND",
+    "ACL",    "REPORT", "MKACTIVITY", "CHECKOUT",  "MERGE",  "M-SEARCH", "NOTIFY", "SUBSCRIBE", "UNSUBSCRIBE",
+    "PATCH",  "PURGE",  "MKCALENDAR", "LINK",      "UNLINK", "QUERY",
 };
 static const char *const refused_methods[] = {
-    "CONNECT", "PRI", "SOURCE", "DESCRIBE", "ANNOUNCE", "SETUP", "PLAY", "PAUSE", "TEARDOWN",
-    "GET_PARAMETER", "SET_PARAMETER", "REDIRECT", "RECORD", "FLUSH",
+    "CONNECT", "PRI",      "SOURCE",        "DESCRIBE",      "ANNOUNCE", "SETUP",  "PLAY",
+    "PAUSE",   "TEARDOWN", "GET_PARAMETER", "SET_PARAMETER", "REDIRECT", "RECORD", "FLUSH",
 };
 
 static enum http_strict_code check_method(const char *p, size_t n) {
   for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
     if (strlen(methods[i]) == n && memcmp(methods[i], p, n) == 0) return STRICT_OK;
   for (size_t i = 0; i < sizeof refused_methods / sizeof refused_methods[0]; i++)
-    if (strlen(refused_methods[i]) == n && memcmp(refused_methods[i], p, n) == 0)
-      return STRICT_METHOD_NOT_ALLOWED;
+    if (strlen(refused_methods[i]) == n && memcmp(refused_methods[i], p, n) == 0) return STRICT_METHOD_NOT_ALLOWED;
   return STRICT_BAD_METHOD;
 }
 
@@ -168,16 +167,17 @@ static enum http_strict_code parse_request_line(const char *p, size_t n, struct 
     const char *colon = memchr(h->target.p, ':', h->target.n);
     if (!colon || colon == h->target.p) return STRICT_BAD_TARGET;
     for (const char *s = h->target.p; s < colon; s++)
-      if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (s > h->target.p && ((*s >= '0' && *s <= '9') || *s == '+' || *s == '-' || *s == '.'))))
+      if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+            (s > h->target.p && ((*s >= '0' && *s <= '9') || *s == '+' || *s == '-' || *s == '.'))))
         return STRICT_BAD_TARGET;
   }
   return STRICT_OK;
 }
 
 static enum http_strict_code parse_status_line(const char *p, size_t n, struct http_head *h) {
-  if (n < 12) return n >= 8 && parse_version(p, 8, &h->minor) == STRICT_UNSUPPORTED_VERSION
-                         ? STRICT_UNSUPPORTED_VERSION
-                         : STRICT_BAD_STATUS_LINE;
+  if (n < 12)
+    return n >= 8 && parse_version(p, 8, &h->minor) == STRICT_UNSUPPORTED_VERSION ? STRICT_UNSUPPORTED_VERSION
+                                                                                  : STRICT_BAD_STATUS_LINE;
   enum http_strict_code rc = parse_version(p, 8, &h->minor);
   if (rc != STRICT_OK) return rc == STRICT_BAD_VERSION ? STRICT_BAD_STATUS_LINE : rc;
   if (p[8] != ' ') return STRICT_BAD_STATUS_LINE;
@@ -263,8 +263,8 @@ static enum http_strict_code parse_field_line(const char *s, size_t len, struct 
   return STRICT_OK;
 }
 
-enum http_strict_code http_strict_parse_head(const char *p, size_t n, int is_request,
-                                             struct http_head *out, size_t max_headers) {
+enum http_strict_code http_strict_parse_head(const char *p, size_t n, int is_request, struct http_head *out,
+                                             size_t max_headers) {
   out->is_request = is_request;
   out->nheaders = 0;
   out->status = 0;
@@ -276,8 +276,7 @@ enum http_strict_code http_strict_parse_head(const char *p, size_t n, int is_req
   if (n < 4 || memcmp(p + n - 4, "\r\n\r\n", 4) != 0) return STRICT_BAD_REQUEST_LINE;
   const char *eol = memchr(p, '\r', n);
   size_t line_len = (size_t)(eol - p);
-  enum http_strict_code rc =
-      is_request ? parse_request_line(p, line_len, out) : parse_status_line(p, line_len, out);
+  enum http_strict_code rc = is_request ? parse_request_line(p, line_len, out) : parse_status_line(p, line_len, out);
   if (rc != STRICT_OK) return rc;
   const char *s = eol + 2, *end = p + n - 2; /* end: the final CRLF */
   while (s < end) {
@@ -341,56 +340,56 @@ enum http_strict_code http_strict_chunk_line_byte(struct http_chunk_line *line, 
   unsigned char u = (unsigned char)c;
   int hex = hex_value(c);
   switch (line->state) {
-    case CHUNK_LINE_SIZE_FIRST:
-      if (hex < 0) return STRICT_BAD_CHUNK_SIZE;
-      line->size = (uint64_t)hex;
-      line->state = CHUNK_LINE_SIZE;
+  case CHUNK_LINE_SIZE_FIRST:
+    if (hex < 0) return STRICT_BAD_CHUNK_SIZE;
+    line->size = (uint64_t)hex;
+    line->state = CHUNK_LINE_SIZE;
+    return STRICT_OK;
+  case CHUNK_LINE_SIZE:
+    if (hex >= 0) {
+      if (line->size > (UINT64_MAX >> 4)) return STRICT_BAD_CHUNK_SIZE; /* overflow */
+      line->size = (line->size << 4) | (uint64_t)hex;
       return STRICT_OK;
-    case CHUNK_LINE_SIZE:
-      if (hex >= 0) {
-        if (line->size > (UINT64_MAX >> 4)) return STRICT_BAD_CHUNK_SIZE; /* overflow */
-        line->size = (line->size << 4) | (uint64_t)hex;
-        return STRICT_OK;
-      }
-      /* No whitespace after the size (9.4.2 strict; "1 \r\n" splits parsers apart). */
-      if (c == ';' || c == '\r') return chunk_ext_end(line, c);
-      return c == '\n' ? STRICT_BARE_LF : STRICT_BAD_CHUNK_SIZE;
-    case CHUNK_LINE_EXT_START:
-      /* 9.4.2 allows an empty name (";;", ";=v") but no space or line end right after ';'. */
-      if (c == ' ' || c == '\r') return STRICT_BAD_CHUNK_EXTENSION;
-      line->state = CHUNK_LINE_EXT_NAME;
-      /* fall through - this byte belongs to the name */
-    case CHUNK_LINE_EXT_NAME:
-      if (is_tchar(u)) return STRICT_OK;
-      if (c == '=') {
-        line->state = CHUNK_LINE_EXT_VALUE;
-        return STRICT_OK;
-      }
-      return chunk_ext_end(line, c);
-    case CHUNK_LINE_EXT_VALUE:
-      if (is_tchar(u)) return STRICT_OK;
-      if (c == '"') {
-        line->state = CHUNK_LINE_EXT_QUOTED;
-        return STRICT_OK;
-      }
-      return chunk_ext_end(line, c);
-    case CHUNK_LINE_EXT_QUOTED:
-      if (c == '"') line->state = CHUNK_LINE_EXT_QUOTED_DONE;
-      else if (c == '\\') line->state = CHUNK_LINE_EXT_QUOTED_PAIR;
-      else if (!is_qdtext(u)) return STRICT_BAD_CHUNK_EXTENSION;
+    }
+    /* No whitespace after the size (9.4.2 strict; "1 \r\n" splits parsers apart). */
+    if (c == ';' || c == '\r') return chunk_ext_end(line, c);
+    return c == '\n' ? STRICT_BARE_LF : STRICT_BAD_CHUNK_SIZE;
+  case CHUNK_LINE_EXT_START:
+    /* 9.4.2 allows an empty name (";;", ";=v") but no space or line end right after ';'. */
+    if (c == ' ' || c == '\r') return STRICT_BAD_CHUNK_EXTENSION;
+    line->state = CHUNK_LINE_EXT_NAME;
+    /* fall through - this byte belongs to the name */
+  case CHUNK_LINE_EXT_NAME:
+    if (is_tchar(u)) return STRICT_OK;
+    if (c == '=') {
+      line->state = CHUNK_LINE_EXT_VALUE;
       return STRICT_OK;
-    case CHUNK_LINE_EXT_QUOTED_PAIR:
-      if (!is_quoted_pair_char(u)) return STRICT_BAD_CHUNK_EXTENSION;
+    }
+    return chunk_ext_end(line, c);
+  case CHUNK_LINE_EXT_VALUE:
+    if (is_tchar(u)) return STRICT_OK;
+    if (c == '"') {
       line->state = CHUNK_LINE_EXT_QUOTED;
       return STRICT_OK;
-    case CHUNK_LINE_EXT_QUOTED_DONE:
-      return chunk_ext_end(line, c);
-    case CHUNK_LINE_LF:
-      if (c != '\n') return STRICT_BARE_CR;
-      line->state = CHUNK_LINE_DONE;
-      return STRICT_OK;
-    case CHUNK_LINE_DONE:
-      return STRICT_BAD_CHUNK_SIZE; /* the caller starts a new line first */
+    }
+    return chunk_ext_end(line, c);
+  case CHUNK_LINE_EXT_QUOTED:
+    if (c == '"') line->state = CHUNK_LINE_EXT_QUOTED_DONE;
+    else if (c == '\\') line->state = CHUNK_LINE_EXT_QUOTED_PAIR;
+    else if (!is_qdtext(u)) return STRICT_BAD_CHUNK_EXTENSION;
+    return STRICT_OK;
+  case CHUNK_LINE_EXT_QUOTED_PAIR:
+    if (!is_quoted_pair_char(u)) return STRICT_BAD_CHUNK_EXTENSION;
+    line->state = CHUNK_LINE_EXT_QUOTED;
+    return STRICT_OK;
+  case CHUNK_LINE_EXT_QUOTED_DONE:
+    return chunk_ext_end(line, c);
+  case CHUNK_LINE_LF:
+    if (c != '\n') return STRICT_BARE_CR;
+    line->state = CHUNK_LINE_DONE;
+    return STRICT_OK;
+  case CHUNK_LINE_DONE:
+    return STRICT_BAD_CHUNK_SIZE; /* the caller starts a new line first */
   }
   return STRICT_BAD_CHUNK_SIZE;
 }

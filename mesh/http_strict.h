@@ -59,8 +59,8 @@ int http_strict_is_extra(enum http_strict_code code);
 /* Validates and parses one complete head: p[0..n) is the start line through the empty line
  * that ends the headers (the final CRLF CRLF included). Fills out (slices borrow p); headers go
  * into out->headers, which has room for max_headers entries. Returns STRICT_OK or a code. */
-enum http_strict_code http_strict_parse_head(const char *p, size_t n, int is_request,
-                                             struct http_head *out, size_t max_headers);
+enum http_strict_code http_strict_parse_head(const char *p, size_t n, int is_request, struct http_head *out,
+                                             size_t max_headers);
 
 /* Where a chunk-size line stands (RFC 9112 section 7.1):
  *   chunk-size [ chunk-ext ] CRLF,  chunk-ext = *( ";" name [ "=" ( token / quoted-string ) ] )
@@ -68,13 +68,13 @@ enum http_strict_code http_strict_parse_head(const char *p, size_t n, int is_req
 enum http_chunk_line_state {
   CHUNK_LINE_SIZE_FIRST = 0, /* a zeroed struct starts a line */
   CHUNK_LINE_SIZE,
-  CHUNK_LINE_EXT_START,      /* just after ';' */
+  CHUNK_LINE_EXT_START, /* just after ';' */
   CHUNK_LINE_EXT_NAME,
   CHUNK_LINE_EXT_VALUE,
   CHUNK_LINE_EXT_QUOTED,
   CHUNK_LINE_EXT_QUOTED_PAIR,
   CHUNK_LINE_EXT_QUOTED_DONE,
-  CHUNK_LINE_LF,             /* CR seen, LF expected */
+  CHUNK_LINE_LF, /* CR seen, LF expected */
   CHUNK_LINE_DONE
 };
 

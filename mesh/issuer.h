@@ -38,10 +38,10 @@ int issuer_owns_uri(const char *uri);
 
 /* What a minted token says. Strings borrowed; NULL or 0 leaves a claim out. */
 struct issuer_claims {
-  const char *alg;          /* "ES256" (NULL) or "RS256" */
-  const char *iss;          /* NULL: ISSUER_NAME */
-  const char *sub;          /* NULL: "tester" */
-  const char *const *aud;   /* audiences; one is written as a string, several as an array */
+  const char *alg;        /* "ES256" (NULL) or "RS256" */
+  const char *iss;        /* NULL: ISSUER_NAME */
+  const char *sub;        /* NULL: "tester" */
+  const char *const *aud; /* audiences; one is written as a string, several as an array */
   size_t aud_len;
   const char *const *groups; /* "groups": [...] */
   size_t groups_len;

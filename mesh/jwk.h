@@ -93,8 +93,8 @@ bool jwk_fits(const struct jwk *key, enum jwk_alg alg);
  * DER that OpenSSL verifies; PS* use MGF1 with the same hash and a salt as long as the hash.
  * Returns true only for a signature that verifies; any mismatch (wrong key type, wrong length,
  * bad encoding) is false. */
-bool jwk_verify(const struct jwk *key, enum jwk_alg alg, const uint8_t *msg, size_t msg_len,
-                const uint8_t *sig, size_t sig_len);
+bool jwk_verify(const struct jwk *key, enum jwk_alg alg, const uint8_t *msg, size_t msg_len, const uint8_t *sig,
+                size_t sig_len);
 
 /* ---- signing: the lab's own issuer (issuer.c, `meshlab token`) -------------------------------- */
 

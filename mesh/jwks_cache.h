@@ -21,10 +21,10 @@
 #define JWKS_RETRY_MS 2000
 
 struct jwks_cache_entry {
-  char *uri;           /* owned */
+  char *uri;            /* owned */
   struct jwk_set *keys; /* owned; NULL until a fetch succeeded */
-  char error[768];     /* why the last fetch failed; "" after a success */
-  uint64_t fetched_ms; /* loop time of the last fetch that ended */
+  char error[768];      /* why the last fetch failed; "" after a success */
+  uint64_t fetched_ms;  /* loop time of the last fetch that ended */
   bool fetching;
 };
 

@@ -56,15 +56,15 @@ const char *jwt_verdict_body(enum jwt_verdict v);
 /* A verified (or partly parsed) token. Owned by whoever holds it; release with jwt_clear(). */
 struct jwt {
   enum jwk_alg alg;
-  char *kid;                /* owned; NULL without one */
-  struct json_t *header;    /* owned JSON object */
-  uint8_t *payload;         /* owned decoded payload, NUL-terminated */
+  char *kid;             /* owned; NULL without one */
+  struct json_t *header; /* owned JSON object */
+  uint8_t *payload;      /* owned decoded payload, NUL-terminated */
   size_t payload_len;
-  struct json_t *claims;    /* owned JSON object (jwt_verify only; NULL at the JWS layer) */
-  const char *iss, *sub;    /* borrowed from claims; NULL when absent */
-  char *principal;          /* owned "<iss>/<sub>"; NULL unless both are set (Istio's rule) */
-  const struct jwk *key;    /* the key that verified (borrowed from the set) */
-  char reason[200];         /* one line for the decision trace, on success or failure */
+  struct json_t *claims; /* owned JSON object (jwt_verify only; NULL at the JWS layer) */
+  const char *iss, *sub; /* borrowed from claims; NULL when absent */
+  char *principal;       /* owned "<iss>/<sub>"; NULL unless both are set (Istio's rule) */
+  const struct jwk *key; /* the key that verified (borrowed from the set) */
+  char reason[200];      /* one line for the decision trace, on success or failure */
 };
 
 /* Releases what a struct jwt owns and zeroes it; safe on a zeroed struct. */
@@ -76,15 +76,14 @@ void jwt_clear(struct jwt *t);
  * candidate keys (kid equal, or a key without kid; the key's type and alg must fit the token's
  * alg) and checks the signature over "header.payload". Fills out (zeroed first; release with
  * jwt_clear whatever the verdict). */
-enum jwt_verdict jwt_verify_signature(const char *token, size_t len, const struct jwk_set *keys,
-                                      struct jwt *out);
+enum jwt_verdict jwt_verify_signature(const char *token, size_t len, const struct jwk_set *keys, struct jwt *out);
 
 /* What a jwtRule demands of a token's claims. */
 struct jwt_expect {
-  const char *issuer;                /* required iss; NULL accepts any */
-  const char *const *audiences;      /* aud must hold one of them; none: any audience */
+  const char *issuer;           /* required iss; NULL accepts any */
+  const char *const *audiences; /* aud must hold one of them; none: any audience */
   size_t audiences_len;
-  int64_t clock_skew;                /* seconds, usually JWT_DEFAULT_CLOCK_SKEW */
+  int64_t clock_skew; /* seconds, usually JWT_DEFAULT_CLOCK_SKEW */
 };
 
 /* The JWT layer, in Envoy's order (jwt_authn's authenticator: issuer, then time, then
@@ -92,8 +91,8 @@ struct jwt_expect {
  * equal expect->issuer; exp and nbf, when present, must be integers with now <= exp + skew and
  * now + skew >= nbf; aud (string or array of strings) must hold an expected audience; then the
  * JWS layer. now is seconds since the epoch. On JWT_OK out holds the claims and principal. */
-enum jwt_verdict jwt_verify(const char *token, size_t len, const struct jwk_set *keys,
-                            const struct jwt_expect *expect, int64_t now, struct jwt *out);
+enum jwt_verdict jwt_verify(const char *token, size_t len, const struct jwk_set *keys, const struct jwt_expect *expect,
+                            int64_t now, struct jwt *out);
 
 /* ---- RequestAuthentication -------------------------------------------------------------------- */
 
@@ -133,9 +132,9 @@ struct jwt_outcome {
   const char *location_name; /* header, param or cookie name (borrowed from the rule) */
   struct jwt token;          /* principal, claims, reason */
   /* The proxy's edits on JWT_OK. */
-  const char *strip_header;         /* forwardOriginalToken false, token from a header: remove it */
-  const char *payload_header;       /* outputPayloadToHeader: set it to payload_value */
-  char *payload_value;              /* owned: the token's payload segment, base64url */
+  const char *strip_header;            /* forwardOriginalToken false, token from a header: remove it */
+  const char *payload_header;          /* outputPayloadToHeader: set it to payload_value */
+  char *payload_value;                 /* owned: the token's payload segment, base64url */
   struct jwt_header_kv *claim_headers; /* outputClaimToHeaders with a claim present; values owned */
   size_t claim_headers_len;
 };
@@ -146,8 +145,8 @@ struct jwt_outcome {
  * is the token's iss and that looks where the token was found, and verifies with its key set,
  * audiences and JWT_DEFAULT_CLOCK_SKEW at now. Fills out (zeroed first); release with
  * jwt_outcome_clear. */
-void jwt_authenticate(const struct jwt_provider *providers, size_t n, const struct jwt_request *req,
-                      int64_t now, struct jwt_outcome *out);
+void jwt_authenticate(const struct jwt_provider *providers, size_t n, const struct jwt_request *req, int64_t now,
+                      struct jwt_outcome *out);
 
 /* Releases what an outcome owns and zeroes it; safe on a zeroed struct. */
 void jwt_outcome_clear(struct jwt_outcome *out);

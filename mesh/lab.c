@@ -174,8 +174,8 @@ int lab_store_changed(struct lab *lab) {
     for (size_t k = 0; k < ws[i].replicas_len; k++) {
       uint32_t a = lab_addr_value(ws[i].replicas[k].address);
       if (a >= lab->addr_next) lab->addr_next = a + 1;
-      if (a > lab->addr_last) lab_event(lab, "warning: %s is outside --addresses %s", ws[i].replicas[k].address,
-                                        lab->opt.addresses);
+      if (a > lab->addr_last)
+        lab_event(lab, "warning: %s is outside --addresses %s", ws[i].replicas[k].address, lab->opt.addresses);
     }
   rc = lab_replicas_sync(lab);
   push(lab);
@@ -196,14 +196,17 @@ const char *lab_sidecar_state(const struct lab_replica *rep) {
   const struct proc *p = rep->sidecar;
   if (!p) return "stopped";
   switch (p->state) {
-    case PROC_STARTING:
-    case PROC_RUNNING:
-      if (rep->config_version && rep->acked_version == rep->config_version) return "serving";
-      if (rep->acked_version) return "stale";
-      return "starting";
-    case PROC_BACKOFF: return "backoff";
-    case PROC_STOPPED: return "stopped";
-    case PROC_FAILED: return "failed";
+  case PROC_STARTING:
+  case PROC_RUNNING:
+    if (rep->config_version && rep->acked_version == rep->config_version) return "serving";
+    if (rep->acked_version) return "stale";
+    return "starting";
+  case PROC_BACKOFF:
+    return "backoff";
+  case PROC_STOPPED:
+    return "stopped";
+  case PROC_FAILED:
+    return "failed";
   }
   return "unknown";
 }
@@ -291,35 +294,37 @@ static void on_proc_event(struct proc *p, void *data) {
   struct lab_replica *rep = p->data;
   if (!rep) return;
   bool is_app = p == rep->app;
-  static const char *const journal_names[] = {
-      [PROC_STARTING] = "process_starting", [PROC_RUNNING] = "process_running", [PROC_BACKOFF] = "process_exited",
-      [PROC_STOPPED] = "process_stopped",   [PROC_FAILED] = "process_failed"};
+  static const char *const journal_names[] = {[PROC_STARTING] = "process_starting",
+                                              [PROC_RUNNING] = "process_running",
+                                              [PROC_BACKOFF] = "process_exited",
+                                              [PROC_STOPPED] = "process_stopped",
+                                              [PROC_FAILED] = "process_failed"};
   const char *jname = p->state == PROC_STARTING && p->restarts ? "process_restarted" : journal_names[p->state];
   lab_journal(lab, jname, "\"replica\":\"%s/%s\",\"container\":\"%s\",\"restarts\":%u,\"last_exit\":%lld", rep->ns,
               rep->name, is_app ? "app" : "sidecar", p->restarts, (long long)p->last_exit);
   switch (p->state) {
-    case PROC_STARTING:
-      if (p->restarts) lab_event(lab, "%s restarted (restart %u)", p->name, p->restarts);
-      if (is_app) lab_probe_start(lab);
-      /* A restarted sidecar has no config until it polls again. */
-      if (!is_app) rep->acked_version = 0;
-      break;
-    case PROC_RUNNING:
-      lab_event(lab, "%s %s", p->name, is_app ? "running" : "serving");
-      break;
-    case PROC_BACKOFF:
-      lab_event(lab, "%s exited (%s %lld); restarting with backoff", p->name, p->last_exit < 0 ? "signal" : "code",
-                (long long)(p->last_exit < 0 ? -p->last_exit : p->last_exit));
-      if (is_app) lab_replica_unlink_sockets(rep);
-      if (!is_app) rep->acked_version = 0;
-      break;
-    case PROC_STOPPED:
-      if (is_app) lab_replica_unlink_sockets(rep);
-      if (!is_app) rep->acked_version = 0;
-      break;
-    case PROC_FAILED:
-      lab_event(lab, "%s could not be started", p->name);
-      break;
+  case PROC_STARTING:
+    if (p->restarts) lab_event(lab, "%s restarted (restart %u)", p->name, p->restarts);
+    if (is_app) lab_probe_start(lab);
+    /* A restarted sidecar has no config until it polls again. */
+    if (!is_app) rep->acked_version = 0;
+    break;
+  case PROC_RUNNING:
+    lab_event(lab, "%s %s", p->name, is_app ? "running" : "serving");
+    break;
+  case PROC_BACKOFF:
+    lab_event(lab, "%s exited (%s %lld); restarting with backoff", p->name, p->last_exit < 0 ? "signal" : "code",
+              (long long)(p->last_exit < 0 ? -p->last_exit : p->last_exit));
+    if (is_app) lab_replica_unlink_sockets(rep);
+    if (!is_app) rep->acked_version = 0;
+    break;
+  case PROC_STOPPED:
+    if (is_app) lab_replica_unlink_sockets(rep);
+    if (!is_app) rep->acked_version = 0;
+    break;
+  case PROC_FAILED:
+    lab_event(lab, "%s could not be started", p->name);
+    break;
   }
   if (!lab->closing) update_health(lab, rep);
 }
@@ -388,8 +393,10 @@ static int start(struct lab *lab, struct resource_list *initial, char *err, size
     char text[INET_ADDRSTRLEN];
     lab_addr_text(first, text, sizeof text);
     lab->blocks = true;
-    lab_event(lab, "notice: pod address %s cannot be bound here (EADDRNOTAVAIL): using port blocks on %s "
-                   "(docs/lab.md, \"Port blocks\")", text, LAB_BLOCK_ADDRESS);
+    lab_event(lab,
+              "notice: pod address %s cannot be bound here (EADDRNOTAVAIL): using port blocks on %s "
+              "(docs/lab.md, \"Port blocks\")",
+              text, LAB_BLOCK_ADDRESS);
   }
   if (lab->blocks) lab_blocks_begin(lab);
   snprintf(path, sizeof path, "%s/replicas", dir);

@@ -61,14 +61,14 @@ enum lab_port_blocks {
 
 /* How `meshlab up` starts a lab. Strings are borrowed for the lab's life. */
 struct lab_options {
-  const char *dir;          /* state folder, resolved (labdir_resolve) */
-  const char *self_exe;     /* the meshlab binary children run: /proc/self/exe resolved */
-  const char *ingress;      /* HOST:PORT for Gateway port 80; port 0 picks a free one */
-  const char *ingress_tls;  /* HOST:PORT for Gateway port 443; port 0 picks a free one */
-  const char *addresses;    /* pod addresses, IPv4 CIDR ("127.1.0.0/16") */
-  uint64_t seed;            /* --seed, passed to every app */
+  const char *dir;         /* state folder, resolved (labdir_resolve) */
+  const char *self_exe;    /* the meshlab binary children run: /proc/self/exe resolved */
+  const char *ingress;     /* HOST:PORT for Gateway port 80; port 0 picks a free one */
+  const char *ingress_tls; /* HOST:PORT for Gateway port 443; port 0 picks a free one */
+  const char *addresses;   /* pod addresses, IPv4 CIDR ("127.1.0.0/16") */
+  uint64_t seed;           /* --seed, passed to every app */
   bool seeded;
-  uint64_t t0_ns;           /* uv_hrtime() when `up` began, for the cold-start time */
+  uint64_t t0_ns; /* uv_hrtime() when `up` began, for the cold-start time */
   enum lab_port_blocks port_blocks;
   uint32_t port_block_base; /* --port-blocks BASE: the first block's first port; 0 picks one */
   uint32_t cert_ttl_s;      /* --cert-ttl: workload certificate lifetime; 0 = Istio's 24 h */
@@ -83,29 +83,29 @@ enum lab_app_state { LAB_APP_NONE, LAB_APP_PROC };
 struct lab_replica {
   struct lab_replica *next;
   struct lab *lab;
-  char *name;       /* "reviews-v2-0", "istio-ingressgateway-0" */
+  char *name; /* "reviews-v2-0", "istio-ingressgateway-0" */
   char *ns;
-  char *workload;   /* the Deployment ("reviews-v2"), or "istio-ingressgateway" */
-  char *address;    /* pod address, "127.1.0.5" (127.0.0.1 for every replica in port blocks) */
+  char *workload;     /* the Deployment ("reviews-v2"), or "istio-ingressgateway" */
+  char *address;      /* pod address, "127.1.0.5" (127.0.0.1 for every replica in port blocks) */
   uint32_t port_base; /* its port block's first port, 0 when it owns its address */
-  char *dir;        /* <lab dir>/replicas/<name>, or <name>.<ns> (labdir_replica_rel) */
-  char *app_kind;   /* "reviews"; NULL for a client-only workload (curl, fortio, sleep) */
+  char *dir;          /* <lab dir>/replicas/<name>, or <name>.<ns> (labdir_replica_rel) */
+  char *app_kind;     /* "reviews"; NULL for a client-only workload (curl, fortio, sleep) */
   bool gateway;
-  bool present;     /* false once scaled away or deleted (its processes are stopped) */
-  bool healthy;     /* last health told to the registry */
+  bool present;               /* false once scaled away or deleted (its processes are stopped) */
+  bool healthy;               /* last health told to the registry */
   struct proc *app, *sidecar; /* owned by the supervisor; app NULL when none */
   int64_t cert_renew_at;      /* wall-clock second its certificate is re-issued; 0: never issued */
   char cert_serial[40];       /* the serial of the certificate in <dir>/identity.pem */
   /* xDS state */
-  char *config_json;        /* the latest config, as sent (owned) */
-  char *config_key;         /* the same config with version 0, to tell real changes (owned) */
-  uint64_t config_version;  /* version of config_json; 0 before the first compile */
-  uint64_t sent_version;    /* last version answered to a poll; 0: NOT SENT */
-  uint64_t acked_version;   /* last version the sidecar acknowledged */
-  uint64_t nacked_version;  /* last version it rejected; 0 when none */
-  char nack[256];           /* the reason it gave, "" when none */
+  char *config_json;          /* the latest config, as sent (owned) */
+  char *config_key;           /* the same config with version 0, to tell real changes (owned) */
+  uint64_t config_version;    /* version of config_json; 0 before the first compile */
+  uint64_t sent_version;      /* last version answered to a poll; 0: NOT SENT */
+  uint64_t acked_version;     /* last version the sidecar acknowledged */
+  uint64_t nacked_version;    /* last version it rejected; 0 when none */
+  char nack[256];             /* the reason it gave, "" when none */
   uint64_t acked_ms, seen_ms; /* loop time of the last ACK, of the last poll */
-  size_t polls;             /* polls held now */
+  size_t polls;               /* polls held now */
 };
 
 struct lab_poll;
@@ -113,16 +113,16 @@ struct ca;
 
 /* One stored object and when it was created / last changed (for `get`'s AGE). */
 struct lab_object {
-  struct resource *r;       /* owned */
-  int64_t created;          /* wall-clock seconds */
+  struct resource *r; /* owned */
+  int64_t created;    /* wall-clock seconds */
 };
 
 /* What the lab started with, for POST /v1/reset: every object of the initial manifests by key,
  * and a Deployment's replica count. */
 struct lab_initial {
   enum resource_kind kind;
-  char *ns, *name;          /* owned */
-  uint32_t replicas;        /* Deployments: spec.replicas at start */
+  char *ns, *name;   /* owned */
+  uint32_t replicas; /* Deployments: spec.replicas at start */
 };
 
 struct lab {
@@ -132,36 +132,36 @@ struct lab {
   struct http_server api;
   struct supervisor sup;
   uv_signal_t sigint, sigterm;
-  uv_timer_t push_timer;    /* coalesces recompiles after a burst of events */
-  uv_timer_t probe_timer;   /* checks apps' sockets while some app is starting */
+  uv_timer_t push_timer;  /* coalesces recompiles after a burst of events */
+  uv_timer_t probe_timer; /* checks apps' sockets while some app is starting */
   /* the store, in apply order */
   struct lab_object *objects;
   size_t objects_len, objects_cap;
-  struct lab_initial *initial;    /* the initial manifests' objects (reset) */
+  struct lab_initial *initial; /* the initial manifests' objects (reset) */
   size_t initial_len;
   struct registry *reg;
-  struct lab_replica *replicas;   /* in start order */
-  struct lab_poll *polls;         /* held config polls */
-  uint64_t push_version;          /* the last version handed out */
-  uint32_t addr_next;             /* next pod address (host order) */
-  uint32_t addr_last;             /* last usable pod address */
-  bool blocks;                    /* port blocks (docs/lab.md): every replica on 127.0.0.1 */
-  uint32_t block_next;            /* where the search for the next free block starts */
+  struct lab_replica *replicas; /* in start order */
+  struct lab_poll *polls;       /* held config polls */
+  uint64_t push_version;        /* the last version handed out */
+  uint32_t addr_next;           /* next pod address (host order) */
+  uint32_t addr_last;           /* last usable pod address */
+  bool blocks;                  /* port blocks (docs/lab.md): every replica on 127.0.0.1 */
+  uint32_t block_next;          /* where the search for the next free block starts */
   char ingress[64], ingress_tls[64];
   char api_address[128];
   bool api_open;
-  bool ready;                     /* every replica ready, at least once: cold start printed */
+  bool ready; /* every replica ready, at least once: cold start printed */
   bool closing;
   int exit_code;
   /* the telemetry sink (lab_telemetry.c) */
   struct labtel tel;
-  uv_timer_t tel_timer;           /* once a second: the journal's rate line */
+  uv_timer_t tel_timer; /* once a second: the journal's rate line */
   bool tel_timer_open;
-  int64_t tel_last_s;             /* last second written to the journal */
-  int64_t tel_expired_s;          /* when idle series were last dropped */
+  int64_t tel_last_s;    /* last second written to the journal */
+  int64_t tel_expired_s; /* when idle series were last dropped */
   uint64_t tel_prev_rps;
-  uint64_t tel_reports;           /* reports ingested */
-  FILE *journal;                  /* <dir>/journal, appended; NULL if it could not be opened */
+  uint64_t tel_reports; /* reports ingested */
+  FILE *journal;        /* <dir>/journal, appended; NULL if it could not be opened */
   /* identity: the root CA kept in the state folder (loaded by lab.c), and the renewal sweep
    * (lab_replica.c) */
   struct ca *ca;
@@ -209,8 +209,8 @@ struct lab_file {
 void lab_apply(struct lab *lab, const struct lab_file *files, size_t nfiles, const char *ns, bool ns_enforced,
                struct lab_output *o);
 /* `meshlab delete -f`: removes the objects the files name. */
-void lab_delete_files(struct lab *lab, const struct lab_file *files, size_t nfiles, const char *ns,
-                      bool ns_enforced, struct lab_output *o);
+void lab_delete_files(struct lab *lab, const struct lab_file *files, size_t nfiles, const char *ns, bool ns_enforced,
+                      struct lab_output *o);
 /* `meshlab delete KIND NAME`. */
 void lab_delete_named(struct lab *lab, const char *kind, const char *name, const char *ns, struct lab_output *o);
 /* `meshlab get KIND [NAME] [-n NS | -A] [-o yaml|json]`; format NULL: table. */
@@ -287,8 +287,7 @@ int lab_resolve_port(uv_loop_t *loop, const char *in, char *out, size_t n);
  * Deployment of that name (CLI.md's WORKLOAD rule), else every replica whose `app` label is
  * that name (the service: "ratings"). ns "" matches any namespace. Returns the
  * count (0: none) and fills out with up to max borrowed pointers, in start order. */
-size_t lab_workload_replicas(struct lab *lab, const char *ns, const char *name, struct lab_replica **out,
-                             size_t max);
+size_t lab_workload_replicas(struct lab *lab, const char *ns, const char *name, struct lab_replica **out, size_t max);
 /* How every command taking a WORKLOAD finds it. With ns set (-n), lab_workload_replicas in
  * that namespace. Without (NULL or ""), the default namespace first, as kubectl; when the
  * name means nothing there, the one other namespace where it does (istio-ingressgateway-0),

@@ -127,6 +127,6 @@ void lab_blocks_begin(struct lab *lab) {
   uint32_t span = (BLOCK_SEARCH_LAST + 1 - BLOCK_SEARCH_FIRST) / REGISTRY_BLOCK_SIZE;
   lab->block_next = lab->opt.port_block_base
                         ? lab->opt.port_block_base
-                        : BLOCK_SEARCH_FIRST + (uint32_t)((uv_hrtime() ^ (uint64_t)getpid() * 2654435761u) % span) *
-                                                   REGISTRY_BLOCK_SIZE;
+                        : BLOCK_SEARCH_FIRST +
+                              (uint32_t)((uv_hrtime() ^ (uint64_t)getpid() * 2654435761u) % span) * REGISTRY_BLOCK_SIZE;
 }

@@ -90,7 +90,6 @@ static int hexval(char c) {
   return -1;
 }
 
-
 /* ---- answers ---------------------------------------------------------------------------------- */
 
 static void respond_text(struct server_request *r, int status, const char *text) {
@@ -99,8 +98,7 @@ static void respond_text(struct server_request *r, int status, const char *text)
 
 static void respond_console(struct server_request *r, struct lab_output *o) {
   char headers[128];
-  snprintf(headers, sizeof headers, "x-meshlab-exit: %d\r\nx-meshlab-stdout-length: %zu\r\n", o->exit_code,
-           o->out.len);
+  snprintf(headers, sizeof headers, "x-meshlab-exit: %d\r\nx-meshlab-stdout-length: %zu\r\n", o->exit_code, o->out.len);
   buf_append(&o->out, o->err.data, o->err.len);
   server_respond(r, o->exit_code == 0 ? 200 : 422, "text/plain; charset=utf-8", o->out.data, o->out.len, headers);
   lab_output_free(o);
@@ -167,8 +165,8 @@ void lab_xds_poll(struct lab *lab, struct server_request *r, const char *node, u
     lab_event(lab, "%s/%s rejected config version %llu: %s", rep->ns, rep->name,
               (unsigned long long)rep->nacked_version, error);
     struct buf q = {0};
-    lab_journal(lab, "config_nacked", "\"replica\":\"%s/%s\",\"version\":%llu,\"running\":%llu,\"reason\":%s",
-                rep->ns, rep->name, (unsigned long long)rep->nacked_version, (unsigned long long)version,
+    lab_journal(lab, "config_nacked", "\"replica\":\"%s/%s\",\"version\":%llu,\"running\":%llu,\"reason\":%s", rep->ns,
+                rep->name, (unsigned long long)rep->nacked_version, (unsigned long long)version,
                 lab_json_quote(&q, error));
     buf_free(&q);
     if (rep->nacked_version > threshold) threshold = rep->nacked_version;
@@ -405,8 +403,7 @@ void lab_status(struct lab *lab, const char *ns, bool as_json, struct buf *out) 
   }
   lab_table_render(out, buf_cstr(&tsv));
   buf_free(&tsv);
-  buf_appendf(out, "\ningress: http://%s (Gateway port 80), https://%s (port 443)\n", lab->ingress,
-              lab->ingress_tls);
+  buf_appendf(out, "\ningress: http://%s (Gateway port 80), https://%s (port 443)\n", lab->ingress, lab->ingress_tls);
   buf_appendf(out, "outboundTrafficPolicy: %s\n", outbound_policy(lab));
 }
 

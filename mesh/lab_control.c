@@ -26,8 +26,7 @@
 /* Replicas one command reaches at most (a Deployment scales to 1000 at most). */
 #define LAB_CONTROL_MAX 1024
 
-size_t lab_workload_replicas(struct lab *lab, const char *ns, const char *name, struct lab_replica **out,
-                             size_t max) {
+size_t lab_workload_replicas(struct lab *lab, const char *ns, const char *name, struct lab_replica **out, size_t max) {
   size_t n = 0;
   bool any_ns = !ns || !*ns;
   /* A replica name first: "reviews-v2-0" names one pod even if a Deployment were called so. */
@@ -112,19 +111,19 @@ struct chaos_op;
 struct chaos_call {
   struct chaos_op *op;
   struct lab_replica *rep;
-  int status;       /* HTTP status, a negative error, or 0 when not sent */
-  struct buf body;  /* the app's answer */
-  char why[160];    /* why it was not sent */
+  int status;      /* HTTP status, a negative error, or 0 when not sent */
+  struct buf body; /* the app's answer */
+  char why[160];   /* why it was not sent */
 };
 
 struct chaos_op {
   struct lab *lab;
   struct server_request *r;
   struct http_client cl;
-  uv_timer_t finish;  /* closes the client outside its own callback */
+  uv_timer_t finish; /* closes the client outside its own callback */
   bool clear;
-  bool lenient;       /* reset: a replica that did not answer is a warning, not a failure */
-  struct buf pre;     /* lines printed before the replicas' (reset's deletions) */
+  bool lenient;   /* reset: a replica that did not answer is a warning, not a failure */
+  struct buf pre; /* lines printed before the replicas' (reset's deletions) */
   size_t n, pending;
   struct chaos_call *calls;
 };
@@ -280,9 +279,10 @@ static void chaos_send(struct lab *lab, struct server_request *r, struct chaos_o
     c->op = op;
     c->rep = reps[i];
     if (!c->rep->app_kind || !c->rep->app) {
-      snprintf(c->why, sizeof c->why, "%s", c->rep->gateway ? "the ingress gateway runs no app: chaos needs one"
-                                                            : "this workload runs no app (a client-only image such "
-                                                              "as curl or fortio): chaos needs one");
+      snprintf(c->why, sizeof c->why, "%s",
+               c->rep->gateway ? "the ingress gateway runs no app: chaos needs one"
+                               : "this workload runs no app (a client-only image such "
+                                 "as curl or fortio): chaos needs one");
       op->pending--;
       continue;
     }
@@ -294,9 +294,12 @@ static void chaos_send(struct lab *lab, struct server_request *r, struct chaos_o
       op->pending--;
       continue;
     }
-    struct http_client_req req = {"POST", clear ? "http://control/chaos/clear" : "http://control/chaos", &ca,
+    struct http_client_req req = {"POST",
+                                  clear ? "http://control/chaos/clear" : "http://control/chaos",
+                                  &ca,
                                   "content-type: application/json\r\n",
-                                  {clear ? "" : knobs, clear ? 0 : len}, LAB_CONTROL_TIMEOUT_MS};
+                                  {clear ? "" : knobs, clear ? 0 : len},
+                                  LAB_CONTROL_TIMEOUT_MS};
     int rc = http_client_send(&op->cl, &req, on_chaos_done, c, NULL);
     if (rc != 0) {
       snprintf(c->why, sizeof c->why, "cannot call its control socket: %s", uv_strerror(rc));

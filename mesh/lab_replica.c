@@ -37,9 +37,14 @@ static const char *image_app(const char *image, bool *known, char *buf, size_t n
   static const struct {
     const char *needle, *kind;
   } map[] = {
-      {"bookinfo-productpage", "productpage"}, {"bookinfo-details", "details"}, {"bookinfo-reviews", "reviews"},
-      {"bookinfo-ratings", "ratings"},         {"httpbin", "httpbin"},          {"fortio", NULL},
-      {"curl", NULL},                          {"sleep", NULL},
+      {"bookinfo-productpage", "productpage"},
+      {"bookinfo-details", "details"},
+      {"bookinfo-reviews", "reviews"},
+      {"bookinfo-ratings", "ratings"},
+      {"httpbin", "httpbin"},
+      {"fortio", NULL},
+      {"curl", NULL},
+      {"sleep", NULL},
   };
   *known = true;
   const char *own = strstr(image, "meshlab/");
@@ -70,8 +75,8 @@ static const char *workload_app(struct lab *lab, const char *ns, const char *wor
     const char *kind = image ? image_app(image, &known, buf, n) : NULL;
     if (kind) return kind;
     if (image && !known)
-      lab_event(lab, "%s/%s: image %s is not one the lab runs; the replica gets a sidecar and no app", ns,
-                workload, image);
+      lab_event(lab, "%s/%s: image %s is not one the lab runs; the replica gets a sidecar and no app", ns, workload,
+                image);
   }
   return NULL;
 }
@@ -248,8 +253,7 @@ void lab_replica_unlink_sockets(struct lab_replica *rep) {
 
 /* Registers the replica's process for `role` ("sidecar", "app", logging to <rdir>/ROLE.log) with
  * argv, or, when it exists with other arguments, gives it the new ones and restarts it. */
-static int replica_proc(struct lab *lab, struct lab_replica *rep, struct proc **slot, const char *role,
-                        char **argv) {
+static int replica_proc(struct lab *lab, struct lab_replica *rep, struct proc **slot, const char *role, char **argv) {
   if (!*slot) {
     char pname[96], logp[4200];
     snprintf(pname, sizeof pname, "%s/%s", rep->name, role);

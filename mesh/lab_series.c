@@ -18,8 +18,8 @@
 struct labtel_series {
   struct labtel_key key;
   uint64_t hash;
-  int64_t last_s;                                  /* newest second written; -1: none */
-  uint32_t requests[LABTEL_SECONDS];               /* slot = second % LABTEL_SECONDS */
+  int64_t last_s;                    /* newest second written; -1: none */
+  uint32_t requests[LABTEL_SECONDS]; /* slot = second % LABTEL_SECONDS */
   uint32_t duration[LABTEL_SECONDS][LABTEL_BUCKETS];
 };
 
@@ -130,8 +130,8 @@ void labtel_query(const struct labtel *t, int64_t now_s, const struct labtel_que
   for (size_t i = 0; i < t->len; i++) {
     const struct labtel_series *s = t->series[i];
     bool counted = matches(s, q, false);
-    bool carried = s->key.reporter == REPORTER_DESTINATION && s->key.security != LABTEL_SECURITY_UNKNOWN &&
-                   matches(s, q, true);
+    bool carried =
+        s->key.reporter == REPORTER_DESTINATION && s->key.security != LABTEL_SECURITY_UNKNOWN && matches(s, q, true);
     if (!counted && !carried) continue;
     uint64_t n = sum_window(s, now_s, w, counted ? &out->duration : NULL);
     if (!n) continue;

@@ -59,10 +59,8 @@ static void plural_name(enum resource_kind kind, char *out, size_t n) {
   const char *full = resource_kind_resource_name(kind);
   const char *dot = strchr(full, '.');
   size_t base = dot ? (size_t)(dot - full) : strlen(full);
-  if (base && full[base - 1] == 'y')
-    snprintf(out, n, "%.*sies%s", (int)base - 1, full, dot ? dot : "");
-  else
-    snprintf(out, n, "%.*ss%s", (int)base, full, dot ? dot : "");
+  if (base && full[base - 1] == 'y') snprintf(out, n, "%.*sies%s", (int)base - 1, full, dot ? dot : "");
+  else snprintf(out, n, "%.*ss%s", (int)base, full, dot ? dot : "");
 }
 
 static void print_diags(struct buf *b, const struct diag_list *diags, enum diag_severity only, bool all) {
@@ -195,8 +193,8 @@ static void delete_one(struct lab *lab, enum resource_kind kind, const char *ns,
   buf_appendf(&o->out, "%s \"%s\" deleted\n", resource_kind_resource_name(kind), name);
 }
 
-void lab_delete_files(struct lab *lab, const struct lab_file *files, size_t nfiles, const char *ns,
-                      bool ns_enforced, struct lab_output *o) {
+void lab_delete_files(struct lab *lab, const struct lab_file *files, size_t nfiles, const char *ns, bool ns_enforced,
+                      struct lab_output *o) {
   struct resource_list parsed;
   struct diag_list diags;
   resource_list_init(&parsed);
@@ -252,7 +250,8 @@ void lab_reset_store(struct lab *lab, struct lab_output *o) {
     buf_appendf(&o->out, "deployment.apps/%s scaled\n", in->name);
     changed = true;
   }
-  if (changed && lab_store_changed(lab) != 0) buf_append_str(&o->err, "warning: the lab could not update its replicas\n");
+  if (changed && lab_store_changed(lab) != 0)
+    buf_append_str(&o->err, "warning: the lab could not update its replicas\n");
 }
 
 /* ---- get ---------------------------------------------------------------------------------------- */
@@ -275,27 +274,39 @@ static void json_list(struct buf *b, char **items, size_t n) {
 
 static const char *mtls_name(enum resource_mtls_mode m) {
   switch (m) {
-    case RESOURCE_MTLS_UNSET: return "UNSET";
-    case RESOURCE_MTLS_DISABLE: return "DISABLE";
-    case RESOURCE_MTLS_PERMISSIVE: return "PERMISSIVE";
-    case RESOURCE_MTLS_STRICT: return "STRICT";
+  case RESOURCE_MTLS_UNSET:
+    return "UNSET";
+  case RESOURCE_MTLS_DISABLE:
+    return "DISABLE";
+  case RESOURCE_MTLS_PERMISSIVE:
+    return "PERMISSIVE";
+  case RESOURCE_MTLS_STRICT:
+    return "STRICT";
   }
   return "";
 }
 
 static const char *header_for(enum resource_kind kind) {
   switch (kind) {
-    case RESOURCE_VIRTUAL_SERVICE: return "NAME\tGATEWAYS\tHOSTS\tAGE";
-    case RESOURCE_DESTINATION_RULE: return "NAME\tHOST\tAGE";
-    case RESOURCE_SERVICE_ENTRY: return "NAME\tHOSTS\tLOCATION\tRESOLUTION\tAGE";
-    case RESOURCE_PEER_AUTHENTICATION: return "NAME\tMODE\tAGE";
-    case RESOURCE_AUTHORIZATION_POLICY: return "NAME\tACTION\tAGE";
-    case RESOURCE_SERVICE: return "NAME\tTYPE\tPORT(S)\tAGE";
-    case RESOURCE_DEPLOYMENT: return "NAME\tREADY\tUP-TO-DATE\tAVAILABLE\tAGE";
-    case RESOURCE_GATEWAY:
-    case RESOURCE_REQUEST_AUTHENTICATION:
-    case RESOURCE_ENVOY_FILTER:
-    case RESOURCE_SERVICE_ACCOUNT: return "NAME\tAGE";
+  case RESOURCE_VIRTUAL_SERVICE:
+    return "NAME\tGATEWAYS\tHOSTS\tAGE";
+  case RESOURCE_DESTINATION_RULE:
+    return "NAME\tHOST\tAGE";
+  case RESOURCE_SERVICE_ENTRY:
+    return "NAME\tHOSTS\tLOCATION\tRESOLUTION\tAGE";
+  case RESOURCE_PEER_AUTHENTICATION:
+    return "NAME\tMODE\tAGE";
+  case RESOURCE_AUTHORIZATION_POLICY:
+    return "NAME\tACTION\tAGE";
+  case RESOURCE_SERVICE:
+    return "NAME\tTYPE\tPORT(S)\tAGE";
+  case RESOURCE_DEPLOYMENT:
+    return "NAME\tREADY\tUP-TO-DATE\tAVAILABLE\tAGE";
+  case RESOURCE_GATEWAY:
+  case RESOURCE_REQUEST_AUTHENTICATION:
+  case RESOURCE_ENVOY_FILTER:
+  case RESOURCE_SERVICE_ACCOUNT:
+    return "NAME\tAGE";
   }
   return "NAME\tAGE";
 }
@@ -303,56 +314,57 @@ static const char *header_for(enum resource_kind kind) {
 /* The middle columns of one table row (between NAME and AGE), each followed by a tab. */
 static void row_columns(struct lab *lab, const struct resource *r, struct buf *b) {
   switch (r->kind) {
-    case RESOURCE_VIRTUAL_SERVICE: {
-      const struct resource_virtual_service *vs = &r->spec.virtual_service;
-      json_list(b, vs->gateways.items, vs->gateways.len);
-      buf_append_str(b, "\t[");
-      for (size_t i = 0; i < vs->hosts_len; i++) buf_appendf(b, "%s\"%s\"", i ? "," : "", vs->hosts[i].written);
-      buf_append_str(b, "]\t");
-      return;
+  case RESOURCE_VIRTUAL_SERVICE: {
+    const struct resource_virtual_service *vs = &r->spec.virtual_service;
+    json_list(b, vs->gateways.items, vs->gateways.len);
+    buf_append_str(b, "\t[");
+    for (size_t i = 0; i < vs->hosts_len; i++) buf_appendf(b, "%s\"%s\"", i ? "," : "", vs->hosts[i].written);
+    buf_append_str(b, "]\t");
+    return;
+  }
+  case RESOURCE_DESTINATION_RULE:
+    buf_appendf(b, "%s\t", r->spec.destination_rule.host.written);
+    return;
+  case RESOURCE_SERVICE_ENTRY: {
+    const struct resource_service_entry *se = &r->spec.service_entry;
+    buf_append_str(b, "[");
+    for (size_t i = 0; i < se->hosts_len; i++) buf_appendf(b, "%s\"%s\"", i ? "," : "", se->hosts[i].written);
+    static const char *const res[] = {"NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN"};
+    buf_appendf(b, "]\t%s\t%s\t", se->location == RESOURCE_MESH_INTERNAL ? "MESH_INTERNAL" : "MESH_EXTERNAL",
+                res[se->resolution]);
+    return;
+  }
+  case RESOURCE_PEER_AUTHENTICATION:
+    buf_appendf(b, "%s\t", r->spec.peer_authentication.mtls_present ? mtls_name(r->spec.peer_authentication.mode) : "");
+    return;
+  case RESOURCE_AUTHORIZATION_POLICY:
+    buf_appendf(b, "%s\t", resource_authz_action_name(r->spec.authorization_policy.action));
+    return;
+  case RESOURCE_SERVICE: {
+    buf_append_str(b, "ClusterIP\t");
+    for (size_t i = 0; i < r->spec.service.ports_len; i++)
+      buf_appendf(b, "%s%u/%s", i ? "," : "", r->spec.service.ports[i].port,
+                  r->spec.service.ports[i].protocol ? r->spec.service.ports[i].protocol : "TCP");
+    buf_append_str(b, "\t");
+    return;
+  }
+  case RESOURCE_DEPLOYMENT: {
+    size_t ready = 0, running = 0;
+    for (struct lab_replica *rep = lab->replicas; rep; rep = rep->next) {
+      if (!rep->present || rep->gateway || strcmp(rep->ns, r->meta.ns) != 0 || strcmp(rep->workload, r->meta.name) != 0)
+        continue;
+      running++;
+      bool app_ok = !rep->app_kind || (rep->app && rep->app->state == PROC_RUNNING);
+      if (app_ok && strcmp(lab_sidecar_state(rep), "serving") == 0) ready++;
     }
-    case RESOURCE_DESTINATION_RULE: buf_appendf(b, "%s\t", r->spec.destination_rule.host.written); return;
-    case RESOURCE_SERVICE_ENTRY: {
-      const struct resource_service_entry *se = &r->spec.service_entry;
-      buf_append_str(b, "[");
-      for (size_t i = 0; i < se->hosts_len; i++) buf_appendf(b, "%s\"%s\"", i ? "," : "", se->hosts[i].written);
-      static const char *const res[] = {"NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN"};
-      buf_appendf(b, "]\t%s\t%s\t", se->location == RESOURCE_MESH_INTERNAL ? "MESH_INTERNAL" : "MESH_EXTERNAL",
-                  res[se->resolution]);
-      return;
-    }
-    case RESOURCE_PEER_AUTHENTICATION:
-      buf_appendf(b, "%s\t", r->spec.peer_authentication.mtls_present ? mtls_name(r->spec.peer_authentication.mode)
-                                                                       : "");
-      return;
-    case RESOURCE_AUTHORIZATION_POLICY:
-      buf_appendf(b, "%s\t", resource_authz_action_name(r->spec.authorization_policy.action));
-      return;
-    case RESOURCE_SERVICE: {
-      buf_append_str(b, "ClusterIP\t");
-      for (size_t i = 0; i < r->spec.service.ports_len; i++)
-        buf_appendf(b, "%s%u/%s", i ? "," : "", r->spec.service.ports[i].port,
-                    r->spec.service.ports[i].protocol ? r->spec.service.ports[i].protocol : "TCP");
-      buf_append_str(b, "\t");
-      return;
-    }
-    case RESOURCE_DEPLOYMENT: {
-      size_t ready = 0, running = 0;
-      for (struct lab_replica *rep = lab->replicas; rep; rep = rep->next) {
-        if (!rep->present || rep->gateway || strcmp(rep->ns, r->meta.ns) != 0 ||
-            strcmp(rep->workload, r->meta.name) != 0)
-          continue;
-        running++;
-        bool app_ok = !rep->app_kind || (rep->app && rep->app->state == PROC_RUNNING);
-        if (app_ok && strcmp(lab_sidecar_state(rep), "serving") == 0) ready++;
-      }
-      buf_appendf(b, "%zu/%u\t%zu\t%zu\t", ready, r->spec.deployment.replicas.value, running, ready);
-      return;
-    }
-    case RESOURCE_GATEWAY:
-    case RESOURCE_REQUEST_AUTHENTICATION:
-    case RESOURCE_ENVOY_FILTER:
-    case RESOURCE_SERVICE_ACCOUNT: return;
+    buf_appendf(b, "%zu/%u\t%zu\t%zu\t", ready, r->spec.deployment.replicas.value, running, ready);
+    return;
+  }
+  case RESOURCE_GATEWAY:
+  case RESOURCE_REQUEST_AUTHENTICATION:
+  case RESOURCE_ENVOY_FILTER:
+  case RESOURCE_SERVICE_ACCOUNT:
+    return;
   }
 }
 
@@ -375,8 +387,7 @@ void lab_get(struct lab *lab, const char *kind, const char *name, const char *ns
     o->exit_code = 1;
     return;
   }
-  if (format && *format && strcmp(format, "yaml") != 0 && strcmp(format, "json") != 0 &&
-      strcmp(format, "wide") != 0) {
+  if (format && *format && strcmp(format, "yaml") != 0 && strcmp(format, "json") != 0 && strcmp(format, "wide") != 0) {
     buf_appendf(&o->err, "error: unable to match a printer for output format \"%s\" (yaml, json)\n", format);
     o->exit_code = 1;
     return;
@@ -389,8 +400,7 @@ void lab_get(struct lab *lab, const char *kind, const char *name, const char *ns
   size_t n = 0;
   for (size_t i = 0; i < lab->objects_len; i++) {
     const struct resource *r = lab->objects[i].r;
-    if (r->kind != k || (!all_ns && strcmp(r->meta.ns, ns) != 0) || (name && strcmp(r->meta.name, name) != 0))
-      continue;
+    if (r->kind != k || (!all_ns && strcmp(r->meta.ns, ns) != 0) || (name && strcmp(r->meta.name, name) != 0)) continue;
     found[n++] = &lab->objects[i];
   }
   qsort(found, n, sizeof *found, by_ns_name);
@@ -424,7 +434,8 @@ void lab_get(struct lab *lab, const char *kind, const char *name, const char *ns
       buf_append_str(&o->out, "{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"List\",\n  \"items\": [\n");
       for (size_t i = 0; i < n; i++) {
         char *text = NULL;
-        if (resource_to_json(found[i]->r, 0, &text) == 0) buf_appendf(&o->out, "    %s%s\n", text, i + 1 < n ? "," : "");
+        if (resource_to_json(found[i]->r, 0, &text) == 0)
+          buf_appendf(&o->out, "    %s%s\n", text, i + 1 < n ? "," : "");
         free(text);
       }
       buf_append_str(&o->out, "  ]\n}\n");
@@ -461,8 +472,8 @@ void lab_analyze(struct lab *lab, struct lab_output *o) {
   size_t warnings = diag_count(&diags, DIAG_WARNING), notes = diag_count(&diags, DIAG_NOTE);
   if (!warnings && !notes) buf_append_str(&o->out, "No validation issues found.\n");
   else
-    buf_appendf(&o->err, "%zu warning%s, %zu note%s (notes: Kubernetes fields the lab accepts and ignores)\n",
-                warnings, warnings == 1 ? "" : "s", notes, notes == 1 ? "" : "s");
+    buf_appendf(&o->err, "%zu warning%s, %zu note%s (notes: Kubernetes fields the lab accepts and ignores)\n", warnings,
+                warnings == 1 ? "" : "s", notes, notes == 1 ? "" : "s");
   diag_list_free(&diags);
   free(items);
 }

@@ -123,8 +123,8 @@ size_t labtel_cluster_changes(const struct labtel_cluster *old, const struct lab
     /* a restarted sidecar starts again from 0: the whole count is new */
     uint64_t was = counters[i].now < counters[i].was ? 0 : counters[i].was;
     if (counters[i].now == was) continue;
-    if (n < max) out[n] = (struct labtel_change){LABTEL_OVERFLOW, NULL, counters[i].name, counters[i].now,
-                                                 counters[i].now - was};
+    if (n < max)
+      out[n] = (struct labtel_change){LABTEL_OVERFLOW, NULL, counters[i].name, counters[i].now, counters[i].now - was};
     n++;
   }
   return n;
@@ -217,8 +217,7 @@ static int cluster_from_json(json_t *o, struct labtel_cluster *c) {
   return 0;
 }
 
-static int clusters_from_json(json_t *arr, const char *node, int64_t now_ms, struct labtel_cluster ***out,
-                              size_t *n) {
+static int clusters_from_json(json_t *arr, const char *node, int64_t now_ms, struct labtel_cluster ***out, size_t *n) {
   *out = NULL;
   *n = 0;
   size_t len = json_array_size(arr), i;
@@ -243,8 +242,8 @@ static int clusters_from_json(json_t *arr, const char *node, int64_t now_ms, str
   return 0;
 }
 
-int labtel_clusters_parse(const char *body, size_t len, const char *node, int64_t now_ms,
-                          struct labtel_cluster ***out, size_t *n) {
+int labtel_clusters_parse(const char *body, size_t len, const char *node, int64_t now_ms, struct labtel_cluster ***out,
+                          size_t *n) {
   *out = NULL;
   *n = 0;
   json_t *root = json_loadb(body, len, 0, NULL);
@@ -405,9 +404,9 @@ static json_t *summary_json(const struct labtel_summary *s) {
   json_object_set_new(o, "by_response_flags", flags);
   /* one word for the dashboard's edge mark, and the counts behind it */
   const char *policy = s->mutual_tls && s->plaintext ? "mixed"
-                       : s->mutual_tls                ? "mutual_tls"
-                       : s->plaintext                 ? "none"
-                                                      : "unknown";
+                       : s->mutual_tls               ? "mutual_tls"
+                       : s->plaintext                ? "none"
+                                                     : "unknown";
   json_object_set_new(o, "connection_security_policy", json_string(policy));
   json_t *carried = json_object();
   json_object_set_new(carried, "mutual_tls", json_integer((json_int_t)s->mutual_tls));
@@ -422,9 +421,10 @@ void lab_metrics_json(struct lab *lab, const struct labtel_query *q, bool by_ser
   if (!s) return;
   json_t *root = json_object();
   json_object_set_new(root, "window_seconds", json_integer(q->window_s));
-  json_object_set_new(root, "reporter", json_string(q->reporter == REPORTER_SOURCE        ? "source"
-                                                    : q->reporter == REPORTER_DESTINATION ? "destination"
-                                                                                          : "any"));
+  json_object_set_new(root, "reporter",
+                      json_string(q->reporter == REPORTER_SOURCE        ? "source"
+                                  : q->reporter == REPORTER_DESTINATION ? "destination"
+                                                                        : "any"));
   if (q->destination_service) json_object_set_new(root, "destination_service", json_string(q->destination_service));
   if (q->source_workload) json_object_set_new(root, "source_workload", json_string(q->source_workload));
   /* how many reports the lab took in so far: lets a test see that idle sidecars stay quiet */
@@ -657,8 +657,7 @@ static void on_tel_tick(uv_timer_t *timer) {
   for (int64_t sec = from; sec < now; sec++) {
     uint64_t errors, n = labtel_requests_at(&lab->tel, sec, REPORTER_SOURCE, &errors);
     if (n || lab->tel_prev_rps)
-      lab_journal(lab, "rate", "\"rps\":%llu,\"errors_5xx\":%llu", (unsigned long long)n,
-                  (unsigned long long)errors);
+      lab_journal(lab, "rate", "\"rps\":%llu,\"errors_5xx\":%llu", (unsigned long long)n, (unsigned long long)errors);
     lab->tel_prev_rps = n;
     lab->tel_last_s = sec;
   }

@@ -28,12 +28,12 @@
 #include "mesh/stats.h"
 #include "mesh/telemetry.h"
 
-#define LABTEL_SECONDS 300                 /* five minutes of history */
+#define LABTEL_SECONDS 300                  /* five minutes of history */
 #define LABTEL_BUCKETS (STATS_NBUCKETS + 1) /* Envoy's bounds, then the overflow */
-#define LABTEL_LOG 1000                    /* sampled request records kept for the live log */
-#define LABTEL_MAX_SERIES 4096             /* 25 KiB each; beyond it new series are refused */
-#define LABTEL_MAX_GROUPS 32               /* distinct versions / codes / flag sets per answer */
-#define LABTEL_MAX_CLUSTERS 4096           /* (caller, cluster) states kept; beyond it new ones are refused */
+#define LABTEL_LOG 1000                     /* sampled request records kept for the live log */
+#define LABTEL_MAX_SERIES 4096              /* 25 KiB each; beyond it new series are refused */
+#define LABTEL_MAX_GROUPS 32                /* distinct versions / codes / flag sets per answer */
+#define LABTEL_MAX_CLUSTERS 4096            /* (caller, cluster) states kept; beyond it new ones are refused */
 
 /* Istio's connection_security_policy: what the destination's sidecar saw of the connection
  * (the source reports "unknown", as in Istio). */
@@ -61,17 +61,17 @@ struct labtel_record {
  * "clusters"): replaced whole by each report of that cluster, dropped with the caller. */
 struct labtel_host {
   char address[64], replica[64];
-  char health[16];                       /* "healthy", "ejected", "unhealthy" */
+  char health[16]; /* "healthy", "ejected", "unhealthy" */
   uint64_t rq_active, cx_active, rq_total, rq_error, times_ejected;
   uint32_t consecutive_5xx, consecutive_gateway;
   bool ejected;
-  int64_t ejection_remaining_ms;         /* when reported */
+  int64_t ejection_remaining_ms; /* when reported */
 };
 
 struct labtel_cluster {
-  char node[128];                        /* the caller: NS/REPLICA */
+  char node[128]; /* the caller: NS/REPLICA */
   char name[256], direction[16], service[160];
-  int64_t reported_ms;                   /* the lab's loop time when the report came in */
+  int64_t reported_ms; /* the lab's loop time when the report came in */
   uint32_t max_connections, max_pending_requests, max_requests, max_retries, max_requests_per_connection;
   uint32_t cx_active, rq_pending_active, rq_active, rq_retry_active;
   uint64_t cx_overflow, rq_pending_overflow, rq_retry_overflow;
@@ -79,7 +79,7 @@ struct labtel_cluster {
   uint32_t consecutive_5xx, consecutive_gateway, max_ejection_percent;
   int64_t interval_ms, base_ejection_ms;
   uint64_t ejections_active, ejections_total, ejections_overflow;
-  struct labtel_host *hosts;             /* owned */
+  struct labtel_host *hosts; /* owned */
   size_t nhosts;
 };
 
@@ -88,40 +88,49 @@ enum labtel_change_kind { LABTEL_HOST_EJECTED, LABTEL_HOST_RETURNED, LABTEL_OVER
 
 struct labtel_change {
   enum labtel_change_kind kind;
-  const struct labtel_host *host;        /* ejected, returned: the host in the new state */
-  const char *counter;                   /* overflow: "upstream_rq_pending_overflow", ... */
-  uint64_t value, delta;                 /* overflow: the counter now, and how much it grew */
+  const struct labtel_host *host; /* ejected, returned: the host in the new state */
+  const char *counter;            /* overflow: "upstream_rq_pending_overflow", ... */
+  uint64_t value, delta;          /* overflow: the counter now, and how much it grew */
 };
 
 struct labtel {
   struct labtel_series **series;
   size_t len, cap;
-  uint64_t refused;                      /* series refused past LABTEL_MAX_SERIES */
-  struct labtel_record *log;             /* ring of LABTEL_LOG, allocated on first use */
+  uint64_t refused;          /* series refused past LABTEL_MAX_SERIES */
+  struct labtel_record *log; /* ring of LABTEL_LOG, allocated on first use */
   size_t log_next, log_len;
-  struct labtel_cluster **clusters;      /* sorted by node, then cluster name */
+  struct labtel_cluster **clusters; /* sorted by node, then cluster name */
   size_t nclusters, clusters_cap;
 };
 
 /* What to sum. NULL / -1 fields match everything. */
 struct labtel_query {
-  int64_t window_s;                      /* 1 .. LABTEL_SECONDS; the current second included */
-  int reporter;                          /* REPORTER_SOURCE, REPORTER_DESTINATION, or -1 */
+  int64_t window_s; /* 1 .. LABTEL_SECONDS; the current second included */
+  int reporter;     /* REPORTER_SOURCE, REPORTER_DESTINATION, or -1 */
   const char *destination_service;
   const char *source_workload;
 };
 
 struct labtel_summary {
   uint64_t requests, non_5xx;
-  double rps;                            /* requests / window */
-  double success_ratio;                  /* non-5xx / all; -1 when no requests */
-  double p50, p90, p99;                  /* ms, from the merged histogram; 0 when none */
-  struct histogram duration;             /* merged */
-  struct { char version[32]; uint64_t n; } versions[LABTEL_MAX_GROUPS];
+  double rps;                /* requests / window */
+  double success_ratio;      /* non-5xx / all; -1 when no requests */
+  double p50, p90, p99;      /* ms, from the merged histogram; 0 when none */
+  struct histogram duration; /* merged */
+  struct {
+    char version[32];
+    uint64_t n;
+  } versions[LABTEL_MAX_GROUPS];
   size_t nversions;
-  struct { int code; uint64_t n; } codes[LABTEL_MAX_GROUPS];
+  struct {
+    int code;
+    uint64_t n;
+  } codes[LABTEL_MAX_GROUPS];
   size_t ncodes;
-  struct { uint32_t flags; uint64_t n; } flags[LABTEL_MAX_GROUPS];
+  struct {
+    uint32_t flags;
+    uint64_t n;
+  } flags[LABTEL_MAX_GROUPS];
   size_t nflags;
   /* How the selected calls were carried, whatever reporter the query counts: the destination
    * series of the same callers and services, over mTLS or in plaintext. Calls to a workload
@@ -151,8 +160,8 @@ const struct labtel_record *labtel_log_get(const struct labtel *t, size_t i);
  * (returns owned, an array of *n, each stamped with node and now_ms; free each with
  * labtel_cluster_free and the array with free). A report without clusters gives *n = 0.
  * Returns 0, -EINVAL (not a JSON object) or -ENOMEM. */
-int labtel_clusters_parse(const char *body, size_t len, const char *node, int64_t now_ms,
-                          struct labtel_cluster ***out, size_t *n);
+int labtel_clusters_parse(const char *body, size_t len, const char *node, int64_t now_ms, struct labtel_cluster ***out,
+                          size_t *n);
 /* Keeps c (takes it) as the latest state of (c->node, c->name); *old gets the state it
  * replaced (returns owned, NULL when none). Returns 0, or -ENOMEM or -ENOSPC (a new pair past
  * LABTEL_MAX_CLUSTERS), c then freed. */

@@ -48,8 +48,7 @@ struct why_op {
 
 static void on_finish_closed(uv_handle_t *h) {
   struct why_op *op = h->data;
-  for (size_t i = 0; i < op->n; i++)
-    free(op->calls[i].recs);
+  for (size_t i = 0; i < op->n; i++) free(op->calls[i].recs);
   free(op->calls);
   free(op);
 }
@@ -67,12 +66,10 @@ static void on_finish(uv_timer_t *t) {
 /* Every answer's records, in hop order; returns owned (free()), *n the count. */
 static struct trace_record *merged(struct why_op *op, size_t *n) {
   size_t total = 0;
-  for (size_t i = 0; i < op->n; i++)
-    total += op->calls[i].nrecs;
+  for (size_t i = 0; i < op->n; i++) total += op->calls[i].nrecs;
   *n = 0;
   struct trace_record *all = total ? malloc(total * sizeof *all) : NULL;
-  if (!all)
-    return NULL;
+  if (!all) return NULL;
   for (size_t i = 0; i < op->n; i++) {
     if (op->calls[i].nrecs) /* recs is NULL for a proxy with nothing: memcpy must not see it */
       memcpy(all + *n, op->calls[i].recs, op->calls[i].nrecs * sizeof *all);
@@ -83,12 +80,9 @@ static struct trace_record *merged(struct why_op *op, size_t *n) {
 }
 
 static const char *call_error(const struct why_call *c, char *tmp, size_t n) {
-  if (c->why[0])
-    return c->why;
-  if (c->status < 0)
-    snprintf(tmp, n, "its admin %s did not answer: %s", c->admin, uv_strerror(c->status));
-  else
-    snprintf(tmp, n, "its admin %s answered HTTP %d", c->admin, c->status);
+  if (c->why[0]) return c->why;
+  if (c->status < 0) snprintf(tmp, n, "its admin %s did not answer: %s", c->admin, uv_strerror(c->status));
+  else snprintf(tmp, n, "its admin %s answered HTTP %d", c->admin, c->status);
   return tmp;
 }
 
@@ -99,26 +93,22 @@ static void answer_json(struct why_op *op, const struct trace_record *recs, size
   char tmp[256];
   buf_appendf(&out, "{\"request_id\":%s,\"proxies\":%zu,\"records\":[", lab_json_quote(&q, op->id), op->n);
   for (size_t i = 0; i < n; i++) {
-    if (i)
-      buf_append_str(&out, ",");
+    if (i) buf_append_str(&out, ",");
     trace_record_json(&recs[i], &out);
   }
   buf_append_str(&out, "],\"unreachable\":[");
   size_t k = 0;
   for (size_t i = 0; i < op->n; i++) {
     const struct why_call *c = &op->calls[i];
-    if (!call_failed(c))
-      continue;
+    if (!call_failed(c)) continue;
     buf_appendf(&out, "%s{\"proxy\":%s,", k++ ? "," : "", lab_json_quote(&q, c->name));
     buf_appendf(&out, "\"admin\":%s,", lab_json_quote(&q, c->admin));
     buf_appendf(&out, "\"error\":%s}", lab_json_quote(&q, call_error(c, tmp, sizeof tmp)));
   }
   buf_append_str(&out, "]}\n");
   buf_free(&q);
-  if (!out.data)
-    server_respond(op->r, 503, "text/plain; charset=utf-8", "out of memory\n", 14, NULL);
-  else
-    server_respond(op->r, n ? 200 : 404, "application/json", out.data, out.len, NULL);
+  if (!out.data) server_respond(op->r, 503, "text/plain; charset=utf-8", "out of memory\n", 14, NULL);
+  else server_respond(op->r, n ? 200 : 404, "application/json", out.data, out.len, NULL);
   buf_free(&out);
 }
 
@@ -129,8 +119,7 @@ static void answer_text(struct why_op *op, const struct trace_record *recs, size
     trace_record_text(&recs[i], &o.out);
     buf_append_str(&o.out, "\n");
   }
-  if (n)
-    trace_records_summary(op->id, recs, n, &o.out);
+  if (n) trace_records_summary(op->id, recs, n, &o.out);
   for (size_t i = 0; i < op->n; i++)
     if (call_failed(&op->calls[i]))
       buf_appendf(&o.err, "warning: %s: %s; its part of the request is missing\n", op->calls[i].name,
@@ -149,10 +138,8 @@ static void answer_text(struct why_op *op, const struct trace_record *recs, size
 static void why_answer(struct why_op *op) {
   size_t n = 0;
   struct trace_record *recs = merged(op, &n);
-  if (op->text)
-    answer_text(op, recs, n);
-  else
-    answer_json(op, recs, n);
+  if (op->text) answer_text(op, recs, n);
+  else answer_json(op, recs, n);
   free(recs);
   op->r = NULL;
   uv_timer_start(&op->finish, on_finish, 0, 0);
@@ -168,8 +155,7 @@ static void on_why_done(struct http_client_call *call, int status) {
                             sizeof err) != 0)
       snprintf(c->why, sizeof c->why, "its answer could not be read: %s", err);
   }
-  if (--c->op->pending == 0)
-    why_answer(c->op);
+  if (--c->op->pending == 0) why_answer(c->op);
 }
 
 /* Appends s percent-encoded for a query value. */
@@ -178,15 +164,13 @@ static void query_escape(struct buf *b, const char *s) {
     unsigned char ch = (unsigned char)*s;
     if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || strchr("-._~", ch))
       buf_append(b, s, 1);
-    else
-      buf_appendf(b, "%%%02X", ch);
+    else buf_appendf(b, "%%%02X", ch);
   }
 }
 
 void lab_why(struct lab *lab, struct server_request *r, const char *request_id, bool text) {
   size_t n = 0;
-  for (struct lab_replica *rep = lab->replicas; rep; rep = rep->next)
-    n += rep->present;
+  for (struct lab_replica *rep = lab->replicas; rep; rep = rep->next) n += rep->present;
   struct why_op *op = calloc(1, sizeof *op);
   if (!op || !(op->calls = calloc(n ? n : 1, sizeof *op->calls))) {
     free(op);
@@ -207,8 +191,7 @@ void lab_why(struct lab *lab, struct server_request *r, const char *request_id, 
   size_t i = 0;
   struct buf url = {0};
   for (struct lab_replica *rep = lab->replicas; rep && i < n; rep = rep->next) {
-    if (!rep->present)
-      continue;
+    if (!rep->present) continue;
     struct why_call *c = &op->calls[i++];
     c->op = op;
     snprintf(c->name, sizeof c->name, "%s", rep->name);
@@ -230,6 +213,5 @@ void lab_why(struct lab *lab, struct server_request *r, const char *request_id, 
     }
   }
   buf_free(&url);
-  if (--op->pending == 0)
-    why_answer(op);
+  if (--op->pending == 0) why_answer(op);
 }

@@ -172,7 +172,8 @@ static int maglev_init(struct lb *lb, const char *const *keys) {
   uint32_t m = lb->size;
   if (!is_prime(m)) return -EINVAL;
   lb->ring_hosts = malloc((size_t)m * sizeof *lb->ring_hosts);
-  uint64_t *offset = calloc(lb->n, sizeof *offset), *skip = calloc(lb->n, sizeof *skip), *next = calloc(lb->n, sizeof *next);
+  uint64_t *offset = calloc(lb->n, sizeof *offset), *skip = calloc(lb->n, sizeof *skip),
+           *next = calloc(lb->n, sizeof *next);
   if (!lb->ring_hosts || !offset || !skip || !next) {
     free(offset);
     free(skip);

@@ -48,7 +48,7 @@ struct lb_pick {
   size_t index;         /* the host picked (valid with LB_PICKED) */
   size_t candidates[2]; /* LEAST_REQUEST: the two hosts drawn */
   size_t candidates_len;
-  bool hashed;          /* consistent hash: a key was hashed (else a random point was used) */
+  bool hashed; /* consistent hash: a key was hashed (else a random point was used) */
   uint64_t hash;
 };
 
@@ -65,9 +65,9 @@ struct lb_algorithm {
 
 struct lb {
   const struct lb_algorithm *algorithm;
-  size_t n;        /* hosts */
-  size_t rr_next;  /* ROUND_ROBIN cursor */
-  uint32_t size;   /* RING_HASH: minimum ring size; MAGLEV: table size (prime) */
+  size_t n;              /* hosts */
+  size_t rr_next;        /* ROUND_ROBIN cursor */
+  uint32_t size;         /* RING_HASH: minimum ring size; MAGLEV: table size (prime) */
   uint64_t *ring_hashes; /* RING_HASH: sorted points */
   uint32_t *ring_hosts;  /* RING_HASH: host of each point; MAGLEV: the table */
   size_t ring_len;

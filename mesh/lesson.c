@@ -52,11 +52,11 @@ struct lesson {
   struct script *script;
   struct script_host host;
   struct conn_env env;
-  struct http_client api;       /* the lab API and the ingress (explicit connect address) */
+  struct http_client api; /* the lab API and the ingress (explicit connect address) */
   struct proxied proxied[LESSON_PROXIED_MAX];
   struct conn_addr api_addr;
-  uv_timer_t timer;             /* wait() */
-  uv_signal_t sigint, sigterm;  /* Ctrl-C ends the lesson, so whoever started a lab stops it */
+  uv_timer_t timer;            /* wait() */
+  uv_signal_t sigint, sigterm; /* Ctrl-C ends the lesson, so whoever started a lab stops it */
   uint64_t t0;
   /* the load generator */
   struct loadgen lg;
@@ -70,7 +70,7 @@ struct lesson {
   char step_title[256];
   int expectations, failed;
   uint64_t request_seq;
-  bool waiting;                 /* a host call is pending */
+  bool waiting; /* a host call is pending */
   bool done, paused, closing;
   enum lesson_exit exit_code;
   char *error;
@@ -185,8 +185,8 @@ static enum script_reply op_api(struct lesson *l, json_t *args, char *err, size_
   char headers[256] = "";
   if (type) snprintf(headers, sizeof headers, "content-type: %s\r\n", type);
   uint64_t timeout = (uint64_t)(num_arg(args, "timeout", LESSON_API_TIMEOUT_MS / 1000.0) * 1000);
-  struct http_client_req req = {str_arg(args, "method", "GET"), url, &l->api_addr, headers,
-                                {body, strlen(body)}, timeout};
+  struct http_client_req req = {str_arg(args, "method", "GET"), url,    &l->api_addr, headers,
+                                {body, strlen(body)},           timeout};
   int rc = http_client_send(&l->api, &req, on_api_done, l, NULL);
   if (rc != 0) {
     snprintf(err, errlen, "api %s: %s", path, uv_strerror(rc));
@@ -308,7 +308,8 @@ static enum script_reply op_http(struct lesson *l, json_t *args, char *err, size
   char url[4096], proxy[128];
   struct conn_addr connect;
   const char *from = str_arg(args, "from", "productpage-v1");
-  if (resolve_target(l, str_arg(args, "url", ""), from, url, sizeof url, &connect, proxy, sizeof proxy, err, errlen) != 0)
+  if (resolve_target(l, str_arg(args, "url", ""), from, url, sizeof url, &connect, proxy, sizeof proxy, err, errlen) !=
+      0)
     return SCRIPT_FAIL;
   struct http_op *op = calloc(1, sizeof *op);
   if (!op) {
@@ -329,8 +330,9 @@ static enum script_reply op_http(struct lesson *l, json_t *args, char *err, size
   headers_lines(hdrs, &h);
   const char *body = str_arg(args, "body", "");
   uint64_t timeout = (uint64_t)(num_arg(args, "timeout", LESSON_HTTP_TIMEOUT_MS / 1000.0) * 1000);
-  struct http_client_req req = {str_arg(args, "method", "GET"), url, proxy[0] ? NULL : &connect,
-                                h.data ? buf_cstr(&h) : NULL, {body, strlen(body)}, timeout};
+  struct http_client_req req = {str_arg(args, "method", "GET"), url,
+                                proxy[0] ? NULL : &connect,     h.data ? buf_cstr(&h) : NULL,
+                                {body, strlen(body)},           timeout};
   struct http_client *cl = proxy[0] ? proxied_client(l, proxy) : &l->api;
   int rc = cl ? http_client_send(cl, &req, on_http_done, op, NULL) : -ENOMEM;
   buf_free(&h);
@@ -359,7 +361,8 @@ static enum script_reply op_token(struct lesson *l, json_t *args, json_t **resul
     l->has_issuer = true;
   }
   const char *aud[8], *groups[8];
-  struct issuer_claims c = {.alg = str_arg(args, "alg", NULL), .sub = str_arg(args, "sub", NULL),
+  struct issuer_claims c = {.alg = str_arg(args, "alg", NULL),
+                            .sub = str_arg(args, "sub", NULL),
                             .scope = str_arg(args, "scope", NULL),
                             .exp_seconds = (int64_t)num_arg(args, "exp", 0)};
   c.aud_len = strings_arg(json_object_get(args, "aud"), aud, 8);
@@ -419,10 +422,15 @@ static json_t *load_summary(const struct loadgen_result *r) {
     }
   if (r->errors) json_object_set_new(codes, "-1", json_integer((json_int_t)r->errors));
   for (int b = 0; b < FLAG_COUNT; b++)
-    if (r->flags[b] && flag_name(1u << b)) json_object_set_new(flags, flag_name(1u << b), json_integer((json_int_t)r->flags[b]));
-  static const struct { const char *name; double q; } qs[] = {{"p50", .5}, {"p90", .9}, {"p99", .99}};
+    if (r->flags[b] && flag_name(1u << b))
+      json_object_set_new(flags, flag_name(1u << b), json_integer((json_int_t)r->flags[b]));
+  static const struct {
+    const char *name;
+    double q;
+  } qs[] = {{"p50", .5}, {"p90", .9}, {"p99", .99}};
   for (size_t i = 0; i < 3; i++)
-    json_object_set_new(lat, qs[i].name, json_real(r->responses ? (double)hist_quantile(&r->latency, qs[i].q) / 1e6 : 0));
+    json_object_set_new(lat, qs[i].name,
+                        json_real(r->responses ? (double)hist_quantile(&r->latency, qs[i].q) / 1e6 : 0));
   json_object_set_new(lat, "max", json_real(r->responses ? (double)hist_max(&r->latency) / 1e6 : 0));
   json_object_set_new(o, "codes", codes);
   json_object_set_new(o, "flags", flags);
@@ -453,8 +461,8 @@ static enum script_reply op_load_start(struct lesson *l, json_t *args, char *err
   char url[4096], proxy[128];
   struct conn_addr connect;
   const char *from = str_arg(args, "from", "productpage-v1");
-  if (resolve_target(l, str_arg(args, "url", "/productpage"), from, url, sizeof url, &connect, proxy, sizeof proxy,
-                     err, errlen) != 0)
+  if (resolve_target(l, str_arg(args, "url", "/productpage"), from, url, sizeof url, &connect, proxy, sizeof proxy, err,
+                     errlen) != 0)
     return SCRIPT_FAIL;
   struct loadgen_url u;
   loadgen_url_parse(&u, url);
@@ -548,9 +556,13 @@ static enum script_reply host_call(void *data, const char *op, json_t *args, jso
     return SCRIPT_DONE;
   }
   if (strcmp(op, "expect") == 0) {
-    struct lesson_expect e = {++l->expectations, json_is_true(json_object_get(args, "ok")),
-                              str_arg(args, "message", "(no message)"), str_arg(args, "observed", NULL),
-                              l->step, l->step_title, str_arg(args, "where", "")};
+    struct lesson_expect e = {++l->expectations,
+                              json_is_true(json_object_get(args, "ok")),
+                              str_arg(args, "message", "(no message)"),
+                              str_arg(args, "observed", NULL),
+                              l->step,
+                              l->step_title,
+                              str_arg(args, "where", "")};
     if (!e.ok) l->failed++;
     if (ui->on_expect) ui->on_expect(ui, &e);
     return SCRIPT_DONE;

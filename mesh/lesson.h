@@ -28,33 +28,33 @@
 /* Exit codes of `meshlab run` (../shared/CLI.md). */
 enum lesson_exit {
   LESSON_PASSED = 0,
-  LESSON_FAILED = 1,    /* an expectation failed */
-  LESSON_BROKEN = 2,    /* the lesson itself has an error: Lua error, bad YAML */
-  LESSON_LAB_GONE = 3,  /* the lab could not start or died */
+  LESSON_FAILED = 1,        /* an expectation failed */
+  LESSON_BROKEN = 2,        /* the lesson itself has an error: Lua error, bad YAML */
+  LESSON_LAB_GONE = 3,      /* the lab could not start or died */
   LESSON_INTERRUPTED = 130, /* Ctrl-C or SIGTERM ended it (the shell's 128 + SIGINT) */
 };
 
 /* The lesson's metadata: lesson{title=..., goal=..., duration=...}. Strings borrowed for the call. */
 struct lesson_info {
-  const char *file;      /* chunk name, "scenarios/03-canary.lua" */
+  const char *file; /* chunk name, "scenarios/03-canary.lua" */
   const char *title, *goal, *duration;
 };
 
 /* One expectation as it was checked. Strings borrowed for the call. */
 struct lesson_expect {
-  int number;            /* 1, 2, ... over the lesson (TAP's test number) */
+  int number; /* 1, 2, ... over the lesson (TAP's test number) */
   bool ok;
-  const char *message;   /* what should hold: "reviews v3 gets about 10 %" */
-  const char *observed;  /* the values seen, or NULL */
-  int step;              /* the step it belongs to (0: before the first) */
+  const char *message;  /* what should hold: "reviews v3 gets about 10 %" */
+  const char *observed; /* the values seen, or NULL */
+  int step;             /* the step it belongs to (0: before the first) */
   const char *step_title;
-  const char *where;     /* "scenarios/03-canary.lua:42" */
+  const char *where; /* "scenarios/03-canary.lua:42" */
 };
 
 struct lesson_result {
   enum lesson_exit exit_code;
   int expectations, failed;
-  const char *error;     /* the lesson's error (file:line and traceback) when exit_code is 2 or 3 */
+  const char *error; /* the lesson's error (file:line and traceback) when exit_code is 2 or 3 */
 };
 
 struct lesson;
@@ -72,15 +72,15 @@ struct lesson_ui {
    * interactive UI may keep the loop running until the presenter leaves). */
   void (*on_done)(struct lesson_ui *ui, const struct lesson_result *r);
   void *data;
-  bool interactive;      /* pause() and exercises wait for the presenter; false: headless */
+  bool interactive; /* pause() and exercises wait for the presenter; false: headless */
 };
 
 struct lesson_opts {
-  const char *lab_dir;   /* the running lab's state folder (borrowed) */
-  const char *file;      /* chunk name for messages */
-  const char *text;      /* the lesson's Lua source (borrowed) */
+  const char *lab_dir; /* the running lab's state folder (borrowed) */
+  const char *file;    /* chunk name for messages */
+  const char *text;    /* the lesson's Lua source (borrowed) */
   size_t len;
-  uint64_t seed;         /* math.random's seed */
+  uint64_t seed; /* math.random's seed */
 };
 
 /* Runs the lesson on loop (uv_run until it ended and every handle it opened is closed).

@@ -30,7 +30,7 @@
 
 #include "mesh/http.h"
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* ---- Pure parts ------------------------------------------------------------------------- */
 
@@ -153,11 +153,11 @@ struct loadgen_client {
   struct loadgen *lg;
   struct http_parser *parser;
   enum client_state state;
-  uint64_t intended;  /* the request in flight: its intended send time */
-  uint64_t owed;      /* requests due, not yet sent */
-  uint64_t owed_seq;  /* open loop: sequence number of the oldest owed request */
-  uint64_t owed_at;   /* closed loop: when the owed request was handed out */
-  int status;         /* the response being read */
+  uint64_t intended; /* the request in flight: its intended send time */
+  uint64_t owed;     /* requests due, not yet sent */
+  uint64_t owed_seq; /* open loop: sequence number of the oldest owed request */
+  uint64_t owed_at;  /* closed loop: when the owed request was handed out */
+  int status;        /* the response being read */
   uint32_t flags;
   unsigned keep_alive : 1, interim : 1;
 };

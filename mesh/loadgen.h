@@ -70,15 +70,15 @@ uint32_t loadgen_response_flags(const struct http_head *h);
 #define LOADGEN_DEFAULT_TIMEOUT_MS 10000
 
 struct loadgen_opts {
-  struct conn_addr addr;  /* where connections go: the origin, or the proxy */
-  struct slice request;   /* the request bytes (loadgen_request_build); borrowed until on_done */
-  int head;               /* the request is a HEAD (responses then have no body) */
-  double qps;             /* total rate over all connections; 0 = closed loop, max rate */
-  unsigned connections;   /* >= 1 */
-  uint64_t duration_ms;   /* run length, used when requests is 0 */
-  uint64_t requests;      /* exact number of requests; 0 = run for duration_ms */
-  uint64_t timeout_ms;    /* per connect and per request; 0 = LOADGEN_DEFAULT_TIMEOUT_MS */
-  uint64_t spin_ns;       /* open loop: wake this early and busy-wait to the due time (costs
+  struct conn_addr addr; /* where connections go: the origin, or the proxy */
+  struct slice request;  /* the request bytes (loadgen_request_build); borrowed until on_done */
+  int head;              /* the request is a HEAD (responses then have no body) */
+  double qps;            /* total rate over all connections; 0 = closed loop, max rate */
+  unsigned connections;  /* >= 1 */
+  uint64_t duration_ms;  /* run length, used when requests is 0 */
+  uint64_t requests;     /* exact number of requests; 0 = run for duration_ms */
+  uint64_t timeout_ms;   /* per connect and per request; 0 = LOADGEN_DEFAULT_TIMEOUT_MS */
+  uint64_t spin_ns;      /* open loop: wake this early and busy-wait to the due time (costs
                            * CPU; for benchmarks on a core of their own); 0 = sleep only */
 };
 
@@ -120,15 +120,15 @@ struct loadgen {
   loadgen_done_cb on_done;
   struct conn_env env;
   struct loadgen_client *clients;
-  uint64_t t0, last_done;     /* monotonic ns: start of the schedule, last request finished */
-  uint64_t total;             /* open loop: requests in the schedule */
-  uint64_t next_seq;          /* open loop: next request number to fall due */
-  uint64_t issued;            /* closed loop: requests handed to connections */
+  uint64_t t0, last_done; /* monotonic ns: start of the schedule, last request finished */
+  uint64_t total;         /* open loop: requests in the schedule */
+  uint64_t next_seq;      /* open loop: next request number to fall due */
+  uint64_t issued;        /* closed loop: requests handed to connections */
   unsigned warming, connected;
   int schedule_done, done_status, first_error;
-  uv_timer_t end_timer;       /* end of a timed schedule, then the drain deadline */
-  uv_poll_t tick_poll;        /* the schedule's timerfd (Linux) ... */
-  uv_timer_t tick_timer;      /* ... or a millisecond timer elsewhere */
+  uv_timer_t end_timer;  /* end of a timed schedule, then the drain deadline */
+  uv_poll_t tick_poll;   /* the schedule's timerfd (Linux) ... */
+  uv_timer_t tick_timer; /* ... or a millisecond timer elsewhere */
   int tick_fd;
   unsigned handles_open;
   int saved_slack;

@@ -89,20 +89,20 @@ static void mirror_finish(struct mirror_request *m, enum mirror_outcome outcome,
   if (m->next) m->next->prev = m->prev;
   m->next = m->prev = NULL;
   switch (outcome) {
-    case MIRROR_ANSWERED:
-      ms->stats.responses++;
-      if (m->status >= 500) m->up->stats.rq_error++;
-      else m->up->stats.rq_success++;
-      break;
-    case MIRROR_TIMED_OUT:
-      m->up->stats.rq_timeout++;
-      ms->stats.failed++;
-      m->up->stats.rq_error++;
-      break;
-    case MIRROR_FAILED:
-      ms->stats.failed++;
-      m->up->stats.rq_error++;
-      break;
+  case MIRROR_ANSWERED:
+    ms->stats.responses++;
+    if (m->status >= 500) m->up->stats.rq_error++;
+    else m->up->stats.rq_success++;
+    break;
+  case MIRROR_TIMED_OUT:
+    m->up->stats.rq_timeout++;
+    ms->stats.failed++;
+    m->up->stats.rq_error++;
+    break;
+  case MIRROR_FAILED:
+    ms->stats.failed++;
+    m->up->stats.rq_error++;
+    break;
   }
   if (m->up->stats.rq_active) m->up->stats.rq_active--;
   struct upstream_conn *uc = m->uc;

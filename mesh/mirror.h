@@ -38,9 +38,9 @@ struct mirror_stats {
 
 struct mirror_set {
   uv_loop_t *loop;
-  uint64_t *live_handles;          /* borrowed: the proxy's count of open handles */
+  uint64_t *live_handles;           /* borrowed: the proxy's count of open handles */
   const struct http_limits *limits; /* borrowed: response parsing limits */
-  struct mirror_request *inflight; /* owned, doubly linked */
+  struct mirror_request *inflight;  /* owned, doubly linked */
   struct mirror_stats stats;
 };
 

@@ -142,8 +142,7 @@ static enum outlier_verdict put_status(const struct outlier_config *cfg, struct 
   bool fire_gateway = false, fire_5xx;
   if (status == 502 || status == 503 || status == 504)
     fire_gateway = ++h->consecutive_gateway == cfg->consecutive_gateway;
-  else
-    h->consecutive_gateway = 0;
+  else h->consecutive_gateway = 0;
   fire_5xx = ++h->consecutive_5xx == cfg->consecutive_5xx;
   enum outlier_verdict v = OUTLIER_NONE;
   if (fire_gateway) v = attempt(cfg, hosts, n, i, DETECTOR_GATEWAY, now_ms, stats);

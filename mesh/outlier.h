@@ -38,16 +38,16 @@
 #include "mesh/resource.h"
 
 struct outlier_config {
-  bool enabled;                    /* outlierDetection present */
-  uint32_t consecutive_5xx;        /* 0: this detector off */
-  uint32_t consecutive_gateway;    /* 0: off (Istio's default) */
+  bool enabled;                      /* outlierDetection present */
+  uint32_t consecutive_5xx;          /* 0: this detector off */
+  uint32_t consecutive_gateway;      /* 0: off (Istio's default) */
   uint32_t consecutive_local_origin; /* with split_local_origin */
   bool split_local_origin;
-  int64_t interval_ms;             /* 10 s */
-  int64_t base_ejection_ms;        /* 30 s */
-  int64_t max_ejection_ms;         /* max(300 s, base) */
-  uint32_t max_ejection_percent;   /* 10 */
-  bool always_eject_one_host;      /* Envoy's opt-in; Istio never sets it: false */
+  int64_t interval_ms;           /* 10 s */
+  int64_t base_ejection_ms;      /* 30 s */
+  int64_t max_ejection_ms;       /* max(300 s, base) */
+  uint32_t max_ejection_percent; /* 10 */
+  bool always_eject_one_host;    /* Envoy's opt-in; Istio never sets it: false */
 };
 
 /* Fills out from a DestinationRule's outlierDetection with Istio's defaults (od NULL or not
@@ -73,9 +73,9 @@ enum outlier_result_kind {
 };
 
 enum outlier_verdict {
-  OUTLIER_NONE,          /* counted, nothing more */
-  OUTLIER_EJECTED,       /* this report ejected the host */
-  OUTLIER_CAP_REACHED,   /* the threshold was reached but maxEjectionPercent held it back */
+  OUTLIER_NONE,        /* counted, nothing more */
+  OUTLIER_EJECTED,     /* this report ejected the host */
+  OUTLIER_CAP_REACHED, /* the threshold was reached but maxEjectionPercent held it back */
 };
 
 /* Detector counters for a cluster (Envoy's outlier_detection.* stats): ejections_total and

@@ -344,33 +344,33 @@ static void on_session_timer(uv_timer_t *t) {
   struct proxy *px = s->px;
   struct exchange *ex = &s->ex;
   switch (s->state) {
-    case SESSION_IDLE:
-      session_close(s);
-      return;
-    case SESSION_HEAD:
-      /* Slow or stuck client: Envoy's request_headers_timeout answers 408 and closes. */
-      px->stats.downstream_rq_timeout++;
-      memset(&ex->flags, 0, sizeof *ex - offsetof(struct exchange, flags));
-      trace_record_clear(&ex->trace);
-      ex->cluster = NULL;
-      ex->up = NULL;
-      ex->config = NULL;
-      ex->route = NULL;
-      ex->req = NULL;
-      ex->active = 1;
-      ex->req_done = 1;
-      ex->close_after = 1;
-      ex->start_ns = uv_hrtime();
-      ex->start_wall_ms = wall_ms();
-      px->stats.downstream_rq_total++;
-      px->stats.downstream_rq_active++;
-      session_local_reply(s, 408, 0, "request header timeout", "request_header_timeout", NULL);
-      return;
-    case SESSION_ACTIVE:
-      exchange_on_timer(s);
-      return;
-    case SESSION_CLOSING:
-      return;
+  case SESSION_IDLE:
+    session_close(s);
+    return;
+  case SESSION_HEAD:
+    /* Slow or stuck client: Envoy's request_headers_timeout answers 408 and closes. */
+    px->stats.downstream_rq_timeout++;
+    memset(&ex->flags, 0, sizeof *ex - offsetof(struct exchange, flags));
+    trace_record_clear(&ex->trace);
+    ex->cluster = NULL;
+    ex->up = NULL;
+    ex->config = NULL;
+    ex->route = NULL;
+    ex->req = NULL;
+    ex->active = 1;
+    ex->req_done = 1;
+    ex->close_after = 1;
+    ex->start_ns = uv_hrtime();
+    ex->start_wall_ms = wall_ms();
+    px->stats.downstream_rq_total++;
+    px->stats.downstream_rq_active++;
+    session_local_reply(s, 408, 0, "request header timeout", "request_header_timeout", NULL);
+    return;
+  case SESSION_ACTIVE:
+    exchange_on_timer(s);
+    return;
+  case SESSION_CLOSING:
+    return;
   }
 }
 
@@ -435,14 +435,16 @@ void session_close(struct session *s) { session_end(s, 0); }
 static enum conn_tls_accept listener_tls(const struct proxy *px, enum xds_direction dir, enum conn_kind kind,
                                          uint32_t port) {
   if (!px->identity || dir != XDS_INBOUND || kind != CONN_TCP) return CONN_ACCEPT_PLAIN;
-  const struct xds_route_config *rc =
-      px->config ? proxy_config_listener(px->config->cfg, XDS_INBOUND, port) : NULL;
+  const struct xds_route_config *rc = px->config ? proxy_config_listener(px->config->cfg, XDS_INBOUND, port) : NULL;
   enum resource_mtls_mode m = rc ? rc->mtls : RESOURCE_MTLS_PERMISSIVE;
   switch (m) {
-  case RESOURCE_MTLS_DISABLE: return CONN_ACCEPT_PLAIN;
-  case RESOURCE_MTLS_STRICT: return CONN_ACCEPT_TLS_ONLY;
+  case RESOURCE_MTLS_DISABLE:
+    return CONN_ACCEPT_PLAIN;
+  case RESOURCE_MTLS_STRICT:
+    return CONN_ACCEPT_TLS_ONLY;
   case RESOURCE_MTLS_UNSET:
-  case RESOURCE_MTLS_PERMISSIVE: return CONN_ACCEPT_EITHER;
+  case RESOURCE_MTLS_PERMISSIVE:
+    return CONN_ACCEPT_EITHER;
   }
   return CONN_ACCEPT_EITHER;
 }

@@ -32,17 +32,17 @@
 
 /* Limits and timeouts; every one configurable (flags and static config). 0 disables a timeout. */
 struct proxy_limits {
-  size_t max_head_bytes;         /* 431 above (Envoy max_request_headers_kb: 60 KiB) */
-  size_t max_headers;            /* 431 above (Envoy: 100) */
-  uint64_t max_request_body;     /* 413 above; 0 = unlimited (bodies stream) */
-  uint64_t header_timeout_ms;    /* first byte to end of head; 408 after */
-  uint64_t idle_timeout_ms;      /* keep-alive connection with no request */
-  uint64_t connect_timeout_ms;   /* upstream connect; 503 UF after (Istio default 10 s) */
-  uint64_t request_timeout_ms;   /* route timeout; 504 UT after; 0 = off as in Istio */
+  size_t max_head_bytes;           /* 431 above (Envoy max_request_headers_kb: 60 KiB) */
+  size_t max_headers;              /* 431 above (Envoy: 100) */
+  uint64_t max_request_body;       /* 413 above; 0 = unlimited (bodies stream) */
+  uint64_t header_timeout_ms;      /* first byte to end of head; 408 after */
+  uint64_t idle_timeout_ms;        /* keep-alive connection with no request */
+  uint64_t connect_timeout_ms;     /* upstream connect; 503 UF after (Istio default 10 s) */
+  uint64_t request_timeout_ms;     /* route timeout; 504 UT after; 0 = off as in Istio */
   uint64_t stream_idle_timeout_ms; /* a request with no read or write progress either side (Envoy
                                     * stream_idle_timeout, 5 min): 408 SI while the request is still
                                     * arriving, 504 SI once it is read, a reset once the response started */
-  uint64_t drain_timeout_ms;     /* SIGTERM: in-flight requests get this long */
+  uint64_t drain_timeout_ms;       /* SIGTERM: in-flight requests get this long */
 };
 
 /* Fills l with meshlab's defaults. */
@@ -60,11 +60,11 @@ struct proxy_listener {
   } h;
   enum conn_kind kind;
   struct proxy *px;
-  enum xds_direction dir;           /* which side of the config it serves */
-  uint32_t port;                    /* the port the router matches with: the inbound port, the
+  enum xds_direction dir; /* which side of the config it serves */
+  uint32_t port;          /* the port the router matches with: the inbound port, the
                                        Gateway server port; 0 for outbound (from the authority) */
-  char name[32];                    /* "inbound", "outbound", "gateway" */
-  char address[128];                /* the bound address, port resolved */
+  char name[32];          /* "inbound", "outbound", "gateway" */
+  char address[128];      /* the bound address, port resolved */
   struct proxy_listener *next;
 };
 
@@ -84,24 +84,24 @@ struct proxy {
   uint64_t live_handles;            /* open handles: listeners, sessions, upstream conns */
   uv_prepare_t flush;               /* writes batched access-log lines once per loop turn */
   uv_timer_t drain_timer;
-  int final_handles;                /* flush and drain_timer, while closing */
+  int final_handles; /* flush and drain_timer, while closing */
   unsigned draining : 1, closing : 1;
   proxy_closed_cb on_closed;
-  struct cluster_manager clusters;   /* live clusters and their pools, kept across pushes */
-  struct config_ref *config;         /* the current pushed config (NULL: none yet) */
-  struct telemetry telemetry;        /* Istio's standard metrics (sidecars, not `meshlab proxy`) */
-  char self_peer[256];               /* x-meshlab-peer value this proxy sends */
-  char name[96];                     /* who decides, in traces: the replica ("reviews-v1-0") */
-  struct trace_store traces;         /* recent requests' decision traces (/debug/why) */
-  uv_timer_t sweep_timer;            /* outlier detection's interval sweep */
+  struct cluster_manager clusters;    /* live clusters and their pools, kept across pushes */
+  struct config_ref *config;          /* the current pushed config (NULL: none yet) */
+  struct telemetry telemetry;         /* Istio's standard metrics (sidecars, not `meshlab proxy`) */
+  char self_peer[256];                /* x-meshlab-peer value this proxy sends */
+  char name[96];                      /* who decides, in traces: the replica ("reviews-v1-0") */
+  struct trace_store traces;          /* recent requests' decision traces (/debug/why) */
+  uv_timer_t sweep_timer;             /* outlier detection's interval sweep */
   struct ratelimit_buckets ratelimit; /* local rate limit buckets per route config, kept across pushes */
-  struct mirror_set mirrors;         /* shadow requests in flight (VirtualService mirror) */
-  struct jwks_cache jwks;            /* key sets fetched for jwksUri rules, kept across pushes */
+  struct mirror_set mirrors;          /* shadow requests in flight (VirtualService mirror) */
+  struct jwks_cache jwks;             /* key sets fetched for jwksUri rules, kept across pushes */
   /* Starts fetching the key set of rule->jwks_uri (sidecar.c: through the mesh or the lab); the
    * result goes into jwks with jwks_cache_store. NULL: nobody fetches (a bootstrap proxy), and
    * tokens for such rules get 401. */
   void (*jwks_fetch)(struct proxy *px, const struct resource_jwt_rule *rule);
-  struct tls_ctx *identity;          /* owned: this workload's certificate (NULL: no mTLS at all) */
+  struct tls_ctx *identity; /* owned: this workload's certificate (NULL: no mTLS at all) */
 };
 
 /* A pushed config shared by the proxy and the requests that started under it. */

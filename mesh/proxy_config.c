@@ -325,4 +325,3 @@ int proxy_config_finish(struct proxy_config *cfg) {
   }
   return 0;
 }
-

@@ -13,7 +13,7 @@
 #include "mesh/retry.h"
 #include "mesh/trace.h"
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* A request body up to this size is kept while it streams, so a request can be re-sent on a
  * fresh connection or retried. Larger bodies are never re-sent. */
@@ -32,9 +32,9 @@ enum exchange_wait {
 };
 
 struct exchange {
-  struct cluster *cluster;     /* referenced while the exchange runs (cluster_pick) */
-  struct upstream *up;         /* referenced likewise: the host of the current try */
-  struct config_ref *config;   /* the config it was routed with, referenced */
+  struct cluster *cluster;       /* referenced while the exchange runs (cluster_pick) */
+  struct upstream *up;           /* referenced likewise: the host of the current try */
+  struct config_ref *config;     /* the config it was routed with, referenced */
   const struct xds_route *route; /* the rule that matched, borrowed from config */
   /* The routed destination service, for telemetry when no cluster was picked (a fault abort,
    * no healthy upstream): Istio still reports destination_service for those. "" when unrouted. */
@@ -43,10 +43,10 @@ struct exchange {
    * "block_all", NULL otherwise. The logs name it and the metrics the cluster it stands for. */
   const char *catch_all;
   struct upstream_conn *uc;
-  struct http_head *req; /* borrowed from the request parser until the exchange ends */
-  struct buf head_out;   /* the head sent upstream, kept for a re-send */
-  struct buf scratch;    /* response head and chunk framing */
-  struct buf body_copy;  /* request body, while it fits RESEND_BODY_LIMIT */
+  struct http_head *req;    /* borrowed from the request parser until the exchange ends */
+  struct buf head_out;      /* the head sent upstream, kept for a re-send */
+  struct buf scratch;       /* response head and chunk framing */
+  struct buf body_copy;     /* request body, while it fits RESEND_BODY_LIMIT */
   struct buf added_headers; /* "name: value\r\n" lines the filters add upstream (jwt_authn); reset per request */
   struct pool_waiter waiter;
   /* Everything from `flags` on is reset for each request. */
@@ -54,25 +54,25 @@ struct exchange {
   enum http_framing req_framing, resp_framing;
   int code;
   const char *details;
-  char details_buf[160];         /* details that are built per request ("rbac_access_denied_matched_policy[...]") */
+  char details_buf[160]; /* details that are built per request ("rbac_access_denied_matched_policy[...]") */
   const char *transport_failure;
   uint64_t start_ns, upstream_start_ns, resp_head_ns, try_start_ns;
   int64_t start_wall_ms;
   uint64_t bytes_in, bytes_out;
   uint64_t connect_deadline, request_deadline, try_deadline, wait_until; /* loop time, ms; 0 = none */
   enum exchange_wait wait;
-  uint64_t timeout_ms;           /* the route timeout in force (0: none) */
+  uint64_t timeout_ms; /* the route timeout in force (0: none) */
   struct retry_policy retry;
   uint32_t retries_done;
   struct upstream *tried[TRACE_MAX_ATTEMPTS]; /* hosts tried, compared by address only */
   struct fault_draw fault;
   char request_id[37];
   struct slice rid, authority, path;
-  struct peer source;          /* inbound: the caller, from x-meshlab-peer */
+  struct peer source; /* inbound: the caller, from x-meshlab-peer */
   int has_source;
-  unsigned active : 1, req_done : 1, resp_started : 1, resp_done : 1, interim : 1, head_request : 1,
-      body_kept : 1, reused : 1, close_after : 1, up_keep_alive : 1, up_extra : 1, connecting : 1,
-      discarding : 1, retry_active : 1, pending_counted : 1, resent : 1, routed : 1;
+  unsigned active : 1, req_done : 1, resp_started : 1, resp_done : 1, interim : 1, head_request : 1, body_kept : 1,
+      reused : 1, close_after : 1, up_keep_alive : 1, up_extra : 1, connecting : 1, discarding : 1, retry_active : 1,
+      pending_counted : 1, resent : 1, routed : 1;
   struct upstream *counted_up; /* the host whose rq_active counts this request */
   struct trace_record trace;
   /* mTLS toward the upstream of the last try: the transport failure reason when its handshake

@@ -137,14 +137,15 @@ void session_record(struct session *s) {
   r.bytes_received = ex->bytes_in;
   r.bytes_sent = ex->bytes_out;
   r.duration_ms = (int64_t)ms;
-  r.upstream_ms = ex->resp_head_ns && ex->upstream_start_ns
-                      ? (int64_t)((ex->resp_head_ns - ex->upstream_start_ns) / 1000000)
-                      : -1;
+  r.upstream_ms =
+      ex->resp_head_ns && ex->upstream_start_ns ? (int64_t)((ex->resp_head_ns - ex->upstream_start_ns) / 1000000) : -1;
   r.upstream_host = ex->up ? ex->up->addr.text : NULL;
   r.upstream_cluster = ex->cluster ? ex->cluster->name : NULL;
   r.downstream_local = s->local;
   r.downstream_remote = s->peer;
-  r.route_name = ex->route ? (ex->route->name ? ex->route->name : ex->route->vs_name ? ex->route->vs_name : "default")
+  r.route_name = ex->route ? (ex->route->name      ? ex->route->name
+                              : ex->route->vs_name ? ex->route->vs_name
+                                                   : "default")
                            : ex->catch_all;
   accesslog_record(px->log, &r);
 }

@@ -26,27 +26,22 @@ void token_bucket_init(struct token_bucket *b, uint32_t max_tokens, uint32_t tok
 }
 
 static void refill(struct token_bucket *b, int64_t now_ms) {
-  if (now_ms <= b->last_fill_ms)
-    return; /* a clock that steps back adds nothing */
+  if (now_ms <= b->last_fill_ms) return; /* a clock that steps back adds nothing */
   uint64_t fills = (uint64_t)(now_ms - b->last_fill_ms) / (uint64_t)b->fill_interval_ms;
-  if (fills == 0)
-    return;
+  if (fills == 0) return;
   b->last_fill_ms += (int64_t)fills * b->fill_interval_ms;
   uint64_t room = b->max_tokens - b->tokens;
   /* fills * tokens_per_fill may overflow for a long idle bucket: compare by
    * division. */
   if (b->tokens_per_fill == 0 || fills >= room / b->tokens_per_fill + 1)
     b->tokens = b->tokens_per_fill ? b->max_tokens : b->tokens;
-  else
-    b->tokens += (uint32_t)(fills * b->tokens_per_fill);
-  if (b->tokens > b->max_tokens)
-    b->tokens = b->max_tokens;
+  else b->tokens += (uint32_t)(fills * b->tokens_per_fill);
+  if (b->tokens > b->max_tokens) b->tokens = b->max_tokens;
 }
 
 bool token_bucket_take(struct token_bucket *b, int64_t now_ms) {
   refill(b, now_ms);
-  if (b->tokens == 0)
-    return false;
+  if (b->tokens == 0) return false;
   b->tokens--;
   return true;
 }
@@ -67,8 +62,7 @@ enum ratelimit_verdict ratelimit_check(const struct resource_local_rate_limit *c
   if (!feature_enabled(cfg->enabled_percent, rng))
     return RATELIMIT_PASS; /* not enabled for this request: the bucket is not
                               touched */
-  if (token_bucket_take(b, now_ms))
-    return RATELIMIT_PASS;
+  if (token_bucket_take(b, now_ms)) return RATELIMIT_PASS;
   return feature_enabled(cfg->enforced_percent, rng) ? RATELIMIT_LIMITED : RATELIMIT_NOT_ENFORCED;
 }
 
@@ -122,21 +116,21 @@ enum ratelimit_verdict ratelimit_slot_check(struct ratelimit_slot *slot, const s
   uint32_t after = token_bucket_peek(&slot->bucket, now_ms);
   if (tokens_left) *tokens_left = after;
   switch (v) {
-    case RATELIMIT_PASS:
-      if (after < before) {
-        slot->stats.enabled++;
-        slot->stats.ok++;
-      }
-      break;
-    case RATELIMIT_LIMITED:
+  case RATELIMIT_PASS:
+    if (after < before) {
       slot->stats.enabled++;
-      slot->stats.rate_limited++;
-      slot->stats.enforced++;
-      break;
-    case RATELIMIT_NOT_ENFORCED:
-      slot->stats.enabled++;
-      slot->stats.rate_limited++;
-      break;
+      slot->stats.ok++;
+    }
+    break;
+  case RATELIMIT_LIMITED:
+    slot->stats.enabled++;
+    slot->stats.rate_limited++;
+    slot->stats.enforced++;
+    break;
+  case RATELIMIT_NOT_ENFORCED:
+    slot->stats.enabled++;
+    slot->stats.rate_limited++;
+    break;
   }
   return v;
 }

@@ -34,22 +34,32 @@ static void putc1(struct tr *t, char c) {
 /* The control character of \n \t \r \f \v, else 0. */
 static char control_escape(char c) {
   switch (c) {
-  case 'n': return '\n';
-  case 't': return '\t';
-  case 'r': return '\r';
-  case 'f': return '\f';
-  case 'v': return '\v';
-  default: return 0;
+  case 'n':
+    return '\n';
+  case 't':
+    return '\t';
+  case 'r':
+    return '\r';
+  case 'f':
+    return '\f';
+  case 'v':
+    return '\v';
+  default:
+    return 0;
   }
 }
 
 /* The POSIX class body of \d \w \s (to go inside brackets), else NULL. */
 static const char *class_escape(char c) {
   switch (c) {
-  case 'd': return "0-9";
-  case 'w': return "[:alnum:]_";
-  case 's': return "[:space:]";
-  default: return NULL;
+  case 'd':
+    return "0-9";
+  case 'w':
+    return "[:alnum:]_";
+  case 's':
+    return "[:space:]";
+  default:
+    return NULL;
   }
 }
 
@@ -83,8 +93,10 @@ static void escape_outside(struct tr *t) {
   } else if (isdigit((unsigned char)c)) {
     refuse(t, "%s (a back-reference or octal escape) is not RE2 syntax meshlab can run", piece_of(c, tmp));
   } else {
-    refuse(t, "the escape %s is not supported (only \\d \\w \\s, their negations, \\n \\t \\r \\f \\v "
-              "and escaped punctuation are)", piece_of(c, tmp));
+    refuse(t,
+           "the escape %s is not supported (only \\d \\w \\s, their negations, \\n \\t \\r \\f \\v "
+           "and escaped punctuation are)",
+           piece_of(c, tmp));
   }
 }
 

@@ -58,7 +58,9 @@ static void map_copy(struct arena *a, struct resource_map *dst, const struct res
 
 /* ---- lifetime ------------------------------------------------------------------------------- */
 
-struct registry *registry_new(void) { return calloc(1, sizeof(struct registry)); }
+struct registry *registry_new(void) {
+  return calloc(1, sizeof(struct registry));
+}
 
 void registry_free(struct registry *reg) {
   if (!reg) return;
@@ -394,8 +396,7 @@ int registry_set_health(struct registry *reg, const char *ns, const char *replic
 
 /* ---- lookups -------------------------------------------------------------------------------- */
 
-const struct registry_workload *registry_workload_find(const struct registry *reg, const char *ns,
-                                                       const char *name) {
+const struct registry_workload *registry_workload_find(const struct registry *reg, const char *ns, const char *name) {
   return find_in(reg->workloads, reg->workloads_len, ns, name);
 }
 

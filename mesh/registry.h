@@ -34,7 +34,7 @@ struct registry_replica {
   char *name;    /* "<deployment>-<index>", e.g. "reviews-v2-0" */
   char *address; /* pod address without port, e.g. "127.1.0.5" */
   uint32_t index;
-  bool healthy;  /* new replicas start healthy; registry_set_health changes it */
+  bool healthy;       /* new replicas start healthy; registry_set_health changes it */
   uint32_t port_base; /* 0: the replica owns its address (Istio's ports); else its port block */
 };
 
@@ -60,9 +60,9 @@ struct registry_container_port {
 struct registry_workload {
   char *name; /* the Deployment's name, e.g. "reviews-v2" */
   char *ns;
-  struct resource_map labels; /* pod template labels (app, version ...) */
-  char *service_account;      /* "default" when the Deployment names none */
-  uint32_t replicas_wanted;   /* spec.replicas */
+  struct resource_map labels;            /* pod template labels (app, version ...) */
+  char *service_account;                 /* "default" when the Deployment names none */
+  uint32_t replicas_wanted;              /* spec.replicas */
   struct registry_container_port *ports; /* every container port of every container */
   size_t ports_len;
   struct registry_replica *replicas; /* the ones the lab has started, in index order */
@@ -70,11 +70,11 @@ struct registry_workload {
 };
 
 struct registry_service_port {
-  char *name;            /* may be NULL for a single unnamed Service port */
-  uint32_t port;         /* the service port clients use */
-  uint32_t target_port;  /* numeric targetPort, or 0 when named (target_port_name) */
+  char *name;           /* may be NULL for a single unnamed Service port */
+  uint32_t port;        /* the service port clients use */
+  uint32_t target_port; /* numeric targetPort, or 0 when named (target_port_name) */
   char *target_port_name;
-  char *protocol;        /* Service: TCP/UDP/SCTP; ServiceEntry: HTTP, HTTPS, TCP ... */
+  char *protocol; /* Service: TCP/UDP/SCTP; ServiceEntry: HTTP, HTTPS, TCP ... */
 };
 
 struct registry_static_endpoint { /* a ServiceEntry endpoints[] entry */
@@ -87,14 +87,14 @@ enum registry_service_origin { REGISTRY_KUBERNETES, REGISTRY_SERVICE_ENTRY };
 
 struct registry_service {
   enum registry_service_origin origin;
-  char *name;  /* Service: metadata.name; ServiceEntry: the host */
+  char *name; /* Service: metadata.name; ServiceEntry: the host */
   char *ns;
-  char *fqdn;  /* "reviews.default.svc.cluster.local"; ServiceEntry: the host as written */
+  char *fqdn; /* "reviews.default.svc.cluster.local"; ServiceEntry: the host as written */
   struct registry_service_port *ports;
   size_t ports_len;
-  struct resource_map selector; /* Kubernetes: empty selects nothing (no managed endpoints) */
-  enum resource_location location;     /* ServiceEntry only; Services are MESH_INTERNAL */
-  enum resource_resolution resolution; /* ServiceEntry only */
+  struct resource_map selector;               /* Kubernetes: empty selects nothing (no managed endpoints) */
+  enum resource_location location;            /* ServiceEntry only; Services are MESH_INTERNAL */
+  enum resource_resolution resolution;        /* ServiceEntry only */
   struct registry_static_endpoint *endpoints; /* ServiceEntry STATIC endpoints */
   size_t endpoints_len;
 };
@@ -106,9 +106,9 @@ struct registry_endpoint {
   const char *address;
   uint32_t port;
   bool healthy;
-  const struct resource_map *labels;          /* the pod's (or ServiceEntry endpoint's) labels */
-  const struct registry_workload *workload;   /* NULL for ServiceEntry endpoints */
-  const struct registry_replica *replica;     /* NULL for ServiceEntry endpoints */
+  const struct resource_map *labels;        /* the pod's (or ServiceEntry endpoint's) labels */
+  const struct registry_workload *workload; /* NULL for ServiceEntry endpoints */
+  const struct registry_replica *replica;   /* NULL for ServiceEntry endpoints */
 };
 
 struct registry;
@@ -154,8 +154,7 @@ uint32_t registry_replica_port(const struct registry *reg, const struct registry
 int registry_set_health(struct registry *reg, const char *ns, const char *replica, bool healthy);
 
 /* Lookups. Results are borrowed, valid until the next sync or free; NULL when absent. */
-const struct registry_workload *registry_workload_find(const struct registry *reg, const char *ns,
-                                                       const char *name);
+const struct registry_workload *registry_workload_find(const struct registry *reg, const char *ns, const char *name);
 /* The workload that runs the replica named `replica` ("reviews-v2-0") in ns. */
 const struct registry_workload *registry_workload_of_replica(const struct registry *reg, const char *ns,
                                                              const char *replica);

@@ -101,8 +101,8 @@ static void append_cluster(struct buf *out, const struct cluster *c, int64_t now
                 "\"ejection_remaining_ms\":%lld,\"times_ejected\":%llu}",
                 (unsigned long long)up->stats.rq_active, (unsigned long long)up->stats.cx_active,
                 (unsigned long long)up->stats.rq_total, (unsigned long long)up->stats.rq_error, health_name(c, i),
-                o ? o->consecutive_5xx : 0, o ? o->consecutive_gateway : 0, ejected ? "true" : "false",
-                (long long)left, (unsigned long long)(o ? o->ejections_total : 0));
+                o ? o->consecutive_5xx : 0, o ? o->consecutive_gateway : 0, ejected ? "true" : "false", (long long)left,
+                (unsigned long long)(o ? o->ejections_total : 0));
   }
   buf_append_str(out, "]}");
 }

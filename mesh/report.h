@@ -75,11 +75,11 @@ struct report_agent {
   struct cluster_manager *cm; /* borrowed: the proxy's clusters, NULL: none reported */
   char url[512];              /* "http://HOST:PORT/v1/report?node=NS%2FREPLICA" */
   char node[256];
-  uint64_t sent, failed;      /* reports answered 2xx; reports dropped */
+  uint64_t sent, failed; /* reports answered 2xx; reports dropped */
   unsigned armed : 1, in_flight : 1, stopping : 1;
-  int open;                   /* handles and client still open */
+  int open; /* handles and client still open */
   void (*on_stopped)(struct report_agent *a);
-  void *data;                 /* the owner's */
+  void *data; /* the owner's */
 };
 
 /* Starts reporting t's deltas and cm's changed clusters (cm may be NULL) to the lab API at
@@ -95,8 +95,7 @@ void report_stop(struct report_agent *a, void (*on_stopped)(struct report_agent 
  * may be NULL; now_ms is the loop time the ejection countdowns are taken at) to out, and marks
  * them reported. Returns the number of series plus clusters in it; 0 means nothing changed
  * (out then holds an empty report, which the agent does not send). Exposed for tests. */
-size_t report_build(struct buf *out, struct telemetry *t, struct cluster_manager *cm, const char *node,
-                    int64_t now_ms);
+size_t report_build(struct buf *out, struct telemetry *t, struct cluster_manager *cm, const char *node, int64_t now_ms);
 /* Whether a host of cm is ejected now: the agent then keeps reporting. */
 bool report_has_ejections(const struct cluster_manager *cm);
 

@@ -32,50 +32,89 @@ struct kind_info {
 };
 
 static const struct kind_info KINDS[RESOURCE_KIND_COUNT] = {
-    [RESOURCE_VIRTUAL_SERVICE] = {"VirtualService", "networking.istio.io",
-                                  {"v1", "v1beta1", "v1alpha3"}, "virtualservices", {"vs"},
-                                  "networking.istio.io/v1", "virtualservice.networking.istio.io",
-                                  true, false},
-    [RESOURCE_DESTINATION_RULE] = {"DestinationRule", "networking.istio.io",
-                                   {"v1", "v1beta1", "v1alpha3"}, "destinationrules", {"dr"},
+    [RESOURCE_VIRTUAL_SERVICE] = {"VirtualService",
+                                  "networking.istio.io",
+                                  {"v1", "v1beta1", "v1alpha3"},
+                                  "virtualservices",
+                                  {"vs"},
+                                  "networking.istio.io/v1",
+                                  "virtualservice.networking.istio.io",
+                                  true,
+                                  false},
+    [RESOURCE_DESTINATION_RULE] = {"DestinationRule",
+                                   "networking.istio.io",
+                                   {"v1", "v1beta1", "v1alpha3"},
+                                   "destinationrules",
+                                   {"dr"},
                                    "networking.istio.io/v1",
-                                   "destinationrule.networking.istio.io", true, false},
-    [RESOURCE_GATEWAY] = {"Gateway", "networking.istio.io", {"v1", "v1beta1", "v1alpha3"},
-                          "gateways", {"gw"}, "networking.istio.io/v1",
-                          "gateway.networking.istio.io", true, false},
-    [RESOURCE_SERVICE_ENTRY] = {"ServiceEntry", "networking.istio.io",
-                                {"v1", "v1beta1", "v1alpha3"}, "serviceentries", {"se"},
-                                "networking.istio.io/v1", "serviceentry.networking.istio.io",
-                                true, false},
-    [RESOURCE_PEER_AUTHENTICATION] = {"PeerAuthentication", "security.istio.io",
-                                      {"v1", "v1beta1"}, "peerauthentications", {"pa"},
-                                      "security.istio.io/v1",
-                                      "peerauthentication.security.istio.io", true, true},
-    [RESOURCE_REQUEST_AUTHENTICATION] = {"RequestAuthentication", "security.istio.io",
-                                         {"v1", "v1beta1"}, "requestauthentications", {"ra"},
-                                         "security.istio.io/v1",
-                                         "requestauthentication.security.istio.io", true, true},
-    [RESOURCE_AUTHORIZATION_POLICY] = {"AuthorizationPolicy", "security.istio.io",
-                                       {"v1", "v1beta1"}, "authorizationpolicies", {"ap"},
-                                       "security.istio.io/v1",
-                                       "authorizationpolicy.security.istio.io", true, true},
-    [RESOURCE_ENVOY_FILTER] = {"EnvoyFilter", "networking.istio.io", {"v1alpha3"},
-                               "envoyfilters", {"ef"}, "networking.istio.io/v1alpha3",
-                               "envoyfilter.networking.istio.io", true, false},
-    [RESOURCE_SERVICE] = {"Service", "", {"v1"}, "services", {"svc"}, "v1", "service", false,
+                                   "destinationrule.networking.istio.io",
+                                   true,
+                                   false},
+    [RESOURCE_GATEWAY] = {"Gateway",
+                          "networking.istio.io",
+                          {"v1", "v1beta1", "v1alpha3"},
+                          "gateways",
+                          {"gw"},
+                          "networking.istio.io/v1",
+                          "gateway.networking.istio.io",
+                          true,
                           false},
-    [RESOURCE_SERVICE_ACCOUNT] = {"ServiceAccount", "", {"v1"}, "serviceaccounts", {"sa"}, "v1",
-                                  "serviceaccount", false, true},
-    [RESOURCE_DEPLOYMENT] = {"Deployment", "apps", {"v1"}, "deployments", {"deploy"},
-                             "apps/v1", "deployment.apps", false, false},
+    [RESOURCE_SERVICE_ENTRY] = {"ServiceEntry",
+                                "networking.istio.io",
+                                {"v1", "v1beta1", "v1alpha3"},
+                                "serviceentries",
+                                {"se"},
+                                "networking.istio.io/v1",
+                                "serviceentry.networking.istio.io",
+                                true,
+                                false},
+    [RESOURCE_PEER_AUTHENTICATION] = {"PeerAuthentication",
+                                      "security.istio.io",
+                                      {"v1", "v1beta1"},
+                                      "peerauthentications",
+                                      {"pa"},
+                                      "security.istio.io/v1",
+                                      "peerauthentication.security.istio.io",
+                                      true,
+                                      true},
+    [RESOURCE_REQUEST_AUTHENTICATION] = {"RequestAuthentication",
+                                         "security.istio.io",
+                                         {"v1", "v1beta1"},
+                                         "requestauthentications",
+                                         {"ra"},
+                                         "security.istio.io/v1",
+                                         "requestauthentication.security.istio.io",
+                                         true,
+                                         true},
+    [RESOURCE_AUTHORIZATION_POLICY] = {"AuthorizationPolicy",
+                                       "security.istio.io",
+                                       {"v1", "v1beta1"},
+                                       "authorizationpolicies",
+                                       {"ap"},
+                                       "security.istio.io/v1",
+                                       "authorizationpolicy.security.istio.io",
+                                       true,
+                                       true},
+    [RESOURCE_ENVOY_FILTER] = {"EnvoyFilter",
+                               "networking.istio.io",
+                               {"v1alpha3"},
+                               "envoyfilters",
+                               {"ef"},
+                               "networking.istio.io/v1alpha3",
+                               "envoyfilter.networking.istio.io",
+                               true,
+                               false},
+    [RESOURCE_SERVICE] = {"Service", "", {"v1"}, "services", {"svc"}, "v1", "service", false, false},
+    [RESOURCE_SERVICE_ACCOUNT] =
+        {"ServiceAccount", "", {"v1"}, "serviceaccounts", {"sa"}, "v1", "serviceaccount", false, true},
+    [RESOURCE_DEPLOYMENT] =
+        {"Deployment", "apps", {"v1"}, "deployments", {"deploy"}, "apps/v1", "deployment.apps", false, false},
 };
 
 const char *resource_kind_name(enum resource_kind kind) { return KINDS[kind].kind; }
 const char *resource_kind_group(enum resource_kind kind) { return KINDS[kind].group; }
 const char *resource_kind_api_version(enum resource_kind kind) { return KINDS[kind].api_version; }
-const char *resource_kind_resource_name(enum resource_kind kind) {
-  return KINDS[kind].resource_name;
-}
+const char *resource_kind_resource_name(enum resource_kind kind) { return KINDS[kind].resource_name; }
 bool resource_kind_is_istio(enum resource_kind kind) { return KINDS[kind].istio; }
 
 int resource_kind_parse(const char *name, enum resource_kind *kind) {
@@ -83,8 +122,7 @@ int resource_kind_parse(const char *name, enum resource_kind *kind) {
     const struct kind_info *ki = &KINDS[k];
     bool hit = strcasecmp(name, ki->kind) == 0 || strcasecmp(name, ki->plural) == 0 ||
                strcasecmp(name, ki->resource_name) == 0;
-    for (int s = 0; !hit && s < 3 && ki->shorts[s]; s++)
-      hit = strcasecmp(name, ki->shorts[s]) == 0;
+    for (int s = 0; !hit && s < 3 && ki->shorts[s]; s++) hit = strcasecmp(name, ki->shorts[s]) == 0;
     if (hit) {
       *kind = (enum resource_kind)k;
       return 0;
@@ -122,9 +160,8 @@ static const struct {
      "(security.istio.io/v1)"},
 };
 
-static const char *const LATER_KINDS[] = {"Sidecar",    "WorkloadEntry", "WorkloadGroup",
-                                          "Telemetry",  "ProxyConfig",   "WasmPlugin",
-                                          "TrafficExtension", NULL};
+static const char *const LATER_KINDS[] = {"Sidecar",     "WorkloadEntry", "WorkloadGroup",    "Telemetry",
+                                          "ProxyConfig", "WasmPlugin",    "TrafficExtension", NULL};
 
 /* ---- arena ------------------------------------------------------------------------------- */
 
@@ -137,11 +174,12 @@ struct resource_arena {
   struct arena_chunk *head;
 };
 
-struct resource_arena *resource_arena_new(void) { return calloc(1, sizeof(struct resource_arena)); }
+struct resource_arena *resource_arena_new(void) {
+  return calloc(1, sizeof(struct resource_arena));
+}
 
 void resource_arena_free(struct resource_arena *a) {
-  if (a == NULL)
-    return;
+  if (a == NULL) return;
   for (struct arena_chunk *ch = a->head, *next; ch; ch = next) {
     next = ch->next;
     free(ch);
@@ -152,8 +190,7 @@ void resource_arena_free(struct resource_arena *a) {
 void *rarena_alloc(struct rctx *c, size_t size) {
   struct resource_arena *a = c->res->arena;
   size = (size + 15) & ~(size_t)15;
-  if (size == 0)
-    size = 16;
+  if (size == 0) size = 16;
   struct arena_chunk *ch = a->head;
   if (ch == NULL || ch->cap - ch->used < size) {
     size_t cap = size > 8192 ? size : 8192;
@@ -175,8 +212,7 @@ void *rarena_alloc(struct rctx *c, size_t size) {
 char *rarena_strdup(struct rctx *c, const char *s) {
   size_t n = strlen(s) + 1;
   char *out = rarena_alloc(c, n);
-  if (out)
-    memcpy(out, s, n);
+  if (out) memcpy(out, s, n);
   return out;
 }
 
@@ -187,20 +223,17 @@ int resource_duration_parse(const char *s, int64_t *ms) {
   static const struct {
     const char *unit;
     double ns;
-  } units[] = {{"ns", 1}, {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"\xce\xbcs", 1e3},
-               {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+  } units[] = {{"ns", 1},   {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"\xce\xbcs", 1e3},
+               {"ms", 1e6}, {"s", 1e9},  {"m", 60e9},        {"h", 3600e9}};
   const char *p = s;
   bool neg = false;
-  if (*p == '+' || *p == '-')
-    neg = *p++ == '-';
-  if (*p == '\0')
-    return -EINVAL;
+  if (*p == '+' || *p == '-') neg = *p++ == '-';
+  if (*p == '\0') return -EINVAL;
   double total = 0;
   while (*p) {
     const char *start = p;
     double whole = 0, frac = 0, scale = 1;
-    while (*p >= '0' && *p <= '9')
-      whole = whole * 10 + (*p++ - '0');
+    while (*p >= '0' && *p <= '9') whole = whole * 10 + (*p++ - '0');
     bool digits = p > start;
     if (*p == '.') {
       p++;
@@ -211,8 +244,7 @@ int resource_duration_parse(const char *s, int64_t *ms) {
       }
       digits = digits || p > fs;
     }
-    if (!digits)
-      return -EINVAL;
+    if (!digits) return -EINVAL;
     size_t best = 0, best_len = 0;
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
       size_t ul = strlen(units[i].unit);
@@ -222,33 +254,25 @@ int resource_duration_parse(const char *s, int64_t *ms) {
       }
     }
     if (best_len == 0) {
-      if (total == 0 && whole == 0 && frac == 0 && *p == '\0' && start == s + neg)
-        break; /* "0" */
+      if (total == 0 && whole == 0 && frac == 0 && *p == '\0' && start == s + neg) break; /* "0" */
       return -EINVAL;
     }
     p += best_len;
     total += (whole + frac / scale) * units[best].ns;
-    if (total > 9e18)
-      return -EINVAL;
+    if (total > 9e18) return -EINVAL;
   }
-  if (neg)
-    total = -total;
+  if (neg) total = -total;
   double msd = total / 1e6;
-  if (msd < 0 || fabs(msd - floor(msd + 0.5)) > 1e-6)
-    return -EINVAL;
+  if (msd < 0 || fabs(msd - floor(msd + 0.5)) > 1e-6) return -EINVAL;
   *ms = (int64_t)floor(msd + 0.5);
   return 0;
 }
 
 void resource_duration_format(int64_t ms, char *buf, size_t size) {
-  if (ms > 0 && ms % 3600000 == 0)
-    snprintf(buf, size, "%" PRId64 "h", ms / 3600000);
-  else if (ms > 0 && ms % 60000 == 0)
-    snprintf(buf, size, "%" PRId64 "m", ms / 60000);
-  else if (ms % 1000 == 0)
-    snprintf(buf, size, "%" PRId64 "s", ms / 1000);
-  else
-    snprintf(buf, size, "%" PRId64 "ms", ms);
+  if (ms > 0 && ms % 3600000 == 0) snprintf(buf, size, "%" PRId64 "h", ms / 3600000);
+  else if (ms > 0 && ms % 60000 == 0) snprintf(buf, size, "%" PRId64 "m", ms / 60000);
+  else if (ms % 1000 == 0) snprintf(buf, size, "%" PRId64 "s", ms / 1000);
+  else snprintf(buf, size, "%" PRId64 "ms", ms);
 }
 
 char *resource_host_fqdn(const char *host, const char *ns) {
@@ -257,12 +281,9 @@ char *resource_host_fqdn(const char *host, const char *ns) {
   bool short_name = strchr(host, '.') == NULL && strcmp(host, "*") != 0;
   size_t size = short_name ? n + strlen(ns) + sizeof ".svc.cluster.local" + 1 : n + 1;
   char *out = malloc(size);
-  if (out == NULL)
-    return NULL;
-  if (short_name)
-    snprintf(out, size, "%s.%s.svc.cluster.local", host, ns);
-  else
-    memcpy(out, host, n + 1);
+  if (out == NULL) return NULL;
+  if (short_name) snprintf(out, size, "%s.%s.svc.cluster.local", host, ns);
+  else memcpy(out, host, n + 1);
   return out;
 }
 
@@ -270,23 +291,20 @@ char *resource_host_fqdn(const char *host, const char *ns) {
 
 const char *resource_map_get(const struct resource_map *map, const char *key) {
   for (size_t i = 0; i < map->len; i++)
-    if (strcmp(map->items[i].key, key) == 0)
-      return map->items[i].value;
+    if (strcmp(map->items[i].key, key) == 0) return map->items[i].value;
   return NULL;
 }
 
 bool resource_map_matches(const struct resource_map *selector, const struct resource_map *labels) {
   for (size_t i = 0; i < selector->len; i++) {
     const char *v = resource_map_get(labels, selector->items[i].key);
-    if (v == NULL || strcmp(v, selector->items[i].value) != 0)
-      return false;
+    if (v == NULL || strcmp(v, selector->items[i].value) != 0) return false;
   }
   return true;
 }
 
 void resource_free(struct resource *r) {
-  if (r == NULL)
-    return;
+  if (r == NULL) return;
   diag_list_free(&r->notes);
   resource_arena_free(r->arena);
   free(r);
@@ -313,10 +331,8 @@ int resource_list_push(struct resource_list *list, struct resource *r) {
 }
 
 void resource_list_free(struct resource_list *list) {
-  if (list == NULL)
-    return;
-  for (size_t i = 0; i < list->len; i++)
-    resource_free(list->items[i]);
+  if (list == NULL) return;
+  for (size_t i = 0; i < list->len; i++) resource_free(list->items[i]);
   free(list->items);
   resource_list_init(list);
 }
@@ -326,17 +342,13 @@ void resource_list_free(struct resource_list *list) {
 /* DNS-1123 subdomain (object names) or label (namespaces), as Kubernetes requires. */
 static bool dns1123(const char *s, bool label) {
   size_t n = strlen(s);
-  if (n == 0 || n > (label ? 63u : 253u))
-    return false;
+  if (n == 0 || n > (label ? 63u : 253u)) return false;
   for (size_t i = 0; i < n; i++) {
     char ch = s[i];
     bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
-    if (alnum)
-      continue;
-    if (ch == '-' && i > 0 && i + 1 < n && s[i - 1] != '.' && s[i + 1] != '.')
-      continue;
-    if (ch == '.' && !label && i > 0 && i + 1 < n && s[i - 1] != '.' && s[i - 1] != '-')
-      continue;
+    if (alnum) continue;
+    if (ch == '-' && i > 0 && i + 1 < n && s[i - 1] != '.' && s[i + 1] != '.') continue;
+    if (ch == '.' && !label && i > 0 && i + 1 < n && s[i - 1] != '.' && s[i - 1] != '-') continue;
     return false;
   }
   return true;
@@ -360,17 +372,14 @@ static const struct rfield METADATA_FIELDS[] = {
     {NULL, RF_OK, NULL},
 };
 
-static void parse_metadata(struct rctx *c, const struct yamldoc_node *doc,
-                           const struct resource_parse_options *opts) {
+static void parse_metadata(struct rctx *c, const struct yamldoc_node *doc, const struct resource_parse_options *opts) {
   const struct yamldoc_node *meta;
   struct resource_meta *m = &c->res->meta;
   const char *dflt = opts && opts->ns ? opts->ns : "default";
   m->ns = rarena_strdup(c, dflt);
   int rc = rget_map(c, doc, "metadata", "", &meta);
-  if (rc == 0)
-    rrequire(c, doc, "metadata", "");
-  if (rc <= 0)
-    return;
+  if (rc == 0) rrequire(c, doc, "metadata", "");
+  if (rc <= 0) return;
   bool lenient = c->lenient;
   c->lenient = false; /* metadata is Kubernetes' own: unknown keys are mistakes everywhere */
   rcheck_keys(c, meta, "metadata", METADATA_FIELDS);
@@ -379,18 +388,19 @@ static void parse_metadata(struct rctx *c, const struct yamldoc_node *doc,
       !dns1123(m->name, false))
     rerror(c, yamldoc_get(meta, "name"), "metadata.name",
            "'%s' is not a valid name: use lowercase letters, digits, '-' and '.', starting and "
-           "ending with a letter or digit (at most 253 characters)", m->name);
+           "ending with a letter or digit (at most 253 characters)",
+           m->name);
   char *ns = NULL;
   if (rget_str(c, meta, "namespace", "metadata", &ns) > 0) {
     const struct yamldoc_node *at = yamldoc_get(meta, "namespace");
     if (!dns1123(ns, true))
       rerror(c, at, "metadata.namespace",
-             "'%s' is not a valid namespace: use lowercase letters, digits and '-' (at most 63)",
-             ns);
+             "'%s' is not a valid namespace: use lowercase letters, digits and '-' (at most 63)", ns);
     else if (opts && opts->ns_enforced && opts->ns && strcmp(ns, opts->ns) != 0)
       rerror(c, at, "metadata.namespace",
              "the object's namespace '%s' does not match -n %s; drop -n or change the "
-             "namespace", ns, opts->ns);
+             "namespace",
+             ns, opts->ns);
     m->ns = ns;
     m->ns_written = true;
   }
@@ -402,18 +412,16 @@ static bool version_served(const struct kind_info *ki, const char *api_version) 
   size_t gl = strlen(ki->group);
   const char *version = api_version;
   if (gl > 0) {
-    if (strncmp(api_version, ki->group, gl) != 0 || api_version[gl] != '/')
-      return false;
+    if (strncmp(api_version, ki->group, gl) != 0 || api_version[gl] != '/') return false;
     version = api_version + gl + 1;
   }
   for (int i = 0; i < 4 && ki->versions[i]; i++)
-    if (strcmp(version, ki->versions[i]) == 0)
-      return true;
+    if (strcmp(version, ki->versions[i]) == 0) return true;
   return false;
 }
 
 static const struct rfield TOP_FIELDS[] = {
-    {"apiVersion", RF_OK, NULL}, {"kind", RF_OK, NULL},     {"metadata", RF_OK, NULL},
+    {"apiVersion", RF_OK, NULL}, {"kind", RF_OK, NULL},        {"metadata", RF_OK, NULL},
     {"spec", RF_OK, NULL},       {"status", RF_IGNORED, NULL}, {NULL, RF_OK, NULL},
 };
 static const struct rfield SERVICE_ACCOUNT_FIELDS[] = {
@@ -428,8 +436,7 @@ static const struct rfield SERVICE_ACCOUNT_FIELDS[] = {
 
 /* Reads one document into a new resource; returns it, or NULL after reporting errors. */
 static struct resource *parse_document(const struct yamldoc_node *doc, const char *file,
-                                       const struct resource_parse_options *opts,
-                                       struct diag_list *diags, int *nomem) {
+                                       const struct resource_parse_options *opts, struct diag_list *diags, int *nomem) {
   struct resource *r = calloc(1, sizeof *r);
   if (r == NULL || (r->arena = resource_arena_new()) == NULL) {
     free(r);
@@ -446,8 +453,7 @@ static struct resource *parse_document(const struct yamldoc_node *doc, const cha
     return NULL;
   }
   char *api_version = NULL, *kind = NULL;
-  bool have_api = rrequire(c, doc, "apiVersion", "") &&
-                  rget_str(c, doc, "apiVersion", "", &api_version) > 0;
+  bool have_api = rrequire(c, doc, "apiVersion", "") && rget_str(c, doc, "apiVersion", "", &api_version) > 0;
   bool have_kind = rrequire(c, doc, "kind", "") && rget_str(c, doc, "kind", "", &kind) > 0;
   if (!have_api || !have_kind) {
     resource_free(r);
@@ -455,16 +461,13 @@ static struct resource *parse_document(const struct yamldoc_node *doc, const cha
   }
   const struct yamldoc_node *kind_node = yamldoc_get(doc, "kind");
   int k = 0;
-  while (k < RESOURCE_KIND_COUNT && strcmp(KINDS[k].kind, kind) != 0)
-    k++;
+  while (k < RESOURCE_KIND_COUNT && strcmp(KINDS[k].kind, kind) != 0) k++;
   if (k == RESOURCE_KIND_COUNT) {
     bool said = false;
     for (size_t i = 0; i < sizeof RETIRED_KINDS / sizeof RETIRED_KINDS[0] && !said; i++) {
-      if (strcmp(kind, RETIRED_KINDS[i].kind) != 0)
-        continue;
+      if (strcmp(kind, RETIRED_KINDS[i].kind) != 0) continue;
       const char *g = RETIRED_KINDS[i].group;
-      if (g && strncmp(api_version, g, strlen(g)) != 0)
-        continue;
+      if (g && strncmp(api_version, g, strlen(g)) != 0) continue;
       rerror(c, kind_node, "kind", "%s", RETIRED_KINDS[i].message);
       said = true;
     }
@@ -482,7 +485,8 @@ static struct resource *parse_document(const struct yamldoc_node *doc, const cha
       rerror(c, kind_node, "kind",
              "unknown kind '%s'; meshlab accepts VirtualService, DestinationRule, Gateway, "
              "ServiceEntry, PeerAuthentication, RequestAuthentication, AuthorizationPolicy, "
-             "EnvoyFilter, Service, ServiceAccount and Deployment", kind);
+             "EnvoyFilter, Service, ServiceAccount and Deployment",
+             kind);
     resource_free(r);
     return NULL;
   }
@@ -494,25 +498,23 @@ static struct resource *parse_document(const struct yamldoc_node *doc, const cha
     char versions[128] = "";
     for (int i = 0; i < 4 && ki->versions[i]; i++) {
       size_t used = strlen(versions);
-      snprintf(versions + used, sizeof versions - used, "%s%s%s%s", i ? ", " : "", ki->group,
-               ki->group[0] ? "/" : "", ki->versions[i]);
+      snprintf(versions + used, sizeof versions - used, "%s%s%s%s", i ? ", " : "", ki->group, ki->group[0] ? "/" : "",
+               ki->versions[i]);
     }
     rerror(c, yamldoc_get(doc, "apiVersion"), "apiVersion",
-           "apiVersion '%s' does not serve kind %s; use %s (accepted: %s)", api_version, kind,
-           ki->api_version, versions);
+           "apiVersion '%s' does not serve kind %s; use %s (accepted: %s)", api_version, kind, ki->api_version,
+           versions);
   }
   bool lenient = c->lenient;
   c->lenient = false; /* top-level keys are checked strictly for every kind */
-  rcheck_keys(c, doc, "", r->kind == RESOURCE_SERVICE_ACCOUNT ? SERVICE_ACCOUNT_FIELDS
-                                                               : TOP_FIELDS);
+  rcheck_keys(c, doc, "", r->kind == RESOURCE_SERVICE_ACCOUNT ? SERVICE_ACCOUNT_FIELDS : TOP_FIELDS);
   c->lenient = lenient;
   parse_metadata(c, doc, opts);
 
   const struct yamldoc_node *spec = NULL;
   if (r->kind != RESOURCE_SERVICE_ACCOUNT) {
     int rc = rget_map(c, doc, "spec", "", &spec);
-    if (rc == 0 && !ki->spec_optional)
-      rrequire(c, doc, "spec", "");
+    if (rc == 0 && !ki->spec_optional) rrequire(c, doc, "spec", "");
     if (rc >= 0 && (spec || ki->spec_optional)) {
       switch (r->kind) {
       case RESOURCE_VIRTUAL_SERVICE:
@@ -557,36 +559,30 @@ static struct resource *parse_document(const struct yamldoc_node *doc, const cha
   return r;
 }
 
-int resource_parse(const char *text, size_t len, const char *filename,
-                   const struct resource_parse_options *opts, struct resource_list *out,
-                   struct diag_list *diags) {
+int resource_parse(const char *text, size_t len, const char *filename, const struct resource_parse_options *opts,
+                   struct resource_list *out, struct diag_list *diags) {
   struct yamldoc *doc = NULL;
   int rc = yamldoc_parse(text, len, filename, &doc, diags);
-  if (rc < 0)
-    return rc;
+  if (rc < 0) return rc;
   struct resource_list tmp;
   resource_list_init(&tmp);
   size_t errors_before = diag_count(diags, DIAG_ERROR);
   int nomem = 0;
   for (size_t i = 0; i < doc->len; i++) {
     const struct yamldoc_node *root = doc->docs[i];
-    if (yamldoc_is_null(root))
-      continue; /* an empty document, e.g. after a trailing '---' */
+    if (yamldoc_is_null(root)) continue; /* an empty document, e.g. after a trailing '---' */
     struct resource *r = parse_document(root, filename, opts, diags, &nomem);
-    if (r == NULL)
-      continue;
+    if (r == NULL) continue;
     /* kubectl applies a repeated object twice and the last one wins; that is almost always a
      * copy-paste slip, so say so. */
     for (size_t j = 0; j < tmp.len; j++) {
       const struct resource *o = tmp.items[j];
-      if (o->kind == r->kind && strcmp(o->meta.name, r->meta.name) == 0 &&
-          strcmp(o->meta.ns, r->meta.ns) == 0)
+      if (o->kind == r->kind && strcmp(o->meta.name, r->meta.name) == 0 && strcmp(o->meta.ns, r->meta.ns) == 0)
         diag_add(diags, DIAG_WARNING, filename, r->pos.line, r->pos.col, "metadata.name",
-                 "%s %s/%s is defined again (first at line %d); the later one replaces it",
-                 resource_kind_name(r->kind), r->meta.ns, r->meta.name, o->pos.line);
+                 "%s %s/%s is defined again (first at line %d); the later one replaces it", resource_kind_name(r->kind),
+                 r->meta.ns, r->meta.name, o->pos.line);
     }
-    if (resource_list_push(&tmp, r) < 0)
-      nomem = 1;
+    if (resource_list_push(&tmp, r) < 0) nomem = 1;
   }
   yamldoc_free(doc);
   if (nomem || diag_count(diags, DIAG_ERROR) > errors_before) {
@@ -604,8 +600,7 @@ int resource_parse(const char *text, size_t len, const char *filename,
     out->items = items;
     out->cap = cap;
   }
-  for (size_t i = 0; i < tmp.len; i++)
-    out->items[out->len++] = tmp.items[i];
+  for (size_t i = 0; i < tmp.len; i++) out->items[out->len++] = tmp.items[i];
   free(tmp.items);
   return 0;
 }

@@ -286,8 +286,8 @@ struct resource_consistent_hash {
   char *name; /* header, cookie or query parameter name */
   char *cookie_path;
   struct resource_ms cookie_ttl;
-  bool maglev;                         /* maglev written (else ring hash) */
-  struct resource_u32 ring_size;       /* ringHash.minimumRingSize, default 1024 */
+  bool maglev;                           /* maglev written (else ring hash) */
+  struct resource_u32 ring_size;         /* ringHash.minimumRingSize, default 1024 */
   struct resource_u32 maglev_table_size; /* maglev.tableSize, default 65537 */
 };
 struct resource_load_balancer {
@@ -317,13 +317,13 @@ struct resource_connection_pool {
 };
 
 struct resource_outlier_detection {
-  bool present; /* absent: no outlier detection at all */
-  struct resource_u32 consecutive_5xx_errors;    /* default 5; 0 disables */
-  struct resource_u32 consecutive_gateway_errors; /* default 0 = disabled */
+  bool present;                                          /* absent: no outlier detection at all */
+  struct resource_u32 consecutive_5xx_errors;            /* default 5; 0 disables */
+  struct resource_u32 consecutive_gateway_errors;        /* default 0 = disabled */
   struct resource_u32 consecutive_local_origin_failures; /* default 5 */
   struct resource_flag split_external_local_origin_errors;
-  struct resource_ms interval;            /* default 10s */
-  struct resource_ms base_ejection_time;  /* default 30s */
+  struct resource_ms interval;              /* default 10s */
+  struct resource_ms base_ejection_time;    /* default 30s */
   struct resource_u32 max_ejection_percent; /* default 10 */
   struct resource_u32 min_health_percent;   /* default 0: panic mode off */
 };
@@ -563,10 +563,10 @@ struct resource_local_rate_limit {
   uint32_t max_tokens;
   uint32_t tokens_per_fill; /* default 1 */
   int64_t fill_interval_ms;
-  double enabled_percent;  /* filter_enabled, default 0 in Envoy: 100 in the task */
-  double enforced_percent; /* filter_enforced */
+  double enabled_percent;               /* filter_enabled, default 0 in Envoy: 100 in the task */
+  double enforced_percent;              /* filter_enforced */
   struct resource_map response_headers; /* response_headers_to_add */
-  bool per_route;          /* came from an HTTP_ROUTE typed_per_filter_config patch */
+  bool per_route;                       /* came from an HTTP_ROUTE typed_per_filter_config patch */
 };
 struct resource_envoy_filter {
   struct resource_map workload_selector;
@@ -580,9 +580,9 @@ struct resource_envoy_filter {
 struct resource_service_port {
   char *name;
   uint32_t port;
-  uint32_t target_port;   /* 0 when named (target_port_name) or not written (= port) */
+  uint32_t target_port; /* 0 when named (target_port_name) or not written (= port) */
   char *target_port_name;
-  char *protocol;         /* TCP (default), UDP, SCTP */
+  char *protocol; /* TCP (default), UDP, SCTP */
 };
 struct resource_service {
   struct resource_service_port *ports;
@@ -609,11 +609,11 @@ struct resource_container {
   size_t env_len;
 };
 struct resource_deployment {
-  struct resource_u32 replicas;         /* default 1 */
-  struct resource_map selector;         /* spec.selector.matchLabels */
-  struct resource_map labels;           /* spec.template.metadata.labels: app, version ... */
-  struct resource_map pod_annotations;  /* spec.template.metadata.annotations */
-  char *service_account_name;           /* "default" when not written */
+  struct resource_u32 replicas;        /* default 1 */
+  struct resource_map selector;        /* spec.selector.matchLabels */
+  struct resource_map labels;          /* spec.template.metadata.labels: app, version ... */
+  struct resource_map pod_annotations; /* spec.template.metadata.annotations */
+  char *service_account_name;          /* "default" when not written */
   bool service_account_set;
   struct resource_container *containers;
   size_t containers_len;
@@ -623,8 +623,8 @@ struct resource_deployment {
 
 struct resource_meta {
   char *name;
-  char *ns;          /* effective namespace */
-  bool ns_written;   /* metadata.namespace was in the input */
+  char *ns;        /* effective namespace */
+  bool ns_written; /* metadata.namespace was in the input */
   struct resource_map labels;
   struct resource_map annotations;
 };
@@ -681,9 +681,8 @@ struct resource_parse_options {
  * -EINVAL (or -ENOMEM). Every error, warning (deprecations, LEAST_CONN ...) goes to diags;
  * Kubernetes fields the lab ignores go to each resource's notes instead. Empty documents are
  * skipped. */
-int resource_parse(const char *text, size_t len, const char *filename,
-                   const struct resource_parse_options *opts, struct resource_list *out,
-                   struct diag_list *diags);
+int resource_parse(const char *text, size_t len, const char *filename, const struct resource_parse_options *opts,
+                   struct resource_list *out, struct diag_list *diags);
 
 /* Parses a duration in Istio's (Go's) format: "1s", "0.5s", "100ms", "1h", "30m", "1m30s",
  * "0". Borrows text. Returns 0 and *ms, or -EINVAL when malformed, negative or not a whole

@@ -14,10 +14,8 @@
 /* Istio host matching: exact, or a leading "*" matching any prefix ("*.local",
  * "*.default.svc.cluster.local"; "*" matches everything). */
 static bool host_matches(const char *pattern, const char *host) {
-  if (strcmp(pattern, host) == 0)
-    return true;
-  if (pattern[0] != '*')
-    return false;
+  if (strcmp(pattern, host) == 0) return true;
+  if (pattern[0] != '*') return false;
   size_t pl = strlen(pattern + 1), hl = strlen(host);
   return hl >= pl && strcmp(host + hl - pl, pattern + 1) == 0;
 }
@@ -29,16 +27,14 @@ struct analyzer {
   int warnings;
 };
 
-static void warn(struct analyzer *a, const struct resource *r, struct resource_pos pos,
-                 const char *path, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void warn(struct analyzer *a, const struct resource *r, struct resource_pos pos,
-                 const char *path, const char *fmt, ...) {
+static void warn(struct analyzer *a, const struct resource *r, struct resource_pos pos, const char *path,
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void warn(struct analyzer *a, const struct resource *r, struct resource_pos pos, const char *path,
+                 const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  if (pos.line == 0)
-    pos = r->pos;
-  if (diag_addv(a->diags, DIAG_WARNING, r->file, pos.line, pos.col, path, fmt, ap) == 0)
-    a->warnings++;
+  if (pos.line == 0) pos = r->pos;
+  if (diag_addv(a->diags, DIAG_WARNING, r->file, pos.line, pos.col, path, fmt, ap) == 0) a->warnings++;
   va_end(ap);
 }
 
@@ -48,13 +44,11 @@ static bool host_known(const struct analyzer *a, const char *fqdn) {
     if (r->kind == RESOURCE_SERVICE) {
       char name[512];
       snprintf(name, sizeof name, "%s.%s.svc.cluster.local", r->meta.name, r->meta.ns);
-      if (strcmp(name, fqdn) == 0)
-        return true;
+      if (strcmp(name, fqdn) == 0) return true;
     } else if (r->kind == RESOURCE_SERVICE_ENTRY) {
       const struct resource_service_entry *se = &r->spec.service_entry;
       for (size_t h = 0; h < se->hosts_len; h++)
-        if (host_matches(se->hosts[h].fqdn, fqdn))
-          return true;
+        if (host_matches(se->hosts[h].fqdn, fqdn)) return true;
     }
   }
   return false;
@@ -67,11 +61,9 @@ static int subset_defined(const struct analyzer *a, const char *fqdn, const char
   int result = -1;
   for (size_t i = 0; i < a->len; i++) {
     const struct resource *r = a->items[i];
-    if (r->kind != RESOURCE_DESTINATION_RULE || r->spec.destination_rule.host.fqdn == NULL)
-      continue;
+    if (r->kind != RESOURCE_DESTINATION_RULE || r->spec.destination_rule.host.fqdn == NULL) continue;
     const struct resource_destination_rule *dr = &r->spec.destination_rule;
-    if (!host_matches(dr->host.fqdn, fqdn))
-      continue;
+    if (!host_matches(dr->host.fqdn, fqdn)) continue;
     result = 0;
     for (size_t s = 0; s < dr->subsets_len; s++) {
       if (dr->subsets[s].name && strcmp(dr->subsets[s].name, subset) == 0) {
@@ -86,8 +78,8 @@ static int subset_defined(const struct analyzer *a, const char *fqdn, const char
 /* With the topology known (the set has Deployments) and the host a Kubernetes Service: does
  * any Deployment carry both the Service's selector and the subset's labels? Bookinfo's
  * ratings v2-mysql subsets are the classic case: defined, but nothing runs there. */
-static bool subset_has_workload(const struct analyzer *a, const char *fqdn,
-                                const struct resource_subset *subset, bool *checked) {
+static bool subset_has_workload(const struct analyzer *a, const char *fqdn, const struct resource_subset *subset,
+                                bool *checked) {
   const struct resource *svc = NULL;
   bool any_deployment = false;
   for (size_t i = 0; i < a->len; i++) {
@@ -96,13 +88,11 @@ static bool subset_has_workload(const struct analyzer *a, const char *fqdn,
     if (r->kind == RESOURCE_SERVICE) {
       char name[512];
       snprintf(name, sizeof name, "%s.%s.svc.cluster.local", r->meta.name, r->meta.ns);
-      if (strcmp(name, fqdn) == 0)
-        svc = r;
+      if (strcmp(name, fqdn) == 0) svc = r;
     }
   }
   *checked = svc != NULL && any_deployment;
-  if (!*checked)
-    return true;
+  if (!*checked) return true;
   for (size_t i = 0; i < a->len; i++) {
     const struct resource *r = a->items[i];
     if (r->kind == RESOURCE_DEPLOYMENT && strcmp(r->meta.ns, svc->meta.ns) == 0 &&
@@ -113,10 +103,9 @@ static bool subset_has_workload(const struct analyzer *a, const char *fqdn,
   return false;
 }
 
-static void check_destination(struct analyzer *a, const struct resource *r,
-                              const struct resource_destination *d, const char *path) {
-  if (d->host.fqdn == NULL)
-    return;
+static void check_destination(struct analyzer *a, const struct resource *r, const struct resource_destination *d,
+                              const char *path) {
+  if (d->host.fqdn == NULL) return;
   char p[RPATH_MAX];
   if (!host_known(a, d->host.fqdn)) {
     rpath_key(p, path, "host");
@@ -125,8 +114,7 @@ static void check_destination(struct analyzer *a, const struct resource *r,
          "routed (istioctl analyze IST0101 ReferencedResourceNotFound)",
          d->host.written, d->host.fqdn);
   }
-  if (d->subset == NULL)
-    return;
+  if (d->subset == NULL) return;
   const struct resource_subset *subset = NULL;
   int defined = subset_defined(a, d->host.fqdn, d->subset, &subset);
   rpath_key(p, path, "subset");
@@ -136,8 +124,8 @@ static void check_destination(struct analyzer *a, const struct resource *r,
       char labels[256] = "";
       for (size_t i = 0; i < subset->labels.len; i++) {
         size_t used = strlen(labels);
-        snprintf(labels + used, sizeof labels - used, "%s%s=%s", i ? "," : "",
-                 subset->labels.items[i].key, subset->labels.items[i].value);
+        snprintf(labels + used, sizeof labels - used, "%s%s=%s", i ? "," : "", subset->labels.items[i].key,
+                 subset->labels.items[i].value);
       }
       warn(a, r, d->subset_pos, p,
            "subset '%s' of host '%s' selects no workload (no Deployment behind the Service has "
@@ -149,7 +137,8 @@ static void check_destination(struct analyzer *a, const struct resource *r,
   if (defined == 0)
     warn(a, r, d->subset_pos, p,
          "no DestinationRule for host '%s' defines subset '%s'; requests routed here fail with "
-         "503 NC until one does (istioctl analyze IST0101)", d->host.fqdn, d->subset);
+         "503 NC until one does (istioctl analyze IST0101)",
+         d->host.fqdn, d->subset);
   else
     warn(a, r, d->subset_pos, p,
          "subset '%s' needs a DestinationRule for host '%s' and there is none; requests routed "
@@ -157,10 +146,9 @@ static void check_destination(struct analyzer *a, const struct resource *r,
          d->subset, d->host.fqdn);
 }
 
-static void check_gateway_ref(struct analyzer *a, const struct resource *r, const char *ref,
-                              struct resource_pos pos, const char *path) {
-  if (strcmp(ref, "mesh") == 0)
-    return;
+static void check_gateway_ref(struct analyzer *a, const struct resource *r, const char *ref, struct resource_pos pos,
+                              const char *path) {
+  if (strcmp(ref, "mesh") == 0) return;
   char ns[256], name[256];
   const char *slash = strchr(ref, '/');
   if (slash) {
@@ -172,13 +160,12 @@ static void check_gateway_ref(struct analyzer *a, const struct resource *r, cons
   }
   for (size_t i = 0; i < a->len; i++) {
     const struct resource *g = a->items[i];
-    if (g->kind == RESOURCE_GATEWAY && strcmp(g->meta.name, name) == 0 &&
-        strcmp(g->meta.ns, ns) == 0)
-      return;
+    if (g->kind == RESOURCE_GATEWAY && strcmp(g->meta.name, name) == 0 && strcmp(g->meta.ns, ns) == 0) return;
   }
   warn(a, r, pos, path,
        "gateway '%s' does not exist (no Gateway %s in namespace %s); this VirtualService's "
-       "routes apply to no gateway (istioctl analyze IST0101)", ref, name, ns);
+       "routes apply to no gateway (istioctl analyze IST0101)",
+       ref, name, ns);
 }
 
 static void analyze_virtual_service(struct analyzer *a, const struct resource *r) {
@@ -250,9 +237,7 @@ static void analyze_request_authentication(struct analyzer *a, const struct reso
 int resource_analyze(struct resource *const *items, size_t len, struct diag_list *diags) {
   struct analyzer a = {.items = items, .len = len, .diags = diags};
   for (size_t i = 0; i < len; i++)
-    if (items[i]->kind == RESOURCE_VIRTUAL_SERVICE)
-      analyze_virtual_service(&a, items[i]);
-    else if (items[i]->kind == RESOURCE_REQUEST_AUTHENTICATION)
-      analyze_request_authentication(&a, items[i]);
+    if (items[i]->kind == RESOURCE_VIRTUAL_SERVICE) analyze_virtual_service(&a, items[i]);
+    else if (items[i]->kind == RESOURCE_REQUEST_AUTHENTICATION) analyze_request_authentication(&a, items[i]);
   return a.warnings;
 }

@@ -32,8 +32,8 @@ struct resource_arena *resource_arena_new(void);
 
 void rerror(struct rctx *c, const struct yamldoc_node *at, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-void rwarning(struct rctx *c, const struct yamldoc_node *at, const char *path, const char *fmt,
-              ...) __attribute__((format(printf, 4, 5)));
+void rwarning(struct rctx *c, const struct yamldoc_node *at, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* A note on the resource (not in the apply's diagnostics): accepted and ignored. */
 void rnote(struct rctx *c, const struct yamldoc_node *at, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -58,8 +58,7 @@ struct rfield {
 /* Checks every key of map against fields (terminated by {NULL}): unknown keys are errors with
  * a "did you mean" suggestion (notes when c->lenient), RF_LATER/RF_RENAMED keys are errors,
  * RF_IGNORED keys notes. Returns the number of errors it reported. */
-int rcheck_keys(struct rctx *c, const struct yamldoc_node *map, const char *path,
-                const struct rfield *fields);
+int rcheck_keys(struct rctx *c, const struct yamldoc_node *map, const char *path, const struct rfield *fields);
 
 /* Requires map to be a mapping (error otherwise). Returns true when it is. */
 bool rexpect_map(struct rctx *c, const struct yamldoc_node *node, const char *path);
@@ -69,42 +68,37 @@ bool rrequire(struct rctx *c, const struct yamldoc_node *map, const char *key, c
 
 /* Scalar conversions of one node (used for list items and map values). */
 int rscalar_str(struct rctx *c, const struct yamldoc_node *n, const char *path, char **out);
-int rscalar_u32(struct rctx *c, const struct yamldoc_node *n, const char *path, uint32_t min,
-                uint32_t max, uint32_t *out);
+int rscalar_u32(struct rctx *c, const struct yamldoc_node *n, const char *path, uint32_t min, uint32_t max,
+                uint32_t *out);
 
 /* Field getters (see the file comment for the 1 / 0 / -1 convention). */
 int rget_map(struct rctx *c, const struct yamldoc_node *map, const char *key, const char *path,
              const struct yamldoc_node **out);
 int rget_seq(struct rctx *c, const struct yamldoc_node *map, const char *key, const char *path,
              const struct yamldoc_node **out);
-int rget_str(struct rctx *c, const struct yamldoc_node *map, const char *key, const char *path,
-             char **out);
-int rget_u32(struct rctx *c, const struct yamldoc_node *map, const char *key, const char *path,
-             uint32_t min, uint32_t max, uint32_t *out);
-int rget_bool(struct rctx *c, const struct yamldoc_node *map, const char *key, const char *path,
-              bool *out);
-int rget_double(struct rctx *c, const struct yamldoc_node *map, const char *key,
-                const char *path, double *out);
+int rget_str(struct rctx *c, const struct yamldoc_node *map, const char *key, const char *path, char **out);
+int rget_u32(struct rctx *c, const struct yamldoc_node *map, const char *key, const char *path, uint32_t min,
+             uint32_t max, uint32_t *out);
+int rget_bool(struct rctx *c, const struct yamldoc_node *map, const char *key, const char *path, bool *out);
+int rget_double(struct rctx *c, const struct yamldoc_node *map, const char *key, const char *path, double *out);
 /* A duration of at least 1ms (Istio's rule for almost every duration field). */
-int rget_ms(struct rctx *c, const struct yamldoc_node *map, const char *key, const char *path,
-            int64_t *out);
+int rget_ms(struct rctx *c, const struct yamldoc_node *map, const char *key, const char *path, int64_t *out);
 /* A duration of at least min_ms (0 allowed where Istio allows it, e.g. cookie ttl). */
-int rget_ms_min(struct rctx *c, const struct yamldoc_node *map, const char *key,
-                const char *path, int64_t min_ms, int64_t *out);
+int rget_ms_min(struct rctx *c, const struct yamldoc_node *map, const char *key, const char *path, int64_t min_ms,
+                int64_t *out);
 /* names is NULL-terminated; *out is the index. later (may be NULL) lists valid Istio values
  * meshlab does not implement yet. */
 int rget_enum(struct rctx *c, const struct yamldoc_node *map, const char *key, const char *path,
               const char *const *names, const char *const *later, int *out);
-int rget_strings(struct rctx *c, const struct yamldoc_node *map, const char *key,
-                 const char *path, struct resource_strings *out);
-int rget_labels(struct rctx *c, const struct yamldoc_node *map, const char *key,
-                const char *path, struct resource_map *out);
+int rget_strings(struct rctx *c, const struct yamldoc_node *map, const char *key, const char *path,
+                 struct resource_strings *out);
+int rget_labels(struct rctx *c, const struct yamldoc_node *map, const char *key, const char *path,
+                struct resource_map *out);
 
 /* Wrappers that also set the `set` flag of a defaulted field. */
-int ropt_u32(struct rctx *c, const struct yamldoc_node *map, const char *key, const char *path,
-             uint32_t min, uint32_t max, struct resource_u32 *out);
-int ropt_ms(struct rctx *c, const struct yamldoc_node *map, const char *key, const char *path,
-            struct resource_ms *out);
+int ropt_u32(struct rctx *c, const struct yamldoc_node *map, const char *key, const char *path, uint32_t min,
+             uint32_t max, struct resource_u32 *out);
+int ropt_ms(struct rctx *c, const struct yamldoc_node *map, const char *key, const char *path, struct resource_ms *out);
 int ropt_bool(struct rctx *c, const struct yamldoc_node *map, const char *key, const char *path,
               struct resource_flag *out);
 /* Istio's Percent message: `key: {value: 0..100}`. */

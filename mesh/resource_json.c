@@ -17,56 +17,43 @@
 /* ---- small builders --------------------------------------------------------------------------- */
 
 static void put(json_t *obj, const char *key, json_t *v) {
-  if (v)
-    json_object_set_new(obj, key, v);
+  if (v) json_object_set_new(obj, key, v);
 }
 static void put_str(json_t *obj, const char *key, const char *s) {
-  if (s)
-    put(obj, key, json_string(s));
+  if (s) put(obj, key, json_string(s));
 }
 static void put_u32(json_t *obj, const char *key, struct resource_u32 v) {
-  if (v.set)
-    put(obj, key, json_integer(v.value));
+  if (v.set) put(obj, key, json_integer(v.value));
 }
 static void put_int(json_t *obj, const char *key, uint32_t v) {
-  if (v)
-    put(obj, key, json_integer(v));
+  if (v) put(obj, key, json_integer(v));
 }
 static void put_ms(json_t *obj, const char *key, struct resource_ms v) {
-  if (!v.set)
-    return;
+  if (!v.set) return;
   char buf[32];
   resource_duration_format(v.ms, buf, sizeof buf);
   put_str(obj, key, buf);
 }
 static void put_flag(json_t *obj, const char *key, struct resource_flag v) {
-  if (v.set)
-    put(obj, key, json_boolean(v.value));
+  if (v.set) put(obj, key, json_boolean(v.value));
 }
 static void put_pct(json_t *obj, const char *key, struct resource_pct v) {
-  if (v.set)
-    put(obj, key, json_pack("{s:f}", "value", v.value));
+  if (v.set) put(obj, key, json_pack("{s:f}", "value", v.value));
 }
 static json_t *strings(const struct resource_strings *s) {
-  if (s->len == 0)
-    return NULL;
+  if (s->len == 0) return NULL;
   json_t *a = json_array();
-  for (size_t i = 0; i < s->len; i++)
-    json_array_append_new(a, json_string(s->items[i]));
+  for (size_t i = 0; i < s->len; i++) json_array_append_new(a, json_string(s->items[i]));
   return a;
 }
-static void put_strings(json_t *obj, const char *key, const struct resource_strings *s) {
-  put(obj, key, strings(s));
-}
+static void put_strings(json_t *obj, const char *key, const struct resource_strings *s) { put(obj, key, strings(s)); }
 static json_t *map(const struct resource_map *m) {
   json_t *o = json_object();
-  for (size_t i = 0; i < m->len; i++)
-    put_str(o, m->items[i].key, m->items[i].value);
+  for (size_t i = 0; i < m->len; i++) put_str(o, m->items[i].key, m->items[i].value);
   return o;
 }
 static void put_map(json_t *obj, const char *key, const struct resource_map *m) {
-  if (m->len)
-    put(obj, key, map(m));
+  if (m->len) put(obj, key, map(m));
 }
 static void put_nonempty(json_t *obj, const char *key, json_t *v) {
   if (v && json_object_size(v) == 0) {
@@ -81,21 +68,16 @@ static void put_nonempty(json_t *obj, const char *key, json_t *v) {
 static json_t *string_match(const struct resource_string_match *m) {
   json_t *o = json_object();
   static const char *const keys[] = {NULL, "exact", "prefix", "regex"};
-  if (m->type != RESOURCE_MATCH_NONE)
-    put_str(o, keys[m->type], m->value);
+  if (m->type != RESOURCE_MATCH_NONE) put_str(o, keys[m->type], m->value);
   return o;
 }
 static void put_string_match(json_t *obj, const char *key, const struct resource_string_match *m) {
-  if (m->type != RESOURCE_MATCH_NONE)
-    put(obj, key, string_match(m));
+  if (m->type != RESOURCE_MATCH_NONE) put(obj, key, string_match(m));
 }
-static void put_named(json_t *obj, const char *key, const struct resource_named_match *m,
-                      size_t n) {
-  if (n == 0)
-    return;
+static void put_named(json_t *obj, const char *key, const struct resource_named_match *m, size_t n) {
+  if (n == 0) return;
   json_t *o = json_object();
-  for (size_t i = 0; i < n; i++)
-    put(o, m[i].name, string_match(&m[i].match));
+  for (size_t i = 0; i < n; i++) put(o, m[i].name, string_match(&m[i].match));
   put(obj, key, o);
 }
 
@@ -103,8 +85,7 @@ static json_t *destination(const struct resource_destination *d) {
   json_t *o = json_object();
   put_str(o, "host", d->host.written);
   put_str(o, "subset", d->subset);
-  if (d->port)
-    put(o, "port", json_pack("{s:i}", "number", (json_int_t)d->port));
+  if (d->port) put(o, "port", json_pack("{s:i}", "number", (json_int_t)d->port));
   return o;
 }
 
@@ -116,8 +97,7 @@ static json_t *header_ops(const struct resource_header_ops *h) {
   return o;
 }
 static void put_headers(json_t *obj, const struct resource_headers *h) {
-  if (!h->present)
-    return;
+  if (!h->present) return;
   json_t *o = json_object();
   put_nonempty(o, "request", header_ops(&h->request));
   put_nonempty(o, "response", header_ops(&h->response));
@@ -158,19 +138,16 @@ static json_t *http_route(const struct resource_http_route *h) {
   put_str(o, "name", h->name);
   if (h->match_len) {
     json_t *a = json_array();
-    for (size_t i = 0; i < h->match_len; i++)
-      json_array_append_new(a, http_match(&h->match[i]));
+    for (size_t i = 0; i < h->match_len; i++) json_array_append_new(a, http_match(&h->match[i]));
     put(o, "match", a);
   }
-  if (h->route_len)
-    put(o, "route", route_destinations(h->route, h->route_len));
+  if (h->route_len) put(o, "route", route_destinations(h->route, h->route_len));
   put_ms(o, "timeout", h->timeout);
   if (h->retries.present) {
     json_t *r = json_object();
     put_u32(r, "attempts", h->retries.attempts);
     put_ms(r, "perTryTimeout", h->retries.per_try_timeout);
-    if (h->retries.retry_on_set)
-      put_str(r, "retryOn", h->retries.retry_on);
+    if (h->retries.retry_on_set) put_str(r, "retryOn", h->retries.retry_on);
     put_flag(r, "retryRemoteLocalities", h->retries.retry_remote_localities);
     put(o, "retries", r);
   }
@@ -191,8 +168,7 @@ static json_t *http_route(const struct resource_http_route *h) {
     }
     put(o, "fault", f);
   }
-  if (h->mirror_present)
-    put(o, "mirror", destination(&h->mirror));
+  if (h->mirror_present) put(o, "mirror", destination(&h->mirror));
   put_pct(o, "mirrorPercentage", h->mirror_percentage);
   put_headers(o, &h->headers);
   if (h->rewrite.present) {
@@ -213,8 +189,7 @@ static json_t *http_route(const struct resource_http_route *h) {
   if (h->direct_response.present) {
     json_t *r = json_object();
     put(r, "status", json_integer(h->direct_response.status));
-    if (h->direct_response.body)
-      put(r, "body", json_pack("{s:s}", "string", h->direct_response.body));
+    if (h->direct_response.body) put(r, "body", json_pack("{s:s}", "string", h->direct_response.body));
     put(o, "directResponse", r);
   }
   return o;
@@ -223,14 +198,12 @@ static json_t *http_route(const struct resource_http_route *h) {
 static json_t *virtual_service(const struct resource_virtual_service *vs) {
   json_t *o = json_object();
   json_t *hosts = json_array();
-  for (size_t i = 0; i < vs->hosts_len; i++)
-    json_array_append_new(hosts, json_string(vs->hosts[i].written));
+  for (size_t i = 0; i < vs->hosts_len; i++) json_array_append_new(hosts, json_string(vs->hosts[i].written));
   put(o, "hosts", hosts);
   put_strings(o, "gateways", &vs->gateways);
   if (vs->http_len) {
     json_t *a = json_array();
-    for (size_t i = 0; i < vs->http_len; i++)
-      json_array_append_new(a, http_route(&vs->http[i]));
+    for (size_t i = 0; i < vs->http_len; i++) json_array_append_new(a, http_route(&vs->http[i]));
     put(o, "http", a);
   }
   if (vs->tcp_len) {
@@ -258,16 +231,14 @@ static json_t *virtual_service(const struct resource_virtual_service *vs) {
   return o;
 }
 
-static const char *const LB_NAMES[] = {"UNSPECIFIED", "LEAST_REQUEST", "ROUND_ROBIN", "RANDOM",
-                                       "PASSTHROUGH", "LEAST_CONN"};
+static const char *const LB_NAMES[] = {"UNSPECIFIED", "LEAST_REQUEST", "ROUND_ROBIN",
+                                       "RANDOM",      "PASSTHROUGH",   "LEAST_CONN"};
 static const char *const CLIENT_TLS_NAMES[] = {"DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"};
 
 static void put_load_balancer(json_t *obj, const struct resource_load_balancer *lb) {
-  if (!lb->present)
-    return;
+  if (!lb->present) return;
   json_t *o = json_object();
-  if (lb->simple_set)
-    put_str(o, "simple", LB_NAMES[lb->simple]);
+  if (lb->simple_set) put_str(o, "simple", LB_NAMES[lb->simple]);
   if (lb->hash_present) {
     const struct resource_consistent_hash *ch = &lb->consistent_hash;
     json_t *h = json_object();
@@ -292,8 +263,7 @@ static void put_load_balancer(json_t *obj, const struct resource_load_balancer *
     case RESOURCE_HASH_NONE:
       break;
     }
-    if (ch->ring_size.set)
-      put(h, "ringHash", json_pack("{s:i}", "minimumRingSize", (json_int_t)ch->ring_size.value));
+    if (ch->ring_size.set) put(h, "ringHash", json_pack("{s:i}", "minimumRingSize", (json_int_t)ch->ring_size.value));
     if (ch->maglev) {
       json_t *m = json_object();
       put_u32(m, "tableSize", ch->maglev_table_size);
@@ -305,8 +275,7 @@ static void put_load_balancer(json_t *obj, const struct resource_load_balancer *
 }
 
 static void put_connection_pool(json_t *obj, const struct resource_connection_pool *cp) {
-  if (!cp->present)
-    return;
+  if (!cp->present) return;
   json_t *o = json_object();
   if (cp->tcp.present) {
     json_t *t = json_object();
@@ -326,8 +295,7 @@ static void put_connection_pool(json_t *obj, const struct resource_connection_po
 }
 
 static void put_outlier(json_t *obj, const struct resource_outlier_detection *od) {
-  if (!od->present)
-    return;
+  if (!od->present) return;
   json_t *o = json_object();
   put_u32(o, "consecutive5xxErrors", od->consecutive_5xx_errors);
   put_u32(o, "consecutiveGatewayErrors", od->consecutive_gateway_errors);
@@ -341,8 +309,7 @@ static void put_outlier(json_t *obj, const struct resource_outlier_detection *od
 }
 
 static void put_client_tls(json_t *obj, const struct resource_client_tls *tls) {
-  if (!tls->present)
-    return;
+  if (!tls->present) return;
   json_t *o = json_object();
   put_str(o, "mode", CLIENT_TLS_NAMES[tls->mode]);
   put_str(o, "sni", tls->sni);
@@ -352,8 +319,7 @@ static void put_client_tls(json_t *obj, const struct resource_client_tls *tls) {
 }
 
 static void put_traffic_policy(json_t *obj, const struct resource_traffic_policy *tp) {
-  if (!tp->present)
-    return;
+  if (!tp->present) return;
   json_t *o = json_object();
   put_load_balancer(o, &tp->load_balancer);
   put_connection_pool(o, &tp->connection_pool);
@@ -415,8 +381,7 @@ static json_t *gateway(const struct resource_gateway *gw) {
     if (s->tls.present) {
       json_t *t = json_object();
       put_flag(t, "httpsRedirect", s->tls.https_redirect);
-      if (s->tls.mode_set)
-        put_str(t, "mode", "SIMPLE");
+      if (s->tls.mode_set) put_str(t, "mode", "SIMPLE");
       put_str(t, "credentialName", s->tls.credential_name);
       put(so, "tls", t);
     }
@@ -432,19 +397,15 @@ static json_t *service_entry(const struct resource_service_entry *se) {
   static const char *const resolutions[] = {"NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN"};
   json_t *o = json_object();
   json_t *hosts = json_array();
-  for (size_t i = 0; i < se->hosts_len; i++)
-    json_array_append_new(hosts, json_string(se->hosts[i].written));
+  for (size_t i = 0; i < se->hosts_len; i++) json_array_append_new(hosts, json_string(se->hosts[i].written));
   put(o, "hosts", hosts);
   if (se->ports_len) {
     json_t *a = json_array();
-    for (size_t i = 0; i < se->ports_len; i++)
-      json_array_append_new(a, port(&se->ports[i]));
+    for (size_t i = 0; i < se->ports_len; i++) json_array_append_new(a, port(&se->ports[i]));
     put(o, "ports", a);
   }
-  if (se->location_set)
-    put_str(o, "location", locations[se->location]);
-  if (se->resolution_set)
-    put_str(o, "resolution", resolutions[se->resolution]);
+  if (se->location_set) put_str(o, "location", locations[se->location]);
+  if (se->resolution_set) put_str(o, "resolution", resolutions[se->resolution]);
   if (se->endpoints_len) {
     json_t *a = json_array();
     for (size_t i = 0; i < se->endpoints_len; i++) {
@@ -453,8 +414,7 @@ static json_t *service_entry(const struct resource_service_entry *se) {
       put_str(eo, "address", e->address);
       if (e->ports_len) {
         json_t *p = json_object();
-        for (size_t j = 0; j < e->ports_len; j++)
-          put(p, e->ports[j].name, json_integer(e->ports[j].number));
+        for (size_t j = 0; j < e->ports_len; j++) put(p, e->ports[j].name, json_integer(e->ports[j].number));
         put(eo, "ports", p);
       }
       put_map(eo, "labels", &e->labels);
@@ -474,8 +434,7 @@ static json_t *service_entry(const struct resource_service_entry *se) {
 static const char *const MTLS_NAMES[] = {"UNSET", "DISABLE", "PERMISSIVE", "STRICT"};
 
 static void put_selector(json_t *obj, bool has, const struct resource_map *labels) {
-  if (!has)
-    return;
+  if (!has) return;
   json_t *o = json_object();
   put_map(o, "matchLabels", labels);
   put(obj, "selector", o);
@@ -484,8 +443,7 @@ static void put_selector(json_t *obj, bool has, const struct resource_map *label
 static json_t *peer_authentication(const struct resource_peer_authentication *pa) {
   json_t *o = json_object();
   put_selector(o, pa->has_selector, &pa->selector);
-  if (pa->mtls_present)
-    put(o, "mtls", json_pack("{s:s}", "mode", MTLS_NAMES[pa->mode]));
+  if (pa->mtls_present) put(o, "mtls", json_pack("{s:s}", "mode", MTLS_NAMES[pa->mode]));
   if (pa->port_level_len) {
     json_t *p = json_object();
     for (size_t i = 0; i < pa->port_level_len; i++) {
@@ -545,10 +503,8 @@ static json_t *request_authentication(const struct resource_request_authenticati
 static json_t *authorization_policy(const struct resource_authorization_policy *ap) {
   json_t *o = json_object();
   put_selector(o, ap->has_selector, &ap->selector);
-  if (ap->action_set)
-    put_str(o, "action", resource_authz_action_name(ap->action));
-  if (ap->rules_len == 0)
-    return o;
+  if (ap->action_set) put_str(o, "action", resource_authz_action_name(ap->action));
+  if (ap->rules_len == 0) return o;
   json_t *rules = json_array();
   for (size_t i = 0; i < ap->rules_len; i++) {
     const struct resource_authz_rule *r = &ap->rules[i];
@@ -625,8 +581,7 @@ static json_t *service(const struct resource_service *svc) {
       put(po, "port", json_integer(p->port));
       put_int(po, "targetPort", p->target_port);
       put_str(po, "targetPort", p->target_port_name);
-      if (p->protocol && strcmp(p->protocol, "TCP") != 0)
-        put_str(po, "protocol", p->protocol);
+      if (p->protocol && strcmp(p->protocol, "TCP") != 0) put_str(po, "protocol", p->protocol);
       json_array_append_new(a, po);
     }
     put(o, "ports", a);
@@ -645,8 +600,7 @@ static json_t *deployment(const struct resource_deployment *d) {
   put_map(tmeta, "labels", &d->labels);
   put_map(tmeta, "annotations", &d->pod_annotations);
   json_t *pod = json_object();
-  if (d->service_account_set)
-    put_str(pod, "serviceAccountName", d->service_account_name);
+  if (d->service_account_set) put_str(pod, "serviceAccountName", d->service_account_name);
   json_t *cs = json_array();
   for (size_t i = 0; i < d->containers_len; i++) {
     const struct resource_container *ct = &d->containers[i];
@@ -691,8 +645,7 @@ static json_t *deployment(const struct resource_deployment *d) {
 
 json_t *rjson_resource(const struct resource *r) {
   json_t *o = json_object();
-  if (o == NULL)
-    return NULL;
+  if (o == NULL) return NULL;
   put_str(o, "apiVersion", resource_kind_api_version(r->kind));
   put_str(o, "kind", resource_kind_name(r->kind));
   json_t *meta = json_object();
@@ -725,8 +678,7 @@ json_t *rjson_resource(const struct resource *r) {
     spec = authorization_policy(&r->spec.authorization_policy);
     break;
   case RESOURCE_ENVOY_FILTER:
-    spec = r->spec.envoy_filter.spec_json ? json_loads(r->spec.envoy_filter.spec_json, 0, NULL)
-                                          : json_object();
+    spec = r->spec.envoy_filter.spec_json ? json_loads(r->spec.envoy_filter.spec_json, 0, NULL) : json_object();
     break;
   case RESOURCE_SERVICE:
     spec = service(&r->spec.service);
@@ -747,4 +699,3 @@ int resource_to_json(const struct resource *r, int indent, char **out) {
   json_decref(o);
   return *out ? 0 : -ENOMEM;
 }
-

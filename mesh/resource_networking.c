@@ -18,9 +18,12 @@
 
 #include "mesh/regex_re2.h"
 
-#define END {NULL, RF_OK, NULL}
-#define OK(name) {name, RF_OK, NULL}
-#define LATER(name) {name, RF_LATER, NULL}
+#define END \
+  { NULL, RF_OK, NULL }
+#define OK(name) \
+  { name, RF_OK, NULL }
+#define LATER(name) \
+  { name, RF_LATER, NULL }
 
 static const uint32_t INT32_MAX_U = 2147483647u;
 
@@ -46,16 +49,13 @@ static void warn_regex(struct rctx *c, const struct yamldoc_node *n, const char 
 
 /* A StringMatch {exact | prefix | regex}. allow_empty: `{}` means "present" (headers and
  * query parameters). */
-static void parse_string_match(struct rctx *c, const struct yamldoc_node *n, const char *path,
-                               bool allow_empty, struct resource_string_match *out) {
-  if (yamldoc_is_null(n) && allow_empty)
-    return;
-  if (!rexpect_map(c, n, path))
-    return;
+static void parse_string_match(struct rctx *c, const struct yamldoc_node *n, const char *path, bool allow_empty,
+                               struct resource_string_match *out) {
+  if (yamldoc_is_null(n) && allow_empty) return;
+  if (!rexpect_map(c, n, path)) return;
   rcheck_keys(c, n, path, STRING_MATCH_FIELDS);
   static const char *const keys[] = {"exact", "prefix", "regex"};
-  static const enum resource_match_type types[] = {RESOURCE_MATCH_EXACT, RESOURCE_MATCH_PREFIX,
-                                                   RESOURCE_MATCH_REGEX};
+  static const enum resource_match_type types[] = {RESOURCE_MATCH_EXACT, RESOURCE_MATCH_PREFIX, RESOURCE_MATCH_REGEX};
   int count = 0;
   for (int i = 0; i < 3; i++) {
     char *v = NULL;
@@ -66,37 +66,32 @@ static void parse_string_match(struct rctx *c, const struct yamldoc_node *n, con
       }
     }
   }
-  if (count > 1)
-    rerror(c, n, path, "set only one of exact, prefix or regex");
-  else if (count == 0 && !allow_empty && n->len == 0)
-    rerror(c, n, path, "set one of exact, prefix or regex");
-  else if (count == 1 && out->type == RESOURCE_MATCH_REGEX)
-    warn_regex(c, n, path, out->value);
+  if (count > 1) rerror(c, n, path, "set only one of exact, prefix or regex");
+  else if (count == 0 && !allow_empty && n->len == 0) rerror(c, n, path, "set one of exact, prefix or regex");
+  else if (count == 1 && out->type == RESOURCE_MATCH_REGEX) warn_regex(c, n, path, out->value);
 }
 
-static void parse_named_matches(struct rctx *c, const struct yamldoc_node *parent,
-                                const char *key, const char *path, bool warn_case,
-                                struct resource_named_match **out, size_t *len) {
+static void parse_named_matches(struct rctx *c, const struct yamldoc_node *parent, const char *key, const char *path,
+                                bool warn_case, struct resource_named_match **out, size_t *len) {
   const struct yamldoc_node *m;
-  if (rget_map(c, parent, key, path, &m) <= 0)
-    return;
+  if (rget_map(c, parent, key, path, &m) <= 0) return;
   char p[RPATH_MAX], kp[RPATH_MAX];
   rpath_key(p, path, key);
   *out = rarena_alloc(c, (m->len + 1) * sizeof **out);
-  if (*out == NULL)
-    return;
+  if (*out == NULL) return;
   for (size_t i = 0; i < m->len; i++) {
     const struct yamldoc_pair *pair = &m->pairs[i];
     rpath_key(kp, p, pair->key->str);
     struct resource_named_match *nm = &(*out)[(*len)++];
     nm->name = rarena_strdup(c, pair->key->str);
-    if (pair->key->str_len == 0)
-      rerror(c, pair->key, kp, "name must not be empty");
+    if (pair->key->str_len == 0) rerror(c, pair->key, kp, "name must not be empty");
     if (warn_case) {
       for (const char *s = pair->key->str; *s; s++) {
         if (isupper((unsigned char)*s)) {
-          rwarning(c, pair->key, kp, "header names are matched case-insensitively; Istio "
-                   "expects them in lowercase ('%s' as written)", pair->key->str);
+          rwarning(c, pair->key, kp,
+                   "header names are matched case-insensitively; Istio "
+                   "expects them in lowercase ('%s' as written)",
+                   pair->key->str);
           break;
         }
       }
@@ -106,18 +101,15 @@ static void parse_named_matches(struct rctx *c, const struct yamldoc_node *paren
 }
 
 static const struct rfield PORT_SELECTOR_FIELDS[] = {
-    OK("number"), {"name", RF_RENAMED, "port.number (port names were removed from Istio's API)"},
-    END};
+    OK("number"), {"name", RF_RENAMED, "port.number (port names were removed from Istio's API)"}, END};
 static const struct rfield DESTINATION_FIELDS[] = {OK("host"), OK("subset"), OK("port"), END};
 
 static void parse_destination(struct rctx *c, const struct yamldoc_node *n, const char *path,
                               struct resource_destination *d) {
-  if (!rexpect_map(c, n, path))
-    return;
+  if (!rexpect_map(c, n, path)) return;
   rcheck_keys(c, n, path, DESTINATION_FIELDS);
   d->pos = rpos(n);
-  if (rrequire(c, n, "host", path))
-    rget_host(c, n, "host", path, &d->host);
+  if (rrequire(c, n, "host", path)) rget_host(c, n, "host", path, &d->host);
   if (rget_str(c, n, "subset", path, &d->subset) > 0) {
     d->subset_pos = rpos(yamldoc_get(n, "subset"));
     if (d->subset[0] == '\0') {
@@ -138,11 +130,10 @@ static void parse_destination(struct rctx *c, const struct yamldoc_node *n, cons
 static const struct rfield HEADER_OPS_FIELDS[] = {OK("set"), OK("add"), OK("remove"), END};
 static const struct rfield HEADERS_FIELDS[] = {OK("request"), OK("response"), END};
 
-static void parse_header_ops(struct rctx *c, const struct yamldoc_node *parent, const char *key,
-                             const char *path, struct resource_header_ops *ops) {
+static void parse_header_ops(struct rctx *c, const struct yamldoc_node *parent, const char *key, const char *path,
+                             struct resource_header_ops *ops) {
   const struct yamldoc_node *m;
-  if (rget_map(c, parent, key, path, &m) <= 0)
-    return;
+  if (rget_map(c, parent, key, path, &m) <= 0) return;
   char p[RPATH_MAX];
   rpath_key(p, path, key);
   rcheck_keys(c, m, p, HEADER_OPS_FIELDS);
@@ -154,8 +145,7 @@ static void parse_header_ops(struct rctx *c, const struct yamldoc_node *parent, 
 static void parse_headers(struct rctx *c, const struct yamldoc_node *parent, const char *path,
                           struct resource_headers *h) {
   const struct yamldoc_node *m;
-  if (rget_map(c, parent, "headers", path, &m) <= 0)
-    return;
+  if (rget_map(c, parent, "headers", path, &m) <= 0) return;
   char p[RPATH_MAX];
   rpath_key(p, path, "headers");
   rcheck_keys(c, m, p, HEADERS_FIELDS);
@@ -164,60 +154,63 @@ static void parse_headers(struct rctx *c, const struct yamldoc_node *parent, con
   parse_header_ops(c, m, "response", p, &h->response);
 }
 
-static const struct rfield HTTP_ROUTE_DEST_FIELDS[] = {OK("destination"), OK("weight"),
-                                                       OK("headers"), END};
+static const struct rfield HTTP_ROUTE_DEST_FIELDS[] = {OK("destination"), OK("weight"), OK("headers"), END};
 static const struct rfield TCP_ROUTE_DEST_FIELDS[] = {OK("destination"), OK("weight"), END};
 
 /* route[] of an http or tcp rule. Istio's rule (validateHTTPRouteDestinations, since 1.9):
  * each weight >= 0, and with several destinations the weights must not all be 0. They need
  * not sum to 100: traffic share = weight / sum. A lone destination gets everything. */
-static void parse_route_destinations(struct rctx *c, const struct yamldoc_node *rule,
-                                     const char *path, bool http,
+static void parse_route_destinations(struct rctx *c, const struct yamldoc_node *rule, const char *path, bool http,
                                      struct resource_route_destination **out, size_t *len) {
   const struct yamldoc_node *seq;
-  if (rget_seq(c, rule, "route", path, &seq) <= 0)
-    return;
+  if (rget_seq(c, rule, "route", path, &seq) <= 0) return;
   char p[RPATH_MAX], ip[RPATH_MAX], dp[RPATH_MAX];
   rpath_key(p, path, "route");
   *out = rarena_alloc(c, (seq->len + 1) * sizeof **out);
-  if (*out == NULL)
-    return;
+  if (*out == NULL) return;
   uint64_t total = 0;
   for (size_t i = 0; i < seq->len; i++) {
     const struct yamldoc_node *n = seq->items[i];
     struct resource_route_destination *rd = &(*out)[(*len)++];
     rpath_index(ip, p, i);
-    if (!rexpect_map(c, n, ip))
-      continue;
+    if (!rexpect_map(c, n, ip)) continue;
     rcheck_keys(c, n, ip, http ? HTTP_ROUTE_DEST_FIELDS : TCP_ROUTE_DEST_FIELDS);
     rpath_key(dp, ip, "destination");
-    if (rrequire(c, n, "destination", ip))
-      parse_destination(c, yamldoc_get(n, "destination"), dp, &rd->destination);
-    if (ropt_u32(c, n, "weight", ip, 0, INT32_MAX_U, &rd->weight) <= 0)
-      rd->weight.value = seq->len == 1 ? 100 : 0;
+    if (rrequire(c, n, "destination", ip)) parse_destination(c, yamldoc_get(n, "destination"), dp, &rd->destination);
+    if (ropt_u32(c, n, "weight", ip, 0, INT32_MAX_U, &rd->weight) <= 0) rd->weight.value = seq->len == 1 ? 100 : 0;
     total += rd->weight.value;
-    if (http)
-      parse_headers(c, n, ip, &rd->headers);
+    if (http) parse_headers(c, n, ip, &rd->headers);
   }
   if (seq->len > 1 && total == 0)
-    rerror(c, seq, p, "the weights of these %zu destinations add up to 0, so no destination "
+    rerror(c, seq, p,
+           "the weights of these %zu destinations add up to 0, so no destination "
            "gets traffic; give at least one a weight above 0 (weights are relative, e.g. 90 and "
-           "10)", seq->len);
-  if (seq->len == 0)
-    rerror(c, seq, p, "route must list at least one destination");
+           "10)",
+           seq->len);
+  if (seq->len == 0) rerror(c, seq, p, "route must list at least one destination");
 }
 
 /* ---- VirtualService -------------------------------------------------------------------------- */
 
-static const struct rfield HTTP_MATCH_FIELDS[] = {
-    OK("name"), OK("uri"), OK("scheme"), OK("method"), OK("authority"), OK("headers"),
-    OK("port"), OK("sourceLabels"), OK("gateways"), OK("queryParams"), OK("ignoreUriCase"),
-    OK("withoutHeaders"), LATER("sourceNamespace"), LATER("statPrefix"), END};
+static const struct rfield HTTP_MATCH_FIELDS[] = {OK("name"),
+                                                  OK("uri"),
+                                                  OK("scheme"),
+                                                  OK("method"),
+                                                  OK("authority"),
+                                                  OK("headers"),
+                                                  OK("port"),
+                                                  OK("sourceLabels"),
+                                                  OK("gateways"),
+                                                  OK("queryParams"),
+                                                  OK("ignoreUriCase"),
+                                                  OK("withoutHeaders"),
+                                                  LATER("sourceNamespace"),
+                                                  LATER("statPrefix"),
+                                                  END};
 
 static void parse_http_match(struct rctx *c, const struct yamldoc_node *n, const char *path,
                              struct resource_http_match *m) {
-  if (!rexpect_map(c, n, path))
-    return;
+  if (!rexpect_map(c, n, path)) return;
   rcheck_keys(c, n, path, HTTP_MATCH_FIELDS);
   char p[RPATH_MAX];
   rget_str(c, n, "name", path, &m->name);
@@ -225,61 +218,72 @@ static void parse_http_match(struct rctx *c, const struct yamldoc_node *n, const
   struct resource_string_match *sms[] = {&m->uri, &m->scheme, &m->method, &m->authority};
   for (int i = 0; i < 4; i++) {
     const struct yamldoc_node *v = yamldoc_get(n, sm_keys[i]);
-    if (v == NULL || yamldoc_is_null(v))
-      continue;
+    if (v == NULL || yamldoc_is_null(v)) continue;
     rpath_key(p, path, sm_keys[i]);
     parse_string_match(c, v, p, false, sms[i]);
   }
   parse_named_matches(c, n, "headers", path, true, &m->headers, &m->headers_len);
   parse_named_matches(c, n, "queryParams", path, false, &m->query_params, &m->query_params_len);
-  parse_named_matches(c, n, "withoutHeaders", path, true, &m->without_headers,
-                      &m->without_headers_len);
+  parse_named_matches(c, n, "withoutHeaders", path, true, &m->without_headers, &m->without_headers_len);
   rget_u32(c, n, "port", path, 1, 65535, &m->port);
   rget_labels(c, n, "sourceLabels", path, &m->source_labels);
   rget_strings(c, n, "gateways", path, &m->gateways);
   ropt_bool(c, n, "ignoreUriCase", path, &m->ignore_uri_case);
 }
 
-static const struct rfield RETRIES_FIELDS[] = {
-    OK("attempts"), OK("perTryTimeout"), OK("retryOn"), OK("retryRemoteLocalities"),
-    LATER("retryIgnorePreviousHosts"), LATER("backoff"), END};
+static const struct rfield RETRIES_FIELDS[] = {OK("attempts"),
+                                               OK("perTryTimeout"),
+                                               OK("retryOn"),
+                                               OK("retryRemoteLocalities"),
+                                               LATER("retryIgnorePreviousHosts"),
+                                               LATER("backoff"),
+                                               END};
 
 /* Envoy retry policies Istio accepts in retryOn (plus bare HTTP status codes). */
-static const char *const RETRY_ON[] = {
-    "5xx", "gateway-error", "reset", "reset-before-request", "connect-failure",
-    "envoy-ratelimited", "retriable-4xx", "refused-stream", "retriable-status-codes",
-    "retriable-headers", "http3-post-connect-failure", "cancelled", "deadline-exceeded",
-    "internal", "resource-exhausted", "unavailable", NULL};
+static const char *const RETRY_ON[] = {"5xx",
+                                       "gateway-error",
+                                       "reset",
+                                       "reset-before-request",
+                                       "connect-failure",
+                                       "envoy-ratelimited",
+                                       "retriable-4xx",
+                                       "refused-stream",
+                                       "retriable-status-codes",
+                                       "retriable-headers",
+                                       "http3-post-connect-failure",
+                                       "cancelled",
+                                       "deadline-exceeded",
+                                       "internal",
+                                       "resource-exhausted",
+                                       "unavailable",
+                                       NULL};
 
-static void check_retry_on(struct rctx *c, const struct yamldoc_node *at, const char *path,
-                           const char *list) {
+static void check_retry_on(struct rctx *c, const struct yamldoc_node *at, const char *path, const char *list) {
   const char *s = list;
   while (*s) {
     const char *e = strchr(s, ',');
     size_t n = e ? (size_t)(e - s) : strlen(s);
     char word[64];
     /* Istio trims spaces around each policy. */
-    while (n > 0 && *s == ' ')
-      s++, n--;
-    while (n > 0 && s[n - 1] == ' ')
-      n--;
+    while (n > 0 && *s == ' ') s++, n--;
+    while (n > 0 && s[n - 1] == ' ') n--;
     snprintf(word, sizeof word, "%.*s", (int)(n < 63 ? n : 63), s);
     bool ok = false;
-    for (int i = 0; RETRY_ON[i] && !ok; i++)
-      ok = strcmp(word, RETRY_ON[i]) == 0;
+    for (int i = 0; RETRY_ON[i] && !ok; i++) ok = strcmp(word, RETRY_ON[i]) == 0;
     if (!ok && n > 0) {
       char *end;
       long code = strtol(word, &end, 10);
       ok = *end == '\0' && code >= 100 && code <= 599;
     }
     if (!ok) {
-      rerror(c, at, path, "'%s' is not a retry condition; use Envoy's (5xx, gateway-error, "
+      rerror(c, at, path,
+             "'%s' is not a retry condition; use Envoy's (5xx, gateway-error, "
              "reset, connect-failure, retriable-4xx, refused-stream, retriable-status-codes, "
              "cancelled, deadline-exceeded, internal, resource-exhausted, unavailable ...) or "
-             "an HTTP status code such as 503, separated by commas", word);
+             "an HTTP status code such as 503, separated by commas",
+             word);
     }
-    if (!e)
-      break;
+    if (!e) break;
     s = e + 1;
   }
 }
@@ -289,8 +293,7 @@ static void parse_retries(struct rctx *c, const struct yamldoc_node *rule, const
   r->attempts.value = 2; /* Istio's mesh default retry policy */
   r->retry_on = RESOURCE_DEFAULT_RETRY_ON;
   const struct yamldoc_node *m;
-  if (rget_map(c, rule, "retries", path, &m) <= 0)
-    return;
+  if (rget_map(c, rule, "retries", path, &m) <= 0) return;
   char p[RPATH_MAX];
   rpath_key(p, path, "retries");
   rcheck_keys(c, m, p, RETRIES_FIELDS);
@@ -309,26 +312,39 @@ static void parse_retries(struct rctx *c, const struct yamldoc_node *rule, const
 }
 
 static const struct rfield DELAY_FIELDS[] = {
-    OK("fixedDelay"), OK("percentage"),
+    OK("fixedDelay"),
+    OK("percentage"),
     {"percent", RF_RENAMED, "percentage.value (a number 0-100: percentage: {value: 50})"},
-    {"exponentialDelay", RF_LATER, "use fixedDelay"}, END};
+    {"exponentialDelay", RF_LATER, "use fixedDelay"},
+    END};
 static const struct rfield ABORT_FIELDS[] = {
-    OK("httpStatus"), OK("grpcStatus"), OK("percentage"),
-    {"percent", RF_RENAMED, "percentage.value (a number 0-100: percentage: {value: 50})"},
+    OK("httpStatus"),    OK("grpcStatus"),
+    OK("percentage"),    {"percent", RF_RENAMED, "percentage.value (a number 0-100: percentage: {value: 50})"},
     LATER("http2Error"), END};
 static const struct rfield FAULT_FIELDS[] = {OK("delay"), OK("abort"), END};
 
-static const char *const GRPC_CODES[] = {
-    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-    "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
-    "UNAUTHENTICATED", NULL};
+static const char *const GRPC_CODES[] = {"OK",
+                                         "CANCELLED",
+                                         "UNKNOWN",
+                                         "INVALID_ARGUMENT",
+                                         "DEADLINE_EXCEEDED",
+                                         "NOT_FOUND",
+                                         "ALREADY_EXISTS",
+                                         "PERMISSION_DENIED",
+                                         "RESOURCE_EXHAUSTED",
+                                         "FAILED_PRECONDITION",
+                                         "ABORTED",
+                                         "OUT_OF_RANGE",
+                                         "UNIMPLEMENTED",
+                                         "INTERNAL",
+                                         "UNAVAILABLE",
+                                         "DATA_LOSS",
+                                         "UNAUTHENTICATED",
+                                         NULL};
 
-static void parse_fault(struct rctx *c, const struct yamldoc_node *rule, const char *path,
-                        struct resource_fault *f) {
+static void parse_fault(struct rctx *c, const struct yamldoc_node *rule, const char *path, struct resource_fault *f) {
   const struct yamldoc_node *m, *d, *a;
-  if (rget_map(c, rule, "fault", path, &m) <= 0)
-    return;
+  if (rget_map(c, rule, "fault", path, &m) <= 0) return;
   char p[RPATH_MAX], dp[RPATH_MAX], ap[RPATH_MAX];
   rpath_key(p, path, "fault");
   rcheck_keys(c, m, p, FAULT_FIELDS);
@@ -337,8 +353,7 @@ static void parse_fault(struct rctx *c, const struct yamldoc_node *rule, const c
   if (rget_map(c, m, "delay", p, &d) > 0) {
     rcheck_keys(c, d, dp, DELAY_FIELDS);
     f->delay.present = true;
-    if (rrequire(c, d, "fixedDelay", dp))
-      ropt_ms(c, d, "fixedDelay", dp, &f->delay.fixed_delay);
+    if (rrequire(c, d, "fixedDelay", dp)) ropt_ms(c, d, "fixedDelay", dp, &f->delay.fixed_delay);
     ropt_pct(c, d, "percentage", dp, &f->delay.percentage);
   }
   rpath_key(ap, p, "abort");
@@ -348,28 +363,23 @@ static void parse_fault(struct rctx *c, const struct yamldoc_node *rule, const c
     bool http = rget_u32(c, a, "httpStatus", ap, 200, 599, &f->abort.http_status) != 0;
     int g = 0;
     bool grpc = rget_enum(c, a, "grpcStatus", ap, GRPC_CODES, NULL, &g) != 0;
-    if (grpc)
-      f->abort.grpc_status = rarena_strdup(c, GRPC_CODES[g]);
-    if (http && grpc)
-      rerror(c, a, ap, "set only one of httpStatus or grpcStatus");
-    else if (!http && !grpc)
-      rerror(c, a, ap, "missing required field 'httpStatus' (or 'grpcStatus')");
+    if (grpc) f->abort.grpc_status = rarena_strdup(c, GRPC_CODES[g]);
+    if (http && grpc) rerror(c, a, ap, "set only one of httpStatus or grpcStatus");
+    else if (!http && !grpc) rerror(c, a, ap, "missing required field 'httpStatus' (or 'grpcStatus')");
     ropt_pct(c, a, "percentage", ap, &f->abort.percentage);
   }
-  if (!f->delay.present && !f->abort.present)
-    rerror(c, m, p, "a fault needs a delay or an abort (or both)");
+  if (!f->delay.present && !f->abort.present) rerror(c, m, p, "a fault needs a delay or an abort (or both)");
 }
 
-static const struct rfield REWRITE_FIELDS[] = {OK("uri"), OK("authority"),
-                                               LATER("uriRegexRewrite"), END};
-static const struct rfield REDIRECT_FIELDS[] = {OK("uri"), OK("authority"), OK("port"),
-                                                OK("scheme"), OK("redirectCode"),
-                                                LATER("derivePort"), LATER("prefixRewrite"), END};
+static const struct rfield REWRITE_FIELDS[] = {OK("uri"), OK("authority"), LATER("uriRegexRewrite"), END};
+static const struct rfield REDIRECT_FIELDS[] = {
+    OK("uri"),           OK("authority"),        OK("port"), OK("scheme"), OK("redirectCode"),
+    LATER("derivePort"), LATER("prefixRewrite"), END};
 static const struct rfield DIRECT_RESPONSE_FIELDS[] = {OK("status"), OK("body"), END};
 static const struct rfield BODY_FIELDS[] = {OK("string"), LATER("bytes"), END};
 
-static void parse_rewrite_redirect(struct rctx *c, const struct yamldoc_node *rule,
-                                   const char *path, struct resource_http_route *h) {
+static void parse_rewrite_redirect(struct rctx *c, const struct yamldoc_node *rule, const char *path,
+                                   struct resource_http_route *h) {
   const struct yamldoc_node *m;
   char p[RPATH_MAX];
   if (rget_map(c, rule, "rewrite", path, &m) > 0) {
@@ -402,8 +412,7 @@ static void parse_rewrite_redirect(struct rctx *c, const struct yamldoc_node *ru
     rpath_key(p, path, "directResponse");
     rcheck_keys(c, m, p, DIRECT_RESPONSE_FIELDS);
     h->direct_response.present = true;
-    if (rrequire(c, m, "status", p))
-      rget_u32(c, m, "status", p, 200, 599, &h->direct_response.status);
+    if (rrequire(c, m, "status", p)) rget_u32(c, m, "status", p, 200, 599, &h->direct_response.status);
     const struct yamldoc_node *body;
     if (rget_map(c, m, "body", p, &body) > 0) {
       char bp[RPATH_MAX];
@@ -415,9 +424,21 @@ static void parse_rewrite_redirect(struct rctx *c, const struct yamldoc_node *ru
 }
 
 static const struct rfield HTTP_ROUTE_FIELDS[] = {
-    OK("name"), OK("match"), OK("route"), OK("redirect"), OK("directResponse"), OK("rewrite"),
-    OK("timeout"), OK("retries"), OK("fault"), OK("mirror"), OK("mirrorPercentage"),
-    OK("headers"), LATER("delegate"), LATER("corsPolicy"), {"mirrors", RF_LATER, "use mirror"},
+    OK("name"),
+    OK("match"),
+    OK("route"),
+    OK("redirect"),
+    OK("directResponse"),
+    OK("rewrite"),
+    OK("timeout"),
+    OK("retries"),
+    OK("fault"),
+    OK("mirror"),
+    OK("mirrorPercentage"),
+    OK("headers"),
+    LATER("delegate"),
+    LATER("corsPolicy"),
+    {"mirrors", RF_LATER, "use mirror"},
     {"mirror_percent", RF_RENAMED, "mirrorPercentage.value (mirrorPercentage: {value: 50})"},
     {"mirrorPercent", RF_RENAMED, "mirrorPercentage.value (mirrorPercentage: {value: 50})"},
     {"appendHeaders", RF_RENAMED, "headers.request.add"},
@@ -425,14 +446,14 @@ static const struct rfield HTTP_ROUTE_FIELDS[] = {
     {"removeRequestHeaders", RF_RENAMED, "headers.request.remove"},
     {"appendResponseHeaders", RF_RENAMED, "headers.response.add"},
     {"removeResponseHeaders", RF_RENAMED, "headers.response.remove"},
-    {"websocketUpgrade", RF_RENAMED, "nothing: WebSocket upgrades are always allowed now; "
-                                     "remove the field"},
+    {"websocketUpgrade", RF_RENAMED,
+     "nothing: WebSocket upgrades are always allowed now; "
+     "remove the field"},
     END};
 
 static void parse_http_route(struct rctx *c, const struct yamldoc_node *n, const char *path,
                              struct resource_http_route *h) {
-  if (!rexpect_map(c, n, path))
-    return;
+  if (!rexpect_map(c, n, path)) return;
   rcheck_keys(c, n, path, HTTP_ROUTE_FIELDS);
   h->pos = rpos(n);
   rget_str(c, n, "name", path, &h->name);
@@ -465,23 +486,24 @@ static void parse_http_route(struct rctx *c, const struct yamldoc_node *n, const
   /* Istio: a rule has exactly one action: route, redirect or directResponse. */
   bool route = yamldoc_get(n, "route") != NULL;
   int actions = route + h->redirect.present + h->direct_response.present;
-  if (actions == 0)
-    rerror(c, n, path, "an http rule needs a route (or a redirect or a directResponse)");
-  else if (actions > 1)
-    rerror(c, n, path, "an http rule takes only one of route, redirect or directResponse");
+  if (actions == 0) rerror(c, n, path, "an http rule needs a route (or a redirect or a directResponse)");
+  else if (actions > 1) rerror(c, n, path, "an http rule takes only one of route, redirect or directResponse");
   if (h->rewrite.present && h->redirect.present)
     rerror(c, n, path, "rewrite and redirect cannot be used together in one rule");
 }
 
-static const struct rfield L4_MATCH_FIELDS[] = {
-    OK("port"), OK("sourceLabels"), OK("destinationSubnets"), OK("gateways"),
-    LATER("sourceNamespace"), LATER("sourceSubnet"), END};
+static const struct rfield L4_MATCH_FIELDS[] = {OK("port"),
+                                                OK("sourceLabels"),
+                                                OK("destinationSubnets"),
+                                                OK("gateways"),
+                                                LATER("sourceNamespace"),
+                                                LATER("sourceSubnet"),
+                                                END};
 static const struct rfield TCP_ROUTE_FIELDS[] = {OK("match"), OK("route"), END};
 
 static void parse_tcp_route(struct rctx *c, const struct yamldoc_node *n, const char *path,
                             struct resource_tcp_route *t) {
-  if (!rexpect_map(c, n, path))
-    return;
+  if (!rexpect_map(c, n, path)) return;
   rcheck_keys(c, n, path, TCP_ROUTE_FIELDS);
   t->pos = rpos(n);
   const struct yamldoc_node *seq;
@@ -493,8 +515,7 @@ static void parse_tcp_route(struct rctx *c, const struct yamldoc_node *n, const 
       rpath_index(ip, p, i);
       const struct yamldoc_node *m = seq->items[i];
       struct resource_l4_match *lm = &t->match[t->match_len++];
-      if (!rexpect_map(c, m, ip))
-        continue;
+      if (!rexpect_map(c, m, ip)) continue;
       rcheck_keys(c, m, ip, L4_MATCH_FIELDS);
       rget_u32(c, m, "port", ip, 1, 65535, &lm->port);
       rget_labels(c, m, "sourceLabels", ip, &lm->source_labels);
@@ -502,13 +523,16 @@ static void parse_tcp_route(struct rctx *c, const struct yamldoc_node *n, const 
       rget_strings(c, m, "gateways", ip, &lm->gateways);
     }
   }
-  if (rrequire(c, n, "route", path))
-    parse_route_destinations(c, n, path, false, &t->route, &t->route_len);
+  if (rrequire(c, n, "route", path)) parse_route_destinations(c, n, path, false, &t->route, &t->route_len);
 }
 
-static const struct rfield VS_FIELDS[] = {
-    OK("hosts"), OK("gateways"), OK("http"), OK("tcp"),
-    {"tls", RF_LATER, "SNI routing comes later; use tcp routes"}, LATER("exportTo"), END};
+static const struct rfield VS_FIELDS[] = {OK("hosts"),
+                                          OK("gateways"),
+                                          OK("http"),
+                                          OK("tcp"),
+                                          {"tls", RF_LATER, "SNI routing comes later; use tcp routes"},
+                                          LATER("exportTo"),
+                                          END};
 
 void rparse_virtual_service(struct rctx *c, const struct yamldoc_node *spec) {
   struct resource_virtual_service *vs = &c->res->spec.virtual_service;
@@ -517,14 +541,12 @@ void rparse_virtual_service(struct rctx *c, const struct yamldoc_node *spec) {
   char ip[RPATH_MAX];
   /* Istio: "virtual service must have at least one host". */
   if (rrequire(c, spec, "hosts", "spec") && rget_seq(c, spec, "hosts", "spec", &seq) > 0) {
-    if (seq->len == 0)
-      rerror(c, seq, "spec.hosts", "hosts must list at least one host");
+    if (seq->len == 0) rerror(c, seq, "spec.hosts", "hosts must list at least one host");
     vs->hosts = rarena_alloc(c, (seq->len + 1) * sizeof *vs->hosts);
     for (size_t i = 0; vs->hosts && i < seq->len; i++) {
       rpath_index(ip, "spec.hosts", i);
       char *h = NULL;
-      if (rscalar_str(c, seq->items[i], ip, &h) < 0)
-        continue;
+      if (rscalar_str(c, seq->items[i], ip, &h) < 0) continue;
       struct resource_host *host = &vs->hosts[vs->hosts_len++];
       host->written = h;
       host->pos = rpos(seq->items[i]);
@@ -548,8 +570,6 @@ void rparse_virtual_service(struct rctx *c, const struct yamldoc_node *spec) {
       parse_tcp_route(c, seq->items[i], ip, &vs->tcp[vs->tcp_len++]);
     }
   }
-  if (vs->http_len == 0 && vs->tcp_len == 0 && yamldoc_get(spec, "http") == NULL &&
-      yamldoc_get(spec, "tcp") == NULL)
+  if (vs->http_len == 0 && vs->tcp_len == 0 && yamldoc_get(spec, "http") == NULL && yamldoc_get(spec, "tcp") == NULL)
     rerror(c, spec, "spec", "a VirtualService needs http or tcp routes");
 }
-

@@ -22,12 +22,10 @@ struct sbuf {
 };
 
 static void sb_add(struct sbuf *b, const char *s, size_t n) {
-  if (b->oom)
-    return;
+  if (b->oom) return;
   if (b->len + n + 1 > b->cap) {
     size_t cap = b->cap ? b->cap * 2 : 1024;
-    while (cap < b->len + n + 1)
-      cap *= 2;
+    while (cap < b->len + n + 1) cap *= 2;
     char *p = realloc(b->p, cap);
     if (p == NULL) {
       b->oom = true;
@@ -42,8 +40,7 @@ static void sb_add(struct sbuf *b, const char *s, size_t n) {
 }
 static void sb_str(struct sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
 static void sb_indent(struct sbuf *b, int n) {
-  for (int i = 0; i < n; i++)
-    sb_add(b, " ", 1);
+  for (int i = 0; i < n; i++) sb_add(b, " ", 1);
 }
 
 /* A string may be written plain when YAML would read it back as the same string: no
@@ -51,22 +48,18 @@ static void sb_indent(struct sbuf *b, int n) {
  * number, boolean or null ("9080", "true", "~"), which must be quoted. */
 static bool plain_ok(const char *s) {
   size_t n = strlen(s);
-  if (n == 0 || yamldoc_plain_kind(s, n) != YAMLDOC_STRING)
-    return false;
+  if (n == 0 || yamldoc_plain_kind(s, n) != YAMLDOC_STRING) return false;
   unsigned char first = (unsigned char)s[0];
-  if (!((first >= 'a' && first <= 'z') || (first >= 'A' && first <= 'Z') ||
-        (first >= '0' && first <= '9') || first == '_' || first == '/' || first == '.'))
+  if (!((first >= 'a' && first <= 'z') || (first >= 'A' && first <= 'Z') || (first >= '0' && first <= '9') ||
+        first == '_' || first == '/' || first == '.'))
     return false;
   for (size_t i = 0; i < n; i++) {
     unsigned char ch = (unsigned char)s[i];
     bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
               strchr("_./-+=@()~^$%;!?", ch) != NULL;
-    if (ch == ':' && i + 1 < n && s[i + 1] != ' ')
-      ok = true;
-    if (ch == ' ' && i + 1 < n && s[i + 1] != '#' && s[i + 1] != ' ' && i > 0 && s[i - 1] != ':')
-      ok = true;
-    if (!ok)
-      return false;
+    if (ch == ':' && i + 1 < n && s[i + 1] != ' ') ok = true;
+    if (ch == ' ' && i + 1 < n && s[i + 1] != '#' && s[i + 1] != ' ' && i > 0 && s[i - 1] != ':') ok = true;
+    if (!ok) return false;
   }
   return true;
 }
@@ -79,10 +72,8 @@ static void emit_string(struct sbuf *b, const char *s) {
   /* A JSON string is a valid YAML double-quoted scalar. */
   json_t *j = json_string(s);
   char *q = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
-  if (q)
-    sb_str(b, q);
-  else
-    b->oom = true;
+  if (q) sb_str(b, q);
+  else b->oom = true;
   free(q);
   json_decref(j);
 }
@@ -99,8 +90,7 @@ static void emit_scalar(struct sbuf *b, const json_t *v) {
     break;
   case JSON_REAL: {
     char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
-    if (s)
-      sb_str(b, s);
+    if (s) sb_str(b, s);
     free(s);
     break;
   }
@@ -121,8 +111,7 @@ static void emit_scalar(struct sbuf *b, const json_t *v) {
 static void emit_array(struct sbuf *b, const json_t *a, int indent);
 
 static bool is_empty_collection(const json_t *v) {
-  return (json_is_object(v) && json_object_size(v) == 0) ||
-         (json_is_array(v) && json_array_size(v) == 0);
+  return (json_is_object(v) && json_object_size(v) == 0) || (json_is_array(v) && json_array_size(v) == 0);
 }
 
 /* Writes the pairs of o at indent; when inline_first, the first key continues the current line
@@ -132,8 +121,7 @@ static void emit_object(struct sbuf *b, const json_t *o, int indent, bool inline
   json_t *v;
   bool first = true;
   json_object_foreach((json_t *)o, key, v) {
-    if (!(first && inline_first))
-      sb_indent(b, indent);
+    if (!(first && inline_first)) sb_indent(b, indent);
     first = false;
     emit_string(b, key);
     sb_str(b, ":");
@@ -185,8 +173,7 @@ int resource_list_to_yaml(struct resource *const *items, size_t len, char **out)
       free(b.p);
       return -ENOMEM;
     }
-    if (i > 0)
-      sb_str(&b, "---\n");
+    if (i > 0) sb_str(&b, "---\n");
     emit_object(&b, o, 0, false);
     json_decref(o);
   }
@@ -229,14 +216,12 @@ static json_t *node_json(const struct yamldoc_node *n) {
     return NULL;
   case YAMLDOC_SEQUENCE: {
     json_t *a = json_array();
-    for (size_t i = 0; a && i < n->len; i++)
-      json_array_append_new(a, node_json(n->items[i]));
+    for (size_t i = 0; a && i < n->len; i++) json_array_append_new(a, node_json(n->items[i]));
     return a;
   }
   case YAMLDOC_MAPPING: {
     json_t *o = json_object();
-    for (size_t i = 0; o && i < n->len; i++)
-      json_object_set_new(o, n->pairs[i].key->str, node_json(n->pairs[i].value));
+    for (size_t i = 0; o && i < n->len; i++) json_object_set_new(o, n->pairs[i].key->str, node_json(n->pairs[i].value));
     return o;
   }
   }
@@ -256,10 +241,8 @@ int rjson_check_jwks(const char *text, char *why, size_t size) {
   json_error_t err;
   json_t *j = json_loads(text, 0, &err);
   int rc = -1;
-  if (j == NULL)
-    snprintf(why, size, "not JSON (%s at line %d)", err.text, err.line);
-  else if (!json_is_array(json_object_get(j, "keys")) ||
-           json_array_size(json_object_get(j, "keys")) == 0)
+  if (j == NULL) snprintf(why, size, "not JSON (%s at line %d)", err.text, err.line);
+  else if (!json_is_array(json_object_get(j, "keys")) || json_array_size(json_object_get(j, "keys")) == 0)
     snprintf(why, size, "it has no \"keys\" array with at least one key");
   else {
     size_t i;
@@ -277,8 +260,7 @@ int rjson_check_jwks(const char *text, char *why, size_t size) {
   /* The whole key set as the sidecar will use it: strict base64url, sizes, curves, no private
    * or symmetric keys (jwk.h), so a bad key fails the apply, not the first request. */
   struct jwk_set *set = NULL;
-  if (rc == 0 && jwk_set_parse(text, strlen(text), &set, why, size) < 0)
-    rc = -1;
+  if (rc == 0 && jwk_set_parse(text, strlen(text), &set, why, size) < 0) rc = -1;
   jwk_set_free(set);
   return rc;
 }

@@ -73,10 +73,8 @@ static int parse_retry_on(const char *list, struct retry_policy *p, char *err, s
   for (;;) {
     const char *e = strchr(s, ',');
     size_t n = e ? (size_t)(e - s) : strlen(s);
-    while (n > 0 && *s == ' ')
-      s++, n--;
-    while (n > 0 && s[n - 1] == ' ')
-      n--;
+    while (n > 0 && *s == ' ') s++, n--;
+    while (n > 0 && s[n - 1] == ' ') n--;
     char word[64];
     snprintf(word, sizeof word, "%.*s", (int)(n < 63 ? n : 63), s);
     if (n > 0) {
@@ -86,8 +84,7 @@ static int parse_retry_on(const char *list, struct retry_policy *p, char *err, s
           p->on |= CONDITIONS[i].bit;
           known = true;
         }
-      for (size_t i = 0; INERT[i] && !known; i++)
-        known = strcmp(word, INERT[i]) == 0;
+      for (size_t i = 0; INERT[i] && !known; i++) known = strcmp(word, INERT[i]) == 0;
       if (!known) {
         char *end;
         long code = strtol(word, &end, 10);
@@ -102,23 +99,19 @@ static int parse_retry_on(const char *list, struct retry_policy *p, char *err, s
         p->codes[p->codes_len++] = (uint16_t)code;
       }
     }
-    if (!e)
-      break;
+    if (!e) break;
     s = e + 1;
   }
   /* Istio: codes without "retriable-status-codes" would never be looked at, so
    * it adds it. */
-  if (p->codes_len > 0)
-    p->on |= RETRY_ON_RETRIABLE_STATUS_CODES;
+  if (p->codes_len > 0) p->on |= RETRY_ON_RETRIABLE_STATUS_CODES;
   return 0;
 }
 
 int retry_policy_from_route(const struct resource_retries *r, struct retry_policy *out, char *err, size_t errlen) {
-  if (errlen > 0)
-    err[0] = '\0';
+  if (errlen > 0) err[0] = '\0';
   default_policy(out);
-  if (!r || !r->present)
-    return 0;
+  if (!r || !r->present) return 0;
   /* attempts is a plain int32 in Istio's proto: unset reads as 0, which
    * disables retries. */
   uint32_t attempts = r->attempts.set ? r->attempts.value : 0;
@@ -129,24 +122,20 @@ int retry_policy_from_route(const struct resource_retries *r, struct retry_polic
   out->retries = attempts;
   if (r->retry_on_set && r->retry_on && r->retry_on[0]) {
     int rc = parse_retry_on(r->retry_on, out, err, errlen);
-    if (rc < 0)
-      return rc;
+    if (rc < 0) return rc;
   }
-  if (r->per_try_timeout.set)
-    out->per_try_timeout_ms = r->per_try_timeout.ms;
+  if (r->per_try_timeout.set) out->per_try_timeout_ms = r->per_try_timeout.ms;
   return 0;
 }
 
 static bool has_code(const struct retry_policy *p, int status) {
   for (size_t i = 0; i < p->codes_len; i++)
-    if (p->codes[i] == status)
-      return true;
+    if (p->codes[i] == status) return true;
   return false;
 }
 
 bool retry_policy_matches(const struct retry_policy *p, enum retry_event ev, int status, int grpc_status) {
-  if (p->retries == 0)
-    return false;
+  if (p->retries == 0) return false;
   switch (ev) {
   case RETRY_EVENT_CONNECT_FAILURE:
     /* wouldRetryFromReset: a connect failure is a reset too, so 5xx,
@@ -161,14 +150,10 @@ bool retry_policy_matches(const struct retry_policy *p, enum retry_event ev, int
   case RETRY_EVENT_RESPONSE:
     break;
   }
-  if ((p->on & RETRY_ON_5XX) && status >= 500)
-    return true;
-  if ((p->on & RETRY_ON_GATEWAY_ERROR) && status >= 502 && status <= 504)
-    return true;
-  if ((p->on & RETRY_ON_RETRIABLE_4XX) && status == 409)
-    return true;
-  if ((p->on & RETRY_ON_RETRIABLE_STATUS_CODES) && has_code(p, status))
-    return true;
+  if ((p->on & RETRY_ON_5XX) && status >= 500) return true;
+  if ((p->on & RETRY_ON_GATEWAY_ERROR) && status >= 502 && status <= 504) return true;
+  if ((p->on & RETRY_ON_RETRIABLE_4XX) && status == 409) return true;
+  if ((p->on & RETRY_ON_RETRIABLE_STATUS_CODES) && has_code(p, status)) return true;
   /* The gRPC names look only at the grpc-status the response carries. */
   switch (grpc_status) {
   case 1:
@@ -189,32 +174,25 @@ bool retry_policy_matches(const struct retry_policy *p, enum retry_event ev, int
 int64_t retry_backoff_ms(const struct retry_policy *p, uint32_t n, struct rng *rng) {
   int64_t base = p->base_interval_ms > 0 ? p->base_interval_ms : 25;
   int64_t max = p->max_interval_ms > 0 ? p->max_interval_ms : 10 * base;
-  if (n == 0)
-    n = 1;
+  if (n == 0) n = 1;
   /* (2^n - 1) * base, saturating at max well before it could overflow. */
   int64_t limit = max;
   if (n < 32) {
     int64_t mult = ((int64_t)1 << n) - 1;
-    if (mult <= max / base)
-      limit = mult * base;
+    if (mult <= max / base) limit = mult * base;
   }
-  if (limit > max)
-    limit = max;
-  if (limit > UINT32_MAX)
-    limit = UINT32_MAX;
+  if (limit > max) limit = max;
+  if (limit > UINT32_MAX) limit = UINT32_MAX;
   return (int64_t)rng_below(rng, (uint32_t)limit);
 }
 
 void retry_policy_format(const struct retry_policy *p, char *out, size_t cap) {
-  if (cap == 0)
-    return;
+  if (cap == 0) return;
   out[0] = '\0';
-  if (p->retries == 0)
-    return;
+  if (p->retries == 0) return;
   size_t used = 0;
   for (size_t i = 0; i < CONDITIONS_LEN; i++) {
-    if (!(p->on & CONDITIONS[i].bit))
-      continue;
+    if (!(p->on & CONDITIONS[i].bit)) continue;
     int w = snprintf(out + used, cap - used, "%s%s", used ? "," : "", CONDITIONS[i].name);
     if (w < 0 || (size_t)w >= cap - used) {
       /* Cut to fit: snprintf already wrote what fits and a NUL. */

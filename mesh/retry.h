@@ -31,7 +31,7 @@ enum retry_on {
   RETRY_ON_REFUSED_STREAM = 1u << 4, /* HTTP/2 REFUSED_STREAM: never seen over HTTP/1.1 */
   RETRY_ON_RETRIABLE_4XX = 1u << 5,  /* 409 */
   RETRY_ON_RETRIABLE_STATUS_CODES = 1u << 6,
-  RETRY_ON_CANCELLED = 1u << 7,      /* gRPC status names: match a grpc-status response header */
+  RETRY_ON_CANCELLED = 1u << 7, /* gRPC status names: match a grpc-status response header */
   RETRY_ON_DEADLINE_EXCEEDED = 1u << 8,
   RETRY_ON_INTERNAL = 1u << 9,
   RETRY_ON_RESOURCE_EXHAUSTED = 1u << 10,
@@ -41,13 +41,13 @@ enum retry_on {
 #define RETRY_MAX_CODES 16
 
 struct retry_policy {
-  uint32_t retries;            /* tries after the first; 0 = retries off */
-  uint32_t on;                 /* RETRY_ON_* */
+  uint32_t retries;                /* tries after the first; 0 = retries off */
+  uint32_t on;                     /* RETRY_ON_* */
   uint16_t codes[RETRY_MAX_CODES]; /* retriable status codes (with RETRY_ON_RETRIABLE_STATUS_CODES) */
   size_t codes_len;
-  int64_t per_try_timeout_ms;  /* 0 = none: each try may use what is left of the route timeout */
-  bool previous_hosts;         /* prefer hosts not tried yet (Istio always sets it) */
-  uint32_t host_selection_attempts; /* picks made to find an untried host (Istio: 5) */
+  int64_t per_try_timeout_ms;                /* 0 = none: each try may use what is left of the route timeout */
+  bool previous_hosts;                       /* prefer hosts not tried yet (Istio always sets it) */
+  uint32_t host_selection_attempts;          /* picks made to find an untried host (Istio: 5) */
   int64_t base_interval_ms, max_interval_ms; /* 25 and 250 */
 };
 

@@ -143,8 +143,7 @@ static bool match_named(const struct xds_named_match *m, bool present, struct sl
 static bool match_block(const struct xds_match *m, const struct router_request *req, uint32_t port,
                         const struct resource_map *source_labels) {
   if (m->port && m->port != port) return false;
-  if (m->source_labels.len && (!source_labels || !resource_map_matches(&m->source_labels, source_labels)))
-    return false;
+  if (m->source_labels.len && (!source_labels || !resource_map_matches(&m->source_labels, source_labels))) return false;
   if (m->uri.kind != XDS_MATCH_ANY) {
     struct slice s = req->path;
     if (m->uri.kind != XDS_MATCH_PREFIX) {
@@ -320,16 +319,14 @@ enum router_verdict router_route(const struct proxy_config *cfg, const struct ro
   char rule[200];
   if (rt->vs_name && out->match_index >= 0)
     say(rule, sizeof rule, "VirtualService %s/%s http[%d] match[%d]", rt->vs_ns, rt->vs_name, rt->rule,
-             out->match_index);
+        out->match_index);
   else if (rt->vs_name)
-    say(rule, sizeof rule, "VirtualService %s/%s http[%d] (no match: every request)", rt->vs_ns, rt->vs_name,
-             rt->rule);
-  else
-    say(rule, sizeof rule, "default route (no VirtualService)");
+    say(rule, sizeof rule, "VirtualService %s/%s http[%d] (no match: every request)", rt->vs_ns, rt->vs_name, rt->rule);
+  else say(rule, sizeof rule, "default route (no VirtualService)");
 
   if (rt->action == XDS_ACTION_REDIRECT || rt->action == XDS_ACTION_DIRECT_RESPONSE) {
     say(out->why, sizeof out->why, "vhost %s; %s; %s", vh->name, rule,
-             rt->action == XDS_ACTION_REDIRECT ? "redirect" : "direct response");
+        rt->action == XDS_ACTION_REDIRECT ? "redirect" : "direct response");
     return verdict(out, rt->action == XDS_ACTION_REDIRECT ? ROUTER_REDIRECT : ROUTER_DIRECT_RESPONSE);
   }
   if (!rt->destinations_len) {
@@ -358,10 +355,10 @@ enum router_verdict router_route(const struct proxy_config *cfg, const struct ro
   char pick[96] = "";
   if (rt->destinations_len > 1)
     say(pick, sizeof pick, "; weighted draw %llu of %llu", (unsigned long long)out->draw,
-             (unsigned long long)out->total_weight);
+        (unsigned long long)out->total_weight);
   if (!d->cluster) {
     say(out->why, sizeof out->why, "vhost %s; %s%s; cluster %s missing: %s", vh->name, rule, pick,
-             d->cluster_name ? d->cluster_name : "?", d->missing ? d->missing : "not in this config");
+        d->cluster_name ? d->cluster_name : "?", d->missing ? d->missing : "not in this config");
     return verdict(out, ROUTER_NO_CLUSTER);
   }
   out->cluster = d->cluster;

@@ -25,13 +25,13 @@ enum { SCRIPT_HOOK_EVERY = 1000, SCRIPT_MAX_DEPTH = 64 };
 
 struct script {
   lua_State *L;
-  lua_State *co;         /* the lesson's coroutine, while it runs */
-  int co_ref;            /* registry reference keeping co alive */
+  lua_State *co; /* the lesson's coroutine, while it runs */
+  int co_ref;    /* registry reference keeping co alive */
   const struct script_host *host;
   size_t used, limit;
   uint64_t count, max_count;
-  char name[256];        /* the lesson's chunk name, for locating errors */
-  int running;           /* inside lua_resume */
+  char name[256]; /* the lesson's chunk name, for locating errors */
+  int running;    /* inside lua_resume */
   int finished;
 };
 
@@ -59,8 +59,10 @@ static void script_hook(lua_State *L, lua_Debug *ar) {
   s->count += SCRIPT_HOOK_EVERY;
   if (s->count > s->max_count) {
     char msg[200];
-    snprintf(msg, sizeof msg, "instruction limit reached (%llu instructions without waiting): an endless loop? "
-                              "Call wait() inside long loops", (unsigned long long)s->max_count);
+    snprintf(msg, sizeof msg,
+             "instruction limit reached (%llu instructions without waiting): an endless loop? "
+             "Call wait() inside long loops",
+             (unsigned long long)s->max_count);
     luaL_error(L, "%s", msg);
   }
 }
@@ -95,12 +97,24 @@ static void push_json(lua_State *L, json_t *v, int depth) {
     }
     return;
   }
-  case JSON_STRING: lua_pushlstring(L, json_string_value(v), json_string_length(v)); return;
-  case JSON_INTEGER: lua_pushinteger(L, (lua_Integer)json_integer_value(v)); return;
-  case JSON_REAL: lua_pushnumber(L, json_real_value(v)); return;
-  case JSON_TRUE: lua_pushboolean(L, 1); return;
-  case JSON_FALSE: lua_pushboolean(L, 0); return;
-  case JSON_NULL: lua_pushnil(L); return;
+  case JSON_STRING:
+    lua_pushlstring(L, json_string_value(v), json_string_length(v));
+    return;
+  case JSON_INTEGER:
+    lua_pushinteger(L, (lua_Integer)json_integer_value(v));
+    return;
+  case JSON_REAL:
+    lua_pushnumber(L, json_real_value(v));
+    return;
+  case JSON_TRUE:
+    lua_pushboolean(L, 1);
+    return;
+  case JSON_FALSE:
+    lua_pushboolean(L, 0);
+    return;
+  case JSON_NULL:
+    lua_pushnil(L);
+    return;
   }
   lua_pushnil(L);
 }
@@ -126,8 +140,10 @@ static size_t array_length(lua_State *L, int idx) {
 static json_t *to_json(lua_State *L, int idx, int depth, char *err, size_t errlen) {
   idx = lua_absindex(L, idx);
   switch (lua_type(L, idx)) {
-  case LUA_TNIL: return json_null();
-  case LUA_TBOOLEAN: return json_boolean(lua_toboolean(L, idx));
+  case LUA_TNIL:
+    return json_null();
+  case LUA_TBOOLEAN:
+    return json_boolean(lua_toboolean(L, idx));
   case LUA_TNUMBER:
     if (lua_isinteger(L, idx)) return json_integer((json_int_t)lua_tointeger(L, idx));
     return json_real(lua_tonumber(L, idx));
@@ -184,7 +200,9 @@ static json_t *to_json(lua_State *L, int idx, int depth, char *err, size_t errle
     }
     return o;
   }
-  default: snprintf(err, errlen, "a %s cannot be passed to the lab", luaL_typename(L, idx)); return NULL;
+  default:
+    snprintf(err, errlen, "a %s cannot be passed to the lab", luaL_typename(L, idx));
+    return NULL;
   }
 }
 
@@ -219,8 +237,11 @@ static int l_host(lua_State *L) {
   struct script *s;
   lua_getallocf(L, (void **)&s);
   const char *op = luaL_checkstring(L, 1);
-  if (L != s->co) return luaL_error(L, "%s: the lesson API waits on the lab, so it cannot be called inside a "
-                                       "coroutine of the lesson's own", op);
+  if (L != s->co)
+    return luaL_error(L,
+                      "%s: the lesson API waits on the lab, so it cannot be called inside a "
+                      "coroutine of the lesson's own",
+                      op);
   char err[512] = "";
   json_t *args = lua_isnoneornil(L, 2) ? json_object() : to_json(L, 2, 0, err, sizeof err);
   if (!args) return luaL_error(L, "%s: %s", op, err);
@@ -290,9 +311,9 @@ struct script *script_new(const struct script_limits *limits, const struct scrip
     return NULL;
   }
   lua_State *L = s->L;
-  static const luaL_Reg libs[] = {{LUA_GNAME, luaopen_base},        {LUA_STRLIBNAME, luaopen_string},
-                                  {LUA_TABLIBNAME, luaopen_table},  {LUA_MATHLIBNAME, luaopen_math},
-                                  {LUA_UTF8LIBNAME, luaopen_utf8},  {LUA_COLIBNAME, luaopen_coroutine}};
+  static const luaL_Reg libs[] = {{LUA_GNAME, luaopen_base},       {LUA_STRLIBNAME, luaopen_string},
+                                  {LUA_TABLIBNAME, luaopen_table}, {LUA_MATHLIBNAME, luaopen_math},
+                                  {LUA_UTF8LIBNAME, luaopen_utf8}, {LUA_COLIBNAME, luaopen_coroutine}};
   for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
     luaL_requiref(L, libs[i].name, libs[i].func, 1);
     lua_pop(L, 1);
@@ -357,7 +378,8 @@ static void run(struct script *s, int nargs) {
   /* The error, located at the lesson's line when it does not say where it happened. Some slack
    * above the cap first: after a memory error the message itself needs a few bytes. */
   s->limit += 4u << 20;
-  const char *msg = lua_type(s->co, -1) == LUA_TSTRING ? lua_tostring(s->co, -1) : "an error object that is not a string";
+  const char *msg =
+      lua_type(s->co, -1) == LUA_TSTRING ? lua_tostring(s->co, -1) : "an error object that is not a string";
   char where[300];
   lesson_where(s, s->co, where, sizeof where);
   luaL_Buffer b;

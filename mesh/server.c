@@ -14,7 +14,7 @@ struct server_conn {
   struct server_conn *next, *prev;
   struct http_parser *parser;
   struct server_request req;
-  struct buf held;  /* bytes of later requests, while one is being answered */
+  struct buf held; /* bytes of later requests, while one is being answered */
   unsigned busy : 1, close_after : 1, closing : 1;
 };
 

@@ -22,11 +22,11 @@ struct server_conn;
 /* One request being answered. Valid from the handler call until server_respond returns. */
 struct server_request {
   struct server_conn *sc;
-  struct http_head *head;  /* borrowed */
-  struct slice path;       /* target without the query */
-  struct slice query;      /* after '?', may be empty */
-  struct buf body;         /* the request body, whole */
-  void *user;              /* the server's user pointer */
+  struct http_head *head; /* borrowed */
+  struct slice path;      /* target without the query */
+  struct slice query;     /* after '?', may be empty */
+  struct buf body;        /* the request body, whole */
+  void *user;             /* the server's user pointer */
 };
 
 typedef void (*server_handler)(struct server_request *r);
@@ -39,7 +39,7 @@ struct http_server {
     uv_pipe_t pipe;
   } h;
   enum conn_kind kind;
-  struct conn_env *env;       /* borrowed */
+  struct conn_env *env; /* borrowed */
   server_handler handler;
   void *user;
   struct http_limits limits;

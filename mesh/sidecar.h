@@ -25,13 +25,13 @@
 
 /* A sidecar driven by the lab's config push (`meshlab sidecar --xds`). */
 struct sidecar_xds_options {
-  const char *xds;       /* the lab API, HOST:PORT */
-  const char *node;      /* NS/REPLICA */
-  const char *address;   /* the pod address: inbound ports are bound there */
-  const char *admin;     /* HOST:PORT, or NULL */
-  const char *outbound;  /* HOST:PORT of the outbound listener */
+  const char *xds;      /* the lab API, HOST:PORT */
+  const char *node;     /* NS/REPLICA */
+  const char *address;  /* the pod address: inbound ports are bound there */
+  const char *admin;    /* HOST:PORT, or NULL */
+  const char *outbound; /* HOST:PORT of the outbound listener */
   struct {
-    uint32_t port;       /* a Gateway server port (80) */
+    uint32_t port;         /* a Gateway server port (80) */
     struct conn_addr addr; /* where it is served (127.0.0.1:8080) */
   } gateway[SIDECAR_MAX_GATEWAY_PORTS];
   size_t ngateway;
@@ -63,7 +63,7 @@ struct sidecar {
   /* Pushed mode */
   int dynamic;
   struct xds_agent xds;
-  struct report_agent report;  /* the telemetry sink's reporter (report.h), with the xDS agent */
+  struct report_agent report; /* the telemetry sink's reporter (report.h), with the xDS agent */
   int report_running;
   struct sidecar_xds_options opts;
   void (*on_ready)(struct sidecar *sc); /* the first config is in force and listeners are up */

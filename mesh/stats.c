@@ -7,9 +7,8 @@
 #include "mesh/flags.h"
 #include "mesh/clusters.h"
 
-const double stats_bucket_bounds[STATS_NBUCKETS] = {0.5,    1,      5,      10,      25,      50,     100,
-                                                     250,    500,    1000,   2500,    5000,    10000,  30000,
-                                                     60000,  300000, 600000, 1800000, 3600000};
+const double stats_bucket_bounds[STATS_NBUCKETS] = {
+    0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000};
 
 void histogram_record(struct histogram *h, double ms) {
   h->count++;
@@ -53,7 +52,10 @@ void stats_record_request(struct proxy_stats *s, int code, uint32_t flags, doubl
   s->by_code[i].n++;
 }
 
-#define TRY(x) do { if ((x) != 0) return -12; } while (0)
+#define TRY(x)                \
+  do {                        \
+    if ((x) != 0) return -12; \
+  } while (0)
 
 static int counter(struct buf *out, const char *name, const char *help, uint64_t v) {
   TRY(buf_appendf(out, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name, (unsigned long long)v));
@@ -87,13 +89,19 @@ struct host_stat {
 };
 
 static const struct host_stat host_stats[] = {
-    {"envoy_cluster_upstream_cx_total", "Upstream connections opened", "counter", offsetof(struct upstream_stats, cx_total)},
-    {"envoy_cluster_upstream_cx_active", "Upstream connections open (busy and pooled)", "gauge", offsetof(struct upstream_stats, cx_active)},
-    {"envoy_cluster_upstream_cx_connect_fail", "Upstream connection failures", "counter", offsetof(struct upstream_stats, cx_connect_fail)},
-    {"meshlab_cluster_upstream_cx_idle", "Upstream connections pooled idle, ready for reuse", "gauge", offsetof(struct upstream_stats, cx_idle)},
+    {"envoy_cluster_upstream_cx_total", "Upstream connections opened", "counter",
+     offsetof(struct upstream_stats, cx_total)},
+    {"envoy_cluster_upstream_cx_active", "Upstream connections open (busy and pooled)", "gauge",
+     offsetof(struct upstream_stats, cx_active)},
+    {"envoy_cluster_upstream_cx_connect_fail", "Upstream connection failures", "counter",
+     offsetof(struct upstream_stats, cx_connect_fail)},
+    {"meshlab_cluster_upstream_cx_idle", "Upstream connections pooled idle, ready for reuse", "gauge",
+     offsetof(struct upstream_stats, cx_idle)},
     {"envoy_cluster_upstream_rq_total", "Requests sent upstream", "counter", offsetof(struct upstream_stats, rq_total)},
-    {"envoy_cluster_upstream_rq_active", "Requests in flight upstream", "gauge", offsetof(struct upstream_stats, rq_active)},
-    {"envoy_cluster_upstream_rq_timeout", "Upstream requests that timed out", "counter", offsetof(struct upstream_stats, rq_timeout)},
+    {"envoy_cluster_upstream_rq_active", "Requests in flight upstream", "gauge",
+     offsetof(struct upstream_stats, rq_active)},
+    {"envoy_cluster_upstream_rq_timeout", "Upstream requests that timed out", "counter",
+     offsetof(struct upstream_stats, rq_timeout)},
 };
 
 int stats_write_prometheus(struct buf *out, const struct proxy_stats *s, const struct cluster_manager *clusters) {
@@ -103,13 +111,14 @@ int stats_write_prometheus(struct buf *out, const struct proxy_stats *s, const s
   TRY(gauge(out, "envoy_http_downstream_rq_active", "Downstream requests in flight", s->downstream_rq_active));
   TRY(counter(out, "envoy_http_downstream_cx_protocol_error", "Downstream messages refused as malformed",
               s->downstream_cx_protocol_error));
-  TRY(counter(out, "envoy_http_downstream_rq_header_timeout", "Downstream requests whose headers did not arrive in time",
-              s->downstream_rq_timeout));
+  TRY(counter(out, "envoy_http_downstream_rq_header_timeout",
+              "Downstream requests whose headers did not arrive in time", s->downstream_rq_timeout));
   TRY(counter(out, "envoy_http_downstream_rq_idle_timeout", "Downstream requests cut by the stream idle timeout",
               s->downstream_rq_idle_timeout));
 
-  TRY(buf_append_str(out, "# HELP meshlab_requests_total Requests by response code and Envoy response flags\n"
-                          "# TYPE meshlab_requests_total counter\n"));
+  TRY(buf_append_str(out,
+                     "# HELP meshlab_requests_total Requests by response code and Envoy response flags\n"
+                     "# TYPE meshlab_requests_total counter\n"));
   for (size_t i = 0; i < s->nby_code; i++) {
     char flags[64];
     flags_format(s->by_code[i].flags, flags, sizeof flags);
@@ -117,8 +126,9 @@ int stats_write_prometheus(struct buf *out, const struct proxy_stats *s, const s
                     s->by_code[i].code, flags, (unsigned long long)s->by_code[i].n));
   }
 
-  TRY(buf_append_str(out, "# HELP meshlab_request_duration_milliseconds Request duration, first byte in to last byte out\n"
-                          "# TYPE meshlab_request_duration_milliseconds histogram\n"));
+  TRY(buf_append_str(out,
+                     "# HELP meshlab_request_duration_milliseconds Request duration, first byte in to last byte out\n"
+                     "# TYPE meshlab_request_duration_milliseconds histogram\n"));
   uint64_t cum = 0;
   for (int i = 0; i < STATS_NBUCKETS; i++) {
     cum += s->duration.buckets[i];
@@ -207,8 +217,9 @@ int stats_write_policy_prometheus(struct buf *out, const struct ratelimit_bucket
       TRY(counter(out, name, "Envoy local rate limit filter (envoy.filters.http.local_ratelimit)", (uint64_t)v));
     }
   }
-  TRY(buf_append_str(out, "# HELP meshlab_mirror_requests_total VirtualService mirror: shadow requests by outcome\n"
-                          "# TYPE meshlab_mirror_requests_total counter\n"));
+  TRY(buf_append_str(out,
+                     "# HELP meshlab_mirror_requests_total VirtualService mirror: shadow requests by outcome\n"
+                     "# TYPE meshlab_mirror_requests_total counter\n"));
   for (size_t k = 0; k < sizeof mirror_counters / sizeof mirror_counters[0]; k++)
     TRY(buf_appendf(out, "meshlab_mirror_requests_total{outcome=\"%s\"} %llu\n", mirror_counters[k].name,
                     (unsigned long long)MIRROR_COUNTER(ms, k)));
@@ -227,6 +238,7 @@ int stats_write_policy_text(struct buf *out, const struct ratelimit_buckets *rl,
     }
   }
   for (size_t k = 0; k < sizeof mirror_counters / sizeof mirror_counters[0]; k++)
-    TRY(buf_appendf(out, "meshlab.mirror.%s: %llu\n", mirror_counters[k].name, (unsigned long long)MIRROR_COUNTER(ms, k)));
+    TRY(buf_appendf(out, "meshlab.mirror.%s: %llu\n", mirror_counters[k].name,
+                    (unsigned long long)MIRROR_COUNTER(ms, k)));
   return 0;
 }

@@ -21,11 +21,16 @@ extern char **environ;
 
 const char *proc_state_name(enum proc_state st) {
   switch (st) {
-    case PROC_STARTING: return "starting";
-    case PROC_RUNNING: return "running";
-    case PROC_BACKOFF: return "backoff";
-    case PROC_STOPPED: return "stopped";
-    case PROC_FAILED: return "failed";
+  case PROC_STARTING:
+    return "starting";
+  case PROC_RUNNING:
+    return "running";
+  case PROC_BACKOFF:
+    return "backoff";
+  case PROC_STOPPED:
+    return "stopped";
+  case PROC_FAILED:
+    return "failed";
   }
   return "unknown";
 }

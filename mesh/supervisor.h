@@ -14,11 +14,11 @@
 #include <uv.h>
 
 enum proc_state {
-  PROC_STARTING,   /* spawned, not yet reported ready */
-  PROC_RUNNING,    /* ready */
-  PROC_BACKOFF,    /* exited; waiting to restart */
-  PROC_STOPPED,    /* stopped on purpose */
-  PROC_FAILED      /* could not be spawned */
+  PROC_STARTING, /* spawned, not yet reported ready */
+  PROC_RUNNING,  /* ready */
+  PROC_BACKOFF,  /* exited; waiting to restart */
+  PROC_STOPPED,  /* stopped on purpose */
+  PROC_FAILED    /* could not be spawned */
 };
 
 struct supervisor;
@@ -30,20 +30,20 @@ typedef void (*proc_event_cb)(struct proc *p, void *data);
 struct proc {
   struct supervisor *sup;
   struct proc *next;
-  char name[96];          /* "reviews-v2-0/sidecar" */
-  char **argv;            /* owned, NULL-terminated */
+  char name[96]; /* "reviews-v2-0/sidecar" */
+  char **argv;   /* owned, NULL-terminated */
   char log_path[512];
   uv_process_t handle;
-  uv_timer_t timer;       /* restart backoff */
+  uv_timer_t timer; /* restart backoff */
   enum proc_state state;
   int want_running;
-  int alive;              /* the uv_process_t is active */
-  uint32_t restarts;       /* restarts after an exit nobody asked for (crash, kill) */
-  int restart_asked;      /* supervisor_restart: start again at once once it exits */
-  int64_t last_exit;      /* exit status, or -signal */
-  uint64_t started_ms;    /* loop time of the last start */
+  int alive;           /* the uv_process_t is active */
+  uint32_t restarts;   /* restarts after an exit nobody asked for (crash, kill) */
+  int restart_asked;   /* supervisor_restart: start again at once once it exits */
+  int64_t last_exit;   /* exit status, or -signal */
+  uint64_t started_ms; /* loop time of the last start */
   uint64_t backoff_ms;
-  void *data;             /* the owner's */
+  void *data; /* the owner's */
 };
 
 struct supervisor {

@@ -163,8 +163,8 @@ int telemetry_record(struct telemetry *t, const struct telemetry_request *r) {
   while ((s = t->table[k])) {
     if (s->hash == h && s->reporter == r->reporter && s->code == r->code && s->flags == r->flags &&
         same_peer(&s->source, src) && same_peer(&s->destination, dst) && strcmp(s->service, svc) == 0 &&
-        strcmp(s->service_name, svc_name) == 0 &&
-        s->mutual_tls == mtls && strcmp(s->source_principal, sp) == 0 && strcmp(s->destination_principal, dp) == 0)
+        strcmp(s->service_name, svc_name) == 0 && s->mutual_tls == mtls && strcmp(s->source_principal, sp) == 0 &&
+        strcmp(s->destination_principal, dp) == 0)
       break;
     k = (k + 1) & (t->cap - 1);
   }
@@ -198,9 +198,13 @@ int telemetry_record(struct telemetry *t, const struct telemetry_request *r) {
   return 0;
 }
 
-#define TRY(x) do { if ((x) != 0) return -ENOMEM; } while (0)
+#define TRY(x)                    \
+  do {                            \
+    if ((x) != 0) return -ENOMEM; \
+  } while (0)
 
-static int write_bytes_family(struct buf *out, const struct telemetry *t, const char *name, const char *help, int request) {
+static int write_bytes_family(struct buf *out, const struct telemetry *t, const char *name, const char *help,
+                              int request) {
   TRY(buf_appendf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name));
   for (size_t i = 0; i < t->cap; i++) {
     const struct istio_series *s = t->table[i];
@@ -220,14 +224,16 @@ static int write_bytes_family(struct buf *out, const struct telemetry *t, const 
 
 int telemetry_write_prometheus(struct buf *out, const struct telemetry *t) {
   if (!t->len) return 0;
-  TRY(buf_append_str(out, "# HELP istio_requests_total Requests, by Istio's standard labels\n"
-                          "# TYPE istio_requests_total counter\n"));
+  TRY(buf_append_str(out,
+                     "# HELP istio_requests_total Requests, by Istio's standard labels\n"
+                     "# TYPE istio_requests_total counter\n"));
   for (size_t i = 0; i < t->cap; i++)
     if (t->table[i])
       TRY(buf_appendf(out, "istio_requests_total{%s} %llu\n", t->table[i]->labels,
                       (unsigned long long)t->table[i]->requests));
-  TRY(buf_append_str(out, "# HELP istio_request_duration_milliseconds Request duration\n"
-                          "# TYPE istio_request_duration_milliseconds histogram\n"));
+  TRY(buf_append_str(out,
+                     "# HELP istio_request_duration_milliseconds Request duration\n"
+                     "# TYPE istio_request_duration_milliseconds histogram\n"));
   for (size_t i = 0; i < t->cap; i++) {
     const struct istio_series *s = t->table[i];
     if (!s) continue;

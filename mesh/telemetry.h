@@ -51,7 +51,7 @@ struct istio_series;
 struct telemetry_sample {
   enum reporter reporter;
   char request_id[40];
-  int64_t time_ms;          /* wall clock, when the request started */
+  int64_t time_ms; /* wall clock, when the request started */
   char method[16];
   char path[256];
   char authority[128];
@@ -76,8 +76,8 @@ struct telemetry {
   void (*on_dirty)(struct telemetry *t);
   void *data;
   struct telemetry_sample samples[TELEMETRY_SAMPLES];
-  size_t nsamples;          /* filled slots */
-  uint64_t offered;         /* requests offered to the reservoir since the last take */
+  size_t nsamples;  /* filled slots */
+  uint64_t offered; /* requests offered to the reservoir since the last take */
 };
 
 /* What one series counted since the last telemetry_take_deltas. Pointers are borrowed for the
@@ -85,10 +85,10 @@ struct telemetry {
 struct telemetry_delta {
   enum reporter reporter;
   const struct peer *source, *destination;
-  const char *service;      /* "" when unknown */
+  const char *service; /* "" when unknown */
   int code;
   uint32_t flags;
-  int mutual_tls;           /* destination series: whether the inbound connection was mTLS */
+  int mutual_tls; /* destination series: whether the inbound connection was mTLS */
   uint64_t requests;
   uint64_t duration[STATS_NBUCKETS + 1];
 };

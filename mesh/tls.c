@@ -301,10 +301,8 @@ static enum tls_status fail(struct tls_session *s, int ret, const char *when) {
   ERR_clear_error();
   if (vr != X509_V_OK)
     snprintf(s->error, sizeof s->error, "%s: certificate verify failed: %s", when, X509_verify_cert_error_string(vr));
-  else if (buf[0])
-    snprintf(s->error, sizeof s->error, "%s: %s", when, buf);
-  else
-    snprintf(s->error, sizeof s->error, "%s: TLS error %d", when, e);
+  else if (buf[0]) snprintf(s->error, sizeof s->error, "%s: %s", when, buf);
+  else snprintf(s->error, sizeof s->error, "%s: TLS error %d", when, e);
   return TLS_ERROR;
 }
 
@@ -384,6 +382,4 @@ const char *tls_cipher(const struct tls_session *s) {
 }
 int tls_resumed(const struct tls_session *s) { return SSL_session_reused(s->ssl); }
 
-int tls_looks_like_hello(const unsigned char *p, size_t n) {
-  return n >= 1 && p[0] == 0x16 && (n < 2 || p[1] == 0x03);
-}
+int tls_looks_like_hello(const unsigned char *p, size_t n) { return n >= 1 && p[0] == 0x16 && (n < 2 || p[1] == 0x03); }

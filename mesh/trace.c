@@ -31,14 +31,10 @@
 #include "mesh/flags.h"
 
 void trace_copy(char *dst, size_t cap, const char *src, size_t len) {
-  if (!cap)
-    return;
-  if (!src)
-    len = 0;
-  if (len > cap - 1)
-    len = cap - 1;
-  if (len)
-    memcpy(dst, src, len);
+  if (!cap) return;
+  if (!src) len = 0;
+  if (len > cap - 1) len = cap - 1;
+  if (len) memcpy(dst, src, len);
   dst[len] = '\0';
 }
 
@@ -55,8 +51,7 @@ bool trace_record_notable(const struct trace_record *r) { return r->flags != 0 |
 /* ---- the store ------------------------------------------------------------------------------ */
 
 int trace_store_init(struct trace_store *st, size_t cap) {
-  if (cap == 0)
-    return -EINVAL;
+  if (cap == 0) return -EINVAL;
   memset(st, 0, sizeof *st);
   st->recent = calloc(cap, sizeof *st->recent);
   st->notable = calloc(cap, sizeof *st->notable);
@@ -71,8 +66,7 @@ int trace_store_init(struct trace_store *st, size_t cap) {
 }
 
 void trace_store_free(struct trace_store *st) {
-  if (!st)
-    return;
+  if (!st) return;
   free(st->recent);
   free(st->notable);
   free(st->recent_seq);
@@ -81,8 +75,7 @@ void trace_store_free(struct trace_store *st) {
 }
 
 void trace_store_commit(struct trace_store *st, const struct trace_record *r) {
-  if (!st->cap)
-    return;
+  if (!st->cap) return;
   /* The commit number is the count of records committed before this one. */
   uint64_t seq = st->recent_count;
   st->recent[st->recent_next] = *r;
@@ -117,16 +110,14 @@ static struct ring_walk ring_walk(const struct trace_record *recs, const uint64_
 static long ring_next(struct ring_walk *w, const char *id) {
   for (; w->i < w->len; w->i++) {
     size_t slot = (w->start + w->i) % w->cap;
-    if (strcmp(w->recs[slot].request_id, id) == 0)
-      return (long)slot;
+    if (strcmp(w->recs[slot].request_id, id) == 0) return (long)slot;
   }
   return -1;
 }
 
 size_t trace_store_find(const struct trace_store *st, const char *request_id, const struct trace_record **out,
                         size_t max) {
-  if (!st->cap || !request_id || !*request_id)
-    return 0;
+  if (!st->cap || !request_id || !*request_id) return 0;
   struct ring_walk a = ring_walk(st->recent, st->recent_seq, st->cap, st->recent_next, st->recent_count);
   struct ring_walk b = ring_walk(st->notable, st->notable_seq, st->cap, st->notable_next, st->notable_count);
   size_t n = 0;
@@ -184,10 +175,8 @@ static const char *const RATELIMIT_NAMES[] = {
 };
 
 static const char *const MIRROR_NAMES[] = {
-    [TRACE_MIRROR_NONE] = "none",
-    [TRACE_MIRROR_SENT] = "sent",
-    [TRACE_MIRROR_NOT_DRAWN] = "not_drawn",
-    [TRACE_MIRROR_BODY_NOT_KEPT] = "body_not_kept",
+    [TRACE_MIRROR_NONE] = "none",           [TRACE_MIRROR_SENT] = "sent",
+    [TRACE_MIRROR_NOT_DRAWN] = "not_drawn", [TRACE_MIRROR_BODY_NOT_KEPT] = "body_not_kept",
     [TRACE_MIRROR_NO_HOST] = "no_host",
 };
 
@@ -340,8 +329,7 @@ static json_t *w_value(const void *base, const struct field *f) {
 
 static json_t *w_fields(const void *base, const struct field *fields, size_t n) {
   json_t *o = json_object();
-  for (size_t i = 0; i < n; i++)
-    json_object_set_new(o, fields[i].name, w_value(base, &fields[i]));
+  for (size_t i = 0; i < n; i++) json_object_set_new(o, fields[i].name, w_value(base, &fields[i]));
   return o;
 }
 
@@ -349,8 +337,7 @@ int trace_record_json(const struct trace_record *r, struct buf *out) {
   json_t *o = w_fields(r, RECORD_FIELDS, NFIELDS(RECORD_FIELDS));
   char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
   json_decref(o);
-  if (!text)
-    return -ENOMEM;
+  if (!text) return -ENOMEM;
   int rc = buf_append_str(out, text);
   free(text);
   return rc;
@@ -367,13 +354,11 @@ struct rd {
 static int bad(struct rd *r, const char *path, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static int bad(struct rd *r, const char *path, const char *key, const char *fmt, ...) {
-  if (r->rc)
-    return r->rc;
+  if (r->rc) return r->rc;
   int n = snprintf(r->err, r->errlen, "%s%s: ", path, key);
   va_list ap;
   va_start(ap, fmt);
-  if (n >= 0 && (size_t)n < r->errlen)
-    vsnprintf(r->err + n, r->errlen - (size_t)n, fmt, ap);
+  if (n >= 0 && (size_t)n < r->errlen) vsnprintf(r->err + n, r->errlen - (size_t)n, fmt, ap);
   va_end(ap);
   return r->rc = -EINVAL;
 }
@@ -412,38 +397,28 @@ static void r_value(struct rd *r, json_t *v, const char *path, void *base, const
   int64_t i = 0;
   switch (f->type) {
   case F_STR:
-    if (!json_is_string(v))
-      bad(r, path, f->name, "must be a string");
-    else
-      trace_copy(p, f->size, json_string_value(v), json_string_length(v));
+    if (!json_is_string(v)) bad(r, path, f->name, "must be a string");
+    else trace_copy(p, f->size, json_string_value(v), json_string_length(v));
     return;
   case F_INT:
-    if (r_int_in(r, v, path, f->name, INT32_MIN, INT32_MAX, &i))
-      *(int *)p = (int)i;
+    if (r_int_in(r, v, path, f->name, INT32_MIN, INT32_MAX, &i)) *(int *)p = (int)i;
     return;
   case F_U32:
-    if (r_int_in(r, v, path, f->name, 0, UINT32_MAX, &i))
-      *(uint32_t *)p = (uint32_t)i;
+    if (r_int_in(r, v, path, f->name, 0, UINT32_MAX, &i)) *(uint32_t *)p = (uint32_t)i;
     return;
   case F_U64:
-    if (r_int_in(r, v, path, f->name, 0, INT64_MAX, &i))
-      *(uint64_t *)p = (uint64_t)i;
+    if (r_int_in(r, v, path, f->name, 0, INT64_MAX, &i)) *(uint64_t *)p = (uint64_t)i;
     return;
   case F_I64:
-    if (r_int_in(r, v, path, f->name, INT64_MIN, INT64_MAX, &i))
-      *(int64_t *)p = i;
+    if (r_int_in(r, v, path, f->name, INT64_MIN, INT64_MAX, &i)) *(int64_t *)p = i;
     return;
   case F_DBL:
-    if (!json_is_number(v))
-      bad(r, path, f->name, "must be a number");
-    else
-      *(double *)p = json_number_value(v);
+    if (!json_is_number(v)) bad(r, path, f->name, "must be a number");
+    else *(double *)p = json_number_value(v);
     return;
   case F_BOOL:
-    if (!json_is_boolean(v))
-      bad(r, path, f->name, "must be true or false");
-    else
-      *(bool *)p = json_is_true(v);
+    if (!json_is_boolean(v)) bad(r, path, f->name, "must be true or false");
+    else *(bool *)p = json_is_true(v);
     return;
   case F_ENUM: {
     const char *s = json_string_value(v);
@@ -510,15 +485,13 @@ static void r_fields(struct rd *r, json_t *o, const char *path, void *base, cons
   json_t *v;
   json_object_foreach(o, key, v) {
     size_t i = 0;
-    while (i < n && strcmp(fields[i].name, key) != 0)
-      i++;
+    while (i < n && strcmp(fields[i].name, key) != 0) i++;
     if (i == n) {
       bad(r, path, key, "unknown field");
       return;
     }
     r_value(r, v, path, base, &fields[i]);
-    if (r->rc)
-      return;
+    if (r->rc) return;
   }
 }
 
@@ -547,15 +520,12 @@ int trace_why_json(const char *proxy, const struct trace_record *const *recs, si
   json_t *name = json_string(proxy ? proxy : "");
   char *quoted = name ? json_dumps(name, JSON_ENCODE_ANY) : NULL;
   json_decref(name);
-  if (!quoted)
-    return -ENOMEM;
+  if (!quoted) return -ENOMEM;
   int rc = buf_appendf(out, "{\"proxy\":%s,\"records\":[", quoted);
   free(quoted);
   for (size_t i = 0; i < n && !rc; i++) {
-    if (i)
-      rc = buf_append_str(out, ",");
-    if (!rc)
-      rc = trace_record_json(recs[i], out);
+    if (i) rc = buf_append_str(out, ",");
+    if (!rc) rc = trace_record_json(recs[i], out);
   }
   return rc ? rc : buf_append_str(out, "]}\n");
 }
@@ -564,8 +534,7 @@ int trace_why_from_json(const char *text, size_t len, char *proxy, size_t cap, s
                         char *err, size_t errlen) {
   *out = NULL;
   *n = 0;
-  if (cap)
-    proxy[0] = '\0';
+  if (cap) proxy[0] = '\0';
   json_error_t jerr;
   json_t *root = json_loadb(text, len, 0, &jerr);
   if (!root) {
@@ -579,16 +548,14 @@ int trace_why_from_json(const char *text, size_t len, char *proxy, size_t cap, s
     rc = -EINVAL;
   }
   size_t count = rc ? 0 : json_array_size(recs);
-  if (count && !(*out = calloc(count, sizeof **out)))
-    rc = -ENOMEM;
+  if (count && !(*out = calloc(count, sizeof **out))) rc = -ENOMEM;
   for (size_t i = 0; i < count && !rc; i++) {
     /* Each record goes through the one reader, so the rules are trace_record_from_json's. */
     char *one = json_dumps(json_array_get(recs, i), JSON_COMPACT);
     char why[200] = "";
     rc = one ? trace_record_from_json(one, strlen(one), &(*out)[i], why, sizeof why) : -ENOMEM;
     free(one);
-    if (rc == -EINVAL)
-      snprintf(err, errlen, "why answer: records[%zu]: %s", i, why);
+    if (rc == -EINVAL) snprintf(err, errlen, "why answer: records[%zu]: %s", i, why);
   }
   if (!rc) {
     trace_copy(proxy, cap, json_string_value(name), json_string_length(name));

@@ -37,27 +37,27 @@ enum trace_outcome {
 
 /* What happened after an attempt. */
 enum trace_next {
-  TRACE_NEXT_NONE,        /* the attempt's result was the answer */
-  TRACE_NEXT_RETRY,       /* retried: the policy matched and budget remained */
-  TRACE_NEXT_NO_MATCH,    /* not retried: retryOn does not cover this outcome */
-  TRACE_NEXT_EXHAUSTED,   /* not retried: attempts used up (URX) */
-  TRACE_NEXT_OVERFLOW,    /* not retried: connectionPool.http.maxRetries reached (UO) */
-  TRACE_NEXT_BODY_GONE,   /* not retried: the request body was not kept whole */
-  TRACE_NEXT_NO_TIME,     /* not retried: the route timeout left no time */
+  TRACE_NEXT_NONE,      /* the attempt's result was the answer */
+  TRACE_NEXT_RETRY,     /* retried: the policy matched and budget remained */
+  TRACE_NEXT_NO_MATCH,  /* not retried: retryOn does not cover this outcome */
+  TRACE_NEXT_EXHAUSTED, /* not retried: attempts used up (URX) */
+  TRACE_NEXT_OVERFLOW,  /* not retried: connectionPool.http.maxRetries reached (UO) */
+  TRACE_NEXT_BODY_GONE, /* not retried: the request body was not kept whole */
+  TRACE_NEXT_NO_TIME,   /* not retried: the route timeout left no time */
 };
 
 struct trace_attempt {
-  char host[64];           /* "127.1.0.5:9080" */
-  char replica[48];        /* "reviews-v2-0", "" outside the mesh */
-  uint32_t start_ms;       /* since the request started */
+  char host[64];     /* "127.1.0.5:9080" */
+  char replica[48];  /* "reviews-v2-0", "" outside the mesh */
+  uint32_t start_ms; /* since the request started */
   uint32_t duration_ms;
-  int status;              /* upstream status, 0 when none */
+  int status; /* upstream status, 0 when none */
   enum trace_outcome outcome;
   enum trace_next next;
-  uint32_t backoff_ms;     /* with TRACE_NEXT_RETRY: the jittered wait before the next try */
-  bool reused;             /* went over a pooled connection */
+  uint32_t backoff_ms;       /* with TRACE_NEXT_RETRY: the jittered wait before the next try */
+  bool reused;               /* went over a pooled connection */
   bool other_host_preferred; /* a retry's pick avoided the hosts already tried */
-  bool mtls;               /* the connection is mutual TLS (auto mTLS or a DestinationRule's) */
+  bool mtls;                 /* the connection is mutual TLS (auto mTLS or a DestinationRule's) */
 };
 
 enum trace_breaker {
@@ -69,11 +69,11 @@ enum trace_breaker {
 };
 
 enum trace_fault {
-  TRACE_FAULT_NONE,      /* the route has no fault */
-  TRACE_FAULT_SKIPPED,   /* drawn, did not fire */
-  TRACE_FAULT_DELAYED,   /* delay fired (DI) */
-  TRACE_FAULT_ABORTED,   /* abort fired (FI) */
-  TRACE_FAULT_BOTH,      /* delay then abort */
+  TRACE_FAULT_NONE,    /* the route has no fault */
+  TRACE_FAULT_SKIPPED, /* drawn, did not fire */
+  TRACE_FAULT_DELAYED, /* delay fired (DI) */
+  TRACE_FAULT_ABORTED, /* abort fired (FI) */
+  TRACE_FAULT_BOTH,    /* delay then abort */
 };
 
 enum trace_ratelimit {
@@ -93,8 +93,8 @@ enum trace_mirror {
 
 struct trace_record {
   char request_id[40];
-  char proxy[64];          /* the replica whose sidecar (or gateway) decided */
-  char direction[10];      /* "outbound", "inbound", "gateway" */
+  char proxy[64];     /* the replica whose sidecar (or gateway) decided */
+  char direction[10]; /* "outbound", "inbound", "gateway" */
   int64_t start_wall_ms;
   uint32_t duration_ms;
   char method[12];
@@ -104,20 +104,20 @@ struct trace_record {
   uint32_t flags;          /* FLAG_* (flags.h), the final response flags */
   uint64_t config_version; /* the pushed config the request was routed with */
   /* Routing (router.h's route_decision). */
-  char verdict[16];        /* "ROUTE", "NO_ROUTE" ... empty: not routed */
+  char verdict[16];         /* "ROUTE", "NO_ROUTE" ... empty: not routed */
   char virtual_service[96]; /* "default/reviews", "" for a default route */
-  int rule;                /* http[] index, -1 for a default route */
-  int match;               /* match[] block, -1 when the rule has none */
+  int rule;                 /* http[] index, -1 for a default route */
+  int match;                /* match[] block, -1 when the rule has none */
   char route_name[48];
-  char cluster[128];       /* "outbound|9080|v2|reviews.default.svc.cluster.local" */
-  uint32_t destinations;   /* weighted destinations of the rule */
+  char cluster[128];     /* "outbound|9080|v2|reviews.default.svc.cluster.local" */
+  uint32_t destinations; /* weighted destinations of the rule */
   uint64_t weight_draw, weight_total;
-  char route_why[160];     /* router's one line (route_decision.why) */
+  char route_why[160]; /* router's one line (route_decision.why) */
   /* Load balancing (the first pick; retries' picks are in attempts). */
-  char lb_policy[16];      /* "LEAST_REQUEST" ... */
+  char lb_policy[16];              /* "LEAST_REQUEST" ... */
   uint32_t hosts, hosts_available; /* endpoints of the cluster, and those not ejected/unhealthy */
-  int candidates[2];       /* LEAST_REQUEST's two draws, -1 when unused */
-  int picked;              /* index of the first pick, -1 when none (UH) */
+  int candidates[2];               /* LEAST_REQUEST's two draws, -1 when unused */
+  int picked;                      /* index of the first pick, -1 when none (UH) */
   /* Connection pool and breaker, as seen at admission. */
   enum trace_breaker breaker;
   uint32_t cx_active, cx_max, pending, pending_max, rq_active, rq_max;
@@ -135,9 +135,9 @@ struct trace_record {
   uint32_t retry_attempts;     /* retries allowed after the first try */
   char retry_on[96];           /* Envoy's retry_on as configured, "" when retries are off */
   /* Security verdicts on inbound listeners (filters.c); empty where no policy applies. */
-  char peer[96];               /* the caller's identity: mTLS principal, else its address */
-  char authn[192];             /* "401: Jwt is expired (exp ... )" / "ok: principal ... (jwt-example rule 0)" */
-  char authz[192];             /* "403: DENY by default/deny-get rule 0" / "ALLOW by default/policy rule 0" */
+  char peer[96];   /* the caller's identity: mTLS principal, else its address */
+  char authn[192]; /* "401: Jwt is expired (exp ... )" / "ok: principal ... (jwt-example rule 0)" */
+  char authz[192]; /* "403: DENY by default/deny-get rule 0" / "ALLOW by default/policy rule 0" */
   /* Each try, in order. */
   struct trace_attempt attempts[TRACE_MAX_ATTEMPTS];
   uint32_t attempts_len;

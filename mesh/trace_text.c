@@ -16,12 +16,9 @@
 /* Both sides of a hop start in the same millisecond often enough: the caller's
  * side first. */
 static int direction_rank(const char *d) {
-  if (strcmp(d, "gateway") == 0)
-    return 0;
-  if (strcmp(d, "outbound") == 0)
-    return 1;
-  if (strcmp(d, "inbound") == 0)
-    return 2;
+  if (strcmp(d, "gateway") == 0) return 0;
+  if (strcmp(d, "outbound") == 0) return 1;
+  if (strcmp(d, "inbound") == 0) return 2;
   return 3;
 }
 
@@ -44,10 +41,8 @@ void trace_records_sort(struct trace_record *recs, size_t n) {
 static const char *plural(uint64_t n) { return n == 1 ? "" : "s"; }
 
 static void code_and_flags(struct buf *out, int code, uint32_t flags) {
-  if (code)
-    buf_appendf(out, "%d", code);
-  else
-    buf_append_str(out, "no response (connection cut)");
+  if (code) buf_appendf(out, "%d", code);
+  else buf_append_str(out, "no response (connection cut)");
   if (flags) {
     char text[128];
     flags_format(flags, text, sizeof text);
@@ -56,30 +51,26 @@ static void code_and_flags(struct buf *out, int code, uint32_t flags) {
 }
 
 int trace_records_summary(const char *request_id, const struct trace_record *recs, size_t n, struct buf *out) {
-  if (n == 0)
-    return -EINVAL;
+  if (n == 0) return -EINVAL;
   size_t proxies = 0, tries = 0;
   for (size_t i = 0; i < n; i++) {
     bool seen = false;
-    for (size_t j = 0; j < i && !seen; j++)
-      seen = strcmp(recs[i].proxy, recs[j].proxy) == 0;
+    for (size_t j = 0; j < i && !seen; j++) seen = strcmp(recs[i].proxy, recs[j].proxy) == 0;
     proxies += !seen;
-    if (recs[i].attempts_len > 1)
-      tries += recs[i].attempts_len - 1;
+    if (recs[i].attempts_len > 1) tries += recs[i].attempts_len - 1;
   }
   const struct trace_record *first = &recs[0];
   buf_appendf(out, "request %s: %zu record%s from %zu prox%s", request_id, n, plural(n), proxies,
               proxies == 1 ? "y" : "ies");
-  if (tries)
-    buf_appendf(out, ", %zu retr%s", tries, tries == 1 ? "y" : "ies");
+  if (tries) buf_appendf(out, ", %zu retr%s", tries, tries == 1 ? "y" : "ies");
   buf_appendf(out, "; the caller of %s got ", first->proxy);
   code_and_flags(out, first->code, first->flags);
   buf_appendf(out, " after %u ms", first->duration_ms);
   /* A local 401 or 403 of the security filters: say who answered and why, in the summary. */
   for (size_t i = 0; i < n; i++) {
-    const char *v = strncmp(recs[i].authn, "401:", 4) == 0 ? recs[i].authn
+    const char *v = strncmp(recs[i].authn, "401:", 4) == 0   ? recs[i].authn
                     : strncmp(recs[i].authz, "403:", 4) == 0 ? recs[i].authz
-                                                               : NULL;
+                                                             : NULL;
     if (v) {
       buf_appendf(out, " (%s answered %s)", recs[i].proxy, v);
       break;
@@ -112,12 +103,9 @@ static void text_request(const struct trace_record *r, struct buf *out) {
 }
 
 static void text_security(const struct trace_record *r, struct buf *out) {
-  if (r->peer[0])
-    line(out, "peer", "%s", r->peer);
-  if (r->authn[0])
-    line(out, "authn", "%s", r->authn);
-  if (r->authz[0])
-    line(out, "authz", "%s", r->authz);
+  if (r->peer[0]) line(out, "peer", "%s", r->peer);
+  if (r->authn[0]) line(out, "authn", "%s", r->authn);
+  if (r->authz[0]) line(out, "authz", "%s", r->authz);
 }
 
 static void text_ratelimit(const struct trace_record *r, struct buf *out) {
@@ -165,15 +153,12 @@ static void text_mirror(const struct trace_record *r, struct buf *out) {
 }
 
 static void text_route(const struct trace_record *r, struct buf *out) {
-  if (!r->verdict[0])
-    return;
+  if (!r->verdict[0]) return;
   char where[256];
   if (r->virtual_service[0]) {
     char match[48];
-    if (r->match >= 0)
-      snprintf(match, sizeof match, "match %d", r->match);
-    else
-      snprintf(match, sizeof match, "no match block: every request");
+    if (r->match >= 0) snprintf(match, sizeof match, "match %d", r->match);
+    else snprintf(match, sizeof match, "no match block: every request");
     snprintf(where, sizeof where, "VirtualService %s rule %d (%s)", r->virtual_service, r->rule, match);
   } else {
     snprintf(where, sizeof where, "no VirtualService: the default route for %s",
@@ -206,8 +191,7 @@ static void text_route(const struct trace_record *r, struct buf *out) {
   } else {
     line(out, "route", "%s → %s", where, r->verdict);
   }
-  if (r->route_why[0])
-    buf_appendf(out, "  %-8s  %s\n", "", r->route_why);
+  if (r->route_why[0]) buf_appendf(out, "  %-8s  %s\n", "", r->route_why);
 }
 
 /* One fault part: "delay 7000 ms at 100.0 %: roll 12.01 < 100.0 → fired (DI)".
@@ -220,8 +204,7 @@ static void text_fault_part(struct buf *out, const char *what, double pct, doubl
 }
 
 static void text_fault(const struct trace_record *r, struct buf *out) {
-  if (r->fault == TRACE_FAULT_NONE)
-    return;
+  if (r->fault == TRACE_FAULT_NONE) return;
   bool delay_fired = r->fault == TRACE_FAULT_DELAYED || r->fault == TRACE_FAULT_BOTH;
   bool abort_fired = r->fault == TRACE_FAULT_ABORTED || r->fault == TRACE_FAULT_BOTH;
   char what[64], then[96];
@@ -237,17 +220,13 @@ static void text_fault(const struct trace_record *r, struct buf *out) {
 }
 
 static void text_policy(const struct trace_record *r, struct buf *out) {
-  if (strcmp(r->verdict, "ROUTE") != 0)
-    return;
+  if (strcmp(r->verdict, "ROUTE") != 0) return;
   buf_appendf(out, LABEL, "policy");
-  if (r->timeout_ms)
-    buf_appendf(out, "route timeout %u ms", r->timeout_ms);
-  else
-    buf_append_str(out, "no route timeout");
+  if (r->timeout_ms) buf_appendf(out, "route timeout %u ms", r->timeout_ms);
+  else buf_append_str(out, "no route timeout");
   if (r->retry_attempts && r->retry_on[0]) {
     buf_appendf(out, "; %u retr%s on %s", r->retry_attempts, r->retry_attempts == 1 ? "y" : "ies", r->retry_on);
-    if (r->per_try_timeout_ms)
-      buf_appendf(out, ", %u ms per try", r->per_try_timeout_ms);
+    if (r->per_try_timeout_ms) buf_appendf(out, ", %u ms per try", r->per_try_timeout_ms);
   } else {
     buf_append_str(out, "; retries off");
   }
@@ -255,8 +234,7 @@ static void text_policy(const struct trace_record *r, struct buf *out) {
 }
 
 static void text_lb(const struct trace_record *r, struct buf *out) {
-  if (!r->lb_policy[0])
-    return;
+  if (!r->lb_policy[0]) return;
   buf_appendf(out, LABEL "%s over %u host%s (%u available)", "lb", r->lb_policy, r->hosts, plural(r->hosts),
               r->hosts_available);
   if (r->picked < 0) {
@@ -267,14 +245,11 @@ static void text_lb(const struct trace_record *r, struct buf *out) {
   if (r->candidates[0] >= 0 && r->candidates[1] >= 0)
     buf_appendf(out, ": drew %d and %d, kept the one with fewer active requests → %d", r->candidates[0],
                 r->candidates[1], r->picked);
-  else if (r->candidates[0] >= 0)
-    buf_appendf(out, ": drew %d → %d", r->candidates[0], r->picked);
-  else
-    buf_appendf(out, " → %d", r->picked);
+  else if (r->candidates[0] >= 0) buf_appendf(out, ": drew %d → %d", r->candidates[0], r->picked);
+  else buf_appendf(out, " → %d", r->picked);
   if (r->attempts_len > 0 && r->attempts[0].host[0]) {
     buf_appendf(out, " (%s", r->attempts[0].host);
-    if (r->attempts[0].replica[0])
-      buf_appendf(out, ", %s", r->attempts[0].replica);
+    if (r->attempts[0].replica[0]) buf_appendf(out, ", %s", r->attempts[0].replica);
     buf_append_str(out, ")");
   }
   buf_append_str(out, "\n");
@@ -314,8 +289,7 @@ static void text_pool(const struct trace_record *r, struct buf *out) {
 static bool retry_on_has(const char *list, const char *name) {
   size_t n = strlen(name);
   for (const char *p = list; (p = strstr(p, name)) != NULL; p += n)
-    if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
-      return true;
+    if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0')) return true;
   return false;
 }
 
@@ -326,16 +300,12 @@ static void retry_reason(const struct trace_record *r, const struct trace_attemp
   int st = a->status;
   switch (a->outcome) {
   case TRACE_OUTCOME_RESPONSE:
-    if (st >= 500 && retry_on_has(on, "5xx"))
-      snprintf(out, n, "%d is a 5xx and retry_on has 5xx", st);
+    if (st >= 500 && retry_on_has(on, "5xx")) snprintf(out, n, "%d is a 5xx and retry_on has 5xx", st);
     else if ((st == 502 || st == 503 || st == 504) && retry_on_has(on, "gateway-error"))
       snprintf(out, n, "%d is a gateway error and retry_on has gateway-error", st);
-    else if (st == 409 && retry_on_has(on, "retriable-4xx"))
-      snprintf(out, n, "409 is in retriable-4xx");
-    else if (retry_on_has(on, "retriable-status-codes"))
-      snprintf(out, n, "%d is in retriable-status-codes", st);
-    else
-      snprintf(out, n, "retry_on %s covers %d", on, st);
+    else if (st == 409 && retry_on_has(on, "retriable-4xx")) snprintf(out, n, "409 is in retriable-4xx");
+    else if (retry_on_has(on, "retriable-status-codes")) snprintf(out, n, "%d is in retriable-status-codes", st);
+    else snprintf(out, n, "retry_on %s covers %d", on, st);
     return;
   case TRACE_OUTCOME_CONNECT_FAILURE:
     snprintf(out, n, "retry_on %s covers a connect failure",
@@ -391,44 +361,37 @@ static void text_attempt(const struct trace_record *r, uint32_t i, struct buf *o
    * predicate). */
   const char *notes[4];
   size_t nn = 0;
-  if (a->replica[0])
-    notes[nn++] = a->replica;
-  if (a->mtls)
-    notes[nn++] = "mTLS";
-  if (a->reused)
-    notes[nn++] = "pooled connection";
-  if (a->other_host_preferred)
-    notes[nn++] = "not tried before";
-  for (size_t k = 0; k < nn; k++)
-    buf_appendf(out, "%s%s", k ? ", " : " (", notes[k]);
-  if (nn)
-    buf_append_str(out, ")");
+  if (a->replica[0]) notes[nn++] = a->replica;
+  if (a->mtls) notes[nn++] = "mTLS";
+  if (a->reused) notes[nn++] = "pooled connection";
+  if (a->other_host_preferred) notes[nn++] = "not tried before";
+  for (size_t k = 0; k < nn; k++) buf_appendf(out, "%s%s", k ? ", " : " (", notes[k]);
+  if (nn) buf_append_str(out, ")");
   buf_appendf(out, " %s after %u ms", outcome_word(a, tmp, sizeof tmp), a->duration_ms);
   switch (a->next) {
   case TRACE_NEXT_NONE:
-    if (a->outcome == TRACE_OUTCOME_RESPONSE)
-      buf_append_str(out, " → passed to the caller");
+    if (a->outcome == TRACE_OUTCOME_RESPONSE) buf_append_str(out, " → passed to the caller");
     break;
   case TRACE_NEXT_RETRY:
     retry_reason(r, a, why, sizeof why);
     buf_appendf(out, " → retry in %u ms (%s)", a->backoff_ms, why);
     break;
   case TRACE_NEXT_NO_MATCH:
-    if (!r->retry_on[0] || !r->retry_attempts)
-      buf_append_str(out, " → not retried: retries are off for this route");
-    else
-      buf_appendf(out, " → not retried: retry_on %s does not cover it", r->retry_on);
+    if (!r->retry_on[0] || !r->retry_attempts) buf_append_str(out, " → not retried: retries are off for this route");
+    else buf_appendf(out, " → not retried: retry_on %s does not cover it", r->retry_on);
     break;
   case TRACE_NEXT_EXHAUSTED:
     buf_appendf(out, " → retries exhausted (%u of %u) → URX", i, r->retry_attempts);
     break;
   case TRACE_NEXT_OVERFLOW:
-    buf_append_str(out, " → not retried: the cluster's retry budget "
-                        "(connectionPool.http.maxRetries) is used up → UO");
+    buf_append_str(out,
+                   " → not retried: the cluster's retry budget "
+                   "(connectionPool.http.maxRetries) is used up → UO");
     break;
   case TRACE_NEXT_BODY_GONE:
-    buf_append_str(out, " → not retried: the request body was not kept whole, "
-                        "so it cannot be sent again");
+    buf_append_str(out,
+                   " → not retried: the request body was not kept whole, "
+                   "so it cannot be sent again");
     break;
   case TRACE_NEXT_NO_TIME:
     buf_appendf(out,
@@ -454,8 +417,7 @@ int trace_record_text(const struct trace_record *r, struct buf *out) {
   text_lb(r, out);
   text_pool(r, out);
   uint32_t n = r->attempts_len < TRACE_MAX_ATTEMPTS ? r->attempts_len : TRACE_MAX_ATTEMPTS;
-  for (uint32_t i = 0; i < n; i++)
-    text_attempt(r, i, out);
+  for (uint32_t i = 0; i < n; i++) text_attempt(r, i, out);
   text_mirror(r, out);
   /* Appends are not checked one by one: out of memory leaves nothing appended
    * at all (the header is the first and smallest append), which is what this

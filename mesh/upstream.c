@@ -59,8 +59,8 @@ static struct tls_ctx *wanted_identity(const struct upstream *up) {
   return up->tls && up->identity ? *up->identity : NULL;
 }
 
-int upstream_acquire(struct upstream *up, void *owner, conn_connect_cb on_connect,
-                     struct upstream_conn **out, int *reused) {
+int upstream_acquire(struct upstream *up, void *owner, conn_connect_cb on_connect, struct upstream_conn **out,
+                     int *reused) {
   struct tls_ctx *identity = wanted_identity(up);
   /* A push that turned mTLS on or off toward this host: pooled connections of the old kind go. */
   while (up->idle && conn_is_tls(&up->idle->conn) != (identity != NULL)) close_conn(up->idle);

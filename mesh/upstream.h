@@ -28,16 +28,16 @@ struct upstream_conn;
 
 struct upstream {
   struct conn_addr addr;
-  struct cluster *cluster; /* borrowed: the cluster this endpoint belongs to */
-  struct conn_env *env;    /* borrowed */
+  struct cluster *cluster;    /* borrowed: the cluster this endpoint belongs to */
+  struct conn_env *env;       /* borrowed */
   struct upstream_conn *idle; /* pooled connections, most recently used first */
   struct upstream_stats stats;
-  uint32_t max_idle;       /* pool size bound (connections beyond it are closed) */
-  int refs;                /* requests in flight that picked it (clusters.c) */
-  int64_t used_ms;         /* PassthroughCluster hosts: loop time of the last request (clusters.c) */
-  struct peer peer;        /* the workload behind it, for Istio's destination_* labels */
-  char replica[48];        /* the replica behind it ("reviews-v2-0"), "" outside the mesh */
-  uint64_t *live_handles;  /* borrowed counter the owner uses to know when all closed */
+  uint32_t max_idle;      /* pool size bound (connections beyond it are closed) */
+  int refs;               /* requests in flight that picked it (clusters.c) */
+  int64_t used_ms;        /* PassthroughCluster hosts: loop time of the last request (clusters.c) */
+  struct peer peer;       /* the workload behind it, for Istio's destination_* labels */
+  char replica[48];       /* the replica behind it ("reviews-v2-0"), "" outside the mesh */
+  uint64_t *live_handles; /* borrowed counter the owner uses to know when all closed */
   /* Fires when a connection of this host goes back to the pool or finishes closing, so a
    * request waiting for a connection can be given one (clusters.c sets it). */
   void (*on_capacity)(struct upstream *up);
@@ -54,8 +54,8 @@ struct upstream_conn {
   struct conn conn;
   struct upstream *up;
   struct upstream_conn *next, *prev; /* idle list links */
-  void *owner;       /* the exchange using it, NULL while idle */
-  uint32_t requests; /* requests sent over it */
+  void *owner;                       /* the exchange using it, NULL while idle */
+  uint32_t requests;                 /* requests sent over it */
   unsigned idle : 1, connected : 1;
 };
 
@@ -66,8 +66,8 @@ void upstream_init(struct upstream *up, struct conn_env *env, const struct conn_
  * (*reused = 0; on_connect fires when it is up or failed). The caller sets c->conn.on_read,
  * on_drain and on_close handling through upstream_conn callbacks before returning to the
  * loop. Returns 0 or a negative libuv error (no connection then). */
-int upstream_acquire(struct upstream *up, void *owner, conn_connect_cb on_connect,
-                     struct upstream_conn **out, int *reused);
+int upstream_acquire(struct upstream *up, void *owner, conn_connect_cb on_connect, struct upstream_conn **out,
+                     int *reused);
 
 /* Gives a connection back. With reusable set and room in the pool it becomes idle; otherwise
  * it is closed (and freed once closed). The caller must not touch uc afterwards. */

@@ -41,7 +41,8 @@ static void on_response(struct http_client_call *call, int status) {
   struct xds_agent *x = call->data;
   if (x->stopping) return;
   if (status < 0) {
-    if (status != UV_ETIMEDOUT) fprintf(stderr, "xds: cannot reach the lab at %s: %s\n", x->server, uv_strerror(status));
+    if (status != UV_ETIMEDOUT)
+      fprintf(stderr, "xds: cannot reach the lab at %s: %s\n", x->server, uv_strerror(status));
     retry_later(x);
     return;
   }

@@ -29,14 +29,14 @@ struct xds_agent {
   uv_timer_t retry;
   char url_base[512]; /* "http://HOST:PORT/v1/xds?node=NS%2FREPLICA" */
   char server[128];
-  uint64_t applied;   /* version in force, acknowledged by the next poll */
-  char nack[256];     /* reason the last config was refused, sent once */
+  uint64_t applied; /* version in force, acknowledged by the next poll */
+  char nack[256];   /* reason the last config was refused, sent once */
   uint64_t backoff_ms;
   uint64_t polls, pushes, rejects;
   xds_apply_cb on_config;
   void *data;
   unsigned stopping : 1;
-  int open;           /* handles and client still open */
+  int open; /* handles and client still open */
   void (*on_stopped)(struct xds_agent *x);
 };
 

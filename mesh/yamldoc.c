@@ -26,11 +26,9 @@ struct conv {
 };
 
 static void node_free(struct yamldoc_node *n) {
-  if (n == NULL)
-    return;
+  if (n == NULL) return;
   free(n->str);
-  for (size_t i = 0; n->items && i < n->len; i++)
-    node_free(n->items[i]);
+  for (size_t i = 0; n->items && i < n->len; i++) node_free(n->items[i]);
   free(n->items);
   for (size_t i = 0; n->pairs && i < n->len; i++) {
     node_free(n->pairs[i].key);
@@ -41,18 +39,15 @@ static void node_free(struct yamldoc_node *n) {
 }
 
 void yamldoc_free(struct yamldoc *doc) {
-  if (doc == NULL)
-    return;
-  for (size_t i = 0; i < doc->len; i++)
-    node_free(doc->docs[i]);
+  if (doc == NULL) return;
+  for (size_t i = 0; i < doc->len; i++) node_free(doc->docs[i]);
   free(doc->docs);
   free(doc);
 }
 
 static struct yamldoc_node *node_new(enum yamldoc_type type, const yaml_mark_t *mark) {
   struct yamldoc_node *n = calloc(1, sizeof *n);
-  if (n == NULL)
-    return NULL;
+  if (n == NULL) return NULL;
   n->type = type;
   n->line = (int)mark->line + 1;
   n->col = (int)mark->column + 1;
@@ -73,10 +68,10 @@ static struct yamldoc_node *convert(struct conv *c, int index, int depth, int *r
     return NULL;
   }
   if (++c->nodes > YAMLDOC_MAX_NODES || depth > YAMLDOC_MAX_DEPTH) {
-    diag_add(c->diags, DIAG_ERROR, c->file, (int)y->start_mark.line + 1,
-             (int)y->start_mark.column + 1, "",
+    diag_add(c->diags, DIAG_ERROR, c->file, (int)y->start_mark.line + 1, (int)y->start_mark.column + 1, "",
              "document too large or too deeply nested (aliases expanded past %d nodes or %d "
-             "levels)", YAMLDOC_MAX_NODES, YAMLDOC_MAX_DEPTH);
+             "levels)",
+             YAMLDOC_MAX_NODES, YAMLDOC_MAX_DEPTH);
     *rc = -EINVAL;
     return NULL;
   }
@@ -85,8 +80,7 @@ static struct yamldoc_node *convert(struct conv *c, int index, int depth, int *r
     break;
   case YAML_SCALAR_NODE: {
     struct yamldoc_node *n = node_new(YAMLDOC_SCALAR, &y->start_mark);
-    if (n == NULL)
-      break;
+    if (n == NULL) break;
     n->str_len = y->data.scalar.length;
     n->str = malloc(n->str_len + 1);
     if (n->str == NULL) {
@@ -100,8 +94,7 @@ static struct yamldoc_node *convert(struct conv *c, int index, int depth, int *r
   }
   case YAML_SEQUENCE_NODE: {
     struct yamldoc_node *n = node_new(YAMLDOC_SEQUENCE, &y->start_mark);
-    if (n == NULL)
-      break;
+    if (n == NULL) break;
     size_t count = (size_t)(y->data.sequence.items.top - y->data.sequence.items.start);
     n->items = calloc(count ? count : 1, sizeof *n->items);
     if (n->items == NULL) {
@@ -120,8 +113,7 @@ static struct yamldoc_node *convert(struct conv *c, int index, int depth, int *r
   }
   case YAML_MAPPING_NODE: {
     struct yamldoc_node *n = node_new(YAMLDOC_MAPPING, &y->start_mark);
-    if (n == NULL)
-      break;
+    if (n == NULL) break;
     size_t count = (size_t)(y->data.mapping.pairs.top - y->data.mapping.pairs.start);
     n->pairs = calloc(count ? count : 1, sizeof *n->pairs);
     if (n->pairs == NULL) {
@@ -141,8 +133,8 @@ static struct yamldoc_node *convert(struct conv *c, int index, int depth, int *r
       n->pairs[i].value = v;
       n->len = i + 1;
       if (k->type != YAMLDOC_SCALAR) {
-        diag_add(c->diags, DIAG_ERROR, c->file, k->line, k->col, "",
-                 "mapping keys must be plain strings, not a %s", yamldoc_describe(k));
+        diag_add(c->diags, DIAG_ERROR, c->file, k->line, k->col, "", "mapping keys must be plain strings, not a %s",
+                 yamldoc_describe(k));
         c->errors++;
         continue;
       }
@@ -150,8 +142,7 @@ static struct yamldoc_node *convert(struct conv *c, int index, int depth, int *r
         const struct yamldoc_node *prev = n->pairs[j].key;
         if (prev->type == YAMLDOC_SCALAR && key_equal(prev, k)) {
           diag_add(c->diags, DIAG_ERROR, c->file, k->line, k->col, "",
-                   "duplicate key '%s' (first at line %d, again at line %d); keep one",
-                   k->str, prev->line, k->line);
+                   "duplicate key '%s' (first at line %d, again at line %d); keep one", k->str, prev->line, k->line);
           c->errors++;
           break;
         }
@@ -178,8 +169,8 @@ static void offset_position(const char *text, size_t len, size_t offset, int *li
   }
 }
 
-static void report_parser_error(const yaml_parser_t *p, const char *text, size_t len,
-                                const char *file, struct diag_list *diags) {
+static void report_parser_error(const yaml_parser_t *p, const char *text, size_t len, const char *file,
+                                struct diag_list *diags) {
   int line = (int)p->problem_mark.line + 1, col = (int)p->problem_mark.column + 1;
   size_t at = p->problem_mark.index;
   if (p->error == YAML_READER_ERROR) {
@@ -190,23 +181,17 @@ static void report_parser_error(const yaml_parser_t *p, const char *text, size_t
   /* A tab where indentation is expected is the classic hand-edited-YAML mistake; libyaml's
    * message ("found character that cannot start any token") does not say so. */
   const char *hint = "";
-  if (at < len && text[at] == '\t')
-    hint = "; YAML indentation must use spaces, not tabs";
-  else if (p->error == YAML_READER_ERROR)
-    hint = "; the file must be UTF-8 text";
+  if (at < len && text[at] == '\t') hint = "; YAML indentation must use spaces, not tabs";
+  else if (p->error == YAML_READER_ERROR) hint = "; the file must be UTF-8 text";
   if (p->context)
-    diag_add(diags, DIAG_ERROR, file, line, col, "", "YAML syntax error: %s %s%s", problem,
-             p->context, hint);
-  else
-    diag_add(diags, DIAG_ERROR, file, line, col, "", "YAML syntax error: %s%s", problem, hint);
+    diag_add(diags, DIAG_ERROR, file, line, col, "", "YAML syntax error: %s %s%s", problem, p->context, hint);
+  else diag_add(diags, DIAG_ERROR, file, line, col, "", "YAML syntax error: %s%s", problem, hint);
 }
 
-int yamldoc_parse(const char *text, size_t len, const char *filename, struct yamldoc **out,
-                  struct diag_list *diags) {
+int yamldoc_parse(const char *text, size_t len, const char *filename, struct yamldoc **out, struct diag_list *diags) {
   *out = NULL;
   struct yamldoc *doc = calloc(1, sizeof *doc);
-  if (doc == NULL)
-    return -ENOMEM;
+  if (doc == NULL) return -ENOMEM;
   yaml_parser_t parser;
   if (!yaml_parser_initialize(&parser)) {
     free(doc);
@@ -234,8 +219,7 @@ int yamldoc_parse(const char *text, size_t len, const char *filename, struct yam
     struct yamldoc_node *root = convert(&c, 1, 0, &rc);
     yaml_document_delete(&ydoc);
     errors += c.errors;
-    if (root == NULL)
-      break;
+    if (root == NULL) break;
     if (doc->len == cap) {
       size_t ncap = cap ? cap * 2 : 4;
       struct yamldoc_node **docs = realloc(doc->docs, ncap * sizeof *docs);
@@ -250,8 +234,7 @@ int yamldoc_parse(const char *text, size_t len, const char *filename, struct yam
     doc->docs[doc->len++] = root;
   }
   yaml_parser_delete(&parser);
-  if (rc == 0 && errors > 0)
-    rc = -EINVAL;
+  if (rc == 0 && errors > 0) rc = -EINVAL;
   if (rc < 0) {
     yamldoc_free(doc);
     return rc;
@@ -261,13 +244,11 @@ int yamldoc_parse(const char *text, size_t len, const char *filename, struct yam
 }
 
 const struct yamldoc_pair *yamldoc_get_pair(const struct yamldoc_node *map, const char *key) {
-  if (map == NULL || map->type != YAMLDOC_MAPPING)
-    return NULL;
+  if (map == NULL || map->type != YAMLDOC_MAPPING) return NULL;
   size_t klen = strlen(key);
   for (size_t i = 0; i < map->len; i++) {
     const struct yamldoc_node *k = map->pairs[i].key;
-    if (k->type == YAMLDOC_SCALAR && k->str_len == klen && memcmp(k->str, key, klen) == 0)
-      return &map->pairs[i];
+    if (k->type == YAMLDOC_SCALAR && k->str_len == klen && memcmp(k->str, key, klen) == 0) return &map->pairs[i];
   }
   return NULL;
 }
@@ -279,52 +260,39 @@ const struct yamldoc_node *yamldoc_get(const struct yamldoc_node *map, const cha
 
 static bool is_one_of(const char *s, size_t len, const char *const *words) {
   for (; *words; words++)
-    if (strlen(*words) == len && memcmp(*words, s, len) == 0)
-      return true;
+    if (strlen(*words) == len && memcmp(*words, s, len) == 0) return true;
   return false;
 }
 
 static bool all_digits(const char *s, size_t len, int base) {
-  if (len == 0)
-    return false;
+  if (len == 0) return false;
   for (size_t i = 0; i < len; i++) {
     char ch = s[i];
-    bool ok = (ch >= '0' && ch <= '9') ||
-              (base == 16 && ((ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F')));
-    if (!ok)
-      return false;
+    bool ok = (ch >= '0' && ch <= '9') || (base == 16 && ((ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F')));
+    if (!ok) return false;
   }
   return true;
 }
 
 /* YAML 1.1 float: [-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)? or .inf/.nan. */
 static bool is_float(const char *s, size_t len) {
-  static const char *const special[] = {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF",
-                                        "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN",
-                                        NULL};
-  if (is_one_of(s, len, special))
-    return true;
+  static const char *const special[] = {".inf",  ".Inf",  ".INF", "+.inf", "+.Inf", "+.INF", "-.inf",
+                                        "-.Inf", "-.INF", ".nan", ".NaN",  ".NAN",  NULL};
+  if (is_one_of(s, len, special)) return true;
   size_t i = 0, digits = 0;
-  if (i < len && (s[i] == '+' || s[i] == '-'))
-    i++;
-  while (i < len && s[i] >= '0' && s[i] <= '9')
-    i++, digits++;
+  if (i < len && (s[i] == '+' || s[i] == '-')) i++;
+  while (i < len && s[i] >= '0' && s[i] <= '9') i++, digits++;
   if (i < len && s[i] == '.') {
     i++;
-    while (i < len && s[i] >= '0' && s[i] <= '9')
-      i++, digits++;
+    while (i < len && s[i] >= '0' && s[i] <= '9') i++, digits++;
   }
-  if (digits == 0)
-    return false;
+  if (digits == 0) return false;
   if (i < len && (s[i] == 'e' || s[i] == 'E')) {
     i++;
-    if (i < len && (s[i] == '+' || s[i] == '-'))
-      i++;
+    if (i < len && (s[i] == '+' || s[i] == '-')) i++;
     size_t exp = 0;
-    while (i < len && s[i] >= '0' && s[i] <= '9')
-      i++, exp++;
-    if (exp == 0)
-      return false;
+    while (i < len && s[i] >= '0' && s[i] <= '9') i++, exp++;
+    if (exp == 0) return false;
   }
   return i == len;
 }
@@ -333,28 +301,21 @@ enum yamldoc_scalar_kind yamldoc_plain_kind(const char *s, size_t len) {
   /* go-yaml v2 (what kubectl's sigs.k8s.io/yaml uses) follows YAML 1.1 here, so "yes", "on"
    * and "y" are booleans there: a label `enabled: yes` arrives as true, not "yes". */
   static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
-  static const char *const bools[] = {"true", "True", "TRUE", "false", "False", "FALSE",
-                                      "yes",  "Yes",  "YES",  "no",    "No",    "NO",
-                                      "on",   "On",   "ON",   "off",   "Off",   "OFF",
-                                      "y",    "Y",    "n",    "N",     NULL};
-  if (is_one_of(s, len, nulls))
-    return YAMLDOC_NULL;
-  if (is_one_of(s, len, bools))
-    return YAMLDOC_BOOL;
+  static const char *const bools[] = {"true", "True", "TRUE", "false", "False", "FALSE", "yes", "Yes",
+                                      "YES",  "no",   "No",   "NO",    "on",    "On",    "ON",  "off",
+                                      "Off",  "OFF",  "y",    "Y",     "n",     "N",     NULL};
+  if (is_one_of(s, len, nulls)) return YAMLDOC_NULL;
+  if (is_one_of(s, len, bools)) return YAMLDOC_BOOL;
   size_t i = (len > 0 && (s[0] == '+' || s[0] == '-')) ? 1 : 0;
-  if (len - i > 2 && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X') &&
-      all_digits(s + i + 2, len - i - 2, 16))
+  if (len - i > 2 && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X') && all_digits(s + i + 2, len - i - 2, 16))
     return YAMLDOC_INT;
-  if (all_digits(s + i, len - i, 10))
-    return YAMLDOC_INT;
-  if (is_float(s, len))
-    return YAMLDOC_FLOAT;
+  if (all_digits(s + i, len - i, 10)) return YAMLDOC_INT;
+  if (is_float(s, len)) return YAMLDOC_FLOAT;
   return YAMLDOC_STRING;
 }
 
 enum yamldoc_scalar_kind yamldoc_scalar_kind(const struct yamldoc_node *n) {
-  if (n->quoted)
-    return YAMLDOC_STRING;
+  if (n->quoted) return YAMLDOC_STRING;
   return yamldoc_plain_kind(n->str, n->str_len);
 }
 
@@ -363,8 +324,7 @@ bool yamldoc_is_null(const struct yamldoc_node *n) {
 }
 
 const char *yamldoc_describe(const struct yamldoc_node *n) {
-  if (n == NULL)
-    return "nothing";
+  if (n == NULL) return "nothing";
   switch (n->type) {
   case YAMLDOC_MAPPING:
     return "mapping";

@@ -63,8 +63,7 @@ struct yamldoc {
  * yamldoc_free). On a syntax error (libyaml's message and position), a duplicate key or a
  * non-scalar key, appends DIAG_ERROR diagnostics to diags and returns -EINVAL; -ENOMEM when
  * memory runs out; *out is NULL then. */
-int yamldoc_parse(const char *text, size_t len, const char *filename, struct yamldoc **out,
-                  struct diag_list *diags);
+int yamldoc_parse(const char *text, size_t len, const char *filename, struct yamldoc **out, struct diag_list *diags);
 
 /* Frees the stream and every node. yamldoc_free(NULL) is a no-op. */
 void yamldoc_free(struct yamldoc *doc);

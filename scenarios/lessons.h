@@ -6,10 +6,10 @@
 #include <stddef.h>
 
 struct lesson_entry {
-  int number;        /* 3 */
-  const char *name;  /* "canary" */
-  const char *file;  /* "scenarios/03-canary.lua": the chunk name errors carry */
-  const char *text;  /* the Lua source */
+  int number;       /* 3 */
+  const char *name; /* "canary" */
+  const char *file; /* "scenarios/03-canary.lua": the chunk name errors carry */
+  const char *text; /* the Lua source */
   size_t len;
 };
 

@@ -22,10 +22,10 @@
 
 #include "services/json.h"
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 static const char *const kind_names[APP_KIND_COUNT] = {"productpage", "details", "reviews",
-                                                      "ratings",     "httpbin", "external"};
+                                                       "ratings",     "httpbin", "external"};
 
 /* The handler of each kind, in enum app_kind's order. */
 static void (*const kind_serve[APP_KIND_COUNT])(struct app_request *ar) = {
@@ -38,9 +38,9 @@ static const char *const service_names[APP_SVC_COUNT] = {"details", "reviews", "
  * what the brief adds: W3C trace context, B3 (multi and single header), the request id Envoy
  * uses to tie logs and traces, and end-user for the request-routing task. */
 const char *const app_forwarded_headers[] = {
-    "x-request-id", "traceparent",       "tracestate",   "x-b3-traceid", "x-b3-spanid",
-    "x-b3-parentspanid", "x-b3-sampled", "x-b3-flags",   "b3",           "x-ot-span-context",
-    "end-user",     "user-agent",        "authorization", "cookie",
+    "x-request-id",      "traceparent",  "tracestate",    "x-b3-traceid", "x-b3-spanid",
+    "x-b3-parentspanid", "x-b3-sampled", "x-b3-flags",    "b3",           "x-ot-span-context",
+    "end-user",          "user-agent",   "authorization", "cookie",
 };
 const size_t app_forwarded_headers_count = sizeof app_forwarded_headers / sizeof app_forwarded_headers[0];
 
@@ -414,8 +414,8 @@ static int apply_chaos(struct app *a, const struct buf *body, int *crash, char *
     snprintf(why, whylen, "the body must be a JSON object such as {\"latency_ms\":2000,\"error_rate\":0.5}");
     return -EINVAL;
   }
-  static const char *const known[] = {"latency_ms", "jitter_ms",     "error_rate",        "error_code",
-                                      "hang",       "crash",         "slow_start_ms",     "headers_forwarding"};
+  static const char *const known[] = {"latency_ms", "jitter_ms", "error_rate",    "error_code",
+                                      "hang",       "crash",     "slow_start_ms", "headers_forwarding"};
   struct app_chaos c = a->chaos;
   uint64_t slow = 0;
   int has_slow = 0, hang = c.hang, forwarding = a->forwarding;
@@ -587,8 +587,7 @@ int app_start(struct app *a, uv_loop_t *loop, const struct app_options *opt, cha
   for (int s = 0; s < APP_SVC_COUNT && rc == 0; s++) {
     if (!opt->upstream[s]) continue;
     if (conn_addr_parse(&a->upstream[s], opt->upstream[s]) != 0) {
-      snprintf(err, errlen, "--upstream-%s \"%s\" is not HOST:PORT or unix:/path", service_names[s],
-               opt->upstream[s]);
+      snprintf(err, errlen, "--upstream-%s \"%s\" is not HOST:PORT or unix:/path", service_names[s], opt->upstream[s]);
       rc = -EINVAL;
     }
     a->has_upstream[s] = 1;
@@ -611,8 +610,7 @@ int app_start(struct app *a, uv_loop_t *loop, const struct app_options *opt, cha
   if (rc == 0 && opt->control) {
     struct conn_addr caddr;
     if (conn_addr_parse(&caddr, opt->control) != 0) {
-      snprintf(err, errlen, "--control \"%s\" is not HOST:PORT (numeric IP or localhost) or unix:/path",
-               opt->control);
+      snprintf(err, errlen, "--control \"%s\" is not HOST:PORT (numeric IP or localhost) or unix:/path", opt->control);
       return -EINVAL;
     }
     remove_stale_socket(&caddr);

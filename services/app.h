@@ -42,29 +42,29 @@ const char *app_service_name(enum app_service s);
 /* How an app starts. Strings are borrowed and must outlive the app. */
 struct app_options {
   enum app_kind kind;
-  const char *listen;                    /* "HOST:PORT" or "unix:/path" */
-  const char *control;                   /* control listener, or NULL for none */
-  const char *proxy;                     /* "HOST:PORT" of the sidecar's outbound listener, or NULL */
-  const char *upstream[APP_SVC_COUNT];   /* direct addresses per service (tests), or NULL */
-  const char *version;                   /* "v1" (default), "v2", "v3" */
-  const char *name;                      /* replica name ("reviews-v2-0"); reviews' podname */
-  const char *ns;                        /* namespace, "default" */
-  uint64_t seed;                         /* with `seeded`: the rng's seed; else from the OS */
+  const char *listen;                  /* "HOST:PORT" or "unix:/path" */
+  const char *control;                 /* control listener, or NULL for none */
+  const char *proxy;                   /* "HOST:PORT" of the sidecar's outbound listener, or NULL */
+  const char *upstream[APP_SVC_COUNT]; /* direct addresses per service (tests), or NULL */
+  const char *version;                 /* "v1" (default), "v2", "v3" */
+  const char *name;                    /* replica name ("reviews-v2-0"); reviews' podname */
+  const char *ns;                      /* namespace, "default" */
+  uint64_t seed;                       /* with `seeded`: the rng's seed; else from the OS */
   int seeded;
-  double time_scale;                     /* multiplies the apps' own call timeouts; 0 means 1 */
-  uint64_t slow_start_ms;                /* not ready for this long after start */
-  int no_forwarding;                     /* start with header forwarding off */
+  double time_scale;      /* multiplies the apps' own call timeouts; 0 means 1 */
+  uint64_t slow_start_ms; /* not ready for this long after start */
+  int no_forwarding;      /* start with header forwarding off */
 };
 
 /* The chaos knobs of one replica. */
 struct app_chaos {
-  uint64_t latency_ms;   /* added before answering */
-  uint64_t jitter_ms;    /* latency varies uniformly within ± jitter_ms (never below 0) */
-  double error_rate;     /* share of requests answered with error_code, 0..1 */
-  int error_code;        /* 503 unless set */
-  int hang;              /* accept requests and never answer them */
-  uint64_t slow_start_ms;/* the last slow start asked for (informational) */
-  uint64_t ready_at;     /* loop time (ms) before which every request gets 503 */
+  uint64_t latency_ms;    /* added before answering */
+  uint64_t jitter_ms;     /* latency varies uniformly within ± jitter_ms (never below 0) */
+  double error_rate;      /* share of requests answered with error_code, 0..1 */
+  int error_code;         /* 503 unless set */
+  int hang;               /* accept requests and never answer them */
+  uint64_t slow_start_ms; /* the last slow start asked for (informational) */
+  uint64_t ready_at;      /* loop time (ms) before which every request gets 503 */
 };
 
 /* The delay chaos adds to one request: latency_ms plus a uniform draw from
@@ -84,20 +84,20 @@ typedef void (*app_call_cb)(struct app_request *ar, int status, int slot, const 
 /* One request an app is answering. The app's handler owns it from serve until app_reply. */
 struct app_request {
   struct app *app;
-  struct server_request *r;         /* borrowed from the server until app_reply */
+  struct server_request *r; /* borrowed from the server until app_reply */
   struct app_request *next, *prev;
-  uv_timer_t timer;                 /* chaos latency, then the handler's own waits (app_after) */
+  uv_timer_t timer; /* chaos latency, then the handler's own waits (app_after) */
   void (*on_timer)(struct app_request *ar);
   enum { APP_REQ_DELAYED, APP_REQ_HUNG, APP_REQ_SERVING } state;
-  struct buf forward;               /* headers to forward on calls: "name: value\r\n" lines */
-  char end_user[64];                /* productpage's logged-in user: sent as end-user */
+  struct buf forward; /* headers to forward on calls: "name: value\r\n" lines */
+  char end_user[64];  /* productpage's logged-in user: sent as end-user */
   struct http_client_call *call[APP_CALL_SLOTS];
   app_call_cb call_cb[APP_CALL_SLOTS];
   /* Scratch for handlers: what calls brought back, and how many tries were made. */
-  int got_status[APP_CALL_SLOTS];   /* HTTP status, or a negative error */
+  int got_status[APP_CALL_SLOTS]; /* HTTP status, or a negative error */
   struct buf got_body[APP_CALL_SLOTS];
   int attempts;
-  int mode;                         /* which of its paths the handler is serving */
+  int mode; /* which of its paths the handler is serving */
   long id;
   unsigned done : 1;
 };
@@ -105,7 +105,7 @@ struct app_request {
 struct app {
   uv_loop_t *loop;
   struct app_options opt;
-  int version;                      /* 1, 2, 3 from opt.version */
+  int version; /* 1, 2, 3 from opt.version */
   struct conn_env env;
   struct http_server srv, ctl;
   int has_ctl;
@@ -114,19 +114,19 @@ struct app {
   int has_upstream[APP_SVC_COUNT];
   struct rng rng;
   struct app_chaos chaos;
-  int forwarding;                   /* forward trace headers and end-user on calls */
-  struct app_request *requests;     /* being answered */
-  size_t nrequests;                 /* allocated, including those whose timer is closing */
+  int forwarding;               /* forward trace headers and end-user on calls */
+  struct app_request *requests; /* being answered */
+  size_t nrequests;             /* allocated, including those whose timer is closing */
   size_t nhung;
-  uint64_t served;                  /* requests answered */
+  uint64_t served; /* requests answered */
   uv_timer_t crash_timer;
-  int parts_open;                   /* servers and client not yet closed */
+  int parts_open; /* servers and client not yet closed */
   int stopping;
   /* Crash chaos: called to end the process with a non-zero code. NULL: _exit(code), skipping
    * every cleanup, as a crash does. Tests running apps in-process set their own. */
   void (*crash)(struct app *a, int code);
   void (*on_stopped)(struct app *a);
-  void *data;                       /* the owner's */
+  void *data; /* the owner's */
 };
 
 #define APP_CRASH_EXIT_CODE 1

@@ -147,8 +147,8 @@ static void reply_anything(struct app_request *ar, int full) {
   if (full) {
     struct slice body = {ar->r->body.data ? ar->r->body.data : "", ar->r->body.len};
     const struct slice *ctype = app_header(ar, "content-type");
-    int form = ctype && ctype->n >= 33 && slice_eq_str_nocase((struct slice){ctype->p, 33},
-                                                              "application/x-www-form-urlencoded");
+    int form = ctype && ctype->n >= 33 &&
+               slice_eq_str_nocase((struct slice){ctype->p, 33}, "application/x-www-form-urlencoded");
     json_out_key(&w, "data");
     json_out_string_slice(&w, form ? SLICE_LIT("") : body);
     json_out_key(&w, "files");
@@ -231,8 +231,9 @@ static void serve_status(struct app_request *ar, const char *spec) {
   }
   int code = (int)codes[pick];
   if (code == 418) {
-    static const char teapot[] = "\n    -=[ teapot ]=-\n\n       _...._\n     .'  _ _ `.\n    | .\"` ^ `\". _,\n"
-                                 "    \\_;`\"---\"`|//\n      |       ;/\n      \\_     _/\n        `\"\"\"`\n";
+    static const char teapot[] =
+        "\n    -=[ teapot ]=-\n\n       _...._\n     .'  _ _ `.\n    | .\"` ^ `\". _,\n"
+        "    \\_;`\"---\"`|//\n      |       ;/\n      \\_     _/\n        `\"\"\"`\n";
     app_reply(ar, 418, NULL, teapot, sizeof teapot - 1, "x-more-info: http://tools.ietf.org/html/rfc2324\r\n");
     return;
   }

@@ -19,11 +19,11 @@
 #define JSON_OUT_MAX_DEPTH 16
 
 struct json_out {
-  struct buf *b;                        /* borrowed: where the text goes */
+  struct buf *b; /* borrowed: where the text goes */
   int depth;
   unsigned char first[JSON_OUT_MAX_DEPTH]; /* nothing written yet at this level */
-  unsigned char after_key;              /* the next value completes a "key": pair */
-  int err;                              /* sticky: -ENOMEM or -EINVAL (too deep) */
+  unsigned char after_key;                 /* the next value completes a "key": pair */
+  int err;                                 /* sticky: -ENOMEM or -EINVAL (too deep) */
 };
 
 /* Starts writing into b (borrowed; appended to). */
@@ -50,8 +50,8 @@ int json_out_error(const struct json_out *w);
 
 /* ---- reading ---- */
 
-struct json_doc;   /* owned document */
-struct json_node;  /* a value inside a document, borrowed from it */
+struct json_doc;  /* owned document */
+struct json_node; /* a value inside a document, borrowed from it */
 
 /* Parses text; returns an owned document (free with json_doc_free) or NULL when the text is
  * not JSON. */

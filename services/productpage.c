@@ -45,12 +45,23 @@ static const char product_description[] =
 static void html_escape(struct buf *b, const char *s) {
   for (; s && *s; s++) {
     switch (*s) {
-      case '<': buf_append_str(b, "&lt;"); break;
-      case '>': buf_append_str(b, "&gt;"); break;
-      case '&': buf_append_str(b, "&amp;"); break;
-      case '"': buf_append_str(b, "&#34;"); break;
-      case '\'': buf_append_str(b, "&#39;"); break;
-      default: buf_append(b, s, 1);
+    case '<':
+      buf_append_str(b, "&lt;");
+      break;
+    case '>':
+      buf_append_str(b, "&gt;");
+      break;
+    case '&':
+      buf_append_str(b, "&amp;");
+      break;
+    case '"':
+      buf_append_str(b, "&#34;");
+      break;
+    case '\'':
+      buf_append_str(b, "&#39;");
+      break;
+    default:
+      buf_append(b, s, 1);
     }
   }
 }
@@ -92,8 +103,9 @@ static void page_head(struct buf *b, const char *user) {
                  "</head>\n<body>\n<nav class=\"navbar navbar-inverse navbar-static-top\">\n"
                  "<div class=\"container\">\n<a class=\"navbar-brand\" href=\"#\">BookInfo Sample</a>\n");
   if (user[0]) {
-    buf_append_str(b, "<p class=\"navbar-text navbar-right\"><i class=\"glyphicon glyphicon-user\"></i> "
-                      "<span id=\"user\">");
+    buf_append_str(b,
+                   "<p class=\"navbar-text navbar-right\"><i class=\"glyphicon glyphicon-user\"></i> "
+                   "<span id=\"user\">");
     html_escape(b, user);
     buf_append_str(b, "</span> <a href=\"/logout\">sign out</a></p>\n");
   } else {
@@ -114,7 +126,7 @@ static void page_details(struct buf *b, struct app_request *ar) {
                        ar->got_body[SLOT_DETAILS].len);
   const struct json_node *o = json_doc_root(d);
   if (json_node_is_object(o)) {
-    static const char *const fields[][2] = {{"Type", "type"},         {"Pages", "pages"},
+    static const char *const fields[][2] = {{"Type", "type"},           {"Pages", "pages"},
                                             {"Publisher", "publisher"}, {"Language", "language"},
                                             {"ISBN-10", "ISBN-10"},     {"ISBN-13", "ISBN-13"}};
     buf_append_str(b, "<h4 class=\"text-center text-primary\">Book Details</h4>\n<dl>\n");
@@ -189,8 +201,9 @@ static void page_reviews(struct buf *b, struct app_request *ar) {
 static void render_page(struct app_request *ar) {
   struct buf b = {0};
   page_head(&b, ar->end_user);
-  buf_append_str(&b, "<div class=\"container-fluid\">\n<div class=\"row\">\n<div class=\"col-md-12\">\n"
-                     "<h3 class=\"text-center text-primary\">");
+  buf_append_str(&b,
+                 "<div class=\"container-fluid\">\n<div class=\"row\">\n<div class=\"col-md-12\">\n"
+                 "<h3 class=\"text-center text-primary\">");
   buf_append_str(&b, product_title);
   buf_append_str(&b, "</h3>\n<p>Summary: ");
   buf_append_str(&b, product_description);

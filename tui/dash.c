@@ -17,11 +17,19 @@
 #include "tui/view.h"
 
 #define TICK_MS 250
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 #define CALL_TIMEOUT_MS 2000
 
 enum poll_kind {
-  POLL_STATUS, POLL_METRICS, POLL_SERVED, POLL_EDGES, POLL_REQUESTS, POLL_CLUSTERS, POLL_ADMIN, POLL_VS, POLL_DR,
+  POLL_STATUS,
+  POLL_METRICS,
+  POLL_SERVED,
+  POLL_EDGES,
+  POLL_REQUESTS,
+  POLL_CLUSTERS,
+  POLL_ADMIN,
+  POLL_VS,
+  POLL_DR,
   POLL_TRACE
 };
 
@@ -127,23 +135,37 @@ static void on_call_done(struct http_client_call *call, int status) {
     bool ok = status == 0 && r->status == 200;
     struct dash_model *m = d->model;
     switch (kind) {
-    case POLL_STATUS: if (ok) dash_model_feed_status(m, body, len); break;
+    case POLL_STATUS:
+      if (ok) dash_model_feed_status(m, body, len);
+      break;
     case POLL_METRICS:
       if (ok && dash_model_feed_metrics(m, body, len) == 0) dash_model_set_lab(m, true, NULL);
       else dash_model_set_lab(m, false, status ? uv_strerror(status) : "the lab answered an error");
       d->traffic = ok && m->nservices > 0;
       if (!d->traffic) m->nedges = 0;
       break;
-    case POLL_SERVED: if (ok) dash_model_feed_served(m, body, len); break;
-    case POLL_EDGES: if (ok) dash_model_feed_edges(m, pc->name, body, len); break;
-    case POLL_REQUESTS: if (ok) dash_model_feed_requests(m, body, len); break;
+    case POLL_SERVED:
+      if (ok) dash_model_feed_served(m, body, len);
+      break;
+    case POLL_EDGES:
+      if (ok) dash_model_feed_edges(m, pc->name, body, len);
+      break;
+    case POLL_REQUESTS:
+      if (ok) dash_model_feed_requests(m, body, len);
+      break;
     case POLL_CLUSTERS:
       if (ok) dash_model_feed_clusters(m, body, len);
       else if (status == 0 && r->status == 404) d->v1_clusters = false;
       break;
-    case POLL_ADMIN: if (ok) dash_model_feed_admin_clusters(m, pc->name, body, len); break;
-    case POLL_VS: if (ok) buf_append(&d->vs_body, body, console_stdout(r)); break;
-    case POLL_DR: if (ok) buf_append(&d->dr_body, body, console_stdout(r)); break;
+    case POLL_ADMIN:
+      if (ok) dash_model_feed_admin_clusters(m, pc->name, body, len);
+      break;
+    case POLL_VS:
+      if (ok) buf_append(&d->vs_body, body, console_stdout(r));
+      break;
+    case POLL_DR:
+      if (ok) buf_append(&d->dr_body, body, console_stdout(r));
+      break;
     case POLL_TRACE:
       if (status != 0) {
         char msg[128];
@@ -272,7 +294,9 @@ static void replay_note(struct dash *d) {
   const char *name = strrchr(d->opt.journal, '/');
   snprintf(d->model->replay_note, sizeof d->model->replay_note, "REPLAY %s  %.1f s of %.1f s  (%s)",
            name ? name + 1 : d->opt.journal, d->replay_t, d->replay_end,
-           d->playing ? "playing" : d->jnext >= d->njlines ? "end" : "paused");
+           d->playing               ? "playing"
+           : d->jnext >= d->njlines ? "end"
+                                    : "paused");
 }
 
 /* Moves the replay to time t: forward by feeding the events up to t, back by starting over. */
@@ -302,7 +326,8 @@ static void replay_to(struct dash *d, double t) {
 static void run_action(struct dash *d, enum dash_action a) {
   bool replay = d->opt.journal != NULL;
   switch (a) {
-  case DASH_ACTION_NONE: break;
+  case DASH_ACTION_NONE:
+    break;
   case DASH_ACTION_QUIT:
     if (d->on_action) d->on_action(d, a, d->data);
     else dash_close(d, NULL);
@@ -460,13 +485,9 @@ static void closed_one(struct dash *d) {
   }
 }
 
-static void on_handle_closed(uv_handle_t *h) {
-  closed_one(h->data);
-}
+static void on_handle_closed(uv_handle_t *h) { closed_one(h->data); }
 
-static void on_client_closed(struct http_client *cl) {
-  closed_one(cl->data);
-}
+static void on_client_closed(struct http_client *cl) { closed_one(cl->data); }
 
 void dash_close(struct dash *d, void (*on_closed)(struct dash *d)) {
   if (d->closing) return;

@@ -50,17 +50,17 @@ struct dash {
   uv_signal_t winch;
   struct conn_env env;
   struct http_client client;
-  char api[128];            /* the lab API's HOST:PORT */
-  int inflight;             /* lab calls of the current poll still out */
+  char api[128]; /* the lab API's HOST:PORT */
+  int inflight;  /* lab calls of the current poll still out */
   unsigned ticks;
-  bool v1_clusters;         /* the lab serves /v1/clusters; else admin /clusters per sidecar */
-  bool traffic;             /* the last poll saw requests */
+  bool v1_clusters;            /* the lab serves /v1/clusters; else admin /clusters per sidecar */
+  bool traffic;                /* the last poll saw requests */
   struct buf vs_body, dr_body; /* the routes' answers of the poll in flight */
   FILE *cast;
   int64_t cast_start_ms;
   /* replay */
   char **jlines;
-  double *jt;               /* each line's time on one timeline (seconds) */
+  double *jt; /* each line's time on one timeline (seconds) */
   size_t njlines, jnext;
   double replay_t, replay_end;
   bool playing;

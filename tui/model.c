@@ -40,9 +40,7 @@ void dash_model_init(struct dash_model *m) {
   m->view = DASH_VIEW_TOPOLOGY;
 }
 
-void dash_model_set_now(struct dash_model *m, int64_t now_ms) {
-  m->now_ms = now_ms;
-}
+void dash_model_set_now(struct dash_model *m, int64_t now_ms) { m->now_ms = now_ms; }
 
 void dash_model_set_lab(struct dash_model *m, bool up, const char *note) {
   m->lab_down = !up;
@@ -71,10 +69,14 @@ enum dash_health dash_health_of(double success, double rps) {
 
 char dash_health_glyph(enum dash_health h) {
   switch (h) {
-  case DASH_HEALTH_IDLE: return '.';
-  case DASH_HEALTH_OK: return '+';
-  case DASH_HEALTH_WARN: return '~';
-  case DASH_HEALTH_BAD: return 'x';
+  case DASH_HEALTH_IDLE:
+    return '.';
+  case DASH_HEALTH_OK:
+    return '+';
+  case DASH_HEALTH_WARN:
+    return '~';
+  case DASH_HEALTH_BAD:
+    return 'x';
   }
   return '?';
 }
@@ -135,8 +137,8 @@ static void flag_counts(const json_t *o, char *out, size_t n, uint64_t *uo, uint
   json_object_foreach((json_t *)flags, key, v) {
     if (strcmp(key, "-") == 0) continue;
     uint64_t c = (uint64_t)json_integer_value(v);
-    if (used < n) used += (size_t)snprintf(out + used, n - used, "%s%s %llu", used ? " " : "", key,
-                                           (unsigned long long)c);
+    if (used < n)
+      used += (size_t)snprintf(out + used, n - used, "%s%s %llu", used ? " " : "", key, (unsigned long long)c);
     /* a combined set ("UF,URX") counts for each of its flags */
     char set[64];
     copy(set, sizeof set, key);
@@ -332,7 +334,10 @@ void dash_request_line(const struct dash_request *r, char *out, size_t n) {
   gmtime_r(&secs, &tm);
   snprintf(out, n, "%02d:%02d:%02d.%03d \"%s %s\" %d %s %.0fms %s > %s %s %s", tm.tm_hour, tm.tm_min, tm.tm_sec,
            (int)(r->time_ms % 1000), r->method, r->path, r->code, r->flags[0] ? r->flags : "-", r->duration_ms,
-           !r->source[0] ? "unknown" : strcmp(r->source, "istio-ingressgateway") == 0 ? "ingress" : r->source, r->dest, r->upstream[0] ? r->upstream : "-", r->id);
+           !r->source[0]                                    ? "unknown"
+           : strcmp(r->source, "istio-ingressgateway") == 0 ? "ingress"
+                                                            : r->source,
+           r->dest, r->upstream[0] ? r->upstream : "-", r->id);
 }
 
 static bool contains_nocase(const char *hay, const char *needle) {
@@ -432,9 +437,7 @@ static void sort_clusters(struct dash_model *m) {
   qsort(m->clusters, m->nclusters, sizeof m->clusters[0], cluster_cmp);
 }
 
-static bool outbound(const char *name) {
-  return strncmp(name, "outbound|", 9) == 0;
-}
+static bool outbound(const char *name) { return strncmp(name, "outbound|", 9) == 0; }
 
 int dash_model_feed_clusters(struct dash_model *m, const char *text, size_t len) {
   json_t *root = parse(text, len);
@@ -759,32 +762,58 @@ enum dash_action dash_model_key(struct dash_model *m, int key) {
   size_t idx[DASH_MAX_REQUESTS];
   size_t rows = m->view == DASH_VIEW_REQUESTS ? dash_model_filtered(m, idx, DASH_MAX_REQUESTS) : 0;
   switch (key) {
-  case '?': m->help = true; break;
-  case DASH_KEY_TAB: m->view = (enum dash_view_id)((m->view + 1) % DASH_VIEW_COUNT); m->scroll = 0; break;
-  case DASH_KEY_BTAB: m->view = (enum dash_view_id)((m->view + DASH_VIEW_COUNT - 1) % DASH_VIEW_COUNT); m->scroll = 0; break;
-  case '1': case '2': case '3': case '4': m->view = (enum dash_view_id)(key - '1'); m->scroll = 0; break;
+  case '?':
+    m->help = true;
+    break;
+  case DASH_KEY_TAB:
+    m->view = (enum dash_view_id)((m->view + 1) % DASH_VIEW_COUNT);
+    m->scroll = 0;
+    break;
+  case DASH_KEY_BTAB:
+    m->view = (enum dash_view_id)((m->view + DASH_VIEW_COUNT - 1) % DASH_VIEW_COUNT);
+    m->scroll = 0;
+    break;
+  case '1':
+  case '2':
+  case '3':
+  case '4':
+    m->view = (enum dash_view_id)(key - '1');
+    m->scroll = 0;
+    break;
   case '/':
     m->filtering = true;
     if (m->view != DASH_VIEW_BREAKERS) m->view = DASH_VIEW_REQUESTS;
     break;
-  case ' ': return DASH_ACTION_LESSON_TOGGLE;
-  case 'n': return DASH_ACTION_LESSON_NEXT;
-  case DASH_KEY_LEFT: return DASH_ACTION_SEEK_BACK;
-  case DASH_KEY_RIGHT: return DASH_ACTION_SEEK_FORWARD;
-  case DASH_KEY_WHEEL_DOWN: key = m->view == DASH_VIEW_REQUESTS ? DASH_KEY_DOWN : DASH_KEY_PGDN;
+  case ' ':
+    return DASH_ACTION_LESSON_TOGGLE;
+  case 'n':
+    return DASH_ACTION_LESSON_NEXT;
+  case DASH_KEY_LEFT:
+    return DASH_ACTION_SEEK_BACK;
+  case DASH_KEY_RIGHT:
+    return DASH_ACTION_SEEK_FORWARD;
+  case DASH_KEY_WHEEL_DOWN:
+    key = m->view == DASH_VIEW_REQUESTS ? DASH_KEY_DOWN : DASH_KEY_PGDN;
     return dash_model_key(m, key);
-  case DASH_KEY_WHEEL_UP: key = m->view == DASH_VIEW_REQUESTS ? DASH_KEY_UP : DASH_KEY_PGUP;
+  case DASH_KEY_WHEEL_UP:
+    key = m->view == DASH_VIEW_REQUESTS ? DASH_KEY_UP : DASH_KEY_PGUP;
     return dash_model_key(m, key);
-  case DASH_KEY_DOWN: case 'j':
-  case DASH_KEY_UP: case 'k':
+  case DASH_KEY_DOWN:
+  case 'j':
+  case DASH_KEY_UP:
+  case 'k':
     if ((key == DASH_KEY_DOWN || key == 'j') && (size_t)m->selected + 1 < rows) m->selected++;
     if ((key == DASH_KEY_UP || key == 'k') && m->selected > 0) m->selected--;
     /* back on the newest row the selection follows new requests again */
     if (rows && m->selected > 0) copy(m->selected_id, sizeof m->selected_id, m->requests[idx[m->selected]].id);
     else m->selected_id[0] = '\0';
     break;
-  case DASH_KEY_PGDN: m->scroll++; break;
-  case DASH_KEY_PGUP: if (m->scroll > 0) m->scroll--; break;
+  case DASH_KEY_PGDN:
+    m->scroll++;
+    break;
+  case DASH_KEY_PGUP:
+    if (m->scroll > 0) m->scroll--;
+    break;
   case DASH_KEY_ENTER:
     if (m->view == DASH_VIEW_REQUESTS && rows) {
       if ((size_t)m->selected >= rows) m->selected = (int)rows - 1;
@@ -795,7 +824,8 @@ enum dash_action dash_model_key(struct dash_model *m, int key) {
       return DASH_ACTION_OPEN_TRACE;
     }
     break;
-  default: break;
+  default:
+    break;
   }
   return DASH_ACTION_NONE;
 }

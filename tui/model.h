@@ -41,10 +41,10 @@ struct dash_lesson_view {
 
 /* Health of a node, an edge or a host: by colour and by glyph. */
 enum dash_health {
-  DASH_HEALTH_IDLE,    /* no traffic in the window: '.' */
-  DASH_HEALTH_OK,      /* >= 99.5 % success: '+' */
-  DASH_HEALTH_WARN,    /* >= 95 %: '~' */
-  DASH_HEALTH_BAD,     /* below 95 %, or ejected: 'x' */
+  DASH_HEALTH_IDLE, /* no traffic in the window: '.' */
+  DASH_HEALTH_OK,   /* >= 99.5 % success: '+' */
+  DASH_HEALTH_WARN, /* >= 95 %: '~' */
+  DASH_HEALTH_BAD,  /* below 95 %, or ejected: 'x' */
 };
 
 struct dash_version {
@@ -54,8 +54,8 @@ struct dash_version {
 };
 
 struct dash_service {
-  char name[96];  /* short: "reviews", "httpbin.other" outside default */
-  char fqdn[160]; /* "reviews.default.svc.cluster.local" */
+  char name[96];                 /* short: "reviews", "httpbin.other" outside default */
+  char fqdn[160];                /* "reviews.default.svc.cluster.local" */
   double rps, success, p50, p99; /* success < 0: no requests */
   struct dash_version versions[DASH_MAX_VERSIONS];
   size_t nversions;
@@ -132,11 +132,11 @@ enum dash_view_id {
 enum dash_action {
   DASH_ACTION_NONE,
   DASH_ACTION_QUIT,
-  DASH_ACTION_OPEN_TRACE,     /* fetch the trace of dash_model.trace_id */
-  DASH_ACTION_LESSON_TOGGLE,  /* space: continue / pause the lesson (or the replay) */
-  DASH_ACTION_LESSON_NEXT,    /* n: next step (or the replay's next event) */
-  DASH_ACTION_SEEK_BACK,      /* left: replay 10 s back */
-  DASH_ACTION_SEEK_FORWARD,   /* right: replay 10 s on */
+  DASH_ACTION_OPEN_TRACE,    /* fetch the trace of dash_model.trace_id */
+  DASH_ACTION_LESSON_TOGGLE, /* space: continue / pause the lesson (or the replay) */
+  DASH_ACTION_LESSON_NEXT,   /* n: next step (or the replay's next event) */
+  DASH_ACTION_SEEK_BACK,     /* left: replay 10 s back */
+  DASH_ACTION_SEEK_FORWARD,  /* right: replay 10 s on */
 };
 
 /* Keys beyond plain characters, as tui/term.c reports them. */
@@ -152,7 +152,7 @@ enum {
   DASH_KEY_BACKSPACE,
   DASH_KEY_TAB,
   DASH_KEY_BTAB,
-  DASH_KEY_WHEEL_UP,   /* the mouse wheel: like up/down */
+  DASH_KEY_WHEEL_UP, /* the mouse wheel: like up/down */
   DASH_KEY_WHEEL_DOWN,
 };
 
@@ -179,8 +179,8 @@ struct dash_model {
   size_t nhosts;
   struct {
     char service[96], version[32];
-    double weight; /* 0..1 */
-  } weights[DASH_MAX_WEIGHTS];            /* from VirtualServices */
+    double weight;             /* 0..1 */
+  } weights[DASH_MAX_WEIGHTS]; /* from VirtualServices */
   size_t nweights;
   struct dash_request requests[DASH_MAX_REQUESTS]; /* oldest first */
   size_t nrequests;
@@ -197,9 +197,9 @@ struct dash_model {
   /* what the presenter looks at */
   enum dash_view_id view;
   bool help;
-  int selected; /* in the requests view: index among the filtered rows, newest first */
+  int selected;         /* in the requests view: index among the filtered rows, newest first */
   char selected_id[64]; /* once the presenter moved the selection: the request it stays on */
-  int scroll;   /* first row shown of a long view (trace) */
+  int scroll;           /* first row shown of a long view (trace) */
   char filter[64];
   bool filtering; /* '/' typed: keys edit the filter */
   bool trace_open;
@@ -214,8 +214,8 @@ void dash_model_set_now(struct dash_model *m, int64_t now_ms);
 
 /* Feeds an answer of the lab API (text borrowed, JSON). Each returns 0, or -EINVAL when the
  * text is not the expected JSON (the model then keeps what it had). */
-int dash_model_feed_status(struct dash_model *m, const char *json, size_t len);           /* GET /v1/status */
-int dash_model_feed_metrics(struct dash_model *m, const char *json, size_t len);          /* /v1/metrics group_by */
+int dash_model_feed_status(struct dash_model *m, const char *json, size_t len);  /* GET /v1/status */
+int dash_model_feed_metrics(struct dash_model *m, const char *json, size_t len); /* /v1/metrics group_by */
 /* GET /v1/metrics?reporter=destination&group_by=destination_service: the services as their
  * own sidecars answered (Kiali's node health), replacing the last such answer. */
 int dash_model_feed_served(struct dash_model *m, const char *json, size_t len);
@@ -225,8 +225,8 @@ const struct dash_served *dash_model_served(const struct dash_model *m, const ch
 /* GET /v1/metrics?reporter=source&source_workload=W&group_by=destination_service: the calls
  * workload W makes, replacing W's edges. */
 int dash_model_feed_edges(struct dash_model *m, const char *source, const char *json, size_t len);
-int dash_model_feed_requests(struct dash_model *m, const char *json, size_t len);         /* GET /v1/requests */
-int dash_model_feed_clusters(struct dash_model *m, const char *json, size_t len);         /* GET /v1/clusters */
+int dash_model_feed_requests(struct dash_model *m, const char *json, size_t len); /* GET /v1/requests */
+int dash_model_feed_clusters(struct dash_model *m, const char *json, size_t len); /* GET /v1/clusters */
 /* Before GET /v1/clusters: one sidecar's admin /clusters text (cluster::host::stat::value lines)
  * for caller (its replica name); replaces that caller's clusters. Outbound clusters only. */
 int dash_model_feed_admin_clusters(struct dash_model *m, const char *caller, const char *text, size_t len);

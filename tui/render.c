@@ -22,10 +22,14 @@ static const struct dash_view *const views[DASH_VIEW_COUNT] = {
 
 uint8_t dash_health_attr(enum dash_health h) {
   switch (h) {
-  case DASH_HEALTH_IDLE: return FRAME_DIM;
-  case DASH_HEALTH_OK: return FRAME_GREEN;
-  case DASH_HEALTH_WARN: return FRAME_YELLOW | FRAME_BOLD;
-  case DASH_HEALTH_BAD: return FRAME_RED | FRAME_BOLD;
+  case DASH_HEALTH_IDLE:
+    return FRAME_DIM;
+  case DASH_HEALTH_OK:
+    return FRAME_GREEN;
+  case DASH_HEALTH_WARN:
+    return FRAME_YELLOW | FRAME_BOLD;
+  case DASH_HEALTH_BAD:
+    return FRAME_RED | FRAME_BOLD;
   }
   return 0;
 }
@@ -155,7 +159,9 @@ static void footer(const struct dash_model *m, struct frame *f) {
     snprintf(line, sizeof line, " filter: %s_   (enter: keep, esc: clear)", m->filter);
   } else {
     const char *extra = m->trace_open ? "esc back  up/down scroll" : views[m->view]->keys;
-    const char *lesson = m->has_lesson ? "space continue  n next  " : m->replay ? "space play  n next  <-/-> seek  " : "";
+    const char *lesson = m->has_lesson ? "space continue  n next  "
+                         : m->replay   ? "space play  n next  <-/-> seek  "
+                                       : "";
     snprintf(line, sizeof line, " ? help  tab view  / filter%s%s%s  %s%s%sq quit", m->filter[0] ? " [" : "",
              m->filter[0] ? m->filter : "", m->filter[0] ? "]" : "", lesson, extra, extra[0] ? "  " : "");
   }

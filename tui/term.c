@@ -72,9 +72,7 @@ void term_size(const struct term *t, int *w, int *h) {
   *h = LINES;
 }
 
-bool term_color(const struct term *t) {
-  return t->color;
-}
+bool term_color(const struct term *t) { return t->color; }
 
 void term_resize(struct term *t) {
   struct winsize ws;
@@ -129,16 +127,26 @@ int term_key(struct term *t, int *x, int *y) {
   if (rc == ERR) return -1;
   if (rc == KEY_CODE_YES) {
     switch (wc) {
-    case KEY_UP: return DASH_KEY_UP;
-    case KEY_DOWN: return DASH_KEY_DOWN;
-    case KEY_LEFT: return DASH_KEY_LEFT;
-    case KEY_RIGHT: return DASH_KEY_RIGHT;
-    case KEY_PPAGE: return DASH_KEY_PGUP;
-    case KEY_NPAGE: return DASH_KEY_PGDN;
-    case KEY_ENTER: return DASH_KEY_ENTER;
-    case KEY_BACKSPACE: return DASH_KEY_BACKSPACE;
-    case KEY_BTAB: return DASH_KEY_BTAB;
-    case KEY_RESIZE: return -1; /* dash.c handles SIGWINCH itself */
+    case KEY_UP:
+      return DASH_KEY_UP;
+    case KEY_DOWN:
+      return DASH_KEY_DOWN;
+    case KEY_LEFT:
+      return DASH_KEY_LEFT;
+    case KEY_RIGHT:
+      return DASH_KEY_RIGHT;
+    case KEY_PPAGE:
+      return DASH_KEY_PGUP;
+    case KEY_NPAGE:
+      return DASH_KEY_PGDN;
+    case KEY_ENTER:
+      return DASH_KEY_ENTER;
+    case KEY_BACKSPACE:
+      return DASH_KEY_BACKSPACE;
+    case KEY_BTAB:
+      return DASH_KEY_BTAB;
+    case KEY_RESIZE:
+      return -1; /* dash.c handles SIGWINCH itself */
     case KEY_MOUSE: {
       MEVENT ev;
       if (getmouse(&ev) != OK) return -1;
@@ -151,14 +159,22 @@ int term_key(struct term *t, int *x, int *y) {
       *y = ev.y;
       return TERM_CLICK;
     }
-    default: return -1;
+    default:
+      return -1;
     }
   }
   switch (wc) {
-  case '\r': case '\n': return DASH_KEY_ENTER;
-  case '\t': return DASH_KEY_TAB;
-  case 27: return DASH_KEY_ESC;
-  case 127: case 8: return DASH_KEY_BACKSPACE;
-  default: return (int)wc;
+  case '\r':
+  case '\n':
+    return DASH_KEY_ENTER;
+  case '\t':
+    return DASH_KEY_TAB;
+  case 27:
+    return DASH_KEY_ESC;
+  case 127:
+  case 8:
+    return DASH_KEY_BACKSPACE;
+  default:
+    return (int)wc;
   }
 }

@@ -20,8 +20,8 @@ struct dash_rect {
 };
 
 struct dash_view {
-  const char *name;  /* the tab's label */
-  const char *keys;  /* the key hints this view adds to the bottom line */
+  const char *name; /* the tab's label */
+  const char *keys; /* the key hints this view adds to the bottom line */
   /* Draws the view into r of f (borrowed); r is at least 78x10. */
   void (*draw)(const struct dash_model *m, struct frame *f, struct dash_rect r);
 };

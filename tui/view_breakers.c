@@ -85,11 +85,11 @@ static void draw(const struct dash_model *m, struct frame *f, struct dash_rect r
     char subset[48];
     if (subset_of(c->name, subset, sizeof subset))
       frame_printf(f, r.x, y++, FRAME_BOLD, 0, "%s -> %s (subset %s)", c->caller, c->service, subset);
-    else
-      frame_printf(f, r.x, y++, FRAME_BOLD, 0, "%s -> %s", c->caller, c->service);
+    else frame_printf(f, r.x, y++, FRAME_BOLD, 0, "%s -> %s", c->caller, c->service);
     if (y >= limit) break;
     if (c->partial) {
-      frame_printf(f, r.x + 2, y++, 0, 0, "UO %llu   (the journal keeps ejections and overflows, not the pool's gauges)",
+      frame_printf(f, r.x + 2, y++, 0, 0,
+                   "UO %llu   (the journal keeps ejections and overflows, not the pool's gauges)",
                    (unsigned long long)uo);
       for (size_t k = 0; k < c->nhosts && y < limit; k++) {
         const struct dash_host *h = &m->hosts[c->first_host + k];
@@ -97,7 +97,8 @@ static void draw(const struct dash_model *m, struct frame *f, struct dash_rect r
         enum dash_health hl = h->ejected ? DASH_HEALTH_BAD : DASH_HEALTH_OK;
         frame_printf(f, r.x + 2, y, dash_health_attr(hl), HOST_NAME_W, "%c %s", dash_health_glyph(hl), h->replica);
         frame_put(f, r.x + HOST_ADDR_X, y, dash_health_attr(hl), h->address, 40 - HOST_ADDR_X);
-        if (h->ejected) frame_printf(f, r.x + 40, y, dash_health_attr(hl), 19, "EJECTED %.1fs left", (double)left / 1000);
+        if (h->ejected)
+          frame_printf(f, r.x + 40, y, dash_health_attr(hl), 19, "EJECTED %.1fs left", (double)left / 1000);
         else frame_put(f, r.x + 40, y, 0, "serving", 19);
         if (h->times_ejected)
           frame_printf(f, r.x + 68, y, FRAME_BOLD, 10, "ejected %llux", (unsigned long long)h->times_ejected);
@@ -119,8 +120,9 @@ static void draw(const struct dash_model *m, struct frame *f, struct dash_rect r
     y++;
     if (y >= limit) break;
     if (c->outlier)
-      frame_printf(f, r.x + 2, y++, FRAME_DIM, 0, "outlier detection: eject after %u consecutive 5xx, at most %u%% of hosts",
-                   c->threshold, c->max_ejection_percent);
+      frame_printf(f, r.x + 2, y++, FRAME_DIM, 0,
+                   "outlier detection: eject after %u consecutive 5xx, at most %u%% of hosts", c->threshold,
+                   c->max_ejection_percent);
     else
       frame_put(f, r.x + 2, y++, FRAME_DIM, "outlier detection off: no outlierDetection in a DestinationRule", r.w - 2);
     for (size_t k = 0; k < c->nhosts && y < limit; k++) {
@@ -134,9 +136,9 @@ static void draw(const struct dash_model *m, struct frame *f, struct dash_rect r
       else snprintf(state, sizeof state, "serving");
       if (c->outlier) snprintf(errs, sizeof errs, "5xx %u/%u", h->consecutive_5xx, c->threshold);
       else snprintf(errs, sizeof errs, "5xx %u/-", h->consecutive_5xx);
-      enum dash_health hl = h->ejected || down ? DASH_HEALTH_BAD
+      enum dash_health hl = h->ejected || down                 ? DASH_HEALTH_BAD
                             : c->outlier && h->consecutive_5xx ? DASH_HEALTH_WARN
-                                                                : DASH_HEALTH_OK;
+                                                               : DASH_HEALTH_OK;
       uint8_t attr = dash_health_attr(hl);
       frame_printf(f, r.x + 2, y, attr, HOST_NAME_W, "%c %s", dash_health_glyph(hl), h->replica[0] ? h->replica : "?");
       frame_put(f, r.x + HOST_ADDR_X, y, attr, h->address, 40 - HOST_ADDR_X);
@@ -151,9 +153,10 @@ static void draw(const struct dash_model *m, struct frame *f, struct dash_rect r
     }
   }
   if (!shown)
-    frame_put(f, r.x, y + 1, FRAME_DIM, m->filter[0] ? "no caller or service matches the filter"
-                                                     : "no cluster has carried traffic or has limits yet",
-              r.w);
+    frame_put(
+        f, r.x, y + 1, FRAME_DIM,
+        m->filter[0] ? "no caller or service matches the filter" : "no cluster has carried traffic or has limits yet",
+        r.w);
 }
 
 const struct dash_view view_breakers = {"Breakers", "pgdn more", draw};

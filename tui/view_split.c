@@ -50,10 +50,10 @@ static void draw(const struct dash_model *m, struct frame *f, struct dash_rect r
       }
       shown++;
     }
-  if (!shown)
-    frame_put(f, r.x, y++, FRAME_DIM, "no traffic in the last 10 s: versions show once requests flow", r.w);
+  if (!shown) frame_put(f, r.x, y++, FRAME_DIM, "no traffic in the last 10 s: versions show once requests flow", r.w);
   if (y + 1 < limit)
-    frame_put(f, r.x, limit - 1, FRAME_DIM, "# observed share   | configured weight   ! more than 15 points apart", r.w);
+    frame_put(f, r.x, limit - 1, FRAME_DIM, "# observed share   | configured weight   ! more than 15 points apart",
+              r.w);
 }
 
 const struct dash_view view_split = {"Split", "", draw};

@@ -11,9 +11,7 @@
 
 #define INGRESS "istio-ingressgateway"
 
-static const char *node_name(const char *workload) {
-  return strcmp(workload, INGRESS) == 0 ? "ingress" : workload;
-}
+static const char *node_name(const char *workload) { return strcmp(workload, INGRESS) == 0 ? "ingress" : workload; }
 
 /* Whether workload w (a caller) is a destination service's node already. */
 static bool is_service(const struct dash_model *m, const char *w) {
@@ -75,12 +73,13 @@ static void draw(const struct dash_model *m, struct frame *f, struct dash_rect r
     dash_fmt_ms(p99ms, p99, sizeof p99);
     frame_printf(f, r.x, y, dash_health_attr(h), vx - 1, "%c %s", dash_health_glyph(h), s->name);
     frame_put(f, r.x + vx, y, 0, vers, namew - vx - 1);
-    columns(f, r, y++, namew, h == DASH_HEALTH_BAD || h == DASH_HEALTH_WARN ? dash_health_attr(h) : 0, rate, succ,
-            p99, s->flags);
+    columns(f, r, y++, namew, h == DASH_HEALTH_BAD || h == DASH_HEALTH_WARN ? dash_health_attr(h) : 0, rate, succ, p99,
+            s->flags);
   }
   if (!m->nservices && !m->nedges && y < limit)
-    frame_put(f, r.x, y++, FRAME_DIM, m->replay ? "the journal keeps no per-service rates: see 3 Breakers and the events"
-                                                : "no traffic in the last 10 s (try: meshlab load URL --from WORKLOAD)",
+    frame_put(f, r.x, y++, FRAME_DIM,
+              m->replay ? "the journal keeps no per-service rates: see 3 Breakers and the events"
+                        : "no traffic in the last 10 s (try: meshlab load URL --from WORKLOAD)",
               r.w);
   y++;
   if (y < limit) {
@@ -97,10 +96,10 @@ static void draw(const struct dash_model *m, struct frame *f, struct dash_rect r
     if (d->uo || d->uh || d->urx)
       snprintf(flags, sizeof flags, "%llu %llu %llu", (unsigned long long)d->uo, (unsigned long long)d->uh,
                (unsigned long long)d->urx);
-    frame_printf(f, r.x, y, dash_health_attr(h), namew, wide ? "%c %-26s %s %s" : "%c %-16s %s %s", dash_health_glyph(h), node_name(d->source),
-                 d->mtls ? "==>" : "-->", d->dest);
-    columns(f, r, y++, namew, h == DASH_HEALTH_BAD || h == DASH_HEALTH_WARN ? dash_health_attr(h) : 0, rate, succ,
-            p99, flags);
+    frame_printf(f, r.x, y, dash_health_attr(h), namew, wide ? "%c %-26s %s %s" : "%c %-16s %s %s",
+                 dash_health_glyph(h), node_name(d->source), d->mtls ? "==>" : "-->", d->dest);
+    columns(f, r, y++, namew, h == DASH_HEALTH_BAD || h == DASH_HEALTH_WARN ? dash_health_attr(h) : 0, rate, succ, p99,
+            flags);
   }
   if (y < limit)
     frame_put(f, r.x, limit - 1, FRAME_DIM,

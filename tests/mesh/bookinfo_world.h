@@ -64,7 +64,8 @@ static inline int world_init(struct world *w, const char *const *files, const ch
   resource_list_init(&w->list);
   diag_list_init(&w->diags);
   w->reg = registry_new();
-  if (world_file(w, "bookinfo-platform/bookinfo.yaml") || world_file(w, "bookinfo-networking/destination-rule-all.yaml"))
+  if (world_file(w, "bookinfo-platform/bookinfo.yaml") ||
+      world_file(w, "bookinfo-networking/destination-rule-all.yaml"))
     return -1;
   for (size_t i = 0; files && files[i]; i++)
     if (world_file(w, files[i])) return -1;

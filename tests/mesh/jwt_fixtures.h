@@ -34,10 +34,8 @@ static inline char *read_conf(const char *dir, const char *sub, const char *name
     free(s);
     return read_conf(dir, sub, other, len);
   }
-  while (s && n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
-    s[--n] = '\0'; /* the Istio samples end in a newline */
-  if (len)
-    *len = n;
+  while (s && n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r')) s[--n] = '\0'; /* the Istio samples end in a newline */
+  if (len) *len = n;
   return s;
 }
 
@@ -65,8 +63,7 @@ static inline uint8_t *hex_decode(const char *hex, size_t *len) {
 static inline struct jwk_set *keys_from_json(json_t *j, char *why, size_t why_size) {
   char *text = json_dumps(j, JSON_COMPACT);
   struct jwk_set *set = NULL;
-  if (jwk_set_parse(text, strlen(text), &set, why, why_size) < 0)
-    set = NULL;
+  if (jwk_set_parse(text, strlen(text), &set, why, why_size) < 0) set = NULL;
   free(text);
   return set;
 }
@@ -91,8 +88,7 @@ static inline void strip_private(json_t *j) {
     json_array_foreach(keys, i, k) strip_private(k);
     return;
   }
-  for (int i = 0; priv[i]; i++)
-    json_object_del(j, priv[i]);
+  for (int i = 0; priv[i]; i++) json_object_del(j, priv[i]);
 }
 
 static inline bool is_symmetric(json_t *j) {
@@ -151,8 +147,7 @@ static inline void istio_free(struct istio *is) {
 
 /* istio_load, failing the running case when the samples cannot be read (is is then freed). */
 static inline bool istio_require(const char *dir, struct istio *is) {
-  if (istio_load(dir, is))
-    return true;
+  if (istio_load(dir, is)) return true;
   istio_free(is);
   test_fail(__FILE__, __LINE__, "cannot load istio/jwt-samples");
   return false;

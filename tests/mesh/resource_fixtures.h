@@ -21,9 +21,8 @@ static inline void print_diags(const struct diag_list *d) {
 }
 
 /* Parses text that must be valid; returns the number of resources appended to out. */
-static inline int parse_ok_into(const char *text, const char *file,
-                         const struct resource_parse_options *opts, struct resource_list *out,
-                         struct diag_list *d) {
+static inline int parse_ok_into(const char *text, const char *file, const struct resource_parse_options *opts,
+                                struct resource_list *out, struct diag_list *d) {
   size_t before = out->len;
   int rc = resource_parse(text, strlen(text), file, opts, out, d);
   if (rc != 0) {
@@ -54,59 +53,63 @@ static inline struct resource *parse_one(const char *text, const struct resource
 
 static inline char *conformance_file(const char *rel, size_t *len) {
   const char *dir = test_require_conformance();
-  if (dir == NULL)
-    return NULL;
+  if (dir == NULL) return NULL;
   char path[1024];
   snprintf(path, sizeof path, "%s/istio/%s", dir, rel);
   char *text = test_read_file(path, len);
-  if (text == NULL)
-    test_fail(__FILE__, __LINE__, "cannot read %s", path);
+  if (text == NULL) test_fail(__FILE__, __LINE__, "cannot read %s", path);
   return text;
 }
 
 static inline int parse_conformance(const char *rel, struct resource_list *out, struct diag_list *d) {
   size_t len;
   char *text = conformance_file(rel, &len);
-  if (text == NULL)
-    return -1;
+  if (text == NULL) return -1;
   int n = parse_ok_into(text, rel, NULL, out, d);
   free(text);
   return n;
 }
 
-static inline const struct resource *find(const struct resource_list *l, enum resource_kind kind,
-                                   const char *name) {
+static inline const struct resource *find(const struct resource_list *l, enum resource_kind kind, const char *name) {
   for (size_t i = 0; i < l->len; i++)
-    if (l->items[i]->kind == kind && strcmp(l->items[i]->meta.name, name) == 0)
-      return l->items[i];
+    if (l->items[i]->kind == kind && strcmp(l->items[i]->meta.name, name) == 0) return l->items[i];
   return NULL;
 }
 
 static inline size_t count_kind(const struct resource_list *l, enum resource_kind kind) {
   size_t n = 0;
-  for (size_t i = 0; i < l->len; i++)
-    n += l->items[i]->kind == kind;
+  for (size_t i = 0; i < l->len; i++) n += l->items[i]->kind == kind;
   return n;
 }
 
 /* Istio's bookinfo-networking files (both parts parse them; part two round-trips them). */
-static const char *const NETWORKING[] = {
-    "bookinfo-gateway.yaml", "certmanager-gateway.yaml", "destination-rule-all-mtls.yaml",
-    "destination-rule-all.yaml", "destination-rule-reviews.yaml", "egress-rule-google-apis.yaml",
-    "fault-injection-details-v1.yaml", "virtual-service-all-v1.yaml",
-    "virtual-service-details-v2.yaml", "virtual-service-ratings-db.yaml",
-    "virtual-service-ratings-mysql-vm.yaml", "virtual-service-ratings-mysql.yaml",
-    "virtual-service-ratings-test-abort.yaml", "virtual-service-ratings-test-delay.yaml",
-    "virtual-service-reviews-50-v3.yaml", "virtual-service-reviews-80-20.yaml",
-    "virtual-service-reviews-90-10.yaml", "virtual-service-reviews-jason-v2-v3.yaml",
-    "virtual-service-reviews-test-v2.yaml", "virtual-service-reviews-v2-v3.yaml",
-    "virtual-service-reviews-v3.yaml"};
+static const char *const NETWORKING[] = {"bookinfo-gateway.yaml",
+                                         "certmanager-gateway.yaml",
+                                         "destination-rule-all-mtls.yaml",
+                                         "destination-rule-all.yaml",
+                                         "destination-rule-reviews.yaml",
+                                         "egress-rule-google-apis.yaml",
+                                         "fault-injection-details-v1.yaml",
+                                         "virtual-service-all-v1.yaml",
+                                         "virtual-service-details-v2.yaml",
+                                         "virtual-service-ratings-db.yaml",
+                                         "virtual-service-ratings-mysql-vm.yaml",
+                                         "virtual-service-ratings-mysql.yaml",
+                                         "virtual-service-ratings-test-abort.yaml",
+                                         "virtual-service-ratings-test-delay.yaml",
+                                         "virtual-service-reviews-50-v3.yaml",
+                                         "virtual-service-reviews-80-20.yaml",
+                                         "virtual-service-reviews-90-10.yaml",
+                                         "virtual-service-reviews-jason-v2-v3.yaml",
+                                         "virtual-service-reviews-test-v2.yaml",
+                                         "virtual-service-reviews-v2-v3.yaml",
+                                         "virtual-service-reviews-v3.yaml"};
 
-#define VS_HEAD                                                                                  \
-  "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: reviews\n"      \
+#define VS_HEAD                                                                            \
+  "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: reviews\n" \
   "spec:\n  hosts: [reviews]\n  http:\n"
-#define DR_HEAD                                                                                  \
-  "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: reviews\n"     \
+#define DR_HEAD                                                                             \
+  "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: reviews\n" \
   "spec:\n  host: reviews\n"
 #define ROUTE "    route:\n    - destination: {host: reviews}\n"
 

@@ -82,8 +82,7 @@ static struct authz_policy policies[NPOL];
 static json_t *group_claims, *nested_claims;
 
 static bool load(void) {
-  if (parsed.len == NPOL)
-    return true;
+  if (parsed.len == NPOL) return true;
   resource_list_init(&parsed);
   for (size_t i = 0; i < NPOL; i++) {
     struct diag_list d;
@@ -103,17 +102,18 @@ static bool load(void) {
     policies[i] = (struct authz_policy){r->meta.name, r->meta.ns, &r->spec.authorization_policy};
   }
   json_error_t err;
-  group_claims = json_loads("{\"iss\":\"testing@secure.istio.io\",\"sub\":\"testing@secure.istio.io\","
-                            "\"groups\":[\"group1\",\"group2\"],\"scope\":[\"scope1\",\"scope2\"]}", 0, &err);
-  nested_claims = json_loads("{\"aud\":[\"x\",\"httpbin\"],\"azp\":\"web-app\",\"realm_access\":{\"role\":\"admin\"}}",
-                             0, &err);
+  group_claims = json_loads(
+      "{\"iss\":\"testing@secure.istio.io\",\"sub\":\"testing@secure.istio.io\","
+      "\"groups\":[\"group1\",\"group2\"],\"scope\":[\"scope1\",\"scope2\"]}",
+      0, &err);
+  nested_claims =
+      json_loads("{\"aud\":[\"x\",\"httpbin\"],\"azp\":\"web-app\",\"realm_access\":{\"role\":\"admin\"}}", 0, &err);
   return true;
 }
 
 static const struct authz_policy *find(const char *id) {
   for (size_t i = 0; i < NPOL; i++)
-    if (strcmp(POLICIES[i].id, id) == 0)
-      return &policies[i];
+    if (strcmp(POLICIES[i].id, id) == 0) return &policies[i];
   return NULL;
 }
 
@@ -143,20 +143,40 @@ static const struct authz_case CASES[] = {
     {"no policy: allowed", "", {0}, AUTHZ_ALLOWED, "no ALLOW policy applies"},
     {"allow-nothing denies GET", "allow-nothing", {0}, AUTHZ_DENIED, "ALLOW policies exist and none matched"},
     {"allow-nothing (no spec) denies", "allow-nothing-nospec", {0}, AUTHZ_DENIED, "none matched"},
-    {"allow-nothing + allow-all: allowed", "allow-nothing allow-all", {0}, AUTHZ_ALLOWED, "ALLOW by foo/allow-all rule 0"},
+    {"allow-nothing + allow-all: allowed",
+     "allow-nothing allow-all",
+     {0},
+     AUTHZ_ALLOWED,
+     "ALLOW by foo/allow-all rule 0"},
     {"deny-method-get denies GET", "deny-method-get", {0}, AUTHZ_DENIED, "DENY by foo/deny-method-get rule 0"},
-    {"deny-method-get lets x-token: admin through", "deny-method-get", {.hname = "X-Token", .hvalue = "admin"}, AUTHZ_ALLOWED, "no ALLOW"},
+    {"deny-method-get lets x-token: admin through",
+     "deny-method-get",
+     {.hname = "X-Token", .hvalue = "admin"},
+     AUTHZ_ALLOWED,
+     "no ALLOW"},
     {"deny-method-get: POST allowed", "deny-method-get", {.method = "POST"}, AUTHZ_ALLOWED, "no ALLOW"},
     {"DENY before ALLOW", "allow-all deny-method-get", {0}, AUTHZ_DENIED, "DENY by foo/deny-method-get"},
-    {"allow-path-ip: /ip allowed", "allow-path-ip", {.path = "/ip"}, AUTHZ_ALLOWED, "ALLOW by foo/allow-path-ip rule 0"},
+    {"allow-path-ip: /ip allowed",
+     "allow-path-ip",
+     {.path = "/ip"},
+     AUTHZ_ALLOWED,
+     "ALLOW by foo/allow-path-ip rule 0"},
     {"allow-path-ip: /ip?x=1 (query ignored)", "allow-path-ip", {.path = "/ip?x=1"}, AUTHZ_ALLOWED, "allow-path-ip"},
     {"allow-path-ip: /headers denied", "allow-path-ip", {.path = "/headers"}, AUTHZ_DENIED, "none matched"},
     {"requestPrincipals *: no token denied", "require-jwt", {0}, AUTHZ_DENIED, "none matched"},
-    {"requestPrincipals *: any principal allowed", "require-jwt", {.req_principal = "a/b"}, AUTHZ_ALLOWED, "require-jwt"},
+    {"requestPrincipals *: any principal allowed",
+     "require-jwt",
+     {.req_principal = "a/b"},
+     AUTHZ_ALLOWED,
+     "require-jwt"},
     {"requestPrincipals *: empty principal denied", "require-jwt", {.req_principal = ""}, AUTHZ_DENIED, "none matched"},
     {"requestPrincipals exact", "require-istio", {.req_principal = JWT_P}, AUTHZ_ALLOWED, "require-istio rule 0"},
     {"requestPrincipals other", "require-istio", {.req_principal = "other/x"}, AUTHZ_DENIED, "none matched"},
-    {"claims groups contains group1", "require-group1", {.req_principal = JWT_P, .claims = 1}, AUTHZ_ALLOWED, "require-group1"},
+    {"claims groups contains group1",
+     "require-group1",
+     {.req_principal = JWT_P, .claims = 1},
+     AUTHZ_ALLOWED,
+     "require-group1"},
     {"claims missing", "require-group1", {.req_principal = JWT_P}, AUTHZ_DENIED, "none matched"},
     {"namespaces default, GET", "ns-default", {.principal = PP}, AUTHZ_ALLOWED, "ns-default"},
     {"namespaces default, POST", "ns-default", {.principal = PP, .method = "POST"}, AUTHZ_DENIED, "none matched"},
@@ -184,12 +204,24 @@ static const struct authz_case CASES[] = {
     {"ports other", "hosts-ports", {.host = "httpbin.foo", .port = 9000}, AUTHZ_DENIED, "none matched"},
     {"nested claim, audiences, presenter", "nested-claim", {.claims = 2}, AUTHZ_ALLOWED, "nested-claim"},
     {"nested claim missing", "nested-claim", {.claims = 1}, AUTHZ_DENIED, "none matched"},
-    {"when source.ip, source.principal, notValues, port", "when-source", {.ip = "10.3.3.3", .principal = SLEEP, .req_principal = "good/x"}, AUTHZ_ALLOWED, "when-source"},
-    {"when notValues hit", "when-source", {.ip = "10.3.3.3", .principal = SLEEP, .req_principal = "evil/x"}, AUTHZ_DENIED, "none matched"},
+    {"when source.ip, source.principal, notValues, port",
+     "when-source",
+     {.ip = "10.3.3.3", .principal = SLEEP, .req_principal = "good/x"},
+     AUTHZ_ALLOWED,
+     "when-source"},
+    {"when notValues hit",
+     "when-source",
+     {.ip = "10.3.3.3", .principal = SLEEP, .req_principal = "evil/x"},
+     AUTHZ_DENIED,
+     "none matched"},
     {"when source.ip out", "when-source", {.ip = "192.168.0.1", .principal = SLEEP}, AUTHZ_DENIED, "none matched"},
     {"AUDIT never enforces", "audit-all", {0}, AUTHZ_ALLOWED, "no ALLOW"},
     {"dry-run DENY not enforced", "dry-deny", {.method = "POST"}, AUTHZ_ALLOWED, "no ALLOW"},
-    {"second rule matches", "two-rules", {.hname = "end-user", .hvalue = "jason"}, AUTHZ_ALLOWED, "ALLOW by default/allow-jason rule 1"},
+    {"second rule matches",
+     "two-rules",
+     {.hname = "end-user", .hvalue = "jason"},
+     AUTHZ_ALLOWED,
+     "ALLOW by default/allow-jason rule 1"},
     {"neither rule matches", "two-rules", {.hname = "end-user", .hvalue = "mary"}, AUTHZ_DENIED, "none matched"},
 };
 
@@ -199,19 +231,20 @@ static void run_case(const struct authz_case *c, struct authz_verdict *v, struct
   snprintf(ids, sizeof ids, "%s", c->policies);
   for (char *save, *tok = strtok_r(ids, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
     const struct authz_policy *p = find(tok);
-    if (p)
-      buf[(*n)++] = *p;
-    else
-      test_fail(__FILE__, __LINE__, "%s: no policy %s", c->name, tok);
+    if (p) buf[(*n)++] = *p;
+    else test_fail(__FILE__, __LINE__, "%s: no policy %s", c->name, tok);
   }
-  struct authz_header h[] = {{"host", "httpbin.foo"}, {c->r.hname ? c->r.hname : "x-other", c->r.hvalue ? c->r.hvalue : "1"}};
+  struct authz_header h[] = {{"host", "httpbin.foo"},
+                             {c->r.hname ? c->r.hname : "x-other", c->r.hvalue ? c->r.hvalue : "1"}};
   struct authz_request req = {
       .source_principal = c->r.principal,
       .source_namespace = c->r.ns,
       .source_ip = c->r.ip ? c->r.ip : "10.0.0.9",
       .remote_ip = c->r.remote,
       .request_principal = c->r.req_principal,
-      .claims = c->r.claims == 1 ? group_claims : c->r.claims == 2 ? nested_claims : NULL,
+      .claims = c->r.claims == 1   ? group_claims
+                : c->r.claims == 2 ? nested_claims
+                                   : NULL,
       .headers = h,
       .headers_len = 2,
       .host = c->r.host ? c->r.host : "httpbin.foo",
@@ -235,8 +268,7 @@ static void test_task_policies(void) {
                 v.decision == AUTHZ_DENIED ? "DENIED" : "ALLOWED", v.reason,
                 c->want == AUTHZ_DENIED ? "DENIED" : "ALLOWED", c->reason);
     EXPECT_INT_EQ(v.status, c->want == AUTHZ_DENIED ? 403 : 0);
-    if (c->want == AUTHZ_DENIED)
-      EXPECT_STR_EQ(v.body, "RBAC: access denied");
+    if (c->want == AUTHZ_DENIED) EXPECT_STR_EQ(v.body, "RBAC: access denied");
   }
 }
 
@@ -269,18 +301,30 @@ static void test_condition_keys(void) {
     const char *key;
     bool ok;
   } keys[] = {
-      {"request.headers[x-token]", true},        {"request.headers[a][b]", false},
-      {"request.headers[]", false},              {"request.headers", false},
-      {"request.auth.claims[groups]", true},     {"request.auth.claims[a][b][c]", true},
-      {"request.auth.claims", false},            {"request.auth.claims[a", false},
-      {"request.auth.claims[a]x", false},        {"request.auth.claim[groups]", false},
-      {"source.ip", true},                       {"remote.ip", true},
-      {"source.namespace", true},                {"source.principal", true},
-      {"request.auth.principal", true},          {"request.auth.audiences", true},
-      {"request.auth.presenter", true},          {"destination.ip", true},
-      {"destination.port", true},                {"connection.sni", true},
-      {"experimental.envoy.filters.a.b[c]", false}, {"source.user", false},
-      {"request.path", false},                   {"", false},
+      {"request.headers[x-token]", true},
+      {"request.headers[a][b]", false},
+      {"request.headers[]", false},
+      {"request.headers", false},
+      {"request.auth.claims[groups]", true},
+      {"request.auth.claims[a][b][c]", true},
+      {"request.auth.claims", false},
+      {"request.auth.claims[a", false},
+      {"request.auth.claims[a]x", false},
+      {"request.auth.claim[groups]", false},
+      {"source.ip", true},
+      {"remote.ip", true},
+      {"source.namespace", true},
+      {"source.principal", true},
+      {"request.auth.principal", true},
+      {"request.auth.audiences", true},
+      {"request.auth.presenter", true},
+      {"destination.ip", true},
+      {"destination.port", true},
+      {"connection.sni", true},
+      {"experimental.envoy.filters.a.b[c]", false},
+      {"source.user", false},
+      {"request.path", false},
+      {"", false},
   };
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
     if (authz_condition_key_supported(keys[i].key) != keys[i].ok)
@@ -295,13 +339,12 @@ static char *read_sample(const char *dir, const char *name) {
   snprintf(path, sizeof path, "%s/istio/jwt-samples/%s", dir, name);
   size_t n = 0;
   char *s = test_read_file(path, &n);
-  while (s && n > 0 && s[n - 1] == '\n')
-    s[--n] = '\0';
+  while (s && n > 0 && s[n - 1] == '\n') s[--n] = '\0';
   return s;
 }
 
-static int authn_then_authz(const struct jwt_provider *pv, const char *token, const char *policy_ids,
-                            char *why, size_t why_size) {
+static int authn_then_authz(const struct jwt_provider *pv, const char *token, const char *policy_ids, char *why,
+                            size_t why_size) {
   char bearer[4096];
   snprintf(bearer, sizeof bearer, "Bearer %s", token ? token : "");
   struct jwt_header_kv jh[] = {{"authorization", bearer}};
@@ -317,11 +360,14 @@ static int authn_then_authz(const struct jwt_provider *pv, const char *token, co
     struct authz_verdict v;
     char ids[256];
     snprintf(ids, sizeof ids, "%s", policy_ids);
-    for (char *save, *tok = strtok_r(ids, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
-      buf[n++] = *find(tok);
-    struct authz_request req = {.source_ip = "10.0.0.9", .request_principal = o.token.principal,
-                                .claims = o.token.claims, .host = "httpbin.foo", .port = 8000,
-                                .method = "GET", .path = "/headers"};
+    for (char *save, *tok = strtok_r(ids, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) buf[n++] = *find(tok);
+    struct authz_request req = {.source_ip = "10.0.0.9",
+                                .request_principal = o.token.principal,
+                                .claims = o.token.claims,
+                                .host = "httpbin.foo",
+                                .port = 8000,
+                                .method = "GET",
+                                .path = "/headers"};
     authz_evaluate(buf, n, &req, &v);
     status = v.status ? v.status : 200;
     snprintf(why, why_size, "%d %.200s", status, v.reason);
@@ -332,8 +378,7 @@ static int authn_then_authz(const struct jwt_provider *pv, const char *token, co
 
 static void test_with_authentication(void) {
   const char *dir = test_require_conformance();
-  if (!dir)
-    return;
+  if (!dir) return;
   ASSERT(load());
   char *jwks = read_sample(dir, "jwks.json"), *demo = read_sample(dir, "demo.jwt");
   char *groups = read_sample(dir, "groups-scope.jwt");

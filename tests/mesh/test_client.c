@@ -13,8 +13,8 @@
 
 struct result {
   int done;
-  int status;     /* callback's status */
-  int http;       /* response status */
+  int status; /* callback's status */
+  int http;   /* response status */
   struct buf body;
   char header[128];
   const char *want_header;
@@ -256,8 +256,8 @@ static void sends_absolute_form_through_a_proxy(void) {
   EXPECT_INT_EQ(http_client_set_proxy(&e.cl, proxy.address), 0);
   for (int i = 0; i < 2; i++) {
     struct result r = {0};
-    struct http_client_req req = {.url = "http://reviews:9080/reviews/0", .headers = "end-user: jason\r\n",
-                                  .timeout_ms = 5000};
+    struct http_client_req req = {
+        .url = "http://reviews:9080/reviews/0", .headers = "end-user: jason\r\n", .timeout_ms = 5000};
     ASSERT_INT_EQ(http_client_send(&e.cl, &req, on_done, &r, NULL), 0);
     while (!r.done) uv_run(&e.loop, UV_RUN_ONCE);
     EXPECT_INT_EQ(r.http, 200);

@@ -64,14 +64,15 @@ static void clusters_and_endpoints(void) {
 }
 
 static void domains_follow_istio(void) {
-  static const char yaml[] = "apiVersion: apps/v1\n"
-                             "kind: Deployment\n"
-                             "metadata: {name: sleep, namespace: test}\n"
-                             "spec:\n"
-                             "  selector: {matchLabels: {app: sleep}}\n"
-                             "  template:\n"
-                             "    metadata: {labels: {app: sleep}}\n"
-                             "    spec: {containers: [{name: sleep, image: curlimages/curl}]}\n";
+  static const char yaml[] =
+      "apiVersion: apps/v1\n"
+      "kind: Deployment\n"
+      "metadata: {name: sleep, namespace: test}\n"
+      "spec:\n"
+      "  selector: {matchLabels: {app: sleep}}\n"
+      "  template:\n"
+      "    metadata: {labels: {app: sleep}}\n"
+      "    spec: {containers: [{name: sleep, image: curlimages/curl}]}\n";
   struct world w;
   if (world_init(&w, NULL, yaml)) {
     world_free(&w);
@@ -87,9 +88,9 @@ static void domains_follow_istio(void) {
   for (size_t i = 0; i < rc->vhosts_len; i++)
     if (strcmp(rc->vhosts[i].name, REVIEWS ":9080") == 0) vh = &rc->vhosts[i];
   ASSERT(vh);
-  static const char *const want[] = {REVIEWS,         REVIEWS ":9080",         "reviews",         "reviews:9080",
-                                     "reviews.default.svc", "reviews.default.svc:9080", "reviews.default",
-                                     "reviews.default:9080"};
+  static const char *const want[] = {REVIEWS,           REVIEWS ":9080",       "reviews",
+                                     "reviews:9080",    "reviews.default.svc", "reviews.default.svc:9080",
+                                     "reviews.default", "reviews.default:9080"};
   ASSERT_INT_EQ(vh->domains_len, 8);
   for (size_t i = 0; i < 8; i++) EXPECT_STR_EQ(vh->domains[i], want[i]);
   /* From another namespace, "reviews" would mean reviews.test: no short name. */
@@ -217,17 +218,18 @@ static void policies_merge_like_istio(void) {
 
 /* A VirtualService with two regex rules: one RE2 pattern meshlab translates ((?i), \d), one
  * POSIX cannot express (\b). */
-static const char REGEX_VS[] = "apiVersion: networking.istio.io/v1\n"
-                               "kind: VirtualService\n"
-                               "metadata: {name: reviews}\n"
-                               "spec:\n"
-                               "  hosts: [reviews]\n"
-                               "  http:\n"
-                               "  - match: [{uri: {regex: '\\bfoo/.*'}}]\n"
-                               "    route: [{destination: {host: reviews, subset: v3}}]\n"
-                               "  - match: [{uri: {regex: '(?i)/reviews/\\d+'}}]\n"
-                               "    route: [{destination: {host: reviews, subset: v2}}]\n"
-                               "  - route: [{destination: {host: reviews, subset: v1}}]\n";
+static const char REGEX_VS[] =
+    "apiVersion: networking.istio.io/v1\n"
+    "kind: VirtualService\n"
+    "metadata: {name: reviews}\n"
+    "spec:\n"
+    "  hosts: [reviews]\n"
+    "  http:\n"
+    "  - match: [{uri: {regex: '\\bfoo/.*'}}]\n"
+    "    route: [{destination: {host: reviews, subset: v3}}]\n"
+    "  - match: [{uri: {regex: '(?i)/reviews/\\d+'}}]\n"
+    "    route: [{destination: {host: reviews, subset: v2}}]\n"
+    "  - route: [{destination: {host: reviews, subset: v1}}]\n";
 
 static void regex_re2_translated_or_warned(void) {
   struct world w;
@@ -250,7 +252,7 @@ static void regex_re2_translated_or_warned(void) {
       {"/REVIEWS/12", "v2"}, /* (?i) and \d translated */
       {"/reviews/x", "v1"},  /* \d is a digit, not the letter d */
       {"/reviews/d", "v1"},
-      {"foo/x", "v1"},       /* the refused rule never matches */
+      {"foo/x", "v1"}, /* the refused rule never matches */
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct route_decision d;
@@ -387,8 +389,10 @@ static void json_round_trip(void) {
       for (size_t k = 0; k < cfg->route_configs[i].vhosts[v].routes_len; k++) {
         struct retry_policy pa, pb;
         char ea[128], eb[128], fa[256], fb[256];
-        ASSERT_INT_EQ(retry_policy_from_route(&cfg->route_configs[i].vhosts[v].routes[k].retries, &pa, ea, sizeof ea), 0);
-        ASSERT_INT_EQ(retry_policy_from_route(&back->route_configs[i].vhosts[v].routes[k].retries, &pb, eb, sizeof eb), 0);
+        ASSERT_INT_EQ(retry_policy_from_route(&cfg->route_configs[i].vhosts[v].routes[k].retries, &pa, ea, sizeof ea),
+                      0);
+        ASSERT_INT_EQ(retry_policy_from_route(&back->route_configs[i].vhosts[v].routes[k].retries, &pb, eb, sizeof eb),
+                      0);
         retry_policy_format(&pa, fa, sizeof fa);
         retry_policy_format(&pb, fb, sizeof fb);
         EXPECT_STR_EQ(fa, fb);
@@ -440,7 +444,8 @@ static void json_round_trip(void) {
     outlier_config_from_policy(&cfg->clusters[i].policy.outlier_detection, &oa);
     outlier_config_from_policy(&back->clusters[i].policy.outlier_detection, &ob);
     EXPECT(oa.enabled == ob.enabled && oa.consecutive_5xx == ob.consecutive_5xx &&
-           oa.consecutive_gateway == ob.consecutive_gateway && oa.consecutive_local_origin == ob.consecutive_local_origin &&
+           oa.consecutive_gateway == ob.consecutive_gateway &&
+           oa.consecutive_local_origin == ob.consecutive_local_origin &&
            oa.split_local_origin == ob.split_local_origin && oa.interval_ms == ob.interval_ms &&
            oa.base_ejection_ms == ob.base_ejection_ms && oa.max_ejection_ms == ob.max_ejection_ms &&
            oa.max_ejection_percent == ob.max_ejection_percent);
@@ -452,15 +457,19 @@ static void json_round_trip(void) {
   EXPECT_INT_GE(limited, 1);
   EXPECT_INT_GE(detected, 1);
   EXPECT_STR_CONTAINS(a, "\"cluster\":\"outbound|9080|v9|ratings.default.svc.cluster.local\"");
-  EXPECT_STR_CONTAINS(a, "\"missing\":\"DestinationRule default/ratings for ratings.default.svc.cluster.local defines "
-                         "no subset v9\"");
+  EXPECT_STR_CONTAINS(a,
+                      "\"missing\":\"DestinationRule default/ratings for ratings.default.svc.cluster.local defines "
+                      "no subset v9\"");
   /* The parsed config routes like the compiled one, same seed, same picks. */
   struct rng r1, r2;
   rng_seed(&r1, 5);
   rng_seed(&r2, 5);
   static const struct world_req reqs[] = {
       {.authority = "reviews:9080"},
-      {.authority = "ratings", .path = "/ratings/1?u=abc", .port = 0, .headers = {"end-user", "jason", "x-canary", "1"}},
+      {.authority = "ratings",
+       .path = "/ratings/1?u=abc",
+       .port = 0,
+       .headers = {"end-user", "jason", "x-canary", "1"}},
       {.authority = "ratings", .path = "/old"},
       {.authority = "ratings", .path = "/teapot"},
       {.authority = "ratings", .path = "/x"},
@@ -519,7 +528,8 @@ static void json_errors_name_the_path(void) {
        "push: route_configs[0].virtual_hosts[0].routes[0].route[0]: field \"weight\" must be an integer"},
       {"{\"route_configs\": [{\"name\": \"outbound\", \"virtual_hosts\": [{\"name\": \"a\", \"routes\": "
        "[{\"action\": \"route\", \"match\": [{\"uri\": {\"exact\": \"/\", \"prefix\": \"/\"}}]}]}]}]}",
-       "push: route_configs[0].virtual_hosts[0].routes[0].match[0].uri: give exactly one of exact, prefix, regex, present"},
+       "push: route_configs[0].virtual_hosts[0].routes[0].match[0].uri: give exactly one of exact, prefix, regex, "
+       "present"},
       {"{\"route_configs\": [{\"port\": 1}]}", "push: route_configs[0]: missing required field \"name\""},
       {"{\"clusters\": [{\"name\": \"a\", \"policy\": {\"connection_pool\": {\"max_conections\": 1}}}]}",
        "push: clusters[0].policy.connection_pool: unknown field \"max_conections\""},

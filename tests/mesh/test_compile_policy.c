@@ -76,21 +76,24 @@ static const char TASK_RATE_LIMIT_ROUTE[] =
     "                    denominator: HUNDRED\n";
 
 /* A small EnvoyFilter with the given namespace, selector line and match lines. */
-#define SMALL_EF(ns, selector, match)                                                                                  \
-  "apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\n"                                                     \
-  "metadata: {name: rl, namespace: " ns "}\n"                                                                          \
-  "spec:\n" selector "  configPatches:\n"                                                                              \
-  "  - applyTo: HTTP_FILTER\n"                                                                                         \
-  "    match: " match "\n"                                                                                             \
-  "    patch:\n"                                                                                                       \
-  "      operation: INSERT_BEFORE\n"                                                                                   \
-  "      value:\n"                                                                                                     \
-  "        name: envoy.filters.http.local_ratelimit\n"                                                                 \
-  "        typed_config:\n"                                                                                            \
-  "          \"@type\": type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit\n"         \
-  "          stat_prefix: rl\n"                                                                                        \
-  "          token_bucket: {max_tokens: 7, tokens_per_fill: 1, fill_interval: 1s}\n"                                   \
-  "          filter_enabled: {runtime_key: e, default_value: {numerator: 100, denominator: HUNDRED}}\n"                \
+#define SMALL_EF(ns, selector, match)                                                                          \
+  "apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\n"                                              \
+  "metadata: {name: rl, namespace: " ns                                                                        \
+  "}\n"                                                                                                        \
+  "spec:\n" selector                                                                                           \
+  "  configPatches:\n"                                                                                         \
+  "  - applyTo: HTTP_FILTER\n"                                                                                 \
+  "    match: " match                                                                                          \
+  "\n"                                                                                                         \
+  "    patch:\n"                                                                                               \
+  "      operation: INSERT_BEFORE\n"                                                                           \
+  "      value:\n"                                                                                             \
+  "        name: envoy.filters.http.local_ratelimit\n"                                                         \
+  "        typed_config:\n"                                                                                    \
+  "          \"@type\": type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit\n" \
+  "          stat_prefix: rl\n"                                                                                \
+  "          token_bucket: {max_tokens: 7, tokens_per_fill: 1, fill_interval: 1s}\n"                           \
+  "          filter_enabled: {runtime_key: e, default_value: {numerator: 100, denominator: HUNDRED}}\n"        \
   "          filter_enforced: {runtime_key: f, default_value: {numerator: 100, denominator: HUNDRED}}\n"
 
 #define PRODUCTPAGE_SELECTOR "  workloadSelector: {labels: {app: productpage}}\n"
@@ -105,8 +108,8 @@ static void rate_limits_attach_like_istio(void) {
       {"task filter: not outbound", TASK_RATE_LIMIT, "productpage-v1", "outbound", 0, false},
       {"task filter: selector excludes reviews", TASK_RATE_LIMIT, "reviews-v1", "inbound|9080", 0, false},
       {"task route variant: the vhost bucket wins", TASK_RATE_LIMIT_ROUTE, "productpage-v1", "inbound|9080", 10, true},
-      {"no selector, same namespace: every workload",
-       SMALL_EF("default", "", "{context: SIDECAR_INBOUND}"), "reviews-v2", "inbound|9080", 7, false},
+      {"no selector, same namespace: every workload", SMALL_EF("default", "", "{context: SIDECAR_INBOUND}"),
+       "reviews-v2", "inbound|9080", 7, false},
       {"no selector, other namespace: nobody", SMALL_EF("other", "", "{context: SIDECAR_INBOUND}"), "reviews-v2",
        "inbound|9080", 0, false},
       {"root namespace, no selector: the whole mesh", SMALL_EF("istio-system", "", "{context: ANY}"), "ratings-v1",
@@ -136,8 +139,8 @@ static void rate_limits_attach_like_istio(void) {
       const struct resource_local_rate_limit *l = rc->local_rate_limit;
       uint32_t got = l ? l->max_tokens : 0;
       if (got != cases[i].max_tokens || (l && l->per_route != cases[i].per_route))
-        test_fail(__FILE__, __LINE__, "%s: %s max_tokens %u per_route %d, want %u %d", cases[i].what,
-                  cases[i].config, got, l ? l->per_route : 0, cases[i].max_tokens, cases[i].per_route);
+        test_fail(__FILE__, __LINE__, "%s: %s max_tokens %u per_route %d, want %u %d", cases[i].what, cases[i].config,
+                  got, l ? l->per_route : 0, cases[i].max_tokens, cases[i].per_route);
     }
     proxy_config_free(cfg);
     world_free(&w);
@@ -170,11 +173,12 @@ static void rate_limit_owned_and_round_trips(void) {
 
   char *a = NULL, *b = NULL, err[512] = "";
   ASSERT_INT_EQ(compile_to_json(cfg, 0, &a), 0);
-  EXPECT_STR_CONTAINS(a, "\"name\":\"inbound|9080\",\"port\":9080,\"local_rate_limit\":{\"envoy_filter\":"
-                         "\"istio-system/filter-local-ratelimit-svc\",\"context\":\"SIDECAR_INBOUND\",\"port\":0,"
-                         "\"per_route\":false,\"stat_prefix\":\"http_local_rate_limiter\",\"max_tokens\":4,"
-                         "\"tokens_per_fill\":4,\"fill_interval_ms\":60000,\"filter_enabled\":100.0,"
-                         "\"filter_enforced\":100.0,\"response_headers\":{\"x-local-rate-limit\":\"true\"}}");
+  EXPECT_STR_CONTAINS(a,
+                      "\"name\":\"inbound|9080\",\"port\":9080,\"local_rate_limit\":{\"envoy_filter\":"
+                      "\"istio-system/filter-local-ratelimit-svc\",\"context\":\"SIDECAR_INBOUND\",\"port\":0,"
+                      "\"per_route\":false,\"stat_prefix\":\"http_local_rate_limiter\",\"max_tokens\":4,"
+                      "\"tokens_per_fill\":4,\"fill_interval_ms\":60000,\"filter_enabled\":100.0,"
+                      "\"filter_enforced\":100.0,\"response_headers\":{\"x-local-rate-limit\":\"true\"}}");
   struct proxy_config *back = NULL;
   if (compile_from_json(a, strlen(a), "push", &back, err, sizeof err))
     test_fail(__FILE__, __LINE__, "compile_from_json: %s", err);
@@ -216,8 +220,7 @@ static void rate_limit_at_the_gateway(void) {
     struct proxy_config *gw = NULL;
     EXPECT_INT_EQ(compile_gateway(&w.st, &in, "istio-system", "istio-ingressgateway", &labels, &gw, &w.diags), 0);
     const struct xds_route_config *rc = gw ? proxy_config_route_config(gw, "http.8080") : NULL;
-    if (!rc)
-      test_fail(__FILE__, __LINE__, "case %zu: no http.8080", i);
+    if (!rc) test_fail(__FILE__, __LINE__, "case %zu: no http.8080", i);
     else if ((rc->local_rate_limit ? rc->local_rate_limit->max_tokens : 0) != cases[i].max_tokens)
       test_fail(__FILE__, __LINE__, "case %zu: max_tokens %u, want %u", i,
                 rc->local_rate_limit ? rc->local_rate_limit->max_tokens : 0, cases[i].max_tokens);
@@ -228,35 +231,35 @@ static void rate_limit_at_the_gateway(void) {
 
 /* ---- end-user authentication and authorization ---------------------------------------------- */
 
-#define SECURITY_YAML                                                                                                  \
-  "apiVersion: security.istio.io/v1\n"                                                                                 \
-  "kind: RequestAuthentication\n"                                                                                      \
-  "metadata: {name: jwt-example, namespace: default}\n"                                                                \
-  "spec:\n"                                                                                                            \
-  "  selector: {matchLabels: {app: reviews}}\n"                                                                        \
-  "  jwtRules:\n"                                                                                                      \
-  "  - issuer: testing@secure.istio.io\n"                                                                              \
-  "    jwks: '{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"k1\","                                            \
-  "\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\",\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}]}'\n"  \
-  "    outputPayloadToHeader: x-jwt-payload\n"                                                                         \
-  "---\n"                                                                                                              \
-  "apiVersion: security.istio.io/v1\n"                                                                                 \
-  "kind: AuthorizationPolicy\n"                                                                                        \
-  "metadata: {name: deny-get, namespace: default, annotations: {istio.io/dry-run: \"true\"}}\n"                        \
-  "spec:\n"                                                                                                            \
-  "  selector: {matchLabels: {app: reviews}}\n"                                                                        \
-  "  action: DENY\n"                                                                                                   \
+#define SECURITY_YAML                                                                                                 \
+  "apiVersion: security.istio.io/v1\n"                                                                                \
+  "kind: RequestAuthentication\n"                                                                                     \
+  "metadata: {name: jwt-example, namespace: default}\n"                                                               \
+  "spec:\n"                                                                                                           \
+  "  selector: {matchLabels: {app: reviews}}\n"                                                                       \
+  "  jwtRules:\n"                                                                                                     \
+  "  - issuer: testing@secure.istio.io\n"                                                                             \
+  "    jwks: '{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"k1\","                                           \
+  "\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\",\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}]}'\n" \
+  "    outputPayloadToHeader: x-jwt-payload\n"                                                                        \
+  "---\n"                                                                                                             \
+  "apiVersion: security.istio.io/v1\n"                                                                                \
+  "kind: AuthorizationPolicy\n"                                                                                       \
+  "metadata: {name: deny-get, namespace: default, annotations: {istio.io/dry-run: \"true\"}}\n"                       \
+  "spec:\n"                                                                                                           \
+  "  selector: {matchLabels: {app: reviews}}\n"                                                                       \
+  "  action: DENY\n"                                                                                                  \
   "  rules: [{to: [{operation: {methods: [GET], paths: [\"/headers*\"]}}],\n"                                         \
-  "           when: [{key: \"request.auth.claims[groups]\", values: [group1]}]}]\n"                                    \
-  "---\n"                                                                                                              \
-  "apiVersion: security.istio.io/v1\n"                                                                                 \
-  "kind: AuthorizationPolicy\n"                                                                                        \
-  "metadata: {name: mesh-wide, namespace: istio-system}\n"                                                             \
-  "spec: {}\n"                                                                                                         \
-  "---\n"                                                                                                              \
-  "apiVersion: security.istio.io/v1\n"                                                                                 \
-  "kind: AuthorizationPolicy\n"                                                                                        \
-  "metadata: {name: other-ns, namespace: other}\n"                                                                     \
+  "           when: [{key: \"request.auth.claims[groups]\", values: [group1]}]}]\n"                                   \
+  "---\n"                                                                                                             \
+  "apiVersion: security.istio.io/v1\n"                                                                                \
+  "kind: AuthorizationPolicy\n"                                                                                       \
+  "metadata: {name: mesh-wide, namespace: istio-system}\n"                                                            \
+  "spec: {}\n"                                                                                                        \
+  "---\n"                                                                                                             \
+  "apiVersion: security.istio.io/v1\n"                                                                                \
+  "kind: AuthorizationPolicy\n"                                                                                       \
+  "metadata: {name: other-ns, namespace: other}\n"                                                                    \
   "spec: {}\n"
 
 static void security_policies_select_like_istio(void) {
@@ -311,8 +314,9 @@ static void security_policies_owned_and_round_trip(void) {
 
   char *a = NULL, *b = NULL, err[512] = "";
   ASSERT_INT_EQ(compile_to_json(cfg, 0, &a), 0);
-  EXPECT_STR_CONTAINS(a, "\"security_policies\":[{\"apiVersion\":\"security.istio.io/v1\",\"kind\":"
-                         "\"RequestAuthentication\"");
+  EXPECT_STR_CONTAINS(a,
+                      "\"security_policies\":[{\"apiVersion\":\"security.istio.io/v1\",\"kind\":"
+                      "\"RequestAuthentication\"");
   EXPECT_STR_CONTAINS(a, "\"istio.io/dry-run\":\"true\"");
   struct proxy_config *back = NULL;
   if (compile_from_json(a, strlen(a), "push", &back, err, sizeof err))
@@ -332,9 +336,10 @@ static void security_policies_owned_and_round_trip(void) {
   world_free(&w);
 
   /* A pushed policy is validated by the same parser as an applied one. */
-  static const char bad_push[] = "{\"security_policies\": [{\"apiVersion\": \"security.istio.io/v1\", \"kind\": "
-                                 "\"AuthorizationPolicy\", \"metadata\": {\"name\": \"x\"}, \"spec\": {\"action\": "
-                                 "\"NOPE\"}}]}";
+  static const char bad_push[] =
+      "{\"security_policies\": [{\"apiVersion\": \"security.istio.io/v1\", \"kind\": "
+      "\"AuthorizationPolicy\", \"metadata\": {\"name\": \"x\"}, \"spec\": {\"action\": "
+      "\"NOPE\"}}]}";
   struct proxy_config *cfg2 = (struct proxy_config *)1;
   EXPECT_INT_EQ(compile_from_json(bad_push, strlen(bad_push), "push", &cfg2, err, sizeof err), -EINVAL);
   EXPECT(cfg2 == NULL);
@@ -346,27 +351,28 @@ static void security_policies_owned_and_round_trip(void) {
  * route configs, and auto mTLS on the client side: endpoints whose port DISABLEs mTLS get
  * plaintext, the others ISTIO_MUTUAL; a DestinationRule tls mode overrides both ways. */
 static void mtls_modes_and_auto_mtls(void) {
-  static const char yaml[] = "apiVersion: security.istio.io/v1\n"
-                             "kind: PeerAuthentication\n"
-                             "metadata: {name: default, namespace: istio-system}\n"
-                             "spec: {mtls: {mode: STRICT}}\n"
-                             "---\n"
-                             "apiVersion: security.istio.io/v1\n"
-                             "kind: PeerAuthentication\n"
-                             "metadata: {name: ns-wide, namespace: default}\n"
-                             "spec: {mtls: {mode: PERMISSIVE}}\n"
-                             "---\n"
-                             "apiVersion: security.istio.io/v1\n"
-                             "kind: PeerAuthentication\n"
-                             "metadata: {name: reviews-v2, namespace: default}\n"
-                             "spec: {selector: {matchLabels: {app: reviews, version: v2}}, mtls: {mode: DISABLE}}\n"
-                             "---\n"
-                             "apiVersion: security.istio.io/v1\n"
-                             "kind: PeerAuthentication\n"
-                             "metadata: {name: reviews-v3, namespace: default}\n"
-                             "spec:\n"
-                             "  selector: {matchLabels: {app: reviews, version: v3}}\n"
-                             "  portLevelMtls: {9080: {mode: STRICT}}\n";
+  static const char yaml[] =
+      "apiVersion: security.istio.io/v1\n"
+      "kind: PeerAuthentication\n"
+      "metadata: {name: default, namespace: istio-system}\n"
+      "spec: {mtls: {mode: STRICT}}\n"
+      "---\n"
+      "apiVersion: security.istio.io/v1\n"
+      "kind: PeerAuthentication\n"
+      "metadata: {name: ns-wide, namespace: default}\n"
+      "spec: {mtls: {mode: PERMISSIVE}}\n"
+      "---\n"
+      "apiVersion: security.istio.io/v1\n"
+      "kind: PeerAuthentication\n"
+      "metadata: {name: reviews-v2, namespace: default}\n"
+      "spec: {selector: {matchLabels: {app: reviews, version: v2}}, mtls: {mode: DISABLE}}\n"
+      "---\n"
+      "apiVersion: security.istio.io/v1\n"
+      "kind: PeerAuthentication\n"
+      "metadata: {name: reviews-v3, namespace: default}\n"
+      "spec:\n"
+      "  selector: {matchLabels: {app: reviews, version: v3}}\n"
+      "  portLevelMtls: {9080: {mode: STRICT}}\n";
   struct world w;
   if (world_init(&w, NULL, yaml)) {
     world_free(&w);
@@ -410,7 +416,8 @@ static void mtls_modes_and_auto_mtls(void) {
   EXPECT(ball && ball->endpoints[2].identity &&
          strcmp(ball->endpoints[2].identity, "spiffe://cluster.local/ns/default/sa/bookinfo-reviews") == 0);
   const struct xds_route_config *brc = back ? proxy_config_route_config(back, "inbound|9080") : NULL;
-  EXPECT(brc && brc->mtls == RESOURCE_MTLS_PERMISSIVE && strcmp(brc->mtls_source, "PeerAuthentication default/ns-wide") == 0);
+  EXPECT(brc && brc->mtls == RESOURCE_MTLS_PERMISSIVE &&
+         strcmp(brc->mtls_source, "PeerAuthentication default/ns-wide") == 0);
   free(a);
   proxy_config_free(back);
   proxy_config_free(pp);
@@ -431,6 +438,6 @@ static void mtls_modes_and_auto_mtls(void) {
   EXPECT_INT_EQ(compile_endpoint_tls(&dr, false, RESOURCE_MTLS_PERMISSIVE), XDS_TLS_SIMPLE);
 }
 
-TEST_CASES(TEST(rate_limits_attach_like_istio), TEST(rate_limit_owned_and_round_trips),
-           TEST(rate_limit_at_the_gateway), TEST(security_policies_select_like_istio),
-           TEST(security_policies_owned_and_round_trip), TEST(mtls_modes_and_auto_mtls))
+TEST_CASES(TEST(rate_limits_attach_like_istio), TEST(rate_limit_owned_and_round_trips), TEST(rate_limit_at_the_gateway),
+           TEST(security_policies_select_like_istio), TEST(security_policies_owned_and_round_trip),
+           TEST(mtls_modes_and_auto_mtls))

@@ -16,11 +16,11 @@
 #define STOP(f) EXPECT_INT_EQ(fixture_stop(&(f)), 0)
 
 struct setup {
-  const char *route_extra;  /* JSON members added to the route ("timeout_ms": ...) */
-  const char *pool;         /* the cluster's connection_pool JSON, or NULL for Istio's defaults */
-  int ports[2];             /* endpoints; 0 = none */
+  const char *route_extra; /* JSON members added to the route ("timeout_ms": ...) */
+  const char *pool;        /* the cluster's connection_pool JSON, or NULL for Istio's defaults */
+  int ports[2];            /* endpoints; 0 = none */
   int rc;
-  int port;                 /* the outbound listener's port */
+  int port; /* the outbound listener's port */
   char err[256];
 };
 
@@ -36,15 +36,16 @@ static void install(struct fixture *f, void *arg) {
     strcat(endpoints, one);
   }
   char json[4096];
-  snprintf(json, sizeof json,
-           "{\"version\":2,\"kind\":\"sidecar\",\"node\":{\"name\":\"client\",\"namespace\":\"default\",\"labels\":{}},"
-           "\"route_configs\":[{\"name\":\"outbound\",\"port\":0,\"virtual_hosts\":[{\"name\":\"svc:80\",\"port\":80,"
-           "\"domains\":[\"svc\",\"svc:80\"],\"routes\":[{\"action\":\"route\",\"route\":[{\"host\":\"svc\",\"port\":80,"
-           "\"weight\":100,\"cluster\":\"outbound|80||svc\"}]%s%s}]}]}],"
-           "\"clusters\":[{\"name\":\"outbound|80||svc\",\"direction\":\"outbound\",\"service\":\"svc\",\"port\":80,"
-           "\"policy\":{\"load_balancer\":{\"simple\":\"ROUND_ROBIN\"}%s%s},\"endpoints\":[%s]}]}",
-           s->route_extra ? "," : "", s->route_extra ? s->route_extra : "", s->pool ? ",\"connection_pool\":" : "",
-           s->pool ? s->pool : "", endpoints);
+  snprintf(
+      json, sizeof json,
+      "{\"version\":2,\"kind\":\"sidecar\",\"node\":{\"name\":\"client\",\"namespace\":\"default\",\"labels\":{}},"
+      "\"route_configs\":[{\"name\":\"outbound\",\"port\":0,\"virtual_hosts\":[{\"name\":\"svc:80\",\"port\":80,"
+      "\"domains\":[\"svc\",\"svc:80\"],\"routes\":[{\"action\":\"route\",\"route\":[{\"host\":\"svc\",\"port\":80,"
+      "\"weight\":100,\"cluster\":\"outbound|80||svc\"}]%s%s}]}]}],"
+      "\"clusters\":[{\"name\":\"outbound|80||svc\",\"direction\":\"outbound\",\"service\":\"svc\",\"port\":80,"
+      "\"policy\":{\"load_balancer\":{\"simple\":\"ROUND_ROBIN\"}%s%s},\"endpoints\":[%s]}]}",
+      s->route_extra ? "," : "", s->route_extra ? s->route_extra : "", s->pool ? ",\"connection_pool\":" : "",
+      s->pool ? s->pool : "", endpoints);
   struct proxy_config *cfg = NULL;
   s->rc = compile_from_json(json, strlen(json), "test", &cfg, s->err, sizeof s->err);
   if (s->rc != 0) return;
@@ -172,7 +173,8 @@ static void retried_post_resends_the_whole_body(void) {
   for (size_t i = 0; i < sizeof body; i++) body[i] = (char)('a' + i % 26);
   for (int i = 0; i < 2; i++) { /* round robin: one of the two meets the dead host first */
     char head[256];
-    snprintf(head, sizeof head, "POST http://svc/count HTTP/1.1\r\nHost: svc\r\nContent-Length: %zu\r\n\r\n", sizeof body);
+    snprintf(head, sizeof head, "POST http://svc/count HTTP/1.1\r\nHost: svc\r\nContent-Length: %zu\r\n\r\n",
+             sizeof body);
     struct client c;
     ASSERT_INT_EQ(client_open(&c, s.port), 0);
     ASSERT_INT_EQ(client_send_str(&c, head), 0);
@@ -192,9 +194,10 @@ static void retried_post_resends_the_whole_body(void) {
 static void per_try_timeout_retries_then_504(void) {
   struct fixture f;
   START(f);
-  struct setup s = {.route_extra = "\"retries\":{\"attempts\":1,\"per_try_timeout_ms\":100,\"retry_on\":\"5xx\","
-                                   "\"retry_remote_localities\":false,\"present\":true,\"attempts_set\":true,"
-                                   "\"retry_on_set\":true}",
+  struct setup s = {.route_extra =
+                        "\"retries\":{\"attempts\":1,\"per_try_timeout_ms\":100,\"retry_on\":\"5xx\","
+                        "\"retry_remote_localities\":false,\"present\":true,\"attempts_set\":true,"
+                        "\"retry_on_set\":true}",
                     .ports = {f.origin.port}};
   setup(&f, &s);
   uint64_t t0 = uv_hrtime();
@@ -238,9 +241,10 @@ static void route_timeout_covers_the_retries(void) {
 static void pending_queue_then_overflow(void) {
   struct fixture f;
   START(f);
-  struct setup s = {.pool = "{\"max_connections\":1,\"connect_timeout_ms\":10000,\"http1_max_pending_requests\":1,"
-                            "\"http2_max_requests\":4294967295,\"max_requests_per_connection\":0,"
-                            "\"max_retries\":4294967295}",
+  struct setup s = {.pool =
+                        "{\"max_connections\":1,\"connect_timeout_ms\":10000,\"http1_max_pending_requests\":1,"
+                        "\"http2_max_requests\":4294967295,\"max_requests_per_connection\":0,"
+                        "\"max_retries\":4294967295}",
                     .ports = {f.origin.port}};
   setup(&f, &s);
   struct client_response r;

@@ -48,10 +48,8 @@ static void fires_by_percentage(void) {
       EXPECT(d.has_abort == cases[i].abort);
       delays += d.delay;
       aborts += d.abort;
-      if (d.delay)
-        EXPECT_INT_EQ(d.delay_ms, 5000);
-      if (d.abort)
-        EXPECT_INT_EQ(d.abort_status, 503);
+      if (d.delay) EXPECT_INT_EQ(d.delay_ms, 5000);
+      if (d.abort) EXPECT_INT_EQ(d.abort_status, 503);
     }
     const int got[2] = {delays, aborts}, want[2] = {cases[i].want_delays, cases[i].want_aborts};
     for (int k = 0; k < 2; k++) {

@@ -133,8 +133,7 @@ static void refuses_malformed_requests(void) {
       {"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\nabc", 400, STRICT_REPEATED_CONTENT_LENGTH},
       {"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400, STRICT_BAD_CONTENT_LENGTH},
       {"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 400, STRICT_BAD_TRANSFER_ENCODING},
-      {"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 400,
-       STRICT_BAD_TRANSFER_ENCODING},
+      {"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 400, STRICT_BAD_TRANSFER_ENCODING},
       {"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400,
        STRICT_BAD_TRANSFER_ENCODING},
       {"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400, STRICT_TE_IN_HTTP10},
@@ -229,8 +228,10 @@ static void removes_hop_by_hop_and_adds_forwarding(void) {
       "X-Secret: s\r\nTE: trailers\r\nTrailer: x\r\nUpgrade: websocket\r\nProxy-Connection: close\r\n"
       "X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: https\r\nAccept: */*\r\n\r\n";
   struct http_head h = parse_head(text, hdrs, 32);
-  struct http_forward fw = {.target = SLICE_LIT("/x"), .client_ip = SLICE_LIT("127.0.0.9"),
-                            .proto = SLICE_LIT("http"), .request_id = SLICE_LIT("rid-1"),
+  struct http_forward fw = {.target = SLICE_LIT("/x"),
+                            .client_ip = SLICE_LIT("127.0.0.9"),
+                            .proto = SLICE_LIT("http"),
+                            .request_id = SLICE_LIT("rid-1"),
                             .framing = HTTP_FRAMING_NONE};
   struct buf out = {0};
   ASSERT_INT_EQ(http_head_write_request(&out, &h, &fw), 0);
@@ -295,8 +296,8 @@ static void request_ids_are_uuid_v4(void) {
   EXPECT_INT_EQ(strlen(a), 36);
   EXPECT(strcmp(a, b) != 0);
   EXPECT(a[8] == '-' && a[13] == '-' && a[18] == '-' && a[23] == '-');
-  EXPECT(a[14] == '4');                      /* version */
-  EXPECT(strchr("89ab", a[19]) != NULL);     /* variant */
+  EXPECT(a[14] == '4');                  /* version */
+  EXPECT(strchr("89ab", a[19]) != NULL); /* variant */
   for (int i = 0; i < 36; i++) EXPECT(a[i] == '-' || strchr("0123456789abcdef", a[i]));
   /* The same seed gives the same ids (runs repeat with --seed). */
   struct rng r2;
@@ -306,7 +307,7 @@ static void request_ids_are_uuid_v4(void) {
   EXPECT_STR_EQ(a, c);
 }
 
-TEST_CASES(TEST(request_ids_are_uuid_v4), TEST(parses_simple_request), TEST(parses_byte_by_byte), TEST(stops_after_each_message),
-           TEST(refuses_malformed_requests), TEST(enforces_head_limit), TEST(enforces_body_limit),
-           TEST(parses_responses), TEST(removes_hop_by_hop_and_adds_forwarding), TEST(rewrites_absolute_form),
-           TEST(writes_response_framing), TEST(formats_flags_like_envoy))
+TEST_CASES(TEST(request_ids_are_uuid_v4), TEST(parses_simple_request), TEST(parses_byte_by_byte),
+           TEST(stops_after_each_message), TEST(refuses_malformed_requests), TEST(enforces_head_limit),
+           TEST(enforces_body_limit), TEST(parses_responses), TEST(removes_hop_by_hop_and_adds_forwarding),
+           TEST(rewrites_absolute_form), TEST(writes_response_framing), TEST(formats_flags_like_envoy))

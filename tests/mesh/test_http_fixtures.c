@@ -41,27 +41,27 @@
 /* One case of a fixture file. */
 struct fixture {
   char title[200];
-  int line;          /* of the ```http fence, for messages */
-  char type[64];     /* meta "type" */
-  char pause[64];    /* meta "pause", empty when absent */
-  int skip_body;     /* meta "skipBody" */
-  int no_scan;       /* meta "noScan" */
-  struct buf input;  /* the decoded bytes */
-  struct buf log;    /* the expected events, '\n'-separated */
+  int line;         /* of the ```http fence, for messages */
+  char type[64];    /* meta "type" */
+  char pause[64];   /* meta "pause", empty when absent */
+  int skip_body;    /* meta "skipBody" */
+  int no_scan;      /* meta "noScan" */
+  struct buf input; /* the decoded bytes */
+  struct buf log;   /* the expected events, '\n'-separated */
 };
 
 /* What one parser made of a case. */
 struct verdict {
   int rejected;
-  int completed;     /* messages completed before the verdict */
-  int code;          /* 9.4.2: llhttp errno; ours: enum http_strict_code (0: llhttp 8.1.0 refused) */
+  int completed; /* messages completed before the verdict */
+  int code;      /* 9.4.2: llhttp errno; ours: enum http_strict_code (0: llhttp 8.1.0 refused) */
   char reason[160];
   /* 9.4.2 only: it paused for a protocol switch (HPE_PAUSED_*UPGRADE) at input offset switch_off */
   int switched;
   size_t switch_off;
   /* ours only */
-  int mid_head;      /* input ended inside a head, with no verdict yet */
-  size_t fail_off;   /* where the execute call that failed started */
+  int mid_head;    /* input ended inside a head, with no verdict yet */
+  size_t fail_off; /* where the execute call that failed started */
 };
 
 /* Per-file tallies for the summary line. */
@@ -86,7 +86,7 @@ static const char *find_bytes(const char *p, size_t n, const char *needle, size_
  * C3 BF, as the fixtures' offsets show (sample.md, "255 ASCII in header value": len=8). */
 
 static void put_utf8(struct buf *out, unsigned cp) {
-  cp &= 0xffff; /* String.fromCharCode takes the value modulo 2^16 */
+  cp &= 0xffff;                                  /* String.fromCharCode takes the value modulo 2^16 */
   if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd; /* a lone surrogate encodes as U+FFFD */
   char b[3];
   size_t n;
@@ -125,7 +125,8 @@ static void replace_escape(struct buf *b, char letter, char byte) {
       if (letter == 'x' && d == 'x' && i + 2 < b->len && hex_value(b->data[i + 2]) >= 0) {
         unsigned v = 0;
         size_t k = i + 2;
-        for (; k < b->len && hex_value(b->data[k]) >= 0; k++) v = ((v << 4) | (unsigned)hex_value(b->data[k])) & 0xffffff;
+        for (; k < b->len && hex_value(b->data[k]) >= 0; k++)
+          v = ((v << 4) | (unsigned)hex_value(b->data[k])) & 0xffffff;
         put_utf8(&out, v);
         i = k;
         continue;
@@ -133,7 +134,8 @@ static void replace_escape(struct buf *b, char letter, char byte) {
       if (letter == 'o' && d >= '0' && d <= '7') {
         unsigned v = 0;
         size_t k = i + 1;
-        for (; k < b->len && k < i + 4 && b->data[k] >= '0' && b->data[k] <= '7'; k++) v = v * 8 + (unsigned)(b->data[k] - '0');
+        for (; k < b->len && k < i + 4 && b->data[k] >= '0' && b->data[k] <= '7'; k++)
+          v = v * 8 + (unsigned)(b->data[k] - '0');
         put_utf8(&out, v);
         i = k;
         continue;
@@ -382,8 +384,7 @@ static int check_offsets(const char *file, const struct fixture *fx) {
           buf_append(&want, c, 1);
         }
       }
-      if (off + n > fx->input.len ||
-          (want.len == n && n && memcmp(fx->input.data + off, want.data, n) != 0)) {
+      if (off + n > fx->input.len || (want.len == n && n && memcmp(fx->input.data + off, want.data, n) != 0)) {
         test_fail(__FILE__, __LINE__, "%s:%d \"%s\": decoded input does not match the log line \"%.*s\"", file,
                   fx->line, fx->title, (int)len, s);
         bad++;
@@ -520,11 +521,11 @@ static void describe(const struct verdict *v, const char *who, char *out, size_t
     snprintf(out, cap, "%s accepts (%d message%s, then switches protocols at offset %zu)", who, v->completed, s,
              v->switch_off);
   else if (!v->rejected)
-    snprintf(out, cap, "%s accepts (%d message%s%s)", who, v->completed, s, v->mid_head ? ", input ends in a head" : "");
+    snprintf(out, cap, "%s accepts (%d message%s%s)", who, v->completed, s,
+             v->mid_head ? ", input ends in a head" : "");
   else if (!strcmp(who, "9.4.2"))
     snprintf(out, cap, "%s rejects (code=%d reason=%s) after %d message%s", who, v->code, v->reason, v->completed, s);
-  else
-    snprintf(out, cap, "%s rejects (code=%d: %s) after %d message%s", who, v->code, v->reason, v->completed, s);
+  else snprintf(out, cap, "%s rejects (code=%d: %s) after %d message%s", who, v->code, v->reason, v->completed, s);
 }
 
 /* Runs one case and tallies it. */
@@ -562,8 +563,8 @@ static void run_case(const char *file, const struct fixture *fx, struct tally *t
   /* After a protocol switch 9.4.2 reads no more HTTP: compare up to there. */
   size_t n = want.switched ? want.switch_off : fx->input.len;
   if (run_ours(fx->input.data, n, &m, 0, &got) != 0) {
-    test_fail(__FILE__, __LINE__, "%s:%d \"%s\": the parser misbehaved (callback abort or no progress)", file,
-              fx->line, fx->title);
+    test_fail(__FILE__, __LINE__, "%s:%d \"%s\": the parser misbehaved (callback abort or no progress)", file, fx->line,
+              fx->title);
     t->failed++;
     return;
   }
@@ -575,8 +576,8 @@ static void run_case(const char *file, const struct fixture *fx, struct tally *t
     if (run_ours(fx->input.data, n, &m, 1, &scan) != 0 || scan.rejected != got.rejected || scan.code != got.code ||
         scan.completed != got.completed) {
       describe(&scan, "meshlab", c, sizeof c);
-      test_fail(__FILE__, __LINE__, "%s:%d \"%s\": fed whole, %s; fed byte by byte, %s", file, fx->line, fx->title,
-                b, c);
+      test_fail(__FILE__, __LINE__, "%s:%d \"%s\": fed whole, %s; fed byte by byte, %s", file, fx->line, fx->title, b,
+                c);
       t->failed++;
       return;
     }
@@ -599,8 +600,8 @@ static void run_case(const char *file, const struct fixture *fx, struct tally *t
     ended = 1;
   }
   if (hosts < 0) {
-    test_fail(__FILE__, __LINE__, "%s:%d \"%s\": the parser misbehaved (callback abort or no progress)", file,
-              fx->line, fx->title);
+    test_fail(__FILE__, __LINE__, "%s:%d \"%s\": the parser misbehaved (callback abort or no progress)", file, fx->line,
+              fx->title);
     t->failed++;
     return;
   }
@@ -609,8 +610,7 @@ static void run_case(const char *file, const struct fixture *fx, struct tally *t
   if (want.rejected) {
     if (eff.rejected) {
       t->matched++;
-      if (getenv("MESHLAB_FIXTURES_VERBOSE"))
-        printf("  match %s:%d \"%s\": %s; %s\n", file, fx->line, fx->title, a, c);
+      if (getenv("MESHLAB_FIXTURES_VERBOSE")) printf("  match %s:%d \"%s\": %s; %s\n", file, fx->line, fx->title, a, c);
       if (ended)
         printf("  note %s:%d \"%s\": %s; meshlab rejects once the head is ended (code=%d: %s)%s\n", file, fx->line,
                fx->title, a, eff.code, eff.reason, hosts ? " with Host added" : "");
@@ -647,9 +647,7 @@ static void run_case(const char *file, const struct fixture *fx, struct tally *t
   t->documented++;
 }
 
-static int compare_names(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Runs every *.md of llhttp-v9.4.2/<dir>, in name order, printing a summary line per file. */
 static void run_dir(const char *dir) {
@@ -700,8 +698,8 @@ static void run_dir(const char *dir) {
     }
     free(cases);
     EXPECT(n > 0);
-    printf("%s: %d cases, %d skipped, %d matched, %d documented differences%s\n", file, t.cases, t.skipped,
-           t.matched, t.documented, t.failed ? ", FAILED" : "");
+    printf("%s: %d cases, %d skipped, %d matched, %d documented differences%s\n", file, t.cases, t.skipped, t.matched,
+           t.documented, t.failed ? ", FAILED" : "");
     if (t.failed) printf("  (%d failed)\n", t.failed);
     all.cases += t.cases;
     all.skipped += t.skipped;
@@ -732,7 +730,10 @@ static void decodes_like_llhttp_harness(void) {
       {"Foo\\01\\test\n", "Foo\001\test", 8},
       /* Code points from 0x80 up reach the parser UTF-8 encoded. */
       {"\\xffV\n", "\xc3\xbfV", 3},
-      {"\\325e\n", "\xc3\x95" "e", 3},
+      {"\\325e\n",
+       "\xc3\x95"
+       "e",
+       3},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct buf out = {0};

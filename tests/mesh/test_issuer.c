@@ -82,8 +82,14 @@ static void minted_tokens_verify(void) {
   struct jwk_set *keys = NULL;
   ASSERT_INT_EQ(jwk_set_parse(is.jwks, strlen(is.jwks), &keys, err, sizeof err), 0);
   const char *groups[] = {"group1", "group2"}, *aud[] = {"lab"}, *extra[] = {"level=3", "team=blue"};
-  struct issuer_claims c = {.sub = "alice", .aud = aud, .aud_len = 1, .groups = groups, .groups_len = 2,
-                            .scope = "read write", .extra = extra, .extra_len = 2};
+  struct issuer_claims c = {.sub = "alice",
+                            .aud = aud,
+                            .aud_len = 1,
+                            .groups = groups,
+                            .groups_len = 2,
+                            .scope = "read write",
+                            .extra = extra,
+                            .extra_len = 2};
   char *tok = NULL;
   ASSERT_INT_EQ(issuer_mint(&is, &c, NOW, &tok, err, sizeof err), 0);
   struct jwt t;
@@ -129,8 +135,9 @@ static void minted_tokens_verify(void) {
 static void owns_its_uris(void) {
   EXPECT(issuer_owns_uri(ISSUER_JWKS_URI));
   EXPECT(issuer_owns_uri("http://issuer.meshlab.local/jwks"));
-  EXPECT(!issuer_owns_uri("https://raw.githubusercontent.com/istio/istio/release-1.24/security/tools/jwt/samples/"
-                          "jwks.json"));
+  EXPECT(
+      !issuer_owns_uri("https://raw.githubusercontent.com/istio/istio/release-1.24/security/tools/jwt/samples/"
+                       "jwks.json"));
   EXPECT(!issuer_owns_uri("https://issuer.meshlab.local.evil.com/"));
 }
 

@@ -7,9 +7,10 @@
 
 #include "support/test.h"
 
-static const char KEYS[] = "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"k1\","
-                           "\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
-                           "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}]}";
+static const char KEYS[] =
+    "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"k1\","
+    "\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
+    "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}]}";
 
 static void entries_and_due(void) {
   struct jwks_cache c = {0};
@@ -17,9 +18,9 @@ static void entries_and_due(void) {
   ASSERT(e);
   EXPECT(jwks_cache_find(&c, "https://a/jwks") == e);
   EXPECT(jwks_cache_find(&c, "https://b/jwks") == NULL);
-  EXPECT(jwks_cache_due(e, 1000));          /* never fetched */
+  EXPECT(jwks_cache_due(e, 1000)); /* never fetched */
   e->fetching = true;
-  EXPECT(!jwks_cache_due(e, 1000));         /* one in flight */
+  EXPECT(!jwks_cache_due(e, 1000)); /* one in flight */
   jwks_cache_store(e, KEYS, strlen(KEYS), NULL, 1000);
   EXPECT(!e->fetching && e->keys && e->error[0] == '\0');
   EXPECT(!jwks_cache_due(e, 1000 + JWKS_CACHE_DURATION_MS - 1));

@@ -22,32 +22,27 @@ struct tally {
 };
 
 static void tally_print(const char *what, const struct tally *t) {
-  printf("  %-44s valid accepted %d, invalid refused %d, acceptable accepted %d / refused %d, "
-         "valid HMAC refused by design %d, valid refused for key alg %d, wrong %d\n",
-         what, t->valid_accepted, t->invalid_refused, t->acceptable_accepted, t->acceptable_refused,
-         t->valid_refused_by_design, t->valid_refused_key_alg, t->wrong);
+  printf(
+      "  %-44s valid accepted %d, invalid refused %d, acceptable accepted %d / refused %d, "
+      "valid HMAC refused by design %d, valid refused for key alg %d, wrong %d\n",
+      what, t->valid_accepted, t->invalid_refused, t->acceptable_accepted, t->acceptable_refused,
+      t->valid_refused_by_design, t->valid_refused_key_alg, t->wrong);
 }
 
 /* Wycheproof's rfc7520 groups give the key "alg": "PS256" and sign Figure 20 with PS384 (tcIds 346,
  * 350), yet tcId 338 (a PS512 key, a PS256 token) is invalid. The key's alg names the one
  * algorithm it is for (RFC 7517 section 4.4), so meshlab refuses both the same way:
  * UNKNOWN_KID, no key fits the token's alg. */
-static bool key_alg_mismatch_case(int tc) {
-  return tc == 346 || tc == 350;
-}
+static bool key_alg_mismatch_case(int tc) { return tc == 346 || tc == 350; }
 
 /* tcIds 367 and 370 ("invalidBase64Padding") are byte for byte the valid tcId 357 in this copy of
  * the file (the padding they were about did not survive); they are HS256, refused by design. */
-static bool lost_padding_case(int tc) {
-  return tc == 367 || tc == 370;
-}
+static bool lost_padding_case(int tc) { return tc == 367 || tc == 370; }
 
 /* Wycheproof marks tcId 372 and 373 (a '?' inserted into the header or payload) valid: the MAC
  * covers the text as sent, and some decoders skip the stray character. meshlab's base64url is
  * strict and refuses them as MALFORMED (they are HS256 cases, refused by design either way). */
-static bool strict_base64_case(int tc) {
-  return tc == 372 || tc == 373;
-}
+static bool strict_base64_case(int tc) { return tc == 372 || tc == 373; }
 
 static void run_jose_file(const char *dir, const char *file, bool keyset_file, struct tally *t) {
   json_t *root = load_json(dir, "wycheproof", file);
@@ -59,8 +54,7 @@ static void run_jose_file(const char *dir, const char *file, bool keyset_file, s
   json_t *g;
   json_array_foreach(json_object_get(root, "testGroups"), gi, g) {
     json_t *keyj = json_object_get(g, "public");
-    if (keyj == NULL)
-      keyj = json_object_get(g, "private");
+    if (keyj == NULL) keyj = json_object_get(g, "private");
     bool symmetric = is_symmetric(keyj);
     char why[256] = "";
     struct jwk_set *keys = keys_from_json(keyj, why, sizeof why);
@@ -121,8 +115,7 @@ static void run_jose_file(const char *dir, const char *file, bool keyset_file, s
 
 static void test_wycheproof_jws(void) {
   const char *dir = test_require_conformance();
-  if (!dir)
-    return;
+  if (!dir) return;
   struct tally t = {0};
   run_jose_file(dir, "json_web_signature_test.json", false, &t);
   tally_print("wycheproof json_web_signature_test.json:", &t);
@@ -134,8 +127,7 @@ static void test_wycheproof_jws(void) {
 
 static void test_wycheproof_jwk(void) {
   const char *dir = test_require_conformance();
-  if (!dir)
-    return;
+  if (!dir) return;
   struct tally t = {0};
   run_jose_file(dir, "json_web_key_test.json", true, &t);
   tally_print("wycheproof json_web_key_test.json:", &t);
@@ -146,8 +138,7 @@ static void test_wycheproof_jwk(void) {
 /* The signature files: one key per group (as a JWK), hex msg and sig per test. The acceptable
  * cases are handled one documented way: refused (OpenSSL demands the DER NULL parameter in a
  * PKCS #1 v1.5 DigestInfo; Wycheproof's "MissingNull"). */
-static void run_sig_file(const char *dir, const char *file, const char *jwk_member, enum jwk_alg alg,
-                         struct tally *t) {
+static void run_sig_file(const char *dir, const char *file, const char *jwk_member, enum jwk_alg alg, struct tally *t) {
   json_t *root = load_json(dir, "wycheproof", file);
   if (!root) {
     test_fail(__FILE__, __LINE__, "cannot read wycheproof/%s", file);
@@ -185,8 +176,7 @@ static void run_sig_file(const char *dir, const char *file, const char *jwk_memb
           test_fail(__FILE__, __LINE__, "%s tcId %d valid but refused (key set: %s)", file, id, keys ? "ok" : why);
       } else if (strcmp(result, "invalid") == 0) {
         !ok ? t->invalid_refused++ : t->wrong++;
-        if (ok)
-          test_fail(__FILE__, __LINE__, "%s tcId %d invalid but accepted", file, id);
+        if (ok) test_fail(__FILE__, __LINE__, "%s tcId %d invalid but accepted", file, id);
       } else {
         ok ? t->acceptable_accepted++ : t->acceptable_refused++;
       }
@@ -200,8 +190,7 @@ static void run_sig_file(const char *dir, const char *file, const char *jwk_memb
 
 static void test_wycheproof_es256_p1363(void) {
   const char *dir = test_require_conformance();
-  if (!dir)
-    return;
+  if (!dir) return;
   struct tally t = {0};
   run_sig_file(dir, "ecdsa_secp256r1_sha256_p1363_test.json", "publicKeyJwk", JWK_ES256, &t);
   tally_print("wycheproof ecdsa_secp256r1_sha256_p1363 (ES256):", &t);
@@ -212,8 +201,7 @@ static void test_wycheproof_es256_p1363(void) {
 
 static void test_wycheproof_rs256(void) {
   const char *dir = test_require_conformance();
-  if (!dir)
-    return;
+  if (!dir) return;
   struct tally t = {0};
   run_sig_file(dir, "rsa_signature_2048_sha256_test.json", "keyJwk", JWK_RS256, &t);
   tally_print("wycheproof rsa_signature_2048_sha256 (RS256):", &t);
@@ -225,8 +213,7 @@ static void test_wycheproof_rs256(void) {
 
 static void test_wycheproof_ps256(void) {
   const char *dir = test_require_conformance();
-  if (!dir)
-    return;
+  if (!dir) return;
   struct tally t = {0};
   run_sig_file(dir, "rsa_pss_2048_sha256_mgf1_32_test.json", "publicKeyJwk", JWK_PS256, &t);
   tally_print("wycheproof rsa_pss_2048_sha256_mgf1_32 (PS256):", &t);
@@ -242,9 +229,7 @@ static bool has_suffix(const char *s, const char *suffix) {
   return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Sorted names in jose-vectors ending in one of the suffixes; owned array of owned strings. */
 static size_t list_vectors(const char *dir, const char *const *suffixes, char ***out) {
@@ -263,10 +248,8 @@ static size_t list_vectors(const char *dir, const char *const *suffixes, char **
       }
     }
   }
-  if (d)
-    closedir(d);
-  if (n)
-    qsort(names, n, sizeof *names, cmp_str);
+  if (d) closedir(d);
+  if (n) qsort(names, n, sizeof *names, cmp_str);
   *out = names;
   return n;
 }
@@ -275,8 +258,7 @@ static size_t list_vectors(const char *dir, const char *const *suffixes, char **
  * asymmetric keys, its public half accepted. */
 static void test_rfc_keys(void) {
   const char *dir = test_require_conformance();
-  if (!dir)
-    return;
+  if (!dir) return;
   static const char *const sfx[] = {".jwk", ".jwkset", NULL};
   char **names;
   size_t n = list_vectors(dir, sfx, &names);
@@ -308,10 +290,8 @@ static void test_rfc_keys(void) {
       }
       strip_private(j);
       struct jwk_set *pub = keys_from_json(j, why, sizeof why);
-      if (pub == NULL)
-        test_fail(__FILE__, __LINE__, "%s public half refused: %s", names[i], why);
-      else
-        public_ok++;
+      if (pub == NULL) test_fail(__FILE__, __LINE__, "%s public half refused: %s", names[i], why);
+      else public_ok++;
       /* RFC 7517 A.1: one EC key for encryption (skipped), one RSA key for signatures. */
       if (pub && strcmp(names[i], "rfc7517_A.1.jwkset") == 0) {
         EXPECT_INT_EQ(pub->len, 1);
@@ -324,8 +304,10 @@ static void test_rfc_keys(void) {
     free(names[i]);
   }
   free(names);
-  printf("  jose-vectors keys: %zu files; public halves accepted %d; refused as published: %d private, "
-         "%d symmetric\n", n, public_ok, refused_private, refused_symmetric);
+  printf(
+      "  jose-vectors keys: %zu files; public halves accepted %d; refused as published: %d private, "
+      "%d symmetric\n",
+      n, public_ok, refused_private, refused_symmetric);
 }
 
 /* Which key file goes with a signed object: stem.jwkset, else stem.jwk, else the A.6-style
@@ -340,14 +322,12 @@ static json_t *key_for(const char *dir, const char *name) {
     snprintf(f, sizeof f, "%s.jwk", stem);
     j = load_json(dir, "jose-vectors", f);
   }
-  if (j)
-    strip_private(j);
+  if (j) strip_private(j);
   /* A set mixing HMAC and public keys (RFC 7520 4.8) loses its HMAC key: meshlab refuses
    * symmetric keys, and the set's public keys still check the RS256 signature. */
   json_t *keys = j ? json_object_get(j, "keys") : NULL;
   for (size_t i = json_array_size(keys); i-- > 0;)
-    if (is_symmetric(json_array_get(keys, i)))
-      json_array_remove(keys, i);
+    if (is_symmetric(json_array_get(keys, i))) json_array_remove(keys, i);
   return j;
 }
 
@@ -374,8 +354,7 @@ static void check_compact(const char *name, const char *token, struct jwk_set *k
 
 static void test_rfc_signatures(void) {
   const char *dir = test_require_conformance();
-  if (!dir)
-    return;
+  if (!dir) return;
   static const char *const sfx[] = {".jwsc", ".jwsf", ".jwsg", NULL};
   char **names;
   size_t n = list_vectors(dir, sfx, &names);
@@ -386,8 +365,7 @@ static void test_rfc_signatures(void) {
     bool hmac = kj && is_symmetric(kj);
     char why[256] = "";
     struct jwk_set *keys = kj && !hmac ? keys_from_json(kj, why, sizeof why) : NULL;
-    if (kj && !hmac && !keys)
-      test_fail(__FILE__, __LINE__, "%s: key refused: %s", names[i], why);
+    if (kj && !hmac && !keys) test_fail(__FILE__, __LINE__, "%s: key refused: %s", names[i], why);
     if (has_suffix(names[i], ".jwsc")) {
       char *tok = read_conf(dir, "jose-vectors", names[i], NULL);
       /* RFC 7520 4.5 is a detached payload (empty middle part): put the payload back. */
@@ -409,8 +387,7 @@ static void test_rfc_signatures(void) {
           free(payl);
         }
       }
-      if (tok)
-        check_compact(names[i], tok, keys, hmac, &t);
+      if (tok) check_compact(names[i], tok, keys, hmac, &t);
       free(tok);
     } else {
       /* JSON serializations: a mesh only ever sees compact tokens, so each signature whose
@@ -431,8 +408,7 @@ static void test_rfc_signatures(void) {
         snprintf(f, sizeof f, "%.*s.payl", (int)(strrchr(names[i], '.') - names[i]), names[i]);
         size_t pl = 0;
         char *payl = read_conf(dir, "jose-vectors", f, &pl);
-        if (payl)
-          detached = b64url((const uint8_t *)payl, pl);
+        if (payl) detached = b64url((const uint8_t *)payl, pl);
         free(payl);
         payload = detached;
       }
@@ -475,8 +451,10 @@ static void test_rfc_signatures(void) {
     free(names[i]);
   }
   free(names);
-  printf("  jose-vectors signed objects: %zu files; signatures verified %d, refused by design (none/HS256) %d, "
-         "no compact form %d, wrong %d\n", n, t.verified, t.refused_by_design, t.not_compact, t.wrong);
+  printf(
+      "  jose-vectors signed objects: %zu files; signatures verified %d, refused by design (none/HS256) %d, "
+      "no compact form %d, wrong %d\n",
+      n, t.verified, t.refused_by_design, t.not_compact, t.wrong);
   EXPECT_INT_EQ(t.wrong, 0);
   EXPECT_INT_GE(t.verified, 10);
 }
@@ -484,8 +462,7 @@ static void test_rfc_signatures(void) {
 /* RFC 7515 A.2 as a JWT: iss "joe", exp 1300819380. */
 static void test_rfc7515_claims(void) {
   const char *dir = test_require_conformance();
-  if (!dir)
-    return;
+  if (!dir) return;
   json_t *kj = key_for(dir, "rfc7515_A.2.jwsc");
   char why[256];
   struct jwk_set *keys = keys_from_json(kj, why, sizeof why);
@@ -509,8 +486,7 @@ static void test_rfc7515_claims(void) {
 static void test_istio_demo_tokens(void) {
   const char *dir = test_require_conformance();
   struct istio is;
-  if (!dir || !istio_require(dir, &is))
-    return;
+  if (!dir || !istio_require(dir, &is)) return;
   struct jwt_expect ex = {ISTIO_ISS, NULL, 0, JWT_DEFAULT_CLOCK_SKEW};
   struct jwt t;
   EXPECT_INT_EQ(jwt_verify(is.demo, strlen(is.demo), is.keys, &ex, FIXED_NOW, &t), JWT_OK);
@@ -543,5 +519,5 @@ static void test_istio_demo_tokens(void) {
 }
 
 TEST_CASES(TEST(test_wycheproof_jws), TEST(test_wycheproof_jwk), TEST(test_wycheproof_es256_p1363),
-           TEST(test_wycheproof_rs256), TEST(test_wycheproof_ps256), TEST(test_rfc_keys),
-           TEST(test_rfc_signatures), TEST(test_rfc7515_claims), TEST(test_istio_demo_tokens))
+           TEST(test_wycheproof_rs256), TEST(test_wycheproof_ps256), TEST(test_rfc_keys), TEST(test_rfc_signatures),
+           TEST(test_rfc7515_claims), TEST(test_istio_demo_tokens))

@@ -27,19 +27,16 @@ static BIGNUM *b64_bn(json_t *jwk, const char *name) {
   const char *s = json_string_value(json_object_get(jwk, name));
   uint8_t *b;
   size_t n;
-  if (!s || jwk_base64url_decode(s, strlen(s), &b, &n) < 0)
-    return NULL;
+  if (!s || jwk_base64url_decode(s, strlen(s), &b, &n) < 0) return NULL;
   BIGNUM *bn = BN_bin2bn(b, (int)n, NULL);
   free(b);
   return bn;
 }
 
 static bool mint_init(const char *dir) {
-  if (mint_key)
-    return true;
+  if (mint_key) return true;
   json_t *jwk = load_json(dir, "jose-vectors", "rfc7515_A.2.jwk");
-  if (!jwk)
-    return false;
+  if (!jwk) return false;
   BIGNUM *n = b64_bn(jwk, "n"), *e = b64_bn(jwk, "e"), *d = b64_bn(jwk, "d");
   OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
   OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n);
@@ -88,8 +85,7 @@ static char *mint(const char *header, const char *claims, bool sign) {
       sig = b64url(raw, raw_len);
     EVP_MD_CTX_free(md);
   }
-  if (sig == NULL)
-    sig = strdup("c2ln");
+  if (sig == NULL) sig = strdup("c2ln");
   size_t m = n + strlen(sig) + 1;
   char *tok = malloc(m);
   snprintf(tok, m, "%s.%s", signing, sig);
@@ -104,12 +100,12 @@ static char *mint(const char *header, const char *claims, bool sign) {
 
 struct refusal {
   const char *name;
-  const char *token;       /* literal, or NULL: built from header/claims */
+  const char *token; /* literal, or NULL: built from header/claims */
   const char *header;
   const char *claims;
   bool sign;
   enum jwt_verdict want;
-  const char *reason;      /* substring of the trace reason */
+  const char *reason; /* substring of the trace reason */
 };
 
 #define GOOD_CLAIMS "{\"iss\":\"mint-issuer\",\"sub\":\"alice\",\"exp\":1700003600}"
@@ -121,7 +117,8 @@ static const struct refusal REFUSALS[] = {
     {"two parts", "eyJhbGciOiJSUzI1NiJ9.e30", NULL, NULL, false, JWT_MALFORMED, "three"},
     {"four parts", "eyJhbGciOiJSUzI1NiJ9.e30.c2ln.c2ln", NULL, NULL, false, JWT_MALFORMED, "three"},
     {"JWE (five parts)", "a.b.c.d.e", NULL, NULL, false, JWT_MALFORMED, "three"},
-    {"padding in header", "eyJhbGciOiJSUzI1NiJ9=.e30.c2ln", NULL, NULL, false, JWT_MALFORMED, "header is not base64url"},
+    {"padding in header", "eyJhbGciOiJSUzI1NiJ9=.e30.c2ln", NULL, NULL, false, JWT_MALFORMED,
+     "header is not base64url"},
     {"standard base64 '+' in payload", "eyJhbGciOiJSUzI1NiJ9.e3+0.c2ln", NULL, NULL, false, JWT_MALFORMED, "payload"},
     {"space in signature", "eyJhbGciOiJSUzI1NiJ9.e30.c2 ln", NULL, NULL, false, JWT_MALFORMED, "signature"},
     {"length 1 mod 4", "eyJhbGciOiJSUzI1NiJ9.e30A.c2ln", NULL, NULL, false, JWT_MALFORMED, "payload"},
@@ -134,35 +131,43 @@ static const struct refusal REFUSALS[] = {
     {"kid not a string", NULL, "{\"alg\":\"RS256\",\"kid\":7}", GOOD_CLAIMS, false, JWT_MALFORMED, "kid"},
     {"alg none", NULL, "{\"alg\":\"none\"}", GOOD_CLAIMS, false, JWT_ALG_NOT_ALLOWED, "none"},
     {"alg none, empty signature", "eyJhbGciOiJub25lIn0.e30.", NULL, NULL, false, JWT_ALG_NOT_ALLOWED, "none"},
-    {"alg HS256 (key confusion)", NULL, "{\"alg\":\"HS256\",\"kid\":\"mint\"}", GOOD_CLAIMS, false, JWT_ALG_NOT_ALLOWED, "HMAC"},
+    {"alg HS256 (key confusion)", NULL, "{\"alg\":\"HS256\",\"kid\":\"mint\"}", GOOD_CLAIMS, false, JWT_ALG_NOT_ALLOWED,
+     "HMAC"},
     {"alg HS512", NULL, "{\"alg\":\"HS512\"}", GOOD_CLAIMS, false, JWT_ALG_NOT_ALLOWED, "HMAC"},
     {"alg ES256K", NULL, "{\"alg\":\"ES256K\"}", GOOD_CLAIMS, false, JWT_ALG_NOT_ALLOWED, "not one of"},
     {"alg lower case", NULL, "{\"alg\":\"rs256\"}", GOOD_CLAIMS, false, JWT_ALG_NOT_ALLOWED, "not one of"},
-    {"embedded jwk", NULL, "{\"alg\":\"RS256\",\"jwk\":{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}}", GOOD_CLAIMS, true, JWT_KEY_IN_HEADER, "jwk"},
-    {"jku", NULL, "{\"alg\":\"RS256\",\"jku\":\"https://evil.example/keys\"}", GOOD_CLAIMS, true, JWT_KEY_IN_HEADER, "jku"},
-    {"x5u", NULL, "{\"alg\":\"RS256\",\"x5u\":\"https://evil.example/cert\"}", GOOD_CLAIMS, true, JWT_KEY_IN_HEADER, "x5u"},
+    {"embedded jwk", NULL, "{\"alg\":\"RS256\",\"jwk\":{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}}", GOOD_CLAIMS,
+     true, JWT_KEY_IN_HEADER, "jwk"},
+    {"jku", NULL, "{\"alg\":\"RS256\",\"jku\":\"https://evil.example/keys\"}", GOOD_CLAIMS, true, JWT_KEY_IN_HEADER,
+     "jku"},
+    {"x5u", NULL, "{\"alg\":\"RS256\",\"x5u\":\"https://evil.example/cert\"}", GOOD_CLAIMS, true, JWT_KEY_IN_HEADER,
+     "x5u"},
     {"x5c", NULL, "{\"alg\":\"RS256\",\"x5c\":[\"MIIB\"]}", GOOD_CLAIMS, true, JWT_KEY_IN_HEADER, "x5c"},
     {"crit", NULL, "{\"alg\":\"RS256\",\"kid\":\"mint\",\"crit\":[\"exp\"]}", GOOD_CLAIMS, true, JWT_MALFORMED, "crit"},
     {"unknown kid", NULL, "{\"alg\":\"RS256\",\"kid\":\"other\"}", GOOD_CLAIMS, true, JWT_UNKNOWN_KID, "other"},
-    {"alg of another key type", NULL, "{\"alg\":\"ES256\",\"kid\":\"mint\"}", GOOD_CLAIMS, false, JWT_UNKNOWN_KID, "ES256"},
-    {"PS256 claimed, RS256 signed", NULL, "{\"alg\":\"PS256\",\"kid\":\"mint\"}", GOOD_CLAIMS, true, JWT_BAD_SIGNATURE, "PS256"},
+    {"alg of another key type", NULL, "{\"alg\":\"ES256\",\"kid\":\"mint\"}", GOOD_CLAIMS, false, JWT_UNKNOWN_KID,
+     "ES256"},
+    {"PS256 claimed, RS256 signed", NULL, "{\"alg\":\"PS256\",\"kid\":\"mint\"}", GOOD_CLAIMS, true, JWT_BAD_SIGNATURE,
+     "PS256"},
     {"bad signature", NULL, MINT_HDR, GOOD_CLAIMS, false, JWT_BAD_SIGNATURE, "does not verify"},
     {"payload not JSON", NULL, MINT_HDR, "hello", true, JWT_MALFORMED, "payload"},
-    {"exp not an integer", NULL, MINT_HDR, "{\"iss\":\"mint-issuer\",\"exp\":\"tomorrow\"}", true, JWT_MALFORMED, "exp"},
+    {"exp not an integer", NULL, MINT_HDR, "{\"iss\":\"mint-issuer\",\"exp\":\"tomorrow\"}", true, JWT_MALFORMED,
+     "exp"},
     {"exp a fraction", NULL, MINT_HDR, "{\"iss\":\"mint-issuer\",\"exp\":1700003600.5}", true, JWT_MALFORMED, "exp"},
     {"iss not a string", NULL, MINT_HDR, "{\"iss\":1}", true, JWT_MALFORMED, "iss"},
     {"aud an object", NULL, MINT_HDR, "{\"iss\":\"mint-issuer\",\"aud\":{}}", true, JWT_MALFORMED, "aud"},
     {"no iss", NULL, MINT_HDR, "{\"sub\":\"alice\"}", true, JWT_ISSUER, "(none)"},
     {"other iss", NULL, MINT_HDR, "{\"iss\":\"evil\"}", true, JWT_ISSUER, "evil"},
-    {"expired beyond skew", NULL, MINT_HDR, "{\"iss\":\"mint-issuer\",\"exp\":1699999939}", true, JWT_EXPIRED, "skew 60s"},
+    {"expired beyond skew", NULL, MINT_HDR, "{\"iss\":\"mint-issuer\",\"exp\":1699999939}", true, JWT_EXPIRED,
+     "skew 60s"},
     {"nbf beyond skew", NULL, MINT_HDR, "{\"iss\":\"mint-issuer\",\"nbf\":1700000061}", true, JWT_NOT_YET_VALID, "nbf"},
-    {"expired, forged signature (Envoy checks time first)", NULL, MINT_HDR, "{\"iss\":\"mint-issuer\",\"exp\":1}", false, JWT_EXPIRED, "exp"},
+    {"expired, forged signature (Envoy checks time first)", NULL, MINT_HDR, "{\"iss\":\"mint-issuer\",\"exp\":1}",
+     false, JWT_EXPIRED, "exp"},
 };
 
 static void test_refusals(void) {
   const char *dir = test_require_conformance();
-  if (!dir)
-    return;
+  if (!dir) return;
   ASSERT(mint_init(dir));
   struct jwk_set *keys = mint_keys(dir);
   ASSERT(keys);
@@ -173,8 +178,8 @@ static void test_refusals(void) {
     struct jwt t;
     enum jwt_verdict v = jwt_verify(tok, strlen(tok), keys, &ex, FIXED_NOW, &t);
     if (v != r->want || !strstr(t.reason, r->reason))
-      test_fail(__FILE__, __LINE__, "%s: got %s (%s), want %s with \"%s\"", r->name, jwt_verdict_name(v),
-                t.reason, jwt_verdict_name(r->want), r->reason);
+      test_fail(__FILE__, __LINE__, "%s: got %s (%s), want %s with \"%s\"", r->name, jwt_verdict_name(v), t.reason,
+                jwt_verdict_name(r->want), r->reason);
     jwt_clear(&t);
     free(tok);
   }
@@ -184,8 +189,7 @@ static void test_refusals(void) {
 /* Tokens that pass: skew edges, audiences as string or array, kid-less tokens, no sub. */
 static void test_accepts(void) {
   const char *dir = test_require_conformance();
-  if (!dir)
-    return;
+  if (!dir) return;
   ASSERT(mint_init(dir));
   struct jwk_set *keys = mint_keys(dir);
   ASSERT(keys);
@@ -204,8 +208,10 @@ static void test_accepts(void) {
       {"aud other", MINT_HDR, "{\"iss\":\"mint-issuer\",\"aud\":[\"x\"]}", 2, JWT_AUDIENCE},
       {"aud anything when the rule lists none", MINT_HDR, "{\"iss\":\"mint-issuer\",\"aud\":\"x\"}", 0, JWT_OK},
       {"exp at the largest integer", MINT_HDR, "{\"iss\":\"mint-issuer\",\"exp\":9223372036854775807}", 0, JWT_OK},
-      {"nbf at the largest integer", MINT_HDR, "{\"iss\":\"mint-issuer\",\"nbf\":9223372036854775807}", 0, JWT_NOT_YET_VALID},
-      {"exp at the smallest integer", MINT_HDR, "{\"iss\":\"mint-issuer\",\"exp\":-9223372036854775808}", 0, JWT_EXPIRED},
+      {"nbf at the largest integer", MINT_HDR, "{\"iss\":\"mint-issuer\",\"nbf\":9223372036854775807}", 0,
+       JWT_NOT_YET_VALID},
+      {"exp at the smallest integer", MINT_HDR, "{\"iss\":\"mint-issuer\",\"exp\":-9223372036854775808}", 0,
+       JWT_EXPIRED},
       {"typ at+jwt", "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"mint\"}", GOOD_CLAIMS, 0, JWT_OK},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -240,8 +246,10 @@ static void test_jwk_refusals(void) {
       {"OKP X25519", "{\"kty\":\"OKP\",\"crv\":\"X25519\",\"x\":\"AAAA\"}", "Ed25519"},
       {"OKP short", "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"AAAA\"}", "32 bytes"},
       {"alg HS256 on RSA", "{\"kty\":\"RSA\",\"alg\":\"HS256\",\"n\":\"AQAB\",\"e\":\"AQAB\"}", "not a signature"},
-      {"encryption only", "{\"keys\":[{\"kty\":\"RSA\",\"use\":\"enc\",\"n\":\"AQAB\",\"e\":\"AQAB\"}]}", "for signatures"},
-      {"RSA-OAEP only", "{\"keys\":[{\"kty\":\"RSA\",\"alg\":\"RSA-OAEP-256\",\"n\":\"AQAB\",\"e\":\"AQAB\"}]}", "for signatures"},
+      {"encryption only", "{\"keys\":[{\"kty\":\"RSA\",\"use\":\"enc\",\"n\":\"AQAB\",\"e\":\"AQAB\"}]}",
+       "for signatures"},
+      {"RSA-OAEP only", "{\"keys\":[{\"kty\":\"RSA\",\"alg\":\"RSA-OAEP-256\",\"n\":\"AQAB\",\"e\":\"AQAB\"}]}",
+       "for signatures"},
       {"duplicate member", "{\"kty\":\"RSA\",\"kty\":\"EC\"}", "not JSON"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -260,8 +268,9 @@ static void test_jwk_refusals(void) {
   EXPECT(jwk_fits(&set->keys[0], JWK_EDDSA));
   EXPECT(!jwk_fits(&set->keys[0], JWK_ES256));
   /* RFC 8037 A.4: the signature of "Example of Ed25519 signing" with header {"alg":"EdDSA"}. */
-  const char *tok = "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc."
-                    "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg";
+  const char *tok =
+      "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc."
+      "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg";
   struct jwt t;
   EXPECT_INT_EQ(jwt_verify_signature(tok, strlen(tok), set, &t), JWT_OK);
   jwt_clear(&t);
@@ -279,8 +288,8 @@ static void test_base64url(void) {
     int rc;
     const char *out;
   } cases[] = {
-      {"", 0, ""},       {"Zg", 0, "f"},      {"Zm8", 0, "fo"},     {"Zm9v", 0, "foo"}, {"Zm9vYg", 0, "foob"},
-      {"Zg==", -1, NULL}, {"Z", -1, NULL},    {"Zh", -1, NULL},     {"Zm9v+", -1, NULL}, {"Zm9/", -1, NULL},
+      {"", 0, ""},         {"Zg", 0, "f"},       {"Zm8", 0, "fo"},       {"Zm9v", 0, "foo"},  {"Zm9vYg", 0, "foob"},
+      {"Zg==", -1, NULL},  {"Z", -1, NULL},      {"Zh", -1, NULL},       {"Zm9v+", -1, NULL}, {"Zm9/", -1, NULL},
       {"Zm 9v", -1, NULL}, {"Zm9v\n", -1, NULL}, {"_-8", 0, "\xff\xef"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -288,8 +297,7 @@ static void test_base64url(void) {
     size_t n;
     int rc = jwk_base64url_decode(cases[i].in, strlen(cases[i].in), &out, &n);
     EXPECT_INT_EQ(rc < 0 ? -1 : 0, cases[i].rc);
-    if (rc == 0 && cases[i].out)
-      EXPECT_STR_EQ((char *)out, cases[i].out);
+    if (rc == 0 && cases[i].out) EXPECT_STR_EQ((char *)out, cases[i].out);
     free(out);
   }
 }
@@ -299,8 +307,7 @@ static void test_base64url(void) {
 static void test_authenticate(void) {
   const char *dir = test_require_conformance();
   struct istio is;
-  if (!dir || !istio_require(dir, &is))
-    return;
+  if (!dir || !istio_require(dir, &is)) return;
   ASSERT(mint_init(dir));
   struct jwk_set *mk = mint_keys(dir);
   char *expired = mint(MINT_HDR, "{\"iss\":\"mint-issuer\",\"sub\":\"bob\",\"exp\":1000}", true);
@@ -351,17 +358,22 @@ static void test_authenticate(void) {
       {"Authorization without Bearer is no token", "Authorization", "Basic YTpi", "/", 2, JWT_MISSING, 0, NULL, NULL},
       {"demo token in Authorization", "authorization", bearer_demo, "/", 2, JWT_OK, 0, NULL, ISTIO_ISS "/" ISTIO_ISS},
       {"demo token in ?access_token", NULL, NULL, q_demo, 2, JWT_OK, 0, NULL, ISTIO_ISS "/" ISTIO_ISS},
-      {"tampered → 401", "Authorization", bearer_tampered, "/", 2, JWT_BAD_SIGNATURE, 401, "Jwt verification fails", NULL},
+      {"tampered → 401", "Authorization", bearer_tampered, "/", 2, JWT_BAD_SIGNATURE, 401, "Jwt verification fails",
+       NULL},
       {"garbage → 401", "Authorization", "Bearer not-a-jwt", "/", 2, JWT_MALFORMED, 401, NULL, NULL},
-      {"issuer not configured → 401", "Authorization", bearer_stranger, "/", 2, JWT_ISSUER, 401, "Jwt issuer is not configured", NULL},
-      {"mint token at the default location: its rule does not look there", "Authorization", bearer_mint, "/", 2, JWT_ISSUER, 401, "Jwt issuer is not configured", NULL},
+      {"issuer not configured → 401", "Authorization", bearer_stranger, "/", 2, JWT_ISSUER, 401,
+       "Jwt issuer is not configured", NULL},
+      {"mint token at the default location: its rule does not look there", "Authorization", bearer_mint, "/", 2,
+       JWT_ISSUER, 401, "Jwt issuer is not configured", NULL},
       {"expired at its rule's header → 401", "x-jwt", expired, "/", 2, JWT_EXPIRED, 401, "Jwt is expired", NULL},
       {"mint token in its header", "X-JWT", mint_ok, "/", 2, JWT_OK, 0, NULL, "mint-issuer/bob"},
       {"mint token in its param", NULL, NULL, q_mint, 2, JWT_OK, 0, NULL, "mint-issuer/bob"},
-      {"keys not loaded → 401", "authorization", bearer_demo, "/", 0, JWT_KEYS_UNAVAILABLE, 401, "Jwks remote fetch is failed", NULL},
+      {"keys not loaded → 401", "authorization", bearer_demo, "/", 0, JWT_KEYS_UNAVAILABLE, 401,
+       "Jwks remote fetch is failed", NULL},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    struct jwt_header_kv h[] = {{"host", "httpbin"}, {cases[i].hname ? cases[i].hname : "x-other", cases[i].hvalue ? cases[i].hvalue : "1"}};
+    struct jwt_header_kv h[] = {{"host", "httpbin"},
+                                {cases[i].hname ? cases[i].hname : "x-other", cases[i].hvalue ? cases[i].hvalue : "1"}};
     struct jwt_request req = {h, 2, cases[i].path};
     struct jwt_provider nokeys[] = {{&r0, NULL}, {&r1, NULL}};
     struct jwt_outcome o;
@@ -369,12 +381,9 @@ static void test_authenticate(void) {
     if (o.verdict != cases[i].want || o.status != cases[i].status)
       test_fail(__FILE__, __LINE__, "%s: got %s %d (%s)", cases[i].name, jwt_verdict_name(o.verdict), o.status,
                 o.token.reason);
-    if (cases[i].body)
-      EXPECT_STR_EQ(o.body, cases[i].body);
-    if (cases[i].principal)
-      EXPECT_STR_EQ(o.token.principal, cases[i].principal);
-    else
-      EXPECT(o.token.principal == NULL);
+    if (cases[i].body) EXPECT_STR_EQ(o.body, cases[i].body);
+    if (cases[i].principal) EXPECT_STR_EQ(o.token.principal, cases[i].principal);
+    else EXPECT(o.token.principal == NULL);
     jwt_outcome_clear(&o);
   }
 

@@ -166,11 +166,9 @@ static void counts_codes_flags_and_success(void) {
   EXPECT_INT_EQ(s.requests, 10);
   EXPECT(s.success_ratio > 0.79 && s.success_ratio < 0.81); /* a 404 is not a failure; 5xx are */
   ASSERT_INT_EQ(s.ncodes, 3);
-  for (size_t i = 0; i < s.ncodes; i++)
-    EXPECT_INT_EQ(s.codes[i].n, s.codes[i].code == 200 ? 6 : 2);
+  for (size_t i = 0; i < s.ncodes; i++) EXPECT_INT_EQ(s.codes[i].n, s.codes[i].code == 200 ? 6 : 2);
   ASSERT_INT_EQ(s.nflags, 3);
-  for (size_t i = 0; i < s.nflags; i++)
-    EXPECT_INT_EQ(s.flags[i].n, s.flags[i].flags == 0 ? 8 : 1);
+  for (size_t i = 0; i < s.nflags; i++) EXPECT_INT_EQ(s.flags[i].n, s.flags[i].flags == 0 ? 8 : 1);
   uint64_t errors;
   EXPECT_INT_EQ(labtel_requests_at(&t, 2, REPORTER_SOURCE, &errors), 2);
   EXPECT_INT_EQ(errors, 2);
@@ -220,8 +218,12 @@ static void report_names_the_security_policy(void) {
   telemetry_peer_set(&me, "reviews-v1", "default", "reviews", "v1");
   telemetry_peer_set(&caller, "productpage-v1", "default", "productpage", "v1");
   t.self = me;
-  struct telemetry_request r = {.reporter = REPORTER_DESTINATION, .source = &caller, .destination = &me,
-                                .service = REVIEWS, .code = 200, .mutual_tls = 1};
+  struct telemetry_request r = {.reporter = REPORTER_DESTINATION,
+                                .source = &caller,
+                                .destination = &me,
+                                .service = REVIEWS,
+                                .code = 200,
+                                .mutual_tls = 1};
   ASSERT_INT_EQ(telemetry_record(&t, &r), 0);
   r.reporter = REPORTER_SOURCE;
   ASSERT_INT_EQ(telemetry_record(&t, &r), 0);

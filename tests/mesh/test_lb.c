@@ -38,12 +38,16 @@ static void policy_selects_algorithm(void) {
       {{.present = true, .simple_set = true, .simple = RESOURCE_LB_ROUND_ROBIN}, false, "ROUND_ROBIN"},
       {{.present = true, .simple_set = true, .simple = RESOURCE_LB_RANDOM}, false, "RANDOM"},
       {{.present = true, .simple_set = true, .simple = RESOURCE_LB_PASSTHROUGH}, false, "RANDOM"},
-      {{.present = true, .hash_present = true, .consistent_hash = {.key = RESOURCE_HASH_HEADER, .ring_size = {1024, false}}},
-       false, "RING_HASH"},
+      {{.present = true,
+        .hash_present = true,
+        .consistent_hash = {.key = RESOURCE_HASH_HEADER, .ring_size = {1024, false}}},
+       false,
+       "RING_HASH"},
       {{.present = true,
         .hash_present = true,
         .consistent_hash = {.key = RESOURCE_HASH_HEADER, .maglev = true, .maglev_table_size = {65537, false}}},
-       false, "MAGLEV"},
+       false,
+       "MAGLEV"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct lb lb;
@@ -53,8 +57,8 @@ static void policy_selects_algorithm(void) {
   }
   EXPECT(lb_algorithm_find("round_robin") != NULL);
   EXPECT(lb_algorithm_find("LEAST_CONNECTIONS") == NULL);
-  struct resource_load_balancer bad = {.present = true, .hash_present = true,
-                                       .consistent_hash = {.maglev = true, .maglev_table_size = {65536, true}}};
+  struct resource_load_balancer bad = {
+      .present = true, .hash_present = true, .consistent_hash = {.maglev = true, .maglev_table_size = {65536, true}}};
   struct lb lb;
   EXPECT_INT_EQ(lb_init(&lb, &bad, KEYS, 3), -EINVAL); /* maglev needs a prime table size */
   lb_free(&lb);
@@ -284,5 +288,5 @@ static void same_seed_same_picks(void) {
 }
 
 TEST_CASES(TEST(policy_selects_algorithm), TEST(round_robin_order_skips_unavailable),
-           TEST(least_request_prefers_fewer_active), TEST(random_is_uniform), TEST(consistent_hash_is_sticky_and_spreads),
-           TEST(hash_keys_from_requests), TEST(same_seed_same_picks))
+           TEST(least_request_prefers_fewer_active), TEST(random_is_uniform),
+           TEST(consistent_hash_is_sticky_and_spreads), TEST(hash_keys_from_requests), TEST(same_seed_same_picks))

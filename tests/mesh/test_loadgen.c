@@ -74,8 +74,9 @@ static void test_request_build(void) {
   /* Through a proxy: absolute-form, as curl with http_proxy; user headers win over ours. */
   const char *h[] = {"Host: bookinfo.example.com", "x-test:  a b ", "User-Agent: fortio"};
   ASSERT_INT_EQ(loadgen_request_build(&b, "GET", &u, 1, h, 3, &bad), 0);
-  EXPECT_STR_EQ(buf_cstr(&b), "GET http://httpbin:8000/get?a=1 HTTP/1.1\r\nHost: bookinfo.example.com\r\n"
-                              "x-test: a b\r\nUser-Agent: fortio\r\n\r\n");
+  EXPECT_STR_EQ(buf_cstr(&b),
+                "GET http://httpbin:8000/get?a=1 HTTP/1.1\r\nHost: bookinfo.example.com\r\n"
+                "x-test: a b\r\nUser-Agent: fortio\r\n\r\n");
   buf_reset(&b);
   ASSERT_INT_EQ(loadgen_request_build(&b, "POST", &u, 0, NULL, 0, &bad), 0);
   EXPECT_STR_CONTAINS(buf_cstr(&b), "\r\ncontent-length: 0\r\n");
@@ -256,21 +257,23 @@ static void test_open_loop_accuracy_1000rps(void) {
    * for a reply still in flight (their wait is in the latency). */
   EXPECT(res->lateness.count > 0 && res->lateness.count <= 2000);
   const struct hist *l = &res->latency, *late = &res->lateness;
-  printf("# 1000 rps x 4 connections, 2 s, no-op origin (%s build): achieved %.1f qps (engine), %.1f qps (wall "
-         "clock, %.3f s)\n",
+  printf(
+      "# 1000 rps x 4 connections, 2 s, no-op origin (%s build): achieved %.1f qps (engine), %.1f qps (wall "
+      "clock, %.3f s)\n",
 #ifdef __OPTIMIZE__
-         "optimised",
+      "optimised",
 #else
-         "unoptimised",
+      "unoptimised",
 #endif
-         res->qps, wall_qps, r->wall_s);
+      res->qps, wall_qps, r->wall_s);
   printf("# latency from intended send time, us: p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f max %.1f mean %.1f\n",
          hist_quantile(l, 0.5) / 1e3, hist_quantile(l, 0.9) / 1e3, hist_quantile(l, 0.99) / 1e3,
          hist_quantile(l, 0.999) / 1e3, hist_max(l) / 1e3, hist_mean(l) / 1e3);
-  printf("# generator's own lateness (intended -> actual send, %llu requests sent on a free connection), us: "
-         "p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f max %.1f\n",
-         (unsigned long long)late->count, hist_quantile(late, 0.5) / 1e3, hist_quantile(late, 0.9) / 1e3,
-         hist_quantile(late, 0.99) / 1e3, hist_quantile(late, 0.999) / 1e3, hist_max(late) / 1e3);
+  printf(
+      "# generator's own lateness (intended -> actual send, %llu requests sent on a free connection), us: "
+      "p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f max %.1f\n",
+      (unsigned long long)late->count, hist_quantile(late, 0.5) / 1e3, hist_quantile(late, 0.9) / 1e3,
+      hist_quantile(late, 0.99) / 1e3, hist_quantile(late, 0.999) / 1e3, hist_max(late) / 1e3);
   free_run(r);
 }
 
@@ -329,7 +332,7 @@ static void test_latency_counts_the_wait_for_a_busy_connection(void) {
   EXPECT_INT_EQ(fixture_stop(&f), 0);
   const struct loadgen_result *res = &r->lg.result;
   EXPECT_INT_EQ(res->codes[200], 40);
-  EXPECT_INT_GE(hist_max(&res->latency), 500000000);    /* >= 500 ms */
+  EXPECT_INT_GE(hist_max(&res->latency), 500000000);           /* >= 500 ms */
   EXPECT_INT_GE(hist_quantile(&res->latency, 0.5), 200000000); /* the median waited too */
   EXPECT_INT_LE(hist_quantile(&res->latency, 0), 40000000);    /* the first did not */
   /* Achieved rate is what the server sustained (~50/s), not the 200 asked for. */
@@ -380,10 +383,8 @@ static void on_flags_request(struct server_request *req) {
   struct run *r = req->user;
   r->hits++;
   if (slice_eq_str_nocase(req->path, "/uo")) {
-    if (r->hits % 2)
-      server_respond(req, 503, "text/plain", "overflow", 8, "x-meshlab-response-flags: UO\r\n");
-    else
-      server_respond(req, 200, "text/plain", "ok", 2, "x-meshlab-response-flags: -\r\n");
+    if (r->hits % 2) server_respond(req, 503, "text/plain", "overflow", 8, "x-meshlab-response-flags: UO\r\n");
+    else server_respond(req, 200, "text/plain", "ok", 2, "x-meshlab-response-flags: -\r\n");
   } else if (slice_eq_str_nocase(req->path, "/ov")) {
     server_respond(req, 503, "text/plain", "overflow", 8, "x-envoy-overloaded: true\r\n");
   } else if (slice_eq_str_nocase(req->path, "/multi")) {

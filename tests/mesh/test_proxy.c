@@ -546,8 +546,8 @@ static void idle_connections_close_after_idle_timeout(void) {
     }
     uint64_t start = uv_hrtime();
     char buf[256];
-    EXPECT_INT_EQ(recv_within(&c, 200, buf, sizeof buf), 0); /* still open before the timeout */
-    EXPECT_INT_EQ(recv_within(&c, 1500, buf, sizeof buf), -1);  /* closed, with nothing sent */
+    EXPECT_INT_EQ(recv_within(&c, 200, buf, sizeof buf), 0);   /* still open before the timeout */
+    EXPECT_INT_EQ(recv_within(&c, 1500, buf, sizeof buf), -1); /* closed, with nothing sent */
     EXPECT_INT_GE(ms_since(start), 280);
     EXPECT_INT_LE(ms_since(start), 1500);
     client_close(&c);
@@ -595,7 +595,8 @@ static void speaks_http10_and_reframes(void) {
   EXPECT_STR_EQ(buf_cstr(&r.body), "after continue");
   client_response_free(&r);
   /* HEAD keeps Content-Length and sends no body. */
-  ASSERT_INT_EQ(client_send_str(&c, "HEAD /size/50 HTTP/1.1\r\nHost: t\r\n\r\nGET /size/4 HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
+  ASSERT_INT_EQ(client_send_str(&c, "HEAD /size/50 HTTP/1.1\r\nHost: t\r\n\r\nGET /size/4 HTTP/1.1\r\nHost: t\r\n\r\n"),
+                0);
   http_parser_free(c.parser);
   c.parser = NULL;
   /* Read the HEAD response by hand: our client parser would expect a body. */

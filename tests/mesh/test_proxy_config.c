@@ -204,13 +204,13 @@ static void authenticates_then_authorizes_inbound(void) {
   struct issuer_claims claims = {.sub = "alice", .groups = groups, .groups_len = 1};
   char *token = NULL;
   ASSERT_INT_EQ(issuer_mint(&is, &claims, (int64_t)time(NULL), &token, err, sizeof err), 0);
-  json_t *pol = json_pack("[{s:s,s:s,s:{s:s},s:{s:[{s:s,s:s,s:s}]}},"
-                          " {s:s,s:s,s:{s:s},s:{s:s,s:[{s:[{s:{s:[s]}}]}]}}]",
-                          "apiVersion", "security.istio.io/v1", "kind", "RequestAuthentication", "metadata", "name",
-                          "jwt", "spec", "jwtRules", "issuer", ISSUER_NAME, "jwks", is.jwks, "outputPayloadToHeader",
-                          "x-jwt-payload", "apiVersion", "security.istio.io/v1", "kind", "AuthorizationPolicy",
-                          "metadata", "name", "deny-size-1", "spec", "action", "DENY", "rules", "to", "operation",
-                          "paths", "/size/1");
+  json_t *pol = json_pack(
+      "[{s:s,s:s,s:{s:s},s:{s:[{s:s,s:s,s:s}]}},"
+      " {s:s,s:s,s:{s:s},s:{s:s,s:[{s:[{s:{s:[s]}}]}]}}]",
+      "apiVersion", "security.istio.io/v1", "kind", "RequestAuthentication", "metadata", "name", "jwt", "spec",
+      "jwtRules", "issuer", ISSUER_NAME, "jwks", is.jwks, "outputPayloadToHeader", "x-jwt-payload", "apiVersion",
+      "security.istio.io/v1", "kind", "AuthorizationPolicy", "metadata", "name", "deny-size-1", "spec", "action",
+      "DENY", "rules", "to", "operation", "paths", "/size/1");
   /* destination.ip is the listener's own address. */
   json_array_append_new(pol, json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:[{s:[{s:{s:[s]}}],s:[{s:s,s:[s]}]}]}}", "apiVersion",
                                        "security.istio.io/v1", "kind", "AuthorizationPolicy", "metadata", "name",

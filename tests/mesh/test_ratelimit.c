@@ -31,8 +31,7 @@ static void bucket_timeline(void) {
     EXPECT_INT_EQ(token_bucket_peek(&b, t0), cases[i].max); /* starts full */
     for (size_t s = 0; s < 6 && cases[i].steps[s].at >= 0; s++) {
       int granted = 0;
-      for (int k = 0; k < cases[i].steps[s].takes; k++)
-        granted += token_bucket_take(&b, cases[i].steps[s].at);
+      for (int k = 0; k < cases[i].steps[s].takes; k++) granted += token_bucket_take(&b, cases[i].steps[s].at);
       if (granted != cases[i].steps[s].granted)
         test_fail(__FILE__, __LINE__, "bucket %zu at %lld ms: %d of %d taken, want %d", i,
                   (long long)cases[i].steps[s].at, granted, cases[i].steps[s].takes, cases[i].steps[s].granted);
@@ -43,8 +42,7 @@ static void bucket_timeline(void) {
 static void refill_caps_and_keeps_phase(void) {
   struct token_bucket b;
   token_bucket_init(&b, 5, 2, 100, 0);
-  for (int k = 0; k < 5; k++)
-    EXPECT(token_bucket_take(&b, 0));
+  for (int k = 0; k < 5; k++) EXPECT(token_bucket_take(&b, 0));
   EXPECT_INT_EQ(token_bucket_peek(&b, 99), 0);  /* no partial intervals */
   EXPECT_INT_EQ(token_bucket_peek(&b, 150), 2); /* one fill */
   EXPECT_INT_EQ(token_bucket_peek(&b, 199), 2); /* peeking at 150 did not move the phase */
@@ -76,8 +74,7 @@ static void filter_percentages(void) {
     struct rng rng;
     rng_seed(&rng, 5);
     int count[3] = {0};
-    for (int k = 0; k < 10; k++)
-      count[ratelimit_check(&cfg, &b, &rng, k)]++;
+    for (int k = 0; k < 10; k++) count[ratelimit_check(&cfg, &b, &rng, k)]++;
     if (count[RATELIMIT_PASS] != cases[i].want_pass || count[RATELIMIT_LIMITED] != cases[i].want_limited ||
         count[RATELIMIT_NOT_ENFORCED] != cases[i].want_not_enforced)
       test_fail(__FILE__, __LINE__, "%s: pass %d limited %d not-enforced %d, want %d %d %d", cases[i].what,
@@ -105,8 +102,7 @@ static void half_enabled_about_half_checked(void) {
     /* The twin replays the draws: enabled per million, then enforced on a miss.
      */
     bool enabled = rng_below(&twin, 1000000) < 500000;
-    if (enabled)
-      (void)rng_below(&twin, 1000000);
+    if (enabled) (void)rng_below(&twin, 1000000);
     EXPECT_INT_EQ(v, enabled ? RATELIMIT_LIMITED : RATELIMIT_PASS);
     limited += v == RATELIMIT_LIMITED;
   }
@@ -128,8 +124,8 @@ static void buckets_kept_across_pushes(void) {
   rng_seed(&rng, 1);
   struct ratelimit_slot *s = ratelimit_buckets_get(&bs, "inbound|9080", &cfg, 0);
   uint32_t left = 99;
-  static const enum ratelimit_verdict want[] = {RATELIMIT_PASS, RATELIMIT_PASS, RATELIMIT_PASS, RATELIMIT_PASS,
-                                                RATELIMIT_LIMITED, RATELIMIT_LIMITED};
+  static const enum ratelimit_verdict want[] = {RATELIMIT_PASS, RATELIMIT_PASS,    RATELIMIT_PASS,
+                                                RATELIMIT_PASS, RATELIMIT_LIMITED, RATELIMIT_LIMITED};
   static const uint32_t want_left[] = {3, 2, 1, 0, 0, 0};
   for (size_t k = 0; k < 6; k++) {
     EXPECT_INT_EQ(ratelimit_slot_check(s, &cfg, &rng, 10, &left), want[k]);
@@ -154,8 +150,8 @@ static void buckets_kept_across_pushes(void) {
   EXPECT_INT_EQ(token_bucket_peek(&s->bucket, 30), 10);
   EXPECT_INT_EQ(s->stats.enabled, 6);
   /* Not enforced: passes, counted as rate limited but not enforced; not enabled: not counted. */
-  struct resource_local_rate_limit lax = {.max_tokens = 0, .tokens_per_fill = 1, .fill_interval_ms = 60000,
-                                          .enabled_percent = 100, .enforced_percent = 0};
+  struct resource_local_rate_limit lax = {
+      .max_tokens = 0, .tokens_per_fill = 1, .fill_interval_ms = 60000, .enabled_percent = 100, .enforced_percent = 0};
   struct ratelimit_slot *l = ratelimit_buckets_get(&bs, "http.8080", &lax, 0);
   EXPECT_INT_EQ(ratelimit_slot_check(l, &lax, &rng, 1, NULL), RATELIMIT_NOT_ENFORCED);
   lax.enabled_percent = 0;

@@ -25,9 +25,11 @@ static void check_matches(const struct accepts *c, bool icase) {
     return;
   }
   for (int i = 0; i < 4 && c->yes[i]; i++)
-    if (regexec(&re, c->yes[i], 0, NULL, 0) != 0) test_fail(__FILE__, __LINE__, "%s should match \"%s\"", c->re, c->yes[i]);
+    if (regexec(&re, c->yes[i], 0, NULL, 0) != 0)
+      test_fail(__FILE__, __LINE__, "%s should match \"%s\"", c->re, c->yes[i]);
   for (int i = 0; i < 4 && c->no[i]; i++)
-    if (regexec(&re, c->no[i], 0, NULL, 0) == 0) test_fail(__FILE__, __LINE__, "%s should not match \"%s\"", c->re, c->no[i]);
+    if (regexec(&re, c->no[i], 0, NULL, 0) == 0)
+      test_fail(__FILE__, __LINE__, "%s should not match \"%s\"", c->re, c->no[i]);
   regfree(&re);
 }
 
@@ -41,8 +43,7 @@ static void common_subset_and_full_match(void) {
       {"[[:alpha:]]+", {"abc"}, {"ab1"}},
       {"x{", {"x{"}, {"x"}}, /* a '{' that starts no repetition is a literal */
   };
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-    check_matches(&cases[i], false);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_matches(&cases[i], false);
 }
 
 static void re2_classes_and_escapes(void) {
@@ -64,8 +65,7 @@ static void re2_classes_and_escapes(void) {
       {"[^\\^]", {"a"}, {"^"}},
       {"a\\tb", {"a\tb"}, {"atb"}},
   };
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-    check_matches(&cases[i], false);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_matches(&cases[i], false);
 }
 
 static void groups_flags_and_lazy_quantifiers(void) {
@@ -78,8 +78,7 @@ static void groups_flags_and_lazy_quantifiers(void) {
       {"a??b", {"ab", "b"}, {"aab"}},
       {"a{1,2}?", {"a", "aa"}, {"aaa"}},
   };
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-    check_matches(&cases[i], false);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_matches(&cases[i], false);
   /* The caller's case-insensitivity (an ignoreUriCase-like flag) applies too. */
   static const struct accepts ci = {"abc", {"ABC"}, {"abd"}};
   check_matches(&ci, true);
@@ -90,11 +89,13 @@ static void refusals_name_the_piece(void) {
     const char *re;
     const char *piece; /* the reason names it */
   } cases[] = {
-      {"\\bfoo", "\\b"},          {"foo\\z", "\\z"},          {"\\Afoo", "\\A"},
-      {"(a)\\1", "\\1"},          {"\\pL+", "\\p"},           {"\\x41", "\\x"},
-      {"[\\D]", "\\D"},           {"a(?i)b", "(?i"},          {"(?i:ab)", "(?i:"},
-      {"(?=a)", "(?="},           {"[abc", "closing ]"},      {"abc\\", "lone backslash"},
-      {"[a\\", "lone backslash"},    {"(abc", "not a valid regular expression"},
+      {"\\bfoo", "\\b"},          {"foo\\z", "\\z"},
+      {"\\Afoo", "\\A"},          {"(a)\\1", "\\1"},
+      {"\\pL+", "\\p"},           {"\\x41", "\\x"},
+      {"[\\D]", "\\D"},           {"a(?i)b", "(?i"},
+      {"(?i:ab)", "(?i:"},        {"(?=a)", "(?="},
+      {"[abc", "closing ]"},      {"abc\\", "lone backslash"},
+      {"[a\\", "lone backslash"}, {"(abc", "not a valid regular expression"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     regex_t re;

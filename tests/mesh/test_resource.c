@@ -17,8 +17,7 @@
 
 static void test_bookinfo_networking_all_parse(void) {
   const char *dir = test_require_conformance();
-  if (dir == NULL)
-    return;
+  if (dir == NULL) return;
   /* Every file of the folder, including any added later, must parse. */
   char path[1024];
   snprintf(path, sizeof path, "%s/istio/bookinfo-networking", dir);
@@ -28,8 +27,7 @@ static void test_bookinfo_networking_all_parse(void) {
   struct dirent *e;
   while ((e = readdir(dh)) != NULL) {
     size_t n = strlen(e->d_name);
-    if (n < 5 || strcmp(e->d_name + n - 5, ".yaml") != 0)
-      continue;
+    if (n < 5 || strcmp(e->d_name + n - 5, ".yaml") != 0) continue;
     char rel[512];
     snprintf(rel, sizeof rel, "bookinfo-networking/%s", e->d_name);
     struct resource_list list;
@@ -37,8 +35,7 @@ static void test_bookinfo_networking_all_parse(void) {
     resource_list_init(&list);
     diag_list_init(&d);
     int got = parse_conformance(rel, &list, &d);
-    if (got < 1)
-      test_fail(__FILE__, __LINE__, "%s: %d resources", rel, got);
+    if (got < 1) test_fail(__FILE__, __LINE__, "%s: %d resources", rel, got);
     EXPECT_INT_EQ(diag_count(&d, DIAG_ERROR), 0);
     for (size_t i = 0; i < list.len; i++) {
       EXPECT(resource_kind_is_istio(list.items[i]->kind));
@@ -58,8 +55,7 @@ static void test_bookinfo_networking_content(void) {
   struct diag_list d;
   resource_list_init(&l);
   diag_list_init(&d);
-  if (parse_conformance("bookinfo-networking/virtual-service-reviews-80-20.yaml", &l, &d) != 1)
-    goto out;
+  if (parse_conformance("bookinfo-networking/virtual-service-reviews-80-20.yaml", &l, &d) != 1) goto out;
   const struct resource_virtual_service *vs = &l.items[0]->spec.virtual_service;
   ASSERT_INT_EQ(vs->hosts_len, 1);
   EXPECT_STR_EQ(vs->hosts[0].written, "reviews");
@@ -75,8 +71,7 @@ static void test_bookinfo_networking_content(void) {
   EXPECT(!vs->http[0].retries.attempts.set);
   EXPECT(!vs->http[0].timeout.set);
 
-  if (parse_conformance("bookinfo-networking/virtual-service-ratings-test-delay.yaml", &l, &d) != 1)
-    goto out;
+  if (parse_conformance("bookinfo-networking/virtual-service-ratings-test-delay.yaml", &l, &d) != 1) goto out;
   vs = &l.items[1]->spec.virtual_service;
   ASSERT_INT_EQ(vs->http_len, 2);
   ASSERT_INT_EQ(vs->http[0].match_len, 1);
@@ -88,8 +83,7 @@ static void test_bookinfo_networking_content(void) {
   EXPECT_INT_EQ(vs->http[0].fault.delay.fixed_delay.ms, 7000);
   EXPECT(vs->http[0].fault.delay.percentage.value == 100.0);
 
-  if (parse_conformance("bookinfo-networking/bookinfo-gateway.yaml", &l, &d) != 2)
-    goto out;
+  if (parse_conformance("bookinfo-networking/bookinfo-gateway.yaml", &l, &d) != 2) goto out;
   const struct resource *gw = find(&l, RESOURCE_GATEWAY, "bookinfo-gateway");
   ASSERT(gw != NULL);
   ASSERT_INT_EQ(gw->spec.gateway.servers_len, 1);
@@ -104,8 +98,7 @@ static void test_bookinfo_networking_content(void) {
   EXPECT_INT_EQ(bvs->spec.virtual_service.http[0].match[1].uri.type, RESOURCE_MATCH_PREFIX);
   EXPECT_INT_EQ(bvs->spec.virtual_service.http[0].route[0].destination.port, 9080);
 
-  if (parse_conformance("bookinfo-networking/egress-rule-google-apis.yaml", &l, &d) != 3)
-    goto out;
+  if (parse_conformance("bookinfo-networking/egress-rule-google-apis.yaml", &l, &d) != 3) goto out;
   const struct resource *se = find(&l, RESOURCE_SERVICE_ENTRY, "googleapis");
   ASSERT(se != NULL);
   EXPECT_INT_EQ(se->spec.service_entry.resolution, RESOURCE_RESOLUTION_DNS);
@@ -113,12 +106,10 @@ static void test_bookinfo_networking_content(void) {
   EXPECT_STR_EQ(se->spec.service_entry.hosts[0].fqdn, "www.googleapis.com");
   const struct resource *dr = find(&l, RESOURCE_DESTINATION_RULE, "originate-tls-for-googleapis");
   ASSERT(dr != NULL);
-  EXPECT_INT_EQ(dr->spec.destination_rule.traffic_policy.load_balancer.simple,
-                RESOURCE_LB_ROUND_ROBIN);
+  EXPECT_INT_EQ(dr->spec.destination_rule.traffic_policy.load_balancer.simple, RESOURCE_LB_ROUND_ROBIN);
   ASSERT_INT_EQ(dr->spec.destination_rule.traffic_policy.port_level_len, 1);
   EXPECT_INT_EQ(dr->spec.destination_rule.traffic_policy.port_level[0].port, 443);
-  EXPECT_INT_EQ(dr->spec.destination_rule.traffic_policy.port_level[0].tls.mode,
-                RESOURCE_TLS_SIMPLE);
+  EXPECT_INT_EQ(dr->spec.destination_rule.traffic_policy.port_level[0].tls.mode, RESOURCE_TLS_SIMPLE);
 out:
   resource_list_free(&l);
   diag_list_free(&d);
@@ -129,8 +120,7 @@ static void test_bookinfo_platform(void) {
   struct diag_list d;
   resource_list_init(&l);
   diag_list_init(&d);
-  if (parse_conformance("bookinfo-platform/bookinfo.yaml", &l, &d) < 0)
-    goto out;
+  if (parse_conformance("bookinfo-platform/bookinfo.yaml", &l, &d) < 0) goto out;
   EXPECT_INT_EQ(count_kind(&l, RESOURCE_SERVICE), 4);
   EXPECT_INT_EQ(count_kind(&l, RESOURCE_SERVICE_ACCOUNT), 4);
   EXPECT_INT_EQ(count_kind(&l, RESOURCE_DEPLOYMENT), 6);
@@ -181,8 +171,7 @@ static void test_bookinfo_platform(void) {
   EXPECT(volumes_noted);
   const struct resource *pp = find(&l, RESOURCE_DEPLOYMENT, "productpage-v1");
   ASSERT(pp != NULL);
-  EXPECT_STR_EQ(resource_map_get(&pp->spec.deployment.pod_annotations, "prometheus.io/port"),
-                "9080");
+  EXPECT_STR_EQ(resource_map_get(&pp->spec.deployment.pod_annotations, "prometheus.io/port"), "9080");
   const struct resource *svc = find(&l, RESOURCE_SERVICE, "reviews");
   ASSERT(svc != NULL);
   ASSERT_INT_EQ(svc->spec.service.ports_len, 1);
@@ -194,8 +183,7 @@ static void test_bookinfo_platform(void) {
   EXPECT(find(&l, RESOURCE_SERVICE_ACCOUNT, "bookinfo-productpage") != NULL);
 
   size_t before = l.len;
-  if (parse_conformance("bookinfo-platform/bookinfo-versions.yaml", &l, &d) < 0)
-    goto out;
+  if (parse_conformance("bookinfo-platform/bookinfo-versions.yaml", &l, &d) < 0) goto out;
   EXPECT_INT_EQ(l.len - before, 6);
   const struct resource *v2 = find(&l, RESOURCE_SERVICE, "reviews-v2");
   ASSERT(v2 != NULL);
@@ -210,8 +198,7 @@ static void test_samples_httpbin_and_clients(void) {
   struct diag_list d;
   resource_list_init(&l);
   diag_list_init(&d);
-  if (parse_conformance("samples-httpbin/httpbin.yaml", &l, &d) != 3)
-    goto out;
+  if (parse_conformance("samples-httpbin/httpbin.yaml", &l, &d) != 3) goto out;
   const struct resource *svc = find(&l, RESOURCE_SERVICE, "httpbin");
   ASSERT(svc != NULL);
   EXPECT_INT_EQ(svc->spec.service.ports[0].port, 8000);
@@ -227,8 +214,7 @@ static void test_samples_httpbin_and_clients(void) {
   static const char *const clients[] = {"samples-clients/curl.yaml", "samples-clients/sleep.yaml",
                                         "samples-clients/fortio-deploy.yaml"};
   for (size_t i = 0; i < 3; i++)
-    if (parse_conformance(clients[i], &l, &d) < 2)
-      goto out;
+    if (parse_conformance(clients[i], &l, &d) < 2) goto out;
   const struct resource *curl = find(&l, RESOURCE_DEPLOYMENT, "curl");
   ASSERT(curl != NULL);
   EXPECT_STR_EQ(curl->spec.deployment.service_account_name, "curl");
@@ -243,8 +229,8 @@ static void test_samples_httpbin_and_clients(void) {
   EXPECT_STR_EQ(resource_map_get(&fortio->spec.deployment.labels, "app"), "fortio");
   ASSERT_INT_EQ(fortio->spec.deployment.containers[0].ports_len, 2);
   EXPECT_STR_EQ(fortio->spec.deployment.containers[0].ports[1].name, "grpc-ping");
-  EXPECT_STR_CONTAINS(resource_map_get(&fortio->spec.deployment.pod_annotations,
-                                       "proxy.istio.io/config"), "inclusionPrefixes");
+  EXPECT_STR_CONTAINS(resource_map_get(&fortio->spec.deployment.pod_annotations, "proxy.istio.io/config"),
+                      "inclusionPrefixes");
   EXPECT_INT_EQ(diag_count(&d, DIAG_ERROR), 0);
 out:
   resource_list_free(&l);
@@ -260,237 +246,276 @@ static const struct {
   const char *path;
   const char *message;
 } FAILURES[] = {
-    {"unknown field", VS_HEAD "  - route:\n    - destination:\n        host: reviews\n"
-                              "    timeoutt: 1s\n",
+    {"unknown field",
+     VS_HEAD "  - route:\n    - destination:\n        host: reviews\n"
+             "    timeoutt: 1s\n",
      11, 5, "spec.http[0].timeoutt", "unknown field 'timeoutt'; did you mean 'timeout'?"},
     {"typo destinaton", VS_HEAD "  - route:\n    - destinaton:\n        host: reviews\n", 9, 7,
      "spec.http[0].route[0].destinaton", "did you mean 'destination'?"},
-    {"unknown top-level", "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspecs: {}\n", 4,
-     1, "specs", "did you mean 'spec'?"},
-    {"unknown field no suggestion", DR_HEAD "  trafficPolicy:\n    bogus: 1\n", 8, 5,
-     "spec.trafficPolicy.bogus", "expected one of: loadBalancer, connectionPool"},
-    {"consecutiveErrors", DR_HEAD "  trafficPolicy:\n    outlierDetection:\n"
-                                  "      consecutiveErrors: 5\n",
+    {"unknown top-level", "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspecs: {}\n", 4, 1, "specs",
+     "did you mean 'spec'?"},
+    {"unknown field no suggestion", DR_HEAD "  trafficPolicy:\n    bogus: 1\n", 8, 5, "spec.trafficPolicy.bogus",
+     "expected one of: loadBalancer, connectionPool"},
+    {"consecutiveErrors",
+     DR_HEAD "  trafficPolicy:\n    outlierDetection:\n"
+             "      consecutiveErrors: 5\n",
      9, 7, "spec.trafficPolicy.outlierDetection.consecutiveErrors", "use consecutive5xxErrors"},
-    {"fault percent", VS_HEAD "  - fault:\n      delay:\n        percent: 50\n"
-                              "        fixedDelay: 7s\n" ROUTE,
+    {"fault percent",
+     VS_HEAD "  - fault:\n      delay:\n        percent: 50\n"
+             "        fixedDelay: 7s\n" ROUTE,
      10, 9, "spec.http[0].fault.delay.percent", "use percentage.value"},
-    {"abort percent", VS_HEAD "  - fault:\n      abort:\n        httpStatus: 503\n"
-                              "        percent: 10\n" ROUTE,
+    {"abort percent",
+     VS_HEAD "  - fault:\n      abort:\n        httpStatus: 503\n"
+             "        percent: 10\n" ROUTE,
      11, 9, "spec.http[0].fault.abort.percent", "use percentage.value"},
     {"duration without unit", VS_HEAD "  - timeout: 5\n" ROUTE, 8, 14, "spec.http[0].timeout",
      "'5' is not a duration: the unit is missing; write 5s (seconds) or 5ms"},
-    {"bad duration", VS_HEAD "  - timeout: 5x\n" ROUTE, 8, 14, "spec.http[0].timeout",
-     "'5x' is not a valid duration"},
-    {"duration zero", VS_HEAD "  - timeout: 0s\n" ROUTE, 8, 14, "spec.http[0].timeout",
-     "at least 1ms"},
-    {"sub-ms duration", VS_HEAD "  - timeout: 1500us\n" ROUTE, 8, 14, "spec.http[0].timeout",
-     "whole milliseconds"},
+    {"bad duration", VS_HEAD "  - timeout: 5x\n" ROUTE, 8, 14, "spec.http[0].timeout", "'5x' is not a valid duration"},
+    {"duration zero", VS_HEAD "  - timeout: 0s\n" ROUTE, 8, 14, "spec.http[0].timeout", "at least 1ms"},
+    {"sub-ms duration", VS_HEAD "  - timeout: 1500us\n" ROUTE, 8, 14, "spec.http[0].timeout", "whole milliseconds"},
     {"bad enum", DR_HEAD "  trafficPolicy:\n    loadBalancer:\n      simple: FASTEST\n", 9, 15,
      "spec.trafficPolicy.loadBalancer.simple",
      "invalid value 'FASTEST'; expected one of: UNSPECIFIED, LEAST_REQUEST, ROUND_ROBIN, "
      "RANDOM, PASSTHROUGH, LEAST_CONN"},
-    {"quoted number", VS_HEAD "  - route:\n    - destination: {host: reviews, subset: v1}\n"
-                              "      weight: \"50\"\n"
-                              "    - destination: {host: reviews, subset: v2}\n      weight: 50\n",
+    {"quoted number",
+     VS_HEAD "  - route:\n    - destination: {host: reviews, subset: v1}\n"
+             "      weight: \"50\"\n"
+             "    - destination: {host: reviews, subset: v2}\n      weight: 50\n",
      10, 15, "spec.http[0].route[0].weight", "got the string \"50\"; remove the quotes"},
-    {"string for list", "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n"
-                        "  name: r\nspec:\n  hosts: reviews\n  http: []\n",
+    {"string for list",
+     "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n"
+     "  name: r\nspec:\n  hosts: reviews\n  http: []\n",
      6, 10, "spec.hosts", "expected a list"},
-    {"number for string", DR_HEAD "  subsets:\n  - name: v1\n    labels:\n      version: 1\n", 10,
-     16, "spec.subsets[0].labels.version", "expected a string, got the number 1; quote it: \"1\""},
-    {"bool for number", DR_HEAD "  trafficPolicy:\n    connectionPool:\n      tcp:\n"
-                                "        maxConnections: yes\n",
+    {"number for string", DR_HEAD "  subsets:\n  - name: v1\n    labels:\n      version: 1\n", 10, 16,
+     "spec.subsets[0].labels.version", "expected a string, got the number 1; quote it: \"1\""},
+    {"bool for number",
+     DR_HEAD "  trafficPolicy:\n    connectionPool:\n      tcp:\n"
+             "        maxConnections: yes\n",
      10, 25, "spec.trafficPolicy.connectionPool.tcp.maxConnections", "expected an integer"},
-    {"missing name", "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n"
-                     "  namespace: default\nspec:\n  servers: []\n",
+    {"missing name",
+     "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n"
+     "  namespace: default\nspec:\n  servers: []\n",
      4, 3, "metadata.name", "missing required field 'name'"},
     {"missing metadata", "apiVersion: v1\nkind: ServiceAccount\n", 1, 1, "metadata",
      "missing required field 'metadata'"},
-    {"bad name", "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: Reviews_SA\n", 4, 9,
-     "metadata.name", "not a valid name"},
+    {"bad name", "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: Reviews_SA\n", 4, 9, "metadata.name",
+     "not a valid name"},
     {"duplicate key", DR_HEAD "  host: ratings\n", 7, 3, "", "duplicate key 'host' (first at line 6"},
-    {"MeshPolicy", "apiVersion: authentication.istio.io/v1alpha1\nkind: MeshPolicy\nmetadata:\n"
-                   "  name: default\nspec:\n  peers:\n  - mtls: {}\n",
+    {"MeshPolicy",
+     "apiVersion: authentication.istio.io/v1alpha1\nkind: MeshPolicy\nmetadata:\n"
+     "  name: default\nspec:\n  peers:\n  - mtls: {}\n",
      2, 7, "kind", "use PeerAuthentication"},
-    {"Policy", "apiVersion: authentication.istio.io/v1alpha1\nkind: Policy\nmetadata:\n"
-               "  name: default\nspec:\n  peers:\n  - mtls: {}\n",
+    {"Policy",
+     "apiVersion: authentication.istio.io/v1alpha1\nkind: Policy\nmetadata:\n"
+     "  name: default\nspec:\n  peers:\n  - mtls: {}\n",
      2, 7, "kind", "use PeerAuthentication"},
-    {"unsupported when key", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
-                             "metadata:\n  name: deny\nspec:\n  action: DENY\n  rules:\n"
-                             "  - when:\n    - key: request.auth.claim[groups]\n"
-                             "      values: [admin]\n",
+    {"unsupported when key",
+     "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+     "metadata:\n  name: deny\nspec:\n  action: DENY\n  rules:\n"
+     "  - when:\n    - key: request.auth.claim[groups]\n"
+     "      values: [admin]\n",
      9, 12, "spec.rules[0].when[0].key", "not a condition key Istio supports"},
     /* Istio accepts these keys and silently ignores them; meshlab refuses (confusion 12). */
-    {"when key without brackets", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
-                                  "metadata:\n  name: deny\nspec:\n  action: DENY\n  rules:\n"
-                                  "  - when:\n    - key: request.auth.claims\n      values: [admin]\n",
+    {"when key without brackets",
+     "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+     "metadata:\n  name: deny\nspec:\n  action: DENY\n  rules:\n"
+     "  - when:\n    - key: request.auth.claims\n      values: [admin]\n",
      9, 12, "spec.rules[0].when[0].key", "not a condition key Istio supports"},
-    {"when Mixer-era key", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
-                           "metadata:\n  name: deny\nspec:\n  action: DENY\n  rules:\n"
-                           "  - when:\n    - key: source.user\n      values: [admin]\n",
+    {"when Mixer-era key",
+     "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+     "metadata:\n  name: deny\nspec:\n  action: DENY\n  rules:\n"
+     "  - when:\n    - key: source.user\n      values: [admin]\n",
      9, 12, "spec.rules[0].when[0].key", "not a condition key Istio supports"},
-    {"when path key", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
-                      "metadata:\n  name: deny\nspec:\n  action: DENY\n  rules:\n"
-                      "  - when:\n    - key: request.path\n      values: [/admin]\n",
+    {"when path key",
+     "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+     "metadata:\n  name: deny\nspec:\n  action: DENY\n  rules:\n"
+     "  - when:\n    - key: request.path\n      values: [/admin]\n",
      9, 12, "spec.rules[0].when[0].key", "request.headers[NAME]"},
-    {"when experimental key", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
-                              "metadata:\n  name: deny\nspec:\n  action: DENY\n  rules:\n"
-                              "  - when:\n    - key: experimental.envoy.filters.network.mysql_proxy[db.table]\n"
-                              "      values: ['[update]']\n",
+    {"when experimental key",
+     "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+     "metadata:\n  name: deny\nspec:\n  action: DENY\n  rules:\n"
+     "  - when:\n    - key: experimental.envoy.filters.network.mysql_proxy[db.table]\n"
+     "      values: ['[update]']\n",
      9, 12, "spec.rules[0].when[0].key", "meshlab does not implement them"},
-    {"when header without name", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
-                                 "metadata:\n  name: a\nspec:\n  rules:\n  - when:\n"
-                                 "    - key: request.headers[]\n      values: [x]\n",
+    {"when header without name",
+     "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+     "metadata:\n  name: a\nspec:\n  rules:\n  - when:\n"
+     "    - key: request.headers[]\n      values: [x]\n",
      8, 12, "spec.rules[0].when[0].key", "request.headers[NAME]"},
     {"tab indentation", VS_HEAD "  - route:\n\t- destination: {host: reviews}\n", 9, 1, "",
      "indentation must use spaces, not tabs"},
-    {"malformed yaml", "metadata:\n  name: a\n    bad: indent\n", 3, 8, "",
-     "mapping values are not allowed"},
-    {"percentage range", VS_HEAD "  - fault:\n      abort:\n        httpStatus: 503\n"
-                                 "        percentage: {value: 150}\n" ROUTE,
-     11, 29, "spec.http[0].fault.abort.percentage.value",
-     "percentage 150 is out of range; expected 0 to 100"},
-    {"percentage scalar", VS_HEAD "  - fault:\n      abort:\n        httpStatus: 503\n"
-                                  "        percentage: 50\n" ROUTE,
+    {"malformed yaml", "metadata:\n  name: a\n    bad: indent\n", 3, 8, "", "mapping values are not allowed"},
+    {"percentage range",
+     VS_HEAD "  - fault:\n      abort:\n        httpStatus: 503\n"
+             "        percentage: {value: 150}\n" ROUTE,
+     11, 29, "spec.http[0].fault.abort.percentage.value", "percentage 150 is out of range; expected 0 to 100"},
+    {"percentage scalar",
+     VS_HEAD "  - fault:\n      abort:\n        httpStatus: 503\n"
+             "        percentage: 50\n" ROUTE,
      11, 21, "spec.http[0].fault.abort.percentage", "write percentage: {value: 50}"},
-    {"weights zero", VS_HEAD "  - route:\n    - destination: {host: reviews, subset: v1}\n"
-                             "      weight: 0\n    - destination: {host: reviews, subset: v2}\n"
-                             "      weight: 0\n",
+    {"weights zero",
+     VS_HEAD "  - route:\n    - destination: {host: reviews, subset: v1}\n"
+             "      weight: 0\n    - destination: {host: reviews, subset: v2}\n"
+             "      weight: 0\n",
      9, 5, "spec.http[0].route", "add up to 0"},
-    {"negative weight", VS_HEAD "  - route:\n    - destination: {host: reviews}\n      weight: -5\n",
-     10, 15, "spec.http[0].route[0].weight", "out of range"},
+    {"negative weight", VS_HEAD "  - route:\n    - destination: {host: reviews}\n      weight: -5\n", 10, 15,
+     "spec.http[0].route[0].weight", "out of range"},
     {"later field", VS_HEAD "  - corsPolicy: {}\n" ROUTE, 8, 5, "spec.http[0].corsPolicy",
      "not supported by meshlab yet"},
     {"later match field", VS_HEAD "  - match:\n    - sourceNamespace: foo\n" ROUTE, 9, 7,
      "spec.http[0].match[0].sourceNamespace", "not supported by meshlab yet"},
-    {"renamed header op", VS_HEAD "  - appendHeaders: {x: y}\n" ROUTE, 8, 5,
-     "spec.http[0].appendHeaders", "use headers.request.add"},
-    {"missing hosts", "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n"
-                      "  name: r\nspec:\n  http:\n  - route:\n    - destination: {host: r}\n",
+    {"renamed header op", VS_HEAD "  - appendHeaders: {x: y}\n" ROUTE, 8, 5, "spec.http[0].appendHeaders",
+     "use headers.request.add"},
+    {"missing hosts",
+     "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n"
+     "  name: r\nspec:\n  http:\n  - route:\n    - destination: {host: r}\n",
      6, 3, "spec.hosts", "missing required field 'hosts'"},
     {"missing destination host", VS_HEAD "  - route:\n    - destination: {subset: v1}\n", 9, 20,
      "spec.http[0].route[0].destination.host", "missing required field 'host'"},
-    {"missing DR host", "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n"
-                        "  name: r\nspec:\n  subsets:\n  - name: v1\n",
+    {"missing DR host",
+     "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n"
+     "  name: r\nspec:\n  subsets:\n  - name: v1\n",
      6, 3, "spec.host", "missing required field 'host'"},
     {"route and redirect", VS_HEAD "  - redirect: {uri: /x}\n" ROUTE, 8, 5, "spec.http[0]",
      "only one of route, redirect or directResponse"},
     {"no action", VS_HEAD "  - name: nothing\n", 8, 5, "spec.http[0]", "needs a route"},
-    {"bad mtls mode", "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n"
-                      "  name: default\nspec:\n  mtls:\n    mode: STRICTT\n",
+    {"bad mtls mode",
+     "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n"
+     "  name: default\nspec:\n  mtls:\n    mode: STRICTT\n",
      7, 11, "spec.mtls.mode", "expected one of: UNSET, DISABLE, PERMISSIVE, STRICT"},
-    {"portLevelMtls without selector", "apiVersion: security.istio.io/v1\n"
-                                       "kind: PeerAuthentication\nmetadata:\n  name: p\nspec:\n"
-                                       "  portLevelMtls:\n    8080: {mode: DISABLE}\n",
+    {"portLevelMtls without selector",
+     "apiVersion: security.istio.io/v1\n"
+     "kind: PeerAuthentication\nmetadata:\n  name: p\nspec:\n"
+     "  portLevelMtls:\n    8080: {mode: DISABLE}\n",
      7, 5, "spec.portLevelMtls", "needs a selector"},
-    {"wrong apiVersion", "apiVersion: networking.istio.io/v2\nkind: Gateway\nmetadata:\n"
-                         "  name: g\nspec:\n  servers:\n  - port: {number: 80, name: http, "
-                         "protocol: HTTP}\n    hosts: ['*']\n",
+    {"wrong apiVersion",
+     "apiVersion: networking.istio.io/v2\nkind: Gateway\nmetadata:\n"
+     "  name: g\nspec:\n  servers:\n  - port: {number: 80, name: http, "
+     "protocol: HTTP}\n    hosts: ['*']\n",
      1, 13, "apiVersion", "use networking.istio.io/v1"},
-    {"security in networking group", "apiVersion: networking.istio.io/v1\n"
-                                     "kind: PeerAuthentication\nmetadata:\n  name: p\n",
+    {"security in networking group",
+     "apiVersion: networking.istio.io/v1\n"
+     "kind: PeerAuthentication\nmetadata:\n  name: p\n",
      1, 13, "apiVersion", "use security.istio.io/v1"},
     {"unknown kind", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n", 2, 7, "kind",
      "unknown kind 'ConfigMap'"},
-    {"later kind", "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata:\n  name: x\n",
-     2, 7, "kind", "not supported by meshlab yet; for spec.outboundTrafficPolicy, set the mesh-wide mode with "
-                   "'meshlab up --outbound-traffic-policy REGISTRY_ONLY'"},
-    {"other EnvoyFilter", "apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\n"
-                          "metadata:\n  name: lua\nspec:\n  configPatches:\n"
-                          "  - applyTo: HTTP_FILTER\n    patch:\n      operation: INSERT_BEFORE\n"
-                          "      value:\n        name: envoy.filters.http.lua\n",
-     11, 15, "spec.configPatches[0].patch.value.name",
-     "meshlab accepts only the local rate limit EnvoyFilter"},
-    {"EnvoyFilter cluster patch", "apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\n"
-                                  "metadata:\n  name: c\nspec:\n  configPatches:\n"
-                                  "  - applyTo: CLUSTER\n",
+    {"later kind", "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata:\n  name: x\n", 2, 7, "kind",
+     "not supported by meshlab yet; for spec.outboundTrafficPolicy, set the mesh-wide mode with "
+     "'meshlab up --outbound-traffic-policy REGISTRY_ONLY'"},
+    {"other EnvoyFilter",
+     "apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\n"
+     "metadata:\n  name: lua\nspec:\n  configPatches:\n"
+     "  - applyTo: HTTP_FILTER\n    patch:\n      operation: INSERT_BEFORE\n"
+     "      value:\n        name: envoy.filters.http.lua\n",
+     11, 15, "spec.configPatches[0].patch.value.name", "meshlab accepts only the local rate limit EnvoyFilter"},
+    {"EnvoyFilter cluster patch",
+     "apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\n"
+     "metadata:\n  name: c\nspec:\n  configPatches:\n"
+     "  - applyTo: CLUSTER\n",
      7, 14, "spec.configPatches[0].applyTo", "not supported by meshlab yet"},
-    {"jwt without issuer", "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n"
-                           "metadata:\n  name: jwt\nspec:\n  jwtRules:\n"
-                           "  - jwksUri: https://example.com/jwks.json\n",
+    {"jwt without issuer",
+     "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n"
+     "metadata:\n  name: jwt\nspec:\n  jwtRules:\n"
+     "  - jwksUri: https://example.com/jwks.json\n",
      7, 5, "spec.jwtRules[0].issuer", "missing required field 'issuer'"},
-    {"jwt bad inline jwks", "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n"
-                            "metadata:\n  name: jwt\nspec:\n  jwtRules:\n"
-                            "  - issuer: me\n    jwks: '{\"nokeys\": 1}'\n",
+    {"jwt bad inline jwks",
+     "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n"
+     "metadata:\n  name: jwt\nspec:\n  jwtRules:\n"
+     "  - issuer: me\n    jwks: '{\"nokeys\": 1}'\n",
      8, 11, "spec.jwtRules[0].jwks", "no \"keys\" array"},
-    {"jwt symmetric inline jwks", "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n"
-                                  "metadata:\n  name: a\nspec:\n  jwtRules:\n"
-                                  "  - issuer: me\n    jwks: '{\"keys\": [{\"kty\": \"oct\", \"k\": \"AAAA\"}]}'\n",
+    {"jwt symmetric inline jwks",
+     "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n"
+     "metadata:\n  name: a\nspec:\n  jwtRules:\n"
+     "  - issuer: me\n    jwks: '{\"keys\": [{\"kty\": \"oct\", \"k\": \"AAAA\"}]}'\n",
      8, 11, "spec.jwtRules[0].jwks", "symmetric keys (kty \"oct\") are refused"},
-    {"jwt small RSA inline jwks", "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n"
-                                  "metadata:\n  name: a\nspec:\n  jwtRules:\n"
-                                  "  - issuer: me\n    jwks: '{\"keys\": [{\"kty\": \"RSA\", \"n\": \"AQAB\", \"e\": \"AQAB\"}]}'\n",
+    {"jwt small RSA inline jwks",
+     "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n"
+     "metadata:\n  name: a\nspec:\n  jwtRules:\n"
+     "  - issuer: me\n    jwks: '{\"keys\": [{\"kty\": \"RSA\", \"n\": \"AQAB\", \"e\": \"AQAB\"}]}'\n",
      8, 11, "spec.jwtRules[0].jwks", "use at least 2048"},
-    {"jwks_uri old name", "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n"
-                          "metadata:\n  name: jwt\nspec:\n  jwtRules:\n"
-                          "  - issuer: me\n    jwks_uri: https://x/jwks\n",
+    {"jwks_uri old name",
+     "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n"
+     "metadata:\n  name: jwt\nspec:\n  jwtRules:\n"
+     "  - issuer: me\n    jwks_uri: https://x/jwks\n",
      8, 5, "spec.jwtRules[0].jwks_uri", "use jwksUri"},
-    {"custom action", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n"
-                      "  name: ext\nspec:\n  action: CUSTOM\n",
+    {"custom action",
+     "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n"
+     "  name: ext\nspec:\n  action: CUSTOM\n",
      6, 11, "spec.action", "CUSTOM is a valid Istio value but is not supported by meshlab yet"},
-    {"bad ipBlock", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n"
-                    "  name: ip\nspec:\n  rules:\n  - from:\n    - source:\n"
-                    "        ipBlocks: [10.0.0.0/33]\n",
+    {"bad ipBlock",
+     "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n"
+     "  name: ip\nspec:\n  rules:\n  - from:\n    - source:\n"
+     "        ipBlocks: [10.0.0.0/33]\n",
      9, 20, "spec.rules[0].from[0].source.ipBlocks[0]", "not an IP address or CIDR"},
-    {"empty source", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n"
-                     "  name: e\nspec:\n  rules:\n  - from:\n    - source: {}\n",
+    {"empty source",
+     "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n"
+     "  name: e\nspec:\n  rules:\n  - from:\n    - source: {}\n",
      8, 15, "spec.rules[0].from[0].source", "source is empty"},
-    {"selector mismatch", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\nspec:\n"
-                          "  selector:\n    matchLabels: {app: x}\n  template:\n    metadata:\n"
-                          "      labels: {app: y}\n    spec:\n      containers:\n"
-                          "      - name: x\n        image: x\n",
+    {"selector mismatch",
+     "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\nspec:\n"
+     "  selector:\n    matchLabels: {app: x}\n  template:\n    metadata:\n"
+     "      labels: {app: y}\n    spec:\n      containers:\n"
+     "      - name: x\n        image: x\n",
      7, 5, "spec.selector", "does not match the template labels"},
-    {"replicas word", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\nspec:\n"
-                      "  replicas: two\n  template:\n    spec:\n      containers:\n"
-                      "      - name: x\n        image: x\n",
+    {"replicas word",
+     "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\nspec:\n"
+     "  replicas: two\n  template:\n    spec:\n      containers:\n"
+     "      - name: x\n        image: x\n",
      6, 13, "spec.replicas", "expected an integer, got the string 'two'"},
-    {"bad retryOn", VS_HEAD "  - retries:\n      attempts: 3\n      retryOn: 5xx,gateway-eror\n" ROUTE,
-     10, 16, "spec.http[0].retries.retryOn", "'gateway-eror' is not a retry condition"},
-    {"retryOn code out of range", VS_HEAD "  - retries:\n      attempts: 3\n      retryOn: 'reset,600'\n" ROUTE,
-     10, 16, "spec.http[0].retries.retryOn", "'600' is not a retry condition"},
+    {"bad retryOn", VS_HEAD "  - retries:\n      attempts: 3\n      retryOn: 5xx,gateway-eror\n" ROUTE, 10, 16,
+     "spec.http[0].retries.retryOn", "'gateway-eror' is not a retry condition"},
+    {"retryOn code out of range", VS_HEAD "  - retries:\n      attempts: 3\n      retryOn: 'reset,600'\n" ROUTE, 10, 16,
+     "spec.http[0].retries.retryOn", "'600' is not a retry condition"},
     {"retryOn gRPC name in Istio's case", VS_HEAD "  - retries:\n      attempts: 3\n      retryOn: UNAVAILABLE\n" ROUTE,
      10, 16, "spec.http[0].retries.retryOn", "'UNAVAILABLE' is not a retry condition"},
-    {"max ejection", DR_HEAD "  trafficPolicy:\n    outlierDetection:\n"
-                             "      maxEjectionPercent: 150\n",
+    {"max ejection",
+     DR_HEAD "  trafficPolicy:\n    outlierDetection:\n"
+             "      maxEjectionPercent: 150\n",
      9, 27, "spec.trafficPolicy.outlierDetection.maxEjectionPercent", "out of range"},
-    {"duplicate subset", DR_HEAD "  subsets:\n  - name: v1\n  - name: v1\n", 9, 11,
-     "spec.subsets[1].name", "subset 'v1' is already defined at line 8"},
-    {"empty trafficPolicy", DR_HEAD "  trafficPolicy: {}\n", 7, 18, "spec.trafficPolicy",
-     "trafficPolicy is empty"},
-    {"simple and hash", DR_HEAD "  trafficPolicy:\n    loadBalancer:\n      simple: RANDOM\n"
-                                "      consistentHash: {useSourceIp: true}\n",
+    {"duplicate subset", DR_HEAD "  subsets:\n  - name: v1\n  - name: v1\n", 9, 11, "spec.subsets[1].name",
+     "subset 'v1' is already defined at line 8"},
+    {"empty trafficPolicy", DR_HEAD "  trafficPolicy: {}\n", 7, 18, "spec.trafficPolicy", "trafficPolicy is empty"},
+    {"simple and hash",
+     DR_HEAD "  trafficPolicy:\n    loadBalancer:\n      simple: RANDOM\n"
+             "      consistentHash: {useSourceIp: true}\n",
      10, 23, "spec.trafficPolicy.loadBalancer.consistentHash", "only one of simple or consistentHash"},
-    {"mutual tls later", DR_HEAD "  trafficPolicy:\n    tls: {mode: MUTUAL}\n", 8, 17,
-     "spec.trafficPolicy.tls.mode", "MUTUAL is a valid Istio value but is not supported"},
-    {"https without tls", "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n"
-                          "  name: g\nspec:\n  servers:\n  - port: {number: 443, name: https, "
-                          "protocol: HTTPS}\n    hosts: ['*']\n",
+    {"mutual tls later", DR_HEAD "  trafficPolicy:\n    tls: {mode: MUTUAL}\n", 8, 17, "spec.trafficPolicy.tls.mode",
+     "MUTUAL is a valid Istio value but is not supported"},
+    {"https without tls",
+     "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n"
+     "  name: g\nspec:\n  servers:\n  - port: {number: 443, name: https, "
+     "protocol: HTTPS}\n    hosts: ['*']\n",
      7, 5, "spec.servers[0]", "needs tls.mode (SIMPLE)"},
-    {"bad protocol", "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n"
-                     "  name: g\nspec:\n  servers:\n  - port: {number: 80, name: http, "
-                     "protocol: HTTP3}\n    hosts: ['*']\n",
+    {"bad protocol",
+     "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n"
+     "  name: g\nspec:\n  servers:\n  - port: {number: 80, name: http, "
+     "protocol: HTTP3}\n    hosts: ['*']\n",
      7, 46, "spec.servers[0].port.protocol", "invalid protocol 'HTTP3'"},
-    {"serviceentry star", "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n"
-                          "  name: s\nspec:\n  hosts: ['*']\n",
+    {"serviceentry star",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n"
+     "  name: s\nspec:\n  hosts: ['*']\n",
      6, 11, "spec.hosts[0]", "cannot use the host \"*\""},
-    {"static endpoint hostname", "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
-                                 "metadata:\n  name: s\nspec:\n  hosts: [db.example.com]\n"
-                                 "  resolution: STATIC\n  endpoints:\n  - address: db.internal\n",
+    {"static endpoint hostname",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+     "metadata:\n  name: s\nspec:\n  hosts: [db.example.com]\n"
+     "  resolution: STATIC\n  endpoints:\n  - address: db.internal\n",
      9, 14, "spec.endpoints[0].address", "resolution STATIC needs IP addresses"},
-    {"grpc status", VS_HEAD "  - fault:\n      abort:\n        grpcStatus: UNAVAIL\n" ROUTE, 10,
-     21, "spec.http[0].fault.abort.grpcStatus", "expected one of: OK, CANCELLED"},
-    {"service account with spec", "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: a\n"
-                                  "spec: {}\n",
+    {"grpc status", VS_HEAD "  - fault:\n      abort:\n        grpcStatus: UNAVAIL\n" ROUTE, 10, 21,
+     "spec.http[0].fault.abort.grpcStatus", "expected one of: OK, CANCELLED"},
+    {"service account with spec",
+     "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: a\n"
+     "spec: {}\n",
      5, 1, "spec", "unknown field 'spec'"},
-    {"generateName", "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  generateName: a-\n", 4,
-     3, "metadata.generateName", "not supported by meshlab yet; set metadata.name"},
-    {"kube typo still missing", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\n"
-                                "spec:\n  template:\n    spec:\n      containers:\n"
-                                "      - name: x\n        imagee: x\n",
+    {"generateName", "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  generateName: a-\n", 4, 3,
+     "metadata.generateName", "not supported by meshlab yet; set metadata.name"},
+    {"kube typo still missing",
+     "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\n"
+     "spec:\n  template:\n    spec:\n      containers:\n"
+     "      - name: x\n        imagee: x\n",
      9, 9, "spec.template.spec.containers[0].image", "missing required field 'image'"},
-    {"service ports unnamed", "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\nspec:\n"
-                              "  ports:\n  - port: 80\n  - port: 81\n",
+    {"service ports unnamed",
+     "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\nspec:\n"
+     "  ports:\n  - port: 80\n  - port: 81\n",
      7, 5, "spec.ports[0]", "must name each one"},
 };
 
@@ -504,14 +529,13 @@ static void test_failures(void) {
     bool found = false;
     for (size_t k = 0; k < d.len && !found; k++) {
       const struct diag *e = &d.items[k];
-      found = e->severity == DIAG_ERROR && e->line == FAILURES[i].line &&
-              e->col == FAILURES[i].col && strcmp(e->path, FAILURES[i].path) == 0 &&
-              strstr(e->message, FAILURES[i].message) != NULL && strcmp(e->file, "bad.yaml") == 0;
+      found = e->severity == DIAG_ERROR && e->line == FAILURES[i].line && e->col == FAILURES[i].col &&
+              strcmp(e->path, FAILURES[i].path) == 0 && strstr(e->message, FAILURES[i].message) != NULL &&
+              strcmp(e->file, "bad.yaml") == 0;
     }
     if (rc != -EINVAL || l.len != 0 || !found) {
-      test_fail(__FILE__, __LINE__, "case '%s': rc %d, %zu resources; want bad.yaml:%d:%d %s: %s",
-                FAILURES[i].name, rc, l.len, FAILURES[i].line, FAILURES[i].col, FAILURES[i].path,
-                FAILURES[i].message);
+      test_fail(__FILE__, __LINE__, "case '%s': rc %d, %zu resources; want bad.yaml:%d:%d %s: %s", FAILURES[i].name, rc,
+                l.len, FAILURES[i].line, FAILURES[i].col, FAILURES[i].path, FAILURES[i].message);
       print_diags(&d);
     }
     resource_list_free(&l);
@@ -520,12 +544,14 @@ static void test_failures(void) {
 }
 
 static void test_every_error_reported(void) {
-  const char *yaml = VS_HEAD "  - timeout: 5\n    route:\n"
-                             "    - destination: {host: reviews, subset: v1}\n"
-                             "      weight: \"50\"\n"
-                             "    - destinaton: {host: reviews}\n"
-                             "---\n" DR_HEAD "  trafficPolicy:\n    outlierDetection:\n"
-                             "      consecutiveErrors: 5\n";
+  const char *yaml = VS_HEAD
+      "  - timeout: 5\n    route:\n"
+      "    - destination: {host: reviews, subset: v1}\n"
+      "      weight: \"50\"\n"
+      "    - destinaton: {host: reviews}\n"
+      "---\n" DR_HEAD
+      "  trafficPolicy:\n    outlierDetection:\n"
+      "      consecutiveErrors: 5\n";
   struct resource_list l;
   struct diag_list d;
   resource_list_init(&l);
@@ -561,10 +587,11 @@ static void test_all_or_nothing(void) {
 /* ---- defaults, namespaces, helpers --------------------------------------------------------------- */
 
 static void test_defaults(void) {
-  struct resource *r = parse_one(DR_HEAD "  trafficPolicy:\n    outlierDetection:\n"
-                                         "      consecutive5xxErrors: 3\n"
-                                         "    connectionPool:\n      http:\n"
-                                         "        maxRequestsPerConnection: 1\n",
+  struct resource *r = parse_one(DR_HEAD
+                                 "  trafficPolicy:\n    outlierDetection:\n"
+                                 "      consecutive5xxErrors: 3\n"
+                                 "    connectionPool:\n      http:\n"
+                                 "        maxRequestsPerConnection: 1\n",
                                  NULL);
   ASSERT(r != NULL);
   const struct resource_traffic_policy *tp = &r->spec.destination_rule.traffic_policy;
@@ -635,8 +662,7 @@ static void test_namespaces(void) {
   EXPECT_STR_EQ(r->meta.ns, "default");
   EXPECT(!r->meta.ns_written);
   EXPECT_STR_EQ(r->spec.virtual_service.hosts[0].fqdn, "reviews.default.svc.cluster.local");
-  EXPECT_STR_EQ(r->spec.virtual_service.http[0].route[0].destination.host.fqdn,
-                "ratings.default.svc.cluster.local");
+  EXPECT_STR_EQ(r->spec.virtual_service.http[0].route[0].destination.host.fqdn, "ratings.default.svc.cluster.local");
   EXPECT_STR_EQ(r->spec.virtual_service.http[0].route[0].destination.host.written, "ratings");
   resource_free(r);
 
@@ -649,9 +675,10 @@ static void test_namespaces(void) {
   resource_free(r);
 
   /* explicit namespace is kept (and used for hosts) when -n is not enforced */
-  const char *explicit_ns = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
-                            "metadata:\n  name: reviews\n  namespace: prod\nspec:\n"
-                            "  host: reviews\n";
+  const char *explicit_ns =
+      "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+      "metadata:\n  name: reviews\n  namespace: prod\nspec:\n"
+      "  host: reviews\n";
   struct resource_parse_options loose = {.ns = "other", .ns_enforced = false};
   r = parse_one(explicit_ns, &loose);
   ASSERT(r != NULL);
@@ -666,8 +693,7 @@ static void test_namespaces(void) {
   resource_list_init(&l);
   diag_list_init(&d);
   struct resource_parse_options strict = {.ns = "other", .ns_enforced = true};
-  EXPECT_INT_EQ(resource_parse(explicit_ns, strlen(explicit_ns), "ns.yaml", &strict, &l, &d),
-                -EINVAL);
+  EXPECT_INT_EQ(resource_parse(explicit_ns, strlen(explicit_ns), "ns.yaml", &strict, &l, &d), -EINVAL);
   ASSERT_INT_EQ(d.len, 1);
   EXPECT_INT_EQ(d.items[0].line, 5);
   EXPECT_STR_EQ(d.items[0].path, "metadata.namespace");
@@ -697,23 +723,21 @@ static void test_durations(void) {
     const char *text;
     int rc;
     int64_t ms;
-  } cases[] = {{"1s", 0, 1000},      {"0.5s", 0, 500},   {"100ms", 0, 100},   {"1h", 0, 3600000},
-               {"30m", 0, 1800000},  {"1m30s", 0, 90000}, {"7s", 0, 7000},    {"2.5m", 0, 150000},
-               {"1000us", 0, 1},     {"0", 0, 0},         {"0s", 0, 0},       {"5", -EINVAL, 0},
-               {"s", -EINVAL, 0},    {"1x", -EINVAL, 0},  {"", -EINVAL, 0},   {"-1s", -EINVAL, 0},
-               {"1.5ms", -EINVAL, 0}, {"1s ", -EINVAL, 0}, {"1 s", -EINVAL, 0}};
+  } cases[] = {{"1s", 0, 1000},     {"0.5s", 0, 500},      {"100ms", 0, 100},   {"1h", 0, 3600000}, {"30m", 0, 1800000},
+               {"1m30s", 0, 90000}, {"7s", 0, 7000},       {"2.5m", 0, 150000}, {"1000us", 0, 1},   {"0", 0, 0},
+               {"0s", 0, 0},        {"5", -EINVAL, 0},     {"s", -EINVAL, 0},   {"1x", -EINVAL, 0}, {"", -EINVAL, 0},
+               {"-1s", -EINVAL, 0}, {"1.5ms", -EINVAL, 0}, {"1s ", -EINVAL, 0}, {"1 s", -EINVAL, 0}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     int64_t ms = -1;
     int rc = resource_duration_parse(cases[i].text, &ms);
     if (rc != cases[i].rc || (rc == 0 && ms != cases[i].ms))
-      test_fail(__FILE__, __LINE__, "'%s': rc %d ms %lld, want rc %d ms %lld", cases[i].text, rc,
-                (long long)ms, cases[i].rc, (long long)cases[i].ms);
+      test_fail(__FILE__, __LINE__, "'%s': rc %d ms %lld, want rc %d ms %lld", cases[i].text, rc, (long long)ms,
+                cases[i].rc, (long long)cases[i].ms);
   }
   static const struct {
     int64_t ms;
     const char *want;
-  } fmt[] = {{500, "500ms"}, {7000, "7s"}, {90000, "90s"}, {120000, "2m"}, {3600000, "1h"},
-             {1500, "1500ms"}};
+  } fmt[] = {{500, "500ms"}, {7000, "7s"}, {90000, "90s"}, {120000, "2m"}, {3600000, "1h"}, {1500, "1500ms"}};
   for (size_t i = 0; i < sizeof fmt / sizeof fmt[0]; i++) {
     char buf[32];
     resource_duration_format(fmt[i].ms, buf, sizeof buf);
@@ -745,8 +769,7 @@ static void test_kind_names(void) {
   }
   enum resource_kind k;
   EXPECT_INT_EQ(resource_kind_parse("configmap", &k), -ENOENT);
-  EXPECT_STR_EQ(resource_kind_resource_name(RESOURCE_VIRTUAL_SERVICE),
-                "virtualservice.networking.istio.io");
+  EXPECT_STR_EQ(resource_kind_resource_name(RESOURCE_VIRTUAL_SERVICE), "virtualservice.networking.istio.io");
   EXPECT_STR_EQ(resource_kind_api_version(RESOURCE_PEER_AUTHENTICATION), "security.istio.io/v1");
   EXPECT_STR_EQ(resource_kind_api_version(RESOURCE_DEPLOYMENT), "apps/v1");
   EXPECT(!resource_kind_is_istio(RESOURCE_SERVICE));
@@ -754,5 +777,5 @@ static void test_kind_names(void) {
 
 TEST_CASES(TEST(test_bookinfo_networking_all_parse), TEST(test_bookinfo_networking_content),
            TEST(test_bookinfo_platform), TEST(test_samples_httpbin_and_clients), TEST(test_failures),
-           TEST(test_every_error_reported), TEST(test_all_or_nothing), TEST(test_defaults),
-           TEST(test_namespaces), TEST(test_durations), TEST(test_kind_names))
+           TEST(test_every_error_reported), TEST(test_all_or_nothing), TEST(test_defaults), TEST(test_namespaces),
+           TEST(test_durations), TEST(test_kind_names))

@@ -241,8 +241,7 @@ static void test_rich_model(void) {
   struct diag_list d;
   resource_list_init(&l);
   diag_list_init(&d);
-  if (parse_ok_into(RICH_NETWORKING, "rich.yaml", NULL, &l, &d) != 4)
-    goto out;
+  if (parse_ok_into(RICH_NETWORKING, "rich.yaml", NULL, &l, &d) != 4) goto out;
   const struct resource_virtual_service *vs = &l.items[0]->spec.virtual_service;
   EXPECT_STR_EQ(l.items[0]->api_version, "networking.istio.io/v1alpha3");
   EXPECT_STR_EQ(vs->hosts[0].fqdn, "reviews.shop.svc.cluster.local");
@@ -302,8 +301,7 @@ static void test_rich_model(void) {
   EXPECT_INT_EQ(se->ports[0].target_port, 15432);
 
   size_t base = l.len;
-  if (parse_ok_into(RICH_SECURITY, "sec.yaml", NULL, &l, &d) != 6)
-    goto out;
+  if (parse_ok_into(RICH_SECURITY, "sec.yaml", NULL, &l, &d) != 6) goto out;
   const struct resource_peer_authentication *pa = &l.items[base]->spec.peer_authentication;
   EXPECT_INT_EQ(pa->mode, RESOURCE_MTLS_STRICT);
   EXPECT(!pa->has_selector);
@@ -328,20 +326,21 @@ static void test_rich_model(void) {
   EXPECT_INT_EQ(none->action, RESOURCE_AUTHZ_ALLOW);
   EXPECT_INT_EQ(diag_count(&d, DIAG_ERROR), 0);
   /* AUDIT is accepted (recorded by authz.c, never enforced); every supported key parses. */
-  static const char audit[] = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
-                              "metadata:\n  name: audit\nspec:\n  action: AUDIT\n  rules:\n  - when:\n"
-                              "    - {key: 'request.headers[x-a]', values: [a]}\n"
-                              "    - {key: source.ip, values: [10.0.0.0/8]}\n"
-                              "    - {key: remote.ip, values: ['2001:db8::/32']}\n"
-                              "    - {key: source.namespace, values: [foo]}\n"
-                              "    - {key: source.principal, values: ['*']}\n"
-                              "    - {key: request.auth.principal, values: ['*']}\n"
-                              "    - {key: request.auth.audiences, values: [a]}\n"
-                              "    - {key: request.auth.presenter, values: [a]}\n"
-                              "    - {key: 'request.auth.claims[a][b][c]', values: [a]}\n"
-                              "    - {key: destination.ip, values: [10.0.0.1]}\n"
-                              "    - {key: destination.port, values: ['80']}\n"
-                              "    - {key: connection.sni, values: [a]}\n";
+  static const char audit[] =
+      "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+      "metadata:\n  name: audit\nspec:\n  action: AUDIT\n  rules:\n  - when:\n"
+      "    - {key: 'request.headers[x-a]', values: [a]}\n"
+      "    - {key: source.ip, values: [10.0.0.0/8]}\n"
+      "    - {key: remote.ip, values: ['2001:db8::/32']}\n"
+      "    - {key: source.namespace, values: [foo]}\n"
+      "    - {key: source.principal, values: ['*']}\n"
+      "    - {key: request.auth.principal, values: ['*']}\n"
+      "    - {key: request.auth.audiences, values: [a]}\n"
+      "    - {key: request.auth.presenter, values: [a]}\n"
+      "    - {key: 'request.auth.claims[a][b][c]', values: [a]}\n"
+      "    - {key: destination.ip, values: [10.0.0.1]}\n"
+      "    - {key: destination.port, values: ['80']}\n"
+      "    - {key: connection.sni, values: [a]}\n";
   struct resource *au = parse_one(audit, NULL);
   EXPECT(au != NULL);
   if (au) {
@@ -358,20 +357,19 @@ out:
 static void test_jwks_inline_from_conformance(void) {
   size_t len;
   char *jwks = conformance_file("jwt-samples/jwks.json", &len);
-  if (jwks == NULL)
-    return;
+  if (jwks == NULL) return;
   /* embed as a literal block, as Istio's docs do */
   size_t cap = len * 2 + 512;
   char *yaml = malloc(cap);
   ASSERT(yaml != NULL);
-  int n = snprintf(yaml, cap, "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n"
-                              "metadata: {name: jwt-example, namespace: foo}\nspec:\n"
-                              "  selector: {matchLabels: {app: httpbin}}\n  jwtRules:\n"
-                              "  - issuer: testing@secure.istio.io\n    jwks: |\n      ");
+  int n = snprintf(yaml, cap,
+                   "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n"
+                   "metadata: {name: jwt-example, namespace: foo}\nspec:\n"
+                   "  selector: {matchLabels: {app: httpbin}}\n  jwtRules:\n"
+                   "  - issuer: testing@secure.istio.io\n    jwks: |\n      ");
   for (size_t i = 0; i < len && (size_t)n + 8 < cap; i++) {
     yaml[n++] = jwks[i];
-    if (jwks[i] == '\n' && i + 1 < len)
-      n += snprintf(yaml + n, cap - (size_t)n, "      ");
+    if (jwks[i] == '\n' && i + 1 < len) n += snprintf(yaml + n, cap - (size_t)n, "      ");
   }
   yaml[n] = '\0';
   struct resource *r = parse_one(yaml, NULL);
@@ -474,12 +472,12 @@ static void test_warnings_and_notes(void) {
   struct diag_list d;
   resource_list_init(&l);
   diag_list_init(&d);
-  const char *yaml = DR_HEAD "  trafficPolicy:\n    loadBalancer: {simple: LEAST_CONN}\n"
-                             "    outlierDetection: {consecutive5xxErrors: 3, "
-                             "consecutiveGatewayErrors: 5}\n"
-                             "status: {}\n"
-                             "---\n" VS_HEAD "  - match:\n    - headers:\n        End-User: {exact: a}\n" ROUTE
-                             "---\n" DR_HEAD;
+  const char *yaml = DR_HEAD
+      "  trafficPolicy:\n    loadBalancer: {simple: LEAST_CONN}\n"
+      "    outlierDetection: {consecutive5xxErrors: 3, "
+      "consecutiveGatewayErrors: 5}\n"
+      "status: {}\n"
+      "---\n" VS_HEAD "  - match:\n    - headers:\n        End-User: {exact: a}\n" ROUTE "---\n" DR_HEAD;
   if (parse_ok_into(yaml, "w.yaml", NULL, &l, &d) == 3) {
     EXPECT_INT_EQ(diag_count(&d, DIAG_WARNING), 4);
     EXPECT_STR_CONTAINS(d.items[0].message, "LEAST_CONN is deprecated");
@@ -501,9 +499,10 @@ static void test_regex_warnings(void) {
   struct diag_list d;
   resource_list_init(&l);
   diag_list_init(&d);
-  const char *yaml = VS_HEAD "  - match:\n"
-                             "    - uri: {regex: '\\bv1'}\n"
-                             "    - headers: {end-user: {regex: '(?i)jason\\d*'}}\n" ROUTE;
+  const char *yaml = VS_HEAD
+      "  - match:\n"
+      "    - uri: {regex: '\\bv1'}\n"
+      "    - headers: {end-user: {regex: '(?i)jason\\d*'}}\n" ROUTE;
   if (parse_ok_into(yaml, "rx.yaml", NULL, &l, &d) == 1) {
     ASSERT_INT_EQ(diag_count(&d, DIAG_WARNING), 1);
     EXPECT_INT_EQ(d.items[0].line, 9);
@@ -526,8 +525,7 @@ static void check_round_trip(const char *name, const char *text) {
   resource_list_init(&b);
   diag_list_init(&d);
   char *yaml = NULL, *yaml2 = NULL;
-  if (parse_ok_into(text, name, NULL, &a, &d) < 1)
-    goto out;
+  if (parse_ok_into(text, name, NULL, &a, &d) < 1) goto out;
   ASSERT_INT_EQ(resource_list_to_yaml(a.items, a.len, &yaml), 0);
   if (parse_ok_into(yaml, "exported.yaml", NULL, &b, &d) != (int)a.len) {
     fprintf(stderr, "%s", yaml);
@@ -557,19 +555,16 @@ static void test_round_trip(void) {
   check_round_trip("rich security", RICH_SECURITY);
   check_round_trip("rate limit", RATE_LIMIT);
   check_round_trip("rate limit route", RATE_LIMIT_ROUTE);
-  static const char *const conformance[] = {
-      "bookinfo-platform/bookinfo.yaml", "samples-httpbin/httpbin.yaml",
-      "samples-clients/fortio-deploy.yaml", "samples-clients/curl.yaml"};
+  static const char *const conformance[] = {"bookinfo-platform/bookinfo.yaml", "samples-httpbin/httpbin.yaml",
+                                            "samples-clients/fortio-deploy.yaml", "samples-clients/curl.yaml"};
   for (size_t i = 0; i < sizeof NETWORKING / sizeof NETWORKING[0] + 4; i++) {
     char rel[256];
     if (i < sizeof NETWORKING / sizeof NETWORKING[0])
       snprintf(rel, sizeof rel, "bookinfo-networking/%s", NETWORKING[i]);
-    else
-      snprintf(rel, sizeof rel, "%s", conformance[i - sizeof NETWORKING / sizeof NETWORKING[0]]);
+    else snprintf(rel, sizeof rel, "%s", conformance[i - sizeof NETWORKING / sizeof NETWORKING[0]]);
     size_t len;
     char *text = conformance_file(rel, &len);
-    if (text == NULL)
-      return;
+    if (text == NULL) return;
     check_round_trip(rel, text);
     free(text);
   }
@@ -581,8 +576,7 @@ static void test_yaml_output_shape(void) {
   resource_list_init(&l);
   diag_list_init(&d);
   char *yaml = NULL, *json = NULL;
-  if (parse_conformance("bookinfo-networking/bookinfo-gateway.yaml", &l, &d) != 2)
-    goto out;
+  if (parse_conformance("bookinfo-networking/bookinfo-gateway.yaml", &l, &d) != 2) goto out;
   ASSERT_INT_EQ(resource_list_to_yaml(l.items, l.len, &yaml), 0);
   EXPECT_STR_EQ(yaml,
                 "apiVersion: networking.istio.io/v1\n"
@@ -629,16 +623,18 @@ static void test_yaml_output_shape(void) {
                 "        port:\n"
                 "          number: 9080\n");
   ASSERT_INT_EQ(resource_to_json(l.items[0], 0, &json), 0);
-  EXPECT_STR_EQ(json, "{\"apiVersion\":\"networking.istio.io/v1\",\"kind\":\"Gateway\","
-                      "\"metadata\":{\"name\":\"bookinfo-gateway\",\"namespace\":\"default\"},"
-                      "\"spec\":{\"selector\":{\"istio\":\"ingressgateway\"},\"servers\":[{"
-                      "\"port\":{\"number\":8080,\"name\":\"http\",\"protocol\":\"HTTP\"},"
-                      "\"hosts\":[\"*\"]}]}}");
+  EXPECT_STR_EQ(json,
+                "{\"apiVersion\":\"networking.istio.io/v1\",\"kind\":\"Gateway\","
+                "\"metadata\":{\"name\":\"bookinfo-gateway\",\"namespace\":\"default\"},"
+                "\"spec\":{\"selector\":{\"istio\":\"ingressgateway\"},\"servers\":[{"
+                "\"port\":{\"number\":8080,\"name\":\"http\",\"protocol\":\"HTTP\"},"
+                "\"hosts\":[\"*\"]}]}}");
   /* strings that would read back as numbers or booleans are quoted */
-  struct resource *r = parse_one("apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n"
-                                 "  labels: {version: '1', enabled: 'true', empty: ''}\n"
-                                 "spec:\n  ports: [{port: 80, targetPort: http}]\n",
-                                 NULL);
+  struct resource *r = parse_one(
+      "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n"
+      "  labels: {version: '1', enabled: 'true', empty: ''}\n"
+      "spec:\n  ports: [{port: 80, targetPort: http}]\n",
+      NULL);
   ASSERT(r != NULL);
   free(yaml);
   ASSERT_INT_EQ(resource_to_yaml(r, &yaml), 0);
@@ -674,14 +670,13 @@ static void test_analyze(void) {
   EXPECT_INT_EQ(w.items[0].line, 12);
   EXPECT_INT_EQ(w.items[0].col, 17);
   diag_list_free(&w);
-  if (parse_conformance("bookinfo-networking/destination-rule-all.yaml", &l, &d) != 4)
-    goto out;
+  if (parse_conformance("bookinfo-networking/destination-rule-all.yaml", &l, &d) != 4) goto out;
   EXPECT_INT_EQ(resource_analyze(l.items, l.len, &w), 0);
   print_diags(&w);
   diag_list_free(&w);
   /* reviews v3 exists, but a made-up subset does not */
-  if (parse_ok_into(VS_HEAD "  - route:\n    - destination: {host: reviews, subset: v9}\n",
-                    "v9.yaml", NULL, &l, &d) != 1)
+  if (parse_ok_into(VS_HEAD "  - route:\n    - destination: {host: reviews, subset: v9}\n", "v9.yaml", NULL, &l, &d) !=
+      1)
     goto out;
   EXPECT_INT_EQ(resource_analyze(l.items, l.len, &w), 1);
   EXPECT_STR_CONTAINS(w.items[0].message, "defines subset 'v9'");
@@ -719,8 +714,9 @@ static void test_analyze(void) {
     goto out;
   EXPECT_INT_EQ(resource_analyze(l.items, l.len, &w), 1);
   if (w.len == 1) {
-    EXPECT_STR_CONTAINS(w.items[0].message, "subset 'v2-mysql' of host "
-                                            "'ratings.default.svc.cluster.local' selects no workload");
+    EXPECT_STR_CONTAINS(w.items[0].message,
+                        "subset 'v2-mysql' of host "
+                        "'ratings.default.svc.cluster.local' selects no workload");
     EXPECT_STR_CONTAINS(w.items[0].message, "version=v2-mysql");
     EXPECT_STR_CONTAINS(w.items[0].message, "503 UH");
   }
@@ -787,7 +783,6 @@ out:
   diag_list_free(&w);
 }
 
-TEST_CASES(TEST(test_rich_model), TEST(test_jwks_inline_from_conformance),
-           TEST(test_envoy_filter_rate_limit), TEST(test_warnings_and_notes), TEST(test_regex_warnings),
-           TEST(test_round_trip), TEST(test_yaml_output_shape), TEST(test_analyze),
-           TEST(test_analyze_jwks_uri), TEST(test_free_null))
+TEST_CASES(TEST(test_rich_model), TEST(test_jwks_inline_from_conformance), TEST(test_envoy_filter_rate_limit),
+           TEST(test_warnings_and_notes), TEST(test_regex_warnings), TEST(test_round_trip),
+           TEST(test_yaml_output_shape), TEST(test_analyze), TEST(test_analyze_jwks_uri), TEST(test_free_null))

@@ -16,52 +16,79 @@
 /* ---- table: which subset a request reaches ------------------------------------------------------ */
 
 struct subset_case {
-  const char *file;      /* networking file applied (besides destination-rule-all) */
+  const char *file; /* networking file applied (besides destination-rule-all) */
   struct world_req req;
   enum router_verdict verdict;
-  const char *cluster;   /* expected cluster, NULL when none */
+  const char *cluster; /* expected cluster, NULL when none */
 };
 
 static const struct subset_case SUBSET_CASES[] = {
     /* virtual-service-all-v1: every service's v1, whoever asks */
-    {"bookinfo-networking/virtual-service-all-v1.yaml", {.authority = "reviews:9080", .path = "/reviews/0"}, ROUTER_ROUTE,
+    {"bookinfo-networking/virtual-service-all-v1.yaml",
+     {.authority = "reviews:9080", .path = "/reviews/0"},
+     ROUTER_ROUTE,
      "outbound|9080|v1|" REVIEWS},
     {"bookinfo-networking/virtual-service-all-v1.yaml",
-     {.authority = "reviews:9080", .headers = {"end-user", "jason"}}, ROUTER_ROUTE, "outbound|9080|v1|" REVIEWS},
-    {"bookinfo-networking/virtual-service-all-v1.yaml", {.authority = "ratings:9080"}, ROUTER_ROUTE,
+     {.authority = "reviews:9080", .headers = {"end-user", "jason"}},
+     ROUTER_ROUTE,
+     "outbound|9080|v1|" REVIEWS},
+    {"bookinfo-networking/virtual-service-all-v1.yaml",
+     {.authority = "ratings:9080"},
+     ROUTER_ROUTE,
      "outbound|9080|v1|ratings.default.svc.cluster.local"},
-    {"bookinfo-networking/virtual-service-all-v1.yaml", {.authority = "details.default.svc.cluster.local:9080"},
-     ROUTER_ROUTE, "outbound|9080|v1|details.default.svc.cluster.local"},
+    {"bookinfo-networking/virtual-service-all-v1.yaml",
+     {.authority = "details.default.svc.cluster.local:9080"},
+     ROUTER_ROUTE,
+     "outbound|9080|v1|details.default.svc.cluster.local"},
     /* reviews-test-v2: jason -> v2, others v1 */
     {"bookinfo-networking/virtual-service-reviews-test-v2.yaml",
-     {.authority = "reviews:9080", .headers = {"end-user", "jason"}}, ROUTER_ROUTE, "outbound|9080|v2|" REVIEWS},
+     {.authority = "reviews:9080", .headers = {"end-user", "jason"}},
+     ROUTER_ROUTE,
+     "outbound|9080|v2|" REVIEWS},
     {"bookinfo-networking/virtual-service-reviews-test-v2.yaml",
-     {.authority = "reviews:9080", .headers = {"End-User", "jason"}}, ROUTER_ROUTE, "outbound|9080|v2|" REVIEWS},
+     {.authority = "reviews:9080", .headers = {"End-User", "jason"}},
+     ROUTER_ROUTE,
+     "outbound|9080|v2|" REVIEWS},
     {"bookinfo-networking/virtual-service-reviews-test-v2.yaml",
-     {.authority = "reviews:9080", .headers = {"end-user", "Jason"}}, ROUTER_ROUTE, "outbound|9080|v1|" REVIEWS},
+     {.authority = "reviews:9080", .headers = {"end-user", "Jason"}},
+     ROUTER_ROUTE,
+     "outbound|9080|v1|" REVIEWS},
     {"bookinfo-networking/virtual-service-reviews-test-v2.yaml",
-     {.authority = "reviews:9080", .headers = {"end-user", "jasonx"}}, ROUTER_ROUTE, "outbound|9080|v1|" REVIEWS},
-    {"bookinfo-networking/virtual-service-reviews-test-v2.yaml", {.authority = "reviews:9080"}, ROUTER_ROUTE,
+     {.authority = "reviews:9080", .headers = {"end-user", "jasonx"}},
+     ROUTER_ROUTE,
+     "outbound|9080|v1|" REVIEWS},
+    {"bookinfo-networking/virtual-service-reviews-test-v2.yaml",
+     {.authority = "reviews:9080"},
+     ROUTER_ROUTE,
      "outbound|9080|v1|" REVIEWS},
     /* jason-v2-v3: jason -> v2, others v3 */
     {"bookinfo-networking/virtual-service-reviews-jason-v2-v3.yaml",
-     {.authority = "reviews:9080", .headers = {"end-user", "jason"}}, ROUTER_ROUTE, "outbound|9080|v2|" REVIEWS},
+     {.authority = "reviews:9080", .headers = {"end-user", "jason"}},
+     ROUTER_ROUTE,
+     "outbound|9080|v2|" REVIEWS},
     {"bookinfo-networking/virtual-service-reviews-jason-v2-v3.yaml",
-     {.authority = "reviews:9080", .headers = {"end-user", "alice"}}, ROUTER_ROUTE, "outbound|9080|v3|" REVIEWS},
-    /* reviews-v3 alone; ratings has no VirtualService there: the default route, subsetless */
-    {"bookinfo-networking/virtual-service-reviews-v3.yaml", {.authority = "reviews"}, ROUTER_ROUTE,
+     {.authority = "reviews:9080", .headers = {"end-user", "alice"}},
+     ROUTER_ROUTE,
      "outbound|9080|v3|" REVIEWS},
-    {"bookinfo-networking/virtual-service-reviews-v3.yaml", {.authority = "ratings"}, ROUTER_ROUTE,
+    /* reviews-v3 alone; ratings has no VirtualService there: the default route, subsetless */
+    {"bookinfo-networking/virtual-service-reviews-v3.yaml",
+     {.authority = "reviews"},
+     ROUTER_ROUTE,
+     "outbound|9080|v3|" REVIEWS},
+    {"bookinfo-networking/virtual-service-reviews-v3.yaml",
+     {.authority = "ratings"},
+     ROUTER_ROUTE,
      "outbound|9080||ratings.default.svc.cluster.local"},
     /* ratings-db: subset v2 exists in the DestinationRule but no workload has it: routed to an
      * empty cluster (503 UH later, not NC) */
-    {"bookinfo-networking/virtual-service-ratings-db.yaml", {.authority = "ratings:9080"}, ROUTER_ROUTE,
+    {"bookinfo-networking/virtual-service-ratings-db.yaml",
+     {.authority = "ratings:9080"},
+     ROUTER_ROUTE,
      "outbound|9080|v2|ratings.default.svc.cluster.local"},
     /* unknown host, wrong port: no vhost, so Istio's catch-all (ALLOW_ANY by default) */
     {"bookinfo-networking/virtual-service-all-v1.yaml", {.authority = "nosuch:9080"}, ROUTER_PASSTHROUGH, NULL},
     {"bookinfo-networking/virtual-service-all-v1.yaml", {.authority = "reviews:9999"}, ROUTER_PASSTHROUGH, NULL},
-    {"bookinfo-networking/virtual-service-all-v1.yaml", {.authority = "reviews.other:9080"}, ROUTER_PASSTHROUGH,
-     NULL},
+    {"bookinfo-networking/virtual-service-all-v1.yaml", {.authority = "reviews.other:9080"}, ROUTER_PASSTHROUGH, NULL},
 };
 
 static void subset_routing_follows_bookinfo_files(void) {
@@ -176,23 +203,24 @@ static void same_seed_gives_same_picks(void) {
 /* ---- no such subset: NC ---------------------------------------------------------------------- */
 
 static void missing_subset_is_no_cluster(void) {
-  static const char yaml[] = "apiVersion: networking.istio.io/v1\n"
-                             "kind: VirtualService\n"
-                             "metadata: {name: reviews}\n"
-                             "spec:\n"
-                             "  hosts: [reviews]\n"
-                             "  http:\n"
-                             "  - route:\n"
-                             "    - destination: {host: reviews, subset: v9}\n"
-                             "---\n"
-                             "apiVersion: networking.istio.io/v1\n"
-                             "kind: VirtualService\n"
-                             "metadata: {name: nowhere}\n"
-                             "spec:\n"
-                             "  hosts: [details]\n"
-                             "  http:\n"
-                             "  - route:\n"
-                             "    - destination: {host: nosuch, port: {number: 80}}\n";
+  static const char yaml[] =
+      "apiVersion: networking.istio.io/v1\n"
+      "kind: VirtualService\n"
+      "metadata: {name: reviews}\n"
+      "spec:\n"
+      "  hosts: [reviews]\n"
+      "  http:\n"
+      "  - route:\n"
+      "    - destination: {host: reviews, subset: v9}\n"
+      "---\n"
+      "apiVersion: networking.istio.io/v1\n"
+      "kind: VirtualService\n"
+      "metadata: {name: nowhere}\n"
+      "spec:\n"
+      "  hosts: [details]\n"
+      "  http:\n"
+      "  - route:\n"
+      "    - destination: {host: nosuch, port: {number: 80}}\n";
   struct world w;
   if (world_init(&w, NULL, yaml)) {
     world_free(&w);
@@ -350,14 +378,15 @@ static void match_fields(void) {
 }
 
 static void no_rule_matches_is_no_route(void) {
-  static const char yaml[] = "apiVersion: networking.istio.io/v1\n"
-                             "kind: VirtualService\n"
-                             "metadata: {name: reviews}\n"
-                             "spec:\n"
-                             "  hosts: [reviews]\n"
-                             "  http:\n"
-                             "  - match: [{headers: {end-user: {exact: jason}}}]\n"
-                             "    route: [{destination: {host: reviews, subset: v2}}]\n";
+  static const char yaml[] =
+      "apiVersion: networking.istio.io/v1\n"
+      "kind: VirtualService\n"
+      "metadata: {name: reviews}\n"
+      "spec:\n"
+      "  hosts: [reviews]\n"
+      "  http:\n"
+      "  - match: [{headers: {end-user: {exact: jason}}}]\n"
+      "    route: [{destination: {host: reviews, subset: v2}}]\n";
   struct world w;
   if (world_init(&w, NULL, yaml)) {
     world_free(&w);
@@ -480,9 +509,15 @@ static void gateway_routes_apply_only_at_the_gateway(void) {
     const char *path;
     enum router_verdict v;
   } cases[] = {
-      {"/productpage", ROUTER_ROUTE},        {"/productpage?u=normal", ROUTER_ROUTE}, {"/static/img/a.png", ROUTER_ROUTE},
-      {"/login", ROUTER_ROUTE},              {"/logout", ROUTER_ROUTE},               {"/api/v1/products", ROUTER_ROUTE},
-      {"/api/v1/products/0/reviews", ROUTER_ROUTE}, {"/", ROUTER_NO_ROUTE},           {"/productpage/x", ROUTER_NO_ROUTE},
+      {"/productpage", ROUTER_ROUTE},
+      {"/productpage?u=normal", ROUTER_ROUTE},
+      {"/static/img/a.png", ROUTER_ROUTE},
+      {"/login", ROUTER_ROUTE},
+      {"/logout", ROUTER_ROUTE},
+      {"/api/v1/products", ROUTER_ROUTE},
+      {"/api/v1/products/0/reviews", ROUTER_ROUTE},
+      {"/", ROUTER_NO_ROUTE},
+      {"/productpage/x", ROUTER_NO_ROUTE},
       {"/login2", ROUTER_NO_ROUTE},
   };
   /* bookinfo-gateway.yaml's server listens on 8080 (Istio's current sample). */
@@ -490,8 +525,8 @@ static void gateway_routes_apply_only_at_the_gateway(void) {
     struct route_decision d;
     struct world_req req = {.authority = "127.0.0.1:8080", .path = cases[i].path, .port = 8080};
     enum router_verdict v = world_route(gw, &req, &rng, &d);
-    if (v != cases[i].v || (v == ROUTER_ROUTE && strcmp(d.cluster->name,
-                                                        "outbound|9080||productpage.default.svc.cluster.local") != 0))
+    if (v != cases[i].v ||
+        (v == ROUTER_ROUTE && strcmp(d.cluster->name, "outbound|9080||productpage.default.svc.cluster.local") != 0))
       test_fail(__FILE__, __LINE__, "gateway %s: %s (%s)", cases[i].path, router_verdict_name(v), d.why);
   }
   struct route_decision d;
@@ -520,7 +555,8 @@ static void inbound_routes_to_the_local_app(void) {
   }
   struct compile_input in = world_input(&w);
   struct proxy_config *cfg = NULL;
-  ASSERT_INT_EQ(compile_sidecar(&w.st, &in, "default", "reviews-v2", "unix:/tmp/lab/reviews-v2-0/app.sock", &cfg, &w.diags), 0);
+  ASSERT_INT_EQ(
+      compile_sidecar(&w.st, &in, "default", "reviews-v2", "unix:/tmp/lab/reviews-v2-0/app.sock", &cfg, &w.diags), 0);
   struct rng rng;
   rng_seed(&rng, 1);
   struct route_decision d;
@@ -593,9 +629,14 @@ static void original_destination_is_the_authority(void) {
   static const struct {
     const char *authority, *want; /* want NULL: refused */
   } cases[] = {
-      {"127.0.0.1:8000", "127.0.0.1:8000"}, {"127.0.0.1", "127.0.0.1:80"},   {"[::1]:8443", "[::1]:8443"},
-      {"[::1]", "[::1]:80"},                {"localhost:9", "localhost:9"}, {"api.example.com", "api.example.com:80"},
-      {"", NULL},                           {":8080", NULL},
+      {"127.0.0.1:8000", "127.0.0.1:8000"},
+      {"127.0.0.1", "127.0.0.1:80"},
+      {"[::1]:8443", "[::1]:8443"},
+      {"[::1]", "[::1]:80"},
+      {"localhost:9", "localhost:9"},
+      {"api.example.com", "api.example.com:80"},
+      {"", NULL},
+      {":8080", NULL},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char out[64] = "";

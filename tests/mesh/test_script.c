@@ -26,7 +26,8 @@ static enum script_reply fake_call(void *data, const char *op, json_t *args, jso
   *result = NULL;
   if (strcmp(op, "say") == 0 || strcmp(op, "print") == 0) {
     json_t *t = json_object_get(args, "text");
-    snprintf(f->said + strlen(f->said), sizeof f->said - strlen(f->said), "%s;", json_is_string(t) ? json_string_value(t) : "?");
+    snprintf(f->said + strlen(f->said), sizeof f->said - strlen(f->said), "%s;",
+             json_is_string(t) ? json_string_value(t) : "?");
     *result = json_pack("{s:i,s:[i,i]}", "n", 7, "list", 1, 2);
     return SCRIPT_DONE;
   }
@@ -108,8 +109,9 @@ static void instruction_cap_is_per_slice(void) {
   /* 3 slices of 600 000 instructions each stay under a 1 000 000 cap: waiting resets it. */
   int rc;
   char err[512];
-  struct script *s = start("for k = 1, 3 do\n  for i = 1, 150000 do end\n  __host('wait')\nend\n__host('say', {text='done'})\n",
-                           0, 1000000, &rc, err, sizeof err);
+  struct script *s =
+      start("for k = 1, 3 do\n  for i = 1, 150000 do end\n  __host('wait')\nend\n__host('say', {text='done'})\n", 0,
+            1000000, &rc, err, sizeof err);
   EXPECT_INT_EQ(rc, 0);
   for (int i = 0; i < 3; i++) {
     EXPECT_INT_EQ(F.finished, 0);
@@ -124,8 +126,8 @@ static void instruction_cap_is_per_slice(void) {
 static void memory_cap_stops_runaway_table(void) {
   int rc;
   char err[512];
-  struct script *s = start("local t = {}\nfor i = 1, 1e9 do\n  t[i] = string.rep('x', 64) .. i\nend\n",
-                           4u << 20, 0, &rc, err, sizeof err);
+  struct script *s = start("local t = {}\nfor i = 1, 1e9 do\n  t[i] = string.rep('x', 64) .. i\nend\n", 4u << 20, 0,
+                           &rc, err, sizeof err);
   EXPECT_INT_EQ(rc, 0);
   EXPECT_INT_EQ(F.finished, 1);
   EXPECT_INT_EQ(F.how, SCRIPT_END_ERROR);
@@ -150,9 +152,10 @@ static void runtime_error_has_file_line(void) {
 static void host_error_is_raised_at_the_lessons_line(void) {
   int rc;
   char err[512];
-  struct script *s = start("local ok, e = pcall(__host, 'nope')\nassert(not ok)\n__host('say', {text = e})\n"
-                           "__host('nope')\n",
-                           0, 0, &rc, err, sizeof err);
+  struct script *s = start(
+      "local ok, e = pcall(__host, 'nope')\nassert(not ok)\n__host('say', {text = e})\n"
+      "__host('nope')\n",
+      0, 0, &rc, err, sizeof err);
   EXPECT_STR_CONTAINS(F.said, "lessons/t.lua:1: boom from the host");
   EXPECT_INT_EQ(F.how, SCRIPT_END_ERROR);
   EXPECT_STR_CONTAINS(F.message, "lessons/t.lua:4: boom from the host");
@@ -162,13 +165,14 @@ static void host_error_is_raised_at_the_lessons_line(void) {
 static void pending_call_resumes_with_its_answer(void) {
   int rc;
   char err[512];
-  struct script *s = start("local ok, r = __host('wait', {seconds = 1})\n"
-                           "__host('say', {text = tostring(ok) .. ' ' .. r.value .. ' ' .. #r.list})\n"
-                           "local ok2, r2 = __host('say', {text = 'x'})\n"
-                           "__host('say', {text = r2.n .. ' ' .. r2.list[2]})\n"
-                           "local ok3, e = pcall(function() local _, x = __host('wait') end)\n"
-                           "__host('say', {text = tostring(ok3) .. ' ' .. tostring(e)})\n",
-                           0, 0, &rc, err, sizeof err);
+  struct script *s = start(
+      "local ok, r = __host('wait', {seconds = 1})\n"
+      "__host('say', {text = tostring(ok) .. ' ' .. r.value .. ' ' .. #r.list})\n"
+      "local ok2, r2 = __host('say', {text = 'x'})\n"
+      "__host('say', {text = r2.n .. ' ' .. r2.list[2]})\n"
+      "local ok3, e = pcall(function() local _, x = __host('wait') end)\n"
+      "__host('say', {text = tostring(ok3) .. ' ' .. tostring(e)})\n",
+      0, 0, &rc, err, sizeof err);
   EXPECT_INT_EQ(rc, 0);
   EXPECT_INT_EQ(F.pending, 1);
   EXPECT_INT_EQ(F.finished, 0);
@@ -187,7 +191,8 @@ static void lesson_environment_is_its_own(void) {
   memset(&F, 0, sizeof F);
   struct script *s = script_new(NULL, &HOST, 1);
   EXPECT_INT_EQ(script_library(s, "lib.lua", "function helper() return 42 end", 31, err, sizeof err), 0);
-  rc = script_start(s, "lessons/t.lua", "helper_result = helper()\nhelper = nil\n__host('say', {text = tostring(helper_result)})\n",
+  rc = script_start(s, "lessons/t.lua",
+                    "helper_result = helper()\nhelper = nil\n__host('say', {text = tostring(helper_result)})\n",
                     strlen("helper_result = helper()\nhelper = nil\n__host('say', {text = tostring(helper_result)})\n"),
                     err, sizeof err);
   EXPECT_INT_EQ(rc, 0);
@@ -199,7 +204,8 @@ static void lesson_environment_is_its_own(void) {
 static void api_inside_own_coroutine_is_an_error(void) {
   int rc;
   char err[512];
-  struct script *s = start("local co = coroutine.wrap(function() __host('wait') end)\nco()\n", 0, 0, &rc, err, sizeof err);
+  struct script *s =
+      start("local co = coroutine.wrap(function() __host('wait') end)\nco()\n", 0, 0, &rc, err, sizeof err);
   EXPECT_INT_EQ(F.how, SCRIPT_END_ERROR);
   EXPECT_STR_CONTAINS(F.message, "coroutine");
   EXPECT_INT_EQ(F.pending, 0);

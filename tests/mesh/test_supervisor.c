@@ -165,5 +165,6 @@ static void setup_log(void) {
 static void cleanup_log(void) { unlink(log_path); }
 
 TEST_CASES(TEST(setup_log), TEST(restarts_a_crashing_process_with_backoff),
-           TEST(kill_is_followed_by_a_restart_and_shutdown_ends_children), TEST(shutdown_kills_children_that_ignore_sigterm),
-           TEST(stop_means_no_restart), TEST(restart_starts_again_at_once_without_counting), TEST(cleanup_log))
+           TEST(kill_is_followed_by_a_restart_and_shutdown_ends_children),
+           TEST(shutdown_kills_children_that_ignore_sigterm), TEST(stop_means_no_restart),
+           TEST(restart_starts_again_at_once_without_counting), TEST(cleanup_log))

@@ -25,8 +25,19 @@ static void counts_a_request_with_istios_labels(void) {
   setup();
   struct telemetry t = {0};
   t.enabled = 1;
-  struct telemetry_request r = {REPORTER_SOURCE, &productpage, &reviews_v2, "reviews.default.svc.cluster.local",
-                                200, 0, 12.5, 0, 1024, 0, NULL, NULL, NULL};
+  struct telemetry_request r = {REPORTER_SOURCE,
+                                &productpage,
+                                &reviews_v2,
+                                "reviews.default.svc.cluster.local",
+                                200,
+                                0,
+                                12.5,
+                                0,
+                                1024,
+                                0,
+                                NULL,
+                                NULL,
+                                NULL};
   ASSERT_INT_EQ(telemetry_record(&t, &r), 0);
   ASSERT_INT_EQ(telemetry_record(&t, &r), 0);
   struct buf out = {0};
@@ -56,21 +67,26 @@ static void catch_all_names_its_cluster(void) {
   setup();
   struct telemetry t = {0};
   t.enabled = 1;
-  struct telemetry_request r = {.reporter = REPORTER_SOURCE, .source = &productpage, .service = "127.0.0.1:8000",
-                                .code = 200, .service_name = "PassthroughCluster"};
+  struct telemetry_request r = {.reporter = REPORTER_SOURCE,
+                                .source = &productpage,
+                                .service = "127.0.0.1:8000",
+                                .code = 200,
+                                .service_name = "PassthroughCluster"};
   ASSERT_INT_EQ(telemetry_record(&t, &r), 0);
   r.service_name = "BlackHoleCluster";
   r.code = 502;
   ASSERT_INT_EQ(telemetry_record(&t, &r), 0);
   struct buf out = {0};
   const char *text = render(&t, &out);
-  EXPECT_STR_CONTAINS(text, "destination_service=\"127.0.0.1:8000\",destination_service_name=\"PassthroughCluster\","
-                            "destination_service_namespace=\"unknown\",destination_cluster=\"Kubernetes\","
-                            "request_protocol=\"http\",response_code=\"200\"");
-  EXPECT_STR_CONTAINS(text, "destination_service=\"127.0.0.1:8000\",destination_service_name=\"BlackHoleCluster\","
-                            "destination_service_namespace=\"unknown\",destination_cluster=\"Kubernetes\","
-                            "request_protocol=\"http\",response_code=\"502\",grpc_response_status=\"\","
-                            "response_flags=\"-\"");
+  EXPECT_STR_CONTAINS(text,
+                      "destination_service=\"127.0.0.1:8000\",destination_service_name=\"PassthroughCluster\","
+                      "destination_service_namespace=\"unknown\",destination_cluster=\"Kubernetes\","
+                      "request_protocol=\"http\",response_code=\"200\"");
+  EXPECT_STR_CONTAINS(text,
+                      "destination_service=\"127.0.0.1:8000\",destination_service_name=\"BlackHoleCluster\","
+                      "destination_service_namespace=\"unknown\",destination_cluster=\"Kubernetes\","
+                      "request_protocol=\"http\",response_code=\"502\",grpc_response_status=\"\","
+                      "response_flags=\"-\"");
   buf_free(&out);
   telemetry_free(&t);
 }
@@ -78,8 +94,19 @@ static void catch_all_names_its_cluster(void) {
 static void separates_series_by_code_flags_and_peer(void) {
   setup();
   struct telemetry t = {0};
-  struct telemetry_request ok = {REPORTER_SOURCE, &productpage, &reviews_v2, "reviews.default.svc.cluster.local",
-                                 200, 0, 1, 0, 0, 0, NULL, NULL, NULL};
+  struct telemetry_request ok = {REPORTER_SOURCE,
+                                 &productpage,
+                                 &reviews_v2,
+                                 "reviews.default.svc.cluster.local",
+                                 200,
+                                 0,
+                                 1,
+                                 0,
+                                 0,
+                                 0,
+                                 NULL,
+                                 NULL,
+                                 NULL};
   struct telemetry_request uo = ok;
   uo.code = 503;
   uo.flags = FLAG_UO;
@@ -106,8 +133,9 @@ static void separates_series_by_code_flags_and_peer(void) {
   }
   EXPECT_INT_EQ(t.len, 4 + 499);
   buf_reset(&out);
-  EXPECT_STR_CONTAINS(render(&t, &out), "response_code=\"200\",grpc_response_status=\"\",response_flags=\"-\","
-                                        "connection_security_policy=\"unknown\"} 4\n");
+  EXPECT_STR_CONTAINS(render(&t, &out),
+                      "response_code=\"200\",grpc_response_status=\"\",response_flags=\"-\","
+                      "connection_security_policy=\"unknown\"} 4\n");
   buf_free(&out);
   telemetry_free(&t);
 }
@@ -151,8 +179,19 @@ static void deltas_report_each_count_once(void) {
   struct telemetry t = {0};
   t.on_dirty = on_dirty;
   dirty_calls = 0;
-  struct telemetry_request r = {REPORTER_SOURCE, &productpage, &reviews_v2, "reviews.default.svc.cluster.local",
-                                200, 0, 12.5, 0, 0, 0, NULL, NULL, NULL};
+  struct telemetry_request r = {REPORTER_SOURCE,
+                                &productpage,
+                                &reviews_v2,
+                                "reviews.default.svc.cluster.local",
+                                200,
+                                0,
+                                12.5,
+                                0,
+                                0,
+                                0,
+                                NULL,
+                                NULL,
+                                NULL};
   struct telemetry_request slow = r;
   slow.duration_ms = 1e9; /* past Envoy's last bound: the overflow bucket */
   ASSERT_INT_EQ(telemetry_record(&t, &r), 0);
@@ -200,9 +239,19 @@ static void destination_tells_mtls_from_plaintext(void) {
   setup();
   struct telemetry t = {0};
   t.enabled = 1;
-  struct telemetry_request r = {REPORTER_DESTINATION, &productpage, &reviews_v2, "reviews.default.svc.cluster.local",
-                                200, 0, 1, 0, 0, 1, "spiffe://cluster.local/ns/default/sa/bookinfo-productpage",
-                                "spiffe://cluster.local/ns/default/sa/bookinfo-reviews", NULL};
+  struct telemetry_request r = {REPORTER_DESTINATION,
+                                &productpage,
+                                &reviews_v2,
+                                "reviews.default.svc.cluster.local",
+                                200,
+                                0,
+                                1,
+                                0,
+                                0,
+                                1,
+                                "spiffe://cluster.local/ns/default/sa/bookinfo-productpage",
+                                "spiffe://cluster.local/ns/default/sa/bookinfo-reviews",
+                                NULL};
   ASSERT_INT_EQ(telemetry_record(&t, &r), 0);
   struct telemetry_request plain = r;
   plain.mutual_tls = 0;

@@ -461,6 +461,6 @@ static void test_conn_tls_over_loopback(void) {
   ca_free(ca);
 }
 
-TEST_CASES(TEST(test_conn_tls_over_loopback), TEST(test_handshake_and_data), TEST(test_wrong_root_refused), TEST(test_expired_refused),
-           TEST(test_tls12_refused), TEST(test_client_without_cert_refused), TEST(test_ca_issue_describe),
-           TEST(test_ca_folder), TEST(test_first_bytes))
+TEST_CASES(TEST(test_conn_tls_over_loopback), TEST(test_handshake_and_data), TEST(test_wrong_root_refused),
+           TEST(test_expired_refused), TEST(test_tls12_refused), TEST(test_client_without_cert_refused),
+           TEST(test_ca_issue_describe), TEST(test_ca_folder), TEST(test_first_bytes))

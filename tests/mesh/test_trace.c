@@ -72,8 +72,7 @@ static void ring_wraps_around(void) {
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     size_t n = trace_store_find(&st, cases[i].id, out, 8);
     EXPECT_INT_EQ(n, cases[i].n);
-    if (n)
-      EXPECT_STR_EQ(out[0]->request_id, cases[i].id);
+    if (n) EXPECT_STR_EQ(out[0]->request_id, cases[i].id);
   }
   trace_store_free(&st);
   trace_store_free(&st); /* freeing twice (and a zeroed store) is a no-op */
@@ -121,8 +120,7 @@ static void find_returns_hops_in_order(void) {
   const struct trace_record *out[8];
   ASSERT_INT_EQ(trace_store_find(&st, "a", out, 8), 4);
   static const int64_t want[] = {1, 3, 5, 7};
-  for (size_t i = 0; i < 4; i++)
-    EXPECT_INT_EQ(out[i]->start_wall_ms, want[i]);
+  for (size_t i = 0; i < 4; i++) EXPECT_INT_EQ(out[i]->start_wall_ms, want[i]);
   EXPECT_INT_EQ(trace_store_find(&st, "a", out, 2), 2); /* max is respected, oldest kept */
   EXPECT_INT_EQ(out[1]->start_wall_ms, 3);
   EXPECT_INT_EQ(trace_store_find(&st, "b", out, 8), 2);
@@ -190,8 +188,9 @@ static struct trace_record full_record(void) {
   r.destinations = 2;
   r.weight_draw = 37;
   r.weight_total = 100;
-  const char *why = "vhost ratings.default.svc.cluster.local:9080, rule 1 "
-                    "match 0 (uri prefix /ratings)";
+  const char *why =
+      "vhost ratings.default.svc.cluster.local:9080, rule 1 "
+      "match 0 (uri prefix /ratings)";
   trace_copy(r.route_why, sizeof r.route_why, why, strlen(why));
   trace_copy(r.lb_policy, sizeof r.lb_policy, "LEAST_REQUEST", 13);
   r.hosts = 3;
@@ -218,8 +217,9 @@ static struct trace_record full_record(void) {
   r.timeout_ms = 10000;
   r.per_try_timeout_ms = 2000;
   r.retry_attempts = 2;
-  const char *on = "connect-failure,refused-stream,unavailable,cancelled,"
-                   "retriable-status-codes";
+  const char *on =
+      "connect-failure,refused-stream,unavailable,cancelled,"
+      "retriable-status-codes";
   trace_copy(r.retry_on, sizeof r.retry_on, on, strlen(on));
   const char *peer = "spiffe://cluster.local/ns/default/sa/bookinfo-reviews";
   const char *authn = "jwt: ok iss=testing@secure.istio.io sub=ünïcode";
@@ -229,7 +229,8 @@ static struct trace_record full_record(void) {
   trace_copy(r.authz, sizeof r.authz, authz, strlen(authz));
   static const struct trace_attempt tries[3] = {
       {"127.1.0.7:9080", "ratings-v1-0", 0, 2, 503, TRACE_OUTCOME_RESPONSE, TRACE_NEXT_RETRY, 17, true, false, true},
-      {"127.1.0.8:9080", "ratings-v1-1", 19, 2000, 0, TRACE_OUTCOME_PER_TRY_TIMEOUT, TRACE_NEXT_RETRY, 40, false, true, true},
+      {"127.1.0.8:9080", "ratings-v1-1", 19, 2000, 0, TRACE_OUTCOME_PER_TRY_TIMEOUT, TRACE_NEXT_RETRY, 40, false, true,
+       true},
       {"127.1.0.9:9080", "", 2059, 1, 0, TRACE_OUTCOME_CONNECT_FAILURE, TRACE_NEXT_EXHAUSTED, 0, false, true, false},
   };
   memcpy(r.attempts, tries, sizeof tries);
@@ -249,8 +250,7 @@ static void json_round_trip(void) {
   char err[256] = "";
   int rc = trace_record_from_json(b.data, b.len, &back, err, sizeof err);
   EXPECT_INT_EQ(rc, 0);
-  if (rc)
-    fprintf(stderr, "# %s\n", err);
+  if (rc) fprintf(stderr, "# %s\n", err);
   EXPECT(memcmp(&r, &back, sizeof r) == 0);
   EXPECT_STR_CONTAINS(buf_cstr(&b), "\"flags\":\"DI,URX\"");
   EXPECT_STR_CONTAINS(buf_cstr(&b), "\"breaker\":\"queued\"");
@@ -369,8 +369,9 @@ static struct trace_record routed(const char *id, const char *proxy, int code, u
   r.rq_active = 1;
   r.rq_max = 4294967295u;
   r.retry_attempts = 2;
-  const char *on = "connect-failure,refused-stream,unavailable,cancelled,"
-                   "retriable-status-codes";
+  const char *on =
+      "connect-failure,refused-stream,unavailable,cancelled,"
+      "retriable-status-codes";
   trace_copy(r.retry_on, sizeof r.retry_on, on, strlen(on));
   return r;
 }
@@ -450,47 +451,59 @@ static void text_cases(void) {
   } cases[] = {
       {0, "reviews-v1-0 → outbound  200  25 ms  (config v14)\n"},
       {0, "  request GET ratings:9080/ratings/0 at 06:22:34.123 UTC\n"},
-      {0, "  route   VirtualService default/ratings rule 0 (match 0) → "
-          "outbound|9080|v1|ratings.default.svc.cluster.local\n"},
-      {0, "  policy  no route timeout; 2 retries on "
-          "connect-failure,refused-stream,unavailable,cancelled,"
-          "retriable-status-codes\n"},
-      {0, "  lb      LEAST_REQUEST over 3 hosts (3 available): drew 0 and 2, "
-          "kept the one with fewer active requests "
-          "→ 2 (127.1.0.7:9080, ratings-v1-0)\n"},
-      {0, "  pool    admitted: 1/1 connections, 0/1 pending, 1/4294967295 "
-          "requests\n"},
-      {0, "  try 1   127.1.0.7:9080 (ratings-v1-0) 503 after 2 ms → retry in "
-          "17 ms (503 is in "
-          "retriable-status-codes)\n"},
-      {0, "  try 2   127.1.0.8:9080 (ratings-v1-1, not tried before) 200 after "
-          "3 ms → passed to the caller\n"},
+      {0,
+       "  route   VirtualService default/ratings rule 0 (match 0) → "
+       "outbound|9080|v1|ratings.default.svc.cluster.local\n"},
+      {0,
+       "  policy  no route timeout; 2 retries on "
+       "connect-failure,refused-stream,unavailable,cancelled,"
+       "retriable-status-codes\n"},
+      {0,
+       "  lb      LEAST_REQUEST over 3 hosts (3 available): drew 0 and 2, "
+       "kept the one with fewer active requests "
+       "→ 2 (127.1.0.7:9080, ratings-v1-0)\n"},
+      {0,
+       "  pool    admitted: 1/1 connections, 0/1 pending, 1/4294967295 "
+       "requests\n"},
+      {0,
+       "  try 1   127.1.0.7:9080 (ratings-v1-0) 503 after 2 ms → retry in "
+       "17 ms (503 is in "
+       "retriable-status-codes)\n"},
+      {0,
+       "  try 2   127.1.0.8:9080 (ratings-v1-1, not tried before) 200 after "
+       "3 ms → passed to the caller\n"},
       {1, "reviews-v1-0 → outbound  503 URX  1012 ms  (config v14)\n"},
-      {1, "  try 2   127.1.0.8:9080 (ratings-v1-1) connect failed (UF) after 1 "
-          "ms → retry in 40 ms (retry_on "
-          "connect-failure covers a connect failure)\n"},
-      {1, "  try 3   127.1.0.9:9080 (ratings-v1-2) 503 after 2 ms → retries "
-          "exhausted (2 of 2) → URX\n"},
-      {2, "  pool    overflow: pending queue full (1/1, "
-          "http1MaxPendingRequests) → 503 UO\n"},
-      {3, "  fault   abort 503 at 10.0 %: roll 3.20 < 10.0 → fired: answered "
-          "503 without calling the upstream (FI)\n"},
-      {4, "  fault   delay 7000 ms at 100.0 %: roll 12.01 < 100.0 → fired: "
-          "waited before going on (DI)\n"},
+      {1,
+       "  try 2   127.1.0.8:9080 (ratings-v1-1) connect failed (UF) after 1 "
+       "ms → retry in 40 ms (retry_on "
+       "connect-failure covers a connect failure)\n"},
+      {1,
+       "  try 3   127.1.0.9:9080 (ratings-v1-2) 503 after 2 ms → retries "
+       "exhausted (2 of 2) → URX\n"},
+      {2,
+       "  pool    overflow: pending queue full (1/1, "
+       "http1MaxPendingRequests) → 503 UO\n"},
+      {3,
+       "  fault   abort 503 at 10.0 %: roll 3.20 < 10.0 → fired: answered "
+       "503 without calling the upstream (FI)\n"},
+      {4,
+       "  fault   delay 7000 ms at 100.0 %: roll 12.01 < 100.0 → fired: "
+       "waited before going on (DI)\n"},
       {4, "  fault   abort 503 at 10.0 %: roll 41.27 ≥ 10.0 → not fired\n"},
       {5, "productpage-v1-0 → outbound  404 NR  0 ms  (config v3)\n"},
-      {5, "  route   no VirtualService rule or default route matches "
-          "nosuch:9080/x → 404 NR\n"},
+      {5,
+       "  route   no VirtualService rule or default route matches "
+       "nosuch:9080/x → 404 NR\n"},
       {6, "  limit   local rate limit: the token bucket is empty and the limit is enforced → 429 RL\n"},
-      {7, "  mirror  drew 41.50 < mirrorPercentage 100.00 → a copy went to "
-          "outbound|8000|v2|httpbin.default.svc.cluster.local with Host <host>-shadow; its answer is dropped and "
-          "never reaches the caller\n"},
+      {7,
+       "  mirror  drew 41.50 < mirrorPercentage 100.00 → a copy went to "
+       "outbound|8000|v2|httpbin.default.svc.cluster.local with Host <host>-shadow; its answer is dropped and "
+       "never reaches the caller\n"},
       {8, "  mirror  drew 3.25, not under mirrorPercentage 0.00 → not mirrored\n"},
   };
   const struct trace_record *recs[] = {&retry_ok, &urx, &uo, &fi, &delay, &nr, &rl, &mirrored, &unmirrored};
   struct buf text[9] = {{0}};
-  for (size_t i = 0; i < 9; i++)
-    EXPECT_INT_EQ(trace_record_text(recs[i], &text[i]), 0);
+  for (size_t i = 0; i < 9; i++) EXPECT_INT_EQ(trace_record_text(recs[i], &text[i]), 0);
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     EXPECT_STR_CONTAINS(buf_cstr(&text[cases[i].which]), cases[i].line);
   /* Decisions come in the order the proxy makes them, and only those that were
@@ -503,8 +516,7 @@ static void text_cases(void) {
   EXPECT(strstr(buf_cstr(&text[5]), "  try") == NULL);
   /* TEST_TRACE_SHOW=1 prints them, to read the explanations whole. */
   for (size_t i = 0; i < 9; i++) {
-    if (getenv("TEST_TRACE_SHOW"))
-      fprintf(stderr, "%s\n", buf_cstr(&text[i]));
+    if (getenv("TEST_TRACE_SHOW")) fprintf(stderr, "%s\n", buf_cstr(&text[i]));
     buf_free(&text[i]);
   }
 }
@@ -517,9 +529,10 @@ static void summary_line(void) {
   r[0].duration_ms = 40;
   struct buf b = {0};
   EXPECT_INT_EQ(trace_records_summary("s", r, 3, &b), 0);
-  EXPECT_STR_EQ(buf_cstr(&b), "request s: 3 records from 2 proxies, 1 retry; the caller of "
-                              "istio-ingressgateway-0 got 503 URX after "
-                              "40 ms\n");
+  EXPECT_STR_EQ(buf_cstr(&b),
+                "request s: 3 records from 2 proxies, 1 retry; the caller of "
+                "istio-ingressgateway-0 got 503 URX after "
+                "40 ms\n");
   buf_free(&b);
   EXPECT_INT_EQ(trace_records_summary("s", r, 0, &b), -EINVAL);
 }
@@ -549,6 +562,6 @@ static void find_after_many_laps(void) {
   trace_store_free(&st);
 }
 
-TEST_CASES(TEST(clear_and_copy), TEST(ring_wraps_around), TEST(find_after_many_laps), TEST(notable_keeps_failure), TEST(find_returns_hops_in_order),
-           TEST(sort_orders_hops), TEST(json_round_trip), TEST(why_answer_round_trip), TEST(json_refusals),
-           TEST(text_cases), TEST(summary_line))
+TEST_CASES(TEST(clear_and_copy), TEST(ring_wraps_around), TEST(find_after_many_laps), TEST(notable_keeps_failure),
+           TEST(find_returns_hops_in_order), TEST(sort_orders_hops), TEST(json_round_trip), TEST(why_answer_round_trip),
+           TEST(json_refusals), TEST(text_cases), TEST(summary_line))

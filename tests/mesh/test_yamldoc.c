@@ -22,13 +22,14 @@ static struct yamldoc *parse_ok(const char *text) {
 }
 
 static void test_positions(void) {
-  struct yamldoc *doc = parse_ok("apiVersion: v1\n"
-                                 "metadata:\n"
-                                 "  name: reviews\n"
-                                 "  labels: {app: reviews}\n"
-                                 "items:\n"
-                                 "- a\n"
-                                 "-   b\n");
+  struct yamldoc *doc = parse_ok(
+      "apiVersion: v1\n"
+      "metadata:\n"
+      "  name: reviews\n"
+      "  labels: {app: reviews}\n"
+      "items:\n"
+      "- a\n"
+      "-   b\n");
   ASSERT(doc != NULL);
   ASSERT_INT_EQ(doc->len, 1);
   const struct yamldoc_node *root = doc->docs[0];
@@ -82,15 +83,32 @@ static void test_scalar_kinds(void) {
     const char *yaml;
     enum yamldoc_scalar_kind kind;
   } cases[] = {
-      {"v: 80", YAMLDOC_INT},         {"v: \"80\"", YAMLDOC_STRING}, {"v: '80'", YAMLDOC_STRING},
-      {"v: -3", YAMLDOC_INT},         {"v: 0x1F", YAMLDOC_INT},      {"v: 1.5", YAMLDOC_FLOAT},
-      {"v: 100.0", YAMLDOC_FLOAT},    {"v: 1e3", YAMLDOC_FLOAT},     {"v: .5", YAMLDOC_FLOAT},
-      {"v: .inf", YAMLDOC_FLOAT},     {"v: true", YAMLDOC_BOOL},     {"v: False", YAMLDOC_BOOL},
-      {"v: yes", YAMLDOC_BOOL},       {"v: on", YAMLDOC_BOOL},       {"v: ~", YAMLDOC_NULL},
-      {"v: null", YAMLDOC_NULL},      {"v:", YAMLDOC_NULL},          {"v: v1", YAMLDOC_STRING},
-      {"v: 1s", YAMLDOC_STRING},      {"v: 1.2.3", YAMLDOC_STRING},  {"v: \"true\"", YAMLDOC_STRING},
-      {"v: |\n  text\n", YAMLDOC_STRING}, {"v: 0.5s", YAMLDOC_STRING}, {"v: '*'", YAMLDOC_STRING},
-      {"v: e3", YAMLDOC_STRING},      {"v: 1_000", YAMLDOC_STRING},
+      {"v: 80", YAMLDOC_INT},
+      {"v: \"80\"", YAMLDOC_STRING},
+      {"v: '80'", YAMLDOC_STRING},
+      {"v: -3", YAMLDOC_INT},
+      {"v: 0x1F", YAMLDOC_INT},
+      {"v: 1.5", YAMLDOC_FLOAT},
+      {"v: 100.0", YAMLDOC_FLOAT},
+      {"v: 1e3", YAMLDOC_FLOAT},
+      {"v: .5", YAMLDOC_FLOAT},
+      {"v: .inf", YAMLDOC_FLOAT},
+      {"v: true", YAMLDOC_BOOL},
+      {"v: False", YAMLDOC_BOOL},
+      {"v: yes", YAMLDOC_BOOL},
+      {"v: on", YAMLDOC_BOOL},
+      {"v: ~", YAMLDOC_NULL},
+      {"v: null", YAMLDOC_NULL},
+      {"v:", YAMLDOC_NULL},
+      {"v: v1", YAMLDOC_STRING},
+      {"v: 1s", YAMLDOC_STRING},
+      {"v: 1.2.3", YAMLDOC_STRING},
+      {"v: \"true\"", YAMLDOC_STRING},
+      {"v: |\n  text\n", YAMLDOC_STRING},
+      {"v: 0.5s", YAMLDOC_STRING},
+      {"v: '*'", YAMLDOC_STRING},
+      {"v: e3", YAMLDOC_STRING},
+      {"v: 1_000", YAMLDOC_STRING},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct yamldoc *doc = parse_ok(cases[i].yaml);
@@ -98,8 +116,8 @@ static void test_scalar_kinds(void) {
     const struct yamldoc_node *v = yamldoc_get(doc->docs[0], "v");
     ASSERT(v != NULL);
     if (yamldoc_scalar_kind(v) != cases[i].kind)
-      test_fail(__FILE__, __LINE__, "case %zu (%s): kind %d, want %d", i, cases[i].yaml,
-                (int)yamldoc_scalar_kind(v), (int)cases[i].kind);
+      test_fail(__FILE__, __LINE__, "case %zu (%s): kind %d, want %d", i, cases[i].yaml, (int)yamldoc_scalar_kind(v),
+                (int)cases[i].kind);
     yamldoc_free(doc);
   }
 }
@@ -147,10 +165,10 @@ static void test_failures(void) {
       const struct diag *e = &d.items[0];
       char buf[512];
       diag_format(e, buf, sizeof buf);
-      if (e->severity != DIAG_ERROR || e->line != FAILURES[i].line ||
-          e->col != FAILURES[i].col || !strstr(e->message, FAILURES[i].message))
-        test_fail(__FILE__, __LINE__, "%s: got \"%s\", want %d:%d and \"%s\"", FAILURES[i].name,
-                  buf, FAILURES[i].line, FAILURES[i].col, FAILURES[i].message);
+      if (e->severity != DIAG_ERROR || e->line != FAILURES[i].line || e->col != FAILURES[i].col ||
+          !strstr(e->message, FAILURES[i].message))
+        test_fail(__FILE__, __LINE__, "%s: got \"%s\", want %d:%d and \"%s\"", FAILURES[i].name, buf, FAILURES[i].line,
+                  FAILURES[i].col, FAILURES[i].message);
       EXPECT_STR_EQ(e->file, "bad.yaml");
     }
     diag_list_free(&d);
@@ -178,13 +196,14 @@ static void test_aliases(void) {
 }
 
 static void test_alias_bomb_refused(void) {
-  const char *yaml = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
-                     "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-                     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
-                     "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
-                     "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
-                     "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
-                     "g: [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
+  const char *yaml =
+      "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+      "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+      "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+      "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+      "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+      "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+      "g: [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
   struct diag_list d;
   diag_list_init(&d);
   struct yamldoc *doc = NULL;
@@ -226,7 +245,6 @@ static void test_diag_format(void) {
   yamldoc_free(NULL);
 }
 
-TEST_CASES(TEST(test_positions), TEST(test_multi_document), TEST(test_scalar_kinds),
-           TEST(test_quoted_flag), TEST(test_failures), TEST(test_several_duplicates_reported),
-           TEST(test_aliases), TEST(test_alias_bomb_refused), TEST(test_plain_kind),
-           TEST(test_diag_format))
+TEST_CASES(TEST(test_positions), TEST(test_multi_document), TEST(test_scalar_kinds), TEST(test_quoted_flag),
+           TEST(test_failures), TEST(test_several_duplicates_reported), TEST(test_aliases),
+           TEST(test_alias_bomb_refused), TEST(test_plain_kind), TEST(test_diag_format))

@@ -21,7 +21,7 @@ struct recorder {
   int port;
   char reply[1024];
   int status;
-  struct buf last;   /* "METHOD TARGET\nname: value\n..." of the last request */
+  struct buf last; /* "METHOD TARGET\nname: value\n..." of the last request */
   int count;
 };
 
@@ -32,7 +32,7 @@ struct appfix {
   int napps;
   char text[APPFIX_MAX][4][128]; /* the apps' option strings, kept alive */
   int ports[APPFIX_MAX], control_ports[APPFIX_MAX];
-  int crashes[APPFIX_MAX];       /* crash chaos calls (the hook replaces exit) */
+  int crashes[APPFIX_MAX]; /* crash chaos calls (the hook replaces exit) */
   struct recorder rec;
   int has_rec;
   void (*fn)(struct appfix *f, void *arg); /* the call in flight (appfix_call) */

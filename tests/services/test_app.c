@@ -51,9 +51,10 @@ static void knobs_default_off(void) {
   struct client_response r;
   ASSERT_INT_EQ(http_do(f.control_ports[i], "GET", "/chaos", NULL, NULL, &r), 0);
   EXPECT_INT_EQ(r.status, 200);
-  EXPECT_STR_EQ(r.body.data, "{\"latency_ms\":0,\"jitter_ms\":0,\"error_rate\":0,\"error_code\":503,\"hang\":false,"
-                             "\"crash\":false,\"slow_start_ms\":0,\"ready\":true,\"hung_requests\":0,"
-                             "\"headers_forwarding\":true}\n");
+  EXPECT_STR_EQ(r.body.data,
+                "{\"latency_ms\":0,\"jitter_ms\":0,\"error_rate\":0,\"error_code\":503,\"hang\":false,"
+                "\"crash\":false,\"slow_start_ms\":0,\"ready\":true,\"hung_requests\":0,"
+                "\"headers_forwarding\":true}\n");
   client_response_free(&r);
   ASSERT_INT_EQ(http_do(f.control_ports[i], "GET", "/nope", NULL, NULL, &r), 0);
   EXPECT_INT_EQ(r.status, 404);
@@ -87,8 +88,8 @@ static void latency_fixed_and_jittered(void) {
     if (ms < lo) lo = ms;
     if (ms > hi) hi = ms;
   }
-  EXPECT_INT_GE(lo, 18);    /* 200 - 180, less a little timer rounding */
-  EXPECT_INT_LE(hi, 2500);  /* 380 at most, and a busy machine's margin */
+  EXPECT_INT_GE(lo, 18);   /* 200 - 180, less a little timer rounding */
+  EXPECT_INT_LE(hi, 2500); /* 380 at most, and a busy machine's margin */
   /* The jitter goes both ways: seed 42's eight draws run from 48 to 344 ms, so one answer comes
    * well before the bare 200 ms (load can only delay it, never hurry it) and one well after. */
   EXPECT_INT_LE(lo, 150);
@@ -260,9 +261,10 @@ static void clear_resets_every_knob(void) {
   client_response_free(&r);
   /* Clear turns forwarding back on (as the app started), with every knob off. */
   ASSERT_INT_EQ(http_do(f.control_ports[i], "POST", "/chaos/clear", NULL, "", &r), 0);
-  EXPECT_STR_EQ(r.body.data, "{\"latency_ms\":0,\"jitter_ms\":0,\"error_rate\":0,\"error_code\":503,\"hang\":false,"
-                             "\"crash\":false,\"slow_start_ms\":0,\"ready\":true,\"hung_requests\":0,"
-                             "\"headers_forwarding\":true}\n");
+  EXPECT_STR_EQ(r.body.data,
+                "{\"latency_ms\":0,\"jitter_ms\":0,\"error_rate\":0,\"error_code\":503,\"hang\":false,"
+                "\"crash\":false,\"slow_start_ms\":0,\"ready\":true,\"hung_requests\":0,"
+                "\"headers_forwarding\":true}\n");
   client_response_free(&r);
   int status = 0;
   EXPECT_INT_LE(timed_get(f.ports[i], "/ratings/0", &status), 1000);
@@ -420,8 +422,8 @@ static void process_serves_and_exits_zero_on_sigterm(void) {
   snprintf(sock, sizeof sock, "%s/app.sock", dir);
   snprintf(listen, sizeof listen, "unix:%s", sock);
   snprintf(control, sizeof control, "127.0.0.1:0");
-  char *argv[] = {(char *)bin(), "app", "ratings", "--listen", listen, "--control", control, "--seed", "7",
-                  "--name", "ratings-v1-0", NULL};
+  char *argv[] = {(char *)bin(), "app",    "ratings", "--listen", listen,         "--control",
+                  control,       "--seed", "7",       "--name",   "ratings-v1-0", NULL};
   struct child c;
   ASSERT_INT_EQ(spawn(&c, argv), 0);
   ASSERT_INT_EQ(read_lines(&c, 2), 0);
@@ -509,8 +511,8 @@ static void process_usage_errors_exit_two(void) {
   }
 }
 
-TEST_CASES(TEST(knobs_default_off), TEST(latency_fixed_and_jittered), TEST(latency_draw_spreads_and_never_goes_negative),
-           TEST(error_rate_uses_chosen_code_and_seed),
+TEST_CASES(TEST(knobs_default_off), TEST(latency_fixed_and_jittered),
+           TEST(latency_draw_spreads_and_never_goes_negative), TEST(error_rate_uses_chosen_code_and_seed),
            TEST(hang_never_answers_until_cleared), TEST(crash_calls_the_crash_hook),
            TEST(slow_start_answers_503_until_ready), TEST(clear_resets_every_knob), TEST(bad_knobs_are_refused_whole),
            TEST(process_serves_and_exits_zero_on_sigterm), TEST(process_crash_exits_non_zero),

@@ -67,9 +67,10 @@ static void details_answers_bookinfo_shape(void) {
   struct client_response r;
   ASSERT_INT_EQ(http_do(f.ports[d], "GET", "/details/0", NULL, NULL, &r), 0);
   EXPECT_INT_EQ(r.status, 200);
-  EXPECT_STR_EQ(r.body.data, "{\"id\":0,\"author\":\"William Shakespeare\",\"year\":1595,\"type\":\"paperback\","
-                             "\"pages\":200,\"publisher\":\"PublisherA\",\"language\":\"English\","
-                             "\"ISBN-10\":\"1234567890\",\"ISBN-13\":\"123-1234567890\"}");
+  EXPECT_STR_EQ(r.body.data,
+                "{\"id\":0,\"author\":\"William Shakespeare\",\"year\":1595,\"type\":\"paperback\","
+                "\"pages\":200,\"publisher\":\"PublisherA\",\"language\":\"English\","
+                "\"ISBN-10\":\"1234567890\",\"ISBN-13\":\"123-1234567890\"}");
   char ctype[64] = "";
   client_header(&r, "content-type", ctype, sizeof ctype);
   EXPECT_STR_EQ(ctype, "application/json");
@@ -122,8 +123,9 @@ static void reviews_versions_differ_in_ratings(void) {
   ASSERT_INT_EQ(http_do(f.ports[v1], "GET", "/reviews/0", NULL, NULL, &r), 0);
   EXPECT_INT_EQ(r.status, 200);
   EXPECT_STR_CONTAINS(r.body.data, "\"id\":\"0\",\"podname\":\"reviews\",\"clustername\":\"null\",\"reviews\":[");
-  EXPECT_STR_CONTAINS(r.body.data, "{\"reviewer\":\"Reviewer1\",\"text\":\"An extremely entertaining play by "
-                                   "Shakespeare. The slapstick humour is refreshing!\"}");
+  EXPECT_STR_CONTAINS(r.body.data,
+                      "{\"reviewer\":\"Reviewer1\",\"text\":\"An extremely entertaining play by "
+                      "Shakespeare. The slapstick humour is refreshing!\"}");
   EXPECT(!strstr(r.body.data, "rating\""));
   client_response_free(&r);
   ASSERT_INT_EQ(http_do(f.ports[v2], "GET", "/reviews/0", NULL, NULL, &r), 0);
@@ -290,7 +292,8 @@ static void login_as_jason_sends_end_user(void) {
   ASSERT(pp >= 0);
   struct client_response r;
   ASSERT_INT_EQ(http_do(f.ports[pp], "POST", "/login", "content-type: application/x-www-form-urlencoded\r\n",
-                        "username=jason&passwd=", &r), 0);
+                        "username=jason&passwd=", &r),
+                0);
   EXPECT_INT_EQ(r.status, 302);
   char cookie[128] = "", location[128] = "";
   client_header(&r, "set-cookie", cookie, sizeof cookie);

@@ -53,9 +53,12 @@ static void bookinfo_has_istios_topology(void) {
   static const struct {
     const char *deployment, *app, *version, *sa;
   } want[] = {
-      {"details-v1", "details", "v1", "bookinfo-details"},     {"ratings-v1", "ratings", "v1", "bookinfo-ratings"},
-      {"reviews-v1", "reviews", "v1", "bookinfo-reviews"},     {"reviews-v2", "reviews", "v2", "bookinfo-reviews"},
-      {"reviews-v3", "reviews", "v3", "bookinfo-reviews"},     {"productpage-v1", "productpage", "v1", "bookinfo-productpage"},
+      {"details-v1", "details", "v1", "bookinfo-details"},
+      {"ratings-v1", "ratings", "v1", "bookinfo-ratings"},
+      {"reviews-v1", "reviews", "v1", "bookinfo-reviews"},
+      {"reviews-v2", "reviews", "v2", "bookinfo-reviews"},
+      {"reviews-v3", "reviews", "v3", "bookinfo-reviews"},
+      {"productpage-v1", "productpage", "v1", "bookinfo-productpage"},
   };
   size_t deployments = 0;
   for (size_t i = 0; i < l.len; i++) deployments += l.items[i]->kind == RESOURCE_DEPLOYMENT;

@@ -12,7 +12,7 @@ struct http_parser;
 
 struct client {
   int fd;
-  struct buf in;   /* received, not yet parsed */
+  struct buf in; /* received, not yet parsed */
   struct http_parser *parser;
 };
 

@@ -17,8 +17,8 @@ struct fixture {
   struct proxy px;
   struct origin origin;
   struct accesslog log;
-  int port;           /* the proxy's listener */
-  size_t max_buffered; /* highest proxy_buffered_bytes seen by the sampler */
+  int port;                                 /* the proxy's listener */
+  size_t max_buffered;                      /* highest proxy_buffered_bytes seen by the sampler */
   void (*fn)(struct fixture *f, void *arg); /* the call in flight (fixture_call) */
   void *arg;
   int loop_close_rc;

@@ -39,8 +39,7 @@ const char *test_require_conformance(void) {
   if (dir) return dir;
   if (ci && strcmp(ci, "true") == 0)
     test_fail(__FILE__, __LINE__, "conformance inputs not found (set MESHLAB_CONFORMANCE); required under CI");
-  else
-    test_skip("conformance inputs not found (../shared/conformance or $MESHLAB_CONFORMANCE)");
+  else test_skip("conformance inputs not found (../shared/conformance or $MESHLAB_CONFORMANCE)");
   return NULL;
 }
 
@@ -53,7 +52,11 @@ char *test_read_file(const char *path, size_t *len) {
     if (n + 4096 + 1 > cap) {
       cap = cap ? cap * 2 : 8192;
       char *p = realloc(data, cap);
-      if (!p) { free(data); fclose(f); return NULL; }
+      if (!p) {
+        free(data);
+        fclose(f);
+        return NULL;
+      }
       data = p;
     }
     size_t r = fread(data + n, 1, cap - n - 1, f);

@@ -36,32 +36,69 @@ const char *test_require_conformance(void);
 /* Reads a whole file; returns owned NUL-terminated bytes or NULL. */
 char *test_read_file(const char *path, size_t *len);
 
-#define TEST_CASES(...) \
-  static const struct test_case test_cases_[] = {__VA_ARGS__}; \
-  int main(int argc, char **argv) { \
+#define TEST_CASES(...)                                                                    \
+  static const struct test_case test_cases_[] = {__VA_ARGS__};                             \
+  int main(int argc, char **argv) {                                                        \
     return test_main(argc, argv, test_cases_, sizeof test_cases_ / sizeof test_cases_[0]); \
   }
-#define TEST(fn) {#fn, fn}
+#define TEST(fn) \
+  { #fn, fn }
 
-#define EXPECT(cond) do { if (!(cond)) test_fail(__FILE__, __LINE__, "expected %s", #cond); } while (0)
-#define ASSERT(cond) do { if (!(cond)) { test_fail(__FILE__, __LINE__, "expected %s", #cond); return; } } while (0)
+#define EXPECT(cond)                                                  \
+  do {                                                                \
+    if (!(cond)) test_fail(__FILE__, __LINE__, "expected %s", #cond); \
+  } while (0)
+#define ASSERT(cond)                                       \
+  do {                                                     \
+    if (!(cond)) {                                         \
+      test_fail(__FILE__, __LINE__, "expected %s", #cond); \
+      return;                                              \
+    }                                                      \
+  } while (0)
 
-#define EXPECT_INT_EQ(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); \
-  if (a_ != b_) test_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, a_, b_); } while (0)
-#define ASSERT_INT_EQ(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); \
-  if (a_ != b_) { test_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, a_, b_); return; } } while (0)
-#define EXPECT_INT_GE(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); \
-  if (a_ < b_) test_fail(__FILE__, __LINE__, "%s >= %s: %lld < %lld", #a, #b, a_, b_); } while (0)
-#define EXPECT_INT_LE(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); \
-  if (a_ > b_) test_fail(__FILE__, __LINE__, "%s <= %s: %lld > %lld", #a, #b, a_, b_); } while (0)
+#define EXPECT_INT_EQ(a, b)                                                                \
+  do {                                                                                     \
+    long long a_ = (long long)(a), b_ = (long long)(b);                                    \
+    if (a_ != b_) test_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, a_, b_); \
+  } while (0)
+#define ASSERT_INT_EQ(a, b)                                                    \
+  do {                                                                         \
+    long long a_ = (long long)(a), b_ = (long long)(b);                        \
+    if (a_ != b_) {                                                            \
+      test_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, a_, b_); \
+      return;                                                                  \
+    }                                                                          \
+  } while (0)
+#define EXPECT_INT_GE(a, b)                                                              \
+  do {                                                                                   \
+    long long a_ = (long long)(a), b_ = (long long)(b);                                  \
+    if (a_ < b_) test_fail(__FILE__, __LINE__, "%s >= %s: %lld < %lld", #a, #b, a_, b_); \
+  } while (0)
+#define EXPECT_INT_LE(a, b)                                                              \
+  do {                                                                                   \
+    long long a_ = (long long)(a), b_ = (long long)(b);                                  \
+    if (a_ > b_) test_fail(__FILE__, __LINE__, "%s <= %s: %lld > %lld", #a, #b, a_, b_); \
+  } while (0)
 
-#define EXPECT_STR_EQ(a, b) do { const char *a_ = (a), *b_ = (b); \
-  if (!a_ || !b_ || strcmp(a_, b_) != 0) \
-    test_fail(__FILE__, __LINE__, "%s == %s: \"%s\" != \"%s\"", #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); } while (0)
-#define ASSERT_STR_EQ(a, b) do { const char *a_ = (a), *b_ = (b); \
-  if (!a_ || !b_ || strcmp(a_, b_) != 0) { \
-    test_fail(__FILE__, __LINE__, "%s == %s: \"%s\" != \"%s\"", #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); return; } } while (0)
-#define EXPECT_STR_CONTAINS(hay, needle) do { const char *h_ = (hay), *n_ = (needle); \
-  if (!h_ || !strstr(h_, n_)) test_fail(__FILE__, __LINE__, "%s contains \"%s\": got \"%s\"", #hay, n_, h_ ? h_ : "(null)"); } while (0)
+#define EXPECT_STR_EQ(a, b)                                                                                        \
+  do {                                                                                                             \
+    const char *a_ = (a), *b_ = (b);                                                                               \
+    if (!a_ || !b_ || strcmp(a_, b_) != 0)                                                                         \
+      test_fail(__FILE__, __LINE__, "%s == %s: \"%s\" != \"%s\"", #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); \
+  } while (0)
+#define ASSERT_STR_EQ(a, b)                                                                                        \
+  do {                                                                                                             \
+    const char *a_ = (a), *b_ = (b);                                                                               \
+    if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                                                       \
+      test_fail(__FILE__, __LINE__, "%s == %s: \"%s\" != \"%s\"", #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); \
+      return;                                                                                                      \
+    }                                                                                                              \
+  } while (0)
+#define EXPECT_STR_CONTAINS(hay, needle)                                                             \
+  do {                                                                                               \
+    const char *h_ = (hay), *n_ = (needle);                                                          \
+    if (!h_ || !strstr(h_, n_))                                                                      \
+      test_fail(__FILE__, __LINE__, "%s contains \"%s\": got \"%s\"", #hay, n_, h_ ? h_ : "(null)"); \
+  } while (0)
 
 #endif

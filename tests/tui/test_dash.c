@@ -169,7 +169,8 @@ static void test_requests_filter_and_trace(void) {
   ASSERT(more != NULL);
   /* the same log with one newer failed request at the end */
   size_t cut = (size_t)(strrchr(reqs, ']') - reqs);
-  int n2 = snprintf(more, len + 400, "%.*s,{\"request_id\":\"req-new\",\"time_ms\":%lld,\"reporter\":\"source\","
+  int n2 = snprintf(more, len + 400,
+                    "%.*s,{\"request_id\":\"req-new\",\"time_ms\":%lld,\"reporter\":\"source\","
                     "\"method\":\"GET\",\"path\":\"/get\",\"response_code\":503,\"response_flags\":\"URX\"}]",
                     (int)cut, reqs, T0 + 4900);
   EXPECT_INT_EQ(dash_model_feed_requests(&m, more, (size_t)n2), 0);
@@ -189,8 +190,9 @@ static void test_lesson_pane(void) {
       .step = 3,
       .steps = 6,
       .step_title = "Break one replica",
-      .narration = "httpbin-2 now answers 503 to every request. fortio's sidecar counts consecutive 5xx per host; "
-                   "at 3 it ejects the host for baseEjectionTime times the number of ejections.",
+      .narration =
+          "httpbin-2 now answers 503 to every request. fortio's sidecar counts consecutive 5xx per host; "
+          "at 3 it ejects the host for baseEjectionTime times the number of ejections.",
       .watch = "the httpbin-2 row: 5xx climbs to 3/3, then EJECTED with its countdown",
       .keys = "space continue  n next step",
       .paused = true,
@@ -347,10 +349,12 @@ static void test_nodes_show_what_the_service_answered(void) {
   static struct dash_model m;
   dash_model_init(&m);
   dash_model_set_now(&m, T0);
-  static const char callers[] = "{\"services\":[{\"destination_service\":\"ratings.default.svc.cluster.local\","
-                                "\"rate_rps\":10.0,\"success_ratio\":1.0,\"latency_ms\":{\"p99\":3.0}}]}";
-  static const char served[] = "{\"services\":[{\"destination_service\":\"ratings.default.svc.cluster.local\","
-                               "\"rate_rps\":14.2,\"success_ratio\":0.7,\"latency_ms\":{\"p99\":2.5}}]}";
+  static const char callers[] =
+      "{\"services\":[{\"destination_service\":\"ratings.default.svc.cluster.local\","
+      "\"rate_rps\":10.0,\"success_ratio\":1.0,\"latency_ms\":{\"p99\":3.0}}]}";
+  static const char served[] =
+      "{\"services\":[{\"destination_service\":\"ratings.default.svc.cluster.local\","
+      "\"rate_rps\":14.2,\"success_ratio\":0.7,\"latency_ms\":{\"p99\":2.5}}]}";
   ASSERT_INT_EQ(dash_model_feed_metrics(&m, callers, strlen(callers)), 0);
   ASSERT_INT_EQ(dash_model_feed_edges(&m, "reviews-v2", callers, strlen(callers)), 0);
   dash_model_set_lab(&m, true, NULL);
@@ -374,8 +378,9 @@ static void test_breakers_subsets_and_long_names(void) {
   static struct dash_model m;
   dash_model_init(&m);
   dash_model_set_now(&m, T0);
-  static const char host[] = "{\"address\":\"127.1.242.2:9080\",\"replica\":\"productpage-v1-0\",\"rq_total\":5,"
-                             "\"health\":\"healthy\"}";
+  static const char host[] =
+      "{\"address\":\"127.1.242.2:9080\",\"replica\":\"productpage-v1-0\",\"rq_total\":5,"
+      "\"health\":\"healthy\"}";
   char text[2048];
   snprintf(text, sizeof text,
            "{\"callers\":[{\"node\":\"default/istio-ingressgateway-0\",\"clusters\":["
@@ -457,13 +462,17 @@ static void test_journal_hosts_stay_with_their_cluster(void) {
   static struct dash_model m;
   dash_model_init(&m);
   const char *lines[] = {
-      "{\"t\":1,\"event\":\"host_ejected\",\"replica\":\"default/a-0\",\"cluster\":\"outbound|80||x.default.svc.cluster.local\","
+      "{\"t\":1,\"event\":\"host_ejected\",\"replica\":\"default/"
+      "a-0\",\"cluster\":\"outbound|80||x.default.svc.cluster.local\","
       "\"host\":\"10.0.0.1:80\",\"host_replica\":\"x-0\",\"times_ejected\":1,\"ejection_remaining_ms\":5000}",
-      "{\"t\":2,\"event\":\"host_ejected\",\"replica\":\"default/b-0\",\"cluster\":\"outbound|80||y.default.svc.cluster.local\","
+      "{\"t\":2,\"event\":\"host_ejected\",\"replica\":\"default/"
+      "b-0\",\"cluster\":\"outbound|80||y.default.svc.cluster.local\","
       "\"host\":\"10.0.0.9:80\",\"host_replica\":\"y-0\",\"times_ejected\":1,\"ejection_remaining_ms\":5000}",
-      "{\"t\":3,\"event\":\"host_ejected\",\"replica\":\"default/a-0\",\"cluster\":\"outbound|80||x.default.svc.cluster.local\","
+      "{\"t\":3,\"event\":\"host_ejected\",\"replica\":\"default/"
+      "a-0\",\"cluster\":\"outbound|80||x.default.svc.cluster.local\","
       "\"host\":\"10.0.0.2:80\",\"host_replica\":\"x-1\",\"times_ejected\":1,\"ejection_remaining_ms\":5000}",
-      "{\"t\":4,\"event\":\"host_returned\",\"replica\":\"default/a-0\",\"cluster\":\"outbound|80||x.default.svc.cluster.local\","
+      "{\"t\":4,\"event\":\"host_returned\",\"replica\":\"default/"
+      "a-0\",\"cluster\":\"outbound|80||x.default.svc.cluster.local\","
       "\"host\":\"10.0.0.1:80\",\"host_replica\":\"x-0\",\"times_ejected\":1,\"ejection_remaining_ms\":0}",
   };
   for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
@@ -501,8 +510,9 @@ static void test_mouse(void) {
   EXPECT_INT_EQ(dash_click(&m, 60, 20, 30, 0), DASH_ACTION_NONE);
 }
 
-TEST_CASES(TEST(test_topology), TEST(test_nodes_show_what_the_service_answered), TEST(test_breakers_subsets_and_long_names), TEST(test_split), TEST(test_breakers), TEST(test_requests_filter_and_trace),
-           TEST(test_lesson_pane), TEST(test_help), TEST(test_too_small), TEST(test_no_color_glyphs),
-           TEST(test_frame_ansi_diff), TEST(test_mtls_mark), TEST(test_admin_clusters_fallback), TEST(test_bad_json_keeps_the_model),
-           TEST(test_weights), TEST(test_journal_replay),
-           TEST(test_journal_hosts_stay_with_their_cluster), TEST(test_mouse))
+TEST_CASES(TEST(test_topology), TEST(test_nodes_show_what_the_service_answered),
+           TEST(test_breakers_subsets_and_long_names), TEST(test_split), TEST(test_breakers),
+           TEST(test_requests_filter_and_trace), TEST(test_lesson_pane), TEST(test_help), TEST(test_too_small),
+           TEST(test_no_color_glyphs), TEST(test_frame_ansi_diff), TEST(test_mtls_mark),
+           TEST(test_admin_clusters_fallback), TEST(test_bad_json_keeps_the_model), TEST(test_weights),
+           TEST(test_journal_replay), TEST(test_journal_hosts_stay_with_their_cluster), TEST(test_mouse))
