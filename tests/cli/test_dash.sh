@@ -3,7 +3,8 @@
 # (scaled to 3 replicas, httpbin-2 answering 503 to everything) and fortio, a DestinationRule
 # with outlierDetection (3 consecutive 5xx, 1 s interval, 5 s base ejection, 100 %), load from
 # fortio's sidecar; the test drives the dashboard with send-keys and reads it with capture-pane:
-# the services and their rates show, the ejection of httpbin-2 shows in the breakers view, a
+# the services and their rates show (the httpbin node, what it answered, below the call fortio
+# got after its retries), the ejection of httpbin-2 shows in the breakers view, a
 # request's trace opens, the too-small message appears and goes on resize, q quits, the
 # recording is asciicast v2; the idle CPU of the dashboard (quiet lab, ~5 s) is measured and
 # must stay under 2 % of a core. Then `meshlab replay` on a journal shows its ejection.
@@ -107,6 +108,18 @@ load_pid=$!
 # mTLS is on by default (auto mTLS): the edge is drawn ==>, as the destination's metrics say
 expect "topology: the call fortio-deploy ==> httpbin (mTLS) with its rate" "fortio-deploy +==> httpbin +[0-9]+\.[0-9]" 12
 expect "topology: the httpbin node with its version, rate and success" "^ [+~x] httpbin +v1 +[0-9]+\.[0-9]+ +[0-9.]+%" 5
+# A node counts what the service answered (reporter=destination, every try), a call what the
+# caller got (after Istio's default retries, 503 on another host): httpbin-2's 503s put the
+# httpbin node below the call fortio-deploy ==> httpbin.
+served_below_call() {
+  screen | awk '
+    /^ [+~x] httpbin +v1 / { for (i = 1; i <= NF; i++) if ($i ~ /%$/) { node = $i + 0; seen++; break } }
+    / fortio-deploy +==> httpbin / { for (i = 1; i <= NF; i++) if ($i ~ /%$/) { call = $i + 0; seen++; break } }
+    END { exit !(seen == 2 && node < call) }'
+}
+until_ok 15 served_below_call
+check "topology: the httpbin node (what it answered) reads below the call fortio ==> httpbin (what fortio got)" \
+  '[ $? = 0 ]' "$(screen)"
 
 T send-keys -t dash 3
 expect "breakers: fortio's cluster for httpbin, per caller" "fortio-deploy-0 -> httpbin" 5
