@@ -35,7 +35,7 @@ spec:
   trafficPolicy:
     outlierDetection:
       consecutive5xxErrors: 3
-      interval: 1s
+      interval: 2s
       baseEjectionTime: 1s
       maxEjectionPercent: 100
 ]]
@@ -61,7 +61,9 @@ step("details-v1-2 falls sick: ejected after 3 consecutive 503s", function()
 end)
 
 step("Back, still sick, ejected again: for twice as long", function()
-  say("After its time the host returns, fails 3 more times, and is ejected for base x 2.")
+  say("The detector sweeps every interval (2 s): it lets back a host whose time is up, and steps",
+      "the multiplier of a host that stayed in for a whole sweep back down (Envoy's backoff decay).",
+      "So a host that fails 3 more times before the next sweep is ejected for base x 2.")
   local ok, h = wait_until(function()
     local x = host_of(breakers("productpage-v1-0", "details"), sick_address)
     return x and x.ejected == true and x.times_ejected >= 2 and x
