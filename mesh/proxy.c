@@ -131,6 +131,25 @@ void session_abort(struct session *s, uint32_t flags, const char *details) {
 
 /* ---- downstream side ------------------------------------------------------------------- */
 
+/* Starts the session's next exchange: its per-request state cleared, counted as a downstream
+ * request and timed from now. h is the request's head, or NULL for a local reply to a request
+ * whose head never completed (a malformed or timed-out one). */
+static void exchange_begin(struct session *s, struct http_head *h) {
+  struct exchange *ex = &s->ex;
+  memset(&ex->flags, 0, sizeof *ex - offsetof(struct exchange, flags));
+  trace_record_clear(&ex->trace);
+  ex->cluster = NULL;
+  ex->up = NULL;
+  ex->config = NULL;
+  ex->route = NULL;
+  ex->req = h;
+  ex->active = 1;
+  ex->start_ns = uv_hrtime();
+  ex->start_wall_ms = wall_ms();
+  s->px->stats.downstream_rq_total++;
+  s->px->stats.downstream_rq_active++;
+}
+
 static int on_req_head(void *owner, struct http_head *h) {
   struct session *s = owner;
   struct proxy *px = s->px;
@@ -141,25 +160,14 @@ static int on_req_head(void *owner, struct http_head *h) {
   s->state = SESSION_ACTIVE;
   session_progress(s);
   arm(s, px->limits.stream_idle_timeout_ms);
-  memset(&ex->flags, 0, sizeof *ex - offsetof(struct exchange, flags));
-  trace_record_clear(&ex->trace);
-  ex->cluster = NULL;
-  ex->up = NULL;
-  ex->config = NULL;
-  ex->route = NULL;
+  exchange_begin(s, h);
   ex->route_service[0] = '\0';
   ex->catch_all = NULL;
   ex->uc = NULL;
-  ex->req = h;
-  ex->active = 1;
-  ex->start_ns = uv_hrtime();
-  ex->start_wall_ms = wall_ms();
   ex->body_kept = 1;
   ex->close_after = !h->keep_alive || px->draining || s->retired;
   ex->head_request = slice_eq_str_nocase(h->method, "HEAD");
   buf_reset(&ex->added_headers);
-  px->stats.downstream_rq_total++;
-  px->stats.downstream_rq_active++;
 
   const struct slice *rid = http_head_find(h, "x-request-id");
   struct slice add_rid = {0};
@@ -287,20 +295,7 @@ static void session_feed(struct session *s, const char *p, size_t n) {
      * head had already gone upstream (a bad chunk mid-body), which the upstream reset covers. */
     s->px->stats.downstream_cx_protocol_error++;
     struct exchange *ex = &s->ex;
-    if (!ex->active) {
-      memset(&ex->flags, 0, sizeof *ex - offsetof(struct exchange, flags));
-      trace_record_clear(&ex->trace);
-      ex->cluster = NULL;
-      ex->up = NULL;
-      ex->config = NULL;
-      ex->route = NULL;
-      ex->req = NULL;
-      ex->active = 1;
-      ex->start_ns = uv_hrtime();
-      ex->start_wall_ms = wall_ms();
-      s->px->stats.downstream_rq_total++;
-      s->px->stats.downstream_rq_active++;
-    }
+    if (!ex->active) exchange_begin(s, NULL);
     ex->close_after = 1;
     ex->req_done = 1;
     int status = http_parser_error_status(s->req);
@@ -350,20 +345,9 @@ static void on_session_timer(uv_timer_t *t) {
   case SESSION_HEAD:
     /* Slow or stuck client: Envoy's request_headers_timeout answers 408 and closes. */
     px->stats.downstream_rq_timeout++;
-    memset(&ex->flags, 0, sizeof *ex - offsetof(struct exchange, flags));
-    trace_record_clear(&ex->trace);
-    ex->cluster = NULL;
-    ex->up = NULL;
-    ex->config = NULL;
-    ex->route = NULL;
-    ex->req = NULL;
-    ex->active = 1;
+    exchange_begin(s, NULL);
     ex->req_done = 1;
     ex->close_after = 1;
-    ex->start_ns = uv_hrtime();
-    ex->start_wall_ms = wall_ms();
-    px->stats.downstream_rq_total++;
-    px->stats.downstream_rq_active++;
     session_local_reply(s, 408, 0, "request header timeout", "request_header_timeout", NULL);
     return;
   case SESSION_ACTIVE:
