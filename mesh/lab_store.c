@@ -272,20 +272,6 @@ static void json_list(struct buf *b, char **items, size_t n) {
   buf_append_str(b, "]");
 }
 
-static const char *mtls_name(enum resource_mtls_mode m) {
-  switch (m) {
-  case RESOURCE_MTLS_UNSET:
-    return "UNSET";
-  case RESOURCE_MTLS_DISABLE:
-    return "DISABLE";
-  case RESOURCE_MTLS_PERMISSIVE:
-    return "PERMISSIVE";
-  case RESOURCE_MTLS_STRICT:
-    return "STRICT";
-  }
-  return "";
-}
-
 static const char *header_for(enum resource_kind kind) {
   switch (kind) {
   case RESOURCE_VIRTUAL_SERVICE:
@@ -335,7 +321,8 @@ static void row_columns(struct lab *lab, const struct resource *r, struct buf *b
     return;
   }
   case RESOURCE_PEER_AUTHENTICATION:
-    buf_appendf(b, "%s\t", r->spec.peer_authentication.mtls_present ? mtls_name(r->spec.peer_authentication.mode) : "");
+    buf_appendf(b, "%s\t",
+                r->spec.peer_authentication.mtls_present ? compile_mtls_name(r->spec.peer_authentication.mode) : "");
     return;
   case RESOURCE_AUTHORIZATION_POLICY:
     buf_appendf(b, "%s\t", resource_authz_action_name(r->spec.authorization_policy.action));
